@@ -1,0 +1,153 @@
+//! What every benchmark shares: starting servers as child processes (stopped by PID on
+//! drop), the machine line, and the Markdown table with ratios.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A server process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `netlab ARGS…` and reads the address from its `listening on …` line.
+    pub fn netlab(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start netlab");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let addr = line
+            .trim()
+            .rsplit("://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Server { child, addr }
+    }
+
+    /// Starts a reference server and waits until `addr` accepts connections.
+    pub fn spawn(program: &str, args: &[&str], addr: SocketAddr) -> Server {
+        let child = Command::new(program)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {program}: {e} (run make deps)"));
+        let start = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{program} did not listen"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, addr }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port that was free a moment ago (for references that cannot print theirs).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// "2 cores, Intel(R) Xeon(R) …, Linux 6.1" — the machine the numbers come from.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    format!("{cores} cores, {cpu}, Linux {kernel}")
+}
+
+/// One row: netlab's number, the reference's, and how they compare.
+pub struct Row {
+    pub what: String,
+    pub netlab: f64,
+    pub reference: f64,
+    pub reference_name: String,
+    pub higher_is_better: bool,
+}
+
+impl Row {
+    pub fn lower_is_better(what: &str, netlab: f64, reference: f64, name: &str) -> Row {
+        Row {
+            what: what.into(),
+            netlab,
+            reference,
+            reference_name: name.into(),
+            higher_is_better: false,
+        }
+    }
+    pub fn higher_is_better(what: &str, netlab: f64, reference: f64, name: &str) -> Row {
+        Row {
+            what: what.into(),
+            netlab,
+            reference,
+            reference_name: name.into(),
+            higher_is_better: true,
+        }
+    }
+    /// How netlab fares: > 1 means faster than the reference, whichever way the unit goes.
+    pub fn speed_ratio(&self) -> f64 {
+        if self.higher_is_better {
+            self.netlab / self.reference
+        } else {
+            self.reference / self.netlab
+        }
+    }
+}
+
+/// Prints the table and writes it to bench-results/NAME.md.
+pub fn write_table(name: &str, title: &str, rows: &[Row]) {
+    let mut out = format!(
+        "### {title}\n\n| measure | netlab | reference | ratio (netlab speed ÷ reference) |\n|---|---:|---:|---:|\n"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {:.1} | {:.1} ({}) | {:.2}× |\n",
+            r.what,
+            r.netlab,
+            r.reference,
+            r.reference_name,
+            r.speed_ratio()
+        ));
+    }
+    print!("{out}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.md")), out);
+}

@@ -1,0 +1,364 @@
+//! The one trace vocabulary used by every layer of netlab.
+//!
+//! A trace line is one protocol step, printed to stderr:
+//!
+//! ```text
+//! [l4] · bind 127.0.0.1:0 → LISTEN 127.0.0.1:43211
+//! [l4] → write 6 bytes to 127.0.0.1:51234
+//! [l4] ← read 6 bytes from 127.0.0.1:51234
+//! ```
+//!
+//! - `→` something this program sent,
+//! - `←` something it received,
+//! - `·` a state change or an event (bind, accept, close, a parser decision).
+//!
+//! Layers are switched on one by one with `NETLAB_TRACE=l4,http1` (or `all`), or all of them
+//! with the global `--trace` flag. When a layer is off, the cost is one atomic load: the line
+//! is built by a closure that is never called.
+//!
+//! ```
+//! use netlab::trace::{self, Layer};
+//! trace::event(Layer::L4, || format!("bind {}", "127.0.0.1:0"));
+//! ```
+
+use std::fmt;
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A protocol layer that can be traced. The name in brackets is the one `NETLAB_TRACE` takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// TCP and UDP sockets (std::net).
+    L4,
+    /// ZeroMQ sockets and messages.
+    Zmq,
+    /// ZMTP, ZeroMQ's wire protocol.
+    Zmtp,
+    /// HTTP/1.1 messages and the parser's steps.
+    Http1,
+    /// TLS handshakes and certificates.
+    Tls,
+    /// HTTP/2 frames.
+    H2,
+    /// HPACK header compression.
+    Hpack,
+    /// gRPC messages and status.
+    Grpc,
+    /// QUIC packets and connection state.
+    Quic,
+    /// HTTP/3 frames.
+    H3,
+    /// STUN / ICE-lite.
+    Stun,
+    /// DTLS records.
+    Dtls,
+    /// SCTP chunks.
+    Sctp,
+    /// The Data Channel Establishment Protocol.
+    Dcep,
+    /// SDP offers and answers.
+    Sdp,
+    /// The guided tour's own narration.
+    Tour,
+}
+
+impl Layer {
+    /// Every layer, in the order of the course.
+    pub const ALL: [Layer; 16] = [
+        Layer::L4,
+        Layer::Zmq,
+        Layer::Zmtp,
+        Layer::Http1,
+        Layer::Tls,
+        Layer::H2,
+        Layer::Hpack,
+        Layer::Grpc,
+        Layer::Quic,
+        Layer::H3,
+        Layer::Stun,
+        Layer::Dtls,
+        Layer::Sctp,
+        Layer::Dcep,
+        Layer::Sdp,
+        Layer::Tour,
+    ];
+
+    /// The name used in brackets and in `NETLAB_TRACE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::L4 => "l4",
+            Layer::Zmq => "zmq",
+            Layer::Zmtp => "zmtp",
+            Layer::Http1 => "http1",
+            Layer::Tls => "tls",
+            Layer::H2 => "h2",
+            Layer::Hpack => "hpack",
+            Layer::Grpc => "grpc",
+            Layer::Quic => "quic",
+            Layer::H3 => "h3",
+            Layer::Stun => "stun",
+            Layer::Dtls => "dtls",
+            Layer::Sctp => "sctp",
+            Layer::Dcep => "dcep",
+            Layer::Sdp => "sdp",
+            Layer::Tour => "tour",
+        }
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// Which way a step went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    /// `→` sent by this program.
+    Sent,
+    /// `←` received by this program.
+    Received,
+    /// `·` a state change or an event.
+    Event,
+}
+
+impl Dir {
+    fn arrow(self) -> &'static str {
+        match self {
+            Dir::Sent => "→",
+            Dir::Received => "←",
+            Dir::Event => "·",
+        }
+    }
+}
+
+/// A `NETLAB_TRACE` value that names no layer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UnknownLayer(pub String);
+
+impl fmt::Display for UnknownLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Layer::ALL.iter().map(|l| l.name()).collect();
+        write!(
+            f,
+            "unknown trace layer '{}': use all or a comma-separated list of {}",
+            self.0,
+            names.join(",")
+        )
+    }
+}
+
+impl std::error::Error for UnknownLayer {}
+
+static ENABLED: AtomicU32 = AtomicU32::new(0);
+
+type Sink = Box<dyn Write + Send>;
+/// Where lines go: stderr unless a test or a lab check captured them.
+static SINK: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Parses a `NETLAB_TRACE` value: `all`, `none`, or `l4,http1,…` (spaces allowed).
+/// Returns the set of layers as a bit mask.
+pub fn parse_spec(spec: &str) -> Result<u32, UnknownLayer> {
+    let mut mask = 0;
+    for word in spec.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let word = word.to_ascii_lowercase();
+        match word.as_str() {
+            "all" | "1" | "yes" | "on" => mask |= all_mask(),
+            "none" | "0" | "off" => {}
+            _ => match Layer::ALL.iter().find(|l| l.name() == word) {
+                Some(layer) => mask |= layer.bit(),
+                None => return Err(UnknownLayer(word)),
+            },
+        }
+    }
+    Ok(mask)
+}
+
+fn all_mask() -> u32 {
+    Layer::ALL.iter().fold(0, |m, l| m | l.bit())
+}
+
+/// Switches on the layers named by `spec` (added to those already on).
+pub fn enable(spec: &str) -> Result<(), UnknownLayer> {
+    let mask = parse_spec(spec)?;
+    ENABLED.fetch_or(mask, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Switches on every layer (the `--trace` flag).
+pub fn enable_all() {
+    ENABLED.fetch_or(all_mask(), Ordering::Relaxed);
+}
+
+/// Switches every layer off.
+pub fn disable_all() {
+    ENABLED.store(0, Ordering::Relaxed);
+}
+
+/// Reads `NETLAB_TRACE` from the environment, if it is set.
+pub fn enable_from_env() -> Result<(), UnknownLayer> {
+    match std::env::var("NETLAB_TRACE") {
+        Ok(spec) => enable(&spec),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Is this layer being traced? Call it before doing costly work just for the trace.
+pub fn is_on(layer: Layer) -> bool {
+    ENABLED.load(Ordering::Relaxed) & layer.bit() != 0
+}
+
+/// Formats one trace line (without the newline): `[layer] → message`.
+pub fn format_line(layer: Layer, dir: Dir, message: &str) -> String {
+    format!("[{}] {} {}", layer.name(), dir.arrow(), message)
+}
+
+/// Sends trace lines to `sink` instead of stderr (a lab check shows them in its report);
+/// `None` goes back to stderr.
+pub fn capture(sink: Option<Box<dyn Write + Send>>) {
+    if let Ok(mut guard) = SINK.lock() {
+        *guard = sink;
+    }
+}
+
+/// Prints one step if its layer is on. `message` is only called when it is.
+pub fn step(layer: Layer, dir: Dir, message: impl FnOnce() -> String) {
+    if !is_on(layer) {
+        return;
+    }
+    let mut line = format_line(layer, dir, &message());
+    line.push('\n');
+    // One write per line, under one lock, so threads never interleave inside a line.
+    // A poisoned lock only means another thread panicked while tracing: keep going.
+    let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = match guard.as_mut() {
+        Some(sink) => sink.write_all(line.as_bytes()),
+        None => std::io::stderr().lock().write_all(line.as_bytes()),
+    };
+}
+
+/// `[layer] → …`: something this program sent.
+pub fn sent(layer: Layer, message: impl FnOnce() -> String) {
+    step(layer, Dir::Sent, message)
+}
+
+/// `[layer] ← …`: something this program received.
+pub fn received(layer: Layer, message: impl FnOnce() -> String) {
+    step(layer, Dir::Received, message)
+}
+
+/// `[layer] · …`: a state change or an event.
+pub fn event(layer: Layer, message: impl FnOnce() -> String) {
+    step(layer, Dir::Event, message)
+}
+
+/// Shows at most `max` bytes as text a reader can follow: printable ASCII as is,
+/// `\r` `\n` `\t` escaped, anything else as `\xNN`, and `…` when cut.
+pub fn preview(bytes: &[u8], max: usize) -> String {
+    let mut out = String::new();
+    for &b in bytes.iter().take(max) {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    if bytes.len() > max {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn line_format_uses_brackets_and_arrows() {
+        assert_eq!(
+            format_line(Layer::H2, Dir::Received, "HEADERS stream=1"),
+            "[h2] ← HEADERS stream=1"
+        );
+        assert_eq!(
+            format_line(Layer::L4, Dir::Sent, "write 6 bytes"),
+            "[l4] → write 6 bytes"
+        );
+        assert_eq!(
+            format_line(Layer::Sctp, Dir::Event, "ESTABLISHED"),
+            "[sctp] · ESTABLISHED"
+        );
+    }
+
+    #[test]
+    fn spec_parsing() {
+        assert_eq!(parse_spec("all").unwrap(), all_mask());
+        assert_eq!(parse_spec("").unwrap(), 0);
+        assert_eq!(parse_spec("none").unwrap(), 0);
+        assert_eq!(parse_spec("l4").unwrap(), Layer::L4.bit());
+        assert_eq!(
+            parse_spec(" L4 , http1,").unwrap(),
+            Layer::L4.bit() | Layer::Http1.bit()
+        );
+        let err = parse_spec("l4,tcp").unwrap_err();
+        assert_eq!(err, UnknownLayer("tcp".into()));
+        assert!(err.to_string().contains("l4,zmq,zmtp,http1"), "{err}");
+    }
+
+    #[test]
+    fn every_layer_has_its_own_bit_and_name() {
+        let mut seen = 0u32;
+        for l in Layer::ALL {
+            assert_eq!(seen & l.bit(), 0, "{l:?} shares a bit");
+            seen |= l.bit();
+            assert_eq!(parse_spec(l.name()).unwrap(), l.bit());
+        }
+    }
+
+    #[test]
+    fn preview_escapes_and_cuts() {
+        assert_eq!(preview(b"GET / HTTP/1.1\r\n", 64), "GET / HTTP/1.1\\r\\n");
+        assert_eq!(preview(&[0, 0xff, b'a'], 64), "\\x00\\xffa");
+        assert_eq!(preview(b"abcdef", 3), "abc…");
+    }
+
+    // The global switch is process-wide, so filtering, the off state and capture are
+    // checked in one test (tests run in parallel threads).
+    #[test]
+    fn off_by_default_then_filtered_by_layer() {
+        let buf = Buf::default();
+        capture(Some(Box::new(buf.clone())));
+        let mut called = false;
+        step(Layer::Quic, Dir::Event, || {
+            called = true;
+            "x".into()
+        });
+        assert!(
+            !called,
+            "the message closure must not run while the layer is off"
+        );
+        enable("quic,dcep").unwrap();
+        sent(Layer::Quic, || "Initial pn=0".into());
+        received(Layer::H3, || "not shown".into());
+        event(Layer::Dcep, || "DATA_CHANNEL_OPEN".into());
+        ENABLED.fetch_and(!(Layer::Quic.bit() | Layer::Dcep.bit()), Ordering::Relaxed);
+        capture(None);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "[quic] → Initial pn=0\n[dcep] · DATA_CHANNEL_OPEN\n");
+    }
+}
