@@ -42,6 +42,8 @@ pub enum EchoError {
         got: usize,
         expected: usize,
     },
+    /// ICMP port unreachable came back for a datagram: nothing is bound there.
+    Unreachable { addr: SocketAddr },
     /// A datagram larger than UDP can carry.
     TooLarge { len: usize },
     /// Any other I/O failure during the exchange.
@@ -94,6 +96,10 @@ impl fmt::Display for EchoError {
             } => write!(
                 f,
                 "{addr} closed the connection after echoing {got} of {expected} bytes"
+            ),
+            EchoError::Unreachable { addr } => write!(
+                f,
+                "no UDP socket is bound at {addr}: the kernel answered with ICMP port unreachable (is the server running, with --udp?)"
             ),
             EchoError::TooLarge { len } => write!(
                 f,
@@ -556,13 +562,7 @@ impl UdpClient {
                 ms: self.timeout.as_millis(),
             }
         } else if source.kind() == io::ErrorKind::ConnectionRefused {
-            EchoError::Connect {
-                addr: self.addr,
-                source: io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    "ICMP port unreachable: no UDP socket is bound there",
-                ),
-            }
+            EchoError::Unreachable { addr: self.addr }
         } else {
             EchoError::Io {
                 what: "UDP exchange",
@@ -610,7 +610,10 @@ mod tests {
         let mut c = UdpClient::connect(port, Duration::from_millis(300)).unwrap();
         let err = c.exchange(b"anyone?").unwrap_err();
         assert!(
-            matches!(err, EchoError::Connect { .. } | EchoError::Timeout { .. }),
+            matches!(
+                err,
+                EchoError::Unreachable { .. } | EchoError::Timeout { .. }
+            ),
             "{err}"
         );
     }

@@ -1,0 +1,41 @@
+# netlab — the two commands of the README do all the set-up:
+#   make tour   build, then run every exchange on loopback, step by step
+#   make test   every test, interop with real peers included
+# Other targets: make check LAB=NN [SOLUTION=1], make bench, make deps, make fmt, make lint.
+
+CARGO ?= cargo
+LAB ?=
+
+.PHONY: all deps build tour test check bench fmt lint clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(CARGO) build --bins --examples
+
+tour: build
+	./target/debug/netlab tour
+
+test: deps
+	$(CARGO) test --no-fail-fast
+
+check:
+	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make check LAB=01 (see labs/README.md)" >&2; exit 2; fi
+	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,)
+
+bench: deps
+	$(CARGO) bench --bench l4
+	@echo; echo "tables written to bench-results/*.md (copy them into README.md)"
+
+fmt:
+	$(CARGO) fmt
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

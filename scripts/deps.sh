@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs what netlab's tour, tests and benchmarks need, and only what is missing.
+# System packages: apt-get when root on Debian; otherwise one line naming what to install.
+# Python peers: a project-local virtual environment in .venv (git ignores it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package that provides it. Later layers add their peers here.
+PACKAGES=(
+  "cc:gcc"
+  "make:make"
+  "socat:socat"
+  "nc.openbsd:netcat-openbsd"
+  "ss:iproute2"
+  "python3:python3"
+)
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo not found: install the Rust toolchain (https://rustup.rs), then run make again" >&2
+  exit 1
+fi
+
+missing=()
+for pair in "${PACKAGES[@]}"; do
+  cmd=${pair%%:*}
+  pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+# python3 -m venv needs Debian's python3-venv unless python3 came from elsewhere (pyenv).
+if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  missing+=("python3-venv")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "error: missing packages: ${missing[*]} (install them with your package manager, e.g. sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+# Python peers live in .venv; requirements.txt lists them (pinned to what was tested).
+if [ -s requirements.txt ]; then
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  stamp=.venv/.requirements.stamp
+  if [ ! -f "$stamp" ] || ! cmp -s requirements.txt "$stamp"; then
+    echo "deps: installing Python peers into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+    cp requirements.txt "$stamp"
+  fi
+fi

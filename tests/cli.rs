@@ -1,0 +1,117 @@
+//! The CLI contract of DESIGN.md: exit 0/1/2, one-line `error: …`, `--help` with defaults,
+//! and never a panic, whatever the input.
+
+mod common;
+use common::*;
+use std::net::TcpListener;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+fn assert_error(args: &[&str], code: i32, needle: &str) {
+    let out = run_netlab(args, b"", &[], T);
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "netlab {args:?}: stderr {err}"
+    );
+    assert!(err.starts_with("error: "), "netlab {args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(
+        err.contains(needle),
+        "netlab {args:?}: {err:?} lacks {needle:?}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_error(&["frobnicate"], 2, "unknown command 'frobnicate'");
+    assert_error(&["echo", "server", "--nope"], 2, "unknown flag --nope");
+    assert_error(
+        &["echo", "server", "--addr", "localhost"],
+        2,
+        "bad address 'localhost'",
+    );
+    assert_error(
+        &["echo", "server", "--addr", "300.1.1.1:80"],
+        2,
+        "bad address",
+    );
+    assert_error(&["echo", "client", "--addr"], 2, "--addr needs a value");
+    assert_error(
+        &["echo", "client", "--timeout", "soon", "x"],
+        2,
+        "--timeout takes a number",
+    );
+    assert_error(&["echo", "dance"], 2, "unknown verb 'dance'");
+    assert_error(&["port"], 2, "needs PORT");
+    assert_error(&["port", "0"], 2, "bad port '0'");
+    assert_error(&["port", "70000"], 2, "bad port '70000'");
+    assert_error(&["sockets", "--port", "http"], 2, "bad port 'http'");
+    assert_error(
+        &["--trace=l4,nope", "sockets"],
+        2,
+        "unknown trace layer 'nope'",
+    );
+    let out = run_netlab(&["sockets"], b"", &[("NETLAB_TRACE", "bogus")], T);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run_netlab(&[], b"", &[], T);
+    assert_eq!(out.status.code(), Some(2), "no command is a usage error");
+}
+
+#[test]
+fn runtime_errors_exit_1() {
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    assert_error(
+        &["echo", "server", "--addr", &addr],
+        1,
+        "address already in use",
+    );
+    let out = run_netlab(&["echo", "server", "--addr", &addr], b"", &[], T);
+    assert!(
+        text(&out.stderr).contains("netlab port"),
+        "points at the port tool"
+    );
+    drop(held);
+    let port = free_tcp_port().to_string();
+    let refused = format!("127.0.0.1:{port}");
+    assert_error(
+        &["echo", "client", "--addr", &refused, "hi"],
+        1,
+        "connection refused",
+    );
+    assert_error(&["port", &port], 1, "nothing holds port");
+    // Binding a privileged port as non-root, or an address that is not ours.
+    assert_error(
+        &["echo", "server", "--addr", "192.0.2.1:7"],
+        1,
+        "cannot bind 192.0.2.1:7",
+    );
+}
+
+#[test]
+fn every_command_has_help_with_defaults() {
+    for (args, flag) in [
+        (vec!["echo", "server", "--help"], "--addr HOST:PORT"),
+        (vec!["echo", "client", "-h"], "(default: 5000)"),
+        (vec!["sockets", "--help"], "--listening"),
+        (vec!["port", "--help"], "(default: 3000)"),
+        (vec!["tour", "--help"], "[SECTION]"),
+        (vec!["--help"], "echo server"),
+        (vec!["echo", "--help"], "netlab echo client"),
+    ] {
+        let out = run_netlab(&args, b"", &[], T);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = text(&out.stdout);
+        assert!(help.contains(flag), "{args:?}: {help}");
+    }
+    let out = run_netlab(&["echo", "server", "--help"], b"", &[], T);
+    assert!(text(&out.stdout).contains("(default: 127.0.0.1:65432)"));
+}

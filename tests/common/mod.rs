@@ -1,0 +1,230 @@
+//! Helpers shared by the integration tests: run netlab and real peers as child processes,
+//! wait for their `listening on` line, and stop them by PID when a test ends.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub const NETLAB: &str = env!("CARGO_BIN_EXE_netlab");
+
+/// A peer the test needs. Never skipped: a missing peer fails the test with what to do.
+pub fn require(program: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        found,
+        "peer '{program}' is not installed: run `make deps` (or make test)"
+    );
+}
+
+/// A running child process, killed (by PID) and reaped on drop.
+pub struct Proc {
+    pub child: Child,
+    pub stdout: Option<BufReader<ChildStdout>>,
+    stderr_rx: Option<mpsc::Receiver<String>>,
+}
+
+impl Proc {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Reads stdout lines until one starts with `listening on `, and returns its address.
+    pub fn listening(&mut self) -> SocketAddr {
+        let out = self.stdout.as_mut().expect("stdout piped");
+        // A server that exits without the line fails the test; one that hangs is bounded by
+        // the test's own timeout (cargo test's per-test limits in the Makefile).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = out.read_line(&mut line).expect("read stdout");
+            assert!(n > 0, "server exited before printing its listening line");
+            if let Some(rest) = line.trim().strip_prefix("listening on ") {
+                let addr = rest.rsplit("://").next().unwrap().parse().unwrap();
+                return addr;
+            }
+            assert!(Instant::now() < deadline, "no listening line");
+        }
+    }
+
+    /// Everything the process wrote to stderr so far (needs `spawn_netlab_traced`).
+    pub fn stderr_so_far(&mut self) -> String {
+        let mut s = String::new();
+        if let Some(rx) = &self.stderr_rx {
+            while let Ok(line) = rx.recv_timeout(Duration::from_millis(300)) {
+                s.push_str(&line);
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// Waits for the process to exit by itself, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `netlab ARGS` with stdout piped and stderr collected line by line.
+pub fn spawn_netlab(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(NETLAB);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("NETLAB_TRACE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("start netlab");
+    let stdout = child.stdout.take().map(BufReader::new);
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Proc {
+        child,
+        stdout,
+        stderr_rx: Some(rx),
+    }
+}
+
+/// Starts any program with stdin/stdout piped and stderr discarded.
+pub fn spawn(program: &str, args: &[&str]) -> Proc {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    let stdout = child.stdout.take().map(BufReader::new);
+    Proc {
+        child,
+        stdout,
+        stderr_rx: None,
+    }
+}
+
+/// Runs netlab to completion with `stdin` as input, bounded by `limit`.
+pub fn run_netlab(args: &[&str], stdin: &[u8], env: &[(&str, &str)], limit: Duration) -> Output {
+    run(NETLAB, args, stdin, env, limit)
+}
+
+/// Runs a program to completion, killing it if it takes longer than `limit`.
+pub fn run(
+    program: &str,
+    args: &[&str],
+    stdin: &[u8],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Output {
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.env_remove("NETLAB_TRACE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("{program} {args:?} did not finish within {limit:?}");
+        }
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A UDP port that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+pub fn wait_tcp(addr: SocketAddr) {
+    let start = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "nothing listens on {addr}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Reads exactly `n` bytes or fails the test after `limit`.
+pub fn read_n(s: &mut TcpStream, n: usize, limit: Duration) -> Vec<u8> {
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = vec![0; n];
+    s.read_exact(&mut buf).expect("read the echo");
+    buf
+}
+
+/// The directory of the examples (the lab checks) next to this test binary.
+pub fn examples_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().join("examples")
+}

@@ -1,0 +1,57 @@
+//! `netlab tour`: runs every exchange on loopback, narrated, and exits 0 only if all worked.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn l4_section_runs_every_exchange_with_the_trace() {
+    let out = run_netlab(&["tour", "l4"], b"", &[], Duration::from_secs(60));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "listening on tcp://127.0.0.1:",
+        "ESTABLISHED",
+        "TIME-WAIT",
+        "LISTEN",
+        "echoed: one datagram",
+        "tour finished",
+    ] {
+        assert!(
+            stdout.contains(want),
+            "{want:?} missing from the narration:\n{stdout}"
+        );
+    }
+    for want in [
+        "[l4] · bind(",
+        "[l4] · accept()",
+        "[l4] → write",
+        "[l4] ← read",
+        "[l4] → datagram",
+    ] {
+        assert!(
+            stderr.contains(want),
+            "{want:?} missing from the trace:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn quiet_tour_and_unknown_section() {
+    let out = run_netlab(
+        &["tour", "--quiet", "l4"],
+        b"",
+        &[],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out.stderr).contains("[l4]"));
+    let out = run_netlab(&["tour", "nosuch"], b"", &[], Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no section 'nosuch': choose one of l4"),
+        "{}",
+        text(&out.stderr)
+    );
+}
