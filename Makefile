@@ -28,7 +28,7 @@ check:
 
 bench: deps
 	$(CARGO) bench --bench l4
-	@echo; echo "tables written to bench-results/*.md (copy them into README.md)"
+	python3 scripts/bench-readme.py
 
 fmt:
 	$(CARGO) fmt

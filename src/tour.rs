@@ -7,7 +7,6 @@
 use crate::l4::echo::{self, TcpClient, UdpClient};
 use crate::l4::port;
 use crate::l4::sockets::{self, Filter, Proto, TcpState};
-use crate::trace::{self, Layer};
 use std::fmt;
 use std::net::SocketAddr;
 use std::thread;
@@ -59,7 +58,6 @@ impl Guide {
     /// A heading for the next step.
     pub fn step(&mut self, title: &str) {
         self.say(&format!("\n--- {title}"));
-        trace::event(Layer::Tour, || title.to_string());
     }
 
     /// Builds the error for a failed step.
