@@ -10,3 +10,4 @@ pub mod conn;
 pub mod echo;
 pub mod port;
 pub mod sockets;
+pub mod tour;

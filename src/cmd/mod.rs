@@ -1,0 +1,4 @@
+//! One file per area of the course: its command tables (flags, defaults, help) and the
+//! small functions that turn parsed flags into library calls and print the results.
+
+pub mod l4;
