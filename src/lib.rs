@@ -13,6 +13,7 @@
 //! Later layers (ZeroMQ, HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
 //! they land; the README holds the full course map.
 
+pub mod http1;
 pub mod l4;
 pub mod tour;
 pub mod trace;

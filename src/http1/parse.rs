@@ -1,0 +1,559 @@
+//! The HTTP/1.1 message head parser: RFC 9112 §2–§5 (start line and field lines) with the
+//! field syntax of RFC 9110 §5. Sans-IO and incremental, in the manner of httparse:
+//!
+//! - give it the bytes received so far; it returns `Complete((head, n))` once the whole head
+//!   (through the empty line) is there, `n` being the head's length, or `Partial` when more
+//!   bytes are needed. Incomplete input is never an error.
+//! - a line that is complete and breaks a rule is an error at once, even before the rest of
+//!   the head arrives, with one [`ParseError`] variant per grammar position.
+//!
+//! The parser does no I/O and keeps no state between calls (the caller keeps the bytes);
+//! the server traces what it parsed once a head is complete.
+//!
+//! Bodies are not parsed here: [`super::message`] decides the framing (§6) and
+//! [`super::chunked`] decodes chunked bodies (§7.1).
+
+use super::message::{Headers, Version};
+use std::fmt;
+
+/// The result of feeding bytes to the parser.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The head is complete: the value and how many bytes it used.
+    Complete(T),
+    /// More bytes are needed.
+    Partial,
+}
+
+/// How much the parser accepts before it refuses (each limit has its own status code).
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The whole head, request line included → 431.
+    pub max_head: usize,
+    /// Field lines → 431.
+    pub max_headers: usize,
+    /// The request-target → 414.
+    pub max_target: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_head: 64 * 1024,
+            max_headers: 100,
+            max_target: 8 * 1024,
+        }
+    }
+}
+
+/// A parsed request line and its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: String,
+    pub target: String,
+    pub version: Version,
+    pub headers: Headers,
+}
+
+/// A parsed status line and its fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseHead {
+    pub version: Version,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Headers,
+}
+
+/// One variant per rule of the grammar that the input broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// method = token (RFC 9110 §9.1).
+    Method,
+    /// request-target has a character outside VCHAR, or is empty (RFC 9112 §3.2).
+    Target,
+    /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
+    RequestLine,
+    /// HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 §2.3).
+    Version,
+    /// A well-formed version this server does not implement (2.0 over this parser) → 505.
+    UnsupportedVersion(Version),
+    /// status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4).
+    StatusLine,
+    /// status-code = 3DIGIT (RFC 9112 §4).
+    StatusCode,
+    /// reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ) (RFC 9112 §4).
+    Reason,
+    /// field-name = token (RFC 9110 §5.1).
+    HeaderName,
+    /// "No whitespace is allowed between the field name and colon" (RFC 9112 §5.1).
+    WhitespaceBeforeColon,
+    /// field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
+    MissingColon,
+    /// field-value may not contain CR, LF or NUL, nor other CTLs (RFC 9110 §5.5).
+    HeaderValue,
+    /// obs-fold: a field line continued on the next line (RFC 9112 §5.2).
+    ObsFold,
+    /// A CR not followed by LF (RFC 9112 §2.2).
+    BareCr,
+    /// More field lines than the limit → 431.
+    TooManyHeaders,
+    /// A head larger than the limit → 431.
+    HeadTooLarge,
+    /// A request-target longer than the limit → 414.
+    TargetTooLong,
+}
+
+impl ParseError {
+    /// The status code a server answers this error with (RFC 9110 §15).
+    pub fn status(&self) -> u16 {
+        match self {
+            ParseError::UnsupportedVersion(_) => 505,
+            ParseError::TooManyHeaders | ParseError::HeadTooLarge => 431,
+            ParseError::TargetTooLong => 414,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ParseError::Method => "invalid method: method = token (RFC 9110 §9.1)",
+            ParseError::Target => {
+                "invalid request-target: only visible ASCII characters (RFC 9112 §3.2)"
+            }
+            ParseError::RequestLine => {
+                "malformed request-line: method SP request-target SP HTTP-version (RFC 9112 §3)"
+            }
+            ParseError::Version => {
+                "malformed HTTP-version: \"HTTP/\" DIGIT \".\" DIGIT (RFC 9112 §2.3)"
+            }
+            ParseError::UnsupportedVersion(v) => {
+                return write!(f, "HTTP version {v} not supported (RFC 9110 §15.6.6)");
+            }
+            ParseError::StatusLine => {
+                "malformed status-line: HTTP-version SP status-code SP [reason-phrase] (RFC 9112 §4)"
+            }
+            ParseError::StatusCode => "malformed status-code: 3DIGIT (RFC 9112 §4)",
+            ParseError::Reason => "invalid character in reason-phrase (RFC 9112 §4)",
+            ParseError::HeaderName => "invalid field-name: field-name = token (RFC 9110 §5.1)",
+            ParseError::WhitespaceBeforeColon => {
+                "whitespace between field name and colon (RFC 9112 §5.1: MUST reject with 400)"
+            }
+            ParseError::MissingColon => "field line without a colon (RFC 9112 §5)",
+            ParseError::HeaderValue => {
+                "invalid character (CR, LF, NUL or CTL) in field-value (RFC 9110 §5.5)"
+            }
+            ParseError::ObsFold => {
+                "obsolete line folding (obs-fold) is not accepted (RFC 9112 §5.2)"
+            }
+            ParseError::BareCr => "bare CR not followed by LF (RFC 9112 §2.2)",
+            ParseError::TooManyHeaders => "too many header fields (RFC 6585 §5: 431)",
+            ParseError::HeadTooLarge => "request head too large (RFC 6585 §5: 431)",
+            ParseError::TargetTooLong => "request-target too long (RFC 9110 §15.5.15: 414)",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" /
+/// "~" / DIGIT / ALPHA (RFC 9110 §5.6.2)
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// token = 1*tchar
+pub fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// field-vchar = VCHAR / obs-text; SP and HTAB may stand between them (RFC 9110 §5.5).
+fn is_field_value_byte(b: u8) -> bool {
+    b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// Splits the next line off `buf`: `Some((line, rest))` without its CRLF (or bare LF, which
+/// RFC 9112 §2.2 lets a recipient accept), `None` when no full line is there yet.
+fn next_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, ParseError> {
+    let Some(lf) = buf.iter().position(|&b| b == b'\n') else {
+        // A CR that is not the last byte and is not followed by LF is already wrong.
+        if let Some(cr) = buf.iter().position(|&b| b == b'\r') {
+            if cr + 1 < buf.len() {
+                return Err(ParseError::BareCr);
+            }
+        }
+        return Ok(None);
+    };
+    let line = if lf > 0 && buf[lf - 1] == b'\r' {
+        &buf[..lf - 1]
+    } else {
+        &buf[..lf]
+    };
+    if line.contains(&b'\r') {
+        return Err(ParseError::BareCr);
+    }
+    Ok(Some((line, lf + 1)))
+}
+
+/// Latin-1 decoding: every byte becomes the char with the same number, so obs-text survives
+/// and the value can be written back byte for byte.
+pub fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+/// HTTP-version = HTTP-name "/" DIGIT "." DIGIT
+fn parse_version(s: &[u8]) -> Result<Version, ParseError> {
+    match s {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Ok(Version {
+                major: major - b'0',
+                minor: minor - b'0',
+            })
+        }
+        _ => Err(ParseError::Version),
+    }
+}
+
+/// field-line = field-name ":" OWS field-value OWS
+fn parse_field_line(line: &[u8]) -> Result<(String, String), ParseError> {
+    if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Err(ParseError::ObsFold);
+    }
+    let colon = line.iter().position(|&b| b == b':').ok_or_else(|| {
+        if line.iter().all(|&b| is_tchar(b)) {
+            ParseError::MissingColon
+        } else {
+            ParseError::HeaderName
+        }
+    })?;
+    let name = &line[..colon];
+    if name.last().is_some_and(|&b| b == b' ' || b == b'\t') {
+        return Err(ParseError::WhitespaceBeforeColon);
+    }
+    if !is_token(name) {
+        return Err(ParseError::HeaderName);
+    }
+    let value = &line[colon + 1..];
+    if !value.iter().all(|&b| is_field_value_byte(b)) {
+        return Err(ParseError::HeaderValue);
+    }
+    let value = value.trim_ascii();
+    Ok((latin1(name), latin1(value)))
+}
+
+/// Parses field lines until the empty line. Returns the headers and the offset after the
+/// empty line, or `None` when the head is not complete yet.
+pub fn parse_fields(
+    buf: &[u8],
+    mut at: usize,
+    limits: &Limits,
+) -> Result<Option<(Headers, usize)>, ParseError> {
+    let mut headers = Headers::new();
+    loop {
+        let Some((line, used)) = next_line(&buf[at..])? else {
+            return Ok(None);
+        };
+        at += used;
+        if line.is_empty() {
+            return Ok(Some((headers, at)));
+        }
+        if headers.len() >= limits.max_headers {
+            return Err(ParseError::TooManyHeaders);
+        }
+        let (name, value) = parse_field_line(line)?;
+        headers.append(&name, &value);
+    }
+}
+
+/// Parses a request head: request-line CRLF *( field-line CRLF ) CRLF (RFC 9112 §2.1).
+pub fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Status<(RequestHead, usize)>, ParseError> {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+    let mut at = 0;
+    while buf[at..].starts_with(b"\r\n") || buf[at..].starts_with(b"\n") {
+        at += if buf[at] == b'\r' { 2 } else { 1 };
+    }
+    let Some((line, used)) = next_line(&buf[at..])? else {
+        return partial(&buf[at..], limits, true);
+    };
+    let (method, target, version) = parse_request_line(line, limits)?;
+    match parse_fields(buf, at + used, limits)? {
+        Some((headers, end)) if end <= limits.max_head => Ok(Status::Complete((
+            RequestHead {
+                method,
+                target,
+                version,
+                headers,
+            },
+            end,
+        ))),
+        Some(_) => Err(ParseError::HeadTooLarge),
+        None => partial(buf, limits, false),
+    }
+}
+
+fn partial<T>(
+    pending: &[u8],
+    limits: &Limits,
+    in_first_line: bool,
+) -> Result<Status<T>, ParseError> {
+    if in_first_line && pending.len() > limits.max_target + 64 {
+        // Most of an unfinished request line is its target.
+        return Err(ParseError::TargetTooLong);
+    }
+    if pending.len() > limits.max_head {
+        return Err(ParseError::HeadTooLarge);
+    }
+    Ok(Status::Partial)
+}
+
+fn parse_request_line(
+    line: &[u8],
+    limits: &Limits,
+) -> Result<(String, String, Version), ParseError> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        // Tell apart a bad method from a bad shape, so the error names the right rule.
+        let first = line.split(|&b| b == b' ').next().unwrap_or_default();
+        return Err(if !first.is_empty() && !is_token(first) {
+            ParseError::Method
+        } else {
+            ParseError::RequestLine
+        });
+    };
+    if !is_token(method) {
+        return Err(ParseError::Method);
+    }
+    if target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(ParseError::Target);
+    }
+    if target.len() > limits.max_target {
+        return Err(ParseError::TargetTooLong);
+    }
+    let version = parse_version(version)?;
+    if version.major != 1 {
+        return Err(ParseError::UnsupportedVersion(version));
+    }
+    Ok((latin1(method), latin1(target), version))
+}
+
+/// Parses a response head: status-line CRLF *( field-line CRLF ) CRLF (RFC 9112 §4).
+pub fn parse_response(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Status<(ResponseHead, usize)>, ParseError> {
+    let Some((line, used)) = next_line(buf)? else {
+        return partial(buf, limits, false);
+    };
+    let (version, status, reason) = parse_status_line(line)?;
+    match parse_fields(buf, used, limits)? {
+        Some((headers, end)) if end <= limits.max_head => Ok(Status::Complete((
+            ResponseHead {
+                version,
+                status,
+                reason,
+                headers,
+            },
+            end,
+        ))),
+        Some(_) => Err(ParseError::HeadTooLarge),
+        None => partial(buf, limits, false),
+    }
+}
+
+fn parse_status_line(line: &[u8]) -> Result<(Version, u16, String), ParseError> {
+    let mut parts = line.splitn(3, |&b| b == b' ');
+    let version = parse_version(parts.next().unwrap_or_default())?;
+    let code = parts.next().ok_or(ParseError::StatusLine)?;
+    let status = match code {
+        [a, b, c] if code.iter().all(u8::is_ascii_digit) => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return Err(ParseError::StatusCode),
+    };
+    // The SP after the code is required, the reason-phrase is not (RFC 9112 §4); many
+    // servers leave out the SP too, and RFC 9112 asks clients to be lenient here.
+    let reason = parts.next().unwrap_or_default();
+    if !reason.iter().all(|&b| is_field_value_byte(b)) {
+        return Err(ParseError::Reason);
+    }
+    Ok((version, status, latin1(reason)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(bytes: &[u8]) -> Result<Status<(RequestHead, usize)>, ParseError> {
+        parse_request(bytes, &Limits::default())
+    }
+
+    fn complete(bytes: &[u8]) -> RequestHead {
+        match req(bytes) {
+            Ok(Status::Complete((h, n))) => {
+                assert_eq!(n, bytes.len(), "head length");
+                h
+            }
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bytes)),
+        }
+    }
+
+    #[test]
+    fn a_simple_get() {
+        let h =
+            complete(b"GET /index.html?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n");
+        assert_eq!(h.method, "GET");
+        assert_eq!(h.target, "/index.html?q=1");
+        assert_eq!(h.version, Version::HTTP_11);
+        assert_eq!(h.headers.get("host"), Some("example.com"));
+        assert_eq!(h.headers.len(), 2);
+    }
+
+    #[test]
+    fn every_prefix_of_a_valid_request_is_partial() {
+        let full = b"POST /api/notes HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n";
+        for cut in 0..full.len() {
+            assert_eq!(req(&full[..cut]), Ok(Status::Partial), "cut at {cut}");
+        }
+        complete(full);
+    }
+
+    #[test]
+    fn ows_is_trimmed_and_obs_text_kept() {
+        let h =
+            complete(b"GET / HTTP/1.1\r\nX-A: \t spaced value \t\r\nX-B:\r\nX-C: caf\xe9\r\n\r\n");
+        assert_eq!(h.headers.get("x-a"), Some("spaced value"));
+        assert_eq!(h.headers.get("x-b"), Some(""));
+        assert_eq!(h.headers.get("x-c"), Some("café"));
+    }
+
+    #[test]
+    fn bare_lf_line_endings_and_leading_empty_lines_are_accepted() {
+        let bytes = b"\r\n\nGET / HTTP/1.0\nHost: a\n\n";
+        let Ok(Status::Complete((h, n))) = req(bytes) else {
+            panic!()
+        };
+        assert_eq!((h.version, n), (Version::HTTP_10, bytes.len()));
+    }
+
+    #[test]
+    fn one_error_per_rule() {
+        let cases: &[(&[u8], ParseError)] = &[
+            (b"G(T / HTTP/1.1\r\n\r\n", ParseError::Method),
+            (b"GET  / HTTP/1.1\r\n\r\n", ParseError::RequestLine),
+            (b"GET / HTTP/1.1 extra\r\n\r\n", ParseError::RequestLine),
+            (b"GET /\x7f HTTP/1.1\r\n\r\n", ParseError::Target),
+            (b"GET / HTTP/1.x\r\n\r\n", ParseError::Version),
+            (b"GET / http/1.1\r\n\r\n", ParseError::Version),
+            (
+                b"GET / HTTP/2.0\r\n\r\n",
+                ParseError::UnsupportedVersion(Version { major: 2, minor: 0 }),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+                ParseError::WhitespaceBeforeColon,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n",
+                ParseError::HeaderName,
+            ),
+            (b"GET / HTTP/1.1\r\n: a\r\n\r\n", ParseError::HeaderName),
+            (b"GET / HTTP/1.1\r\nHost a\r\n\r\n", ParseError::HeaderName),
+            (b"GET / HTTP/1.1\r\nHost\r\n\r\n", ParseError::MissingColon),
+            (
+                b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+                ParseError::HeaderValue,
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+                ParseError::ObsFold,
+            ),
+            (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", ParseError::BareCr),
+            (b"GET / HTTP/1.1\rX", ParseError::BareCr),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(
+                req(bytes),
+                Err(want.clone()),
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn errors_come_as_soon_as_the_bad_line_is_complete() {
+        assert_eq!(
+            req(b"GET / HTTP/1.1\r\nBad Name: x\r\n"),
+            Err(ParseError::HeaderName)
+        );
+        assert_eq!(req(b"G@T / HTTP/1.1\r\n"), Err(ParseError::Method));
+    }
+
+    #[test]
+    fn limits_have_their_own_status() {
+        let limits = Limits {
+            max_head: 200,
+            max_headers: 3,
+            max_target: 50,
+        };
+        let long_target = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(60));
+        let e = parse_request(long_target.as_bytes(), &limits).unwrap_err();
+        assert_eq!((e.clone(), e.status()), (ParseError::TargetTooLong, 414));
+        let unfinished = format!("GET /{}", "a".repeat(200));
+        assert_eq!(
+            parse_request(unfinished.as_bytes(), &limits),
+            Err(ParseError::TargetTooLong)
+        );
+        let many = "GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n";
+        let e = parse_request(many.as_bytes(), &limits).unwrap_err();
+        assert_eq!((e.clone(), e.status()), (ParseError::TooManyHeaders, 431));
+        let big = format!("GET / HTTP/1.1\r\nx: {}\r\n", "v".repeat(300));
+        assert_eq!(
+            parse_request(big.as_bytes(), &limits),
+            Err(ParseError::HeadTooLarge)
+        );
+    }
+
+    #[test]
+    fn responses() {
+        let bytes = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Status::Complete((h, n))) = parse_response(bytes, &Limits::default()) else {
+            panic!()
+        };
+        assert_eq!(
+            (h.status, h.reason.as_str(), n),
+            (404, "Not Found", bytes.len())
+        );
+        let Ok(Status::Complete((h, _))) =
+            parse_response(b"HTTP/1.1 204\r\n\r\n", &Limits::default())
+        else {
+            panic!()
+        };
+        assert_eq!((h.status, h.reason.as_str()), (204, ""));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 2000 OK\r\n\r\n", &Limits::default()),
+            Err(ParseError::StatusCode)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 20x OK\r\n\r\n", &Limits::default()),
+            Err(ParseError::StatusCode)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 O\x01K\r\n\r\n", &Limits::default()),
+            Err(ParseError::Reason)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n", &Limits::default()),
+            Ok(Status::Partial)
+        );
+    }
+}
