@@ -15,5 +15,6 @@
 
 pub mod http1;
 pub mod l4;
+pub mod tls;
 pub mod tour;
 pub mod trace;

@@ -62,7 +62,10 @@ const CORPUS: &[&[u8]] = &[
 ];
 
 /// Bytes to put in every position of every corpus request.
-const PROBES: &[u8] = &[0x00, 0x01, b'\t', b'\n', b'\r', b' ', b'"', b'(', b',', b'/', b':', b';', b'@', b'a', b'~', 0x7f, 0x80, 0xff];
+const PROBES: &[u8] = &[
+    0x00, 0x01, b'\t', b'\n', b'\r', b' ', b'"', b'(', b',', b'/', b':', b';', b'@', b'a', b'~',
+    0x7f, 0x80, 0xff,
+];
 
 #[test]
 fn the_corpus_parses_identically() {
@@ -87,7 +90,10 @@ fn every_single_byte_mutation_gets_the_same_verdict() {
                 if o == t {
                     continue;
                 }
-                disagreements.push(format!("{:?}\n    netlab:   {o:?}\n    httparse: {t:?}", String::from_utf8_lossy(&m)));
+                disagreements.push(format!(
+                    "{:?}\n    netlab:   {o:?}\n    httparse: {t:?}",
+                    String::from_utf8_lossy(&m)
+                ));
             }
         }
     }
@@ -95,7 +101,12 @@ fn every_single_byte_mutation_gets_the_same_verdict() {
         disagreements.is_empty(),
         "{} of {compared} mutations disagree:\n{}",
         disagreements.len(),
-        disagreements.iter().take(15).cloned().collect::<Vec<_>>().join("\n")
+        disagreements
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     assert!(compared > 5000);
 }
@@ -104,7 +115,12 @@ fn every_single_byte_mutation_gets_the_same_verdict() {
 fn every_prefix_agrees() {
     for input in CORPUS {
         for cut in 0..input.len() {
-            assert_eq!(ours(&input[..cut]), theirs(&input[..cut]), "{:?}", String::from_utf8_lossy(&input[..cut]));
+            assert_eq!(
+                ours(&input[..cut]),
+                theirs(&input[..cut]),
+                "{:?}",
+                String::from_utf8_lossy(&input[..cut])
+            );
         }
     }
 }
@@ -118,8 +134,18 @@ fn both_reject_the_request_line_and_field_errors() {
         b"GET / HTTP/1.x\r\n\r\n",
         b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
     ] {
-        assert_eq!(ours(bad), Verdict::Error, "{:?}", String::from_utf8_lossy(bad));
-        assert_eq!(theirs(bad), Verdict::Error, "{:?}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            ours(bad),
+            Verdict::Error,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
+        assert_eq!(
+            theirs(bad),
+            Verdict::Error,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
     // Our errors name the rule: the whitespace-before-colon smuggling case.
     assert_eq!(

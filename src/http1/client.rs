@@ -1,0 +1,362 @@
+//! A blocking HTTP/1.1 client: request heads written by hand, responses read with the same
+//! parser as the server, connections kept and reused (RFC 9112 §9.3), https through rustls,
+//! and proxies (absolute-form for http, a CONNECT tunnel for https; RFC 9110 §9.3.6).
+
+use super::chunked;
+use super::message::{self, BodyLength, Headers, Response};
+use super::parse::Limits;
+use super::reader::{ReadError, Reader, trace_sent_head};
+use super::transport::Transport;
+use super::uri::{Scheme, Url};
+use crate::tls;
+use crate::trace::{self, Layer};
+use std::fmt;
+use std::io::Write;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How the client behaves.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A PEM file of CAs to trust besides the system's.
+    pub cacert: Option<PathBuf>,
+    /// Accept any certificate (curl -k).
+    pub insecure: bool,
+    /// Send requests through this proxy.
+    pub proxy: Option<Url>,
+    /// Bounds connect and every wait for the server.
+    pub timeout: Duration,
+    /// Print heads as sent and received on stderr, with `>` and `<` (curl -v).
+    pub verbose: bool,
+    /// The largest response body accepted.
+    pub max_body: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            cacert: None,
+            insecure: false,
+            proxy: None,
+            timeout: Duration::from_secs(30),
+            verbose: false,
+            max_body: 1 << 30,
+        }
+    }
+}
+
+/// A request to send.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub method: String,
+    pub url: Url,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+    /// Send the body with the chunked coding instead of Content-Length.
+    pub chunked: bool,
+    /// Add User-Agent and Accept when the request has none (off for a proxy, which
+    /// forwards what it got).
+    pub defaults: bool,
+}
+
+impl Outgoing {
+    pub fn new(method: &str, url: Url) -> Outgoing {
+        Outgoing {
+            method: method.to_string(),
+            url,
+            headers: Headers::new(),
+            body: Vec::new(),
+            chunked: false,
+            defaults: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ClientError {
+    Resolve(String),
+    Connect {
+        addr: String,
+        source: std::io::Error,
+    },
+    Tls(tls::TlsError),
+    Send(std::io::Error),
+    Receive(ReadError),
+    /// The response head or body broke a framing rule.
+    Framing(message::FramingError),
+    /// The proxy answered CONNECT with something other than 2xx.
+    Proxy {
+        status: u16,
+        reason: String,
+    },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Resolve(h) => write!(f, "cannot resolve host '{h}'"),
+            ClientError::Connect { addr, source } => {
+                write!(f, "cannot connect to {addr}: {source}")
+            }
+            ClientError::Tls(e) => write!(f, "{e}"),
+            ClientError::Send(e) => write!(f, "sending the request failed: {e}"),
+            ClientError::Receive(ReadError::Closed) => {
+                f.write_str("the server closed the connection without answering")
+            }
+            ClientError::Receive(e) => write!(f, "reading the response failed: {e}"),
+            ClientError::Framing(e) => write!(f, "bad response framing: {e}"),
+            ClientError::Proxy { status, reason } => {
+                write!(f, "the proxy refused the tunnel: {status} {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+struct Conn {
+    key: String,
+    transport: Transport,
+    reader: Reader,
+}
+
+/// A client that keeps one idle connection per origin (or per proxy) for reuse.
+pub struct Client {
+    opts: Options,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    idle: Vec<Conn>,
+}
+
+impl Client {
+    pub fn new(opts: Options) -> Client {
+        Client {
+            opts,
+            tls: None,
+            idle: Vec::new(),
+        }
+    }
+
+    fn tls_config(&mut self) -> Result<Arc<rustls::ClientConfig>, ClientError> {
+        if self.tls.is_none() {
+            let c = tls::client_config(
+                self.opts.cacert.as_deref(),
+                self.opts.insecure,
+                &[b"http/1.1"],
+            )
+            .map_err(ClientError::Tls)?;
+            self.tls = Some(c);
+        }
+        // Set just above; a failure returned before reaching here.
+        self.tls
+            .clone()
+            .ok_or(ClientError::Tls(tls::TlsError::Handshake(
+                "no TLS configuration".into(),
+            )))
+    }
+
+    fn verbose(&self, prefix: &str, bytes: &[u8]) {
+        if self.opts.verbose {
+            for line in String::from_utf8_lossy(bytes).lines() {
+                eprintln!("{prefix} {line}");
+            }
+        }
+    }
+
+    /// Sends a request and reads the whole response.
+    pub fn send(&mut self, req: &Outgoing) -> Result<Response, ClientError> {
+        let key = match &self.opts.proxy {
+            Some(p) => format!(
+                "proxy {} {}",
+                p.host_port(),
+                if req.url.scheme == Scheme::Https {
+                    req.url.host_port()
+                } else {
+                    String::new()
+                }
+            ),
+            None => format!("{}://{}", req.url.scheme.name(), req.url.host_port()),
+        };
+        // 1. A kept connection if there is one; a stale one (closed by the server while idle)
+        //    fails before any response byte, and the request is sent once more on a new one.
+        if let Some(i) = self.idle.iter().position(|c| c.key == key) {
+            let mut conn = self.idle.remove(i);
+            trace::event(Layer::Http1, || {
+                format!(
+                    "reusing the kept-alive connection to {}",
+                    req.url.host_port()
+                )
+            });
+            match self.exchange(&mut conn, req) {
+                Ok((resp, keep)) => {
+                    if keep {
+                        self.idle.push(conn);
+                    }
+                    return Ok(resp);
+                }
+                Err(ClientError::Receive(ReadError::Closed)) | Err(ClientError::Send(_)) => {
+                    trace::event(Layer::Http1, || {
+                        "the kept connection was closed by the server; opening a new one"
+                            .to_string()
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut conn = self.open(&key, &req.url)?;
+        let (resp, keep) = self.exchange(&mut conn, req)?;
+        if keep {
+            self.idle.push(conn);
+        }
+        Ok(resp)
+    }
+
+    fn connect_tcp(&self, host_port: &str) -> Result<TcpStream, ClientError> {
+        let addrs: Vec<_> = host_port
+            .to_socket_addrs()
+            .map_err(|_| ClientError::Resolve(host_port.to_string()))?
+            .collect();
+        let mut last = None;
+        for addr in &addrs {
+            trace::sent(Layer::Http1, || format!("TCP connect to {addr}"));
+            match TcpStream::connect_timeout(addr, self.opts.timeout) {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(match last {
+            Some(source) => ClientError::Connect {
+                addr: host_port.to_string(),
+                source,
+            },
+            None => ClientError::Resolve(host_port.to_string()),
+        })
+    }
+
+    /// Opens a connection to the origin, or through the proxy (with a tunnel for https).
+    fn open(&mut self, key: &str, url: &Url) -> Result<Conn, ClientError> {
+        let proxy = self.opts.proxy.clone();
+        let tcp = self.connect_tcp(&proxy.as_ref().unwrap_or(url).host_port())?;
+        let mut reader = Reader::new();
+        let transport = match (url.scheme, proxy) {
+            (Scheme::Http, _) => Transport::Plain(tcp),
+            (Scheme::Https, None) => {
+                tls::connect(self.tls_config()?, &url.host, tcp).map_err(ClientError::Tls)?
+            }
+            (Scheme::Https, Some(_)) => {
+                // CONNECT host:port: the proxy opens TCP to the origin and then relays bytes
+                // both ways; TLS runs end to end through it, unseen by the proxy.
+                let mut plain = Transport::Plain(tcp.try_clone().map_err(ClientError::Send)?);
+                let head = format!(
+                    "CONNECT {hp} HTTP/1.1\r\nHost: {hp}\r\nUser-Agent: netlab/0.1\r\n\r\n",
+                    hp = url.host_port()
+                );
+                self.verbose(">", head.as_bytes());
+                trace_sent_head(head.as_bytes(), "CONNECT head");
+                plain
+                    .write_all(head.as_bytes())
+                    .map_err(ClientError::Send)?;
+                let resp = reader
+                    .response_head(
+                        &mut plain,
+                        &Limits::default(),
+                        Instant::now() + self.opts.timeout,
+                    )
+                    .map_err(ClientError::Receive)?;
+                self.verbose(
+                    "<",
+                    format!("{} {} {}", resp.version, resp.status, resp.reason).as_bytes(),
+                );
+                if !(200..300).contains(&resp.status) {
+                    return Err(ClientError::Proxy {
+                        status: resp.status,
+                        reason: resp.reason,
+                    });
+                }
+                tls::connect(self.tls_config()?, &url.host, tcp).map_err(ClientError::Tls)?
+            }
+        };
+        Ok(Conn {
+            key: key.to_string(),
+            transport,
+            reader,
+        })
+    }
+
+    /// Writes the request and reads the response; says whether the connection may be kept.
+    fn exchange(&self, conn: &mut Conn, req: &Outgoing) -> Result<(Response, bool), ClientError> {
+        let via_proxy = self.opts.proxy.is_some() && req.url.scheme == Scheme::Http;
+        // absolute-form to a proxy, origin-form to the origin (RFC 9112 §3.2).
+        let target = if via_proxy {
+            req.url.to_string()
+        } else {
+            req.url.target.clone()
+        };
+        let mut headers = Headers::new();
+        headers.append("Host", &req.url.authority());
+        if req.defaults {
+            headers.append("User-Agent", "netlab/0.1");
+            headers.append("Accept", "*/*");
+        }
+        let has_body =
+            !req.body.is_empty() || matches!(req.method.as_str(), "POST" | "PUT" | "PATCH");
+        if req.chunked {
+            headers.append("Transfer-Encoding", "chunked");
+        } else if has_body {
+            headers.append("Content-Length", &req.body.len().to_string());
+        }
+        for (name, value) in req.headers.iter() {
+            headers.set(name, value);
+        }
+        let mut out = format!("{} {} HTTP/1.1\r\n", req.method, target).into_bytes();
+        headers.write_to(&mut out);
+        out.extend_from_slice(b"\r\n");
+        self.verbose(">", &out);
+        trace_sent_head(&out, "request head");
+        if req.chunked {
+            for part in req.body.chunks(8192) {
+                chunked::encode_chunk(part, &mut out);
+            }
+            chunked::encode_last(&Headers::new(), &mut out);
+        } else {
+            out.extend_from_slice(&req.body);
+        }
+        conn.transport.write_all(&out).map_err(ClientError::Send)?;
+        conn.transport.flush().map_err(ClientError::Send)?;
+
+        let deadline = Instant::now() + self.opts.timeout;
+        let limits = Limits::default();
+        // 1xx responses are interim: read on to the final one (RFC 9110 §15.2).
+        let head = loop {
+            let head = conn
+                .reader
+                .response_head(&mut conn.transport, &limits, deadline)
+                .map_err(ClientError::Receive)?;
+            self.verbose(
+                "<",
+                format!("{} {} {}", head.version, head.status, head.reason).as_bytes(),
+            );
+            if head.status >= 200 || head.status == 101 {
+                break head;
+            }
+        };
+        for (n, v) in head.headers.iter() {
+            self.verbose("<", format!("{n}: {v}").as_bytes());
+        }
+        let length =
+            message::response_body_length(&req.method, &head).map_err(ClientError::Framing)?;
+        let (body, _trailers) = conn
+            .reader
+            .body(&mut conn.transport, length, self.opts.max_body, deadline)
+            .map_err(ClientError::Receive)?;
+        let keep = length != BodyLength::UntilClose
+            && !head.headers.has_token("connection", "close")
+            && (head.version >= message::Version::HTTP_11
+                || head.headers.has_token("connection", "keep-alive"));
+        Ok((Response::from_head(head, body), keep))
+    }
+}

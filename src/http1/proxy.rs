@@ -1,0 +1,354 @@
+//! A forward proxy (RFC 9110 §3.7, §7.6, §9.3.6).
+//!
+//! - For `http://` the client sends the absolute-form target (`GET http://host/path`); the
+//!   proxy strips the hop-by-hop fields (§7.6.1), adds `Via` (§7.6.3), forwards the request
+//!   over its own connection to the origin, and relays the response back.
+//! - For `https://` the client sends `CONNECT host:port`; the proxy opens TCP to the origin,
+//!   answers 200, and from then on copies bytes both ways. TLS runs end to end: the proxy
+//!   sees only ciphertext.
+//! - When the origin cannot be reached: 502 Bad Gateway; when it does not answer in time:
+//!   504 Gateway Timeout, each with the reason in the body.
+//!
+//! An open proxy is a gift to abusers: by default this one relays only to loopback origins.
+
+use super::client::{Client, ClientError, Options, Outgoing};
+use super::message::{self, Headers, Request, Response, Version};
+use super::reader::{ReadError, Reader};
+use super::server::{self, Config};
+use super::transport::Transport;
+use super::uri::{Scheme, Url, split_host_port};
+use crate::trace::{self, Layer};
+use std::io::{self, Write};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Fields that concern one connection only and never travel through a proxy (RFC 9110 §7.6.1).
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    pub server: Config,
+    /// Relay to any origin, not just loopback ones.
+    pub open: bool,
+    /// How long to wait for an origin.
+    pub origin_timeout: Duration,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            server: Config::default(),
+            open: false,
+            origin_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Removes hop-by-hop fields, including those the Connection field names.
+pub fn strip_hop_by_hop(headers: &Headers) -> Headers {
+    let named: Vec<String> = headers.list("connection");
+    let mut out = Headers::new();
+    for (n, v) in headers.iter() {
+        let lower = n.to_ascii_lowercase();
+        if !HOP_BY_HOP.contains(&lower.as_str()) && !named.contains(&lower) {
+            out.append(n, v);
+        }
+    }
+    out
+}
+
+/// Serves the proxy on `listener` until `stop` is set.
+pub fn serve(listener: TcpListener, config: ProxyConfig, stop: Arc<AtomicBool>) {
+    let max = config.server.max_conns;
+    let config = Arc::new(config);
+    server::accept_loop(
+        listener,
+        max,
+        stop,
+        Arc::new(move |tcp: TcpStream, peer: SocketAddr| relay_connection(tcp, peer, &config)),
+    );
+}
+
+fn allowed(host: &str, port: u16, config: &ProxyConfig) -> Result<Vec<SocketAddr>, Response> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|_| Response::text(502, &format!("cannot resolve '{host}'")))?
+        .collect();
+    if !config.open && addrs.iter().any(|a| !is_loopback(a.ip())) {
+        return Err(Response::text(
+            403,
+            &format!(
+                "this proxy only relays to loopback origins; {host} is not one (start it with --open to relay anywhere)"
+            ),
+        ));
+    }
+    Ok(addrs)
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
+    let mut conn = Transport::Plain(tcp);
+    let mut reader = Reader::new();
+    let mut upstream = Client::new(Options {
+        timeout: config.origin_timeout,
+        ..Options::default()
+    });
+    let limits = config.server.limits;
+    loop {
+        // 1. The client's request, as any server reads one.
+        let head = match reader.request_head(
+            &mut conn,
+            &limits,
+            Instant::now() + config.server.idle_timeout,
+            config.server.head_timeout,
+        ) {
+            Ok(h) => h,
+            Err(ReadError::Parse(e)) => {
+                return respond(
+                    &mut conn,
+                    "GET",
+                    Response::text(e.status(), &e.to_string()),
+                    false,
+                );
+            }
+            Err(_) => return,
+        };
+        trace::received(Layer::Http1, || {
+            format!("proxy: {peer} asks {} {}", head.method, head.target)
+        });
+        if head.method == "CONNECT" {
+            return tunnel(conn, reader, &head.target, config);
+        }
+        // 2. Only absolute-form http:// targets are for a forward proxy.
+        let url = match Url::parse(&head.target) {
+            Ok(u) if u.scheme == Scheme::Http => u,
+            Ok(_) => {
+                return respond(
+                    &mut conn,
+                    &head.method,
+                    Response::text(400, "send https:// through a CONNECT tunnel"),
+                    false,
+                );
+            }
+            Err(_) => {
+                return respond(
+                    &mut conn,
+                    &head.method,
+                    Response::text(
+                        400,
+                        "a proxy needs the absolute-form target: GET http://host/path (RFC 9112 §3.2.2)",
+                    ),
+                    false,
+                );
+            }
+        };
+        if let Err(resp) = allowed(&url.host, url.port, config) {
+            return respond(&mut conn, &head.method, resp, false);
+        }
+        let length = match message::request_body_length(&head) {
+            Ok(l) => l,
+            Err(e) => {
+                return respond(
+                    &mut conn,
+                    &head.method,
+                    Response::text(e.status(), &e.to_string()),
+                    false,
+                );
+            }
+        };
+        let (body, _) = match reader.body(
+            &mut conn,
+            length,
+            config.server.max_body,
+            Instant::now() + config.server.body_timeout,
+        ) {
+            Ok(b) => b,
+            Err(ReadError::TooLarge { .. }) => {
+                return respond(
+                    &mut conn,
+                    &head.method,
+                    Response::text(413, "body too large"),
+                    false,
+                );
+            }
+            Err(_) => return,
+        };
+        let req = Request::from_head(head, body, Headers::new());
+        let keep = req.keep_alive() && !req.headers.has_token("proxy-connection", "close");
+
+        // 3. Forward: hop-by-hop fields stay behind, Via records the hop.
+        let mut out = Outgoing::new(&req.method, url.clone());
+        out.defaults = false;
+        out.headers = strip_hop_by_hop(&req.headers);
+        out.headers.remove("host");
+        out.headers
+            .append("Via", &format!("{} netlab", via_version(req.version)));
+        out.body = req.body.clone();
+        trace::sent(Layer::Http1, || {
+            format!(
+                "proxy: forwarding {} {} to {}",
+                req.method,
+                url.target,
+                url.host_port()
+            )
+        });
+        let resp = match upstream.send(&out) {
+            Ok(r) => {
+                let mut r2 = Response {
+                    status: r.status,
+                    reason: r.reason,
+                    headers: strip_hop_by_hop(&r.headers),
+                    body: r.body,
+                };
+                r2.headers.remove("content-length");
+                r2.headers.append("Via", "1.1 netlab");
+                r2
+            }
+            Err(e) => gateway_error(&e),
+        };
+        trace::sent(Layer::Http1, || {
+            format!("proxy: {} {} back to {peer}", resp.status, resp.reason)
+        });
+        respond(&mut conn, &req.method, resp, keep);
+        if !keep {
+            return;
+        }
+    }
+}
+
+fn via_version(v: Version) -> String {
+    format!("{}.{}", v.major, v.minor)
+}
+
+/// 502 when the origin cannot be reached or answers nonsense, 504 when it is too slow.
+fn gateway_error(e: &ClientError) -> Response {
+    let status = match e {
+        ClientError::Receive(ReadError::Timeout { .. }) => 504,
+        ClientError::Connect { source, .. } if crate::l4::conn::is_timeout(source) => 504,
+        _ => 502,
+    };
+    Response::text(status, &format!("the origin failed: {e}"))
+}
+
+fn respond(conn: &mut Transport, method: &str, mut resp: Response, keep: bool) {
+    if !keep {
+        resp.headers.set("Connection", "close");
+    }
+    let _ = server::write_response(conn, method, Version::HTTP_11, &resp);
+}
+
+/// CONNECT: a blind two-way byte relay once the origin is connected.
+fn tunnel(mut conn: Transport, reader: Reader, target: &str, config: &ProxyConfig) {
+    let (host, port) = match split_host_port(target, 443) {
+        Ok(hp) => hp,
+        Err(e) => {
+            return respond(
+                &mut conn,
+                "CONNECT",
+                Response::text(400, &format!("CONNECT needs host:port: {e}")),
+                false,
+            );
+        }
+    };
+    let addrs = match allowed(&host, port, config) {
+        Ok(a) => a,
+        Err(resp) => return respond(&mut conn, "CONNECT", resp, false),
+    };
+    let origin = addrs
+        .iter()
+        .find_map(|a| TcpStream::connect_timeout(a, config.origin_timeout).ok());
+    let Some(origin) = origin else {
+        return respond(
+            &mut conn,
+            "CONNECT",
+            Response::text(502, &format!("cannot connect to {host}:{port}")),
+            false,
+        );
+    };
+    trace::event(Layer::Http1, || {
+        format!("proxy: tunnel open to {host}:{port}; relaying bytes both ways")
+    });
+    if conn
+        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+        .is_err()
+    {
+        return;
+    }
+    let Transport::Plain(client) = conn else {
+        return;
+    };
+    let _ = client.set_read_timeout(None);
+    // Bytes the client sent right after its CONNECT head (a ClientHello) go first.
+    let mut to_origin = origin;
+    if !reader.buf.is_empty() && to_origin.write_all(&reader.buf).is_err() {
+        return;
+    }
+    let (Ok(from_client), Ok(from_origin)) = (client.try_clone(), to_origin.try_clone()) else {
+        return;
+    };
+    let up = thread::spawn(move || copy(from_client, to_origin));
+    let down = copy(from_origin, client);
+    let up = up.join().unwrap_or(0);
+    trace::event(Layer::Http1, || {
+        format!("proxy: tunnel to {host}:{port} closed ({up} bytes up, {down} bytes down)")
+    });
+}
+
+/// Copies until end of stream, then passes the half-close on.
+fn copy(mut from: TcpStream, mut to: TcpStream) -> u64 {
+    let n = io::copy(&mut from, &mut to).unwrap_or(0);
+    let _ = to.shutdown(Shutdown::Write);
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_fields_stay_behind() {
+        let mut h = Headers::new();
+        for (n, v) in [
+            ("Host", "a"),
+            ("Connection", "close, X-Secret"),
+            ("X-Secret", "1"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Connection", "keep-alive"),
+            ("Accept", "*/*"),
+            ("TE", "trailers"),
+        ] {
+            h.append(n, v);
+        }
+        let stripped = strip_hop_by_hop(&h);
+        let kept: Vec<&str> = stripped.iter().map(|(n, _)| n).collect();
+        assert_eq!(kept, ["Host", "Accept"]);
+    }
+
+    #[test]
+    fn only_loopback_unless_open() {
+        let c = ProxyConfig::default();
+        assert!(allowed("127.0.0.1", 80, &c).is_ok());
+        assert_eq!(allowed("192.0.2.1", 80, &c).unwrap_err().status, 403);
+    }
+}

@@ -1,0 +1,246 @@
+//! Reading whole HTTP/1.1 messages from a connection: the loop around the sans-IO parser.
+//!
+//! A `Reader` keeps the bytes received but not yet used. After one message, what is left is
+//! the start of the next one (pipelining): nothing is ever read past a message and lost.
+//! Every read has a deadline, so a slow or silent peer costs a bounded time.
+
+use super::chunked::ChunkedDecoder;
+use super::message::{BodyLength, Headers};
+use super::parse::{self, Limits, ParseError, RequestHead, ResponseHead, Status};
+use super::transport::Transport;
+use crate::trace::{self, Layer};
+use std::fmt;
+use std::io::{self, Read};
+use std::time::Instant;
+
+/// Why a message could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed before sending anything of a new message (the normal end of a
+    /// kept-alive connection).
+    Closed,
+    /// The peer closed in the middle of a message.
+    Truncated,
+    /// The deadline passed; `started` says whether part of the message had arrived.
+    Timeout {
+        started: bool,
+    },
+    /// The head broke a rule.
+    Parse(ParseError),
+    /// The chunked body broke a rule.
+    Chunked(super::chunked::ChunkError),
+    /// The body is larger than allowed.
+    TooLarge {
+        limit: usize,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("the peer closed the connection"),
+            ReadError::Truncated => {
+                f.write_str("the peer closed the connection in the middle of a message")
+            }
+            ReadError::Timeout { .. } => f.write_str("timed out waiting for the peer"),
+            ReadError::Parse(e) => write!(f, "{e}"),
+            ReadError::Chunked(e) => write!(f, "{e}"),
+            ReadError::TooLarge { limit } => write!(f, "body larger than {limit} bytes"),
+            ReadError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Bytes received from one connection and not yet consumed.
+#[derive(Default)]
+pub struct Reader {
+    pub buf: Vec<u8>,
+}
+
+impl Reader {
+    pub fn new() -> Reader {
+        Reader::default()
+    }
+
+    /// Reads more bytes, waiting at most until `deadline`. Returns 0 at end of stream.
+    fn fill(&mut self, conn: &mut Transport, deadline: Instant) -> Result<usize, ReadError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Timeout {
+                started: !self.buf.is_empty(),
+            });
+        }
+        conn.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match conn.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if crate::l4::conn::is_timeout(&e) => {
+                    return Err(ReadError::Timeout {
+                        started: !self.buf.is_empty(),
+                    });
+                }
+                Err(e) => return Err(ReadError::Io(e)),
+            }
+        }
+    }
+
+    /// Reads a request head. `first_byte_deadline` bounds the wait for the first byte (the
+    /// keep-alive idle time); once a byte is in, `head_deadline` bounds the whole head.
+    pub fn request_head(
+        &mut self,
+        conn: &mut Transport,
+        limits: &Limits,
+        first_byte_deadline: Instant,
+        head_time: std::time::Duration,
+    ) -> Result<RequestHead, ReadError> {
+        let mut head_deadline = None;
+        loop {
+            if !self.buf.is_empty() {
+                let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + head_time);
+                match parse::parse_request(&self.buf, limits).map_err(ReadError::Parse)? {
+                    Status::Complete((head, n)) => {
+                        trace_head(&self.buf[..n], "request head");
+                        self.buf.drain(..n);
+                        return Ok(head);
+                    }
+                    Status::Partial => {
+                        if self.fill(conn, deadline)? == 0 {
+                            return Err(ReadError::Truncated);
+                        }
+                    }
+                }
+            } else if self.fill(conn, first_byte_deadline)? == 0 {
+                return Err(ReadError::Closed);
+            }
+        }
+    }
+
+    /// Reads a response head (1xx interim responses included: the caller loops over them).
+    pub fn response_head(
+        &mut self,
+        conn: &mut Transport,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> Result<ResponseHead, ReadError> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Status::Complete((head, n)) =
+                    parse::parse_response(&self.buf, limits).map_err(ReadError::Parse)?
+                {
+                    trace_head(&self.buf[..n], "response head");
+                    self.buf.drain(..n);
+                    return Ok(head);
+                }
+            }
+            if self.fill(conn, deadline)? == 0 {
+                return Err(if self.buf.is_empty() {
+                    ReadError::Closed
+                } else {
+                    ReadError::Truncated
+                });
+            }
+        }
+    }
+
+    /// Reads a body framed as `length` says, at most `max` bytes. Returns the body and the
+    /// trailer fields (chunked only).
+    pub fn body(
+        &mut self,
+        conn: &mut Transport,
+        length: BodyLength,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Headers), ReadError> {
+        match length {
+            BodyLength::None => Ok((Vec::new(), Headers::new())),
+            BodyLength::Fixed(n) => {
+                if n > max as u64 {
+                    return Err(ReadError::TooLarge { limit: max });
+                }
+                let n = n as usize;
+                while self.buf.len() < n {
+                    if self.fill(conn, deadline)? == 0 {
+                        return Err(ReadError::Truncated);
+                    }
+                }
+                let body: Vec<u8> = self.buf.drain(..n).collect();
+                trace::received(Layer::Http1, || {
+                    format!("body {} bytes (Content-Length)", body.len())
+                });
+                Ok((body, Headers::new()))
+            }
+            BodyLength::Chunked => {
+                let mut decoder = ChunkedDecoder::default();
+                let mut body = Vec::new();
+                loop {
+                    let used = decoder
+                        .decode(&self.buf, &mut body)
+                        .map_err(ReadError::Chunked)?;
+                    self.buf.drain(..used);
+                    if body.len() > max {
+                        return Err(ReadError::TooLarge { limit: max });
+                    }
+                    if decoder.is_done() {
+                        trace::received(Layer::Http1, || {
+                            format!(
+                                "body {} bytes in chunks of {:?} bytes (the 0 is the last-chunk), {} trailer field(s)",
+                                body.len(),
+                                decoder.chunk_sizes,
+                                decoder.trailers().len()
+                            )
+                        });
+                        return Ok((body, decoder.trailers().clone()));
+                    }
+                    if self.fill(conn, deadline)? == 0 {
+                        return Err(ReadError::Truncated);
+                    }
+                }
+            }
+            BodyLength::UntilClose => {
+                loop {
+                    if self.buf.len() > max {
+                        return Err(ReadError::TooLarge { limit: max });
+                    }
+                    if self.fill(conn, deadline)? == 0 {
+                        break;
+                    }
+                }
+                let body = std::mem::take(&mut self.buf);
+                trace::received(Layer::Http1, || {
+                    format!("body {} bytes (until the server closed)", body.len())
+                });
+                Ok((body, Headers::new()))
+            }
+        }
+    }
+}
+
+/// Traces a head as it crossed the wire, one line per line.
+pub fn trace_head(bytes: &[u8], what: &str) {
+    if !trace::is_on(Layer::Http1) {
+        return;
+    }
+    trace::received(Layer::Http1, || format!("{what}, {} bytes:", bytes.len()));
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        trace::received(Layer::Http1, || format!("  {}", trace::preview(line, 200)));
+    }
+}
+
+/// Traces a head this program sends.
+pub fn trace_sent_head(bytes: &[u8], what: &str) {
+    if !trace::is_on(Layer::Http1) {
+        return;
+    }
+    trace::sent(Layer::Http1, || format!("{what}, {} bytes:", bytes.len()));
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        trace::sent(Layer::Http1, || format!("  {}", trace::preview(line, 200)));
+    }
+}

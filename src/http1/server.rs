@@ -1,0 +1,466 @@
+//! A blocking HTTP/1.1 server: one thread per connection (up to a cap), keep-alive and
+//! pipelining, `Expect: 100-continue`, and a status code for every way a request can be
+//! wrong (RFC 9110 §15, RFC 9112). Handlers are plain functions `fn(&Request) -> Response`.
+//!
+//! The whole life of a connection is [`serve_connection`]: read a head, decide the body
+//! length, read the body, call the handler, write the response, and go round again while
+//! both sides want to keep the connection.
+
+use super::chunked;
+use super::message::{self, BodyLength, Request, Response, Version};
+use super::parse::Limits;
+use super::reader::{ReadError, Reader, trace_sent_head};
+use super::transport::Transport;
+use crate::trace::{self, Layer};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Anything that turns a request into a response: a plain `fn`, a closure, a router.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, req: &Request) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, req: &Request) -> Response {
+        self(req)
+    }
+}
+
+/// Limits and timeouts. Each protects the server from one kind of client.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_conns: usize,
+    /// A kept-alive connection may stay silent this long between requests.
+    pub idle_timeout: Duration,
+    /// Once a request has started, its head must be complete within this time (slowloris).
+    pub head_timeout: Duration,
+    /// And its body within this time.
+    pub body_timeout: Duration,
+    /// The largest request body accepted → 413.
+    pub max_body: usize,
+    pub limits: Limits,
+    /// The methods this server knows; others get 501 (RFC 9110 §9.1).
+    pub methods: &'static [&'static str],
+}
+
+/// The methods of RFC 9110 §9 plus PATCH (RFC 5789).
+pub const KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_conns: 2048,
+            idle_timeout: Duration::from_secs(15),
+            head_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_body: 8 << 20,
+            limits: Limits::default(),
+            methods: KNOWN_METHODS,
+        }
+    }
+}
+
+/// Turns an accepted TCP connection into the transport HTTP runs on (TLS or not). Returns
+/// `None` when the TLS handshake fails: there is no HTTP to answer then.
+pub type Accept = dyn Fn(TcpStream) -> Option<Transport> + Send + Sync;
+
+/// The accept loop: one thread per connection until `stop` is set (a connection of our own
+/// then wakes `accept`). Beyond `max_conns` connections at once, new ones get 503.
+pub fn accept_loop(
+    listener: TcpListener,
+    max_conns: usize,
+    stop: Arc<AtomicBool>,
+    per_connection: Arc<dyn Fn(TcpStream, SocketAddr) + Send + Sync>,
+) {
+    let active = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(pair) => pair,
+            Err(e) => {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                trace::event(Layer::Http1, || format!("accept failed: {e}"));
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if active.load(Ordering::SeqCst) >= max_conns {
+            // Too many connections: say so in HTTP and close, rather than queue silently.
+            trace::event(Layer::Http1, || {
+                format!("{peer}: {max_conns} connections already, answering 503")
+            });
+            let mut s = stream;
+            let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
+            let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            continue;
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let (work, active2) = (per_connection.clone(), active.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("conn {peer}"))
+            .stack_size(512 * 1024)
+            .spawn(move || {
+                work(stream, peer);
+                active2.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Serves HTTP on every connection the listener accepts.
+pub fn serve(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: Config,
+    accept: Arc<Accept>,
+    stop: Arc<AtomicBool>,
+) {
+    let max = config.max_conns;
+    let config = Arc::new(config);
+    let work = move |stream: TcpStream, peer: SocketAddr| {
+        trace::event(Layer::Http1, || {
+            format!("accepted a connection from {peer}")
+        });
+        if let Some(mut conn) = accept(stream) {
+            serve_connection(&mut conn, peer, handler.as_ref(), &config);
+            conn.close();
+        }
+    };
+    accept_loop(listener, max, stop, Arc::new(work));
+}
+
+/// A server running in a background thread (tour, labs, tests).
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs `body` as the server's loop in a background thread.
+    pub fn start(
+        listener: TcpListener,
+        body: impl FnOnce(TcpListener, Arc<AtomicBool>) + Send + 'static,
+    ) -> std::io::Result<Running> {
+        let addr = listener.local_addr()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::Builder::new()
+            .name(format!("server {addr}"))
+            .spawn(move || body(listener, flag))?;
+        Ok(Running {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.shutdown();
+        }
+    }
+}
+
+/// Plain TCP: no handshake.
+pub fn plain(stream: TcpStream) -> Option<Transport> {
+    Some(Transport::Plain(stream))
+}
+
+/// Serves `handler` on an already bound listener in a background thread.
+pub fn spawn(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: Config,
+    accept: Arc<Accept>,
+) -> std::io::Result<Running> {
+    Running::start(listener, move |l, stop| {
+        serve(l, handler, config, accept, stop)
+    })
+}
+
+/// Serves one connection until either side ends it.
+pub fn serve_connection(
+    conn: &mut Transport,
+    peer: SocketAddr,
+    handler: &dyn Handler,
+    config: &Config,
+) {
+    let _ = conn.set_write_timeout(Some(config.body_timeout));
+    let mut reader = Reader::new();
+    let mut served = 0u32;
+    loop {
+        // 1. The next request head. Silence before its first byte is the keep-alive idle
+        //    time; after it, the head must be complete within head_timeout.
+        let head = match reader.request_head(
+            conn,
+            &config.limits,
+            Instant::now() + config.idle_timeout,
+            config.head_timeout,
+        ) {
+            Ok(head) => head,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::Timeout { started: false }) => {
+                trace::event(Layer::Http1, || {
+                    format!("{peer}: idle for {:?}, closing", config.idle_timeout)
+                });
+                return;
+            }
+            Err(e) => return fail(conn, &e, "GET"),
+        };
+        served += 1;
+        trace::event(Layer::Http1, || {
+            if served == 1 {
+                format!("{peer}: request 1 on a new connection")
+            } else {
+                format!("{peer}: request {served} reuses the connection (keep-alive)")
+            }
+        });
+        trace::received(Layer::Http1, || {
+            format!(
+                "request-line: method={} target={} version={}",
+                head.method, head.target, head.version
+            )
+        });
+        for (name, value) in head.headers.iter() {
+            trace::received(Layer::Http1, || format!("field {name}: {value}"));
+        }
+
+        // 2. How long is the body? Ambiguous framing is refused, never guessed.
+        let length = match message::request_body_length(&head) {
+            Ok(l) => l,
+            Err(e) => {
+                trace::event(Layer::Http1, || format!("framing rejected: {e}"));
+                return respond_and_close(
+                    conn,
+                    &head.method,
+                    Response::text(e.status(), &e.to_string()),
+                );
+            }
+        };
+        trace::event(Layer::Http1, || {
+            format!("body framing: {}", describe(length))
+        });
+
+        // 3. Checks that need only the head.
+        if let Some(resp) = check_head(&head, config) {
+            return respond_and_close(conn, &head.method, resp);
+        }
+
+        // 4. Expect: 100-continue (RFC 9110 §10.1.1): tell the client to send the body, or
+        //    refuse it before it is sent.
+        if let Some(expect) = head.headers.get("expect") {
+            if !expect.eq_ignore_ascii_case("100-continue") {
+                return respond_and_close(
+                    conn,
+                    &head.method,
+                    Response::text(417, "only Expect: 100-continue is supported"),
+                );
+            }
+            let too_big = matches!(length, BodyLength::Fixed(n) if n > config.max_body as u64);
+            if too_big {
+                return respond_and_close(
+                    conn,
+                    &head.method,
+                    Response::text(
+                        413,
+                        &format!("the body may be at most {} bytes", config.max_body),
+                    ),
+                );
+            }
+            if head.version >= Version::HTTP_11
+                && length != BodyLength::None
+                && reader.buf.is_empty()
+            {
+                trace::sent(Layer::Http1, || {
+                    "HTTP/1.1 100 Continue (send the body)".into()
+                });
+                if conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                    return;
+                }
+            }
+        }
+
+        // 5. The body.
+        let (body, trailers) = match reader.body(
+            conn,
+            length,
+            config.max_body,
+            Instant::now() + config.body_timeout,
+        ) {
+            Ok(b) => b,
+            Err(e) => return fail(conn, &e, &head.method),
+        };
+
+        // 6. The handler. A handler that panics costs its request a 500, not the server.
+        let req = Request::from_head(head, body, trailers);
+        let mut resp = match catch_unwind(AssertUnwindSafe(|| handler.handle(&req))) {
+            Ok(r) => r,
+            Err(_) => Response::text(500, "the handler panicked"),
+        };
+
+        // 7. The response, and whether the connection goes on.
+        let keep = req.keep_alive() && !resp.headers.has_token("connection", "close");
+        if !keep {
+            resp.headers.set("Connection", "close");
+        } else if req.version == Version::HTTP_10 {
+            resp.headers.set("Connection", "keep-alive");
+        }
+        if write_response(conn, &req.method, req.version, &resp).is_err() {
+            return;
+        }
+        if !keep {
+            trace::event(Layer::Http1, || {
+                format!("{peer}: Connection: close, closing after {served} request(s)")
+            });
+            return;
+        }
+    }
+}
+
+fn describe(length: BodyLength) -> String {
+    match length {
+        BodyLength::None => "no body".into(),
+        BodyLength::Fixed(n) => format!("Content-Length: {n} bytes"),
+        BodyLength::Chunked => "Transfer-Encoding: chunked".into(),
+        BodyLength::UntilClose => "until close".into(),
+    }
+}
+
+/// Rules a request head must follow before it reaches a handler.
+fn check_head(head: &super::parse::RequestHead, config: &Config) -> Option<Response> {
+    if !config.methods.contains(&head.method.as_str()) {
+        return Some(Response::text(
+            501,
+            &format!("method {} is not implemented (RFC 9110 §9.1)", head.method),
+        ));
+    }
+    // RFC 9112 §3.2: "A server MUST respond with a 400 to any HTTP/1.1 request message that
+    // lacks a Host header field and to any request message that contains more than one".
+    let hosts = head.headers.get_all("host").count();
+    if hosts > 1 || (hosts == 0 && head.version >= Version::HTTP_11) {
+        return Some(Response::text(
+            400,
+            "exactly one Host header field is required (RFC 9112 §3.2)",
+        ));
+    }
+    // RFC 9112 §3.2.3/§3.2.4: authority-form only with CONNECT, asterisk-form only with OPTIONS.
+    let t = head.target.as_str();
+    let ok = match head.method.as_str() {
+        "CONNECT" => !t.starts_with('/') && t.contains(':'),
+        "OPTIONS" => t == "*" || t.starts_with('/') || t.contains("://"),
+        _ => t.starts_with('/') || t.contains("://"),
+    };
+    (!ok).then(|| {
+        Response::text(
+            400,
+            &format!(
+                "request-target '{t}' is not valid for {} (RFC 9112 §3.2)",
+                head.method
+            ),
+        )
+    })
+}
+
+/// Answers a read error with its status, when there is one to give, and closes.
+fn fail(conn: &mut Transport, e: &ReadError, method: &str) {
+    let status = match e {
+        ReadError::Parse(p) => p.status(),
+        ReadError::Chunked(_) => 400,
+        ReadError::TooLarge { .. } => 413,
+        ReadError::Timeout { started: true } => 408,
+        // Closed, truncated, I/O error, or idle: nobody to answer.
+        _ => return,
+    };
+    trace::event(Layer::Http1, || {
+        format!("rejecting the request: {e} → {status}")
+    });
+    respond_and_close(conn, method, Response::text(status, &e.to_string()));
+}
+
+fn respond_and_close(conn: &mut Transport, method: &str, mut resp: Response) {
+    resp.headers.set("Connection", "close");
+    let _ = write_response(conn, method, Version::HTTP_11, &resp);
+}
+
+/// Serialises and sends a response: status line, fields, body (RFC 9112 §4, §6).
+pub fn write_response(
+    conn: &mut Transport,
+    method: &str,
+    version: Version,
+    resp: &Response,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(256 + resp.body.len());
+    // A server sends its own highest version, 1.1, even to a 1.0 client (RFC 9110 §2.5).
+    let _ = version;
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.status, resp.reason).as_bytes());
+    let mut headers = resp.headers.clone();
+    if !headers.contains("date") {
+        headers.set("Date", &super::date::format(SystemTime::now()));
+    }
+    let chunked = headers.has_token("transfer-encoding", "chunked");
+    // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 and a HEAD response carry the
+    // length the full response would have.
+    let bodyless_status = resp.status < 200 || resp.status == 204 || resp.status == 304;
+    if !chunked && !bodyless_status && !headers.contains("content-length") {
+        headers.set("Content-Length", &resp.body.len().to_string());
+    }
+    headers.write_to(&mut out);
+    out.extend_from_slice(b"\r\n");
+    trace_sent_head(&out, "response head");
+    let send_body = method != "HEAD" && !bodyless_status;
+    if send_body {
+        if chunked {
+            // Chunks of at most 4 KiB, so a client sees several.
+            for part in resp.body.chunks(4096) {
+                chunked::encode_chunk(part, &mut out);
+            }
+            chunked::encode_last(&message::Headers::new(), &mut out);
+            trace::sent(Layer::Http1, || {
+                format!(
+                    "body {} bytes in {} chunk(s) + last-chunk",
+                    resp.body.len(),
+                    resp.body.len().div_ceil(4096)
+                )
+            });
+        } else {
+            out.extend_from_slice(&resp.body);
+            if !resp.body.is_empty() {
+                trace::sent(Layer::Http1, || format!("body {} bytes", resp.body.len()));
+            }
+        }
+    }
+    conn.write_all(&out)?;
+    conn.flush()
+}

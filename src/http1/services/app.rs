@@ -1,0 +1,151 @@
+//! The whole site, assembled two ways — the point of the monolith-versus-microservices
+//! comparison in the README:
+//!
+//! - [`monolith`]: one process, one router: pages, `/echo`, the notes over REST and SOAP,
+//!   static files. A call is a function call.
+//! - [`notes_service`] + [`gateway`]: the notes live in their own service (REST and SOAP);
+//!   the gateway serves everything else and forwards `/api/notes…` and `/soap` over HTTP.
+//!   Every call to a note is now a network hop, visible in the trace.
+
+use super::notes::Store;
+use super::{files, rest, soap};
+use crate::http1::client::{Client, Options, Outgoing};
+use crate::http1::message::{Request, Response};
+use crate::http1::proxy::strip_hop_by_hop;
+use crate::http1::router::Router;
+use crate::http1::uri::Url;
+use crate::trace::{self, Layer};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+const INDEX: &str = "<!doctype html>
+<html><head><meta charset=\"utf-8\"><title>netlab</title></head><body>
+<h1>netlab HTTP/1.1</h1>
+<ul>
+<li><code>GET /api/notes</code>, <code>POST /api/notes</code>, <code>GET|PUT|DELETE /api/notes/{id}</code> — notes as REST/JSON</li>
+<li><code>POST /soap</code> — the same notes as SOAP 1.1; <a href=\"/soap?wsdl\">WSDL</a></li>
+<li><code>POST|PUT /echo</code> — your body back, with its Content-Type</li>
+<li><a href=\"/chunked\">/chunked</a> — a response sent with Transfer-Encoding: chunked</li>
+<li><a href=\"/status/418\">/status/{code}</a> — any status code</li>
+<li><code>TRACE</code> any path — your request back as message/http</li>
+</ul></body></html>
+";
+
+/// `/echo`: the body back, with the same media type.
+pub fn echo(req: &Request) -> Response {
+    let ct = req
+        .headers
+        .get("content-type")
+        .unwrap_or("application/octet-stream");
+    Response::with_body(200, ct, req.body.clone())
+}
+
+/// `/status/{code}`: a response with that status (100–599 only).
+pub fn status(req: &Request) -> Response {
+    match req
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|c| c.parse::<u16>().ok())
+    {
+        Some(code) if (200..600).contains(&code) => Response::text(
+            code,
+            &format!("{code} {}", crate::http1::message::reason(code)),
+        ),
+        _ => Response::text(400, "use /status/NNN with NNN from 200 to 599"),
+    }
+}
+
+/// `/chunked`: a body sent in chunks (the server encodes it).
+pub fn chunked(_: &Request) -> Response {
+    let body: String = (1..=200)
+        .map(|i| format!("line {i} of a chunked response\n"))
+        .collect();
+    Response::with_body(200, "text/plain; charset=utf-8", body)
+        .header("Transfer-Encoding", "chunked")
+}
+
+/// What every variant of the site serves itself.
+fn edge(root: Option<PathBuf>) -> Router {
+    let router = Router::new()
+        .get("/", |_: &Request| {
+            Response::with_body(200, "text/html; charset=utf-8", INDEX)
+        })
+        .post("/echo", echo)
+        .put("/echo", echo)
+        .get("/status/{code}", status)
+        .get("/chunked", chunked);
+    match root {
+        Some(dir) => router.fallback(move |req: &Request| files::serve(&dir, req)),
+        None => router,
+    }
+}
+
+/// One process serves it all.
+pub fn monolith(store: Store, root: Option<PathBuf>) -> Router {
+    let s = store.clone();
+    let s2 = store.clone();
+    rest::routes(edge(root), &store)
+        .get("/soap", move |req: &Request| soap::handle(&s, req))
+        .post("/soap", move |req: &Request| soap::handle(&s2, req))
+}
+
+/// The notes service alone: REST and SOAP over its own store.
+pub fn notes_service(store: Store) -> Router {
+    let s = store.clone();
+    let s2 = store.clone();
+    rest::routes(Router::new(), &store)
+        .get("/soap", move |req: &Request| soap::handle(&s, req))
+        .post("/soap", move |req: &Request| soap::handle(&s2, req))
+}
+
+/// The gateway: the edge routes itself, the notes through `upstream` over HTTP.
+pub fn gateway(upstream: Url, root: Option<PathBuf>) -> Router {
+    let client = std::sync::Arc::new(Mutex::new(Client::new(Options::default())));
+    let forward = move |req: &Request| -> Response {
+        let mut url = upstream.clone();
+        url.target = req.target.clone();
+        trace::sent(Layer::Http1, || {
+            format!(
+                "gateway: {} {} → notes service at {}",
+                req.method,
+                req.target,
+                upstream.host_port()
+            )
+        });
+        let mut out = Outgoing::new(&req.method, url);
+        out.defaults = false;
+        out.headers = strip_hop_by_hop(&req.headers);
+        out.headers.remove("host");
+        out.headers.remove("content-length");
+        out.headers.append("Via", "1.1 netlab-gateway");
+        out.body = req.body.clone();
+        // One kept-alive connection to the service, shared by the gateway's threads.
+        let result = client.lock().unwrap_or_else(|e| e.into_inner()).send(&out);
+        match result {
+            Ok(r) => {
+                trace::received(Layer::Http1, || {
+                    format!("gateway: notes service answered {} {}", r.status, r.reason)
+                });
+                let mut headers = strip_hop_by_hop(&r.headers);
+                headers.remove("content-length");
+                Response {
+                    status: r.status,
+                    reason: r.reason,
+                    headers,
+                    body: r.body,
+                }
+            }
+            Err(e) => Response::text(502, &format!("the notes service failed: {e}")),
+        }
+    };
+    let f = std::sync::Arc::new(forward);
+    let mut router = edge(root);
+    for method in ["GET", "POST", "PUT", "DELETE"] {
+        for path in ["/api/notes", "/api/notes/{id}", "/soap"] {
+            let f = f.clone();
+            router = router.route(method, path, move |req: &Request| f(req));
+        }
+    }
+    router
+}

@@ -1,0 +1,103 @@
+//! The notes as a REST resource with JSON representations (RFC 9110 semantics):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/notes` | 200, `[{"id":1,"text":"…"}, …]` |
+//! | `POST /api/notes` `{"text":"…"}` | 201 + `Location: /api/notes/N` + the note |
+//! | `GET /api/notes/N` | 200 + the note, or 404 |
+//! | `PUT /api/notes/N` `{"text":"…"}` | 200 + the note, or 404 |
+//! | `DELETE /api/notes/N` | 204, or 404 |
+//!
+//! A body that is not `application/json` gets 415 (RFC 9110 §15.5.16), JSON that is not
+//! `{"text": string}` gets 400, another method 405 with `Allow` (from the router).
+
+use super::notes::Store;
+use crate::http1::message::{Request, Response};
+use crate::http1::router::Router;
+use serde_json::{Value, json};
+
+pub const JSON: &str = "application/json";
+
+fn note(id: u64, text: &str) -> Value {
+    json!({ "id": id, "text": text })
+}
+
+fn json_response(status: u16, v: &Value) -> Response {
+    Response::with_body(status, JSON, format!("{v}\n"))
+}
+
+/// An error as a JSON problem document (RFC 9457).
+pub fn problem(status: u16, detail: &str) -> Response {
+    let v = json!({ "title": crate::http1::message::reason(status), "status": status, "detail": detail });
+    Response::with_body(status, "application/problem+json", format!("{v}\n"))
+}
+
+/// The `{"text": "…"}` of a request body, or the response that says what is wrong.
+fn text_of(req: &Request) -> Result<String, Response> {
+    if req.media_type().as_deref() != Some(JSON) {
+        return Err(problem(415, "send the note as application/json"));
+    }
+    let v: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| problem(400, &format!("the body is not JSON: {e}")))?;
+    match v.get("text") {
+        Some(Value::String(t)) => Ok(t.clone()),
+        _ => Err(problem(400, "expected a JSON object {\"text\": string}")),
+    }
+}
+
+/// The N of `/api/notes/N`.
+fn id_of(req: &Request) -> Option<u64> {
+    req.path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn missing(req: &Request) -> Response {
+    problem(404, &format!("no note at {}", req.path()))
+}
+
+/// Adds the REST routes to a router.
+pub fn routes(router: Router, store: &Store) -> Router {
+    let (s1, s2, s3, s4, s5) = (
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+    );
+    router
+        .get("/api/notes", move |_: &Request| {
+            let all: Vec<Value> = s1.list().iter().map(|(id, t)| note(*id, t)).collect();
+            json_response(200, &Value::Array(all))
+        })
+        .post("/api/notes", move |req: &Request| match text_of(req) {
+            Ok(text) => {
+                let id = s2.create(&text);
+                json_response(201, &note(id, &text)).header("Location", &format!("/api/notes/{id}"))
+            }
+            Err(resp) => resp,
+        })
+        .get("/api/notes/{id}", move |req: &Request| {
+            match id_of(req).and_then(|id| Some((id, s3.get(id)?))) {
+                Some((id, text)) => json_response(200, &note(id, &text)),
+                None => missing(req),
+            }
+        })
+        .put("/api/notes/{id}", move |req: &Request| {
+            let text = match text_of(req) {
+                Ok(t) => t,
+                Err(resp) => return resp,
+            };
+            match id_of(req) {
+                Some(id) if s4.update(id, &text) => json_response(200, &note(id, &text)),
+                _ => missing(req),
+            }
+        })
+        .delete("/api/notes/{id}", move |req: &Request| match id_of(req) {
+            Some(id) if s5.delete(id) => Response::new(204),
+            _ => missing(req),
+        })
+}
