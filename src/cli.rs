@@ -71,7 +71,6 @@ impl Matches {
     }
 
     /// Every value given for a repeatable flag (`-H a -H b`).
-    #[allow(dead_code)] // first used by `netlab http request -H`
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.values
             .get(name)

@@ -29,6 +29,7 @@ const TOUR: Command = Command {
 fn all_commands() -> Vec<&'static Command> {
     let mut all: Vec<&'static Command> = Vec::new();
     all.extend_from_slice(cmd::l4::COMMANDS);
+    all.extend_from_slice(cmd::http::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -91,6 +92,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
     match head {
         "-h" | "--help" | "help" => Err(CliError::Help(top_help())),
         "echo" | "sockets" | "port" => cmd::l4::run(head, tail),
+        "http" | "cert" => cmd::http::run(head, tail),
         "tour" => tour_cmd(&cli::parse(&TOUR, tail)?),
         other => Err(CliError::Usage(format!(
             "unknown command '{other}' (see netlab --help)"

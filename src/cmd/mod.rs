@@ -1,4 +1,5 @@
 //! One file per area of the course: its command tables (flags, defaults, help) and the
 //! small functions that turn parsed flags into library calls and print the results.
 
+pub mod http;
 pub mod l4;
