@@ -68,6 +68,7 @@ pub const PROXY: Command = Command {
     flags: &[
         flag("addr", Some("HOST:PORT"), Some("127.0.0.1:8888"), "address to listen on"),
         flag("open", None, None, "relay to any origin, not just loopback ones"),
+        flag("origin-timeout", Some("MS"), Some("10000"), "how long to wait for an origin (then 504)"),
     ],
     args: "",
     min_args: 0,
@@ -243,7 +244,7 @@ fn request(m: &Matches) -> Result<(), CliError> {
 
 fn proxy_cmd(m: &Matches) -> Result<(), CliError> {
     let listener = bind(&PROXY, m)?;
-    let config = ProxyConfig { open: m.on("open"), ..ProxyConfig::default() };
+    let config = ProxyConfig { open: m.on("open"), origin_timeout: millis(&PROXY, m, "origin-timeout")?, ..ProxyConfig::default() };
     super::l4::listening("http", listener.local_addr().map_err(runtime)?);
     proxy::serve(listener, config, Arc::new(AtomicBool::new(false)));
     Ok(())

@@ -228,3 +228,59 @@ pub fn examples_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     exe.parent().unwrap().parent().unwrap().join("examples")
 }
+
+/// The project's Python (the virtual environment `make deps` fills), for peers from PyPI.
+pub fn venv_python() -> String {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    assert!(std::path::Path::new(p).exists(), "{p} is missing: run `make deps` (or make test)");
+    p.to_string()
+}
+
+/// Sends raw bytes to a server and returns everything it answers until it closes the
+/// connection or `limit` passes.
+pub fn raw_exchange(addr: SocketAddr, bytes: &[u8], limit: Duration) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.write_all(bytes).expect("write");
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 8192];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let p = std::env::temp_dir().join(format!("netlab-test-{tag}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `netlab http serve` with extra flags; returns the process and its address.
+pub fn http_server(extra: &[&str]) -> (Proc, SocketAddr) {
+    let mut args = vec!["http", "serve", "--addr", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut p = spawn_netlab(&args, &[]);
+    let addr = p.listening();
+    (p, addr)
+}
