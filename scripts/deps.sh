@@ -13,6 +13,9 @@ PACKAGES=(
   "nc.openbsd:netcat-openbsd"
   "ss:iproute2"
   "python3:python3"
+  "curl:curl"
+  "wrk:wrk"
+  "nginx:nginx"
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

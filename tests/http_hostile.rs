@@ -21,17 +21,35 @@ fn status_of(answer: &[u8]) -> u16 {
 
 /// The server still answers a normal request.
 fn still_serving(addr: SocketAddr) {
-    let answer = raw_exchange(addr, b"GET /status/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", T);
-    assert_eq!(status_of(&answer), 200, "{}", String::from_utf8_lossy(&answer));
+    let answer = raw_exchange(
+        addr,
+        b"GET /status/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        T,
+    );
+    assert_eq!(
+        status_of(&answer),
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
 }
 
 fn expect(addr: SocketAddr, request: &[u8], status: u16) {
     let answer = raw_exchange(addr, request, T);
-    assert_eq!(status_of(&answer), status, "{:?} → {}", String::from_utf8_lossy(request), String::from_utf8_lossy(&answer));
+    assert_eq!(
+        status_of(&answer),
+        status,
+        "{:?} → {}",
+        String::from_utf8_lossy(request),
+        String::from_utf8_lossy(&answer)
+    );
     // A broken request leaves the connection in an unknown state: the server must close it.
     // (404 and 405 are answers about a resource, after which the connection is fine.)
     if status >= 400 && status != 404 && status != 405 {
-        assert!(String::from_utf8_lossy(&answer).contains("Connection: close"), "{status}: an error closes the connection");
+        assert!(
+            String::from_utf8_lossy(&answer).contains("Connection: close"),
+            "{status}: an error closes the connection"
+        );
     }
 }
 
@@ -78,24 +96,60 @@ fn every_rule_has_its_status() {
     expect(addr, b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501);
     expect(addr, b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505);
     expect(addr, b"GET / HTTP/1.x\r\nHost: x\r\n\r\n", 400);
-    expect(addr, format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000)).as_bytes(), 414);
-    expect(addr, format!("GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n", "v".repeat(70_000)).as_bytes(), 431);
+    expect(
+        addr,
+        format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(9000)).as_bytes(),
+        414,
+    );
+    expect(
+        addr,
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+            "v".repeat(70_000)
+        )
+        .as_bytes(),
+        431,
+    );
     let many: String = (0..150).map(|i| format!("X-{i}: v\r\n")).collect();
-    expect(addr, format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(), 431);
-    expect(addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", 413);
+    expect(
+        addr,
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n").as_bytes(),
+        431,
+    );
+    expect(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n",
+        413,
+    );
     expect(addr, format!("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n{}\r\n0\r\n\r\n", "x".repeat(101)).as_bytes(), 413);
-    expect(addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 500\r\n\r\n", 413);
-    expect(addr, b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx", 417);
+    expect(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 500\r\n\r\n",
+        413,
+    );
+    expect(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 1\r\n\r\nx",
+        417,
+    );
     expect(addr, b"CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n", 400);
     expect(addr, b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400);
-    expect(addr, b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405);
+    expect(
+        addr,
+        b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        405,
+    );
     still_serving(addr);
 }
 
 #[test]
 fn garbage_gets_400_and_binary_noise_a_clean_close() {
     let (_p, addr) = http_server(&[]);
-    expect(addr, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 this is TLS, not HTTP\r\n\r\n", 400);
+    expect(
+        addr,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 this is TLS, not HTTP\r\n\r\n",
+        400,
+    );
     expect(addr, b"hello there\r\n\r\n", 400);
     let answer = raw_exchange(addr, &[0u8; 3000], T);
     assert!(answer.is_empty() || status_of(&answer) == 400);
@@ -122,10 +176,14 @@ fn a_body_that_ends_early_is_dropped_and_the_server_goes_on() {
     let (_p, addr) = http_server(&[]);
     for _ in 0..10 {
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b").unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly ten b")
+            .unwrap();
         drop(s);
         let mut s = TcpStream::connect(addr).unwrap();
-        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc").unwrap();
+        s.write_all(
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc",
+        )
+        .unwrap();
         drop(s);
     }
     still_serving(addr);
@@ -134,9 +192,15 @@ fn a_body_that_ends_early_is_dropped_and_the_server_goes_on() {
 #[test]
 fn a_thousand_idle_connections_do_not_stop_the_server() {
     let (_p, addr) = http_server(&[]);
-    let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| TcpStream::connect(addr).unwrap())
+        .collect();
     still_serving(addr);
-    let answer = raw_exchange(addr, b"GET /api/notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", T);
+    let answer = raw_exchange(
+        addr,
+        b"GET /api/notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        T,
+    );
     assert_eq!(status_of(&answer), 200);
     drop(idle);
 }
@@ -158,7 +222,10 @@ fn pipelined_requests_are_answered_in_order() {
     let (_p, addr) = http_server(&[]);
     let pipeline = b"GET /status/201 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /status/202 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     let answer = String::from_utf8(raw_exchange(addr, pipeline, T)).unwrap();
-    let statuses: Vec<&str> = answer.match_indices("HTTP/1.1 ").map(|(i, _)| &answer[i + 9..i + 12]).collect();
+    let statuses: Vec<&str> = answer
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &answer[i + 9..i + 12])
+        .collect();
     assert_eq!(statuses, ["201", "200", "202"], "{answer}");
     assert!(answer.contains("\r\n\r\nhello"), "{answer}");
 }
@@ -176,17 +243,37 @@ fn expect_100_continue_then_the_body() {
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).unwrap();
     let rest = String::from_utf8(rest).unwrap();
-    assert!(rest.starts_with("HTTP/1.1 200 OK") && rest.ends_with("\r\n\r\nbody"), "{rest}");
+    assert!(
+        rest.starts_with("HTTP/1.1 200 OK") && rest.ends_with("\r\n\r\nbody"),
+        "{rest}"
+    );
 }
 
 #[test]
 fn http10_closes_unless_keep_alive_and_head_has_no_body() {
     let (_p, addr) = http_server(&[]);
-    let answer = String::from_utf8(raw_exchange(addr, b"GET /status/200 HTTP/1.0\r\n\r\n", T)).unwrap();
+    let answer =
+        String::from_utf8(raw_exchange(addr, b"GET /status/200 HTTP/1.0\r\n\r\n", T)).unwrap();
     assert!(answer.contains("Connection: close"), "{answer}");
-    let get = String::from_utf8(raw_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", T)).unwrap();
+    let get = String::from_utf8(raw_exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        T,
+    ))
+    .unwrap();
     let body_len = get.split("\r\n\r\n").nth(1).unwrap().len();
-    let answer = String::from_utf8(raw_exchange(addr, b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", T)).unwrap();
-    assert!(answer.contains(&format!("Content-Length: {body_len}\r\n")), "HEAD announces GET's length: {answer}");
-    assert!(answer.ends_with("\r\n\r\n"), "HEAD: no body follows the head: {answer:?}");
+    let answer = String::from_utf8(raw_exchange(
+        addr,
+        b"HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        T,
+    ))
+    .unwrap();
+    assert!(
+        answer.contains(&format!("Content-Length: {body_len}\r\n")),
+        "HEAD announces GET's length: {answer}"
+    );
+    assert!(
+        answer.ends_with("\r\n\r\n"),
+        "HEAD: no body follows the head: {answer:?}"
+    );
 }

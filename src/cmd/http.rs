@@ -15,26 +15,92 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-const fn flag(name: &'static str, value: Option<&'static str>, default: Option<&'static str>, help: &'static str) -> Flag {
-    Flag { name, short: None, value, default, help }
+const fn flag(
+    name: &'static str,
+    value: Option<&'static str>,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        name,
+        short: None,
+        value,
+        default,
+        help,
+    }
 }
 
 pub const SERVE: Command = Command {
     path: "netlab http serve",
     about: "an HTTP/1.1 server: pages, /echo, notes over REST and SOAP, static files",
     flags: &[
-        flag("addr", Some("HOST:PORT"), Some("127.0.0.1:8080"), "address to listen on (port 0: the kernel picks)"),
-        flag("root", Some("DIR"), None, "serve the files under DIR for paths no route takes"),
-        flag("tls", None, None, "https: TLS with --cert/--key, or a certificate made on the fly"),
-        flag("cert", Some("FILE"), None, "PEM certificate chain for --tls"),
+        flag(
+            "addr",
+            Some("HOST:PORT"),
+            Some("127.0.0.1:8080"),
+            "address to listen on (port 0: the kernel picks)",
+        ),
+        flag(
+            "root",
+            Some("DIR"),
+            None,
+            "serve the files under DIR for paths no route takes",
+        ),
+        flag(
+            "tls",
+            None,
+            None,
+            "https: TLS with --cert/--key, or a certificate made on the fly",
+        ),
+        flag(
+            "cert",
+            Some("FILE"),
+            None,
+            "PEM certificate chain for --tls",
+        ),
         flag("key", Some("FILE"), None, "PEM private key for --tls"),
-        flag("role", Some("ROLE"), Some("monolith"), "monolith | notes (the notes service alone) | gateway"),
-        flag("upstream", Some("URL"), None, "with --role gateway: the notes service, e.g. http://127.0.0.1:8081"),
-        flag("max-conns", Some("N"), Some("2048"), "connections served at once; more get 503"),
-        flag("idle-timeout", Some("MS"), Some("15000"), "close a kept-alive connection silent this long"),
-        flag("head-timeout", Some("MS"), Some("10000"), "a started request head must be complete within this (else 408)"),
-        flag("max-body", Some("BYTES"), Some("8388608"), "larger request bodies get 413"),
-        flag("no-trace-method", None, None, "answer TRACE with 405 (see the README on cross-site tracing)"),
+        flag(
+            "role",
+            Some("ROLE"),
+            Some("monolith"),
+            "monolith | notes (the notes service alone) | gateway",
+        ),
+        flag(
+            "upstream",
+            Some("URL"),
+            None,
+            "with --role gateway: the notes service, e.g. http://127.0.0.1:8081",
+        ),
+        flag(
+            "max-conns",
+            Some("N"),
+            Some("2048"),
+            "connections served at once; more get 503",
+        ),
+        flag(
+            "idle-timeout",
+            Some("MS"),
+            Some("15000"),
+            "close a kept-alive connection silent this long",
+        ),
+        flag(
+            "head-timeout",
+            Some("MS"),
+            Some("10000"),
+            "a started request head must be complete within this (else 408)",
+        ),
+        flag(
+            "max-body",
+            Some("BYTES"),
+            Some("8388608"),
+            "larger request bodies get 413",
+        ),
+        flag(
+            "no-trace-method",
+            None,
+            None,
+            "answer TRACE with 405 (see the README on cross-site tracing)",
+        ),
     ],
     args: "",
     min_args: 0,
@@ -45,17 +111,79 @@ pub const REQUEST: Command = Command {
     path: "netlab http request",
     about: "send HTTP requests, curl style: body to stdout, -v shows the heads on stderr",
     flags: &[
-        Flag { name: "request", short: Some('X'), value: Some("METHOD"), default: None, help: "the method (default GET, or POST with -d)" },
-        Flag { name: "header", short: Some('H'), value: Some("'NAME: VALUE'"), default: None, help: "add a header field (repeatable)" },
-        Flag { name: "data", short: Some('d'), value: Some("DATA"), default: None, help: "send DATA as the body (@FILE reads a file, @- stdin)" },
-        flag("chunked", None, None, "send the body with Transfer-Encoding: chunked"),
-        flag("proxy", Some("URL"), None, "send through this proxy (http://HOST:PORT)"),
-        flag("cacert", Some("FILE"), None, "also trust the CAs in this PEM file"),
-        Flag { name: "insecure", short: Some('k'), value: None, default: None, help: "do not verify the server's certificate" },
-        Flag { name: "verbose", short: Some('v'), value: None, default: None, help: "show the request and response heads on stderr" },
-        Flag { name: "include", short: Some('i'), value: None, default: None, help: "print the response head before the body" },
-        Flag { name: "fail", short: Some('f'), value: None, default: None, help: "exit 1 when the status is 400 or more" },
-        flag("timeout", Some("MS"), Some("30000"), "bound connect and every wait for the server"),
+        Flag {
+            name: "request",
+            short: Some('X'),
+            value: Some("METHOD"),
+            default: None,
+            help: "the method (default GET, or POST with -d)",
+        },
+        Flag {
+            name: "header",
+            short: Some('H'),
+            value: Some("'NAME: VALUE'"),
+            default: None,
+            help: "add a header field (repeatable)",
+        },
+        Flag {
+            name: "data",
+            short: Some('d'),
+            value: Some("DATA"),
+            default: None,
+            help: "send DATA as the body (@FILE reads a file, @- stdin)",
+        },
+        flag(
+            "chunked",
+            None,
+            None,
+            "send the body with Transfer-Encoding: chunked",
+        ),
+        flag(
+            "proxy",
+            Some("URL"),
+            None,
+            "send through this proxy (http://HOST:PORT)",
+        ),
+        flag(
+            "cacert",
+            Some("FILE"),
+            None,
+            "also trust the CAs in this PEM file",
+        ),
+        Flag {
+            name: "insecure",
+            short: Some('k'),
+            value: None,
+            default: None,
+            help: "do not verify the server's certificate",
+        },
+        Flag {
+            name: "verbose",
+            short: Some('v'),
+            value: None,
+            default: None,
+            help: "show the request and response heads on stderr",
+        },
+        Flag {
+            name: "include",
+            short: Some('i'),
+            value: None,
+            default: None,
+            help: "print the response head before the body",
+        },
+        Flag {
+            name: "fail",
+            short: Some('f'),
+            value: None,
+            default: None,
+            help: "exit 1 when the status is 400 or more",
+        },
+        flag(
+            "timeout",
+            Some("MS"),
+            Some("30000"),
+            "bound connect and every wait for the server",
+        ),
     ],
     args: "URL…",
     min_args: 1,
@@ -66,9 +194,24 @@ pub const PROXY: Command = Command {
     path: "netlab http proxy",
     about: "a forward proxy: absolute-form http requests and CONNECT tunnels",
     flags: &[
-        flag("addr", Some("HOST:PORT"), Some("127.0.0.1:8888"), "address to listen on"),
-        flag("open", None, None, "relay to any origin, not just loopback ones"),
-        flag("origin-timeout", Some("MS"), Some("10000"), "how long to wait for an origin (then 504)"),
+        flag(
+            "addr",
+            Some("HOST:PORT"),
+            Some("127.0.0.1:8888"),
+            "address to listen on",
+        ),
+        flag(
+            "open",
+            None,
+            None,
+            "relay to any origin, not just loopback ones",
+        ),
+        flag(
+            "origin-timeout",
+            Some("MS"),
+            Some("10000"),
+            "how long to wait for an origin (then 504)",
+        ),
     ],
     args: "",
     min_args: 0,
@@ -78,7 +221,12 @@ pub const PROXY: Command = Command {
 pub const CERT: Command = Command {
     path: "netlab cert",
     about: "make a local CA (kept once made) and a certificate for localhost, 127.0.0.1 and ::1",
-    flags: &[flag("dir", Some("DIR"), Some("netlab-certs"), "where to write ca.pem, ca-key.pem, localhost.pem, localhost-key.pem")],
+    flags: &[flag(
+        "dir",
+        Some("DIR"),
+        Some("netlab-certs"),
+        "where to write ca.pem, ca-key.pem, localhost.pem, localhost-key.pem",
+    )],
     args: "",
     min_args: 0,
     max_args: 0,
@@ -94,11 +242,19 @@ pub fn run(head: &str, tail: &[String]) -> Result<(), CliError> {
         Some((v, args)) if v == "serve" => serve(&cli::parse(&SERVE, args)?),
         Some((v, args)) if v == "request" => request(&cli::parse(&REQUEST, args)?),
         Some((v, args)) if v == "proxy" => proxy_cmd(&cli::parse(&PROXY, args)?),
-        Some((v, _)) if v == "-h" || v == "--help" => {
-            Err(CliError::Help([&SERVE, &REQUEST, &PROXY].iter().map(|c| cli::help(c)).collect::<Vec<_>>().join("\n")))
-        }
-        Some((v, _)) => Err(CliError::Usage(format!("unknown verb '{v}': use netlab http serve, request or proxy"))),
-        None => Err(CliError::Usage("netlab http needs a verb: serve, request or proxy".into())),
+        Some((v, _)) if v == "-h" || v == "--help" => Err(CliError::Help(
+            [&SERVE, &REQUEST, &PROXY]
+                .iter()
+                .map(|c| cli::help(c))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        Some((v, _)) => Err(CliError::Usage(format!(
+            "unknown verb '{v}': use netlab http serve, request or proxy"
+        ))),
+        None => Err(CliError::Usage(
+            "netlab http needs a verb: serve, request or proxy".into(),
+        )),
     }
 }
 
@@ -109,7 +265,10 @@ fn millis(cmd: &Command, m: &Matches, name: &str) -> Result<Duration, CliError> 
 fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
     let addr = super::l4::addr_flag(cmd, m)?;
     TcpListener::bind(addr).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => CliError::Runtime(format!("cannot bind {addr}: address already in use (see who holds it: netlab port {})", addr.port())),
+        io::ErrorKind::AddrInUse => CliError::Runtime(format!(
+            "cannot bind {addr}: address already in use (see who holds it: netlab port {})",
+            addr.port()
+        )),
         _ => CliError::Runtime(format!("cannot bind {addr}: {e}")),
     })
 }
@@ -119,18 +278,28 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     let root = m.get("root").map(PathBuf::from);
     if let Some(r) = &root {
         if !r.is_dir() {
-            return Err(CliError::Usage(format!("--root {}: not a directory", r.display())));
+            return Err(CliError::Usage(format!(
+                "--root {}: not a directory",
+                r.display()
+            )));
         }
     }
     let mut router: Router = match m.get("role").unwrap_or("monolith") {
         "monolith" => app::monolith(Store::new(), root),
         "notes" => app::notes_service(Store::new()),
         "gateway" => {
-            let raw = m.get("upstream").ok_or_else(|| CliError::Usage("--role gateway needs --upstream URL of the notes service".into()))?;
-            let url = Url::parse(raw).map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
+            let raw = m.get("upstream").ok_or_else(|| {
+                CliError::Usage("--role gateway needs --upstream URL of the notes service".into())
+            })?;
+            let url =
+                Url::parse(raw).map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
             app::gateway(url, root)
         }
-        other => return Err(CliError::Usage(format!("--role {other}: use monolith, notes or gateway"))),
+        other => {
+            return Err(CliError::Usage(format!(
+                "--role {other}: use monolith, notes or gateway"
+            )));
+        }
     };
     router.trace_enabled = !m.on("no-trace-method");
     let config = Config {
@@ -146,14 +315,22 @@ fn serve(m: &Matches) -> Result<(), CliError> {
             (None, None) => None,
             _ => return Err(CliError::Usage("--cert and --key go together".into())),
         };
-        let (tls_config, made) = tls::server_config(files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())), &[b"http/1.1"]).map_err(runtime)?;
+        let (tls_config, made) = tls::server_config(
+            files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+            &[b"http/1.1"],
+        )
+        .map_err(runtime)?;
         if let Some(pki) = made {
             // Clients need the CA to verify: leave it where they can find it.
             let dir = std::env::temp_dir().join(format!("netlab-{}", std::process::id()));
             let _ = std::fs::create_dir_all(&dir);
             let ca = dir.join(certs::CA_CERT);
             std::fs::write(&ca, &pki.ca_pem).map_err(runtime)?;
-            eprintln!("certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})", ca.display(), pki.leaf_spki_sha256);
+            eprintln!(
+                "certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})",
+                ca.display(),
+                pki.leaf_spki_sha256
+            );
         }
         let accept = move |tcp| match tls::accept(tls_config.clone(), tcp) {
             Ok(t) => Some(t),
@@ -168,7 +345,13 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     };
     super::l4::listening(scheme, listener.local_addr().map_err(runtime)?);
     let handler: Arc<dyn Handler> = Arc::new(router);
-    server::serve(listener, handler, config, accept, Arc::new(AtomicBool::new(false)));
+    server::serve(
+        listener,
+        handler,
+        config,
+        accept,
+        Arc::new(AtomicBool::new(false)),
+    );
     Ok(())
 }
 
@@ -179,33 +362,58 @@ fn body_arg(raw: &str) -> Result<Vec<u8>, CliError> {
             io::stdin().read_to_end(&mut b).map_err(runtime)?;
             Ok(b)
         }
-        Some(path) => std::fs::read(path).map_err(|e| CliError::Runtime(format!("cannot read {path}: {e}"))),
+        Some(path) => {
+            std::fs::read(path).map_err(|e| CliError::Runtime(format!("cannot read {path}: {e}")))
+        }
         None => Ok(raw.as_bytes().to_vec()),
     }
 }
 
 fn request(m: &Matches) -> Result<(), CliError> {
     let proxy = match m.get("proxy") {
-        Some(raw) => Some(Url::parse(raw).map_err(|e| CliError::Usage(format!("--proxy {raw}: {e}")))?),
+        Some(raw) => {
+            Some(Url::parse(raw).map_err(|e| CliError::Usage(format!("--proxy {raw}: {e}")))?)
+        }
         None => None,
     };
     let cacert = m.get("cacert").map(PathBuf::from);
     if let Some(c) = &cacert {
         if !Path::new(c).is_file() {
-            return Err(CliError::Usage(format!("--cacert {}: no such file", c.display())));
+            return Err(CliError::Usage(format!(
+                "--cacert {}: no such file",
+                c.display()
+            )));
         }
     }
-    let opts = Options { cacert, insecure: m.on("insecure"), proxy, timeout: millis(&REQUEST, m, "timeout")?, verbose: m.on("verbose"), ..Options::default() };
+    let opts = Options {
+        cacert,
+        insecure: m.on("insecure"),
+        proxy,
+        timeout: millis(&REQUEST, m, "timeout")?,
+        verbose: m.on("verbose"),
+        ..Options::default()
+    };
     let body = match m.get("data") {
         Some(d) => Some(body_arg(d)?),
         None => None,
     };
-    let method = m.get("request").map(String::from).unwrap_or_else(|| if body.is_some() { "POST".into() } else { "GET".into() });
+    let method = m.get("request").map(String::from).unwrap_or_else(|| {
+        if body.is_some() {
+            "POST".into()
+        } else {
+            "GET".into()
+        }
+    });
     let mut headers = Vec::new();
     for h in m.all("header") {
-        let (n, v) = h.split_once(':').ok_or_else(|| CliError::Usage(format!("-H '{h}': expected 'Name: value'")))?;
+        let (n, v) = h
+            .split_once(':')
+            .ok_or_else(|| CliError::Usage(format!("-H '{h}': expected 'Name: value'")))?;
         if !netlab::http1::parse::is_token(n.trim().as_bytes()) {
-            return Err(CliError::Usage(format!("-H '{h}': '{}' is not a valid field name", n.trim())));
+            return Err(CliError::Usage(format!(
+                "-H '{h}': '{}' is not a valid field name",
+                n.trim()
+            )));
         }
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
@@ -221,7 +429,8 @@ fn request(m: &Matches) -> Result<(), CliError> {
         if let Some(b) = &body {
             req.body = b.clone();
             if !req.headers.contains("content-type") {
-                req.headers.append("Content-Type", "application/x-www-form-urlencoded");
+                req.headers
+                    .append("Content-Type", "application/x-www-form-urlencoded");
             }
         }
         req.chunked = m.on("chunked");
@@ -237,14 +446,20 @@ fn request(m: &Matches) -> Result<(), CliError> {
         failed |= resp.status >= 400;
     }
     if failed && m.on("fail") {
-        return Err(CliError::Runtime("the server answered with an error status".into()));
+        return Err(CliError::Runtime(
+            "the server answered with an error status".into(),
+        ));
     }
     Ok(())
 }
 
 fn proxy_cmd(m: &Matches) -> Result<(), CliError> {
     let listener = bind(&PROXY, m)?;
-    let config = ProxyConfig { open: m.on("open"), origin_timeout: millis(&PROXY, m, "origin-timeout")?, ..ProxyConfig::default() };
+    let config = ProxyConfig {
+        open: m.on("open"),
+        origin_timeout: millis(&PROXY, m, "origin-timeout")?,
+        ..ProxyConfig::default()
+    };
     super::l4::listening("http", listener.local_addr().map_err(runtime)?);
     proxy::serve(listener, config, Arc::new(AtomicBool::new(false)));
     Ok(())
@@ -255,11 +470,19 @@ fn cert(m: &Matches) -> Result<(), CliError> {
     let (pki, new_ca) = certs::ensure_dir(&dir).map_err(runtime)?;
     let show = |name: &str| dir.join(name).display().to_string();
     if new_ca {
-        println!("made a new local CA: {} (key {})", show(certs::CA_CERT), show(certs::CA_KEY));
+        println!(
+            "made a new local CA: {} (key {})",
+            show(certs::CA_CERT),
+            show(certs::CA_KEY)
+        );
     } else {
         println!("kept the existing CA: {}", show(certs::CA_CERT));
     }
-    println!("issued a certificate for localhost, 127.0.0.1, ::1: {} (key {})", show(certs::LEAF_CERT), show(certs::LEAF_KEY));
+    println!(
+        "issued a certificate for localhost, 127.0.0.1, ::1: {} (key {})",
+        show(certs::LEAF_CERT),
+        show(certs::LEAF_KEY)
+    );
     println!("SPKI SHA-256 pin (base64): {}", pki.leaf_spki_sha256);
     println!(
         "serve with: netlab http serve --tls --cert {} --key {}\ntrust with: curl --cacert {} / netlab http request --cacert {}",

@@ -232,7 +232,10 @@ pub fn examples_dir() -> PathBuf {
 /// The project's Python (the virtual environment `make deps` fills), for peers from PyPI.
 pub fn venv_python() -> String {
     let p = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
-    assert!(std::path::Path::new(p).exists(), "{p} is missing: run `make deps` (or make test)");
+    assert!(
+        std::path::Path::new(p).exists(),
+        "{p} is missing: run `make deps` (or make test)"
+    );
     p.to_string()
 }
 
@@ -260,7 +263,10 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
         let p = std::env::temp_dir().join(format!("netlab-test-{tag}-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
