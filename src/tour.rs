@@ -31,11 +31,18 @@ pub struct Section {
 
 /// Every section, in the order of the course. Each layer keeps its section in its own
 /// `tour.rs`; adding a layer adds one entry here.
-pub const SECTIONS: &[Section] = &[Section {
-    name: "l4",
-    title: "[L4] socket programming: echo over TCP and UDP, socket states, who holds a port",
-    run: crate::l4::tour::run,
-}];
+pub const SECTIONS: &[Section] = &[
+    Section {
+        name: "l4",
+        title: "[L4] socket programming: echo over TCP and UDP, socket states, who holds a port",
+        run: crate::l4::tour::run,
+    },
+    Section {
+        name: "http1",
+        title: "[L7] HTTP/1.1: GET, REST, SOAP, https with a local CA, a proxy",
+        run: crate::http1::tour::run,
+    },
+];
 
 /// What a section uses to narrate and to fail with a clear step name.
 pub struct Guide {

@@ -34,7 +34,12 @@ print("ok")
     let out = run(&venv_python(), &["-c", &script], b"", &[], T);
     assert_eq!(text(&out.stdout).trim(), "ok", "{}", text(&out.stderr));
     // The note zeep changed is the note REST sees: one store, two interfaces.
-    let out = run_netlab(&["http", "request", &format!("http://{addr}/api/notes")], b"", &[], T);
+    let out = run_netlab(
+        &["http", "request", &format!("http://{addr}/api/notes")],
+        b"",
+        &[],
+        T,
+    );
     assert_eq!(text(&out.stdout).trim(), r#"[{"id":1,"text":"edited"}]"#);
 }
 
@@ -45,44 +50,138 @@ fn soap_faults_for_bad_envelopes_over_the_wire() {
     let cases = [
         ("<not xml", "not well-formed"),
         ("<Envelope/>", "SOAP 1.1 Envelope"),
-        (r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Frobnicate/></s:Body></s:Envelope>"#, "unknown operation"),
+        (
+            r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><Frobnicate/></s:Body></s:Envelope>"#,
+            "unknown operation",
+        ),
     ];
     for (body, fault) in cases {
-        let out = run_netlab(&["http", "request", "-i", "-H", "Content-Type: text/xml", "-H", "SOAPAction: x", "-d", body, &soap], b"", &[], T);
+        let out = run_netlab(
+            &[
+                "http",
+                "request",
+                "-i",
+                "-H",
+                "Content-Type: text/xml",
+                "-H",
+                "SOAPAction: x",
+                "-d",
+                body,
+                &soap,
+            ],
+            b"",
+            &[],
+            T,
+        );
         let answer = text(&out.stdout);
-        assert!(answer.starts_with("HTTP/1.1 500") && answer.contains("<faultcode>") && answer.contains(fault), "{answer}");
+        assert!(
+            answer.starts_with("HTTP/1.1 500")
+                && answer.contains("<faultcode>")
+                && answer.contains(fault),
+            "{answer}"
+        );
     }
-    let out = run_netlab(&["http", "request", "-H", "Content-Type: text/xml", "-d", "<x/>", &soap], b"", &[], T);
+    let out = run_netlab(
+        &[
+            "http",
+            "request",
+            "-H",
+            "Content-Type: text/xml",
+            "-d",
+            "<x/>",
+            &soap,
+        ],
+        b"",
+        &[],
+        T,
+    );
     assert!(text(&out.stdout).contains("SOAPAction header field is required"));
 }
 
 #[test]
 fn the_gateway_adds_a_hop_and_serves_the_same_api() {
-    let mut notes = spawn_netlab(&["http", "serve", "--addr", "127.0.0.1:0", "--role", "notes"], &[]);
+    let mut notes = spawn_netlab(
+        &["http", "serve", "--addr", "127.0.0.1:0", "--role", "notes"],
+        &[],
+    );
     let naddr = notes.listening();
     let mut gw = spawn_netlab(
-        &["http", "serve", "--addr", "127.0.0.1:0", "--role", "gateway", "--upstream", &format!("http://{naddr}")],
+        &[
+            "http",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--role",
+            "gateway",
+            "--upstream",
+            &format!("http://{naddr}"),
+        ],
         &[("NETLAB_TRACE", "http1")],
     );
     let gaddr = gw.listening();
     let api = format!("http://{gaddr}/api/notes");
-    let out = run_netlab(&["http", "request", "-i", "-H", "Content-Type: application/json", "-d", r#"{"text":"via the gateway"}"#, &api], b"", &[], T);
+    let out = run_netlab(
+        &[
+            "http",
+            "request",
+            "-i",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"text":"via the gateway"}"#,
+            &api,
+        ],
+        b"",
+        &[],
+        T,
+    );
     let answer = text(&out.stdout);
-    assert!(answer.starts_with("HTTP/1.1 201 Created") && answer.contains("Location: /api/notes/1"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 201 Created") && answer.contains("Location: /api/notes/1"),
+        "{answer}"
+    );
     // The note lives in the notes service.
-    let out = run_netlab(&["http", "request", &format!("http://{naddr}/api/notes/1")], b"", &[], T);
-    assert_eq!(text(&out.stdout).trim(), r#"{"id":1,"text":"via the gateway"}"#);
+    let out = run_netlab(
+        &["http", "request", &format!("http://{naddr}/api/notes/1")],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        r#"{"id":1,"text":"via the gateway"}"#
+    );
     // The gateway's own routes answer without a hop; its trace shows the hop for notes.
-    let out = run_netlab(&["http", "request", &format!("http://{gaddr}/status/200")], b"", &[], T);
+    let out = run_netlab(
+        &["http", "request", &format!("http://{gaddr}/status/200")],
+        b"",
+        &[],
+        T,
+    );
     assert_eq!(text(&out.stdout), "200 OK\n");
     let trace = gw.stderr_so_far();
-    assert!(trace.contains("gateway: POST /api/notes → notes service at"), "{trace}");
-    assert!(trace.contains("gateway: notes service answered 201 Created"), "{trace}");
+    assert!(
+        trace.contains("gateway: POST /api/notes → notes service at"),
+        "{trace}"
+    );
+    assert!(
+        trace.contains("gateway: notes service answered 201 Created"),
+        "{trace}"
+    );
     // The service down: the gateway answers 502 and keeps serving its own routes.
     drop(notes);
     let out = run_netlab(&["http", "request", "-i", &api], b"", &[], T);
-    assert!(text(&out.stdout).starts_with("HTTP/1.1 502"), "{}", text(&out.stdout));
-    let out = run_netlab(&["http", "request", &format!("http://{gaddr}/status/200")], b"", &[], T);
+    assert!(
+        text(&out.stdout).starts_with("HTTP/1.1 502"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run_netlab(
+        &["http", "request", &format!("http://{gaddr}/status/200")],
+        b"",
+        &[],
+        T,
+    );
     assert_eq!(text(&out.stdout), "200 OK\n");
 }
 
@@ -90,25 +189,76 @@ fn the_gateway_adds_a_hop_and_serves_the_same_api() {
 fn netlab_client_reuses_sends_chunked_and_reports_errors() {
     let (_p, addr) = http_server(&[]);
     let u = |p: &str| format!("http://{addr}{p}");
-    let out = run_netlab(&["http", "request", &u("/status/200"), &u("/status/201")], b"", &[("NETLAB_TRACE", "http1")], T);
+    let out = run_netlab(
+        &["http", "request", &u("/status/200"), &u("/status/201")],
+        b"",
+        &[("NETLAB_TRACE", "http1")],
+        T,
+    );
     assert_eq!(text(&out.stdout), "200 OK\n201 Created\n");
     let trace = text(&out.stderr);
     assert_eq!(trace.matches("TCP connect to").count(), 1, "{trace}");
-    assert!(trace.contains("reusing the kept-alive connection"), "{trace}");
-    let out = run_netlab(&["http", "request", "--chunked", "-H", "Content-Type: text/plain", "-d", "sent in chunks", &u("/echo")], b"", &[("NETLAB_TRACE", "http1")], T);
+    assert!(
+        trace.contains("reusing the kept-alive connection"),
+        "{trace}"
+    );
+    let out = run_netlab(
+        &[
+            "http",
+            "request",
+            "--chunked",
+            "-H",
+            "Content-Type: text/plain",
+            "-d",
+            "sent in chunks",
+            &u("/echo"),
+        ],
+        b"",
+        &[("NETLAB_TRACE", "http1")],
+        T,
+    );
     assert_eq!(text(&out.stdout), "sent in chunks");
     assert!(text(&out.stderr).contains("Transfer-Encoding: chunked"));
-    let out = run_netlab(&["http", "request", "-d", "@-", "-H", "Content-Type: text/plain", &u("/echo")], b"from stdin", &[], T);
+    let out = run_netlab(
+        &[
+            "http",
+            "request",
+            "-d",
+            "@-",
+            "-H",
+            "Content-Type: text/plain",
+            &u("/echo"),
+        ],
+        b"from stdin",
+        &[],
+        T,
+    );
     assert_eq!(text(&out.stdout), "from stdin");
     let out = run_netlab(&["http", "request", "-v", &u("/status/404")], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "an HTTP error is not a transport failure");
-    assert!(text(&out.stderr).contains("> GET /status/404 HTTP/1.1") && text(&out.stderr).contains("< HTTP/1.1 404 Not Found"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "an HTTP error is not a transport failure"
+    );
+    assert!(
+        text(&out.stderr).contains("> GET /status/404 HTTP/1.1")
+            && text(&out.stderr).contains("< HTTP/1.1 404 Not Found")
+    );
     let out = run_netlab(&["http", "request", "-f", &u("/status/404")], b"", &[], T);
     assert_eq!(out.status.code(), Some(1));
     let dead = free_tcp_port();
-    let out = run_netlab(&["http", "request", &format!("http://127.0.0.1:{dead}/")], b"", &[], T);
+    let out = run_netlab(
+        &["http", "request", &format!("http://127.0.0.1:{dead}/")],
+        b"",
+        &[],
+        T,
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).starts_with("error: cannot connect to 127.0.0.1:"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: cannot connect to 127.0.0.1:"),
+        "{}",
+        text(&out.stderr)
+    );
     for bad in ["ftp://x/", "http://", "http://a:99999/", "not a url"] {
         let out = run_netlab(&["http", "request", bad], b"", &[], T);
         assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
@@ -119,9 +269,22 @@ fn netlab_client_reuses_sends_chunked_and_reports_errors() {
 
 #[test]
 fn server_trace_shows_parser_steps_and_reuse() {
-    let mut p = spawn_netlab(&["http", "serve", "--addr", "127.0.0.1:0"], &[("NETLAB_TRACE", "http1")]);
+    let mut p = spawn_netlab(
+        &["http", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "http1")],
+    );
     let addr = p.listening();
-    run_netlab(&["http", "request", &format!("http://{addr}/status/200"), &format!("http://{addr}/status/200")], b"", &[], T);
+    run_netlab(
+        &[
+            "http",
+            "request",
+            &format!("http://{addr}/status/200"),
+            &format!("http://{addr}/status/200"),
+        ],
+        b"",
+        &[],
+        T,
+    );
     std::thread::sleep(Duration::from_millis(200));
     let trace = p.stderr_so_far();
     for want in [

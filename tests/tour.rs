@@ -55,3 +55,28 @@ fn quiet_tour_and_unknown_section() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn http1_section_runs_get_rest_soap_https_and_proxy() {
+    let out = run_netlab(&["tour", "http1"], b"", &[], Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "POST /api/notes: 201 Created",
+        "DELETE /api/notes/1: 204",
+        "<n:CreateNoteResponse>",
+        "GET https://localhost/status/200: 200 OK",
+        "Via: 1.1 netlab",
+        "http1: every exchange succeeded",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    for want in [
+        "[tls] · handshake complete: TLSv1_3",
+        "[http1] · body framing:",
+        "reusing the kept-alive connection",
+        "proxy: forwarding TRACE",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing from the trace");
+    }
+}

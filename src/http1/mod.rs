@@ -22,5 +22,6 @@ pub mod reader;
 pub mod router;
 pub mod server;
 pub mod services;
+pub mod tour;
 pub mod transport;
 pub mod uri;
