@@ -49,3 +49,18 @@ fn lab02_socket_states() {
         "the starter's failure shows the CLOSE-WAIT sockets:\n{report}"
     );
 }
+
+#[test]
+fn lab03_chunked_decoding() {
+    passes_on_solution_fails_on_starter("lab03", 13);
+}
+
+#[test]
+fn lab04_resource_handler() {
+    passes_on_solution_fails_on_starter("lab04", 10);
+}
+
+#[test]
+fn lab05_rest_and_soap() {
+    passes_on_solution_fails_on_starter("lab05", 8);
+}

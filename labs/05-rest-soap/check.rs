@@ -1,0 +1,238 @@
+//! Lab 05 check: runs the notes site with your search added as REST (`GET /api/search?q=`)
+//! and as SOAP (`POST /soap/search`), fills the store over REST, and asks both.
+//! Run: `make check LAB=05`.
+
+#[path = "../common.rs"]
+mod common;
+#[allow(dead_code)] // the starter leaves search() unused
+#[path = "search.rs"]
+mod search;
+#[path = "solution.rs"]
+mod solution;
+
+use common::Check;
+use netlab::http1::client::{Client, Options, Outgoing};
+use netlab::http1::message::Request;
+use netlab::http1::server::{self, Config};
+use netlab::http1::services::{app, notes::Store};
+use netlab::http1::uri::Url;
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Op = fn(&Store, &Request) -> netlab::http1::message::Response;
+
+fn send(
+    client: &mut Client,
+    method: &str,
+    url: &str,
+    ctype: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
+    let mut req = Outgoing::new(method, Url::parse(url).map_err(|e| e.to_string())?);
+    if !ctype.is_empty() {
+        req.headers.append("Content-Type", ctype);
+        req.headers
+            .append("SOAPAction", "\"urn:netlab:notes#SearchNotes\"");
+    }
+    req.body = body.as_bytes().to_vec();
+    let r = client.send(&req).map_err(|e| e.to_string())?;
+    Ok((r.status, String::from_utf8_lossy(&r.body).into_owned()))
+}
+
+/// The ids in a REST answer, which must be a JSON array of {"id", "text"} objects.
+fn rest_ids(body: &str) -> Result<Vec<u64>, String> {
+    let v: serde_json::Value = serde_json::from_str(body)
+        .map_err(|e| format!("the answer is not JSON ({e}): {body:?}"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| format!("expected a JSON array, got {body:?}"))?;
+    arr.iter()
+        .map(|n| {
+            match (
+                n.get("id").and_then(|i| i.as_u64()),
+                n.get("text").and_then(|t| t.as_str()),
+            ) {
+                (Some(id), Some(_)) => Ok(id),
+                _ => Err(format!("each note needs \"id\" and \"text\": {n}")),
+            }
+        })
+        .collect()
+}
+
+/// The ids in a SOAP answer: every <note><id> under SearchNotesResponse.
+fn soap_ids(body: &str) -> Result<Vec<u64>, String> {
+    let doc = roxmltree::Document::parse(body)
+        .map_err(|e| format!("the answer is not XML ({e}): {body:?}"))?;
+    let resp = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "SearchNotesResponse")
+        .ok_or_else(|| format!("no SearchNotesResponse in {body:?}"))?;
+    resp.descendants()
+        .filter(|n| n.tag_name().name() == "note")
+        .map(|n| {
+            let id = n
+                .children()
+                .find(|c| c.tag_name().name() == "id")
+                .and_then(|c| c.text())
+                .unwrap_or_default();
+            id.trim()
+                .parse()
+                .map_err(|_| format!("a <note> without a numeric <id>: {body:?}"))
+        })
+        .collect()
+}
+
+fn envelope(inner: &str) -> String {
+    format!(
+        r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:n="urn:netlab:notes"><s:Body>{inner}</s:Body></s:Envelope>"#
+    )
+}
+
+fn main() {
+    let (mut check, solution) = Check::start(
+        "05 (REST vs SOAP)",
+        "labs/05-rest-soap/search.rs",
+        Duration::from_secs(30),
+    );
+    let (rest, soap): (Op, Op) = if solution {
+        (solution::rest, solution::soap)
+    } else {
+        (search::rest, search::soap)
+    };
+    let store = Store::new();
+    let (s1, s2) = (store.clone(), store.clone());
+    let router = app::monolith(store.clone(), None)
+        .get("/api/search", move |r: &Request| rest(&s1, r))
+        .post("/soap/search", move |r: &Request| soap(&s2, r));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
+        println!("cannot bind: {e}");
+        std::process::exit(1)
+    });
+    let running = server::spawn(
+        listener,
+        Arc::new(router),
+        Config::default(),
+        Arc::new(server::plain),
+    )
+    .unwrap_or_else(|e| {
+        println!("cannot start: {e}");
+        std::process::exit(1)
+    });
+    let base = format!("http://{}", running.addr);
+    let mut c = Client::new(Options::default());
+    for text in ["apple pie", "Apple juice", "banana bread", "pie chart"] {
+        let _ = send(
+            &mut c,
+            "POST",
+            &format!("{base}/api/notes"),
+            "application/json",
+            &format!("{{\"text\":\"{text}\"}}"),
+        );
+    }
+    let rest_get = |q: &str| {
+        send(
+            &mut Client::new(Options::default()),
+            "GET",
+            &format!("{base}/api/search{q}"),
+            "",
+            "",
+        )
+    };
+    check.step(
+        "REST: GET /api/search?q=apple finds notes 1 and 2, ignoring case",
+        || match rest_get("?q=apple")? {
+            (200, body) if rest_ids(&body)? == [1, 2] => Ok(()),
+            (status, body) => Err(format!(
+                "expected 200 and notes [1, 2], got {status} {body:?}"
+            )),
+        },
+    );
+    check.step(
+        "REST: a percent-encoded query (q=apple%20pie) is decoded",
+        || match rest_get("?q=apple%20pie")? {
+            (200, body) if rest_ids(&body)? == [1] => Ok(()),
+            (status, body) => Err(format!("expected 200 and notes [1], got {status} {body:?}")),
+        },
+    );
+    check.step(
+        "REST: no match is 200 and an empty array",
+        || match rest_get("?q=kiwi")? {
+            (200, body) if rest_ids(&body)?.is_empty() => Ok(()),
+            (status, body) => Err(format!("expected 200 and [], got {status} {body:?}")),
+        },
+    );
+    check.step("REST: a request without q is a 400", || {
+        match rest_get("")? {
+            (400, _) => Ok(()),
+            (status, body) => Err(format!("expected 400, got {status} {body:?}")),
+        }
+    });
+    let soap_call = |inner: &str| {
+        send(
+            &mut Client::new(Options::default()),
+            "POST",
+            &format!("{base}/soap/search"),
+            "text/xml; charset=utf-8",
+            &envelope(inner),
+        )
+    };
+    check.step(
+        "SOAP: SearchNotes(query=PIE) finds notes 1 and 4",
+        || match soap_call("<n:SearchNotes><n:query>PIE</n:query></n:SearchNotes>")? {
+            (200, body) if soap_ids(&body)? == [1, 4] => Ok(()),
+            (status, body) => Err(format!(
+                "expected 200 and notes [1, 4], got {status} {body:?}"
+            )),
+        },
+    );
+    check.step(
+        "SOAP: a text with < and & comes back escaped and intact",
+        || {
+            let _ = send(
+                &mut Client::new(Options::default()),
+                "POST",
+                &format!("{base}/api/notes"),
+                "application/json",
+                r#"{"text":"fish & <chips>"}"#,
+            );
+            match soap_call("<n:SearchNotes><n:query>chips</n:query></n:SearchNotes>")? {
+                (200, body)
+                    if soap_ids(&body)? == [5] && body.contains("fish &amp; &lt;chips&gt;") =>
+                {
+                    Ok(())
+                }
+                (status, body) => Err(format!(
+                    "expected note 5 as \"fish &amp; &lt;chips&gt;\", got {status} {body:?}"
+                )),
+            }
+        },
+    );
+    check.step(
+        "SOAP: a SearchNotes without <query> is a Client fault (HTTP 500)",
+        || match soap_call("<n:SearchNotes/>")? {
+            (500, body) if body.contains("<faultcode>soap:Client</faultcode>") => Ok(()),
+            (status, body) => Err(format!(
+                "expected 500 with faultcode soap:Client, got {status} {body:?}"
+            )),
+        },
+    );
+    check.step("REST and SOAP agree on every query", || {
+        for q in ["a", "bread", "JUICE", "zzz"] {
+            let (_, r) = rest_get(&format!("?q={q}"))?;
+            let (_, s) = soap_call(&format!(
+                "<n:SearchNotes><n:query>{q}</n:query></n:SearchNotes>"
+            ))?;
+            if rest_ids(&r)? != soap_ids(&s)? {
+                return Err(format!(
+                    "for {q:?}: REST says {:?}, SOAP says {:?}",
+                    rest_ids(&r)?,
+                    soap_ids(&s)?
+                ));
+            }
+        }
+        Ok(())
+    });
+    running.stop();
+    check.finish();
+}
