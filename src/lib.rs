@@ -8,6 +8,12 @@
 //! | [L4] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
 //! | [L4] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
 //! | [L4] a port already LISTENING | [`l4::port`] | — |
+//! | [L7] HTTP/1.1: messages, the parser, chunked bodies | [`http1::parse`], [`http1::message`], [`http1::chunked`] | `labs/03-chunked` |
+//! | [L7] HTTP/1.1: methods, status codes, the server | [`http1::server`], [`http1::router`] | `labs/04-handler` |
+//! | [L7] media types, URIs | [`http1::media`], [`http1::uri`] | — |
+//! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http1::services`] | `labs/05-rest-soap` |
+//! | [L7] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
+//! | [L7] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | the guided tour of every exchange | [`tour`] | — |
 //!
 //! Later layers (ZeroMQ, HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
