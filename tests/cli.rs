@@ -63,7 +63,16 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = run_netlab(&[], b"", &[], T);
     assert_eq!(out.status.code(), Some(2), "no command is a usage error");
-}
+    assert_error(&["http"], 2, "needs a verb");
+    assert_error(&["http", "serve", "--role", "cloud"], 2, "--role cloud");
+    assert_error(&["http", "serve", "--role", "gateway"], 2, "needs --upstream");
+    assert_error(&["http", "serve", "--root", "/no/such/dir"], 2, "not a directory");
+    assert_error(&["http", "serve", "--cert", "a.pem"], 2, "--cert and --key go together");
+    assert_error(&["http", "serve", "--max-conns", "many"], 2, "--max-conns takes a number");
+    assert_error(&["http", "request"], 2, "needs URL");
+    assert_error(&["http", "request", "--proxy", "nope", "http://127.0.0.1/"], 2, "--proxy nope");
+    assert_error(&["http", "request", "--cacert", "/no/such.pem", "https://127.0.0.1/"], 2, "no such file");
+    assert_error(&["http", "proxy", "--addr", "x"], 2, "bad address");
 
 #[test]
 fn runtime_errors_exit_1() {
@@ -106,6 +115,11 @@ fn every_command_has_help_with_defaults() {
         (vec!["tour", "--help"], "[SECTION]"),
         (vec!["--help"], "echo server"),
         (vec!["echo", "--help"], "netlab echo client"),
+        (vec!["http", "serve", "--help"], "(default: 127.0.0.1:8080)"),
+        (vec!["http", "request", "--help"], "-X, --request METHOD"),
+        (vec!["http", "proxy", "--help"], "(default: 127.0.0.1:8888)"),
+        (vec!["cert", "--help"], "(default: netlab-certs)"),
+        (vec!["http", "--help"], "netlab http proxy"),
     ] {
         let out = run_netlab(&args, b"", &[], T);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
