@@ -14,5 +14,7 @@
 //! they land; the README holds the full course map.
 
 pub mod l4;
+pub mod tap;
 pub mod tour;
 pub mod trace;
+pub mod zmq;

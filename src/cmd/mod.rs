@@ -2,3 +2,5 @@
 //! small functions that turn parsed flags into library calls and print the results.
 
 pub mod l4;
+pub mod tap;
+pub mod zmq;
