@@ -244,7 +244,6 @@ fn annotate(h: &FrameHeader, shown: &[u8], s: &Stream) -> String {
         (n, true) => format!(" (part {n}; more follow)"),
         (n, false) => format!(" (part {n}, the last of the message)"),
     }
-    String::new()
 }
 
 /// `frame flags=0x04(COMMAND) size=28: READY Socket-Type=REQ Identity=""`.
