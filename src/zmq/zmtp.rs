@@ -420,3 +420,7 @@ pub fn compatible(a: &str, b: &str) -> Option<bool> {
     };
     Some(peers.contains(&b))
 }
+
+#[cfg(test)]
+#[path = "zmtp_tests.rs"]
+pub(crate) mod tests;
