@@ -31,11 +31,18 @@ pub struct Section {
 
 /// Every section, in the order of the course. Each layer keeps its section in its own
 /// `tour.rs`; adding a layer adds one entry here.
-pub const SECTIONS: &[Section] = &[Section {
-    name: "l4",
-    title: "[L4] socket programming: echo over TCP and UDP, socket states, who holds a port",
-    run: crate::l4::tour::run,
-}];
+pub const SECTIONS: &[Section] = &[
+    Section {
+        name: "l4",
+        title: "[L4] socket programming: echo over TCP and UDP, socket states, who holds a port",
+        run: crate::l4::tour::run,
+    },
+    Section {
+        name: "zmq",
+        title: "[L7] ZeroMQ: REQ/REP through a ZMTP tap, PUB/SUB with a topic, a pipeline, Lazy Pirate",
+        run: crate::zmq::tour::run,
+    },
+];
 
 /// What a section uses to narrate and to fail with a clear step name.
 pub struct Guide {
