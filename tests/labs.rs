@@ -49,3 +49,8 @@ fn lab02_socket_states() {
         "the starter's failure shows the CLOSE-WAIT sockets:\n{report}"
     );
 }
+
+#[test]
+fn lab06_zmq_kv() {
+    passes_on_solution_fails_on_starter("lab06", 9);
+}
