@@ -28,6 +28,7 @@ check:
 
 bench: deps
 	$(CARGO) bench --bench l4
+	$(CARGO) bench --bench zmq
 	python3 scripts/bench-readme.py
 
 fmt:

@@ -286,3 +286,54 @@ fn every_zmq_command_has_help_with_defaults() {
     assert!(text(&out.stdout).contains("zmq broker"));
     assert!(text(&out.stdout).contains("tap"));
 }
+
+/// The slow joiner (README): a publisher that publishes as soon as it is bound loses what
+/// it sent before the subscriber's SUBSCRIBE arrived; `--subscribers 1` waits for it.
+#[test]
+fn slow_joiner_loses_messages_unless_the_publisher_waits() {
+    let port = free_tcp_port();
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let lines = b"weather: sunny\nweather: rain\n";
+    for (wait, expect_all) in [(false, false), (true, true)] {
+        let sub_ep = ep.clone();
+        let sub = thread::spawn(move || {
+            run_netlab(
+                &[
+                    "zmq",
+                    "sub",
+                    "--connect",
+                    &sub_ep,
+                    "--topic",
+                    "weather",
+                    "--count",
+                    "2",
+                    "--timeout",
+                    "1500",
+                ],
+                b"",
+                &[],
+                T,
+            )
+        });
+        // The subscriber is already connecting (and retrying) when the publisher binds.
+        thread::sleep(Duration::from_millis(200));
+        let mut args = vec!["zmq", "pub", "--bind", &ep];
+        if wait {
+            args.extend(["--subscribers", "1"]);
+        }
+        let out = run_netlab(&args, lines, &[], T);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let got = sub.join().unwrap();
+        if expect_all {
+            assert_eq!(got.status.code(), Some(0), "{}", text(&got.stderr));
+            assert_eq!(text(&got.stdout), "weather: sunny\nweather: rain\n");
+        } else {
+            assert_eq!(got.status.code(), Some(1), "the messages were lost");
+            assert!(
+                text(&got.stderr).contains("no message from"),
+                "{}",
+                text(&got.stderr)
+            );
+        }
+    }
+}
