@@ -16,6 +16,9 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
 
+/// Either file's `Store::handle`, behind one type.
+type BoxedHandler = Box<dyn FnMut(&[Vec<u8>]) -> Message + Send>;
+
 /// `["PUT", "k", "v"]`, bytes escaped.
 fn show(message: &[&[u8]]) -> String {
     let parts: Vec<String> = message
@@ -98,7 +101,7 @@ fn main() {
         port: None,
     };
     // The same server loop for both files: only the handler differs.
-    let handler: Box<dyn FnMut(&[Vec<u8>]) -> Message + Send> = if solution {
+    let handler: BoxedHandler = if solution {
         let mut store = solution::Store::default();
         Box::new(move |request: &[Vec<u8>]| store.handle(request))
     } else {

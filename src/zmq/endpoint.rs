@@ -45,7 +45,7 @@ impl fmt::Display for EndpointError {
             EndpointError::NoHost(s) => write!(f, "bad endpoint '{s}': no host: {form}"),
             EndpointError::Host(s) => write!(
                 f,
-                "bad endpoint '{s}': the host must be an IP address such as 127.0.0.1 or ::1: {form}"
+                "bad endpoint '{s}': the host must be an IP address such as 127.0.0.1 or [::1] (or localhost): {form}"
             ),
             EndpointError::NoPort(s) => write!(f, "bad endpoint '{s}': no port: {form}"),
             EndpointError::Port(s) => write!(f, "bad endpoint '{s}': bad port: {form}"),
@@ -77,7 +77,14 @@ impl Endpoint {
         if host.is_empty() {
             return Err(bad(EndpointError::NoHost));
         }
-        if host != "localhost" && host.parse::<IpAddr>().is_err() {
+        // libzmq binds IP addresses and interface names, not host names: `localhost` is
+        // taken to mean 127.0.0.1 for both bind and connect.
+        let host = if host == "localhost" {
+            "127.0.0.1"
+        } else {
+            host
+        };
+        if host.parse::<IpAddr>().is_err() {
             return Err(bad(EndpointError::Host));
         }
         let port = match port {
@@ -135,7 +142,8 @@ mod tests {
 
     #[test]
     fn bad_endpoints_name_the_part() {
-        let cases: [(&str, fn(String) -> EndpointError); 8] = [
+        type Make = fn(String) -> EndpointError;
+        let cases: [(&str, Make); 8] = [
             ("127.0.0.1:5555", EndpointError::NoScheme),
             ("ipc:///tmp/x", EndpointError::Transport),
             ("udp://127.0.0.1:5", EndpointError::Transport),

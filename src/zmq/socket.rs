@@ -269,6 +269,7 @@ impl Socket {
 
     /// `zmq_bind`, then `ZMQ_LAST_ENDPOINT` to learn the real port. Returns `tcp://HOST:PORT`.
     pub fn bind(&mut self, endpoint: &Endpoint) -> Result<String, ZmqError> {
+        self.allow_ipv6(endpoint)?;
         let asked = endpoint.to_string();
         self.endpoint = asked.clone();
         self.sock.bind(&asked).map_err(|source| ZmqError::Bind {
@@ -288,6 +289,7 @@ impl Socket {
 
     /// `zmq_connect`: returns at once; the I/O thread connects (and reconnects) by itself.
     pub fn connect(&mut self, endpoint: &Endpoint) -> Result<(), ZmqError> {
+        self.allow_ipv6(endpoint)?;
         let text = endpoint.to_string();
         self.sock
             .connect(&text)
@@ -301,6 +303,19 @@ impl Socket {
             )
         });
         self.endpoint = text;
+        Ok(())
+    }
+
+    /// libzmq speaks IPv4 only unless ZMQ_IPV6 is set, which `[::1]` needs.
+    fn allow_ipv6(&self, endpoint: &Endpoint) -> Result<(), ZmqError> {
+        if endpoint.host.contains(':') {
+            self.option(
+                "ZMQ_IPV6",
+                "1",
+                "IPv6 endpoints too (libzmq's default: IPv4 only)",
+                |s| s.set_ipv6(true),
+            )?;
+        }
         Ok(())
     }
 
