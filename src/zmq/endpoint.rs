@@ -136,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             Endpoint::parse("tcp://localhost:1").unwrap().host,
-            "localhost"
+            "127.0.0.1"
         );
     }
 
