@@ -1,4 +1,4 @@
-//! ZeroMQ: whole messages, queues and routing patterns on top of TCP (lecture section [L7]
+//! ZeroMQ: whole messages, queues and routing patterns on top of TCP (lecture section \[L7\]
 //! ZeroMQ, "kernel → application"). RFCs: 37/ZMTP (ZMTP 3.1; 23/ZMTP is 3.0), 28/REQREP,
 //! 29/PUBSUB, 30/PIPELINE, at rfc.zeromq.org.
 //!

@@ -1,4 +1,4 @@
-//! The [L7] ZeroMQ section of `netlab tour`: REQ/REP through the tap (so the ZMTP frames
+//! The \[L7\] ZeroMQ section of `netlab tour`: REQ/REP through the tap (so the ZMTP frames
 //! show), PUB/SUB with a topic filter (through the tap too: the SUBSCRIBE goes up, only
 //! matching messages come down), a pipeline with two workers, and Lazy Pirate giving up on
 //! a server that is not there. Everything runs in this process on ports the kernel picks.
@@ -47,7 +47,7 @@ fn tap_in_front(g: &Guide, endpoint: &str) -> Result<tap::Running, TourError> {
         .map_err(|e| g.fail("tap", e))
 }
 
-/// The [L7] ZeroMQ section of `netlab tour`.
+/// The \[L7\] ZeroMQ section of `netlab tour`.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let ctx = zmq::Context::new();
     req_rep(g, &ctx)?;
