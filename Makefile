@@ -29,6 +29,7 @@ check:
 bench: deps
 	$(CARGO) bench --bench l4
 	$(CARGO) bench --bench http1
+	$(CARGO) bench --bench zmq
 	python3 scripts/bench-readme.py
 
 fmt:

@@ -56,9 +56,14 @@ fn httparse_parser() -> f64 {
 
 /// Runs wrk for 5 s with 32 kept-alive connections and returns its Requests/sec.
 fn wrk(url: &str) -> f64 {
-    let out = Command::new("wrk").args(["-t", "2", "-c", "32", "-d", "5s", url]).output().expect("wrk (run make deps)");
+    let out = Command::new("wrk")
+        .args(["-t", "2", "-c", "32", "-d", "5s", url])
+        .output()
+        .expect("wrk (run make deps)");
     let text = String::from_utf8_lossy(&out.stdout);
-    let errors = text.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
+    let errors = text
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
     assert!(errors.is_none(), "wrk saw errors: {text}");
     text.lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
@@ -79,7 +84,16 @@ fn nginx(port: u16) -> (Server, std::path::PathBuf) {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf).expect("nginx.conf");
-    let server = Server::spawn("nginx", &["-c", path.to_str().expect("utf-8 path"), "-p", dir.to_str().expect("utf-8 path")], SocketAddr::from(([127, 0, 0, 1], port)));
+    let server = Server::spawn(
+        "nginx",
+        &[
+            "-c",
+            path.to_str().expect("utf-8 path"),
+            "-p",
+            dir.to_str().expect("utf-8 path"),
+        ],
+        SocketAddr::from(([127, 0, 0, 1], port)),
+    );
     (server, dir)
 }
 
@@ -94,8 +108,18 @@ fn main() {
     drop(nginx);
     let _ = std::fs::remove_dir_all(dir);
     let rows = vec![
-        Row::higher_is_better("head parser, 4 realistic requests (requests/s)", ours, theirs, "httparse"),
-        Row::higher_is_better("server, wrk -c32 keep-alive, 7-byte body (requests/s)", n_rps, x_rps, "nginx, 2 workers"),
+        Row::higher_is_better(
+            "head parser, 4 realistic requests (requests/s)",
+            ours,
+            theirs,
+            "httparse",
+        ),
+        Row::higher_is_better(
+            "server, wrk -c32 keep-alive, 7-byte body (requests/s)",
+            n_rps,
+            x_rps,
+            "nginx, 2 workers",
+        ),
     ];
     write_table("http1", &format!("HTTP/1.1 — {}", machine()), &rows);
 }

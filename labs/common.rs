@@ -22,6 +22,8 @@ impl Check {
     /// student's file. Returns the check and which file is being checked.
     pub fn start(lab: &str, student_file: &str, limit: Duration) -> (Check, bool) {
         let solution = std::env::args().any(|a| a == "--solution");
+        // `NETLAB_TRACE=l4 make check LAB=01` shows the trace (labs/README.md promises it).
+        let _ = netlab::trace::enable_from_env();
         let which = if solution {
             "the reference solution"
         } else {

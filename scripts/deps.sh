@@ -6,8 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # command → Debian package that provides it. Later layers add their peers here.
+# g++: the zmq crate builds libzmq (C++) from source; no cmake, no system libzmq needed.
 PACKAGES=(
   "cc:gcc"
+  "g++:g++"
   "make:make"
   "socat:socat"
   "nc.openbsd:netcat-openbsd"

@@ -14,13 +14,17 @@
 //! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http1::services`] | `labs/05-rest-soap` |
 //! | [L7] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
 //! | [L7] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
+//! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
+//! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
 //! | the guided tour of every exchange | [`tour`] | — |
 //!
-//! Later layers (ZeroMQ, HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
+//! Later layers (HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
 //! they land; the README holds the full course map.
 
 pub mod http1;
 pub mod l4;
+pub mod tap;
 pub mod tls;
 pub mod tour;
 pub mod trace;
+pub mod zmq;

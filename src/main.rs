@@ -30,6 +30,8 @@ fn all_commands() -> Vec<&'static Command> {
     let mut all: Vec<&'static Command> = Vec::new();
     all.extend_from_slice(cmd::l4::COMMANDS);
     all.extend_from_slice(cmd::http::COMMANDS);
+    all.extend_from_slice(cmd::zmq::COMMANDS);
+    all.push(&cmd::tap::TAP);
     all.push(&TOUR);
     all
 }
@@ -39,7 +41,7 @@ fn top_help() -> String {
     );
     for c in all_commands() {
         let name = c.path.trim_start_matches("netlab ");
-        out.push_str(&format!("  {name:<14} {}\n", c.about));
+        out.push_str(&format!("  {name:<16} {}\n", c.about));
     }
     out.push_str(
         "\nEvery command takes --help. The trace (one line per protocol step, on stderr) is\n\
@@ -93,6 +95,8 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "-h" | "--help" | "help" => Err(CliError::Help(top_help())),
         "echo" | "sockets" | "port" => cmd::l4::run(head, tail),
         "http" | "cert" => cmd::http::run(head, tail),
+        "zmq" => cmd::zmq::run(tail),
+        "tap" => cmd::tap::run(tail),
         "tour" => tour_cmd(&cli::parse(&TOUR, tail)?),
         other => Err(CliError::Usage(format!(
             "unknown command '{other}' (see netlab --help)"

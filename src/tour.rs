@@ -38,6 +38,11 @@ pub const SECTIONS: &[Section] = &[
         run: crate::l4::tour::run,
     },
     Section {
+        name: "zmq",
+        title: "[L7] ZeroMQ: REQ/REP through a ZMTP tap, PUB/SUB with a topic, a pipeline, Lazy Pirate",
+        run: crate::zmq::tour::run,
+    },
+    Section {
         name: "http1",
         title: "[L7] HTTP/1.1: GET, REST, SOAP, https with a local CA, a proxy",
         run: crate::http1::tour::run,

@@ -65,14 +65,45 @@ fn usage_errors_exit_2() {
     assert_eq!(out.status.code(), Some(2), "no command is a usage error");
     assert_error(&["http"], 2, "needs a verb");
     assert_error(&["http", "serve", "--role", "cloud"], 2, "--role cloud");
-    assert_error(&["http", "serve", "--role", "gateway"], 2, "needs --upstream");
-    assert_error(&["http", "serve", "--root", "/no/such/dir"], 2, "not a directory");
-    assert_error(&["http", "serve", "--cert", "a.pem"], 2, "--cert and --key go together");
-    assert_error(&["http", "serve", "--max-conns", "many"], 2, "--max-conns takes a number");
+    assert_error(
+        &["http", "serve", "--role", "gateway"],
+        2,
+        "needs --upstream",
+    );
+    assert_error(
+        &["http", "serve", "--root", "/no/such/dir"],
+        2,
+        "not a directory",
+    );
+    assert_error(
+        &["http", "serve", "--cert", "a.pem"],
+        2,
+        "--cert and --key go together",
+    );
+    assert_error(
+        &["http", "serve", "--max-conns", "many"],
+        2,
+        "--max-conns takes a number",
+    );
     assert_error(&["http", "request"], 2, "needs URL");
-    assert_error(&["http", "request", "--proxy", "nope", "http://127.0.0.1/"], 2, "--proxy nope");
-    assert_error(&["http", "request", "--cacert", "/no/such.pem", "https://127.0.0.1/"], 2, "no such file");
+    assert_error(
+        &["http", "request", "--proxy", "nope", "http://127.0.0.1/"],
+        2,
+        "--proxy nope",
+    );
+    assert_error(
+        &[
+            "http",
+            "request",
+            "--cacert",
+            "/no/such.pem",
+            "https://127.0.0.1/",
+        ],
+        2,
+        "no such file",
+    );
     assert_error(&["http", "proxy", "--addr", "x"], 2, "bad address");
+}
 
 #[test]
 fn runtime_errors_exit_1() {

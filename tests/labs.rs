@@ -64,3 +64,8 @@ fn lab04_resource_handler() {
 fn lab05_rest_and_soap() {
     passes_on_solution_fails_on_starter("lab05", 8);
 }
+
+#[test]
+fn lab06_zmq_kv() {
+    passes_on_solution_fails_on_starter("lab06", 9);
+}

@@ -80,3 +80,41 @@ fn http1_section_runs_get_rest_soap_https_and_proxy() {
         assert!(stderr.contains(want), "{want:?} missing from the trace");
     }
 }
+
+#[test]
+fn zmq_section_shows_zmtp_frames_topics_and_workers() {
+    let out = run_netlab(&["tour", "zmq"], b"", &[], Duration::from_secs(60));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "reply: hello, ZeroMQ",
+        "reply: two | parts",
+        "refused: a REQ socket sent a second request",
+        "received: weather: sunny",
+        "\"sports: 2-1\" never reached the subscriber",
+        "worker-a: 3 tasks",
+        "worker-b: 3 tasks",
+        "gave up: no reply from",
+        "=== zmq: every exchange succeeded",
+    ] {
+        assert!(
+            stdout.contains(want),
+            "{want:?} missing from the narration:\n{stdout}"
+        );
+    }
+    for want in [
+        "[zmtp] → #1 greeting signature=%xFF…%x7F version=3.1 mechanism=NULL",
+        "READY Socket-Type=\"REQ\"",
+        "(empty delimiter: the envelope ends here)",
+        "SUBSCRIBE \"weather\"",
+        "[zmq] · HANDSHAKE_SUCCEEDED",
+        "[zmq] · CONNECT_RETRIED",
+        "[zmq] → PUSH part 1/1",
+    ] {
+        assert!(
+            stderr.contains(want),
+            "{want:?} missing from the trace:\n{stderr}"
+        );
+    }
+}

@@ -3,3 +3,5 @@
 
 pub mod http;
 pub mod l4;
+pub mod tap;
+pub mod zmq;

@@ -290,3 +290,60 @@ pub fn http_server(extra: &[&str]) -> (Proc, SocketAddr) {
     let addr = p.listening();
     (p, addr)
 }
+
+/// The project's Python (.venv, made by `make deps`), checked to import `module`. Never
+/// skipped: a missing peer fails the test with what to run.
+pub fn python_with(module: &str) -> String {
+    let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "peer '{module}' is not installed in .venv: run `make deps` (or make test)"
+    );
+    py.to_string_lossy().into_owned()
+}
+
+/// Starts a Python script (`-c SCRIPT ARGS…`) with stdout piped, like `spawn`.
+pub fn spawn_python(python: &str, script: &str, args: &[&str]) -> Proc {
+    let mut all = vec!["-c", script];
+    all.extend_from_slice(args);
+    spawn(python, &all)
+}
+
+/// Reads the next `listening on …` line of a process and returns the endpoint as printed
+/// (`tcp://127.0.0.1:PORT`).
+pub fn endpoint_line(p: &mut Proc) -> String {
+    let addr = p.listening();
+    format!("tcp://{addr}")
+}
+
+/// Starts `netlab ARGS` with stdin piped (for commands that read lines), stdout piped.
+pub fn spawn_netlab_stdin(args: &[&str]) -> Proc {
+    let mut child = Command::new(NETLAB)
+        .args(args)
+        .env_remove("NETLAB_TRACE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netlab");
+    let stdout = child.stdout.take().map(BufReader::new);
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Proc {
+        child,
+        stdout,
+        stderr_rx: Some(rx),
+    }
+}
