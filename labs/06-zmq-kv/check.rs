@@ -2,7 +2,6 @@
 //! REQ clients against it (libzmq, as pyzmq is), odd inputs included. Run: `make check LAB=06`.
 
 #[path = "../common.rs"]
-#[allow(dead_code)]
 mod common;
 #[path = "kv.rs"]
 mod kv;
