@@ -8,7 +8,7 @@
 //! | [L4] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
 //! | [L4] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
 //! | [L4] a port already LISTENING | [`l4::port`] | — |
-//! | [L7] HTTP/1.1: messages, the parser, chunked bodies | [`http1::parse`], [`http1::message`], [`http1::chunked`] | `labs/03-chunked` |
+//! | [L7] HTTP/1.1: messages, the parser, chunked bodies | [`http1::parse`], [`http1::message`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
 //! | [L7] HTTP/1.1: methods, status codes, the server | [`http1::server`], [`http1::router`] | `labs/04-handler` |
 //! | [L7] media types, URIs | [`http1::media`], [`http1::uri`] | — |
 //! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http1::services`] | `labs/05-rest-soap` |

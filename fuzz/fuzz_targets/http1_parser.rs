@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use netlab::http1::chunked::ChunkedDecoder;
-use netlab::http1::message::request_body_length;
+use netlab::http1::framing::request_body_length;
 use netlab::http1::parse::{Limits, Status, parse_request, parse_response};
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,8 @@
 //! and proxies (absolute-form for http, a CONNECT tunnel for https; RFC 9110 §9.3.6).
 
 use super::chunked;
-use super::message::{self, BodyLength, Headers, Response};
+use super::framing::{self, BodyLength};
+use super::message::{self, Headers, Response};
 use super::parse::Limits;
 use super::reader::{ReadError, Reader, trace_sent_head};
 use super::transport::Transport;
@@ -85,7 +86,7 @@ pub enum ClientError {
     Send(std::io::Error),
     Receive(ReadError),
     /// The response head or body broke a framing rule.
-    Framing(message::FramingError),
+    Framing(framing::FramingError),
     /// The proxy answered CONNECT with something other than 2xx.
     Proxy {
         status: u16,
@@ -348,7 +349,7 @@ impl Client {
             self.verbose("<", format!("{n}: {v}").as_bytes());
         }
         let length =
-            message::response_body_length(&req.method, &head).map_err(ClientError::Framing)?;
+            framing::response_body_length(&req.method, &head).map_err(ClientError::Framing)?;
         let (body, _trailers) = conn
             .reader
             .body(&mut conn.transport, length, self.opts.max_body, deadline)

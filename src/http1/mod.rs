@@ -2,7 +2,7 @@
 //!
 //! Read in this order:
 //! 1. [`parse`] — the head parser (sans-IO, incremental).
-//! 2. [`message`] — requests, responses, fields, and the body-length rules.
+//! 2. [`message`] — requests, responses, fields; [`framing`] — the body-length rules.
 //! 3. [`chunked`] — the chunked transfer coding.
 //! 4. [`media`], [`uri`], [`date`] — media types, URLs, HTTP dates.
 //! 5. [`reader`] — reading whole messages from a connection, with deadlines.
@@ -14,6 +14,7 @@
 pub mod chunked;
 pub mod client;
 pub mod date;
+pub mod framing;
 pub mod media;
 pub mod message;
 pub mod parse;

@@ -12,7 +12,8 @@
 //! An open proxy is a gift to abusers: by default this one relays only to loopback origins.
 
 use super::client::{Client, ClientError, Options, Outgoing};
-use super::message::{self, Headers, Request, Response, Version};
+use super::framing;
+use super::message::{Headers, Request, Response, Version};
 use super::reader::{ReadError, Reader};
 use super::server::{self, Config};
 use super::transport::Transport;
@@ -166,7 +167,7 @@ fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
         if let Err(resp) = allowed(&url.host, url.port, config) {
             return respond(&mut conn, &head.method, resp, false);
         }
-        let length = match message::request_body_length(&head) {
+        let length = match framing::request_body_length(&head) {
             Ok(l) => l,
             Err(e) => {
                 return respond(

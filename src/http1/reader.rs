@@ -5,7 +5,8 @@
 //! Every read has a deadline, so a slow or silent peer costs a bounded time.
 
 use super::chunked::ChunkedDecoder;
-use super::message::{BodyLength, Headers};
+use super::framing::BodyLength;
+use super::message::Headers;
 use super::parse::{self, Limits, ParseError, RequestHead, ResponseHead, Status};
 use super::transport::Transport;
 use crate::trace::{self, Layer};

@@ -7,7 +7,8 @@
 //! both sides want to keep the connection.
 
 use super::chunked;
-use super::message::{self, BodyLength, Request, Response, Version};
+use super::framing::{self, BodyLength};
+use super::message::{self, Request, Response, Version};
 use super::parse::Limits;
 use super::reader::{ReadError, Reader, trace_sent_head};
 use super::transport::Transport;
@@ -258,7 +259,7 @@ pub fn serve_connection(
         }
 
         // 2. How long is the body? Ambiguous framing is refused, never guessed.
-        let length = match message::request_body_length(&head) {
+        let length = match framing::request_body_length(&head) {
             Ok(l) => l,
             Err(e) => {
                 trace::event(Layer::Http1, || format!("framing rejected: {e}"));
