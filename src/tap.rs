@@ -17,13 +17,14 @@
 //! server, `←` what came back. The relay never alters, delays on purpose, or drops bytes:
 //! a decoder error is traced, and the bytes keep flowing undecoded.
 
+use crate::l4::background::{Background, Wake};
 use crate::trace::{self, Dir, Layer};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 /// Which peer sent the bytes.
@@ -220,51 +221,19 @@ fn pump(
     let _ = from.shutdown(Shutdown::Read);
 }
 
-/// A tap running in a background thread (the tour, tests).
-pub struct Running {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    /// The address clients connect to.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept with a connection of our own.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Starts a tap on `listen` (port 0: the kernel picks) relaying to `target`.
 pub fn spawn(
     listen: SocketAddr,
     target: SocketAddr,
     make: MakeDecoder,
-) -> Result<Running, TapError> {
+) -> Result<Background, TapError> {
     let listener = bind(listen)?;
     let addr = listener.local_addr().map_err(|source| TapError::Bind {
         addr: listen,
         source,
     })?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::Builder::new()
-        .name(format!("tap {addr}"))
-        .spawn(move || serve(listener, target, make, Duration::from_secs(5), &flag))
-        .map_err(|source| TapError::Bind { addr, source })?;
-    Ok(Running {
-        addr,
-        stop,
-        thread: Some(thread),
+    Background::start(format!("tap {addr}"), addr, Wake::Tcp, move |stop| {
+        serve(listener, target, make, Duration::from_secs(5), &stop)
     })
+    .map_err(|source| TapError::Bind { addr, source })
 }

@@ -97,7 +97,7 @@ fn main() {
         println!("cannot start the server: {e}");
         std::process::exit(1)
     });
-    let a = running.addr;
+    let a = running.addr();
 
     check.step("GET returns the value, 0 at first", || {
         want(call(a, "GET", "", "")?, 200, Some("0"), "GET").map(drop)

@@ -119,7 +119,7 @@ fn main() {
         println!("cannot start: {e}");
         std::process::exit(1)
     });
-    let base = format!("http://{}", running.addr);
+    let base = format!("http://{}", running.addr());
     let mut c = Client::new(Options::default());
     for text in ["apple pie", "Apple juice", "banana bread", "pie chart"] {
         let _ = send(

@@ -12,6 +12,7 @@ use super::message::{self, Request, Response, Version};
 use super::parse::Limits;
 use super::reader::{ReadError, Reader, trace_sent_head};
 use super::transport::Transport;
+use crate::l4::background::{Background, Wake};
 use crate::trace::{self, Layer};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -147,53 +148,6 @@ pub fn serve(
     accept_loop(listener, max, stop, Arc::new(work));
 }
 
-/// A server running in a background thread (tour, labs, tests).
-pub struct Running {
-    pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl Running {
-    /// Runs `body` as the server's loop in a background thread.
-    pub fn start(
-        listener: TcpListener,
-        body: impl FnOnce(TcpListener, Arc<AtomicBool>) + Send + 'static,
-    ) -> std::io::Result<Running> {
-        let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = thread::Builder::new()
-            .name(format!("server {addr}"))
-            .spawn(move || body(listener, flag))?;
-        Ok(Running {
-            addr,
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.shutdown();
-        }
-    }
-}
-
 /// Plain TCP: no handshake.
 pub fn plain(stream: TcpStream) -> Option<Transport> {
     Some(Transport::Plain(stream))
@@ -205,9 +159,21 @@ pub fn spawn(
     handler: Arc<dyn Handler>,
     config: Config,
     accept: Arc<Accept>,
-) -> std::io::Result<Running> {
-    Running::start(listener, move |l, stop| {
+) -> std::io::Result<Background> {
+    background(listener, "http server", move |l, stop| {
         serve(l, handler, config, accept, stop)
+    })
+}
+
+/// Runs a server loop over `listener` in a background thread (the server here, the proxy).
+pub fn background(
+    listener: TcpListener,
+    what: &str,
+    body: impl FnOnce(TcpListener, Arc<AtomicBool>) + Send + 'static,
+) -> std::io::Result<Background> {
+    let addr = listener.local_addr()?;
+    Background::start(format!("{what} {addr}"), addr, Wake::Tcp, move |stop| {
+        body(listener, stop)
     })
 }
 

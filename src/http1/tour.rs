@@ -5,7 +5,7 @@
 use super::client::{Client, Options, Outgoing};
 use super::message::Response;
 use super::proxy::{self, ProxyConfig};
-use super::server::{self, Config, Running};
+use super::server::{self, Config};
 use super::services::{app, notes::Store};
 use super::uri::Url;
 use crate::tls;
@@ -67,7 +67,7 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
         Arc::new(server::plain),
     )
     .map_err(|e| g.fail("start", e))?;
-    let base = format!("http://{}", site.addr);
+    let base = format!("http://{}", site.addr());
     g.say(&format!("listening on {base}"));
     let mut client = Client::new(Options::default());
 
@@ -154,7 +154,7 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
         g,
         &mut tls_client,
         "GET",
-        &format!("https://localhost:{}/status/200", secure.addr.port()),
+        &format!("https://localhost:{}/status/200", secure.addr().port()),
         None,
         "",
     )?;
@@ -163,12 +163,12 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
 
     g.step("the proxy: absolute-form request, hop-by-hop fields stripped, Via added");
     let proxy_l = listener(g)?;
-    let proxy = Running::start(proxy_l, |l, stop| {
+    let proxy = server::background(proxy_l, "proxy", |l, stop| {
         proxy::serve(l, ProxyConfig::default(), stop)
     })
     .map_err(|e| g.fail("start proxy", e))?;
     let proxy_url =
-        Url::parse(&format!("http://{}", proxy.addr)).map_err(|e| g.fail("proxy URL", e))?;
+        Url::parse(&format!("http://{}", proxy.addr())).map_err(|e| g.fail("proxy URL", e))?;
     let mut via = Client::new(Options {
         proxy: Some(proxy_url),
         ..Options::default()

@@ -8,14 +8,14 @@
 //! The server loop is the classic one: `socket → bind → listen → accept`, then one thread per
 //! connection running a [`Handler`]. The handler is a plain function a lab can replace.
 
+use super::background::{Background, Wake, loopback_for};
 use super::conn::{Conn, is_timeout, read_full};
 use crate::trace::{self, Layer};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 /// What a server runs for each accepted connection, in the connection's own thread.
@@ -237,78 +237,18 @@ fn serve_connection(stream: TcpStream, handler: Handler) {
     // `conn` drops here: close(2).
 }
 
-/// A server running in a background thread (tour, lab checks, tests).
-pub struct Running {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    udp: bool,
-}
-
-impl Running {
-    /// The address it listens on, with the real port.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Stops accepting and waits for the loop to end. Connections already being served
-    /// finish on their own.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the blocking accept/recv_from with a connection or a datagram of our own.
-        if self.udp {
-            if let Ok(s) = UdpSocket::bind(unspecified(&self.addr)) {
-                let _ = s.send_to(&[], self.addr);
-            }
-        } else {
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.thread.is_some() {
-            self.shutdown();
-        }
-    }
-}
-
-fn unspecified(addr: &SocketAddr) -> SocketAddr {
-    if addr.is_ipv4() {
-        SocketAddr::from(([127, 0, 0, 1], 0))
-    } else {
-        SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))
-    }
-}
-
 /// Binds and serves TCP in a background thread.
-pub fn spawn_tcp(addr: SocketAddr, handler: Handler) -> Result<Running, EchoError> {
+pub fn spawn_tcp(addr: SocketAddr, handler: Handler) -> Result<Background, EchoError> {
     let listener = bind_tcp(addr)?;
     let addr = listener
         .local_addr()
         .map_err(|source| EchoError::Bind { addr, source })?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::Builder::new()
-        .name(format!("tcp server {addr}"))
-        .spawn(move || serve_tcp(listener, handler, &flag))
-        .map_err(|source| EchoError::Io {
-            what: "starting the server thread",
-            source,
-        })?;
-    Ok(Running {
-        addr,
-        stop,
-        thread: Some(thread),
-        udp: false,
+    Background::start(format!("tcp server {addr}"), addr, Wake::Tcp, move |stop| {
+        serve_tcp(listener, handler, &stop)
+    })
+    .map_err(|source| EchoError::Io {
+        what: "starting the server thread",
+        source,
     })
 }
 
@@ -475,25 +415,17 @@ pub fn serve_udp(socket: UdpSocket, stop: &AtomicBool) {
 }
 
 /// Binds and serves UDP in a background thread.
-pub fn spawn_udp(addr: SocketAddr) -> Result<Running, EchoError> {
+pub fn spawn_udp(addr: SocketAddr) -> Result<Background, EchoError> {
     let socket = bind_udp(addr)?;
     let addr = socket
         .local_addr()
         .map_err(|source| EchoError::Bind { addr, source })?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = thread::Builder::new()
-        .name(format!("udp server {addr}"))
-        .spawn(move || serve_udp(socket, &flag))
-        .map_err(|source| EchoError::Io {
-            what: "starting the server thread",
-            source,
-        })?;
-    Ok(Running {
-        addr,
-        stop,
-        thread: Some(thread),
-        udp: true,
+    Background::start(format!("udp server {addr}"), addr, Wake::Udp, move |stop| {
+        serve_udp(socket, &stop)
+    })
+    .map_err(|source| EchoError::Io {
+        what: "starting the server thread",
+        source,
     })
 }
 
@@ -509,7 +441,7 @@ impl UdpClient {
     /// that only its datagrams are received, and so that an ICMP "port unreachable" comes
     /// back to us as "connection refused".
     pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<UdpClient, EchoError> {
-        let socket = bind_udp(unspecified(&addr))?;
+        let socket = bind_udp(loopback_for(&addr))?;
         socket
             .connect(addr)
             .map_err(|source| EchoError::Connect { addr, source })?;

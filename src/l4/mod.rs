@@ -6,6 +6,7 @@
 //! 3. [`sockets`] — socket state as `netstat -anp` shows it, from /proc.
 //! 4. [`port`] — who holds a port, and how to end it.
 
+pub mod background;
 pub mod conn;
 pub mod echo;
 pub mod port;

@@ -10,6 +10,7 @@ use super::pirate::{LazyPirate, Retry};
 use super::pubsub::{Publisher, Subscriber};
 use super::reqrep::{self, Client};
 use super::zmtp_tap;
+use crate::l4::background::Background;
 use crate::tap;
 use crate::tour::{Guide, TourError};
 use std::net::{SocketAddr, TcpListener};
@@ -40,7 +41,7 @@ fn via(addr: SocketAddr) -> Endpoint {
 }
 
 /// Starts a ZMTP tap in front of `endpoint`.
-fn tap_in_front(g: &Guide, endpoint: &str) -> Result<tap::Running, TourError> {
+fn tap_in_front(g: &Guide, endpoint: &str) -> Result<Background, TourError> {
     let target =
         socket_addr(endpoint).ok_or_else(|| g.fail("tap", format!("no address in {endpoint}")))?;
     tap::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), target, zmtp_tap::new)
