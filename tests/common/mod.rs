@@ -93,9 +93,13 @@ impl Drop for Proc {
 
 /// Starts `netlab ARGS` with stdout piped and stderr collected line by line.
 pub fn spawn_netlab(args: &[&str], env: &[(&str, &str)]) -> Proc {
+    spawn_netlab_with(args, env, Stdio::null())
+}
+
+fn spawn_netlab_with(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> Proc {
     let mut cmd = Command::new(NETLAB);
     cmd.args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     cmd.env_remove("NETLAB_TRACE");
@@ -323,27 +327,5 @@ pub fn endpoint_line(p: &mut Proc) -> String {
 
 /// Starts `netlab ARGS` with stdin piped (for commands that read lines), stdout piped.
 pub fn spawn_netlab_stdin(args: &[&str]) -> Proc {
-    let mut child = Command::new(NETLAB)
-        .args(args)
-        .env_remove("NETLAB_TRACE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start netlab");
-    let stdout = child.stdout.take().map(BufReader::new);
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Proc {
-        child,
-        stdout,
-        stderr_rx: Some(rx),
-    }
+    spawn_netlab_with(args, &[], Stdio::piped())
 }
