@@ -29,9 +29,9 @@ const TOUR: Command = Command {
 fn all_commands() -> Vec<&'static Command> {
     let mut all: Vec<&'static Command> = Vec::new();
     all.extend_from_slice(cmd::l4::COMMANDS);
-    all.extend_from_slice(cmd::http::COMMANDS);
     all.extend_from_slice(cmd::zmq::COMMANDS);
     all.push(&cmd::tap::TAP);
+    all.extend_from_slice(cmd::http::COMMANDS);
     all.push(&TOUR);
     all
 }

@@ -9,11 +9,14 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// The protocols the tap can decode: `--proto NAME` → its decoder. Later layers add a row.
-const PROTOS: &[(&str, MakeDecoder)] = &[("zmtp", netlab::zmq::zmtp_tap::new)];
+const PROTOS: &[(&str, MakeDecoder)] = &[
+    ("zmtp", netlab::zmq::zmtp_tap::new),
+    ("http1", netlab::http1::tap::new),
+];
 
 pub const TAP: Command = Command {
     path: "netlab tap",
-    about: "relay TCP between two peers and trace the protocol that passes (--proto zmtp)",
+    about: "relay TCP between two peers and trace the protocol that passes (zmtp, http1)",
     flags: &[
         Flag {
             name: "listen",
@@ -34,7 +37,7 @@ pub const TAP: Command = Command {
             short: None,
             value: Some("NAME"),
             default: Some("zmtp"),
-            help: "the protocol to decode: zmtp",
+            help: "the protocol to decode: zmtp or http1",
         },
         Flag {
             name: "timeout",

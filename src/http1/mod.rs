@@ -9,7 +9,8 @@
 //! 6. [`server`] and [`router`] — the server loop and the handler API.
 //! 7. [`services`] — the resources: REST, SOAP, static files, the monolith and the gateway.
 //! 8. [`client`] and [`proxy`] — the other two roles.
-//! 9. [`tour`] — the HTTP section of `netlab tour`.
+//! 9. [`tap`] — HTTP/1.1 decoded between two other programs (`netlab tap --proto http1`).
+//! 10. [`tour`] — the HTTP section of `netlab tour`.
 
 pub mod chunked;
 pub mod client;
@@ -23,6 +24,7 @@ pub mod reader;
 pub mod router;
 pub mod server;
 pub mod services;
+pub mod tap;
 pub mod tour;
 pub mod transport;
 pub mod uri;
