@@ -277,3 +277,45 @@ fn http10_closes_unless_keep_alive_and_head_has_no_body() {
         "HEAD: no body follows the head: {answer:?}"
     );
 }
+
+#[test]
+fn a_stalled_tls_handshake_is_dropped_and_others_are_served() {
+    require("curl");
+    let mut p = spawn_netlab(
+        &[
+            "http",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls",
+            "--head-timeout",
+            "300",
+        ],
+        &[],
+    );
+    let addr = p.listening();
+    // Connect and say nothing: no ClientHello ever comes.
+    let mut silent = TcpStream::connect(addr).unwrap();
+    silent.set_read_timeout(Some(T)).unwrap();
+    let out = run(
+        "curl",
+        &[
+            "-sSk",
+            "--max-time",
+            "10",
+            &format!("https://{addr}/status/200"),
+        ],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+    let start = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf).unwrap_or(0);
+    assert_eq!(
+        n, 0,
+        "the server closes a connection that never starts its handshake"
+    );
+    assert!(start.elapsed() < Duration::from_secs(3));
+}

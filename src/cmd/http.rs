@@ -87,7 +87,7 @@ pub const SERVE: Command = Command {
             "head-timeout",
             Some("MS"),
             Some("10000"),
-            "a started request head must be complete within this (else 408)",
+            "a started request head (or a TLS handshake) must be complete within this (else 408 / close)",
         ),
         flag(
             "max-body",
@@ -332,7 +332,8 @@ fn serve(m: &Matches) -> Result<(), CliError> {
                 pki.leaf_spki_sha256
             );
         }
-        let accept = move |tcp| match tls::accept(tls_config.clone(), tcp) {
+        let handshake_limit = config.head_timeout;
+        let accept = move |tcp| match tls::accept(tls_config.clone(), tcp, handshake_limit) {
             Ok(t) => Some(t),
             Err(e) => {
                 netlab::trace::event(netlab::trace::Layer::Tls, || format!("{e}"));

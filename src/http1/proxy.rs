@@ -256,7 +256,7 @@ fn respond(conn: &mut Transport, method: &str, mut resp: Response, keep: bool) {
     if !keep {
         resp.headers.set("Connection", "close");
     }
-    let _ = server::write_response(conn, method, Version::HTTP_11, &resp);
+    let _ = server::write_response(conn, method, &resp);
 }
 
 /// CONNECT: a blind two-way byte relay once the origin is connected.

@@ -304,7 +304,7 @@ pub fn serve_connection(
         } else if req.version == Version::HTTP_10 {
             resp.headers.set("Connection", "keep-alive");
         }
-        if write_response(conn, &req.method, req.version, &resp).is_err() {
+        if write_response(conn, &req.method, &resp).is_err() {
             return;
         }
         if !keep {
@@ -378,19 +378,14 @@ fn fail(conn: &mut Transport, e: &ReadError, method: &str) {
 
 fn respond_and_close(conn: &mut Transport, method: &str, mut resp: Response) {
     resp.headers.set("Connection", "close");
-    let _ = write_response(conn, method, Version::HTTP_11, &resp);
+    let _ = write_response(conn, method, &resp);
 }
 
 /// Serialises and sends a response: status line, fields, body (RFC 9112 §4, §6).
-pub fn write_response(
-    conn: &mut Transport,
-    method: &str,
-    version: Version,
-    resp: &Response,
-) -> std::io::Result<()> {
+/// The status line always says HTTP/1.1: a server sends its own highest version, even to a
+/// 1.0 client (RFC 9110 §2.5); `method` decides whether a body follows (HEAD).
+pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(256 + resp.body.len());
-    // A server sends its own highest version, 1.1, even to a 1.0 client (RFC 9110 §2.5).
-    let _ = version;
     out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.status, resp.reason).as_bytes());
     let mut headers = resp.headers.clone();
     if !headers.contains("date") {

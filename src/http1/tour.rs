@@ -138,7 +138,8 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let pki = made.ok_or_else(|| g.fail("TLS config", "no certificate was made"))?;
     let ca = std::env::temp_dir().join(format!("netlab-tour-ca-{}.pem", std::process::id()));
     std::fs::write(&ca, &pki.ca_pem).map_err(|e| g.fail("write the CA", e))?;
-    let accept = move |tcp| tls::accept(tls_config.clone(), tcp).ok();
+    let accept =
+        move |tcp| tls::accept(tls_config.clone(), tcp, Config::default().head_timeout).ok();
     let secure = server::spawn(
         listener(g)?,
         Arc::new(app::monolith(Store::new(), None)),

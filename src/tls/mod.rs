@@ -20,6 +20,7 @@ use std::fmt;
 use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug)]
 pub enum TlsError {
@@ -144,9 +145,16 @@ pub fn client_config(
 }
 
 /// Runs the server side of the handshake to completion, so that failures show here and not
-/// as a mysterious first read.
-pub fn accept(config: Arc<ServerConfig>, mut tcp: TcpStream) -> Result<Transport, TlsError> {
+/// as a mysterious first read. A client that stalls the handshake is dropped after `limit`
+/// (a slow TLS client must not hold a thread forever).
+pub fn accept(
+    config: Arc<ServerConfig>,
+    mut tcp: TcpStream,
+    limit: Duration,
+) -> Result<Transport, TlsError> {
     let peer = tcp.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+    tcp.set_read_timeout(Some(limit.max(Duration::from_millis(1))))
+        .map_err(|e| TlsError::Handshake(e.to_string()))?;
     let mut conn = ServerConnection::new(config).map_err(TlsError::Config)?;
     trace::received(Layer::Tls, || format!("{peer}: waiting for ClientHello"));
     while conn.is_handshaking() {
@@ -173,6 +181,11 @@ pub fn connect(
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| TlsError::Handshake(format!("'{host}' is not a valid server name: {e}")))?;
     let mut conn = ClientConnection::new(config, name).map_err(TlsError::Config)?;
+    // A server that never answers the ClientHello must not hang the client.
+    if tcp.read_timeout().ok().flatten().is_none() {
+        tcp.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| TlsError::Handshake(e.to_string()))?;
+    }
     trace::sent(Layer::Tls, || format!("ClientHello (SNI {host})"));
     while conn.is_handshaking() {
         conn.complete_io(&mut tcp)
