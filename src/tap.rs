@@ -134,6 +134,13 @@ pub fn serve(
             }
         };
         let conn = count.fetch_add(1, Ordering::Relaxed) + 1;
+        trace::event(Layer::L4, || {
+            let from = client
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            format!("tap #{conn}: accepted {from}; connecting to {target}")
+        });
         let spawned = thread::Builder::new()
             .name(format!("tap #{conn}"))
             .spawn(move || relay(conn, client, target, make(), connect_timeout));

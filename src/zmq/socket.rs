@@ -177,14 +177,50 @@ static MONITORS: AtomicUsize = AtomicUsize::new(0);
 
 /// A traced ZeroMQ socket with its monitor.
 pub struct Socket {
+    // Field order matters: `sock` is closed before `monitor` (fields drop in order).
     sock: zmq::Socket,
     kind: zmq::SocketType,
-    monitor: zmq::Socket,
+    monitor: Monitor,
     peers: Peers,
     /// The endpoint given to the last bind or connect, for error messages.
     endpoint: String,
     /// The ZMQ_RCVTIMEO last set (libzmq's default: -1, no limit).
     rcvtimeo: i32,
+}
+
+/// The receiving end of a socket's monitor.
+///
+/// libzmq sends monitor events with a *blocking* send, from its own I/O and reaper threads.
+/// If this end were closed while the monitored socket still has events to report (its close
+/// brings DISCONNECTED, CLOSED, MONITOR_STOPPED), that send would wait forever for a peer —
+/// and with it every other socket of the context: connects would never happen. So this end
+/// is dropped after the socket and first reads until libzmq says MONITOR_STOPPED (bounded by
+/// the socket's linger time plus a margin).
+struct Monitor(zmq::Socket);
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + Duration::from_millis(LINGER_MS as u64 + 2000);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.0.poll(zmq::POLLIN, millis(left)) {
+                Ok(n) if n > 0 => {}
+                _ => return,
+            }
+            while let Ok(parts) = self.0.recv_multipart(zmq::DONTWAIT) {
+                let event = parts
+                    .first()
+                    .filter(|h| h.len() >= 2)
+                    .map(|h| u16::from_ne_bytes([h[0], h[1]]));
+                if event == Some(zmq::SocketEvent::MONITOR_STOPPED.to_raw()) {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 impl Socket {
@@ -228,7 +264,7 @@ impl Socket {
         Ok(Socket {
             sock,
             kind,
-            monitor,
+            monitor: Monitor(monitor),
             peers: Peers::default(),
             endpoint: String::new(),
             rcvtimeo: -1,
@@ -420,7 +456,7 @@ impl Socket {
             };
             let mut items = [
                 self.sock.as_poll_item(zmq::POLLIN),
-                self.monitor.as_poll_item(zmq::POLLIN),
+                self.monitor.0.as_poll_item(zmq::POLLIN),
             ];
             match zmq::poll(&mut items, left_ms) {
                 Ok(_) => {}
@@ -461,7 +497,7 @@ impl Socket {
                     ms: timeout.as_millis(),
                 });
             }
-            match self.monitor.poll(zmq::POLLIN, millis(left)) {
+            match self.monitor.0.poll(zmq::POLLIN, millis(left)) {
                 Ok(_) | Err(zmq::Error::EINTR) => self.drain_events(),
                 Err(source) => {
                     return Err(ZmqError::Io {
@@ -476,7 +512,7 @@ impl Socket {
 
     /// Reads every pending monitor event, traces it and counts peers. Never blocks.
     fn drain_events(&mut self) {
-        while let Ok(parts) = self.monitor.recv_multipart(zmq::DONTWAIT) {
+        while let Ok(parts) = self.monitor.0.recv_multipart(zmq::DONTWAIT) {
             // Part 1: the event (16 bits) and its value (32 bits), in host byte order;
             // part 2: the endpoint it concerns.
             let (Some(head), Some(endpoint)) = (parts.first(), parts.get(1)) else {
