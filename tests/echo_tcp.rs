@@ -121,8 +121,6 @@ fn trace_shows_the_socket_calls_in_order() {
         "close ",
     ];
     assert_in_order(&client, &order);
-    thread::sleep(Duration::from_millis(200));
-    let srv = server.stderr_so_far();
     let order = [
         "socket(AF_INET, SOCK_STREAM)",
         "setsockopt(SO_REUSEADDR",
@@ -134,6 +132,7 @@ fn trace_shows_the_socket_calls_in_order() {
         "read 0 bytes",
         "close ",
     ];
+    let srv = server.stderr_until(&order, Duration::from_secs(20));
     assert_in_order(&srv, &order);
     for line in srv.lines().chain(client.lines()) {
         assert!(

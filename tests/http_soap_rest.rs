@@ -285,9 +285,7 @@ fn server_trace_shows_parser_steps_and_reuse() {
         &[],
         T,
     );
-    std::thread::sleep(Duration::from_millis(200));
-    let trace = p.stderr_so_far();
-    for want in [
+    let wants = [
         "[http1] ← request head, ",
         "[http1] ←   GET /status/200 HTTP/1.1\\r\\n",
         "[http1] ← request-line: method=GET target=/status/200 version=HTTP/1.1",
@@ -295,7 +293,9 @@ fn server_trace_shows_parser_steps_and_reuse() {
         "[http1] · body framing: no body",
         "[http1] → response head, ",
         "request 2 reuses the connection (keep-alive)",
-    ] {
+    ];
+    let trace = p.stderr_until(&wants, T);
+    for want in wants {
         assert!(trace.contains(want), "{want:?} missing:\n{trace}");
     }
 }

@@ -205,7 +205,11 @@ for m in [b"1 py-a", b"2 py-b", b"3 py-a"]:
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let status = sink.wait_exit(T);
-    assert!(status.is_some_and(|s| s.success()), "sink: {status:?}\n{}", sink.stderr_so_far());
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "sink: {status:?}\n{}",
+        sink.stderr_so_far()
+    );
     let mut report = String::new();
     std::io::Read::read_to_string(sink.stdout.as_mut().unwrap(), &mut report).unwrap();
     assert!(report.contains("task 1 done by py-a"), "{report}");

@@ -46,9 +46,7 @@ fn curl_to_python_through_the_tap() {
         let out = run("curl", &args, b"", &[], T);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let trace = tap.stderr_so_far();
-    for want in [
+    let wants = [
         "[http1] → #1 request 1: GET /a.txt HTTP/1.1 (3 fields, Host: 127.0.0.1:",
         "[http1] ← #1 response 1 to GET: HTTP/1.0 200 OK",
         "body: Content-Length 11",
@@ -57,7 +55,9 @@ fn curl_to_python_through_the_tap() {
         "[http1] ← #2 response 1 to HEAD: HTTP/1.0 200 OK",
         "; no body",
         "[http1] · #1 Server closed after 1 message(s)",
-    ] {
+    ];
+    let trace = tap.stderr_until(&wants, T);
+    for want in wants {
         assert!(trace.contains(want), "{want:?} missing:\n{trace}");
     }
 }
@@ -81,14 +81,14 @@ fn curl_to_netlab_keep_alive_and_chunked_through_the_tap() {
         T,
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    std::thread::sleep(Duration::from_millis(300));
-    let trace = tap.stderr_so_far();
-    for want in [
+    let wants = [
         "#1 request 1: GET /status/200 HTTP/1.1",
         "#1 request 2: GET /chunked HTTP/1.1",
         "#1 response 2 to GET: HTTP/1.1 200 OK (3 fields); body: chunked",
         "chunked body complete: chunk sizes [4096, 1996, 0], 0 trailer field(s)",
-    ] {
+    ];
+    let trace = tap.stderr_until(&wants, T);
+    for want in wants {
         assert!(trace.contains(want), "{want:?} missing:\n{trace}");
     }
     assert!(

@@ -4,22 +4,13 @@
 
 mod common;
 use common::*;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
 /// Collects the tap's stderr until `want` all appear (or 10 s pass), and returns it.
 fn tap_lines(tap: &mut Proc, want: &[&str]) -> String {
-    let mut all = String::new();
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        all.push_str(&tap.stderr_so_far());
-        if want.iter().all(|w| all.contains(w)) {
-            break;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    let all = tap.stderr_until(want, Duration::from_secs(10));
     for w in want {
         assert!(
             all.contains(w),

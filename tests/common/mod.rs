@@ -57,7 +57,30 @@ impl Proc {
         }
     }
 
-    /// Everything the process wrote to stderr so far (needs `spawn_netlab_traced`).
+    /// Reads stderr until every one of `wants` has appeared (or `limit` passed) and returns
+    /// all of it: a trace line written a moment after the exchange ended is still found,
+    /// however loaded the machine.
+    pub fn stderr_until(&mut self, wants: &[&str], limit: Duration) -> String {
+        let start = Instant::now();
+        let mut s = String::new();
+        let Some(rx) = &self.stderr_rx else { return s };
+        while !wants.iter().all(|w| s.contains(w)) {
+            let left = limit.saturating_sub(start.elapsed());
+            if left.is_zero() {
+                break;
+            }
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+                Err(_) => break,
+            }
+        }
+        s
+    }
+
+    /// Everything the process wrote to stderr so far (waits until it is quiet for 300 ms).
     pub fn stderr_so_far(&mut self) -> String {
         let mut s = String::new();
         if let Some(rx) = &self.stderr_rx {
