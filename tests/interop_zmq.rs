@@ -13,8 +13,11 @@ const T: Duration = Duration::from_secs(30);
 
 /// Shared start of every script: a context, bounded waits, and a way to print endpoints.
 const PRELUDE: &str = r#"
-import sys, zmq
+import atexit, sys, zmq
 ctx = zmq.Context()
+# Close every socket (each lingering to deliver what it queued) and end the context before
+# the interpreter exits: without it, pyzmq may skip the linger and drop unsent messages.
+atexit.register(lambda: ctx.destroy(linger=5000))
 def sock(kind):
     s = ctx.socket(kind)
     s.setsockopt(zmq.RCVTIMEO, 10000)
