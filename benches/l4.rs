@@ -5,7 +5,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{Row, Server, machine, write_table};
+use common::{Row, Server, machine, tcp_echo_rtt, write_table};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
@@ -14,28 +14,6 @@ use std::time::{Duration, Instant};
 const ROUND_TRIPS: usize = 20_000;
 const WARM_UP: usize = 2_000;
 const BULK_BYTES: usize = 512 << 20;
-
-/// Round trips of 64-byte messages, one at a time: returns (median µs, p99 µs).
-fn latency(addr: SocketAddr) -> (f64, f64) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_nodelay(true).expect("nodelay");
-    let msg = [b'x'; 64];
-    let mut back = [0u8; 64];
-    let mut samples = Vec::with_capacity(ROUND_TRIPS);
-    for i in 0..WARM_UP + ROUND_TRIPS {
-        let t = Instant::now();
-        s.write_all(&msg).expect("write");
-        s.read_exact(&mut back).expect("read");
-        if i >= WARM_UP {
-            samples.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-    }
-    samples.sort_by(|a, b| a.total_cmp(b));
-    (
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100],
-    )
-}
 
 /// Pushes BULK_BYTES through the echo and reads them back at the same time: MiB/s.
 fn throughput(addr: SocketAddr) -> f64 {
@@ -71,19 +49,11 @@ fn throughput(addr: SocketAddr) -> f64 {
 
 fn main() {
     let netlab = Server::netlab(&["echo", "server", "--addr", "127.0.0.1:0"]);
-    let port = common::free_port();
-    let socat = Server::spawn(
-        "socat",
-        &[
-            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-            "PIPE",
-        ],
-        SocketAddr::from(([127, 0, 0, 1], port)),
-    );
+    let socat = Server::socat_echo();
     thread::sleep(Duration::from_millis(100));
 
-    let (n_med, n_p99) = latency(netlab.addr);
-    let (s_med, s_p99) = latency(socat.addr);
+    let (n_med, n_p99) = tcp_echo_rtt(netlab.addr, WARM_UP, ROUND_TRIPS);
+    let (s_med, s_p99) = tcp_echo_rtt(socat.addr, WARM_UP, ROUND_TRIPS);
     let n_tp = throughput(netlab.addr);
     let s_tp = throughput(socat.addr);
 

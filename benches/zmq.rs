@@ -7,9 +7,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{Row, Server, machine, write_table};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use common::{Row, Server, machine, percentiles, tcp_echo_rtt, write_table};
+
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -44,32 +44,6 @@ fn spawn(program: &str, args: &[&str]) -> Guard {
             .spawn()
             .unwrap_or_else(|e| panic!("start {program}: {e} (run make deps)")),
     )
-}
-
-/// Median and p99 of samples in µs.
-fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    (
-        samples[samples.len() / 2],
-        samples[samples.len() * 99 / 100],
-    )
-}
-
-/// Raw TCP: 64-byte round trips to an echo server: median µs.
-fn tcp_rtt(addr: SocketAddr) -> f64 {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_nodelay(true).expect("nodelay");
-    let (msg, mut back) = ([b'x'; 64], [0u8; 64]);
-    let mut samples = Vec::with_capacity(ROUND_TRIPS);
-    for i in 0..WARM_UP + ROUND_TRIPS {
-        let t = Instant::now();
-        s.write_all(&msg).expect("write");
-        s.read_exact(&mut back).expect("read");
-        if i >= WARM_UP {
-            samples.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-    }
-    percentiles(samples).0
 }
 
 /// REQ/REP: 64-byte requests, one at a time: (median µs, p99 µs, round trips/s).
@@ -163,16 +137,11 @@ fn main() {
 
     // Raw TCP echo, for scale: the L4 server next to socat.
     let echo = Server::netlab(&["echo", "server", "--addr", "127.0.0.1:0"]);
-    let port = common::free_port();
-    let socat = Server::spawn(
-        "socat",
-        &[
-            &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-            "PIPE",
-        ],
-        SocketAddr::from(([127, 0, 0, 1], port)),
+    let socat = Server::socat_echo();
+    let tcp = (
+        tcp_echo_rtt(echo.addr, WARM_UP, ROUND_TRIPS).0,
+        tcp_echo_rtt(socat.addr, WARM_UP, ROUND_TRIPS).0,
     );
-    let tcp = (tcp_rtt(echo.addr), tcp_rtt(socat.addr));
     drop((echo, socat));
 
     // REQ/REP: `netlab zmq rep` next to a pyzmq REP, the same REQ client for both.

@@ -510,21 +510,8 @@ print("ok")
 fn netlab_client_against_python_http_server() {
     let dir = TempDir::new("pyserve");
     std::fs::write(dir.path("file.txt"), "served by python\n").unwrap();
-    let port = free_tcp_port();
-    let _py = spawn(
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            dir.0.to_str().unwrap(),
-            &port.to_string(),
-        ],
-    );
-    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)));
-    let base = format!("http://127.0.0.1:{port}");
+    let (_py, origin) = python_http_server(&dir);
+    let base = format!("http://{origin}");
     let out = run_netlab(
         &[
             "http",

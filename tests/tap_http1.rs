@@ -23,21 +23,7 @@ fn curl_to_python_through_the_tap() {
     require("curl");
     let dir = TempDir::new("tap-http");
     std::fs::write(dir.path("a.txt"), "first file\n").unwrap();
-    let port = free_tcp_port();
-    let _py = spawn(
-        "python3",
-        &[
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            dir.0.to_str().unwrap(),
-            &port.to_string(),
-        ],
-    );
-    let origin = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_tcp(origin);
+    let (_py, origin) = python_http_server(&dir);
     let (mut tap, taddr) = tap_to(origin);
     for extra in [None, Some("-I")] {
         let url = format!("http://{taddr}/a.txt");

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -56,6 +56,48 @@ impl Server {
         }
         Server { child, addr }
     }
+}
+
+impl Server {
+    /// socat as a TCP echo server (`PIPE` sends every byte back), the L4 reference.
+    pub fn socat_echo() -> Server {
+        let port = free_port();
+        Server::spawn(
+            "socat",
+            &[
+                &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+                "PIPE",
+            ],
+            SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+    }
+}
+
+/// 64-byte round trips to a TCP echo server, one at a time, after `warm_up` unmeasured ones:
+/// (median µs, p99 µs).
+pub fn tcp_echo_rtt(addr: SocketAddr, warm_up: usize, round_trips: usize) -> (f64, f64) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_nodelay(true).expect("nodelay");
+    let (msg, mut back) = ([b'x'; 64], [0u8; 64]);
+    let mut samples = Vec::with_capacity(round_trips);
+    for i in 0..warm_up + round_trips {
+        let t = Instant::now();
+        s.write_all(&msg).expect("write");
+        s.read_exact(&mut back).expect("read");
+        if i >= warm_up {
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    percentiles(samples)
+}
+
+/// (median, p99) of a set of samples.
+pub fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
 }
 
 impl Drop for Server {

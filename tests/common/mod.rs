@@ -309,6 +309,26 @@ impl Drop for TempDir {
     }
 }
 
+/// Starts Python's `http.server` on loopback serving `dir`; returns it once it accepts.
+pub fn python_http_server(dir: &TempDir) -> (Proc, SocketAddr) {
+    let port = free_tcp_port();
+    let p = spawn(
+        "python3",
+        &[
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            dir.0.to_str().unwrap(),
+            &port.to_string(),
+        ],
+    );
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_tcp(addr);
+    (p, addr)
+}
+
 /// Starts `netlab http serve` with extra flags; returns the process and its address.
 pub fn http_server(extra: &[&str]) -> (Proc, SocketAddr) {
     let mut args = vec!["http", "serve", "--addr", "127.0.0.1:0"];
