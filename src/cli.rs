@@ -3,6 +3,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// One flag of a command.
 pub struct Flag {
@@ -15,6 +18,22 @@ pub struct Flag {
     /// The value used when the flag is absent.
     pub default: Option<&'static str>,
     pub help: &'static str,
+}
+
+/// A long flag without a short alias: what most commands' tables are made of.
+pub const fn flag(
+    name: &'static str,
+    value: Option<&'static str>,
+    default: Option<&'static str>,
+    help: &'static str,
+) -> Flag {
+    Flag {
+        name,
+        short: None,
+        value,
+        default,
+        help,
+    }
 }
 
 /// A command: `netlab echo server`.
@@ -93,6 +112,48 @@ impl Matches {
             ))
         })
     }
+}
+
+impl Matches {
+    /// The flag's value as a number of milliseconds.
+    pub fn millis(&self, cmd: &Command, name: &str) -> Result<Duration, CliError> {
+        Ok(Duration::from_millis(self.number::<u64>(cmd, name)?))
+    }
+
+    /// The flag's value as a number of milliseconds, at least one: a timeout of zero would
+    /// mean "no timeout" to the socket calls it is given to.
+    pub fn timeout(&self, cmd: &Command, name: &str) -> Result<Duration, CliError> {
+        Ok(self.millis(cmd, name)?.max(Duration::from_millis(1)))
+    }
+
+    /// `--addr HOST:PORT` resolved to one address, or a usage error showing the form.
+    pub fn addr(&self, cmd: &Command) -> Result<SocketAddr, CliError> {
+        let raw = self.get("addr").unwrap_or_default();
+        netlab::l4::echo::resolve(raw).map_err(|_| {
+            CliError::Usage(format!(
+                "bad address '{raw}': expected HOST:PORT such as 127.0.0.1:65432 (see {} --help)",
+                cmd.path
+            ))
+        })
+    }
+}
+
+/// A port number from 1 to 65535, or a usage error.
+pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
+    match raw.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(CliError::Usage(format!(
+            "bad port '{raw}': expected a number from 1 to 65535 (see {} --help)",
+            cmd.path
+        ))),
+    }
+}
+
+/// The one line a server prints on stdout when it is ready: `listening on tcp://127.0.0.1:PORT`
+/// with the real port. Scripts and tests wait for it instead of sleeping.
+pub fn listening(scheme: &str, addr: SocketAddr) {
+    println!("listening on {scheme}://{addr}");
+    let _ = std::io::stdout().flush();
 }
 
 /// The generated `--help` text.

@@ -8,19 +8,24 @@
 //! | [L4] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
 //! | [L4] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
 //! | [L4] a port already LISTENING | [`l4::port`] | — |
-//! | [L7] HTTP/1.1: messages, the parser, chunked bodies | [`http1::parse`], [`http1::message`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
-//! | [L7] HTTP/1.1: methods, status codes, the server | [`http1::server`], [`http1::router`] | `labs/04-handler` |
-//! | [L7] media types, URIs | [`http1::media`], [`http1::uri`] | — |
-//! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http1::services`] | `labs/05-rest-soap` |
+//! | [L7] HTTP semantics for every version: messages, fields, status codes | [`http::message`], [`http::fields`], [`http::status`] | — |
+//! | [L7] HTTP/1.1 on the wire: the parser and emitter, framing, chunked bodies | [`http1::parse`], [`http1::head`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
+//! | [L7] methods, status codes, the handler API and the server | [`http::handler`], [`http::router`], [`http1::server`] | `labs/04-handler` |
+//! | [L7] media types, URIs | [`http::media`], [`http::uri`] | — |
+//! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
 //! | [L7] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
 //! | [L7] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
-//! | the guided tour of every exchange | [`tour`] | — |
+//! | the guided tour of every exchange | [`tour`], [`guide`] | — |
+//! | a handler's panic as one line, not a crash | [`catch`] | — |
 //!
 //! Later layers (HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
 //! they land; the README holds the full course map.
 
+pub mod catch;
+pub mod guide;
+pub mod http;
 pub mod http1;
 pub mod l4;
 pub mod tap;

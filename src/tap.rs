@@ -7,8 +7,8 @@
 //!        [zmtp] → #1 frame flags=0x04(COMMAND) size=28: READY Socket-Type=REQ …
 //! ```
 //!
-//! The relay is protocol-neutral: blocking `std::net`, one thread per direction per
-//! connection (RFC 9293 byte streams in, the same bytes out). What it knows of a protocol
+//! The relay is protocol-neutral: it is [`crate::l4::relay`], one thread per direction per
+//! connection (RFC 9293 byte streams in, the same bytes out), behind the one accept loop. What it knows of a protocol
 //! is a [`Decoder`]: a sans-IO state machine that takes the bytes each side sent, in order,
 //! and returns trace lines. ZMTP implements it in `zmq/zmtp_tap.rs`; HTTP/1.1 and HTTP/2 add
 //! theirs the same way, and one row in the CLI's protocol table.
@@ -17,41 +17,16 @@
 //! server, `←` what came back. The relay never alters, delays on purpose, or drops bytes:
 //! a decoder error is traced, and the bytes keep flowing undecoded.
 
-use crate::l4::background::{Background, Wake};
+use crate::l4::accept;
+use crate::l4::background::Background;
+use crate::l4::relay::{self, Observer, Side};
 use crate::trace::{self, Dir, Layer};
 use std::fmt;
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::Duration;
-
-/// Which peer sent the bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Side {
-    /// The peer that connected to the tap: its bytes are traced with `→`.
-    Client,
-    /// The peer the tap connected to (`--to`): its bytes are traced with `←`.
-    Server,
-}
-
-impl Side {
-    /// The trace arrow for bytes this side sent.
-    pub fn dir(self) -> Dir {
-        match self {
-            Side::Client => Dir::Sent,
-            Side::Server => Dir::Received,
-        }
-    }
-
-    pub fn index(self) -> usize {
-        match self {
-            Side::Client => 0,
-            Side::Server => 1,
-        }
-    }
-}
 
 /// One decoded line: its arrow (`→`, `←`, or `·` for the decoder's own remarks) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,8 +86,9 @@ fn emit(layer: Layer, conn: usize, lines: Vec<Line>) {
     }
 }
 
-/// The accept loop: each client gets its own connection to `target` and two relay threads,
-/// until `stop` is set (and a connection wakes `accept`).
+/// The accept loop ([`crate::l4::accept`]): each client gets its own connection to
+/// `target` and a relay ([`crate::l4::relay`]) with this protocol's decoder watching, until
+/// `stop` is set.
 pub fn serve(
     listener: TcpListener,
     target: SocketAddr,
@@ -120,48 +96,59 @@ pub fn serve(
     connect_timeout: Duration,
     stop: &AtomicBool,
 ) {
-    let count = AtomicUsize::new(0);
-    for incoming in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        let client = match incoming {
-            Ok(c) => c,
-            Err(e) => {
-                trace::event(Layer::L4, || format!("tap: accept() failed: {e}"));
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
+    let count = Arc::new(AtomicUsize::new(0));
+    let serve_one = Arc::new(move |client: TcpStream, peer: SocketAddr| {
         let conn = count.fetch_add(1, Ordering::Relaxed) + 1;
         trace::event(Layer::L4, || {
-            let from = client
-                .peer_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            format!("tap #{conn}: accepted {from}; connecting to {target}")
+            format!("tap #{conn}: accepted {peer}; connecting to {target}")
         });
-        let spawned = thread::Builder::new()
-            .name(format!("tap #{conn}"))
-            .spawn(move || relay(conn, client, target, make(), connect_timeout));
-        if let Err(e) = spawned {
-            trace::event(Layer::L4, || format!("tap #{conn}: no thread: {e}"));
+        tap_one(conn, client, peer, target, make(), connect_timeout);
+    });
+    accept::serve(
+        &listener,
+        stop,
+        MAX_CONNS,
+        serve_one,
+        &accept::close_silently,
+    );
+}
+
+/// Connections a tap relays at once.
+pub const MAX_CONNS: usize = 1024;
+
+/// A decoder behind the relay: feeds it each side's bytes in order and prints its lines.
+struct Watch {
+    conn: usize,
+    layer: Layer,
+    decoder: Mutex<Box<dyn Decoder>>,
+}
+
+impl Observer for Watch {
+    fn bytes(&self, from: Side, bytes: &[u8]) {
+        // A decoder that panicked poisons the lock; the relay goes on without lines.
+        if let Ok(mut d) = self.decoder.lock() {
+            let lines = d.feed(from, bytes);
+            emit(self.layer, self.conn, lines);
+        }
+    }
+
+    fn closed(&self, from: Side) {
+        if let Ok(mut d) = self.decoder.lock() {
+            let lines = d.end(from);
+            emit(self.layer, self.conn, lines);
         }
     }
 }
 
-/// Relays one connection: connect to the target, then copy both ways until both ends closed.
-fn relay(
+/// Relays one connection: connect to the target, then relay both ways until both ends closed.
+fn tap_one(
     conn: usize,
     client: TcpStream,
+    peer: SocketAddr,
     target: SocketAddr,
     decoder: Box<dyn Decoder>,
     connect_timeout: Duration,
 ) {
-    let peer = client
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
     // 1. The tap's own connection to the server. If it fails, the client sees a close.
     let server = match TcpStream::connect_timeout(&target, connect_timeout) {
         Ok(s) => s,
@@ -177,55 +164,14 @@ fn relay(
     trace::event(Layer::L4, || {
         format!("tap #{conn}: {peer} ⇄ tap ⇄ {target}: relaying")
     });
-    let layer = decoder.layer();
-    let decoder = Arc::new(Mutex::new(decoder));
-    // 2. One thread per direction; this thread does server → client.
-    let (Ok(client_rd), Ok(server_wr)) = (client.try_clone(), server.try_clone()) else {
-        return;
+    // 2. The relay, with the decoder watching; no idle limit (the peers decide).
+    let watch = Watch {
+        conn,
+        layer: decoder.layer(),
+        decoder: Mutex::new(decoder),
     };
-    let up_decoder = decoder.clone();
-    let up = thread::Builder::new()
-        .name(format!("tap #{conn} →"))
-        .spawn(move || pump(conn, Side::Client, client_rd, server_wr, &up_decoder, layer));
-    pump(conn, Side::Server, server, client, &decoder, layer);
-    if let Ok(handle) = up {
-        let _ = handle.join();
-    }
+    relay::relay(client, server, None, Some(Arc::new(watch)));
     trace::event(Layer::L4, || format!("tap #{conn}: both sides closed"));
-}
-
-/// Copies `from` → `to` until end of stream, feeding the decoder; then passes the FIN on.
-fn pump(
-    conn: usize,
-    side: Side,
-    mut from: TcpStream,
-    mut to: TcpStream,
-    decoder: &Mutex<Box<dyn Decoder>>,
-    layer: Layer,
-) {
-    let mut buf = [0u8; 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        // Forward first, decode second: the peers must not wait for the trace.
-        if to.write_all(&buf[..n]).is_err() {
-            break;
-        }
-        // A decoder that panicked poisons the lock; the relay goes on without lines.
-        if let Ok(mut d) = decoder.lock() {
-            let lines = d.feed(side, &buf[..n]);
-            emit(layer, conn, lines);
-        }
-    }
-    if let Ok(mut d) = decoder.lock() {
-        let lines = d.end(side);
-        emit(layer, conn, lines);
-    }
-    // Half-close: the other peer reads end of stream, and may still answer.
-    let _ = to.shutdown(Shutdown::Write);
-    let _ = from.shutdown(Shutdown::Read);
 }
 
 /// Starts a tap on `listen` (port 0: the kernel picks) relaying to `target`.
@@ -239,8 +185,8 @@ pub fn spawn(
         addr: listen,
         source,
     })?;
-    Background::start(format!("tap {addr}"), addr, Wake::Tcp, move |stop| {
-        serve(listener, target, make, Duration::from_secs(5), &stop)
+    Background::tcp(listener, "tap", move |l, stop| {
+        serve(l, target, make, Duration::from_secs(5), &stop)
     })
     .map_err(|source| TapError::Bind { addr, source })
 }

@@ -4,30 +4,7 @@
 //! netlab's clients, shows what the kernel sees, and stops everything it started. A section
 //! fails (and the tour exits 1) as soon as one exchange does not give the expected answer.
 
-use std::fmt;
-
-/// A step of the tour that did not go as expected.
-#[derive(Debug)]
-pub struct TourError {
-    pub section: &'static str,
-    pub step: String,
-    pub reason: String,
-}
-
-impl fmt::Display for TourError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "tour {}: {}: {}", self.section, self.step, self.reason)
-    }
-}
-
-impl std::error::Error for TourError {}
-
-/// A section of the tour: its name (`netlab tour NAME`), a one-line title, and its body.
-pub struct Section {
-    pub name: &'static str,
-    pub title: &'static str,
-    pub run: fn(&mut Guide) -> Result<(), TourError>,
-}
+use crate::guide::{Guide, Section, TourError};
 
 /// Every section, in the order of the course. Each layer keeps its section in its own
 /// `tour.rs`; adding a layer adds one entry here.
@@ -49,34 +26,6 @@ pub const SECTIONS: &[Section] = &[
     },
 ];
 
-/// What a section uses to narrate and to fail with a clear step name.
-pub struct Guide {
-    section: &'static str,
-    out: Box<dyn std::io::Write>,
-}
-
-impl Guide {
-    /// Prints a narration line to stdout (the trace goes to stderr).
-    pub fn say(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
-        let _ = self.out.flush();
-    }
-
-    /// A heading for the next step.
-    pub fn step(&mut self, title: &str) {
-        self.say(&format!("\n--- {title}"));
-    }
-
-    /// Builds the error for a failed step.
-    pub fn fail(&self, step: &str, reason: impl fmt::Display) -> TourError {
-        TourError {
-            section: self.section,
-            step: step.to_string(),
-            reason: reason.to_string(),
-        }
-    }
-}
-
 /// Runs one section (by name) or all of them. `out` receives the narration.
 pub fn run(only: Option<&str>, out: Box<dyn std::io::Write>) -> Result<(), TourError> {
     let chosen: Vec<&Section> = match only {
@@ -93,9 +42,9 @@ pub fn run(only: Option<&str>, out: Box<dyn std::io::Write>) -> Result<(), TourE
             }
         },
     };
-    let mut guide = Guide { section: "", out };
+    let mut guide = Guide::new(out);
     for s in chosen {
-        guide.section = s.name;
+        guide.enter(s.name);
         guide.say(&format!("\n=== {}", s.title));
         (s.run)(&mut guide)?;
         guide.say(&format!("=== {}: every exchange succeeded", s.name));

@@ -9,7 +9,7 @@ mod counter;
 mod solution;
 
 use common::{Check, show};
-use netlab::http1::message::{Request, Response};
+use netlab::http::message::{Request, Response};
 use netlab::http1::server::{self, Config};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -76,7 +76,7 @@ fn main() {
         "labs/04-handler/counter.rs",
         Duration::from_secs(30),
     );
-    let handler: Arc<dyn server::Handler> = if solution {
+    let handler: Arc<dyn netlab::http::handler::Handler> = if solution {
         let c = Arc::new(solution::Counter::default());
         Arc::new(move |r: &Request| -> Response { solution::handle(&c, r) })
     } else {

@@ -2,7 +2,7 @@
 //! RFC 9110's methods. README.md lists what each method must do; today only GET works.
 //! Check with `make check LAB=04`.
 
-use netlab::http1::message::{Request, Response};
+use netlab::http::message::{Request, Response};
 use std::sync::Mutex;
 
 /// The resource's state: one number, shared by every connection's thread.

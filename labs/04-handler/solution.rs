@@ -1,6 +1,6 @@
 //! Lab 04 — reference solution: the `/counter` resource.
 
-use netlab::http1::message::{Request, Response};
+use netlab::http::message::{Request, Response};
 use std::sync::Mutex;
 
 #[derive(Default)]

@@ -11,16 +11,16 @@ mod search;
 mod solution;
 
 use common::Check;
+use netlab::http::message::Request;
+use netlab::http::services::{app, notes::Store};
+use netlab::http::uri::Url;
 use netlab::http1::client::{Client, Options, Outgoing};
-use netlab::http1::message::Request;
 use netlab::http1::server::{self, Config};
-use netlab::http1::services::{app, notes::Store};
-use netlab::http1::uri::Url;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-type Op = fn(&Store, &Request) -> netlab::http1::message::Response;
+type Op = fn(&Store, &Request) -> netlab::http::message::Response;
 
 fn send(
     client: &mut Client,

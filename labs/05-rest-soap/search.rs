@@ -2,13 +2,13 @@
 //! REST resource and as a SOAP operation — over the same store. README.md gives both
 //! contracts. Check with `make check LAB=05`.
 //!
-//! Useful tools: `netlab::http1::services::files::percent_decode` (query strings),
+//! Useful tools: `netlab::http::services::files::percent_decode` (query strings),
 //! `serde_json::json!` (JSON), `roxmltree::Document::parse` (XML), and in
-//! `netlab::http1::services::soap`: `fault`, `escape`, `ENVELOPE_NS`, `NOTES_NS`.
+//! `netlab::http::services::soap`: `fault`, `escape`, `ENVELOPE_NS`, `NOTES_NS`.
 
-use netlab::http1::message::{Request, Response};
-use netlab::http1::services::notes::Store;
-use netlab::http1::services::soap;
+use netlab::http::message::{Request, Response};
+use netlab::http::services::notes::Store;
+use netlab::http::services::soap;
 
 /// The notes whose text contains `query`, ignoring case, in id order.
 pub fn search(store: &Store, query: &str) -> Vec<(u64, String)> {

@@ -1,9 +1,9 @@
 //! Lab 05 — reference solution: the same search, as REST and as SOAP.
 
-use netlab::http1::message::{Request, Response};
-use netlab::http1::services::files::percent_decode;
-use netlab::http1::services::notes::Store;
-use netlab::http1::services::soap::{ENVELOPE_NS, NOTES_NS, escape, fault};
+use netlab::http::message::{Request, Response};
+use netlab::http::services::files::percent_decode;
+use netlab::http::services::notes::Store;
+use netlab::http::services::soap::{ENVELOPE_NS, NOTES_NS, escape, fault};
 use serde_json::json;
 
 pub fn search(store: &Store, query: &str) -> Vec<(u64, String)> {

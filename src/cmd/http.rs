@@ -1,34 +1,21 @@
 //! The HTTP commands: `netlab http serve|request|proxy` and `netlab cert`.
 
-use crate::cli::{self, CliError, Command, Flag, Matches, runtime};
-use netlab::http1::client::{Client, Options, Outgoing};
+use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
+use netlab::http::handler::Handler;
+use netlab::http::message::Version;
+use netlab::http::router::Router;
+use netlab::http::services::{app, notes::Store};
+use netlab::http::uri::Url;
+use netlab::http1::client::{Client, Options, Outgoing, Upstream};
+use netlab::http1::head;
 use netlab::http1::proxy::{self, ProxyConfig};
-use netlab::http1::router::Router;
-use netlab::http1::server::{self, Accept, Config, Handler};
-use netlab::http1::services::{app, notes::Store};
-use netlab::http1::uri::Url;
+use netlab::http1::server::{self, Accept, Config};
 use netlab::tls::{self, certs};
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
-
-const fn flag(
-    name: &'static str,
-    value: Option<&'static str>,
-    default: Option<&'static str>,
-    help: &'static str,
-) -> Flag {
-    Flag {
-        name,
-        short: None,
-        value,
-        default,
-        help,
-    }
-}
 
 pub const SERVE: Command = Command {
     path: "netlab http serve",
@@ -258,12 +245,8 @@ pub fn run(head: &str, tail: &[String]) -> Result<(), CliError> {
     }
 }
 
-fn millis(cmd: &Command, m: &Matches, name: &str) -> Result<Duration, CliError> {
-    Ok(Duration::from_millis(m.number::<u64>(cmd, name)?.max(1)))
-}
-
 fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
-    let addr = super::l4::addr_flag(cmd, m)?;
+    let addr = m.addr(cmd)?;
     TcpListener::bind(addr).map_err(|e| match e.kind() {
         io::ErrorKind::AddrInUse => CliError::Runtime(format!(
             "cannot bind {addr}: address already in use (see who holds it: netlab port {})",
@@ -293,7 +276,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
             })?;
             let url =
                 Url::parse(raw).map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
-            app::gateway(url, root)
+            app::gateway(Upstream::new(url, "notes service"), root)
         }
         other => {
             return Err(CliError::Usage(format!(
@@ -304,8 +287,8 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     router.trace_enabled = !m.on("no-trace-method");
     let config = Config {
         max_conns: m.number(&SERVE, "max-conns")?,
-        idle_timeout: millis(&SERVE, m, "idle-timeout")?,
-        head_timeout: millis(&SERVE, m, "head-timeout")?,
+        idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
+        head_timeout: m.timeout(&SERVE, "head-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
         ..Config::default()
     };
@@ -344,7 +327,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     } else {
         ("http", Arc::new(server::plain))
     };
-    super::l4::listening(scheme, listener.local_addr().map_err(runtime)?);
+    cli::listening(scheme, listener.local_addr().map_err(runtime)?);
     let handler: Arc<dyn Handler> = Arc::new(router);
     server::serve(
         listener,
@@ -390,7 +373,7 @@ fn request(m: &Matches) -> Result<(), CliError> {
         cacert,
         insecure: m.on("insecure"),
         proxy,
-        timeout: millis(&REQUEST, m, "timeout")?,
+        timeout: m.timeout(&REQUEST, "timeout")?,
         verbose: m.on("verbose"),
         ..Options::default()
     };
@@ -437,10 +420,15 @@ fn request(m: &Matches) -> Result<(), CliError> {
         req.chunked = m.on("chunked");
         let resp = client.send(&req).map_err(runtime)?;
         if m.on("include") {
-            let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, resp.reason).into_bytes();
-            resp.headers.write_to(&mut head);
-            head.extend_from_slice(b"\r\n");
-            out.write_all(&head).map_err(runtime)?;
+            let mut bytes = Vec::new();
+            head::emit_response(
+                Version::HTTP_11,
+                resp.status,
+                &resp.reason,
+                &resp.headers,
+                &mut bytes,
+            );
+            out.write_all(&bytes).map_err(runtime)?;
         }
         out.write_all(&resp.body).map_err(runtime)?;
         out.flush().map_err(runtime)?;
@@ -458,10 +446,10 @@ fn proxy_cmd(m: &Matches) -> Result<(), CliError> {
     let listener = bind(&PROXY, m)?;
     let config = ProxyConfig {
         open: m.on("open"),
-        origin_timeout: millis(&PROXY, m, "origin-timeout")?,
+        origin_timeout: m.timeout(&PROXY, "origin-timeout")?,
         ..ProxyConfig::default()
     };
-    super::l4::listening("http", listener.local_addr().map_err(runtime)?);
+    cli::listening("http", listener.local_addr().map_err(runtime)?);
     proxy::serve(listener, config, Arc::new(AtomicBool::new(false)));
     Ok(())
 }

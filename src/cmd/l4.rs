@@ -5,9 +5,7 @@ use netlab::l4::echo::{self, TcpClient, UdpClient};
 use netlab::l4::port::{self, Ended};
 use netlab::l4::sockets::{self, Filter, Proto};
 use std::io::{self, BufRead, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 const ADDR_ECHO: Flag = Flag {
     name: "addr",
@@ -147,40 +145,24 @@ pub fn run(head: &str, tail: &[String]) -> Result<(), CliError> {
     }
 }
 
-/// `--addr` as a socket address, or a usage error that shows the expected form.
-pub fn addr_flag(cmd: &Command, m: &Matches) -> Result<SocketAddr, CliError> {
-    let raw = m.get("addr").unwrap_or_default();
-    echo::resolve(raw).map_err(|_| {
-        CliError::Usage(format!(
-            "bad address '{raw}': expected HOST:PORT such as 127.0.0.1:65432 (see {} --help)",
-            cmd.path
-        ))
-    })
-}
-
-pub fn listening(scheme: &str, addr: SocketAddr) {
-    println!("listening on {scheme}://{addr}");
-    let _ = io::stdout().flush();
-}
-
 fn echo_server(m: &Matches) -> Result<(), CliError> {
-    let addr = addr_flag(&ECHO_SERVER, m)?;
+    let addr = m.addr(&ECHO_SERVER)?;
     let stop = AtomicBool::new(false);
     if m.on("udp") {
         let socket = echo::bind_udp(addr).map_err(runtime)?;
-        listening("udp", socket.local_addr().map_err(runtime)?);
+        cli::listening("udp", socket.local_addr().map_err(runtime)?);
         echo::serve_udp(socket, &stop);
     } else {
         let listener = echo::bind_tcp(addr).map_err(runtime)?;
-        listening("tcp", listener.local_addr().map_err(runtime)?);
+        cli::listening("tcp", listener.local_addr().map_err(runtime)?);
         echo::serve_tcp(listener, echo::echo, &stop);
     }
     Ok(())
 }
 
 fn echo_client(m: &Matches) -> Result<(), CliError> {
-    let addr = addr_flag(&ECHO_CLIENT, m)?;
-    let timeout = Duration::from_millis(m.number::<u64>(&ECHO_CLIENT, "timeout")?.max(1));
+    let addr = m.addr(&ECHO_CLIENT)?;
+    let timeout = m.timeout(&ECHO_CLIENT, "timeout")?;
     // Messages come from the arguments, or one per line of stdin until EOF.
     let messages: Box<dyn Iterator<Item = io::Result<String>>> = if m.args.is_empty() {
         Box::new(io::stdin().lock().lines())
@@ -211,19 +193,9 @@ fn echo_client(m: &Matches) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
-    match raw.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(CliError::Usage(format!(
-            "bad port '{raw}': expected a number from 1 to 65535 (see {} --help)",
-            cmd.path
-        ))),
-    }
-}
-
 fn sockets_cmd(m: &Matches) -> Result<(), CliError> {
     let port = match m.get("port") {
-        Some(raw) => Some(port_number(&SOCKETS, raw)?),
+        Some(raw) => Some(cli::port_number(&SOCKETS, raw)?),
         None => None,
     };
     let filter = Filter {
@@ -238,9 +210,9 @@ fn sockets_cmd(m: &Matches) -> Result<(), CliError> {
 }
 
 fn port_cmd(m: &Matches) -> Result<(), CliError> {
-    let number = port_number(&PORT, &m.args[0])?;
+    let number = cli::port_number(&PORT, &m.args[0])?;
     let proto = if m.on("udp") { Proto::Udp } else { Proto::Tcp };
-    let grace = Duration::from_millis(m.number::<u64>(&PORT, "grace")?);
+    let grace = m.millis(&PORT, "grace")?;
     let holders = port::find(number, proto).map_err(runtime)?;
     print!("{}", port::describe(&holders));
     if holders.sockets.is_empty() {

@@ -6,7 +6,6 @@ use netlab::tap::{self, MakeDecoder};
 use netlab::trace;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
 
 /// The protocols the tap can decode: `--proto NAME` → its decoder. Later layers add a row.
 const PROTOS: &[(&str, MakeDecoder)] = &[
@@ -81,13 +80,13 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
             TAP.path
         )));
     };
-    let timeout = Duration::from_millis(m.number::<u64>(&TAP, "timeout")?.max(1));
+    let timeout = m.timeout(&TAP, "timeout")?;
     // Decoding is what the tap is for: its layer is traced even without --trace.
     let layer = make().layer();
     trace::enable(layer.name()).map_err(runtime)?;
     let listener = tap::bind(listen).map_err(runtime)?;
     let local = listener.local_addr().map_err(runtime)?;
-    crate::cmd::l4::listening("tcp", local);
+    cli::listening("tcp", local);
     tap::serve(listener, target, make, timeout, &AtomicBool::new(false));
     Ok(())
 }

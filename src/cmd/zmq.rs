@@ -1,6 +1,6 @@
 //! The ZeroMQ commands: `netlab zmq rep|req|pub|sub|ventilator|worker|sink|broker`.
 
-use crate::cli::{self, CliError, Command, Flag, Matches, runtime};
+use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
 use netlab::zmq::broker::Broker;
 use netlab::zmq::pipeline::{self, Sink, Ventilator};
 use netlab::zmq::pirate::{LazyPirate, Retry};
@@ -21,21 +21,6 @@ const fn endpoint(name: &'static str, default: Option<&'static str>, help: &'sta
     }
 }
 
-const fn number(
-    name: &'static str,
-    value: &'static str,
-    default: Option<&'static str>,
-    help: &'static str,
-) -> Flag {
-    Flag {
-        name,
-        short: None,
-        value: Some(value),
-        default,
-        help,
-    }
-}
-
 pub const REP: Command = Command {
     path: "netlab zmq rep",
     about: "a REP server: answers each request with the handler (echo)",
@@ -50,7 +35,7 @@ pub const REP: Command = Command {
             None,
             "connect here instead, as a worker behind `netlab zmq broker` (its backend)",
         ),
-        number("count", "N", None, "exit after answering N requests"),
+        flag("count", Some("N"), None, "exit after answering N requests"),
     ],
     args: "",
     min_args: 0,
@@ -66,15 +51,15 @@ pub const REQ: Command = Command {
             Some("tcp://127.0.0.1:5555"),
             "the REP server (or broker frontend) to ask",
         ),
-        number(
+        flag(
             "timeout",
-            "MS",
+            Some("MS"),
             Some("2500"),
             "wait at most this long for each reply",
         ),
-        number(
+        flag(
             "retries",
-            "N",
+            Some("N"),
             Some("0"),
             "Lazy Pirate: after a timeout, reopen the socket and resend, up to N times",
         ),
@@ -96,15 +81,15 @@ pub const PUB: Command = Command {
     about: "a publisher: each line of stdin is one message (its topic is the line's prefix)",
     flags: &[
         endpoint("bind", Some("tcp://127.0.0.1:5556"), "bind here"),
-        number(
+        flag(
             "subscribers",
-            "N",
+            Some("N"),
             Some("0"),
             "first wait until N subscriptions arrived (XPUB sees them: no slow-joiner loss)",
         ),
-        number(
+        flag(
             "timeout",
-            "MS",
+            Some("MS"),
             Some("10000"),
             "give up waiting for the subscriptions after this long",
         ),
@@ -126,10 +111,10 @@ pub const SUB: Command = Command {
             default: None,
             help: "subscribe to messages starting with PREFIX (repeatable; none: everything)",
         },
-        number("count", "N", None, "exit after N messages"),
-        number(
+        flag("count", Some("N"), None, "exit after N messages"),
+        flag(
             "timeout",
-            "MS",
+            Some("MS"),
             Some("10000"),
             "fail when no message comes for this long (0: wait forever)",
         ),
@@ -153,22 +138,22 @@ pub const VENTILATOR: Command = Command {
             Some("tcp://127.0.0.1:5558"),
             "the sink, told how many results to expect",
         ),
-        number("tasks", "N", Some("10"), "how many tasks"),
-        number(
+        flag("tasks", Some("N"), Some("10"), "how many tasks"),
+        flag(
             "work",
-            "MS",
+            Some("MS"),
             Some("100"),
             "how long each task keeps a worker busy",
         ),
-        number(
+        flag(
             "workers",
-            "N",
+            Some("N"),
             Some("1"),
             "first wait until N workers connected (else the first one gets everything)",
         ),
-        number(
+        flag(
             "timeout",
-            "MS",
+            Some("MS"),
             Some("10000"),
             "give up waiting for the workers after this long",
         ),
@@ -191,7 +176,7 @@ pub const WORKER: Command = Command {
             default: None,
             help: "how the sink names this worker (default: worker-PID)",
         },
-        number("count", "N", None, "exit after N tasks"),
+        flag("count", Some("N"), None, "exit after N tasks"),
     ],
     args: "",
     min_args: 0,
@@ -203,15 +188,15 @@ pub const SINK: Command = Command {
     about: "the pipeline's end: collects one batch of results, shows who did what",
     flags: &[
         endpoint("bind", Some("tcp://127.0.0.1:5558"), "bind here"),
-        number(
+        flag(
             "tasks",
-            "N",
+            Some("N"),
             None,
             "how many results to expect (default: what the ventilator's BATCH says)",
         ),
-        number(
+        flag(
             "timeout",
-            "MS",
+            Some("MS"),
             Some("10000"),
             "fail when nothing arrives for this long",
         ),
@@ -281,10 +266,6 @@ fn endpoint_flag(cmd: &Command, m: &Matches, name: &str) -> Result<Endpoint, Cli
         .map_err(|e| CliError::Usage(format!("--{name}: {e} (see {} --help)", cmd.path)))
 }
 
-fn millis(cmd: &Command, m: &Matches, name: &str) -> Result<Duration, CliError> {
-    Ok(Duration::from_millis(m.number::<u64>(cmd, name)?))
-}
-
 fn optional(cmd: &Command, m: &Matches, name: &str) -> Result<Option<usize>, CliError> {
     match m.get(name) {
         Some(_) => m.number(cmd, name).map(Some),
@@ -334,7 +315,7 @@ fn rep(m: &Matches) -> Result<(), CliError> {
 
 fn req(m: &Matches) -> Result<(), CliError> {
     let endpoint = endpoint_flag(&REQ, m, "connect")?;
-    let timeout = millis(&REQ, m, "timeout")?.max(Duration::from_millis(1));
+    let timeout = m.millis(&REQ, "timeout")?.max(Duration::from_millis(1));
     let retries: u32 = m.number(&REQ, "retries")?;
     let how = if m.on("same-socket") {
         Retry::SameSocket
@@ -363,7 +344,7 @@ fn req(m: &Matches) -> Result<(), CliError> {
 fn publish(m: &Matches) -> Result<(), CliError> {
     let endpoint = endpoint_flag(&PUB, m, "bind")?;
     let subscribers: usize = m.number(&PUB, "subscribers")?;
-    let timeout = millis(&PUB, m, "timeout")?;
+    let timeout = m.millis(&PUB, "timeout")?;
     let ctx = zmq::Context::new();
     let mut publisher = Publisher::bind(&ctx, &endpoint, subscribers > 0).map_err(runtime)?;
     listening(publisher.endpoint());
@@ -384,7 +365,7 @@ fn subscribe(m: &Matches) -> Result<(), CliError> {
     let endpoint = endpoint_flag(&SUB, m, "connect")?;
     let topics = m.all("topic");
     let count = optional(&SUB, m, "count")?;
-    let timeout = match millis(&SUB, m, "timeout")? {
+    let timeout = match m.millis(&SUB, "timeout")? {
         t if t.is_zero() => None,
         t => Some(t),
     };
@@ -411,7 +392,7 @@ fn ventilator(m: &Matches) -> Result<(), CliError> {
     let tasks: usize = m.number(&VENTILATOR, "tasks")?;
     let work: u64 = m.number(&VENTILATOR, "work")?;
     let workers: usize = m.number(&VENTILATOR, "workers")?;
-    let timeout = millis(&VENTILATOR, m, "timeout")?;
+    let timeout = m.millis(&VENTILATOR, "timeout")?;
     let ctx = zmq::Context::new();
     let mut vent = Ventilator::bind(&ctx, &bind).map_err(runtime)?;
     listening(vent.endpoint());
@@ -452,7 +433,7 @@ fn worker(m: &Matches) -> Result<(), CliError> {
 fn sink(m: &Matches) -> Result<(), CliError> {
     let bind = endpoint_flag(&SINK, m, "bind")?;
     let tasks = optional(&SINK, m, "tasks")?;
-    let timeout = millis(&SINK, m, "timeout")?;
+    let timeout = m.millis(&SINK, "timeout")?;
     let ctx = zmq::Context::new();
     let mut sink = Sink::bind(&ctx, &bind).map_err(runtime)?;
     listening(sink.endpoint());

@@ -12,8 +12,8 @@
 //! in CRLF: the bare-LF leniency of RFC 9112 §2.2 covers only the start line and fields, and
 //! parsers that disagree on it are a known request smuggling vector.
 
-use super::message::Headers;
 use super::parse::{Limits, ParseError, parse_fields};
+use crate::http::message::Headers;
 use std::fmt;
 
 /// At most this many hex digits: 16 fill a u64.
@@ -97,9 +97,16 @@ pub struct ChunkedDecoder {
     line_start: usize,
     trailers: Headers,
     limits: Limits,
-    /// Sizes of the chunks seen, for the trace.
+    /// How many chunks were seen, the last-chunk included.
+    pub chunks: u64,
+    /// The sizes of the first [`SIZES_KEPT`] chunks, kept only when asked for (the trace
+    /// shows them): with 1-byte chunks a body of 8 MiB would otherwise keep 8 M numbers.
     pub chunk_sizes: Vec<u64>,
+    keep_sizes: bool,
 }
+
+/// At most this many chunk sizes are kept for the trace.
+pub const SIZES_KEPT: usize = 32;
 
 impl Default for ChunkedDecoder {
     fn default() -> Self {
@@ -118,7 +125,26 @@ impl ChunkedDecoder {
             line_start: 0,
             trailers: Headers::new(),
             limits,
+            chunks: 0,
             chunk_sizes: Vec::new(),
+            keep_sizes: false,
+        }
+    }
+
+    /// Also keep the sizes of the first chunks, for a trace line that shows them.
+    pub fn keeping_sizes(mut self) -> ChunkedDecoder {
+        self.keep_sizes = true;
+        self
+    }
+
+    /// The chunk sizes as the trace shows them: `[4, 6, 0]`, or the first ones and a count.
+    pub fn describe_sizes(&self) -> String {
+        let list: Vec<String> = self.chunk_sizes.iter().map(u64::to_string).collect();
+        let more = self.chunks.saturating_sub(self.chunk_sizes.len() as u64);
+        if more == 0 {
+            format!("[{}]", list.join(", "))
+        } else {
+            format!("[{}, … and {more} more]", list.join(", "))
         }
     }
 
@@ -176,7 +202,10 @@ impl ChunkedDecoder {
                     if b != b'\n' {
                         return Err(ChunkError::MissingCrlf);
                     }
-                    self.chunk_sizes.push(value);
+                    self.chunks += 1;
+                    if self.keep_sizes && self.chunk_sizes.len() < SIZES_KEPT {
+                        self.chunk_sizes.push(value);
+                    }
                     if value == 0 {
                         State::Trailers
                     } else {
@@ -260,7 +289,7 @@ pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
 /// Appends the last chunk, the trailer fields and the final CRLF.
 pub fn encode_last(trailers: &Headers, out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n");
-    trailers.write_to(out);
+    super::head::emit_fields(trailers, out);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -269,10 +298,31 @@ mod tests {
     use super::*;
 
     fn decode_all(input: &[u8]) -> Result<(Vec<u8>, usize, ChunkedDecoder), ChunkError> {
-        let mut d = ChunkedDecoder::default();
+        let mut d = ChunkedDecoder::default().keeping_sizes();
         let mut body = Vec::new();
         let used = d.decode(input, &mut body)?;
         Ok((body, used, d))
+    }
+
+    #[test]
+    fn sizes_are_kept_only_when_asked_and_only_the_first_ones() {
+        let mut many = Vec::new();
+        for _ in 0..1000 {
+            many.extend_from_slice(b"1\r\nx\r\n");
+        }
+        many.extend_from_slice(b"0\r\n\r\n");
+        let mut quiet = ChunkedDecoder::default();
+        let mut body = Vec::new();
+        quiet.decode(&many, &mut body).unwrap();
+        assert!(quiet.is_done());
+        assert_eq!((quiet.chunks, quiet.chunk_sizes.len()), (1001, 0));
+        let mut traced = ChunkedDecoder::default().keeping_sizes();
+        traced.decode(&many, &mut Vec::new()).unwrap();
+        assert_eq!(
+            (traced.chunks, traced.chunk_sizes.len()),
+            (1001, SIZES_KEPT)
+        );
+        assert!(traced.describe_sizes().ends_with(", … and 969 more]"));
     }
 
     const WIKI: &[u8] = b"4\r\nWiki\r\n6;ext=1\r\npedia \r\nE\r\nin \r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\nNEXT";

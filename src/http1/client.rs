@@ -3,19 +3,22 @@
 //! and proxies (absolute-form for http, a CONNECT tunnel for https; RFC 9110 §9.3.6).
 
 use super::chunked;
-use super::framing::{self, BodyLength};
-use super::message::{self, Headers, Response};
+use super::framing;
+use super::head;
 use super::parse::Limits;
-use super::reader::{ReadError, Reader, trace_sent_head};
-use super::transport::Transport;
-use super::uri::{Scheme, Url};
-use crate::tls;
-use crate::trace::{self, Layer};
+use super::persistence;
+use super::reader::{ReadError, Reader};
+use crate::http::fields::strip_hop_by_hop;
+use crate::http::handler::Handler;
+use crate::http::message::{Headers, Request, Response, Version};
+use crate::http::uri::{Scheme, Url};
+use crate::tls::{self, transport::Transport};
+use crate::trace::{self, Dir, Layer};
 use std::fmt;
 use std::io::Write;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the client behaves.
@@ -252,15 +255,15 @@ impl Client {
                 // CONNECT host:port: the proxy opens TCP to the origin and then relays bytes
                 // both ways; TLS runs end to end through it, unseen by the proxy.
                 let mut plain = Transport::Plain(tcp.try_clone().map_err(ClientError::Send)?);
-                let head = format!(
-                    "CONNECT {hp} HTTP/1.1\r\nHost: {hp}\r\nUser-Agent: netlab/0.1\r\n\r\n",
-                    hp = url.host_port()
-                );
-                self.verbose(">", head.as_bytes());
-                trace_sent_head(head.as_bytes(), "CONNECT head");
-                plain
-                    .write_all(head.as_bytes())
-                    .map_err(ClientError::Send)?;
+                let hp = url.host_port();
+                let mut fields = Headers::new();
+                fields.append("Host", &hp);
+                fields.append("User-Agent", "netlab/0.1");
+                let mut connect = Vec::new();
+                head::emit_request("CONNECT", &hp, Version::HTTP_11, &fields, &mut connect);
+                self.verbose(">", &connect);
+                head::trace(Dir::Sent, &connect, "CONNECT head");
+                plain.write_all(&connect).map_err(ClientError::Send)?;
                 let resp = reader
                     .response_head(
                         &mut plain,
@@ -313,11 +316,10 @@ impl Client {
         for (name, value) in req.headers.iter() {
             headers.set(name, value);
         }
-        let mut out = format!("{} {} HTTP/1.1\r\n", req.method, target).into_bytes();
-        headers.write_to(&mut out);
-        out.extend_from_slice(b"\r\n");
+        let mut out = Vec::with_capacity(256 + req.body.len());
+        head::emit_request(&req.method, &target, Version::HTTP_11, &headers, &mut out);
         self.verbose(">", &out);
-        trace_sent_head(&out, "request head");
+        head::trace(Dir::Sent, &out, "request head");
         if req.chunked {
             for part in req.body.chunks(8192) {
                 chunked::encode_chunk(part, &mut out);
@@ -354,10 +356,73 @@ impl Client {
             .reader
             .body(&mut conn.transport, length, self.opts.max_body, deadline)
             .map_err(ClientError::Receive)?;
-        let keep = length != BodyLength::UntilClose
-            && !head.headers.has_token("connection", "close")
-            && (head.version >= message::Version::HTTP_11
-                || head.headers.has_token("connection", "keep-alive"));
-        Ok((Response::from_head(head, body), keep))
+        let keep = persistence::after_reading(length, head.version, &head.headers);
+        Ok((head.into_response(body), keep))
+    }
+}
+
+/// A handler that forwards every request to an upstream server over HTTP/1.1 and returns
+/// its answer: the gateway's hop to the notes service (`http::services::app::gateway`).
+/// Hop-by-hop fields stay behind on both ways (RFC 9110 §7.6.1), `Via` records the hop
+/// (§7.6.3), and a failed hop answers 502.
+pub struct Upstream {
+    url: Url,
+    /// What the trace and the 502 call the upstream ("notes service").
+    name: String,
+    /// One kept-alive connection to the upstream, shared by the gateway's threads.
+    client: Mutex<Client>,
+}
+
+impl Upstream {
+    pub fn new(url: Url, name: &str) -> Upstream {
+        Upstream {
+            url,
+            name: name.to_string(),
+            client: Mutex::new(Client::new(Options::default())),
+        }
+    }
+}
+
+impl Handler for Upstream {
+    fn handle(&self, req: &Request) -> Response {
+        let mut url = self.url.clone();
+        url.target = req.target.clone();
+        trace::sent(Layer::Http1, || {
+            format!(
+                "gateway: {} {} → {} at {}",
+                req.method,
+                req.target,
+                self.name,
+                self.url.host_port()
+            )
+        });
+        let mut out = Outgoing::new(&req.method, url);
+        out.defaults = false;
+        out.headers = strip_hop_by_hop(&req.headers);
+        out.headers.remove("host");
+        out.headers.remove("content-length");
+        out.headers.append("Via", "1.1 netlab-gateway");
+        out.body = req.body.clone();
+        let result = self
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(&out);
+        match result {
+            Ok(r) => {
+                trace::received(Layer::Http1, || {
+                    format!("gateway: {} answered {} {}", self.name, r.status, r.reason)
+                });
+                let mut headers = strip_hop_by_hop(&r.headers);
+                headers.remove("content-length");
+                Response {
+                    status: r.status,
+                    reason: r.reason,
+                    headers,
+                    body: r.body,
+                }
+            }
+            Err(e) => Response::text(502, &format!("the {} failed: {e}", self.name)),
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! attacks. Two parties that resolve a length differently see different messages in the same
 //! bytes, so every ambiguous case is an error here, not a guess.
 
-use super::message::{Headers, Version};
-use super::parse::{RequestHead, ResponseHead};
+use super::head::{RequestHead, ResponseHead};
+use crate::http::message::{Headers, Version};
 use std::fmt;
 
 /// How the body of a message is delimited (RFC 9112 §6.3).

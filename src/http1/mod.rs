@@ -1,30 +1,27 @@
-//! [L7] HTTP/1.1, built from the bytes up (RFC 9110 semantics, RFC 9112 syntax).
+//! [L7] HTTP/1.1 on the wire (RFC 9112): the text format, built from the bytes up. What a
+//! request and a response mean, the handler API and the services are not here but in
+//! [`crate::http`], shared with HTTP/2 and HTTP/3; this folder only carries them over TCP.
 //!
 //! Read in this order:
-//! 1. [`parse`] — the head parser (sans-IO, incremental).
-//! 2. [`message`] — requests, responses, fields; [`framing`] — the body-length rules.
-//! 3. [`chunked`] — the chunked transfer coding.
-//! 4. [`media`], [`uri`], [`date`] — media types, URLs, HTTP dates.
-//! 5. [`reader`] — reading whole messages from a connection, with deadlines.
-//! 6. [`server`] and [`router`] — the server loop and the handler API.
-//! 7. [`services`] — the resources: REST, SOAP, static files, the monolith and the gateway.
-//! 8. [`client`] and [`proxy`] — the other two roles.
-//! 9. [`tap`] — HTTP/1.1 decoded between two other programs (`netlab tap --proto http1`).
-//! 10. [`tour`] — the HTTP section of `netlab tour`.
+//! 1. [`parse`] — the head parser (sans-IO, incremental); [`head`] — the head as a value,
+//!    and `emit`, the one writer of heads.
+//! 2. [`framing`] — the body-length rules; [`chunked`] — the chunked transfer coding.
+//! 3. [`reader`] — reading whole messages from a connection, with deadlines.
+//! 4. [`server`] — the server loop; [`expect`] and [`persistence`] — its decisions after a
+//!    head (100-continue) and after a response (keep the connection or close it).
+//! 5. [`client`] and [`proxy`] — the other two roles.
+//! 6. [`tap`] — HTTP/1.1 decoded between two other programs (`netlab tap --proto http1`).
+//! 7. [`tour`] — the HTTP section of `netlab tour`.
 
 pub mod chunked;
 pub mod client;
-pub mod date;
+pub mod expect;
 pub mod framing;
-pub mod media;
-pub mod message;
+pub mod head;
 pub mod parse;
+pub mod persistence;
 pub mod proxy;
 pub mod reader;
-pub mod router;
 pub mod server;
-pub mod services;
 pub mod tap;
 pub mod tour;
-pub mod transport;
-pub mod uri;

@@ -10,10 +10,12 @@
 //! The parser does no I/O and keeps no state between calls (the caller keeps the bytes);
 //! the server traces what it parsed once a head is complete.
 //!
-//! Bodies are not parsed here: [`super::message`] decides the framing (§6) and
-//! [`super::chunked`] decodes chunked bodies (§7.1).
+//! The values it returns, and their reverse (`emit`, what every writer of a head calls), are
+//! in [`super::head`]. Bodies are not parsed here: [`super::framing`] decides their length
+//! (§6) and [`super::chunked`] decodes chunked bodies (§7.1).
 
-use super::message::{Headers, Version};
+use super::head::{RequestHead, ResponseHead};
+use crate::http::message::{Headers, Version};
 use std::fmt;
 
 /// The result of feeding bytes to the parser.
@@ -44,24 +46,6 @@ impl Default for Limits {
             max_target: 8 * 1024,
         }
     }
-}
-
-/// A parsed request line and its fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestHead {
-    pub method: String,
-    pub target: String,
-    pub version: Version,
-    pub headers: Headers,
-}
-
-/// A parsed status line and its fields.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResponseHead {
-    pub version: Version,
-    pub status: u16,
-    pub reason: String,
-    pub headers: Headers,
 }
 
 /// One variant per rule of the grammar that the input broke.

@@ -10,34 +10,29 @@
 //!   504 Gateway Timeout, each with the reason in the body.
 //!
 //! An open proxy is a gift to abusers: by default this one relays only to loopback origins.
+//!
+//! Threads: each client connection has its own thread (the accept loop of
+//! [`crate::l4::accept`]); a CONNECT tunnel adds a second one, one per direction of the
+//! relay ([`crate::l4::relay`]). A tunnel in which neither side sends anything for
+//! [`ProxyConfig::tunnel_idle`] (5 minutes by default) is closed, so it cannot hold its two
+//! threads and a connection slot for ever.
 
 use super::client::{Client, ClientError, Options, Outgoing};
 use super::framing;
-use super::message::{Headers, Request, Response, Version};
+use super::head;
 use super::reader::{ReadError, Reader};
 use super::server::{self, Config};
-use super::transport::Transport;
-use super::uri::{Scheme, Url, split_host_port};
-use crate::trace::{self, Layer};
-use std::io::{self, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use crate::http::fields::strip_hop_by_hop;
+use crate::http::message::{Headers, Response, Version};
+use crate::http::uri::{Scheme, Url, split_host_port};
+use crate::l4::{accept, relay};
+use crate::tls::transport::Transport;
+use crate::trace::{self, Dir, Layer};
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::thread;
 use std::time::{Duration, Instant};
-
-/// Fields that concern one connection only and never travel through a proxy (RFC 9110 §7.6.1).
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "proxy-authorization",
-    "proxy-authenticate",
-];
 
 #[derive(Clone, Debug)]
 pub struct ProxyConfig {
@@ -46,6 +41,8 @@ pub struct ProxyConfig {
     pub open: bool,
     /// How long to wait for an origin.
     pub origin_timeout: Duration,
+    /// A CONNECT tunnel in which neither side sent anything for this long is closed.
+    pub tunnel_idle: Duration,
 }
 
 impl Default for ProxyConfig {
@@ -54,33 +51,18 @@ impl Default for ProxyConfig {
             server: Config::default(),
             open: false,
             origin_timeout: Duration::from_secs(10),
+            tunnel_idle: Duration::from_secs(300),
         }
     }
-}
-
-/// Removes hop-by-hop fields, including those the Connection field names.
-pub fn strip_hop_by_hop(headers: &Headers) -> Headers {
-    let named: Vec<String> = headers.list("connection");
-    let mut out = Headers::new();
-    for (n, v) in headers.iter() {
-        let lower = n.to_ascii_lowercase();
-        if !HOP_BY_HOP.contains(&lower.as_str()) && !named.contains(&lower) {
-            out.append(n, v);
-        }
-    }
-    out
 }
 
 /// Serves the proxy on `listener` until `stop` is set.
 pub fn serve(listener: TcpListener, config: ProxyConfig, stop: Arc<AtomicBool>) {
     let max = config.server.max_conns;
     let config = Arc::new(config);
-    server::accept_loop(
-        listener,
-        max,
-        stop,
-        Arc::new(move |tcp: TcpStream, peer: SocketAddr| relay_connection(tcp, peer, &config)),
-    );
+    let serve_one =
+        Arc::new(move |tcp: TcpStream, peer: SocketAddr| relay_connection(tcp, peer, &config));
+    accept::serve(&listener, &stop, max, serve_one, &server::overloaded);
 }
 
 fn allowed(host: &str, port: u16, config: &ProxyConfig) -> Result<Vec<SocketAddr>, Response> {
@@ -195,8 +177,9 @@ fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
             }
             Err(_) => return,
         };
-        let req = Request::from_head(head, body, Headers::new());
-        let keep = req.keep_alive() && !req.headers.has_token("proxy-connection", "close");
+        let req = head.into_request(body, Headers::new());
+        let keep = super::persistence::persistent(req.version, &req.headers)
+            && !req.headers.has_token("proxy-connection", "close");
 
         // 3. Forward: hop-by-hop fields stay behind, Via records the hop.
         let mut out = Outgoing::new(&req.method, url.clone());
@@ -290,61 +273,46 @@ fn tunnel(mut conn: Transport, reader: Reader, target: &str, config: &ProxyConfi
     trace::event(Layer::Http1, || {
         format!("proxy: tunnel open to {host}:{port}; relaying bytes both ways")
     });
-    if conn
-        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        .is_err()
-    {
+    // RFC 9110 §9.3.6: a 2xx answer to CONNECT carries no Content-Length nor
+    // Transfer-Encoding: what follows is the tunnel, not a body.
+    let mut established = Vec::new();
+    head::emit_response(
+        Version::HTTP_11,
+        200,
+        "Connection Established",
+        &Headers::new(),
+        &mut established,
+    );
+    head::trace(Dir::Sent, &established, "response head");
+    if conn.write_all(&established).is_err() {
         return;
     }
     let Transport::Plain(client) = conn else {
         return;
     };
-    let _ = client.set_read_timeout(None);
     // Bytes the client sent right after its CONNECT head (a ClientHello) go first.
-    let mut to_origin = origin;
-    if !reader.buf.is_empty() && to_origin.write_all(&reader.buf).is_err() {
+    let mut origin = origin;
+    if !reader.buf.is_empty() && origin.write_all(&reader.buf).is_err() {
         return;
     }
-    let (Ok(from_client), Ok(from_origin)) = (client.try_clone(), to_origin.try_clone()) else {
-        return;
-    };
-    let up = thread::spawn(move || copy(from_client, to_origin));
-    let down = copy(from_origin, client);
-    let up = up.join().unwrap_or(0);
+    let totals = relay::relay(client, origin, Some(config.tunnel_idle), None);
     trace::event(Layer::Http1, || {
-        format!("proxy: tunnel to {host}:{port} closed ({up} bytes up, {down} bytes down)")
+        format!(
+            "proxy: tunnel to {host}:{port} closed ({} bytes up, {} bytes down{})",
+            totals.up,
+            totals.down,
+            if totals.idled_out {
+                format!("; idle for {:?}", config.tunnel_idle)
+            } else {
+                String::new()
+            }
+        )
     });
-}
-
-/// Copies until end of stream, then passes the half-close on.
-fn copy(mut from: TcpStream, mut to: TcpStream) -> u64 {
-    let n = io::copy(&mut from, &mut to).unwrap_or(0);
-    let _ = to.shutdown(Shutdown::Write);
-    n
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hop_by_hop_fields_stay_behind() {
-        let mut h = Headers::new();
-        for (n, v) in [
-            ("Host", "a"),
-            ("Connection", "close, X-Secret"),
-            ("X-Secret", "1"),
-            ("Keep-Alive", "timeout=5"),
-            ("Proxy-Connection", "keep-alive"),
-            ("Accept", "*/*"),
-            ("TE", "trailers"),
-        ] {
-            h.append(n, v);
-        }
-        let stripped = strip_hop_by_hop(&h);
-        let kept: Vec<&str> = stripped.iter().map(|(n, _)| n).collect();
-        assert_eq!(kept, ["Host", "Accept"]);
-    }
 
     #[test]
     fn only_loopback_unless_open() {

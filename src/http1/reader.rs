@@ -6,10 +6,11 @@
 
 use super::chunked::ChunkedDecoder;
 use super::framing::BodyLength;
-use super::message::Headers;
-use super::parse::{self, Limits, ParseError, RequestHead, ResponseHead, Status};
-use super::transport::Transport;
-use crate::trace::{self, Layer};
+use super::head::{self, RequestHead, ResponseHead};
+use super::parse::{self, Limits, ParseError, Status};
+use crate::http::message::Headers;
+use crate::tls::transport::Transport;
+use crate::trace::{self, Dir, Layer};
 use std::fmt;
 use std::io::{self, Read};
 use std::time::Instant;
@@ -108,7 +109,7 @@ impl Reader {
                 let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + head_time);
                 match parse::parse_request(&self.buf, limits).map_err(ReadError::Parse)? {
                     Status::Complete((head, n)) => {
-                        trace_head(&self.buf[..n], "request head");
+                        head::trace(Dir::Received, &self.buf[..n], "request head");
                         self.buf.drain(..n);
                         return Ok(head);
                     }
@@ -136,7 +137,7 @@ impl Reader {
                 if let Status::Complete((head, n)) =
                     parse::parse_response(&self.buf, limits).map_err(ReadError::Parse)?
                 {
-                    trace_head(&self.buf[..n], "response head");
+                    head::trace(Dir::Received, &self.buf[..n], "response head");
                     self.buf.drain(..n);
                     return Ok(head);
                 }
@@ -180,6 +181,9 @@ impl Reader {
             }
             BodyLength::Chunked => {
                 let mut decoder = ChunkedDecoder::default();
+                if trace::is_on(Layer::Http1) {
+                    decoder = decoder.keeping_sizes();
+                }
                 let mut body = Vec::new();
                 loop {
                     let used = decoder
@@ -192,9 +196,10 @@ impl Reader {
                     if decoder.is_done() {
                         trace::received(Layer::Http1, || {
                             format!(
-                                "body {} bytes in chunks of {:?} bytes (the 0 is the last-chunk), {} trailer field(s)",
+                                "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s)",
                                 body.len(),
-                                decoder.chunk_sizes,
+                                decoder.chunks,
+                                decoder.describe_sizes(),
                                 decoder.trailers().len()
                             )
                         });
@@ -221,27 +226,5 @@ impl Reader {
                 Ok((body, Headers::new()))
             }
         }
-    }
-}
-
-/// Traces a head as it crossed the wire, one line per line.
-pub fn trace_head(bytes: &[u8], what: &str) {
-    if !trace::is_on(Layer::Http1) {
-        return;
-    }
-    trace::received(Layer::Http1, || format!("{what}, {} bytes:", bytes.len()));
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        trace::received(Layer::Http1, || format!("  {}", trace::preview(line, 200)));
-    }
-}
-
-/// Traces a head this program sends.
-pub fn trace_sent_head(bytes: &[u8], what: &str) {
-    if !trace::is_on(Layer::Http1) {
-        return;
-    }
-    trace::sent(Layer::Http1, || format!("{what}, {} bytes:", bytes.len()));
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        trace::sent(Layer::Http1, || format!("  {}", trace::preview(line, 200)));
     }
 }

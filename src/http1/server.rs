@@ -1,40 +1,33 @@
 //! A blocking HTTP/1.1 server: one thread per connection (up to a cap), keep-alive and
 //! pipelining, `Expect: 100-continue`, and a status code for every way a request can be
-//! wrong (RFC 9110 §15, RFC 9112). Handlers are plain functions `fn(&Request) -> Response`.
+//! wrong (RFC 9110 §15, RFC 9112). Handlers are plain functions `fn(&Request) -> Response`
+//! ([`crate::http::handler`]), the same ones HTTP/2 and HTTP/3 will serve.
 //!
 //! The whole life of a connection is [`serve_connection`]: read a head, decide the body
 //! length, read the body, call the handler, write the response, and go round again while
-//! both sides want to keep the connection.
+//! both sides want to keep the connection. The decisions on the way are small functions
+//! of their own ([`super::expect`], [`super::persistence`]); the accept loop in front is
+//! the one of L4 ([`crate::l4::accept`]), which gives each connection its thread.
 
 use super::chunked;
+use super::expect::{self, Expect};
 use super::framing::{self, BodyLength};
-use super::message::{self, Request, Response, Version};
+use super::head::{self, RequestHead};
 use super::parse::Limits;
-use super::reader::{ReadError, Reader, trace_sent_head};
-use super::transport::Transport;
-use crate::l4::background::{Background, Wake};
-use crate::trace::{self, Layer};
+use super::persistence;
+use super::reader::{ReadError, Reader};
+use crate::catch;
+use crate::http::handler::Handler;
+use crate::http::message::{Headers, Response, Version};
+use crate::l4::accept;
+use crate::l4::background::Background;
+use crate::tls::transport::Transport;
+use crate::trace::{self, Dir, Layer};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant, SystemTime};
-
-/// Anything that turns a request into a response: a plain `fn`, a closure, a router.
-pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, req: &Request) -> Response;
-}
-
-impl<F> Handler for F
-where
-    F: Fn(&Request) -> Response + Send + Sync + 'static,
-{
-    fn handle(&self, req: &Request) -> Response {
-        self(req)
-    }
-}
 
 /// Limits and timeouts. Each protects the server from one kind of client.
 #[derive(Clone, Debug)]
@@ -77,55 +70,6 @@ impl Default for Config {
 /// `None` when the TLS handshake fails: there is no HTTP to answer then.
 pub type Accept = dyn Fn(TcpStream) -> Option<Transport> + Send + Sync;
 
-/// The accept loop: one thread per connection until `stop` is set (a connection of our own
-/// then wakes `accept`). Beyond `max_conns` connections at once, new ones get 503.
-pub fn accept_loop(
-    listener: TcpListener,
-    max_conns: usize,
-    stop: Arc<AtomicBool>,
-    per_connection: Arc<dyn Fn(TcpStream, SocketAddr) + Send + Sync>,
-) {
-    let active = Arc::new(AtomicUsize::new(0));
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e) => {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                trace::event(Layer::Http1, || format!("accept failed: {e}"));
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        if active.load(Ordering::SeqCst) >= max_conns {
-            // Too many connections: say so in HTTP and close, rather than queue silently.
-            trace::event(Layer::Http1, || {
-                format!("{peer}: {max_conns} connections already, answering 503")
-            });
-            let mut s = stream;
-            let _ = s.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = s.write_all(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            continue;
-        }
-        active.fetch_add(1, Ordering::SeqCst);
-        let (work, active2) = (per_connection.clone(), active.clone());
-        let spawned = thread::Builder::new()
-            .name(format!("conn {peer}"))
-            .stack_size(512 * 1024)
-            .spawn(move || {
-                work(stream, peer);
-                active2.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            active.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
 /// Serves HTTP on every connection the listener accepts.
 pub fn serve(
     listener: TcpListener,
@@ -145,7 +89,20 @@ pub fn serve(
             conn.close();
         }
     };
-    accept_loop(listener, max, stop, Arc::new(work));
+    accept::serve(&listener, &stop, max, Arc::new(work), &overloaded);
+}
+
+/// Beyond the connection cap: say so in HTTP (503 with Retry-After, RFC 9110 §15.6.4) and
+/// close, rather than leave the client waiting in the listen queue.
+pub fn overloaded(stream: TcpStream, peer: SocketAddr) {
+    trace::event(Layer::Http1, || {
+        format!("{peer}: too many connections already, answering 503")
+    });
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let resp = Response::new(503)
+        .header("Retry-After", "1")
+        .header("Connection", "close");
+    let _ = write_response(&mut Transport::Plain(stream), "GET", &resp);
 }
 
 /// Plain TCP: no handshake.
@@ -160,20 +117,8 @@ pub fn spawn(
     config: Config,
     accept: Arc<Accept>,
 ) -> std::io::Result<Background> {
-    background(listener, "http server", move |l, stop| {
+    Background::tcp(listener, "http server", move |l, stop| {
         serve(l, handler, config, accept, stop)
-    })
-}
-
-/// Runs a server loop over `listener` in a background thread (the server here, the proxy).
-pub fn background(
-    listener: TcpListener,
-    what: &str,
-    body: impl FnOnce(TcpListener, Arc<AtomicBool>) + Send + 'static,
-) -> std::io::Result<Background> {
-    let addr = listener.local_addr()?;
-    Background::start(format!("{what} {addr}"), addr, Wake::Tcp, move |stop| {
-        body(listener, stop)
     })
 }
 
@@ -247,33 +192,14 @@ pub fn serve_connection(
 
         // 4. Expect: 100-continue (RFC 9110 §10.1.1): tell the client to send the body, or
         //    refuse it before it is sent.
-        if let Some(expect) = head.headers.get("expect") {
-            if !expect.eq_ignore_ascii_case("100-continue") {
-                return respond_and_close(
-                    conn,
-                    &head.method,
-                    Response::text(417, "only Expect: 100-continue is supported"),
-                );
-            }
-            let too_big = matches!(length, BodyLength::Fixed(n) if n > config.max_body as u64);
-            if too_big {
-                return respond_and_close(
-                    conn,
-                    &head.method,
-                    Response::text(
-                        413,
-                        &format!("the body may be at most {} bytes", config.max_body),
-                    ),
-                );
-            }
-            if head.version >= Version::HTTP_11
-                && length != BodyLength::None
-                && reader.buf.is_empty()
-            {
-                trace::sent(Layer::Http1, || {
-                    "HTTP/1.1 100 Continue (send the body)".into()
-                });
-                if conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+        match expect::decide(&head, length, config.max_body, !reader.buf.is_empty()) {
+            Expect::Proceed => {}
+            Expect::Refuse(resp) => return respond_and_close(conn, &head.method, resp),
+            Expect::Continue => {
+                let mut out = Vec::new();
+                head::emit_response(Version::HTTP_11, 100, "Continue", &Headers::new(), &mut out);
+                head::trace(Dir::Sent, &out, "interim response (send the body)");
+                if conn.write_all(&out).is_err() {
                     return;
                 }
             }
@@ -291,23 +217,25 @@ pub fn serve_connection(
         };
 
         // 6. The handler. A handler that panics costs its request a 500, not the server.
-        let req = Request::from_head(head, body, trailers);
-        let mut resp = match catch_unwind(AssertUnwindSafe(|| handler.handle(&req))) {
+        let req = head.into_request(body, trailers);
+        let mut resp = match catch::call(|| handler.handle(&req)) {
             Ok(r) => r,
-            Err(_) => Response::text(500, "the handler panicked"),
+            Err(p) => {
+                let what = format!("{peer}: {} {}", req.method, req.target);
+                catch::report(Layer::Http1, &what, &p, "answered 500, serving on");
+                Response::text(500, "the handler panicked")
+            }
         };
 
-        // 7. The response, and whether the connection goes on.
-        let keep = req.keep_alive() && !resp.headers.has_token("connection", "close");
-        if !keep {
-            resp.headers.set("Connection", "close");
-        } else if req.version == Version::HTTP_10 {
-            resp.headers.set("Connection", "keep-alive");
+        // 7. The response, and whether the connection goes on (RFC 9112 §9.3).
+        let decision = persistence::after_response(req.version, &req.headers, &resp.headers);
+        if let Some(value) = decision.connection {
+            resp.headers.set("Connection", value);
         }
         if write_response(conn, &req.method, &resp).is_err() {
             return;
         }
-        if !keep {
+        if !decision.keep {
             trace::event(Layer::Http1, || {
                 format!("{peer}: Connection: close, closing after {served} request(s)")
             });
@@ -326,7 +254,7 @@ fn describe(length: BodyLength) -> String {
 }
 
 /// Rules a request head must follow before it reaches a handler.
-fn check_head(head: &super::parse::RequestHead, config: &Config) -> Option<Response> {
+fn check_head(head: &RequestHead, config: &Config) -> Option<Response> {
     if !config.methods.contains(&head.method.as_str()) {
         return Some(Response::text(
             501,
@@ -385,11 +313,9 @@ fn respond_and_close(conn: &mut Transport, method: &str, mut resp: Response) {
 /// The status line always says HTTP/1.1: a server sends its own highest version, even to a
 /// 1.0 client (RFC 9110 §2.5); `method` decides whether a body follows (HEAD).
 pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> std::io::Result<()> {
-    let mut out = Vec::with_capacity(256 + resp.body.len());
-    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.status, resp.reason).as_bytes());
     let mut headers = resp.headers.clone();
     if !headers.contains("date") {
-        headers.set("Date", &super::date::format(SystemTime::now()));
+        headers.set("Date", &crate::http::date::format(SystemTime::now()));
     }
     let chunked = headers.has_token("transfer-encoding", "chunked");
     // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 and a HEAD response carry the
@@ -398,9 +324,15 @@ pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> st
     if !chunked && !bodyless_status && !headers.contains("content-length") {
         headers.set("Content-Length", &resp.body.len().to_string());
     }
-    headers.write_to(&mut out);
-    out.extend_from_slice(b"\r\n");
-    trace_sent_head(&out, "response head");
+    let mut out = Vec::with_capacity(256 + resp.body.len());
+    head::emit_response(
+        Version::HTTP_11,
+        resp.status,
+        &resp.reason,
+        &headers,
+        &mut out,
+    );
+    head::trace(Dir::Sent, &out, "response head");
     let send_body = method != "HEAD" && !bodyless_status;
     if send_body {
         if chunked {
@@ -408,7 +340,7 @@ pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> st
             for part in resp.body.chunks(4096) {
                 chunked::encode_chunk(part, &mut out);
             }
-            chunked::encode_last(&message::Headers::new(), &mut out);
+            chunked::encode_last(&Headers::new(), &mut out);
             trace::sent(Layer::Http1, || {
                 format!(
                     "body {} bytes in {} chunk(s) + last-chunk",

@@ -9,7 +9,8 @@
 use super::chunked::ChunkedDecoder;
 use super::framing::{self, BodyLength};
 use super::parse::{self, Limits, Status};
-use crate::tap::{Decoder, Line, Side};
+use crate::l4::relay::Side;
+use crate::tap::{Decoder, Line};
 use crate::trace::{self, Dir, Layer};
 use std::collections::VecDeque;
 
@@ -194,7 +195,9 @@ impl Http1Decoder {
                 total: n,
                 start: Vec::new(),
             },
-            BodyLength::Chunked => Body::Chunked(Box::default()),
+            BodyLength::Chunked => {
+                Body::Chunked(Box::new(ChunkedDecoder::default().keeping_sizes()))
+            }
             BodyLength::UntilClose => Body::UntilClose { seen: 0 },
         };
         true
@@ -231,8 +234,8 @@ impl Http1Decoder {
                             out.push(line(
                                 from,
                                 format!(
-                                    "chunked body complete: chunk sizes {:?}, {} trailer field(s)",
-                                    decoder.chunk_sizes,
+                                    "chunked body complete: chunk sizes {}, {} trailer field(s)",
+                                    decoder.describe_sizes(),
                                     decoder.trailers().len()
                                 ),
                             ));

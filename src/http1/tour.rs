@@ -3,13 +3,14 @@
 //! loopback ports the kernel picks; the trace narrates every head.
 
 use super::client::{Client, Options, Outgoing};
-use super::message::Response;
 use super::proxy::{self, ProxyConfig};
 use super::server::{self, Config};
-use super::services::{app, notes::Store};
-use super::uri::Url;
+use crate::guide::{Guide, TourError};
+use crate::http::message::Response;
+use crate::http::services::{app, notes::Store};
+use crate::http::uri::Url;
+use crate::l4::background::Background;
 use crate::tls;
-use crate::tour::{Guide, TourError};
 use std::net::TcpListener;
 use std::sync::Arc;
 
@@ -164,7 +165,7 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
 
     g.step("the proxy: absolute-form request, hop-by-hop fields stripped, Via added");
     let proxy_l = listener(g)?;
-    let proxy = server::background(proxy_l, "proxy", |l, stop| {
+    let proxy = Background::tcp(proxy_l, "proxy", |l, stop| {
         proxy::serve(l, ProxyConfig::default(), stop)
     })
     .map_err(|e| g.fail("start proxy", e))?;

@@ -6,7 +6,7 @@
 //! datagram (UDP) of its own; the loop sees the flag and returns.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -47,6 +47,19 @@ impl Background {
             wake,
             stop,
             thread: Some(thread),
+        })
+    }
+
+    /// Runs a TCP server loop `body(listener, stop_flag)` in a thread named after `what` and
+    /// the address (the echo server, the HTTP server, the proxy, the tap all start this way).
+    pub fn tcp(
+        listener: TcpListener,
+        what: &str,
+        body: impl FnOnce(TcpListener, Arc<AtomicBool>) + Send + 'static,
+    ) -> io::Result<Background> {
+        let addr = listener.local_addr()?;
+        Background::start(format!("{what} {addr}"), addr, Wake::Tcp, move |stop| {
+            body(listener, stop)
         })
     }
 

@@ -8,14 +8,15 @@
 //! The server loop is the classic one: `socket → bind → listen → accept`, then one thread per
 //! connection running a [`Handler`]. The handler is a plain function a lab can replace.
 
+use super::accept;
 use super::background::{Background, Wake, loopback_for};
 use super::conn::{Conn, is_timeout, read_full};
 use crate::trace::{self, Layer};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 /// What a server runs for each accepted connection, in the connection's own thread.
@@ -185,43 +186,22 @@ pub fn echo(conn: &mut Conn) -> io::Result<()> {
     }
 }
 
-/// The accept loop: one thread per connection, until `stop` is set (and one more connection
-/// arrives to wake `accept`). A failing connection never stops the loop.
+/// The accept loop ([`super::accept`]) with a handler in each connection's thread, until
+/// `stop` is set. A failing connection never stops the loop.
 pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: &AtomicBool) {
-    loop {
-        // 1. Block until the kernel hands over a connection whose handshake is complete.
-        let (stream, peer) = match listener.accept() {
-            Ok(pair) => pair,
-            Err(e) => {
-                if stop.load(Ordering::SeqCst) {
-                    return;
-                }
-                trace::event(Layer::L4, || {
-                    format!("accept() failed: {e}; still listening")
-                });
-                // EMFILE and friends: wait a little instead of spinning.
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        // 2. A stop request wakes accept with a connection of its own; it is not served.
-        if stop.load(Ordering::SeqCst) {
-            return;
-        }
-        trace::event(Layer::L4, || {
-            format!("accept() → new connection from {peer}, ESTABLISHED")
-        });
-        // 3. Serve it in its own thread so a slow client never holds up the others.
-        let spawned = thread::Builder::new()
-            .name(format!("conn {peer}"))
-            .spawn(move || serve_connection(stream, handler));
-        if let Err(e) = spawned {
-            trace::event(Layer::L4, || {
-                format!("cannot start a thread for {peer}: {e}; closed")
-            });
-        }
-    }
+    let serve_one =
+        Arc::new(move |stream: TcpStream, _peer: SocketAddr| serve_connection(stream, handler));
+    accept::serve(
+        &listener,
+        stop,
+        MAX_CONNS,
+        serve_one,
+        &accept::close_silently,
+    );
 }
+
+/// Connections an echo server serves at once; more are closed at once.
+pub const MAX_CONNS: usize = 4096;
 
 fn serve_connection(stream: TcpStream, handler: Handler) {
     let mut conn = match Conn::new(stream) {
@@ -240,11 +220,8 @@ fn serve_connection(stream: TcpStream, handler: Handler) {
 /// Binds and serves TCP in a background thread.
 pub fn spawn_tcp(addr: SocketAddr, handler: Handler) -> Result<Background, EchoError> {
     let listener = bind_tcp(addr)?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EchoError::Bind { addr, source })?;
-    Background::start(format!("tcp server {addr}"), addr, Wake::Tcp, move |stop| {
-        serve_tcp(listener, handler, &stop)
+    Background::tcp(listener, "tcp server", move |l, stop| {
+        serve_tcp(l, handler, &stop)
     })
     .map_err(|source| EchoError::Io {
         what: "starting the server thread",

@@ -4,7 +4,7 @@
 use super::echo::{self, TcpClient, UdpClient};
 use super::port;
 use super::sockets::{self, Filter, Proto, TcpState};
-use crate::tour::{Guide, TourError};
+use crate::guide::{Guide, TourError};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};

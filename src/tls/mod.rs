@@ -4,10 +4,12 @@
 //!
 //! - [`certs`] makes the local CA and the localhost certificate.
 //! - [`server_config`] and [`client_config`] build what rustls needs.
+//! - [`transport`] is the byte stream every TCP-based HTTP version runs on: plain TCP or
+//!   TLS over TCP, read and written the same way.
 
 pub mod certs;
+pub mod transport;
 
-use crate::http1::transport::Transport;
 use crate::trace::{self, Layer};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::pem::PemObject;
@@ -21,6 +23,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use transport::Transport;
 
 #[derive(Debug)]
 pub enum TlsError {

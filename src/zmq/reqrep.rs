@@ -13,8 +13,7 @@
 
 use super::endpoint::Endpoint;
 use super::socket::{Message, Socket, ZmqError};
-use crate::trace::{self, Layer};
-use std::panic::{self, AssertUnwindSafe};
+use crate::trace::Layer;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -78,12 +77,15 @@ pub fn serve(
         };
         // 2. Run the handler. A panic in it must not kill the server: catch it and answer
         //    with an error, since REP must reply before it can receive the next request.
-        let reply = match panic::catch_unwind(AssertUnwindSafe(|| handler.handle(&request))) {
+        let reply = match crate::catch::call(|| handler.handle(&request)) {
             Ok(reply) => reply,
-            Err(_) => {
-                trace::event(Layer::Zmq, || {
-                    "the handler panicked; replying with an error and serving on".to_string()
-                });
+            Err(p) => {
+                crate::catch::report(
+                    Layer::Zmq,
+                    "REP",
+                    &p,
+                    "replying with an error and serving on",
+                );
                 vec![PANIC_REPLY.to_vec()]
             }
         };

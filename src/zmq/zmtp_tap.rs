@@ -9,7 +9,8 @@
 //! whatever the frame size. After a decode error, that direction is relayed undecoded.
 
 use super::zmtp::{self, FrameHeader, Known, Status};
-use crate::tap::{Decoder, Line, Side};
+use crate::l4::relay::Side;
+use crate::tap::{Decoder, Line};
 use crate::trace::{self, Dir, Layer};
 
 /// How many body bytes a frame line shows.

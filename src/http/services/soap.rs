@@ -6,7 +6,7 @@
 //! Errors travel as `soap:Fault` elements with HTTP status 500 (§6.2), whatever the cause.
 
 use super::notes::Store;
-use crate::http1::message::{Request, Response};
+use crate::http::message::{Request, Response};
 use roxmltree::{Document, Node};
 
 pub const ENVELOPE_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";

@@ -3,14 +3,14 @@
 //! `TRACE` (§9.3.8).
 //!
 //! ```
-//! use netlab::http1::router::Router;
-//! use netlab::http1::message::{Request, Response};
+//! use netlab::http::router::Router;
+//! use netlab::http::message::{Request, Response};
 //! fn hello(_: &Request) -> Response { Response::text(200, "hello") }
 //! let router = Router::new().get("/hello", hello);
 //! ```
 
+use super::handler::Handler;
 use super::message::{Request, Response};
-use super::server::Handler;
 use std::sync::Arc;
 
 /// A path pattern: literal segments, `{name}` for any one segment, `*` at the end for the

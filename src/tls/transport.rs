@@ -1,5 +1,6 @@
-//! The byte stream under HTTP/1.1: plain TCP, or TLS over TCP (rustls). HTTP reads and writes
-//! the same way over both; only timeouts need the TCP socket underneath.
+//! The byte stream under HTTP over TCP: plain TCP, or TLS over TCP (rustls). HTTP/1.1 (and
+//! HTTP/2 next) reads and writes the same way over both; only timeouts need the TCP socket
+//! underneath. It sits with TLS, below every HTTP version, so none of them owns it.
 
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use std::io::{self, Read, Write};

@@ -9,14 +9,11 @@
 
 use super::notes::Store;
 use super::{files, rest, soap};
-use crate::http1::client::{Client, Options, Outgoing};
-use crate::http1::message::{Request, Response};
-use crate::http1::proxy::strip_hop_by_hop;
-use crate::http1::router::Router;
-use crate::http1::uri::Url;
-use crate::trace::{self, Layer};
+use crate::http::handler::Handler;
+use crate::http::message::{Request, Response};
+use crate::http::router::Router;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::Arc;
 
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>netlab</title></head><body>
@@ -50,7 +47,7 @@ pub fn status(req: &Request) -> Response {
     {
         Some(code) if (200..600).contains(&code) => Response::text(
             code,
-            &format!("{code} {}", crate::http1::message::reason(code)),
+            &format!("{code} {}", crate::http::status::reason(code)),
         ),
         _ => Response::text(400, "use /status/NNN with NNN from 200 to 599"),
     }
@@ -99,52 +96,17 @@ pub fn notes_service(store: Store) -> Router {
         .post("/soap", move |req: &Request| soap::handle(&s2, req))
 }
 
-/// The gateway: the edge routes itself, the notes through `upstream` over HTTP.
-pub fn gateway(upstream: Url, root: Option<PathBuf>) -> Router {
-    let client = std::sync::Arc::new(Mutex::new(Client::new(Options::default())));
-    let forward = move |req: &Request| -> Response {
-        let mut url = upstream.clone();
-        url.target = req.target.clone();
-        trace::sent(Layer::Http1, || {
-            format!(
-                "gateway: {} {} → notes service at {}",
-                req.method,
-                req.target,
-                upstream.host_port()
-            )
-        });
-        let mut out = Outgoing::new(&req.method, url);
-        out.defaults = false;
-        out.headers = strip_hop_by_hop(&req.headers);
-        out.headers.remove("host");
-        out.headers.remove("content-length");
-        out.headers.append("Via", "1.1 netlab-gateway");
-        out.body = req.body.clone();
-        // One kept-alive connection to the service, shared by the gateway's threads.
-        let result = client.lock().unwrap_or_else(|e| e.into_inner()).send(&out);
-        match result {
-            Ok(r) => {
-                trace::received(Layer::Http1, || {
-                    format!("gateway: notes service answered {} {}", r.status, r.reason)
-                });
-                let mut headers = strip_hop_by_hop(&r.headers);
-                headers.remove("content-length");
-                Response {
-                    status: r.status,
-                    reason: r.reason,
-                    headers,
-                    body: r.body,
-                }
-            }
-            Err(e) => Response::text(502, &format!("the notes service failed: {e}")),
-        }
-    };
-    let f = std::sync::Arc::new(forward);
+/// The gateway: the edge routes itself, the notes through `upstream`, a handler that
+/// forwards each request over the network (`http1::client::Upstream` over HTTP/1.1) and
+/// answers 502 when the service fails. Which protocol carries the hop is the upstream's
+/// business, not the gateway's.
+pub fn gateway(upstream: impl Handler, root: Option<PathBuf>) -> Router {
+    let upstream: Arc<dyn Handler> = Arc::new(upstream);
     let mut router = edge(root);
     for method in ["GET", "POST", "PUT", "DELETE"] {
         for path in ["/api/notes", "/api/notes/{id}", "/soap"] {
-            let f = f.clone();
-            router = router.route(method, path, move |req: &Request| f(req));
+            let up = upstream.clone();
+            router = router.route(method, path, move |req: &Request| up.handle(req));
         }
     }
     router

@@ -12,8 +12,8 @@
 //! `{"text": string}` gets 400, another method 405 with `Allow` (from the router).
 
 use super::notes::Store;
-use crate::http1::message::{Request, Response};
-use crate::http1::router::Router;
+use crate::http::message::{Request, Response};
+use crate::http::router::Router;
 use serde_json::{Value, json};
 
 pub const JSON: &str = "application/json";
@@ -28,7 +28,8 @@ fn json_response(status: u16, v: &Value) -> Response {
 
 /// An error as a JSON problem document (RFC 9457).
 pub fn problem(status: u16, detail: &str) -> Response {
-    let v = json!({ "title": crate::http1::message::reason(status), "status": status, "detail": detail });
+    let v =
+        json!({ "title": crate::http::status::reason(status), "status": status, "detail": detail });
     Response::with_body(status, "application/problem+json", format!("{v}\n"))
 }
 

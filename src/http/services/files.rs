@@ -4,9 +4,9 @@
 //! The path is percent-decoded and then checked segment by segment: `..` (encoded or not),
 //! backslashes and NUL bytes are refused, so no request can name a file outside the root.
 
-use crate::http1::date;
-use crate::http1::media;
-use crate::http1::message::{Request, Response};
+use crate::http::date;
+use crate::http::media;
+use crate::http::message::{Request, Response};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
