@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// A server process, killed when dropped.
+/// A server process, stopped when dropped: SIGTERM first, so a server with worker processes
+/// (nginx) can stop them itself, then SIGKILL; and no child of it may outlive it.
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
@@ -102,8 +103,61 @@ pub fn percentiles(mut samples: Vec<f64>) -> (f64, f64) {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        use nix::unistd::Pid;
+        let pid = self.child.id();
+        // Its children now (nginx's workers): they must be gone once it is.
+        let children = children_of(pid);
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        for child in children {
+            let start = Instant::now();
+            while is_alive(child) && start.elapsed() < Duration::from_secs(5) {
+                thread::sleep(Duration::from_millis(20));
+            }
+            if is_alive(child) {
+                let _ = kill(Pid::from_raw(child as i32), Signal::SIGKILL);
+                eprintln!("bench: process {child} outlived its server {pid}; killed it");
+            }
+        }
+    }
+}
+
+/// The PIDs whose parent is `pid` (from /proc/PID/stat, field 4).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // The command name (field 2) is in parentheses and may hold spaces.
+                    let rest = stat.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Is this process still there (and not a zombie)?
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z"),
+        Err(_) => false,
     }
 }
 

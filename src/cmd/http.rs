@@ -199,6 +199,12 @@ pub const PROXY: Command = Command {
             Some("10000"),
             "how long to wait for an origin (then 504)",
         ),
+        flag(
+            "tunnel-idle",
+            Some("MS"),
+            Some("300000"),
+            "close a CONNECT tunnel in which neither side sent anything for this long",
+        ),
     ],
     args: "",
     min_args: 0,
@@ -447,6 +453,7 @@ fn proxy_cmd(m: &Matches) -> Result<(), CliError> {
     let config = ProxyConfig {
         open: m.on("open"),
         origin_timeout: m.timeout(&PROXY, "origin-timeout")?,
+        tunnel_idle: m.timeout(&PROXY, "tunnel-idle")?,
         ..ProxyConfig::default()
     };
     cli::listening("http", listener.local_addr().map_err(runtime)?);
