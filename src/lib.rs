@@ -18,8 +18,9 @@
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
 //! | the guided tour of every exchange | [`tour`] | — |
 //!
-//! Later layers (HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
-//! they land; the README holds the full course map.
+//! These are the layers that exist: L4, ZeroMQ, and HTTP/1.1 with TLS and the proxy. HTTP/2
+//! and gRPC, HTTP/3 over QUIC, and WebRTC are planned and not written yet; they will add
+//! their rows here when they are. The README holds the full course map, planned parts marked.
 
 pub mod http1;
 pub mod l4;

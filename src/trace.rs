@@ -39,25 +39,25 @@ pub enum Layer {
     Http1,
     /// TLS handshakes and certificates.
     Tls,
-    /// HTTP/2 frames.
+    /// HTTP/2 frames (planned: no module prints it yet).
     H2,
-    /// HPACK header compression.
+    /// HPACK header compression (planned).
     Hpack,
-    /// gRPC messages and status.
+    /// gRPC messages and status (planned).
     Grpc,
-    /// QUIC packets and connection state.
+    /// QUIC packets and connection state (planned).
     Quic,
-    /// HTTP/3 frames.
+    /// HTTP/3 frames (planned).
     H3,
-    /// STUN / ICE-lite.
+    /// STUN / ICE-lite (planned).
     Stun,
-    /// DTLS records.
+    /// DTLS records (planned).
     Dtls,
-    /// SCTP chunks.
+    /// SCTP chunks (planned).
     Sctp,
-    /// The Data Channel Establishment Protocol.
+    /// The Data Channel Establishment Protocol (planned).
     Dcep,
-    /// SDP offers and answers.
+    /// SDP offers and answers (planned).
     Sdp,
     /// The guided tour's own narration.
     Tour,

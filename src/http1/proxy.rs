@@ -26,7 +26,10 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Fields that concern one connection only and never travel through a proxy (RFC 9110 §7.6.1).
+/// Fields that concern one connection only and never travel through a proxy (RFC 9110 §7.6.1),
+/// and `Trailer`, which is *not* hop-by-hop (RFC 9110 §6.6.2) but is dropped all the same: the
+/// proxy reads each whole body and forwards it with Content-Length, leaving the trailer section
+/// behind, so a `Trailer` field announcing trailer fields would promise what never comes.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
     "proxy-connection",
