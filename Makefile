@@ -1,7 +1,8 @@
 # netlab — the two commands of the README do all the set-up:
 #   make tour   build, then run every exchange on loopback, step by step
 #   make test   every test, interop with real peers included
-# Other targets: make check LAB=NN [SOLUTION=1], make bench, make deps, make fmt, make lint.
+# Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME], make bench, make deps, make fmt,
+# make lint.
 
 CARGO ?= cargo
 LAB ?=
@@ -24,7 +25,7 @@ test: deps
 
 check:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make check LAB=01 (see labs/README.md)" >&2; exit 2; fi
-	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,)
+	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,) $(if $(WRONG),--wrong $(WRONG),)
 
 bench: deps
 	$(CARGO) bench --bench l4

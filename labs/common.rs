@@ -17,17 +17,48 @@ pub struct Check {
     current: Arc<AtomicUsize>,
 }
 
+/// Which file a check drives: the student's, the reference, or one of the lab's known wrong
+/// solutions (`labs/NN-topic/wrong/NAME.rs`, which `make test` proves the check fails).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Student,
+    Solution,
+    Wrong(String),
+}
+
 impl Check {
-    /// Starts a check; `--solution` on the command line checks the reference instead of the
-    /// student's file. Returns the check and which file is being checked.
-    pub fn start(lab: &str, student_file: &str, limit: Duration) -> (Check, bool) {
-        let solution = std::env::args().any(|a| a == "--solution");
+    /// Starts a check. On the command line, `--solution` checks the reference instead of the
+    /// student's file, and `--wrong NAME` one of the wrong solutions named in `wrong`
+    /// (`make check LAB=04 WRONG=etag_unquoted`). Returns the check and which file it drives.
+    pub fn start(
+        lab: &str,
+        student_file: &str,
+        wrong: &[&str],
+        limit: Duration,
+    ) -> (Check, Subject) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let subject = match args.iter().position(|a| a == "--wrong") {
+            Some(i) => match args.get(i + 1) {
+                Some(name) if wrong.contains(&name.as_str()) => Subject::Wrong(name.clone()),
+                other => {
+                    eprintln!(
+                        "error: --wrong needs one of: {} (got {})",
+                        wrong.join(", "),
+                        other.map_or("nothing".to_string(), |n| format!("'{n}'"))
+                    );
+                    process::exit(2);
+                }
+            },
+            None if args.iter().any(|a| a == "--solution") => Subject::Solution,
+            None => Subject::Student,
+        };
         // `NETLAB_TRACE=l4 make check LAB=01` shows the trace (labs/README.md promises it).
         let _ = netlab::trace::enable_from_env();
-        let which = if solution {
-            "the reference solution"
-        } else {
-            student_file
+        let dir = student_file.rsplit_once('/').map_or("", |(d, _)| d);
+        let which = match &subject {
+            Subject::Student => student_file.to_string(),
+            Subject::Solution => "the reference solution".to_string(),
+            Subject::Wrong(name) => format!("{dir}/wrong/{name}.rs (a known wrong solution)"),
         };
         println!("lab {lab}: checking {which}");
         let current = Arc::new(AtomicUsize::new(0));
@@ -48,7 +79,7 @@ impl Check {
                 failed: 0,
                 current,
             },
-            solution,
+            subject,
         )
     }
 
@@ -111,7 +142,8 @@ pub fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     }
 }
 
-/// Bytes as a quoted, escaped string for failure messages.
-pub fn show(bytes: &[u8]) -> String {
-    format!("\"{}\"", netlab::trace::preview(bytes, 80))
+/// Bytes as a quoted, escaped string for failure messages: `"1\n"`, `"x" × 1025`, and a
+/// long value cut with its real length (`"…"… (255 bytes)`).
+pub fn show(bytes: impl AsRef<[u8]>) -> String {
+    netlab::trace::quoted(bytes.as_ref(), 80)
 }

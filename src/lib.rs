@@ -20,8 +20,9 @@
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //!
-//! Later layers (HTTP/1.1, HTTP/2 and gRPC, HTTP/3, WebRTC) add their rows here as
-//! they land; the README holds the full course map.
+//! These are the layers that exist: L4, ZeroMQ, and HTTP/1.1 with TLS and the proxy. HTTP/2
+//! and gRPC, HTTP/3 over QUIC, and WebRTC are planned and not written yet; they will add
+//! their rows here when they are. The README holds the full course map, planned parts marked.
 
 pub mod catch;
 pub mod guide;

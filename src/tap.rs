@@ -10,8 +10,9 @@
 //! The relay is protocol-neutral: it is [`crate::l4::relay`], one thread per direction per
 //! connection (RFC 9293 byte streams in, the same bytes out), behind the one accept loop. What it knows of a protocol
 //! is a [`Decoder`]: a sans-IO state machine that takes the bytes each side sent, in order,
-//! and returns trace lines. ZMTP implements it in `zmq/zmtp_tap.rs`; HTTP/1.1 and HTTP/2 add
-//! theirs the same way, and one row in the CLI's protocol table.
+//! and returns trace lines. ZMTP implements it in `zmq/zmtp_tap.rs` and HTTP/1.1 in
+//! `http1/tap.rs`; a planned layer (HTTP/2) would add its own the same way, and one row in
+//! the CLI's protocol table.
 //!
 //! Arrows: `→` is what the client (the peer that connected to the tap) sent toward the
 //! server, `←` what came back. The relay never alters, delays on purpose, or drops bytes:

@@ -39,25 +39,25 @@ pub enum Layer {
     Http1,
     /// TLS handshakes and certificates.
     Tls,
-    /// HTTP/2 frames.
+    /// HTTP/2 frames (planned: no module prints it yet).
     H2,
-    /// HPACK header compression.
+    /// HPACK header compression (planned).
     Hpack,
-    /// gRPC messages and status.
+    /// gRPC messages and status (planned).
     Grpc,
-    /// QUIC packets and connection state.
+    /// QUIC packets and connection state (planned).
     Quic,
-    /// HTTP/3 frames.
+    /// HTTP/3 frames (planned).
     H3,
-    /// STUN / ICE-lite.
+    /// STUN / ICE-lite (planned).
     Stun,
-    /// DTLS records.
+    /// DTLS records (planned).
     Dtls,
-    /// SCTP chunks.
+    /// SCTP chunks (planned).
     Sctp,
-    /// The Data Channel Establishment Protocol.
+    /// The Data Channel Establishment Protocol (planned).
     Dcep,
-    /// SDP offers and answers.
+    /// SDP offers and answers (planned).
     Sdp,
     /// The guided tour's own narration.
     Tour,
@@ -272,6 +272,68 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
     out
 }
 
+/// A run of one byte at least this long is summarised (`"x" × 1024`) by [`quoted`].
+const RUN: usize = 16;
+
+/// One byte escaped as [`preview`] escapes it, and `"` too: [`quoted`] puts values in quotes.
+fn escape_into(out: &mut String, b: u8) {
+    match b {
+        b'\r' => out.push_str("\\r"),
+        b'\n' => out.push_str("\\n"),
+        b'\t' => out.push_str("\\t"),
+        b'\\' => out.push_str("\\\\"),
+        b'"' => out.push_str("\\\""),
+        0x20..=0x7e => out.push(b as char),
+        _ => out.push_str(&format!("\\x{b:02x}")),
+    }
+}
+
+/// Bytes as a report shows a value: in double quotes and escaped (`"1\n"`), a run of one
+/// repeated byte summarised (`"x" × 1024` instead of 80 × `x`), and, when more than `max`
+/// bytes would be shown, cut with the real length (`"GET /…"… (255 bytes)`).
+///
+/// ```
+/// use netlab::trace::quoted;
+/// assert_eq!(quoted(b"1\n", 80), r#""1\n""#);
+/// let mut line = vec![b'x'; 1024];
+/// line.push(b'\n');
+/// assert_eq!(quoted(&line, 80), r#""x" × 1024 + "\n""#);
+/// assert_eq!(quoted(b"abcdef", 3), r#""abc"… (6 bytes)"#);
+/// ```
+pub fn quoted(bytes: &[u8], max: usize) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut literal = String::new();
+    // Bytes shown so far; a summarised run counts as a few, so many runs are cut too.
+    let mut shown = 0;
+    let mut at = 0;
+    while at < bytes.len() && shown < max {
+        let b = bytes[at];
+        let run = bytes[at..].iter().take_while(|&&c| c == b).count();
+        if run >= RUN {
+            if !literal.is_empty() {
+                parts.push(format!("\"{}\"", std::mem::take(&mut literal)));
+            }
+            let mut one = String::new();
+            escape_into(&mut one, b);
+            parts.push(format!("\"{one}\" × {run}"));
+            shown += 4;
+            at += run;
+        } else {
+            escape_into(&mut literal, b);
+            shown += 1;
+            at += 1;
+        }
+    }
+    if !literal.is_empty() || parts.is_empty() {
+        parts.push(format!("\"{literal}\""));
+    }
+    let mut out = parts.join(" + ");
+    if at < bytes.len() {
+        out.push_str(&format!("… ({} bytes)", bytes.len()));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +397,25 @@ mod tests {
         assert_eq!(preview(b"GET / HTTP/1.1\r\n", 64), "GET / HTTP/1.1\\r\\n");
         assert_eq!(preview(&[0, 0xff, b'a'], 64), "\\x00\\xffa");
         assert_eq!(preview(b"abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn quoted_shows_quotes_runs_and_real_length() {
+        assert_eq!(quoted(b"", 80), r#""""#);
+        assert_eq!(quoted(b"1\n", 80), r#""1\n""#);
+        assert_eq!(quoted(b"say \"hi\"", 80), r#""say \"hi\"""#);
+        assert_eq!(quoted(&[b'x'; 1025], 80), r#""x" × 1025"#);
+        let mut v = b"ab".to_vec();
+        v.extend([b'x'; 20]);
+        v.extend(b"\r\n");
+        assert_eq!(quoted(&v, 80), r#""ab" + "x" × 20 + "\r\n""#);
+        // Fifteen of a kind is not a run: shown as is.
+        assert_eq!(quoted(&[b'y'; 15], 80), format!("\"{}\"", "y".repeat(15)));
+        let long: Vec<u8> = (0..255u8).map(|i| b'a' + i % 26).collect();
+        let shown = quoted(&long, 10);
+        assert_eq!(shown, r#""abcdefghij"… (255 bytes)"#);
+        // No run of 80 × x, whatever the input.
+        assert!(!quoted(&[b'x'; 4096], 80).contains(&"x".repeat(80)));
     }
 
     // The global switch is process-wide, so filtering, the off state and capture are

@@ -107,3 +107,45 @@ fn oversized_datagram_is_refused_before_sending() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_trace_shows_the_payload_of_the_reply_as_of_the_request() {
+    let mut server = spawn_netlab(
+        &["echo", "server", "--udp", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "l4")],
+    );
+    let addr = server.listening();
+    let out = run_netlab(
+        &[
+            "echo",
+            "client",
+            "--udp",
+            "--addr",
+            &addr.to_string(),
+            "ping",
+        ],
+        b"",
+        &[("NETLAB_TRACE", "l4")],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let client = text(&out.stderr);
+    assert!(
+        client.contains(&format!("[l4] → datagram of 4 bytes to {addr}: \"ping\"")),
+        "{client}"
+    );
+    assert!(
+        client.contains(&format!("[l4] ← datagram of 4 bytes from {addr}: \"ping\"")),
+        "{client}"
+    );
+    let srv = server.stderr_until(&["[l4] → datagram of 4 bytes to"], T);
+    assert!(
+        srv.contains("[l4] ← datagram of 4 bytes from 127.0.0.1:") && srv.contains(": \"ping\""),
+        "{srv}"
+    );
+    let sent = srv
+        .lines()
+        .find(|l| l.starts_with("[l4] → datagram"))
+        .unwrap_or_default();
+    assert!(sent.ends_with(": \"ping\""), "{srv}");
+}

@@ -1,33 +1,44 @@
-//! Every lab check is meaningful: it passes on the reference solution and fails on the
-//! starter file, naming the step that failed.
+//! Every lab check is meaningful: it passes on the reference solution, fails on the starter
+//! file, and fails on each plausible wrong solution kept in `labs/NN-topic/wrong/`, at the
+//! step that is there to catch that mistake.
 
 mod common;
 use common::*;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-fn check(lab: &str, solution: bool) -> (Option<i32>, String) {
+/// Runs a lab's check with `args` (`--solution`, `--wrong NAME`, or none for the starter).
+fn check(lab: &str, args: &[&str]) -> (Option<i32>, String) {
     let exe = examples_dir().join(lab);
     assert!(
         exe.exists(),
         "{} is missing: cargo test builds the examples",
         exe.display()
     );
-    let args: &[&str] = if solution { &["--solution"] } else { &[] };
     let out = run(
         exe.to_str().unwrap(),
         args,
         b"",
         &[],
-        Duration::from_secs(60),
+        Duration::from_secs(90),
     );
     (out.status.code(), text(&out.stdout))
 }
 
+/// The numbers of the steps a report marks `✗`.
+fn failed_steps(report: &str) -> BTreeSet<usize> {
+    report
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("✗ step "))
+        .filter_map(|rest| rest.split(':').next()?.parse().ok())
+        .collect()
+}
+
 fn passes_on_solution_fails_on_starter(lab: &str, steps: usize) {
-    let (code, report) = check(lab, true);
+    let (code, report) = check(lab, &["--solution"]);
     assert_eq!(code, Some(0), "{lab} --solution:\n{report}");
     assert_eq!(report.matches("✓ step").count(), steps, "{report}");
-    let (code, report) = check(lab, false);
+    let (code, report) = check(lab, &[]);
     assert_eq!(code, Some(1), "{lab} on the starter must fail:\n{report}");
     assert!(
         report.contains("✗ step"),
@@ -35,37 +46,152 @@ fn passes_on_solution_fails_on_starter(lab: &str, steps: usize) {
     );
 }
 
+/// `wrong` lists every file of `labs/<dir>/wrong/` with the steps the check must fail on it,
+/// and no other: a wrong solution added without its line here fails this test.
+fn fails_on_each_wrong_solution(lab: &str, dir: &str, wrong: &[(&str, &[usize])]) {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("labs")
+        .join(dir)
+        .join("wrong");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(&folder)
+        .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let listed: BTreeSet<String> = wrong.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(
+        on_disk, listed,
+        "labs/{dir}/wrong/ and this test's table differ"
+    );
+    assert!(wrong.len() >= 2, "at least two wrong solutions per lab");
+    for (name, steps) in wrong {
+        let (code, report) = check(lab, &["--wrong", name]);
+        assert_eq!(
+            code,
+            Some(1),
+            "{lab} must fail on wrong/{name}.rs:\n{report}"
+        );
+        assert!(
+            report.contains(&format!("wrong/{name}.rs")),
+            "the report names the file it checked:\n{report}"
+        );
+        let want: BTreeSet<usize> = steps.iter().copied().collect();
+        assert_eq!(
+            failed_steps(&report),
+            want,
+            "wrong/{name}.rs must fail exactly steps {want:?}:\n{report}"
+        );
+    }
+}
+
 #[test]
 fn lab01_echo_handler() {
-    passes_on_solution_fails_on_starter("lab01", 9);
+    passes_on_solution_fails_on_starter("lab01", 10);
+    fails_on_each_wrong_solution(
+        "lab01",
+        "01-echo-handler",
+        &[
+            ("limit_1000", &[7]),
+            ("limit_off_by_one", &[7]),
+            ("keeps_cr", &[4]),
+        ],
+    );
+}
+
+#[test]
+fn lab01_failure_shows_lengths_not_runs_of_x() {
+    let (_, report) = check("lab01", &["--wrong", "limit_1000"]);
+    assert!(
+        report.contains(r#""x" × 1024 + "\n" in 5 writes"#),
+        "a long input is summarised with its length:\n{report}"
+    );
+    assert!(!report.contains(&"x".repeat(80)), "{report}");
 }
 
 #[test]
 fn lab02_socket_states() {
     passes_on_solution_fails_on_starter("lab02", 4);
-    let (_, report) = check("lab02", false);
+    let (_, report) = check("lab02", &[]);
     assert!(
         report.contains("CLOSE-WAIT"),
         "the starter's failure shows the CLOSE-WAIT sockets:\n{report}"
+    );
+    fails_on_each_wrong_solution(
+        "lab02",
+        "02-socket-states",
+        &[("no_quit", &[3]), ("quit_only", &[2, 4])],
     );
 }
 
 #[test]
 fn lab03_chunked_decoding() {
     passes_on_solution_fails_on_starter("lab03", 13);
+    fails_on_each_wrong_solution(
+        "lab03",
+        "03-chunked",
+        &[
+            ("bare_lf_accepted", &[10]),
+            ("from_str_radix", &[9]),
+            ("done_at_last_chunk", &[7, 13]),
+        ],
+    );
 }
 
 #[test]
 fn lab04_resource_handler() {
-    passes_on_solution_fails_on_starter("lab04", 10);
+    passes_on_solution_fails_on_starter("lab04", 13);
+    fails_on_each_wrong_solution(
+        "lab04",
+        "04-handler",
+        &[
+            ("etag_unquoted", &[7]),
+            ("if_match_put_only", &[9]),
+            ("if_match_star_literal", &[11]),
+        ],
+    );
+}
+
+#[test]
+fn lab04_failure_shows_the_body_as_sent() {
+    let (_, report) = check("lab04", &["--wrong", "if_match_put_only"]);
+    // The body "N\n", quoted and escaped, not trimmed to N.
+    assert!(
+        report.contains(r#"got 200 with body ""#) && report.contains(r#"\n""#),
+        "{report}"
+    );
 }
 
 #[test]
 fn lab05_rest_and_soap() {
     passes_on_solution_fails_on_starter("lab05", 8);
+    fails_on_each_wrong_solution(
+        "lab05",
+        "05-rest-soap",
+        &[
+            ("case_sensitive", &[1, 5]),
+            ("no_percent_decode", &[2]),
+            ("soap_unescaped", &[6]),
+        ],
+    );
 }
 
 #[test]
 fn lab06_zmq_kv() {
     passes_on_solution_fails_on_starter("lab06", 9);
+    fails_on_each_wrong_solution(
+        "lab06",
+        "06-zmq-kv",
+        &[
+            ("text_values", &[5]),
+            ("any_case", &[7]),
+            ("no_key_limit", &[8]),
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_wrong_solution_is_a_usage_error() {
+    let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
+    assert_eq!(code, Some(2));
 }

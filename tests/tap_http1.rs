@@ -40,7 +40,7 @@ fn curl_to_python_through_the_tap() {
         "[http1] → #2 request 1: HEAD /a.txt HTTP/1.1",
         "[http1] ← #2 response 1 to HEAD: HTTP/1.0 200 OK",
         "; no body",
-        "[http1] · #1 Server closed after 1 message(s)",
+        "[http1] · #1 the server closed after 1 message(s)",
     ];
     let trace = tap.stderr_until(&wants, T);
     for want in wants {

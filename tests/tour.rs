@@ -6,6 +6,7 @@ use std::time::Duration;
 
 #[test]
 fn l4_section_runs_every_exchange_with_the_trace() {
+    require("python3");
     let out = run_netlab(&["tour", "l4"], b"", &[], Duration::from_secs(60));
     let stdout = text(&out.stdout);
     let stderr = text(&out.stderr);
@@ -16,6 +17,8 @@ fn l4_section_runs_every_exchange_with_the_trace() {
         "TIME-WAIT",
         "LISTEN",
         "echoed: one datagram",
+        "netlab's Rust echo: Received b'hello from Python\\n'",
+        "python3 echo-server.py: sent and received \"hello from Rust\\n\"",
         "tour finished",
     ] {
         assert!(
@@ -35,6 +38,27 @@ fn l4_section_runs_every_exchange_with_the_trace() {
             "{want:?} missing from the trace:\n{stderr}"
         );
     }
+}
+
+#[test]
+fn l4_section_without_python3_says_so_and_fails_only_under_ci() {
+    // No python3 on this PATH: the L4 tour needs nothing else from it.
+    let env = [("PATH", "/nonexistent"), ("CI", "false")];
+    let out = run_netlab(&["tour", "l4"], b"", &env, Duration::from_secs(60));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("python3 not found: the Python echo pair is left out"),
+        "{stdout}"
+    );
+    let env = [("PATH", "/nonexistent"), ("CI", "true")];
+    let out = run_netlab(&["tour", "l4"], b"", &env, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Python echo pair: python3 is not installed (run make deps)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -72,7 +96,7 @@ fn http1_section_runs_get_rest_soap_https_and_proxy() {
         assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
     }
     for want in [
-        "[tls] · handshake complete: TLSv1_3",
+        "[tls] · handshake complete: TLS 1.3, cipher suite TLS13_",
         "[http1] · body framing:",
         "reusing the kept-alive connection",
         "proxy: forwarding TRACE",

@@ -7,8 +7,14 @@ mod common;
 mod handler;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/keeps_cr.rs"]
+mod wrong_keeps_cr;
+#[path = "wrong/limit_1000.rs"]
+mod wrong_limit_1000;
+#[path = "wrong/limit_off_by_one.rs"]
+mod wrong_limit_off_by_one;
 
-use common::{Check, closed_within, read_for, show};
+use common::{Check, Subject, closed_within, read_for, show};
 use netlab::l4::echo::{self, Handler};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -34,10 +40,15 @@ fn exchange(addr: SocketAddr, pieces: &[&[u8]], want: &[u8]) -> Result<TcpStream
     }
     let got = read_for(&mut s, want.len(), WAIT);
     if got != want {
-        let sent: Vec<String> = pieces.iter().map(|p| show(p)).collect();
+        let all = pieces.concat();
+        // Short input is shown piece by piece; long input as a whole, with its write count.
+        let sent = if all.len() <= 80 {
+            pieces.iter().map(show).collect::<Vec<_>>().join(" + ")
+        } else {
+            format!("{} in {} writes", show(&all), pieces.len())
+        };
         return Err(format!(
-            "sent {} → expected {}, got {}",
-            sent.join(" + "),
+            "sent {sent} → expected {}, got {}",
             show(want),
             show(&got)
         ));
@@ -61,15 +72,20 @@ fn odd_pieces(text: &[u8]) -> Vec<&[u8]> {
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "01 (echo handler)",
         "labs/01-echo-handler/handler.rs",
+        &["limit_1000", "limit_off_by_one", "keeps_cr"],
         Duration::from_secs(40),
     );
-    let handler: Handler = if solution {
-        solution::handle
-    } else {
-        handler::handle
+    let handler: Handler = match &subject {
+        Subject::Student => handler::handle,
+        Subject::Solution => solution::handle,
+        Subject::Wrong(name) => match name.as_str() {
+            "limit_1000" => wrong_limit_1000::handle,
+            "limit_off_by_one" => wrong_limit_off_by_one::handle,
+            _ => wrong_keeps_cr::handle,
+        },
     };
     let server = match echo::spawn_tcp(SocketAddr::from(([127, 0, 0, 1], 0)), handler) {
         Ok(s) => s,
@@ -116,6 +132,20 @@ fn main() {
             )
         }
     });
+    check.step(
+        "exactly 1024 bytes, then the newline: answered (the limit is 1024, not less)",
+        || {
+            let mut line = vec![b'x'; 1024];
+            let mut pieces: Vec<&[u8]> = line.chunks(300).collect();
+            pieces.push(b"\n");
+            let mut want = vec![b'X'; 1024];
+            want.push(b'\n');
+            exchange(addr, &pieces, &want)?;
+            // The same line in one write: one segment, one read or two, the same answer.
+            line.push(b'\n');
+            exchange(addr, &[&line], &want).map(drop)
+        },
+    );
     check.step(
         "1025 bytes without a newline: ERR line too long, then close",
         || {

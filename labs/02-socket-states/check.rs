@@ -7,8 +7,12 @@ mod common;
 mod server;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/no_quit.rs"]
+mod wrong_no_quit;
+#[path = "wrong/quit_only.rs"]
+mod wrong_quit_only;
 
-use common::{Check, closed_within, read_for, show};
+use common::{Check, Subject, closed_within, read_for, show};
 use netlab::l4::sockets::{self, Filter, Socket, TcpState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -72,15 +76,17 @@ fn client(addr: SocketAddr, line: &[u8], want: &[u8]) -> Result<TcpStream, Strin
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "02 (socket states)",
         "labs/02-socket-states/server.rs",
+        &["no_quit", "quit_only"],
         Duration::from_secs(40),
     );
-    let handle: Handle = if solution {
-        solution::handle
-    } else {
-        server::handle
+    let handle: Handle = match &subject {
+        Subject::Student => server::handle,
+        Subject::Solution => solution::handle,
+        Subject::Wrong(name) if name == "no_quit" => wrong_no_quit::handle,
+        Subject::Wrong(_) => wrong_quit_only::handle,
     };
     let listener = match TcpListener::bind("127.0.0.1:0") {
         Ok(l) => l,

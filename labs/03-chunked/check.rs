@@ -8,8 +8,14 @@ mod common;
 mod decoder;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/bare_lf_accepted.rs"]
+mod wrong_bare_lf_accepted;
+#[path = "wrong/done_at_last_chunk.rs"]
+mod wrong_done_at_last_chunk;
+#[path = "wrong/from_str_radix.rs"]
+mod wrong_from_str_radix;
 
-use common::{Check, show};
+use common::{Check, Subject, show};
 use std::time::Duration;
 
 /// The interface both files implement.
@@ -24,6 +30,21 @@ impl Feed for decoder::Decoder {
 impl Feed for solution::Decoder {
     fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
         solution::Decoder::feed(self, i, b)
+    }
+}
+impl Feed for wrong_bare_lf_accepted::Decoder {
+    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
+        wrong_bare_lf_accepted::Decoder::feed(self, i, b)
+    }
+}
+impl Feed for wrong_from_str_radix::Decoder {
+    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
+        wrong_from_str_radix::Decoder::feed(self, i, b)
+    }
+}
+impl Feed for wrong_done_at_last_chunk::Decoder {
+    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
+        wrong_done_at_last_chunk::Decoder::feed(self, i, b)
     }
 }
 
@@ -111,15 +132,20 @@ fn invalid(make: &dyn Fn() -> Box<dyn Feed>, input: &[u8], rule: &str) -> Result
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "03 (chunked decoding)",
         "labs/03-chunked/decoder.rs",
+        &["bare_lf_accepted", "from_str_radix", "done_at_last_chunk"],
         Duration::from_secs(30),
     );
-    let make: Box<dyn Fn() -> Box<dyn Feed>> = if solution {
-        Box::new(|| Box::new(solution::Decoder::new()))
-    } else {
-        Box::new(|| Box::new(decoder::Decoder::new()))
+    let make: Box<dyn Fn() -> Box<dyn Feed>> = match &subject {
+        Subject::Student => Box::new(|| Box::new(decoder::Decoder::new())),
+        Subject::Solution => Box::new(|| Box::new(solution::Decoder::new())),
+        Subject::Wrong(name) => match name.as_str() {
+            "bare_lf_accepted" => Box::new(|| Box::new(wrong_bare_lf_accepted::Decoder::new())),
+            "from_str_radix" => Box::new(|| Box::new(wrong_from_str_radix::Decoder::new())),
+            _ => Box::new(|| Box::new(wrong_done_at_last_chunk::Decoder::new())),
+        },
     };
     // A panicking decoder fails its step; the report says so, without a backtrace.
     std::panic::set_hook(Box::new(|_| {}));
@@ -167,7 +193,8 @@ fn main() {
         invalid(m, b"zz\r\nabc\r\n0\r\n\r\n", "chunk-size = 1*HEXDIG")
     });
     check.step("a negative or signed size is refused", || {
-        invalid(m, b"-3\r\nabc\r\n0\r\n\r\n", "chunk-size = 1*HEXDIG")
+        invalid(m, b"-3\r\nabc\r\n0\r\n\r\n", "chunk-size = 1*HEXDIG")?;
+        invalid(m, b"+3\r\nabc\r\n0\r\n\r\n", "chunk-size = 1*HEXDIG")
     });
     check.step("a bare LF after the size is refused", || {
         invalid(m, b"3\nabc\r\n0\r\n\r\n", "lines end with CRLF")

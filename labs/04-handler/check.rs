@@ -7,8 +7,14 @@ mod common;
 mod counter;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/etag_unquoted.rs"]
+mod wrong_etag_unquoted;
+#[path = "wrong/if_match_put_only.rs"]
+mod wrong_if_match_put_only;
+#[path = "wrong/if_match_star_literal.rs"]
+mod wrong_if_match_star_literal;
 
-use common::{Check, show};
+use common::{Check, Subject, show};
 use netlab::http::message::{Request, Response};
 use netlab::http1::server::{self, Config};
 use std::io::{Read, Write};
@@ -40,7 +46,7 @@ fn call(
     let status = head
         .get(9..12)
         .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no status line: {head:?}"))?;
+        .ok_or_else(|| format!("no status line: {}", show(head)))?;
     Ok((status, head.to_string(), body.to_string()))
 }
 
@@ -52,14 +58,42 @@ fn want(
 ) -> Result<(u16, String, String), String> {
     if got.0 != status || body.is_some_and(|b| got.2.trim() != b) {
         return Err(format!(
-            "{what}: expected {status}{}, got {} {:?}",
-            body.map(|b| format!(" with body {b:?}"))
+            "{what}: expected {status}{}, got {} with body {}",
+            body.map(|b| format!(" with body {}", show(format!("{b}\n"))))
                 .unwrap_or_default(),
             got.0,
-            got.2.trim()
+            show(&got.2)
         ));
     }
     Ok(got)
+}
+
+/// The value now, read with GET.
+fn value(a: SocketAddr) -> Result<i64, String> {
+    let (_, _, body) = call(a, "GET", "", "")?;
+    body.trim()
+        .parse()
+        .map_err(|_| format!("GET is not a number: {}", show(&body)))
+}
+
+/// The current ETag, read with GET.
+fn etag(a: SocketAddr) -> Result<String, String> {
+    let (_, head, _) = call(a, "GET", "", "")?;
+    header(&head, "etag")
+        .map(str::to_string)
+        .ok_or_else(|| "GET has no ETag".to_string())
+}
+
+/// `entity-tag = [ weak ] opaque-tag; opaque-tag = DQUOTE *etagc DQUOTE` (RFC 9110 §8.8.3),
+/// and strong: If-Match compares strongly (§13.1.1), so a weak tag would never match.
+fn is_strong_entity_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    b.len() >= 2
+        && b[0] == b'"'
+        && b[b.len() - 1] == b'"'
+        && b[1..b.len() - 1]
+            .iter()
+            .all(|&c| c == 0x21 || (0x23..=0x7e).contains(&c) || c >= 0x80)
 }
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
@@ -71,17 +105,37 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "04 (a resource handler)",
         "labs/04-handler/counter.rs",
+        &[
+            "etag_unquoted",
+            "if_match_put_only",
+            "if_match_star_literal",
+        ],
         Duration::from_secs(30),
     );
-    let handler: Arc<dyn netlab::http::handler::Handler> = if solution {
-        let c = Arc::new(solution::Counter::default());
-        Arc::new(move |r: &Request| -> Response { solution::handle(&c, r) })
-    } else {
-        let c = Arc::new(counter::Counter::default());
-        Arc::new(move |r: &Request| -> Response { counter::handle(&c, r) })
+    let handler: Arc<dyn netlab::http::handler::Handler> = match &subject {
+        Subject::Student => {
+            let c = Arc::new(counter::Counter::default());
+            Arc::new(move |r: &Request| -> Response { counter::handle(&c, r) })
+        }
+        Subject::Solution => {
+            let c = Arc::new(solution::Counter::default());
+            Arc::new(move |r: &Request| -> Response { solution::handle(&c, r) })
+        }
+        Subject::Wrong(name) if name == "etag_unquoted" => {
+            let c = Arc::new(wrong_etag_unquoted::Counter::default());
+            Arc::new(move |r: &Request| -> Response { wrong_etag_unquoted::handle(&c, r) })
+        }
+        Subject::Wrong(name) if name == "if_match_put_only" => {
+            let c = Arc::new(wrong_if_match_put_only::Counter::default());
+            Arc::new(move |r: &Request| -> Response { wrong_if_match_put_only::handle(&c, r) })
+        }
+        Subject::Wrong(_) => {
+            let c = Arc::new(wrong_if_match_star_literal::Counter::default());
+            Arc::new(move |r: &Request| -> Response { wrong_if_match_star_literal::handle(&c, r) })
+        }
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
         println!("cannot bind: {e}");
@@ -115,55 +169,114 @@ fn main() {
     check.step("HEAD: GET's head, Content-Length included, and no body", || {
         let (status, head, body) = call(a, "HEAD", "", "")?;
         if status != 200 || !body.is_empty() || header(&head, "content-length") != Some("3") {
-            return Err(format!("expected 200, Content-Length: 3 (\"42\\n\") and no body; got {status}, head {head:?}, body {body:?}"));
+            return Err(format!(
+                "expected 200, Content-Length: 3 (\"42\\n\") and no body; got {status}, head {}, body {}",
+                show(&head),
+                show(&body)
+            ));
         }
         Ok(())
     });
     check.step("GET carries an ETag that changes with the value", || {
-        let (_, head1, _) = call(a, "GET", "", "")?;
-        let e1 = header(&head1, "etag").ok_or("GET has no ETag")?.to_string();
+        let e1 = etag(a)?;
         call(a, "POST", "", "")?;
-        let (_, head2, _) = call(a, "GET", "", "")?;
-        let e2 = header(&head2, "etag").ok_or("GET has no ETag")?.to_string();
+        let e2 = etag(a)?;
         if e1 == e2 {
             return Err(format!("the value changed but the ETag stayed {e1}"));
         }
         Ok(())
     });
-    check.step("If-Match with a stale ETag: 412, nothing changes", || {
-        let (_, head, before) = call(a, "GET", "", "")?;
-        let etag = header(&head, "etag").ok_or("GET has no ETag")?.to_string();
-        call(a, "POST", "", "")?;
-        want(
-            call(a, "PUT", "7", &format!("If-Match: {etag}\r\n"))?,
-            412,
-            None,
-            "PUT with a stale If-Match",
-        )?;
-        let after: i64 = call(a, "GET", "", "")?
-            .2
-            .trim()
-            .parse()
-            .map_err(|_| "GET is not a number")?;
-        let before: i64 = before.trim().parse().map_err(|_| "GET is not a number")?;
-        if after != before + 1 {
-            return Err(format!(
-                "the value should be {} after the refused PUT, it is {after}",
-                before + 1
-            ));
-        }
-        Ok(())
-    });
+    check.step(
+        "the ETag is a strong entity-tag, in double quotes (RFC 9110 §8.8.3)",
+        || {
+            let tag = etag(a)?;
+            if is_strong_entity_tag(&tag) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "ETag: {tag} is not an entity-tag: it must be in double quotes, e.g. ETag: \"v42\" (and not W/, which If-Match never matches)"
+                ))
+            }
+        },
+    );
+    check.step(
+        "If-Match with a stale ETag on PUT: 412, nothing changes",
+        || {
+            let stale = etag(a)?;
+            call(a, "POST", "", "")?;
+            let before = value(a)?;
+            want(
+                call(a, "PUT", "7", &format!("If-Match: {stale}\r\n"))?,
+                412,
+                None,
+                "PUT with a stale If-Match",
+            )?;
+            let after = value(a)?;
+            if after != before {
+                return Err(format!(
+                    "the value should still be {before} after the refused PUT, it is {after}"
+                ));
+            }
+            Ok(())
+        },
+    );
+    check.step(
+        "If-Match with a stale ETag on POST and DELETE: 412, nothing changes",
+        || {
+            let stale = etag(a)?;
+            call(a, "POST", "", "")?;
+            let before = value(a)?;
+            for method in ["POST", "DELETE"] {
+                want(
+                    call(a, method, "", &format!("If-Match: {stale}\r\n"))?,
+                    412,
+                    None,
+                    &format!("{method} with a stale If-Match (README: every state-changing method)"),
+                )?;
+                let after = value(a)?;
+                if after != before {
+                    return Err(format!(
+                        "the value should still be {before} after the refused {method}, it is {after}"
+                    ));
+                }
+            }
+            Ok(())
+        },
+    );
     check.step(
         "If-Match with the current ETag: the change goes through",
         || {
-            let (_, head, _) = call(a, "GET", "", "")?;
-            let etag = header(&head, "etag").ok_or("GET has no ETag")?.to_string();
+            let tag = etag(a)?;
             want(
-                call(a, "PUT", "7", &format!("If-Match: {etag}\r\n"))?,
+                call(a, "PUT", "7", &format!("If-Match: {tag}\r\n"))?,
                 200,
                 Some("7"),
                 "PUT with the current If-Match",
+            )?;
+            let tag = etag(a)?;
+            want(
+                call(a, "POST", "", &format!("If-Match: {tag}\r\n"))?,
+                200,
+                Some("8"),
+                "POST with the current If-Match",
+            )
+            .map(drop)
+        },
+    );
+    check.step(
+        "If-Match: * matches any current value: the change goes through (RFC 9110 §13.1.1)",
+        || {
+            want(
+                call(a, "PUT", "5", "If-Match: *\r\n")?,
+                200,
+                Some("5"),
+                "PUT with If-Match: *",
+            )?;
+            want(
+                call(a, "POST", "", "If-Match: *\r\n")?,
+                200,
+                Some("6"),
+                "POST with If-Match: *",
             )
             .map(drop)
         },
@@ -177,7 +290,7 @@ fn main() {
         let allow = header(&head, "allow").unwrap_or_default().to_string();
         let missing: Vec<&str> = ["GET", "HEAD", "POST", "PUT", "DELETE"].into_iter().filter(|m| !allow.contains(m)).collect();
         if status != 405 || !missing.is_empty() {
-            return Err(format!("expected 405 with Allow listing GET, HEAD, POST, PUT, DELETE; got {status} with Allow {allow:?}"));
+            return Err(format!("expected 405 with Allow listing GET, HEAD, POST, PUT, DELETE; got {status} with Allow {}", show(&allow)));
         }
         Ok(())
     });

@@ -9,8 +9,14 @@ mod common;
 mod search;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/case_sensitive.rs"]
+mod wrong_case_sensitive;
+#[path = "wrong/no_percent_decode.rs"]
+mod wrong_no_percent_decode;
+#[path = "wrong/soap_unescaped.rs"]
+mod wrong_soap_unescaped;
 
-use common::Check;
+use common::{Check, Subject};
 use netlab::http::message::Request;
 use netlab::http::services::{app, notes::Store};
 use netlab::http::uri::Url;
@@ -19,6 +25,12 @@ use netlab::http1::server::{self, Config};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// A response body in a failure message: quoted, escaped, and cut (with its real length) only
+/// past 400 bytes, so that a SOAP envelope shows its Body.
+fn show(body: impl AsRef<[u8]>) -> String {
+    netlab::trace::quoted(body.as_ref(), 400)
+}
 
 type Op = fn(&Store, &Request) -> netlab::http::message::Response;
 
@@ -43,10 +55,10 @@ fn send(
 /// The ids in a REST answer, which must be a JSON array of {"id", "text"} objects.
 fn rest_ids(body: &str) -> Result<Vec<u64>, String> {
     let v: serde_json::Value = serde_json::from_str(body)
-        .map_err(|e| format!("the answer is not JSON ({e}): {body:?}"))?;
+        .map_err(|e| format!("the answer is not JSON ({e}): {shown}", shown = show(body)))?;
     let arr = v
         .as_array()
-        .ok_or_else(|| format!("expected a JSON array, got {body:?}"))?;
+        .ok_or_else(|| format!("expected a JSON array, got {shown}", shown = show(body)))?;
     arr.iter()
         .map(|n| {
             match (
@@ -63,11 +75,11 @@ fn rest_ids(body: &str) -> Result<Vec<u64>, String> {
 /// The ids in a SOAP answer: every <note><id> under SearchNotesResponse.
 fn soap_ids(body: &str) -> Result<Vec<u64>, String> {
     let doc = roxmltree::Document::parse(body)
-        .map_err(|e| format!("the answer is not XML ({e}): {body:?}"))?;
+        .map_err(|e| format!("the answer is not XML ({e}): {shown}", shown = show(body)))?;
     let resp = doc
         .descendants()
         .find(|n| n.tag_name().name() == "SearchNotesResponse")
-        .ok_or_else(|| format!("no SearchNotesResponse in {body:?}"))?;
+        .ok_or_else(|| format!("no SearchNotesResponse in {shown}", shown = show(body)))?;
     resp.descendants()
         .filter(|n| n.tag_name().name() == "note")
         .map(|n| {
@@ -76,9 +88,12 @@ fn soap_ids(body: &str) -> Result<Vec<u64>, String> {
                 .find(|c| c.tag_name().name() == "id")
                 .and_then(|c| c.text())
                 .unwrap_or_default();
-            id.trim()
-                .parse()
-                .map_err(|_| format!("a <note> without a numeric <id>: {body:?}"))
+            id.trim().parse().map_err(|_| {
+                format!(
+                    "a <note> without a numeric <id>: {shown}",
+                    shown = show(body)
+                )
+            })
         })
         .collect()
 }
@@ -90,15 +105,20 @@ fn envelope(inner: &str) -> String {
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "05 (REST vs SOAP)",
         "labs/05-rest-soap/search.rs",
+        &["case_sensitive", "no_percent_decode", "soap_unescaped"],
         Duration::from_secs(30),
     );
-    let (rest, soap): (Op, Op) = if solution {
-        (solution::rest, solution::soap)
-    } else {
-        (search::rest, search::soap)
+    let (rest, soap): (Op, Op) = match &subject {
+        Subject::Student => (search::rest, search::soap),
+        Subject::Solution => (solution::rest, solution::soap),
+        Subject::Wrong(name) => match name.as_str() {
+            "case_sensitive" => (wrong_case_sensitive::rest, wrong_case_sensitive::soap),
+            "no_percent_decode" => (wrong_no_percent_decode::rest, wrong_no_percent_decode::soap),
+            _ => (wrong_soap_unescaped::rest, wrong_soap_unescaped::soap),
+        },
     };
     let store = Store::new();
     let (s1, s2) = (store.clone(), store.clone());
@@ -144,7 +164,8 @@ fn main() {
         || match rest_get("?q=apple")? {
             (200, body) if rest_ids(&body)? == [1, 2] => Ok(()),
             (status, body) => Err(format!(
-                "expected 200 and notes [1, 2], got {status} {body:?}"
+                "expected 200 and notes [1, 2], got {status} {shown}",
+                shown = show(body)
             )),
         },
     );
@@ -152,20 +173,29 @@ fn main() {
         "REST: a percent-encoded query (q=apple%20pie) is decoded",
         || match rest_get("?q=apple%20pie")? {
             (200, body) if rest_ids(&body)? == [1] => Ok(()),
-            (status, body) => Err(format!("expected 200 and notes [1], got {status} {body:?}")),
+            (status, body) => Err(format!(
+                "expected 200 and notes [1], got {status} {shown}",
+                shown = show(body)
+            )),
         },
     );
     check.step(
         "REST: no match is 200 and an empty array",
         || match rest_get("?q=kiwi")? {
             (200, body) if rest_ids(&body)?.is_empty() => Ok(()),
-            (status, body) => Err(format!("expected 200 and [], got {status} {body:?}")),
+            (status, body) => Err(format!(
+                "expected 200 and [], got {status} {shown}",
+                shown = show(body)
+            )),
         },
     );
     check.step("REST: a request without q is a 400", || {
         match rest_get("")? {
             (400, _) => Ok(()),
-            (status, body) => Err(format!("expected 400, got {status} {body:?}")),
+            (status, body) => Err(format!(
+                "expected 400, got {status} {shown}",
+                shown = show(body)
+            )),
         }
     });
     let soap_call = |inner: &str| {
@@ -182,7 +212,8 @@ fn main() {
         || match soap_call("<n:SearchNotes><n:query>PIE</n:query></n:SearchNotes>")? {
             (200, body) if soap_ids(&body)? == [1, 4] => Ok(()),
             (status, body) => Err(format!(
-                "expected 200 and notes [1, 4], got {status} {body:?}"
+                "expected 200 and notes [1, 4], got {status} {shown}",
+                shown = show(body)
             )),
         },
     );
@@ -203,7 +234,8 @@ fn main() {
                     Ok(())
                 }
                 (status, body) => Err(format!(
-                    "expected note 5 as \"fish &amp; &lt;chips&gt;\", got {status} {body:?}"
+                    "expected note 5 as \"fish &amp; &lt;chips&gt;\", got {status} {shown}",
+                    shown = show(body)
                 )),
             }
         },
@@ -213,7 +245,8 @@ fn main() {
         || match soap_call("<n:SearchNotes/>")? {
             (500, body) if body.contains("<faultcode>soap:Client</faultcode>") => Ok(()),
             (status, body) => Err(format!(
-                "expected 500 with faultcode soap:Client, got {status} {body:?}"
+                "expected 500 with faultcode soap:Client, got {status} {shown}",
+                shown = show(body)
             )),
         },
     );

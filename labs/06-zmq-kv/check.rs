@@ -7,8 +7,14 @@ mod common;
 mod kv;
 #[path = "solution.rs"]
 mod solution;
+#[path = "wrong/any_case.rs"]
+mod wrong_any_case;
+#[path = "wrong/no_key_limit.rs"]
+mod wrong_no_key_limit;
+#[path = "wrong/text_values.rs"]
+mod wrong_text_values;
 
-use common::Check;
+use common::{Check, Subject};
 use netlab::zmq::reqrep::{self, Client, PANIC_REPLY};
 use netlab::zmq::{Endpoint, Message};
 use std::time::Duration;
@@ -22,7 +28,7 @@ type BoxedHandler = Box<dyn FnMut(&[Vec<u8>]) -> Message + Send>;
 fn show(message: &[&[u8]]) -> String {
     let parts: Vec<String> = message
         .iter()
-        .map(|p| format!("\"{}\"", netlab::trace::preview(p, 40)))
+        .map(|p| netlab::trace::quoted(p, 40))
         .collect();
     format!("[{}]", parts.join(", "))
 }
@@ -89,9 +95,10 @@ impl Lab {
 }
 
 fn main() {
-    let (mut check, solution) = Check::start(
+    let (mut check, subject) = Check::start(
         "06 (key-value over REQ/REP)",
         "labs/06-zmq-kv/kv.rs",
+        &["text_values", "any_case", "no_key_limit"],
         Duration::from_secs(60),
     );
     let ctx = zmq::Context::new();
@@ -100,12 +107,27 @@ fn main() {
         port: None,
     };
     // The same server loop for both files: only the handler differs.
-    let handler: BoxedHandler = if solution {
-        let mut store = solution::Store::default();
-        Box::new(move |request: &[Vec<u8>]| store.handle(request))
-    } else {
-        let mut store = kv::Store::default();
-        Box::new(move |request: &[Vec<u8>]| store.handle(request))
+    let handler: BoxedHandler = match &subject {
+        Subject::Student => {
+            let mut store = kv::Store::default();
+            Box::new(move |request: &[Vec<u8>]| store.handle(request))
+        }
+        Subject::Solution => {
+            let mut store = solution::Store::default();
+            Box::new(move |request: &[Vec<u8>]| store.handle(request))
+        }
+        Subject::Wrong(name) if name == "text_values" => {
+            let mut store = wrong_text_values::Store::default();
+            Box::new(move |request: &[Vec<u8>]| store.handle(request))
+        }
+        Subject::Wrong(name) if name == "any_case" => {
+            let mut store = wrong_any_case::Store::default();
+            Box::new(move |request: &[Vec<u8>]| store.handle(request))
+        }
+        Subject::Wrong(_) => {
+            let mut store = wrong_no_key_limit::Store::default();
+            Box::new(move |request: &[Vec<u8>]| store.handle(request))
+        }
     };
     let server = match reqrep::spawn(&ctx, &any, handler) {
         Ok(s) => s,
@@ -148,7 +170,8 @@ fn main() {
             let big = vec![b'z'; 1 << 20];
             let cases: [(&[u8], &[u8]); 4] = [
                 (b"two words", b"line one\nline two"),
-                (b"\x00\xff", b"\x00\x01\x02"),
+                // Not UTF-8 either: a part is bytes, not text.
+                (b"\x00\xff", b"\x00\xff\xfe\x01"),
                 (b"empty", b""),
                 (b"big", &big),
             ];

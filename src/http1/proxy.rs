@@ -302,7 +302,7 @@ fn tunnel(mut conn: Transport, reader: Reader, target: &str, config: &ProxyConfi
             totals.up,
             totals.down,
             if totals.idled_out {
-                format!("; idle for {:?}", config.tunnel_idle)
+                format!("; idle for {} ms", config.tunnel_idle.as_millis())
             } else {
                 String::new()
             }

@@ -145,7 +145,10 @@ pub fn serve_connection(
             Err(ReadError::Closed) => return,
             Err(ReadError::Timeout { started: false }) => {
                 trace::event(Layer::Http1, || {
-                    format!("{peer}: idle for {:?}, closing", config.idle_timeout)
+                    format!(
+                        "{peer}: idle for {} ms, closing",
+                        config.idle_timeout.as_millis()
+                    )
                 });
                 return;
             }

@@ -139,7 +139,8 @@ impl Http1Decoder {
             Ok(None) => return false,
             Err(e) => {
                 out.push(event(format!(
-                    "{from:?} sent bytes that are not HTTP/1.1: {e}; the rest is relayed undecoded"
+                    "the {} sent bytes that are not HTTP/1.1: {e}; the rest is relayed undecoded",
+                    role(from)
                 )));
                 d.body = Body::Opaque {
                     why: "not HTTP/1.1",
@@ -300,7 +301,15 @@ impl Decoder for Http1Decoder {
             Body::UntilClose { seen } => format!("closed: that ends the body ({seen} bytes)"),
             Body::Opaque { why, seen } => format!("closed ({why}; {seen} bytes relayed undecoded)"),
         };
-        vec![event(format!("{from:?} {text}"))]
+        vec![event(format!("the {} {text}", role(from)))]
+    }
+}
+
+/// The role of a side, as a trace line names it.
+fn role(side: Side) -> &'static str {
+    match side {
+        Side::Client => "client",
+        Side::Server => "server",
     }
 }
 
@@ -342,7 +351,7 @@ mod tests {
         );
         assert_eq!(
             texts(d.end(Side::Server)),
-            ["Server closed after 2 message(s)"]
+            ["the server closed after 2 message(s)"]
         );
     }
 

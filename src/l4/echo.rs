@@ -385,7 +385,12 @@ pub fn serve_udp(socket: UdpSocket, stop: &AtomicBool) {
         });
         // 2. Send the same bytes back to the sender's address.
         match socket.send_to(&buf[..n], from) {
-            Ok(sent) => trace::sent(Layer::L4, || format!("datagram of {sent} bytes to {from}")),
+            Ok(sent) => trace::sent(Layer::L4, || {
+                format!(
+                    "datagram of {sent} bytes to {from}: \"{}\"",
+                    trace::preview(&buf[..sent], 40)
+                )
+            }),
             Err(e) => trace::event(Layer::L4, || format!("send_to({from}) failed: {e}")),
         }
     }
@@ -459,8 +464,13 @@ impl UdpClient {
             .socket
             .recv(&mut buf)
             .map_err(|source| self.udp_error(source))?;
-        trace::received(Layer::L4, || format!("datagram of {n} bytes from {addr}"));
         buf.truncate(n);
+        trace::received(Layer::L4, || {
+            format!(
+                "datagram of {n} bytes from {addr}: \"{}\"",
+                trace::preview(&buf, 40)
+            )
+        });
         Ok(buf)
     }
 

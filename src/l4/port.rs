@@ -5,8 +5,9 @@
 //! process that owns it, and can end that process: SIGTERM first, so it can clean up, then
 //! SIGKILL if it has not exited within a grace period (signal(7)).
 //!
-//! A socket in TIME-WAIT has no process at all: the kernel keeps it for 2·MSL (60 s on
-//! Linux) after an active close (RFC 9293 §3.6.1). It blocks a new bind only for sockets
+//! A socket in TIME-WAIT has no process at all: the kernel keeps it after an active close
+//! (RFC 9293 §3.6.1) for 2·MSL, which RFC 9293 makes 4 minutes (MSL = 2 min, §3.4.2) and
+//! Linux a fixed 60 s. It blocks a new bind only for sockets
 //! without SO_REUSEADDR; std sets that option on every listener.
 
 use super::sockets::{self, Filter, Owner, Proto, ReadError, Socket, TcpState};
@@ -93,7 +94,7 @@ pub fn describe(h: &Holders) -> String {
         };
         let who = if s.owners.is_empty() {
             if s.state == TcpState::TimeWait || s.inode == 0 {
-                "no process: the kernel holds it (TIME-WAIT lasts 2·MSL, 60 s on Linux)".to_string()
+                "no process: the kernel holds it (TIME-WAIT: 2·MSL in RFC 9293, a fixed 60 s on Linux)".to_string()
             } else {
                 "a process netlab may not inspect (run as its owner or as root to see it)"
                     .to_string()

@@ -14,10 +14,11 @@
 
 use super::conn::is_timeout;
 use crate::trace::Dir;
+use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,8 @@ impl Side {
 }
 
 /// Sees a copy of what the relay passes on, after it was passed on: the peers never wait
-/// for an observer. Called from both directions' threads.
+/// for an observer. Called from both directions' threads, one call at a time, in the order
+/// the relay read the bytes: an answer is never seen before the request that caused it.
 pub trait Observer: Send + Sync {
     /// `from` sent these bytes (already forwarded).
     fn bytes(&self, from: Side, bytes: &[u8]);
@@ -86,6 +88,42 @@ impl Activity {
     }
 }
 
+/// Delivers what each pump read to the observer in the order it was read. Each read takes a
+/// ticket before its bytes are forwarded, so a reply (read after the request was forwarded)
+/// always has a later ticket than its request, even when its thread reaches the observer
+/// first; early arrivals wait here until the earlier tickets are delivered.
+struct Sequencer {
+    observer: Arc<dyn Observer>,
+    tickets: AtomicU64,
+    waiting: Mutex<(u64, BTreeMap<u64, (Side, Option<Vec<u8>>)>)>,
+}
+
+impl Sequencer {
+    fn ticket(&self) -> u64 {
+        self.tickets.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// `bytes: None` means `from` closed.
+    fn deliver(&self, ticket: u64, from: Side, bytes: Option<Vec<u8>>) {
+        // A poisoned lock means an observer panicked: go on without it.
+        let Ok(mut w) = self.waiting.lock() else {
+            return;
+        };
+        w.1.insert(ticket, (from, bytes));
+        loop {
+            let next = w.0;
+            let Some((side, bytes)) = w.1.remove(&next) else {
+                break;
+            };
+            w.0 += 1;
+            match bytes {
+                Some(b) => self.observer.bytes(side, &b),
+                None => self.observer.closed(side),
+            }
+        }
+    }
+}
+
 /// Relays until both directions have ended (or the relay idled out). `idle: None` waits for
 /// ever, as a tap between two programs should.
 pub fn relay(
@@ -107,7 +145,14 @@ pub fn relay(
         };
     };
     // 1. client → server in a thread of its own; 2. server → client in this one.
-    let (act, obs) = (activity.clone(), observer.clone());
+    let seq = observer.map(|observer| {
+        Arc::new(Sequencer {
+            observer,
+            tickets: AtomicU64::new(0),
+            waiting: Mutex::new((0, BTreeMap::new())),
+        })
+    });
+    let (act, obs) = (activity.clone(), seq.clone());
     let up = thread::Builder::new()
         .name("relay →".into())
         .spawn(move || {
@@ -126,7 +171,7 @@ pub fn relay(
         client,
         idle,
         &activity,
-        observer.as_deref(),
+        seq.as_deref(),
     );
     // 3. Both directions done: the totals.
     let up = match up {
@@ -147,7 +192,7 @@ fn pump(
     mut to: TcpStream,
     idle: Option<Duration>,
     activity: &Activity,
-    observer: Option<&dyn Observer>,
+    observer: Option<&Sequencer>,
 ) -> u64 {
     // A read that waits this long checks whether the whole relay has been silent. A zero
     // duration would mean "no timeout" to the OS: at least one millisecond.
@@ -175,17 +220,19 @@ fn pump(
             Err(_) => break,
         };
         activity.touch();
+        let ticket = observer.map(Sequencer::ticket);
         // Forward first, observe second: the peers must not wait for the trace.
-        if to.write_all(&buf[..n]).is_err() {
+        let sent = to.write_all(&buf[..n]).is_ok();
+        if let (Some(o), Some(t)) = (observer, ticket) {
+            o.deliver(t, side, Some(buf[..n].to_vec()));
+        }
+        if !sent {
             break;
         }
         total += n as u64;
-        if let Some(o) = observer {
-            o.bytes(side, &buf[..n]);
-        }
     }
     if let Some(o) = observer {
-        o.closed(side);
+        o.deliver(o.ticket(), side, None);
     }
     // Half-close: the other peer reads end of stream, and may still answer.
     let _ = to.shutdown(Shutdown::Write);
@@ -197,7 +244,6 @@ fn pump(
 mod tests {
     use super::*;
     use std::net::TcpListener;
-    use std::sync::Mutex;
 
     /// Two connected sockets: (the end a peer holds, the end the relay holds).
     fn pair() -> (TcpStream, TcpStream) {

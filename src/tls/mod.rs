@@ -211,10 +211,15 @@ fn describe(
     alpn: Option<&[u8]>,
     sni: Option<&str>,
 ) -> String {
+    let version = match v {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        Some(_) => "an older TLS",
+        None => "no version",
+    };
     format!(
-        "handshake complete: {:?}, {:?}, ALPN {}, SNI {}",
-        v.unwrap_or(rustls::ProtocolVersion::Unknown(0)),
-        suite.map(|s| s.suite()),
+        "handshake complete: {version}, cipher suite {}, ALPN {}, SNI {}",
+        suite.and_then(|s| s.suite().as_str()).unwrap_or("unknown"),
         alpn.map(|a| String::from_utf8_lossy(a).into_owned())
             .unwrap_or_else(|| "none".into()),
         sni.unwrap_or("none")

@@ -1,0 +1,44 @@
+//! Lab 01 — a plausible wrong solution, kept so that the check is proved to catch it:
+//! an off-by-one at the limit. It refuses a line as soon as 1024 bytes are pending, so a line
+//! of exactly 1024 bytes is refused before its `\n` arrives; README.md allows 1024 and
+//! refuses only *more*. `make check LAB=01 WRONG=limit_off_by_one` shows the failure.
+
+use netlab::l4::conn::Conn;
+use std::io::{self, Read, Write};
+
+/// The longest line we keep in memory: a client must not make us buffer without bound.
+pub const MAX_LINE: usize = 1024;
+
+pub fn handle(conn: &mut Conn) -> io::Result<()> {
+    // Bytes received but not yet answered: the start of a line whose `\n` has not come.
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 512];
+    loop {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            // The client is gone; a half line in `pending` is dropped on purpose.
+            return Ok(());
+        }
+        pending.extend_from_slice(&buf[..n]);
+        // One read may hold several lines: answer each complete one in order.
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = pending.drain(..=end).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if line.eq_ignore_ascii_case(b"QUIT") {
+                conn.write_all(b"BYE\n")?;
+                return Ok(());
+            }
+            line.make_ascii_uppercase();
+            line.push(b'\n');
+            conn.write_all(&line)?;
+        }
+        // WRONG: `>=` refuses a line of exactly MAX_LINE bytes.
+        if pending.len() >= MAX_LINE {
+            conn.write_all(b"ERR line too long\n")?;
+            return Ok(());
+        }
+    }
+}

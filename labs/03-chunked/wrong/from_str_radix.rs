@@ -1,0 +1,95 @@
+//! Lab 03 — a plausible wrong solution, kept so that the check is proved to catch it:
+//! the size is cut at `;`, trimmed and handed to `u64::from_str_radix`, which accepts a
+//! leading `+` ("+3" is 3). The grammar is `chunk-size = 1*HEXDIG`: no sign.
+//! `make check LAB=03 WRONG=from_str_radix` shows the failure.
+
+#[derive(Default)]
+pub struct Decoder {
+    pending: Vec<u8>,
+    /// Data bytes still expected in the current chunk, then its CRLF.
+    in_chunk: Option<usize>,
+    /// After the last chunk: reading trailer lines until the empty one.
+    in_trailers: bool,
+    done: bool,
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+
+    /// Splits one CRLF-terminated line off the front of `pending`, if a whole one is there.
+    fn line(&mut self) -> Result<Option<Vec<u8>>, String> {
+        let Some(lf) = self.pending.iter().position(|&b| b == b'\n') else {
+            return Ok(None);
+        };
+        if lf == 0 || self.pending[lf - 1] != b'\r' {
+            return Err("a line in a chunked body must end with CRLF, not a bare LF".into());
+        }
+        let line: Vec<u8> = self.pending.drain(..=lf).take(lf - 1).collect();
+        if line.contains(&b'\r') {
+            return Err("bare CR inside a line".into());
+        }
+        Ok(Some(line))
+    }
+
+    pub fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String> {
+        if self.done {
+            return Ok(true);
+        }
+        self.pending.extend_from_slice(input);
+        loop {
+            if let Some(left) = self.in_chunk {
+                // chunk-data, then CRLF.
+                let take = left.min(self.pending.len());
+                body.extend(self.pending.drain(..take));
+                if take < left {
+                    self.in_chunk = Some(left - take);
+                    return Ok(false);
+                }
+                if self.pending.len() < 2 {
+                    self.in_chunk = Some(0);
+                    return Ok(false);
+                }
+                if &self.pending[..2] != b"\r\n" {
+                    return Err("chunk-data must be followed by CRLF".into());
+                }
+                self.pending.drain(..2);
+                self.in_chunk = None;
+                continue;
+            }
+            let Some(line) = self.line()? else {
+                return Ok(false);
+            };
+            if self.in_trailers {
+                if line.is_empty() {
+                    self.done = true;
+                    return Ok(true);
+                }
+                // A trailer field: name ":" value, the name a token.
+                let colon = line
+                    .iter()
+                    .position(|&b| b == b':')
+                    .ok_or("a trailer field needs a colon")?;
+                if colon == 0
+                    || !line[..colon]
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+                {
+                    return Err("bad trailer field name".into());
+                }
+                continue;
+            }
+            // chunk-size [ chunk-ext ]
+            let text = std::str::from_utf8(&line).map_err(|_| "chunk-size is not ASCII")?;
+            let hex = text.split(';').next().unwrap_or_default().trim();
+            // WRONG: from_str_radix takes a leading `+`; `1*HEXDIG` has no sign.
+            let size = u64::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+            if size == 0 {
+                self.in_trailers = true;
+            } else {
+                self.in_chunk = Some(usize::try_from(size).map_err(|_| "chunk too large")?);
+            }
+        }
+    }
+}
