@@ -95,8 +95,11 @@ impl Activity {
 struct Sequencer {
     observer: Arc<dyn Observer>,
     tickets: AtomicU64,
-    waiting: Mutex<(u64, BTreeMap<u64, (Side, Option<Vec<u8>>)>)>,
+    waiting: Mutex<Waiting>,
 }
+
+/// The next ticket to deliver, and what arrived ahead of it (bytes, or `None` for a close).
+type Waiting = (u64, BTreeMap<u64, (Side, Option<Vec<u8>>)>);
 
 impl Sequencer {
     fn ticket(&self) -> u64 {
