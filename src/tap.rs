@@ -15,7 +15,8 @@
 //! the CLI's protocol table.
 //!
 //! Arrows: `→` is what the client (the peer that connected to the tap) sent toward the
-//! server, `←` what came back. The relay never alters, delays on purpose, or drops bytes:
+//! server, `←` what came back. The relay never alters or drops bytes, and delays them only by
+//! the time the decoder takes (its lines come first, so they precede the receiver's own):
 //! a decoder error is traced, and the bytes keep flowing undecoded.
 
 use crate::l4::accept;
@@ -97,6 +98,7 @@ pub fn serve(
     connect_timeout: Duration,
     stop: &AtomicBool,
 ) {
+    let _role = trace::role("tap");
     let count = Arc::new(AtomicUsize::new(0));
     let serve_one = Arc::new(move |client: TcpStream, peer: SocketAddr| {
         let conn = count.fetch_add(1, Ordering::Relaxed) + 1;

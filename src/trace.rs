@@ -16,15 +16,31 @@
 //! with the global `--trace` flag. When a layer is off, the cost is one atomic load: the line
 //! is built by a closure that is never called.
 //!
+//! Who printed a line: a thread that plays a role in an exchange (client, server, proxy,
+//! tap, gateway) says so with [`role`], and its lines start with that name, so one message
+//! seen by three programs reads as three points of view:
+//!
+//! ```text
+//! client [http1] → request head, 88 bytes:
+//! tap    [http1] → #1 request 1: GET /status/200 HTTP/1.1 (3 fields, Host: …); no body
+//! server [http1] ← request head, 88 bytes:
+//! ```
+//!
+//! Lines are written one at a time under one lock, in the order the steps happened in this
+//! process. `NETLAB_TRACE_TIME=1` also stamps each line with the time since the first one
+//! (`+1.234ms`), to compare with a capture or another program's log.
+//!
 //! ```
 //! use netlab::trace::{self, Layer};
 //! trace::event(Layer::L4, || format!("bind {}", "127.0.0.1:0"));
 //! ```
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::Write;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
 
 /// A protocol layer that can be traced. The name in brackets is the one `NETLAB_TRACE` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +53,8 @@ pub enum Layer {
     Zmtp,
     /// HTTP/1.1 messages and the parser's steps.
     Http1,
+    /// HTTP semantics every version shares: which route and handler answered.
+    Http,
     /// TLS handshakes and certificates.
     Tls,
     /// HTTP/2 frames (planned: no module prints it yet).
@@ -65,11 +83,12 @@ pub enum Layer {
 
 impl Layer {
     /// Every layer, in the order of the course.
-    pub const ALL: [Layer; 16] = [
+    pub const ALL: [Layer; 17] = [
         Layer::L4,
         Layer::Zmq,
         Layer::Zmtp,
         Layer::Http1,
+        Layer::Http,
         Layer::Tls,
         Layer::H2,
         Layer::Hpack,
@@ -91,6 +110,7 @@ impl Layer {
             Layer::Zmq => "zmq",
             Layer::Zmtp => "zmtp",
             Layer::Http1 => "http1",
+            Layer::Http => "http",
             Layer::Tls => "tls",
             Layer::H2 => "h2",
             Layer::Hpack => "hpack",
@@ -195,8 +215,11 @@ pub fn disable_all() {
     ENABLED.store(0, Ordering::Relaxed);
 }
 
-/// Reads `NETLAB_TRACE` from the environment, if it is set.
+/// Reads `NETLAB_TRACE` (and `NETLAB_TRACE_TIME`) from the environment, if set.
 pub fn enable_from_env() -> Result<(), UnknownLayer> {
+    if std::env::var("NETLAB_TRACE_TIME").is_ok_and(|v| !v.is_empty() && v != "0") {
+        stamp_times(true);
+    }
     match std::env::var("NETLAB_TRACE") {
         Ok(spec) => enable(&spec),
         Err(_) => Ok(()),
@@ -208,9 +231,58 @@ pub fn is_on(layer: Layer) -> bool {
     ENABLED.load(Ordering::Relaxed) & layer.bit() != 0
 }
 
-/// Formats one trace line (without the newline): `[layer] → message`.
+thread_local! {
+    static ROLE: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Restores the thread's previous role when dropped.
+pub struct RoleGuard(Option<&'static str>);
+
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        ROLE.with(|r| r.set(self.0));
+    }
+}
+
+/// From now until the guard drops, this thread's lines start with `name` (`server`).
+pub fn role(name: &'static str) -> RoleGuard {
+    RoleGuard(ROLE.with(|r| r.replace(Some(name))))
+}
+
+/// Like [`role`], but only when the thread has no role yet: a client used inside a proxy
+/// or a gateway keeps that role.
+pub fn default_role(name: &'static str) -> RoleGuard {
+    let before = current_role();
+    ROLE.with(|r| r.set(Some(before.unwrap_or(name))));
+    RoleGuard(before)
+}
+
+/// This thread's role, for threads it starts to inherit (the accept loop, the relay).
+pub fn current_role() -> Option<&'static str> {
+    ROLE.with(Cell::get)
+}
+
+static STAMP: AtomicBool = AtomicBool::new(false);
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Stamps every line with the time since the first one (`NETLAB_TRACE_TIME=1`).
+pub fn stamp_times(on: bool) {
+    STAMP.store(on, Ordering::Relaxed);
+}
+
+/// Formats one trace line (without the newline): `[layer] → message`, after the thread's
+/// role if it has one (`server [http1] → …`).
 pub fn format_line(layer: Layer, dir: Dir, message: &str) -> String {
-    format!("[{}] {} {}", layer.name(), dir.arrow(), message)
+    let mut line = String::new();
+    if STAMP.load(Ordering::Relaxed) {
+        let t = START.get_or_init(Instant::now).elapsed();
+        line.push_str(&format!("+{:.3}ms ", t.as_secs_f64() * 1000.0));
+    }
+    if let Some(r) = current_role() {
+        line.push_str(&format!("{r:<6} "));
+    }
+    line.push_str(&format!("[{}] {} {}", layer.name(), dir.arrow(), message));
+    line
 }
 
 /// Sends trace lines to `sink` instead of stderr (a lab check shows them in its report);
@@ -365,6 +437,33 @@ mod tests {
             format_line(Layer::Sctp, Dir::Event, "ESTABLISHED"),
             "[sctp] · ESTABLISHED"
         );
+    }
+
+    #[test]
+    fn a_role_labels_the_lines_of_its_thread_until_the_guard_drops() {
+        std::thread::spawn(|| {
+            let outer = role("server");
+            assert_eq!(
+                format_line(Layer::Http1, Dir::Received, "request head"),
+                "server [http1] ← request head"
+            );
+            {
+                let _inner = default_role("client");
+                assert_eq!(current_role(), Some("server"), "a role is kept");
+                let _proxy = role("proxy");
+                assert_eq!(
+                    format_line(Layer::Http1, Dir::Sent, "x"),
+                    "proxy  [http1] → x"
+                );
+            }
+            assert_eq!(current_role(), Some("server"));
+            drop(outer);
+            assert_eq!(current_role(), None);
+            let _c = default_role("client");
+            assert_eq!(current_role(), Some("client"));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

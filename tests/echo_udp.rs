@@ -145,7 +145,7 @@ fn the_trace_shows_the_payload_of_the_reply_as_of_the_request() {
     );
     let sent = srv
         .lines()
-        .find(|l| l.starts_with("[l4] → datagram"))
+        .find(|l| l.starts_with("server [l4] → datagram"))
         .unwrap_or_default();
     assert!(sent.ends_with(": \"ping\""), "{srv}");
 }

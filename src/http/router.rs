@@ -11,6 +11,7 @@
 
 use super::handler::Handler;
 use super::message::{Request, Response};
+use crate::trace::{self, Layer};
 use std::sync::Arc;
 
 /// A path pattern: literal segments, `{name}` for any one segment, `*` at the end for the
@@ -27,6 +28,11 @@ impl Pattern {
                 .map(String::from)
                 .collect(),
         )
+    }
+
+    /// The pattern as it was written: `/notes/{id}`.
+    fn display(&self) -> String {
+        format!("/{}", self.0.join("/"))
     }
 
     fn matches(&self, path: &str) -> bool {
@@ -125,6 +131,9 @@ impl Router {
 impl Handler for Router {
     fn handle(&self, req: &Request) -> Response {
         if req.method == "TRACE" && self.trace_enabled {
+            trace::event(Layer::Http, || {
+                format!("route: TRACE {} → the request echoed back", req.target)
+            });
             return trace_echo(req);
         }
         if req.method == "OPTIONS" && req.target == "*" {
@@ -141,6 +150,13 @@ impl Handler for Router {
         }
         let path = req.path();
         let Some(route) = self.routes.iter().find(|r| r.pattern.matches(path)) else {
+            trace::event(Layer::Http, || match &self.fallback {
+                Some(_) => format!(
+                    "route: {} {path} → no route; the fallback answers",
+                    req.method
+                ),
+                None => format!("route: {} {path} → no route: 404", req.method),
+            });
             return match &self.fallback {
                 Some(h) => h.handle(req),
                 None => Response::text(404, &format!("no resource at {path}")),
@@ -153,8 +169,23 @@ impl Handler for Router {
             req.method.as_str()
         };
         if let Some((_, h)) = route.methods.iter().find(|(m, _)| m == wanted) {
+            trace::event(Layer::Http, || {
+                format!(
+                    "route: {} {path} → {wanted} {}",
+                    req.method,
+                    route.pattern.display()
+                )
+            });
             return h.handle(req);
         }
+        trace::event(Layer::Http, || {
+            format!(
+                "route: {} {path} → {} has no {} handler",
+                req.method,
+                route.pattern.display(),
+                req.method
+            )
+        });
         let methods: Vec<&str> = route.methods.iter().map(|(m, _)| m.as_str()).collect();
         let allow = self.allow(&methods);
         if req.method == "OPTIONS" {

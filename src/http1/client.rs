@@ -170,6 +170,7 @@ impl Client {
 
     /// Sends a request and reads the whole response.
     pub fn send(&mut self, req: &Outgoing) -> Result<Response, ClientError> {
+        let _role = trace::default_role("client");
         let key = match &self.opts.proxy {
             Some(p) => format!(
                 "proxy {} {}",
@@ -194,9 +195,7 @@ impl Client {
             });
             match self.exchange(&mut conn, req) {
                 Ok((resp, keep)) => {
-                    if keep {
-                        self.idle.push(conn);
-                    }
+                    self.keep_or_close(conn, keep);
                     return Ok(resp);
                 }
                 Err(ClientError::Receive(ReadError::Closed)) | Err(ClientError::Send(_)) => {
@@ -210,10 +209,27 @@ impl Client {
         }
         let mut conn = self.open(&key, &req.url)?;
         let (resp, keep) = self.exchange(&mut conn, req)?;
-        if keep {
-            self.idle.push(conn);
-        }
+        self.keep_or_close(conn, keep);
         Ok(resp)
+    }
+
+    /// After a response (RFC 9112 §9.3): keep the connection for the next request to the
+    /// same origin, or close it.
+    fn keep_or_close(&mut self, mut conn: Conn, keep: bool) {
+        if keep {
+            trace::event(Layer::Http1, || {
+                format!("keeping the connection ({}) for the next request", conn.key)
+            });
+            self.idle.push(conn);
+        } else {
+            trace::event(Layer::Http1, || {
+                format!(
+                    "closing the connection ({}): the response ends it",
+                    conn.key
+                )
+            });
+            conn.transport.close();
+        }
     }
 
     fn connect_tcp(&self, host_port: &str) -> Result<TcpStream, ClientError> {
@@ -224,8 +240,13 @@ impl Client {
         let mut last = None;
         for addr in &addrs {
             trace::sent(Layer::Http1, || format!("TCP connect to {addr}"));
+            trace::sent(Layer::L4, || format!("connect({addr}) → SYN (SYN-SENT)"));
             match TcpStream::connect_timeout(addr, self.opts.timeout) {
                 Ok(s) => {
+                    trace::event(Layer::L4, || {
+                        let local = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                        format!("connected {local} → {addr}, ESTABLISHED")
+                    });
                     let _ = s.set_nodelay(true);
                     return Ok(s);
                 }
@@ -325,8 +346,25 @@ impl Client {
                 chunked::encode_chunk(part, &mut out);
             }
             chunked::encode_last(&Headers::new(), &mut out);
+            trace::sent(Layer::Http1, || {
+                format!(
+                    "body {} bytes in {} chunk(s) + last-chunk: {}",
+                    req.body.len(),
+                    req.body.len().div_ceil(8192),
+                    trace::quoted(&req.body, 60)
+                )
+            });
         } else {
             out.extend_from_slice(&req.body);
+            if !req.body.is_empty() {
+                trace::sent(Layer::Http1, || {
+                    format!(
+                        "body {} bytes: {}",
+                        req.body.len(),
+                        trace::quoted(&req.body, 60)
+                    )
+                });
+            }
         }
         conn.transport.write_all(&out).map_err(ClientError::Send)?;
         conn.transport.flush().map_err(ClientError::Send)?;
@@ -385,6 +423,7 @@ impl Upstream {
 
 impl Handler for Upstream {
     fn handle(&self, req: &Request) -> Response {
+        let _role = trace::role("gateway");
         let mut url = self.url.clone();
         url.target = req.target.clone();
         trace::sent(Layer::Http1, || {

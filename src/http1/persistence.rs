@@ -16,6 +16,8 @@ pub struct Decision {
     pub keep: bool,
     /// The `Connection` field the response must carry, if any.
     pub connection: Option<&'static str>,
+    /// Why, in the RFC's terms, for the trace.
+    pub reason: &'static str,
 }
 
 /// Does a message of this version with these fields leave the connection persistent, as far
@@ -34,8 +36,23 @@ pub fn after_response(
     req_headers: &Headers,
     resp_headers: &Headers,
 ) -> Decision {
-    let keep =
-        persistent(req_version, req_headers) && !resp_headers.has_token("connection", "close");
+    let (keep, reason) = if req_headers.has_token("connection", "close") {
+        (false, "the client sent Connection: close")
+    } else if resp_headers.has_token("connection", "close") {
+        (false, "the response says Connection: close")
+    } else if req_version >= Version::HTTP_11 {
+        (
+            true,
+            "HTTP/1.1 connections are persistent unless one side says close",
+        )
+    } else if req_headers.has_token("connection", "keep-alive") {
+        (true, "an HTTP/1.0 client asked for Connection: keep-alive")
+    } else {
+        (
+            false,
+            "HTTP/1.0 closes after each response unless asked to keep alive",
+        )
+    };
     let connection = if !keep {
         Some("close")
     } else if req_version == Version::HTTP_10 {
@@ -43,7 +60,11 @@ pub fn after_response(
     } else {
         None
     };
-    Decision { keep, connection }
+    Decision {
+        keep,
+        connection,
+        reason,
+    }
 }
 
 /// The client's decision after reading a response: a body that ends at close ends the
@@ -105,13 +126,11 @@ mod tests {
         for (version, req, resp, keep, connection) in table {
             let d = after_response(*version, &fields(req), &fields(resp));
             assert_eq!(
-                d,
-                Decision {
-                    keep: *keep,
-                    connection: *connection
-                },
+                (d.keep, d.connection),
+                (*keep, *connection),
                 "{version} {req:?} → {resp:?}"
             );
+            assert!(!d.reason.is_empty());
         }
     }
 

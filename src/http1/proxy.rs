@@ -58,6 +58,7 @@ impl Default for ProxyConfig {
 
 /// Serves the proxy on `listener` until `stop` is set.
 pub fn serve(listener: TcpListener, config: ProxyConfig, stop: Arc<AtomicBool>) {
+    let _role = trace::role("proxy");
     let max = config.server.max_conns;
     let config = Arc::new(config);
     let serve_one =

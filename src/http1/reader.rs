@@ -175,7 +175,11 @@ impl Reader {
                 }
                 let body: Vec<u8> = self.buf.drain(..n).collect();
                 trace::received(Layer::Http1, || {
-                    format!("body {} bytes (Content-Length)", body.len())
+                    format!(
+                        "body {} bytes (Content-Length): {}",
+                        body.len(),
+                        trace::quoted(&body, 60)
+                    )
                 });
                 Ok((body, Headers::new()))
             }
@@ -196,11 +200,12 @@ impl Reader {
                     if decoder.is_done() {
                         trace::received(Layer::Http1, || {
                             format!(
-                                "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s)",
+                                "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s): {}",
                                 body.len(),
                                 decoder.chunks,
                                 decoder.describe_sizes(),
-                                decoder.trailers().len()
+                                decoder.trailers().len(),
+                                trace::quoted(&body, 60)
                             )
                         });
                         return Ok((body, decoder.trailers().clone()));
@@ -221,7 +226,11 @@ impl Reader {
                 }
                 let body = std::mem::take(&mut self.buf);
                 trace::received(Layer::Http1, || {
-                    format!("body {} bytes (until the server closed)", body.len())
+                    format!(
+                        "body {} bytes (until the server closed): {}",
+                        body.len(),
+                        trace::quoted(&body, 60)
+                    )
                 });
                 Ok((body, Headers::new()))
             }

@@ -78,6 +78,7 @@ pub fn serve(
     accept: Arc<Accept>,
     stop: Arc<AtomicBool>,
 ) {
+    let _role = trace::role("server");
     let max = config.max_conns;
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
@@ -240,10 +241,20 @@ pub fn serve_connection(
         }
         if !decision.keep {
             trace::event(Layer::Http1, || {
-                format!("{peer}: Connection: close, closing after {served} request(s)")
+                format!(
+                    "{peer}: closing after {served} request(s): {}",
+                    decision.reason
+                )
             });
             return;
         }
+        trace::event(Layer::Http1, || {
+            format!(
+                "{peer}: keep-alive, waiting for request {}: {}",
+                served + 1,
+                decision.reason
+            )
+        });
     }
 }
 
@@ -346,15 +357,22 @@ pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> st
             chunked::encode_last(&Headers::new(), &mut out);
             trace::sent(Layer::Http1, || {
                 format!(
-                    "body {} bytes in {} chunk(s) + last-chunk",
+                    "body {} bytes in {} chunk(s) + last-chunk: {}",
                     resp.body.len(),
-                    resp.body.len().div_ceil(4096)
+                    resp.body.len().div_ceil(4096),
+                    trace::quoted(&resp.body, 60)
                 )
             });
         } else {
             out.extend_from_slice(&resp.body);
             if !resp.body.is_empty() {
-                trace::sent(Layer::Http1, || format!("body {} bytes", resp.body.len()));
+                trace::sent(Layer::Http1, || {
+                    format!(
+                        "body {} bytes: {}",
+                        resp.body.len(),
+                        trace::quoted(&resp.body, 60)
+                    )
+                });
             }
         }
     }

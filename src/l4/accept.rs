@@ -38,6 +38,8 @@ pub fn serve(
     refuse: &Refuse,
 ) {
     let active = Arc::new(AtomicUsize::new(0));
+    // Connection threads play the role of the thread that runs the loop (server, proxy, tap).
+    let role = trace::current_role();
     loop {
         // 1. Block until the kernel hands over a connection whose handshake is complete.
         let (stream, peer) = match listener.accept() {
@@ -76,6 +78,7 @@ pub fn serve(
             .name(format!("conn {peer}"))
             .stack_size(512 * 1024)
             .spawn(move || {
+                let _role = role.map(trace::role);
                 work(stream, peer);
                 count.fetch_sub(1, Ordering::SeqCst);
             });

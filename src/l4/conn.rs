@@ -18,6 +18,9 @@ pub struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
+    /// The role of the thread that made it (client, server): its lines keep that label even
+    /// when it is closed elsewhere, on drop.
+    role: Option<&'static str>,
 }
 
 impl Conn {
@@ -29,6 +32,7 @@ impl Conn {
             stream,
             peer,
             local,
+            role: trace::current_role(),
         })
     }
 
@@ -50,6 +54,7 @@ impl Conn {
     /// `shutdown(SHUT_WR)`: sends FIN. The peer reads end-of-stream once it has read all data
     /// before it; this side can still read (a half-close, RFC 9293 §3.6).
     pub fn shutdown_write(&mut self) -> io::Result<()> {
+        let _role = self.role.map(trace::role);
         trace::event(Layer::L4, || {
             format!(
                 "shutdown(SHUT_WR) → FIN to {}: no more writes from this side",
@@ -71,6 +76,7 @@ impl Conn {
 
 impl Read for Conn {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let _role = self.role.map(trace::role);
         match self.stream.read(buf) {
             Ok(0) => {
                 trace::received(Layer::L4, || {
@@ -101,6 +107,7 @@ impl Read for Conn {
 
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _role = self.role.map(trace::role);
         match self.stream.write(buf) {
             Ok(n) => {
                 trace::sent(Layer::L4, || {
@@ -131,6 +138,7 @@ impl Write for Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
+        let _role = self.role.map(trace::role);
         trace::event(Layer::L4, || {
             format!(
                 "close {} ↔ {}: file descriptor released",

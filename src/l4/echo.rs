@@ -152,6 +152,7 @@ fn family(addr: &SocketAddr) -> &'static str {
 /// `socket(); setsockopt(SO_REUSEADDR); bind(); listen()` — std does all four in
 /// `TcpListener::bind`, so the trace names each one.
 pub fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, EchoError> {
+    let _role = trace::default_role("server");
     trace::event(Layer::L4, || {
         format!(
             "socket({}, SOCK_STREAM) → a TCP socket in state CLOSED",
@@ -189,6 +190,7 @@ pub fn echo(conn: &mut Conn) -> io::Result<()> {
 /// The accept loop ([`super::accept`]) with a handler in each connection's thread, until
 /// `stop` is set. A failing connection never stops the loop.
 pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: &AtomicBool) {
+    let _role = trace::role("server");
     let serve_one =
         Arc::new(move |stream: TcpStream, _peer: SocketAddr| serve_connection(stream, handler));
     accept::serve(
@@ -238,6 +240,7 @@ pub struct TcpClient {
 impl TcpClient {
     /// `socket(); connect()`: the three-way handshake happens inside connect.
     pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpClient, EchoError> {
+        let _role = trace::default_role("client");
         trace::event(Layer::L4, || {
             format!(
                 "socket({}, SOCK_STREAM) → a TCP socket in state CLOSED",
@@ -273,6 +276,7 @@ impl TcpClient {
     /// Sends `message` and reads until as many bytes came back: one write may come back as
     /// several reads, and that is normal for a byte stream.
     pub fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, EchoError> {
+        let _role = trace::default_role("client");
         let addr = self.conn.peer();
         self.conn
             .write_all(message)
@@ -307,6 +311,7 @@ impl TcpClient {
     /// The orderly close: FIN from us, then read until the server's FIN. The side that
     /// closes first ends in TIME-WAIT (here, the client).
     pub fn close(mut self) -> Result<(), EchoError> {
+        let _role = trace::default_role("client");
         self.conn.shutdown_write().map_err(|source| EchoError::Io {
             what: "shutdown",
             source,
@@ -342,6 +347,7 @@ impl TcpClient {
 
 /// `socket(SOCK_DGRAM); bind()`: UDP has no listen and no accept.
 pub fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, EchoError> {
+    let _role = trace::default_role("server");
     trace::event(Layer::L4, || {
         format!("socket({}, SOCK_DGRAM) → a UDP socket", family(&addr))
     });
@@ -358,6 +364,7 @@ pub fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, EchoError> {
 /// One datagram in, the same datagram out, to whoever sent it. A bad datagram cannot
 /// disturb other clients: there is no connection to break.
 pub fn serve_udp(socket: UdpSocket, stop: &AtomicBool) {
+    let _role = trace::role("server");
     let mut buf = vec![0u8; 65_536];
     loop {
         // 1. Wait for a datagram from anyone.
@@ -423,6 +430,7 @@ impl UdpClient {
     /// that only its datagrams are received, and so that an ICMP "port unreachable" comes
     /// back to us as "connection refused".
     pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<UdpClient, EchoError> {
+        let _role = trace::default_role("client");
         let socket = bind_udp(loopback_for(&addr))?;
         socket
             .connect(addr)
@@ -445,6 +453,7 @@ impl UdpClient {
 
     /// Sends one datagram and waits (at most the timeout) for one back.
     pub fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, EchoError> {
+        let _role = trace::default_role("client");
         if message.len() > MAX_UDP_PAYLOAD {
             return Err(EchoError::TooLarge { len: message.len() });
         }

@@ -14,11 +14,10 @@
 
 use super::conn::is_timeout;
 use crate::trace::Dir;
-use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,9 +47,10 @@ impl Side {
     }
 }
 
-/// Sees a copy of what the relay passes on, after it was passed on: the peers never wait
-/// for an observer. Called from both directions' threads, one call at a time, in the order
-/// the relay read the bytes: an answer is never seen before the request that caused it.
+/// Sees a copy of what the relay passes on, just before it goes on: so what the observer
+/// prints about some bytes comes before anything their receiver prints about them, and an
+/// answer is never seen before the request that caused it. Called from both directions'
+/// threads; an observer must be quick (a decoder is), since the bytes wait for it.
 pub trait Observer: Send + Sync {
     /// `from` sent these bytes (already forwarded).
     fn bytes(&self, from: Side, bytes: &[u8]);
@@ -88,45 +88,6 @@ impl Activity {
     }
 }
 
-/// Delivers what each pump read to the observer in the order it was read. Each read takes a
-/// ticket before its bytes are forwarded, so a reply (read after the request was forwarded)
-/// always has a later ticket than its request, even when its thread reaches the observer
-/// first; early arrivals wait here until the earlier tickets are delivered.
-struct Sequencer {
-    observer: Arc<dyn Observer>,
-    tickets: AtomicU64,
-    waiting: Mutex<Waiting>,
-}
-
-/// The next ticket to deliver, and what arrived ahead of it (bytes, or `None` for a close).
-type Waiting = (u64, BTreeMap<u64, (Side, Option<Vec<u8>>)>);
-
-impl Sequencer {
-    fn ticket(&self) -> u64 {
-        self.tickets.fetch_add(1, Ordering::SeqCst)
-    }
-
-    /// `bytes: None` means `from` closed.
-    fn deliver(&self, ticket: u64, from: Side, bytes: Option<Vec<u8>>) {
-        // A poisoned lock means an observer panicked: go on without it.
-        let Ok(mut w) = self.waiting.lock() else {
-            return;
-        };
-        w.1.insert(ticket, (from, bytes));
-        loop {
-            let next = w.0;
-            let Some((side, bytes)) = w.1.remove(&next) else {
-                break;
-            };
-            w.0 += 1;
-            match bytes {
-                Some(b) => self.observer.bytes(side, &b),
-                None => self.observer.closed(side),
-            }
-        }
-    }
-}
-
 /// Relays until both directions have ended (or the relay idled out). `idle: None` waits for
 /// ever, as a tap between two programs should.
 pub fn relay(
@@ -148,17 +109,12 @@ pub fn relay(
         };
     };
     // 1. client → server in a thread of its own; 2. server → client in this one.
-    let seq = observer.map(|observer| {
-        Arc::new(Sequencer {
-            observer,
-            tickets: AtomicU64::new(0),
-            waiting: Mutex::new((0, BTreeMap::new())),
-        })
-    });
-    let (act, obs) = (activity.clone(), seq.clone());
+    let (act, obs) = (activity.clone(), observer.clone());
+    let role = crate::trace::current_role();
     let up = thread::Builder::new()
         .name("relay →".into())
         .spawn(move || {
+            let _role = role.map(crate::trace::role);
             pump(
                 Side::Client,
                 client_rd,
@@ -174,7 +130,7 @@ pub fn relay(
         client,
         idle,
         &activity,
-        seq.as_deref(),
+        observer.as_deref(),
     );
     // 3. Both directions done: the totals.
     let up = match up {
@@ -195,7 +151,7 @@ fn pump(
     mut to: TcpStream,
     idle: Option<Duration>,
     activity: &Activity,
-    observer: Option<&Sequencer>,
+    observer: Option<&dyn Observer>,
 ) -> u64 {
     // A read that waits this long checks whether the whole relay has been silent. A zero
     // duration would mean "no timeout" to the OS: at least one millisecond.
@@ -223,19 +179,18 @@ fn pump(
             Err(_) => break,
         };
         activity.touch();
-        let ticket = observer.map(Sequencer::ticket);
-        // Forward first, observe second: the peers must not wait for the trace.
-        let sent = to.write_all(&buf[..n]).is_ok();
-        if let (Some(o), Some(t)) = (observer, ticket) {
-            o.deliver(t, side, Some(buf[..n].to_vec()));
+        // Observe first, forward second: the trace of these bytes comes before whatever the
+        // receiver prints about them (a ZMTP frame before the REP that reads its message).
+        if let Some(o) = observer {
+            o.bytes(side, &buf[..n]);
         }
-        if !sent {
+        if to.write_all(&buf[..n]).is_err() {
             break;
         }
         total += n as u64;
     }
     if let Some(o) = observer {
-        o.deliver(o.ticket(), side, None);
+        o.closed(side);
     }
     // Half-close: the other peer reads end of stream, and may still answer.
     let _ = to.shutdown(Shutdown::Write);
@@ -247,6 +202,7 @@ fn pump(
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::sync::Mutex;
 
     /// Two connected sockets: (the end a peer holds, the end the relay holds).
     fn pair() -> (TcpStream, TcpStream) {

@@ -2,6 +2,7 @@
 //! HTTP/2 next) reads and writes the same way over both; only timeouts need the TCP socket
 //! underneath. It sits with TLS, below every HTTP version, so none of them owns it.
 
+use crate::trace::{self, Layer};
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -50,6 +51,19 @@ impl Transport {
 
     /// Sends TLS close_notify (if TLS) and FIN.
     pub fn close(&mut self) {
+        let peer = self
+            .tcp()
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        if self.is_tls() {
+            trace::sent(Layer::Tls, || format!("close_notify alert to {peer}"));
+        }
+        trace::sent(Layer::L4, || {
+            format!(
+                "shutdown(SHUT_WR) → FIN to {peer} (FIN-WAIT-1); the socket closes when dropped"
+            )
+        });
         match self {
             Transport::Plain(_) => {}
             Transport::TlsServer(s) => {

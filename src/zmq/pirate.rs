@@ -63,6 +63,7 @@ impl<'a> LazyPirate<'a> {
 
     /// Sends `request` and returns its reply, resending up to `retries` times.
     pub fn request<P: AsRef<[u8]>>(&mut self, request: &[P]) -> Result<Message, ZmqError> {
+        let _role = crate::trace::default_role("client");
         let tries = self.retries + 1;
         for attempt in 1..=tries {
             // 1. A socket: the one we have, or a fresh one after a failed try.

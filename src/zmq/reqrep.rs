@@ -69,6 +69,7 @@ pub fn serve(
     count: Option<usize>,
     stop: &AtomicBool,
 ) -> Result<usize, ZmqError> {
+    let _role = crate::trace::role("server");
     let mut answered = 0;
     while count.is_none_or(|n| answered < n) && !stop.load(Ordering::SeqCst) {
         // 1. Wait for a request, looking at the stop flag now and then.
@@ -181,6 +182,7 @@ impl Client {
     /// Sends `request` and waits for the reply. No reply in time is `Unreachable` when no
     /// connection was ever made (nobody listens), `NoReply` when one was.
     pub fn request<P: AsRef<[u8]>>(&mut self, request: &[P]) -> Result<Message, ZmqError> {
+        let _role = crate::trace::default_role("client");
         self.sock.send(request)?;
         match self.sock.recv(Some(self.timeout))? {
             Some(reply) => Ok(reply),
