@@ -28,6 +28,7 @@ pub mod catch;
 pub mod guide;
 pub mod http;
 pub mod http1;
+pub mod http2;
 pub mod l4;
 pub mod tap;
 pub mod tls;
