@@ -515,7 +515,10 @@ mod tests {
 
     /// Three requests (C.3 / C.4) or responses (C.5 / C.6) on one connection, each with the
     /// fields it decodes to and the dynamic table's size after it.
-    fn sequence(limit: usize, blocks: &[(&str, &[(&str, &str)], usize)]) {
+    /// (the block in hex, the fields it decodes to, the table size after it)
+    type Block<'a> = (&'a str, &'a [(&'a str, &'a str)], usize);
+
+    fn sequence(limit: usize, blocks: &[Block]) {
         let mut d = Decoder::new(limit);
         for (bytes, fields, size) in blocks {
             let got = d.decode(&hex(bytes)).unwrap();
