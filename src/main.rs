@@ -32,6 +32,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::zmq::COMMANDS);
     all.push(&cmd::tap::TAP);
     all.extend_from_slice(cmd::http::COMMANDS);
+    all.extend_from_slice(cmd::h2::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -95,6 +96,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "-h" | "--help" | "help" => Err(CliError::Help(top_help())),
         "echo" | "sockets" | "port" => cmd::l4::run(head, tail),
         "http" | "cert" => cmd::http::run(head, tail),
+        "h2" => cmd::h2::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => tour_cmd(&cli::parse(&TOUR, tail)?),

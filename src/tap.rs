@@ -30,11 +30,14 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// One decoded line: its arrow (`→`, `←`, or `·` for the decoder's own remarks) and text.
+/// One decoded line: its arrow (`→`, `←`, or `·` for the decoder's own remarks) and text,
+/// and the layer it belongs to when not the decoder's own (HTTP/2's HPACK lines go to
+/// `hpack`, its frames to `h2`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
     pub dir: Dir,
     pub text: String,
+    pub layer: Option<Layer>,
 }
 
 /// What a protocol gives the tap: bytes in (per side, in order), trace lines out. One
@@ -84,7 +87,9 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, TapError> {
 /// Prints a decoder's lines, tagged with the connection number.
 fn emit(layer: Layer, conn: usize, lines: Vec<Line>) {
     for line in lines {
-        trace::step(layer, line.dir, || format!("#{conn} {}", line.text));
+        trace::step(line.layer.unwrap_or(layer), line.dir, || {
+            format!("#{conn} {}", line.text)
+        });
     }
 }
 

@@ -251,19 +251,43 @@ pub fn run(head: &str, tail: &[String]) -> Result<(), CliError> {
     }
 }
 
-fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
-    let addr = m.addr(cmd)?;
-    TcpListener::bind(addr).map_err(|e| match e.kind() {
-        io::ErrorKind::AddrInUse => CliError::Runtime(format!(
-            "cannot bind {addr}: address already in use (see who holds it: netlab port {})",
-            addr.port()
-        )),
-        _ => CliError::Runtime(format!("cannot bind {addr}: {e}")),
-    })
+/// The TLS configuration `--tls`, `--cert` and `--key` ask for, or `None` for cleartext. A
+/// certificate made on the fly leaves its CA in a temporary file clients can trust.
+pub fn server_tls(
+    m: &Matches,
+    alpn: &[&[u8]],
+    always: bool,
+) -> Result<Option<Arc<rustls::ServerConfig>>, CliError> {
+    if !(always || m.on("tls") || m.on("cert")) {
+        return Ok(None);
+    }
+    let files = match (m.get("cert"), m.get("key")) {
+        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+        (None, None) => None,
+        _ => return Err(CliError::Usage("--cert and --key go together".into())),
+    };
+    let (tls_config, made) = tls::server_config(
+        files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+        alpn,
+    )
+    .map_err(runtime)?;
+    if let Some(pki) = made {
+        // Clients need the CA to verify: leave it where they can find it.
+        let dir = std::env::temp_dir().join(format!("netlab-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let ca = dir.join(certs::CA_CERT);
+        std::fs::write(&ca, &pki.ca_pem).map_err(runtime)?;
+        eprintln!(
+            "certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})",
+            ca.display(),
+            pki.leaf_spki_sha256
+        );
+    }
+    Ok(Some(tls_config))
 }
 
-fn serve(m: &Matches) -> Result<(), CliError> {
-    let listener = bind(&SERVE, m)?;
+/// The site every HTTP server of netlab serves: `--role` and `--root` decide which.
+pub fn site(cmd: &Command, m: &Matches) -> Result<Router, CliError> {
     let root = m.get("root").map(PathBuf::from);
     if let Some(r) = &root {
         if !r.is_dir() {
@@ -278,7 +302,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         "notes" => app::notes_service(Store::new()),
         "gateway" => {
             let raw = m.get("upstream").ok_or_else(|| {
-                CliError::Usage("--role gateway needs --upstream URL of the notes service".into())
+                CliError::Usage(format!(
+                    "--role gateway needs --upstream URL of the notes service (see {} --help)",
+                    cmd.path
+                ))
             })?;
             let url =
                 Url::parse(raw).map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
@@ -291,6 +318,23 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         }
     };
     router.trace_enabled = !m.on("no-trace-method");
+    Ok(router)
+}
+
+pub fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
+    let addr = m.addr(cmd)?;
+    TcpListener::bind(addr).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => CliError::Runtime(format!(
+            "cannot bind {addr}: address already in use (see who holds it: netlab port {})",
+            addr.port()
+        )),
+        _ => CliError::Runtime(format!("cannot bind {addr}: {e}")),
+    })
+}
+
+fn serve(m: &Matches) -> Result<(), CliError> {
+    let listener = bind(&SERVE, m)?;
+    let router = site(&SERVE, m)?;
     let config = Config {
         max_conns: m.number(&SERVE, "max-conns")?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
@@ -298,41 +342,20 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         max_body: m.number(&SERVE, "max-body")?,
         ..Config::default()
     };
-    let (scheme, accept): (&str, Arc<Accept>) = if m.on("tls") || m.on("cert") {
-        let files = match (m.get("cert"), m.get("key")) {
-            (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
-            (None, None) => None,
-            _ => return Err(CliError::Usage("--cert and --key go together".into())),
+    let (scheme, accept): (&str, Arc<Accept>) =
+        if let Some(tls_config) = server_tls(m, &[b"http/1.1"], false)? {
+            let handshake_limit = config.head_timeout;
+            let accept = move |tcp| match tls::accept(tls_config.clone(), tcp, handshake_limit) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    netlab::trace::event(netlab::trace::Layer::Tls, || format!("{e}"));
+                    None
+                }
+            };
+            ("https", Arc::new(accept))
+        } else {
+            ("http", Arc::new(server::plain))
         };
-        let (tls_config, made) = tls::server_config(
-            files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
-            &[b"http/1.1"],
-        )
-        .map_err(runtime)?;
-        if let Some(pki) = made {
-            // Clients need the CA to verify: leave it where they can find it.
-            let dir = std::env::temp_dir().join(format!("netlab-{}", std::process::id()));
-            let _ = std::fs::create_dir_all(&dir);
-            let ca = dir.join(certs::CA_CERT);
-            std::fs::write(&ca, &pki.ca_pem).map_err(runtime)?;
-            eprintln!(
-                "certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})",
-                ca.display(),
-                pki.leaf_spki_sha256
-            );
-        }
-        let handshake_limit = config.head_timeout;
-        let accept = move |tcp| match tls::accept(tls_config.clone(), tcp, handshake_limit) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                netlab::trace::event(netlab::trace::Layer::Tls, || format!("{e}"));
-                None
-            }
-        };
-        ("https", Arc::new(accept))
-    } else {
-        ("http", Arc::new(server::plain))
-    };
     cli::listening(scheme, listener.local_addr().map_err(runtime)?);
     let handler: Arc<dyn Handler> = Arc::new(router);
     server::serve(
@@ -345,7 +368,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     Ok(())
 }
 
-fn body_arg(raw: &str) -> Result<Vec<u8>, CliError> {
+pub fn body_arg(raw: &str) -> Result<Vec<u8>, CliError> {
     match raw.strip_prefix('@') {
         Some("-") => {
             let mut b = Vec::new();

@@ -11,11 +11,12 @@ use std::sync::atomic::AtomicBool;
 const PROTOS: &[(&str, MakeDecoder)] = &[
     ("zmtp", netlab::zmq::zmtp_tap::new),
     ("http1", netlab::http1::tap::new),
+    ("h2", netlab::http2::tap::new),
 ];
 
 pub const TAP: Command = Command {
     path: "netlab tap",
-    about: "relay TCP between two peers and trace the protocol that passes (zmtp, http1)",
+    about: "relay TCP between two peers and trace the protocol that passes (zmtp, http1, h2)",
     flags: &[
         Flag {
             name: "listen",
@@ -36,7 +37,7 @@ pub const TAP: Command = Command {
             short: None,
             value: Some("NAME"),
             default: Some("zmtp"),
-            help: "the protocol to decode: zmtp or http1",
+            help: "the protocol to decode: zmtp, http1 or h2 (cleartext, prior knowledge)",
         },
         Flag {
             name: "timeout",

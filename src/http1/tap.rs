@@ -73,6 +73,7 @@ fn line(from: Side, text: String) -> Line {
     Line {
         dir: from.dir(),
         text,
+        layer: None,
     }
 }
 
@@ -80,6 +81,7 @@ fn event(text: String) -> Line {
     Line {
         dir: Dir::Event,
         text,
+        layer: None,
     }
 }
 

@@ -6,7 +6,15 @@
 //! Read in this order:
 //! 1. [`frame`] — the 9-byte frame header and every frame type.
 //! 2. [`hpack`] and [`huffman`] — header compression: tables, integers, Huffman strings.
+//! 3. [`tap`] — a whole connection decoded, both directions (the tap and the trace).
+//! 4. [`server`] — the HTTP/1.1 handlers served over HTTP/2, behind a blocking facade;
+//!    [`io`] — the traced byte stream and flow-controlled bodies it shares with the client.
+//! 5. [`client`] — several requests as concurrent streams on one connection.
 
+pub mod client;
 pub mod frame;
 pub mod hpack;
 pub mod huffman;
+pub mod io;
+pub mod server;
+pub mod tap;

@@ -84,6 +84,7 @@ impl Decoder for ZmtpDecoder {
                             "{} decode error: {e}; relaying the rest of this direction undecoded",
                             arrow(from)
                         ),
+                        layer: None,
                     });
                     s.stage = Stage::Failed;
                     s.buf = Vec::new();
@@ -114,6 +115,7 @@ impl Decoder for ZmtpDecoder {
         vec![Line {
             dir: Dir::Event,
             text: format!("{} {what}", arrow(from)),
+            layer: None,
         }]
     }
 }
@@ -139,6 +141,7 @@ fn greeting(s: &mut Stream, from: Side, lines: &mut Vec<Line>) -> Result<bool, z
             g.mechanism,
             u8::from(g.as_server)
         ),
+        layer: None,
     });
     s.buf.drain(..used);
     s.stage = Stage::Frames;
@@ -177,6 +180,7 @@ fn frame(
                     h.flag_names(),
                     h.size
                 ),
+                layer: None,
             });
             s.skip = h.size;
             s.buf.drain(..head);
@@ -191,6 +195,7 @@ fn frame(
         lines.push(Line {
             dir: from.dir(),
             text,
+            layer: None,
         });
         return Ok(true);
     }
@@ -211,6 +216,7 @@ fn frame(
     lines.push(Line {
         dir: from.dir(),
         text,
+        layer: None,
     });
     let body_here = have.min(h.size) as usize;
     s.buf.drain(..head + body_here);
