@@ -18,6 +18,9 @@ PACKAGES=(
   "curl:curl"
   "wrk:wrk"
   "nginx:nginx"
+  "nghttp:nghttp2-client"
+  "h2load:nghttp2-client"
+  "nghttpd:nghttp2-server"
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

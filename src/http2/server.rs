@@ -437,6 +437,13 @@ async fn send(
             builder = builder.header(n, v);
         }
     }
+    // RFC 9110 §6.6.1: an origin server with a clock sends Date.
+    if !resp.headers.contains("date") {
+        builder = builder.header(
+            "date",
+            crate::http::date::format(std::time::SystemTime::now()),
+        );
+    }
     let bodyless = resp.status == 204 || resp.status == 304 || resp.status < 200;
     if !bodyless && !resp.headers.contains("content-length") {
         builder = builder.header("content-length", resp.body.len());

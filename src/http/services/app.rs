@@ -17,13 +17,14 @@ use std::sync::Arc;
 
 const INDEX: &str = "<!doctype html>
 <html><head><meta charset=\"utf-8\"><title>netlab</title></head><body>
-<h1>netlab HTTP/1.1</h1>
+<h1>netlab</h1>
 <ul>
 <li><code>GET /api/notes</code>, <code>POST /api/notes</code>, <code>GET|PUT|DELETE /api/notes/{id}</code> — notes as REST/JSON</li>
 <li><code>POST /soap</code> — the same notes as SOAP 1.1; <a href=\"/soap?wsdl\">WSDL</a></li>
 <li><code>POST|PUT /echo</code> — your body back, with its Content-Type</li>
 <li><a href=\"/chunked\">/chunked</a> — a response sent with Transfer-Encoding: chunked</li>
 <li><a href=\"/status/418\">/status/{code}</a> — any status code</li>
+<li><a href=\"/delay/1000\">/delay/{ms}</a> — an answer that takes its time</li>
 <li><code>TRACE</code> any path — your request back as message/http</li>
 </ul></body></html>
 ";
@@ -53,6 +54,24 @@ pub fn status(req: &Request) -> Response {
     }
 }
 
+/// `/delay/{ms}`: answers after `ms` milliseconds (at most 10 s) — a slow resource, to see
+/// what a slow response does to the others on the same connection (HTTP/1.1: it holds back
+/// every request pipelined behind it; HTTP/2: only its own stream).
+pub fn delay(req: &Request) -> Response {
+    match req
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
+        Some(ms) if ms <= 10_000 => {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            Response::text(200, &format!("answered after {ms} ms"))
+        }
+        _ => Response::text(400, "use /delay/MS with MS from 0 to 10000"),
+    }
+}
+
 /// `/chunked`: a body sent in chunks (the server encodes it).
 pub fn chunked(_: &Request) -> Response {
     let body: String = (1..=200)
@@ -71,6 +90,7 @@ fn edge(root: Option<PathBuf>) -> Router {
         .post("/echo", echo)
         .put("/echo", echo)
         .get("/status/{code}", status)
+        .get("/delay/{ms}", delay)
         .get("/chunked", chunked);
     match root {
         Some(dir) => router.fallback(move |req: &Request| files::serve(&dir, req)),
