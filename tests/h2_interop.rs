@@ -457,3 +457,42 @@ fn the_trace_shows_hpack_making_a_repeated_request_smaller() {
     );
     assert!(trace.contains("(indexed 62, dynamic)"), "{trace}");
 }
+
+#[test]
+fn push_nghttp_accepts_the_pushed_resources_and_curl_refuses_them() {
+    require("nghttp");
+    let (mut server, h2c) = h2_server(&["--h2c"], &[("NETLAB_TRACE", "h2")]);
+    let out = run(
+        "nghttp",
+        &["-nv", &format!("http://{h2c}/push")],
+        b"",
+        &[],
+        T,
+    );
+    let log = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    for want in [
+        ":path: /push/style.css",
+        ":path: /push/app.js",
+        "recv PUSH_PROMISE frame <length=",
+        "promised_stream_id=2)",
+        "promised_stream_id=4)",
+        "recv DATA frame <length=20, flags=0x01, stream_id=2>",
+        "recv DATA frame <length=37, flags=0x01, stream_id=4>",
+    ] {
+        assert!(
+            log.contains(want),
+            "{want:?} missing from nghttp -nv:\n{log}"
+        );
+    }
+    // The promises go out before the page that references the resources (RFC 9113 §8.4).
+    let promise = log.find("recv PUSH_PROMISE").unwrap();
+    let page = log.find("recv DATA frame <length=").unwrap();
+    assert!(promise < page, "{log}");
+    // curl says SETTINGS_ENABLE_PUSH=0: the page comes alone.
+    let (version, status, body) = curl(&["--http2-prior-knowledge", &format!("http://{h2c}/push")]);
+    assert_eq!((version.as_str(), status), ("2", 200));
+    assert!(body.contains("/push/style.css"), "{body}");
+    let trace = server.stderr_until(&["the client refuses pushes"], T);
+    assert!(trace.contains("not pushing /push/style.css"), "{trace}");
+}

@@ -210,6 +210,9 @@ where
 {
     // 1. The handshake; the connection then runs as its own task.
     let (mut sender, connection) = h2::client::Builder::new()
+        // This client reads only what it asked for: SETTINGS_ENABLE_PUSH = 0, as curl and
+        // browsers send (RFC 9113 §8.4: a server then MUST NOT push).
+        .enable_push(false)
         .initial_window_size(1 << 20)
         .initial_connection_window_size(4 << 20)
         .handshake::<_, Bytes>(Traced::new(io, Side::Client))

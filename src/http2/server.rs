@@ -400,8 +400,64 @@ async fn serve_stream(
     }
     // 2. The handler, off the runtime's thread.
     let method = parts.method.clone();
+    let resp = run_handler(handler.clone(), req, peer, role).await;
+    // 3. Server push (RFC 9113 §8.4): what the response names as preloads is promised
+    //    before the response that references it, then sent on streams of its own.
+    let mut pushes = Vec::new();
+    if method == http::Method::GET {
+        for path in preloads(&resp.headers) {
+            let uri = format!(
+                "{}://{}{path}",
+                parts.uri.scheme_str().unwrap_or("https"),
+                parts
+                    .uri
+                    .authority()
+                    .map(|a| a.as_str())
+                    .unwrap_or("localhost")
+            );
+            let Ok(promise) = http::Request::get(uri.as_str()).body(()) else {
+                continue;
+            };
+            match respond.push_request(promise) {
+                Ok(pushed) => pushes.push((path, pushed)),
+                Err(e) => {
+                    // curl sends SETTINGS_ENABLE_PUSH=0; so do browsers today.
+                    trace::event(Layer::H2, || {
+                        format!("{peer}: not pushing {path}: {e} (the client refuses pushes)")
+                    });
+                    break;
+                }
+            }
+        }
+    }
+    // 4. The response, then what was promised.
+    send(&mut respond, &method, resp).await;
+    for (path, mut pushed) in pushes {
+        let mut req = Request::new("GET", &path);
+        req.version = Version::HTTP_2;
+        if let Some(a) = parts.uri.authority() {
+            req.headers.append("host", a.as_str());
+        }
+        let resp = run_handler(handler.clone(), req, peer, role).await;
+        if let Some((head, body)) = head_and_body(&http::Method::GET, resp) {
+            if let Ok(mut stream) = pushed.send_response(head, body.is_none()) {
+                if let Some(b) = body {
+                    let _ = send_data(&mut stream, b).await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the handler on tokio's blocking pool; a panic costs its request a 500.
+async fn run_handler(
+    handler: Arc<dyn Handler>,
+    req: Request,
+    peer: SocketAddr,
+    role: Option<&'static str>,
+) -> Response {
     let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
-    let resp = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
         let _role = role.map(trace::role);
         match crate::catch::call(|| handler.handle(&req)) {
             Ok(r) => r,
@@ -412,17 +468,36 @@ async fn serve_stream(
         }
     })
     .await
-    .unwrap_or_else(|_| Response::text(500, "the handler did not finish"));
-    // 3. The response.
-    send(&mut respond, &method, resp).await;
+    .unwrap_or_else(|_| Response::text(500, "the handler did not finish"))
 }
 
-/// Sends a response: HEADERS, then DATA frames as flow control allows (RFC 9113 §5.2).
-async fn send(
-    respond: &mut h2::server::SendResponse<Bytes>,
+/// The paths a response names in `Link: <path>; rel=preload` fields (same origin only).
+pub fn preloads(headers: &Headers) -> Vec<String> {
+    headers
+        .get_all("link")
+        .flat_map(|v| v.split(','))
+        .filter_map(|link| {
+            let (target, params) = link.trim().split_once(';')?;
+            let path = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+            // rel=preload or rel="preload" (RFC 8288 §3: a quoted value is the same).
+            let preload = params.split(';').any(|p| match p.trim().split_once('=') {
+                Some((k, v)) => {
+                    k.trim().eq_ignore_ascii_case("rel")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("preload")
+                }
+                None => false,
+            });
+            (preload && path.starts_with('/') && !path.starts_with("//")).then(|| path.to_string())
+        })
+        .collect()
+}
+
+/// A response as `h2` sends it: the head (no connection-specific fields, a Date, a
+/// Content-Length) and the body when one goes out.
+fn head_and_body(
     method: &http::Method,
     resp: Response,
-) {
+) -> Option<(http::Response<()>, Option<Bytes>)> {
     let mut builder = http::Response::builder().status(resp.status);
     for (name, value) in resp.headers.iter() {
         let lower = name.to_ascii_lowercase();
@@ -448,16 +523,41 @@ async fn send(
     if !bodyless && !resp.headers.contains("content-length") {
         builder = builder.header("content-length", resp.body.len());
     }
-    let Ok(head) = builder.body(()) else {
-        respond.send_reset(h2::Reason::INTERNAL_ERROR);
-        return;
-    };
+    let head = builder.body(()).ok()?;
     let send_body = method != http::Method::HEAD && !bodyless && !resp.body.is_empty();
-    let mut stream = match respond.send_response(head, !send_body) {
-        Ok(s) => s,
-        Err(_) => return,
+    Some((head, send_body.then(|| Bytes::from(resp.body))))
+}
+
+/// Sends a response: HEADERS, then DATA frames as flow control allows (RFC 9113 §5.2).
+async fn send(
+    respond: &mut h2::server::SendResponse<Bytes>,
+    method: &http::Method,
+    resp: Response,
+) {
+    let Some((head, body)) = head_and_body(method, resp) else {
+        return respond.send_reset(h2::Reason::INTERNAL_ERROR);
     };
-    if send_body {
-        let _ = send_data(&mut stream, Bytes::from(resp.body)).await;
+    if let Ok(mut stream) = respond.send_response(head, body.is_none()) {
+        if let Some(b) = body {
+            let _ = send_data(&mut stream, b).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn preload_links_name_what_to_push() {
+        let mut h = Headers::new();
+        h.append(
+            "Link",
+            "</a.css>; rel=preload; as=style, <https://elsewhere/x.js>; rel=preload",
+        );
+        h.append("Link", "</b.js>; rel=\"preload\"");
+        h.append("Link", "</c.js>; rel=preload; as=script");
+        h.append("Link", "</next>; rel=next");
+        assert_eq!(preloads(&h), ["/a.css", "/b.js", "/c.js"]);
     }
 }

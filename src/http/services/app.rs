@@ -25,6 +25,7 @@ const INDEX: &str = "<!doctype html>
 <li><a href=\"/chunked\">/chunked</a> — a response sent with Transfer-Encoding: chunked</li>
 <li><a href=\"/status/418\">/status/{code}</a> — any status code</li>
 <li><a href=\"/delay/1000\">/delay/{ms}</a> — an answer that takes its time</li>
+<li><a href=\"/push\">/push</a> — a page with its style and script pushed over HTTP/2</li>
 <li><code>TRACE</code> any path — your request back as message/http</li>
 </ul></body></html>
 ";
@@ -72,6 +73,35 @@ pub fn delay(req: &Request) -> Response {
     }
 }
 
+const PUSH_PAGE: &str = "<!doctype html>
+<html><head><meta charset=\"utf-8\"><title>pushed</title>
+<link rel=\"stylesheet\" href=\"/push/style.css\"><script src=\"/push/app.js\"></script>
+</head><body><h1>A page whose style and script were pushed</h1></body></html>
+";
+
+/// `/push`: a page that names the two resources it needs in `Link: rel=preload` fields
+/// (RFC 8288, W3C Preload). The handler knows nothing of versions: HTTP/1.1 passes the
+/// fields on (a browser may fetch early), and the HTTP/2 server pushes what they name
+/// (RFC 9113 §8.4) when the client allows it.
+pub fn push_page(_: &Request) -> Response {
+    Response::with_body(200, "text/html; charset=utf-8", PUSH_PAGE)
+        .header("Link", "</push/style.css>; rel=preload; as=style")
+        .header("Link", "</push/app.js>; rel=preload; as=script")
+}
+
+/// The resources `/push` references.
+pub fn push_resource(req: &Request) -> Response {
+    match req.path() {
+        "/push/style.css" => Response::with_body(200, "text/css", "h1 { color: teal; }\n"),
+        "/push/app.js" => Response::with_body(
+            200,
+            "text/javascript",
+            "console.log('pushed with the page');\n",
+        ),
+        other => Response::text(404, &format!("no resource at {other}")),
+    }
+}
+
 /// `/chunked`: a body sent in chunks (the server encodes it).
 pub fn chunked(_: &Request) -> Response {
     let body: String = (1..=200)
@@ -91,6 +121,8 @@ fn edge(root: Option<PathBuf>) -> Router {
         .put("/echo", echo)
         .get("/status/{code}", status)
         .get("/delay/{ms}", delay)
+        .get("/push", push_page)
+        .get("/push/{file}", push_resource)
         .get("/chunked", chunked);
     match root {
         Some(dir) => router.fallback(move |req: &Request| files::serve(&dir, req)),
