@@ -85,6 +85,10 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
     // Decoding is what the tap is for: its layer is traced even without --trace.
     let layer = make().layer();
     trace::enable(layer.name()).map_err(runtime)?;
+    if layer == trace::Layer::H2 {
+        // HTTP/2's header blocks are decoded on a layer of their own.
+        trace::enable("hpack").map_err(runtime)?;
+    }
     let listener = tap::bind(listen).map_err(runtime)?;
     let local = listener.local_addr().map_err(runtime)?;
     cli::listening("tcp", local);
