@@ -25,6 +25,7 @@
 //! their rows here when they are. The README holds the full course map, planned parts marked.
 
 pub mod catch;
+pub mod grpc;
 pub mod guide;
 pub mod http;
 pub mod http1;

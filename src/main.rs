@@ -33,6 +33,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.push(&cmd::tap::TAP);
     all.extend_from_slice(cmd::http::COMMANDS);
     all.extend_from_slice(cmd::h2::COMMANDS);
+    all.extend_from_slice(cmd::grpc::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -97,6 +98,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "echo" | "sockets" | "port" => cmd::l4::run(head, tail),
         "http" | "cert" => cmd::http::run(head, tail),
         "h2" => cmd::h2::run(tail),
+        "grpc" => cmd::grpc::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => tour_cmd(&cli::parse(&TOUR, tail)?),

@@ -154,6 +154,19 @@ async fn exchange(
     requests: Vec<Outgoing>,
     opts: &Options,
 ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+    let (sender, driver) = open(&origin, opts).await?;
+    let out = streams(sender, requests, opts).await;
+    driver.abort();
+    out
+}
+
+/// An open HTTP/2 connection: the handle that opens streams, and the task that drives it.
+pub type Connection = (h2::client::SendRequest<Bytes>, tokio::task::JoinHandle<()>);
+
+/// Opens a connection to `origin` inside the caller's runtime (gRPC's client uses it too):
+/// TCP; then TLS with ALPN h2 (nothing for h2c); then the preface and SETTINGS, after which
+/// the connection runs as a task of its own.
+pub async fn open(origin: &Url, opts: &Options) -> Result<Connection, ClientError> {
     let host_port = origin.host_port();
     let addr = host_port
         .to_socket_addrs()
@@ -170,7 +183,7 @@ async fn exchange(
         format!("connected {local} → {addr}, ESTABLISHED")
     });
     match origin.scheme {
-        Scheme::Http => streams(tcp, requests, opts).await,
+        Scheme::Http => handshake(tcp).await,
         Scheme::Https => {
             let config = tls::client_config(opts.cacert.as_deref(), opts.insecure, &[b"h2"])
                 .map_err(|e| ClientError::Tls(e.to_string()))?;
@@ -194,22 +207,17 @@ async fn exchange(
                     alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
                 ));
             }
-            streams(tls, requests, opts).await
+            handshake(tls).await
         }
     }
 }
 
 /// The HTTP/2 part: preface and SETTINGS, then one stream per request, all open at once.
-async fn streams<T>(
-    io: T,
-    requests: Vec<Outgoing>,
-    opts: &Options,
-) -> Result<Vec<Result<Response, ClientError>>, ClientError>
+async fn handshake<T>(io: T) -> Result<Connection, ClientError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // 1. The handshake; the connection then runs as its own task.
-    let (mut sender, connection) = h2::client::Builder::new()
+    let (sender, connection) = h2::client::Builder::new()
         // This client reads only what it asked for: SETTINGS_ENABLE_PUSH = 0, as curl and
         // browsers send (RFC 9113 §8.4: a server then MUST NOT push).
         .enable_push(false)
@@ -225,7 +233,16 @@ where
             trace::event(Layer::H2, || format!("connection ended: {e}"));
         }
     });
-    // 2. Every request as its own stream, before any response is read.
+    Ok((sender, driver))
+}
+
+/// Every request as its own stream, before any response is read; then the responses.
+async fn streams(
+    mut sender: h2::client::SendRequest<Bytes>,
+    requests: Vec<Outgoing>,
+    opts: &Options,
+) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+    let role = trace::current_role();
     let mut pending = Vec::new();
     for req in requests {
         let head = to_http(&req).map_err(ClientError::Request)?;
@@ -244,7 +261,7 @@ where
             let _role = role.map(trace::role);
             let send = async {
                 if !end {
-                    send_data(&mut body, upload)
+                    send_data(&mut body, upload, true)
                         .await
                         .map_err(|e| ClientError::H2(e.to_string()))
                 } else {
@@ -272,7 +289,6 @@ where
             Err(e) => Err(ClientError::H2(e.to_string())),
         });
     }
-    driver.abort();
     Ok(out)
 }
 

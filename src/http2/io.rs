@@ -12,11 +12,13 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Sends a body as DATA frames, each as large as the peer's windows allow (RFC 9113 §5.2),
-/// the last with END_STREAM. Waiting for capacity is what keeps a fast sender from
-/// overrunning a slow receiver; the receiver gives capacity back as it reads.
+/// the last with END_STREAM when `end` (gRPC sends trailers after it instead). Waiting for
+/// capacity is what keeps a fast sender from overrunning a slow receiver; the receiver
+/// gives capacity back as it reads.
 pub async fn send_data(
     stream: &mut h2::SendStream<Bytes>,
     mut rest: Bytes,
+    end: bool,
 ) -> Result<(), h2::Error> {
     while !rest.is_empty() {
         stream.reserve_capacity(rest.len());
@@ -29,7 +31,7 @@ pub async fn send_data(
             None => return Ok(()),
         };
         let chunk = rest.split_to(n);
-        stream.send_data(chunk, rest.is_empty())?;
+        stream.send_data(chunk, end && rest.is_empty())?;
     }
     Ok(())
 }

@@ -28,8 +28,10 @@ use crate::tls::transport::Transport;
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use rustls::ServerConfig;
+use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -76,6 +78,36 @@ pub enum Security {
     Cleartext,
 }
 
+/// What a stream gets: its request (headers, and a body still arriving) and the handle to
+/// answer it with. The HTTP handlers' bridge is [`http_streams`]; gRPC has its own.
+pub type StreamFn = Arc<
+    dyn Fn(
+            http::Request<h2::RecvStream>,
+            h2::server::SendResponse<Bytes>,
+            SocketAddr,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// What the server serves: HTTP/2 streams, and the HTTP/1.1 handler for clients that do
+/// not speak HTTP/2 (`None`: such a connection is refused, as gRPC must).
+#[derive(Clone)]
+pub struct App {
+    pub streams: StreamFn,
+    pub http1: Option<Arc<dyn Handler>>,
+}
+
+impl App {
+    /// The site's handler over both versions.
+    pub fn http(handler: Arc<dyn Handler>, config: &Config) -> App {
+        App {
+            streams: http_streams(handler.clone(), config.max_body),
+            http1: Some(handler),
+        }
+    }
+}
+
 /// Serves HTTP/2 (and HTTP/1.1 for clients that want it) on every connection the listener
 /// accepts, until `stop` is set.
 pub fn serve(
@@ -85,11 +117,23 @@ pub fn serve(
     security: Security,
     stop: Arc<AtomicBool>,
 ) {
+    let app = App::http(handler, &config);
+    serve_app(listener, app, config, security, stop)
+}
+
+/// Serves any [`App`] (the HTTP site, or gRPC) until `stop` is set.
+pub fn serve_app(
+    listener: TcpListener,
+    app: App,
+    config: Config,
+    security: Security,
+    stop: Arc<AtomicBool>,
+) {
     let _role = trace::role("server");
     let max = config.max_conns;
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
-        serve_connection(stream, peer, handler.clone(), &config, &security);
+        serve_connection(stream, peer, &app, &config, &security);
     };
     accept::serve(
         &listener,
@@ -98,6 +142,17 @@ pub fn serve(
         Arc::new(work),
         &http1::server::overloaded,
     );
+}
+
+/// The HTTP handlers' bridge: each stream read whole, handled, answered (and pushes sent).
+pub fn http_streams(handler: Arc<dyn Handler>, max_body: usize) -> StreamFn {
+    Arc::new(move |request, respond, peer| {
+        let handler = handler.clone();
+        let role = trace::current_role();
+        Box::pin(async move {
+            serve_stream(request, respond, peer, handler, max_body, role).await;
+        })
+    })
 }
 
 /// Serves `handler` on an already bound listener in a background thread.
@@ -112,6 +167,18 @@ pub fn spawn(
     })
 }
 
+/// Serves any [`App`] on an already bound listener in a background thread.
+pub fn spawn_app(
+    listener: TcpListener,
+    app: App,
+    config: Config,
+    security: Security,
+) -> io::Result<Background> {
+    Background::tcp(listener, "h2 server", move |l, stop| {
+        serve_app(l, app, config, security, stop)
+    })
+}
+
 /// The ALPN protocols the TLS side offers, most preferred first.
 pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 
@@ -119,7 +186,7 @@ pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
 fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    handler: Arc<dyn Handler>,
+    app: &App,
     config: &Arc<Config>,
     security: &Security,
 ) {
@@ -136,17 +203,34 @@ fn serve_connection(
     };
     // Sockets handed to tokio register with this runtime's reactor.
     let _enter = runtime.enter();
-    let role = trace::current_role();
     let handshake = Instant::now() + config.handshake_timeout;
     match security {
         Security::Cleartext => {
             // 2a. h2c: the preface says HTTP/2; anything else is HTTP/1.1.
             if !starts_with_preface(&stream, handshake) {
-                trace::event(Layer::H2, || {
-                    format!("{peer}: no HTTP/2 preface: serving HTTP/1.1 on this connection")
-                });
                 let mut conn = Transport::Plain(stream);
-                http1::server::serve_connection(&mut conn, peer, handler.as_ref(), &config.http1);
+                match &app.http1 {
+                    Some(handler) => {
+                        trace::event(Layer::H2, || {
+                            format!(
+                                "{peer}: no HTTP/2 preface: serving HTTP/1.1 on this connection"
+                            )
+                        });
+                        http1::server::serve_connection(
+                            &mut conn,
+                            peer,
+                            handler.as_ref(),
+                            &config.http1,
+                        );
+                    }
+                    None => {
+                        trace::event(Layer::H2, || {
+                            format!(
+                                "{peer}: no HTTP/2 preface, and this server speaks only HTTP/2: closing"
+                            )
+                        });
+                    }
+                }
                 conn.close();
                 return;
             }
@@ -154,7 +238,7 @@ fn serve_connection(
                 Ok(io) => io,
                 Err(_) => return,
             };
-            runtime.block_on(serve_h2(io, peer, handler, config.clone(), role));
+            runtime.block_on(serve_h2(io, peer, app.streams.clone(), config.clone()));
         }
         Security::Tls(tls) => {
             // 2b. TLS: the handshake picks the protocol (ALPN).
@@ -194,7 +278,7 @@ fn serve_connection(
                 )
             });
             if alpn.as_deref() == Some(b"h2") {
-                runtime.block_on(serve_h2(tls, peer, handler, config.clone(), role));
+                runtime.block_on(serve_h2(tls, peer, app.streams.clone(), config.clone()));
                 return;
             }
             // 3. HTTP/1.1 on the same TLS session, in blocking mode from here on.
@@ -206,7 +290,19 @@ fn serve_connection(
                 return;
             }
             let mut conn = Transport::TlsServer(Box::new(rustls::StreamOwned::new(session, tcp)));
-            http1::server::serve_connection(&mut conn, peer, handler.as_ref(), &config.http1);
+            match &app.http1 {
+                Some(handler) => http1::server::serve_connection(
+                    &mut conn,
+                    peer,
+                    handler.as_ref(),
+                    &config.http1,
+                ),
+                None => trace::event(Layer::Tls, || {
+                    format!(
+                        "{peer}: the client did not offer h2, and this server speaks only HTTP/2: closing"
+                    )
+                }),
+            }
             conn.close();
         }
     }
@@ -242,13 +338,8 @@ fn to_async(stream: TcpStream) -> io::Result<tokio::net::TcpStream> {
 }
 
 /// The HTTP/2 connection: settings, then one task per stream until the client goes away.
-async fn serve_h2<T>(
-    io: T,
-    peer: SocketAddr,
-    handler: Arc<dyn Handler>,
-    config: Arc<Config>,
-    role: Option<&'static str>,
-) where
+async fn serve_h2<T>(io: T, peer: SocketAddr, streams: StreamFn, config: Arc<Config>)
+where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     // 1. The preface and SETTINGS exchange (RFC 9113 §3.4), through the frame trace.
@@ -272,7 +363,7 @@ async fn serve_h2<T>(
     };
     trace::event(Layer::H2, || format!("{peer}: HTTP/2 connection open"));
     let active = Arc::new(AtomicUsize::new(0));
-    let mut streams = 0u64;
+    let mut opened = 0u64;
     loop {
         // 2. The next stream, or the connection's end. No stream for the idle time, and
         //    none open: GOAWAY(NO_ERROR), then let the client finish.
@@ -300,18 +391,18 @@ async fn serve_h2<T>(
                 break;
             }
         };
-        streams += 1;
+        opened += 1;
         // 3. Each stream in its own task, so the connection keeps being polled (and
         //    flow-control windows keep being updated) while a body is read or written.
-        let (handler, config, active) = (handler.clone(), config.clone(), active.clone());
+        let (work, active) = (streams(request, respond, peer), active.clone());
         active.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            serve_stream(request, respond, peer, handler, &config, role).await;
+            work.await;
             active.fetch_sub(1, Ordering::SeqCst);
         });
     }
     trace::event(Layer::H2, || {
-        format!("{peer}: HTTP/2 connection closed after {streams} stream(s)")
+        format!("{peer}: HTTP/2 connection closed after {opened} stream(s)")
     });
 }
 
@@ -361,12 +452,12 @@ async fn serve_stream(
     mut respond: h2::server::SendResponse<Bytes>,
     peer: SocketAddr,
     handler: Arc<dyn Handler>,
-    config: &Config,
+    max_body: usize,
     role: Option<&'static str>,
 ) {
     let (parts, mut body) = request.into_parts();
     // 1. The body, every DATA frame of it, with capacity given back as it is read.
-    let data = match read_body(&mut body, config.max_body).await {
+    let data = match read_body(&mut body, max_body).await {
         Ok(d) => d,
         Err(BodyError::TooLarge(max)) => {
             let resp = Response::text(413, &format!("the body may be at most {max} bytes"));
@@ -442,7 +533,7 @@ async fn serve_stream(
         if let Some((head, body)) = head_and_body(&http::Method::GET, resp) {
             if let Ok(mut stream) = pushed.send_response(head, body.is_none()) {
                 if let Some(b) = body {
-                    let _ = send_data(&mut stream, b).await;
+                    let _ = send_data(&mut stream, b, true).await;
                 }
             }
         }
@@ -539,7 +630,7 @@ async fn send(
     };
     if let Ok(mut stream) = respond.send_response(head, body.is_none()) {
         if let Some(b) = body {
-            let _ = send_data(&mut stream, b).await;
+            let _ = send_data(&mut stream, b, true).await;
         }
     }
 }
