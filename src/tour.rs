@@ -24,6 +24,16 @@ pub const SECTIONS: &[Section] = &[
         title: "[L7] HTTP/1.1: GET, REST, SOAP, https with a local CA, a proxy",
         run: crate::http1::tour::run,
     },
+    Section {
+        name: "h2",
+        title: "[L7] HTTP/2: the same GET in frames, HPACK, multiplexing, push",
+        run: crate::http2::tour::run,
+    },
+    Section {
+        name: "grpc",
+        title: "[L7] gRPC: unary and streaming calls on HTTP/2, and REST/JSON next to gRPC/protobuf",
+        run: crate::grpc::tour::run,
+    },
 ];
 
 /// Runs one section (by name) or all of them. `out` receives the narration.

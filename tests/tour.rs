@@ -142,3 +142,55 @@ fn zmq_section_shows_zmtp_frames_topics_and_workers() {
         );
     }
 }
+
+#[test]
+fn h2_section_compares_bytes_shows_hpack_multiplexing_and_push() {
+    let out = run_netlab(&["tour", "h2"], b"", &[], Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "HTTP/1.1: 88 bytes up",
+        "each further request: HTTP/1.1 88 bytes up, HTTP/2 ",
+        "/delay/600: 200 OK after ",
+        "pushed with /push: /push/style.css, /push/app.js",
+        "=== h2: every exchange succeeded",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    for want in [
+        "client [h2] → connection preface",
+        "server [h2] ← HEADERS stream=1",
+        "(indexed 62, dynamic)",
+        "server [h2] → PUSH_PROMISE stream=1",
+    ] {
+        assert!(stderr.contains(want), "{want:?} missing from the trace");
+    }
+}
+
+#[test]
+fn grpc_section_makes_all_four_calls_and_compares_with_rest() {
+    let out = run_netlab(&["tour", "grpc"], b"", &[], Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for want in [
+        "Echo answered text=\"hello gRPC\" seq=1",
+        "Subscribe sent news #1, news #2, news #3",
+        "Collect counted 3 notes, 6 bytes",
+        "Chat answered a, bb, ccc in turn",
+        "UNIMPLEMENTED (12)",
+        "29 bytes of JSON, 14 bytes of protobuf",
+        "=== grpc: every exchange succeeded",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    for want in [
+        "server [grpc] ← call /netlab.Exchange/Echo",
+        "client [grpc] ← status OK (0)",
+        "server [grpc] → status UNIMPLEMENTED (12)",
+    ] {
+        assert!(
+            stderr.contains(want),
+            "{want:?} missing from the trace:\n{stderr}"
+        );
+    }
+}

@@ -9,10 +9,12 @@
 //! 4. [`call`] — a call as a handler sees it (`recv`, `send`).
 //! 5. [`server`] and [`client`] — both ends, on the HTTP/2 server and client of
 //!    [`crate::http2`].
+//! 6. [`tour`] — the gRPC section of `netlab tour`, with REST next to it.
 
 pub mod call;
 pub mod client;
 pub mod exchange;
 pub mod server;
 pub mod status;
+pub mod tour;
 pub mod wire;

@@ -34,6 +34,8 @@ pub struct Options {
     pub timeout: Duration,
     /// The largest response body accepted.
     pub max_body: usize,
+    /// Let the server push (SETTINGS_ENABLE_PUSH = 1) and keep what it pushes.
+    pub accept_push: bool,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             h2c: false,
             timeout: Duration::from_secs(30),
             max_body: 1 << 30,
+            accept_push: false,
         }
     }
 }
@@ -113,12 +116,33 @@ impl fmt::Display for ClientError {
 
 impl std::error::Error for ClientError {}
 
+/// A response, when it was complete, and what the server pushed with it.
+#[derive(Debug)]
+pub struct Fetched {
+    pub response: Response,
+    /// From the first request sent to the last byte of this response.
+    pub done_after: Duration,
+    /// (path, response) of each resource pushed with it (RFC 9113 §8.4).
+    pub pushed: Vec<(String, Response)>,
+}
+
 /// Sends every request on one connection, all at once, and returns the responses in the
 /// order of the requests (each may have failed on its own, with RST_STREAM).
 pub fn fetch(
     requests: Vec<Outgoing>,
     opts: &Options,
 ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+    Ok(fetch_timed(requests, opts)?
+        .into_iter()
+        .map(|r| r.map(|f| f.response))
+        .collect())
+}
+
+/// [`fetch`], with when each response was complete and what was pushed.
+pub fn fetch_timed(
+    requests: Vec<Outgoing>,
+    opts: &Options,
+) -> Result<Vec<Result<Fetched, ClientError>>, ClientError> {
     let Some(first) = requests.first() else {
         return Ok(Vec::new());
     };
@@ -153,7 +177,7 @@ async fn exchange(
     origin: Url,
     requests: Vec<Outgoing>,
     opts: &Options,
-) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+) -> Result<Vec<Result<Fetched, ClientError>>, ClientError> {
     let (sender, driver) = open(&origin, opts).await?;
     let out = streams(sender, requests, opts).await;
     driver.abort();
@@ -183,7 +207,7 @@ pub async fn open(origin: &Url, opts: &Options) -> Result<Connection, ClientErro
         format!("connected {local} → {addr}, ESTABLISHED")
     });
     match origin.scheme {
-        Scheme::Http => handshake(tcp).await,
+        Scheme::Http => handshake(tcp, opts.accept_push).await,
         Scheme::Https => {
             let config = tls::client_config(opts.cacert.as_deref(), opts.insecure, &[b"h2"])
                 .map_err(|e| ClientError::Tls(e.to_string()))?;
@@ -207,20 +231,20 @@ pub async fn open(origin: &Url, opts: &Options) -> Result<Connection, ClientErro
                     alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
                 ));
             }
-            handshake(tls).await
+            handshake(tls, opts.accept_push).await
         }
     }
 }
 
 /// The HTTP/2 part: preface and SETTINGS, then one stream per request, all open at once.
-async fn handshake<T>(io: T) -> Result<Connection, ClientError>
+async fn handshake<T>(io: T, push: bool) -> Result<Connection, ClientError>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = h2::client::Builder::new()
-        // This client reads only what it asked for: SETTINGS_ENABLE_PUSH = 0, as curl and
-        // browsers send (RFC 9113 §8.4: a server then MUST NOT push).
-        .enable_push(false)
+        // By default this client reads only what it asked for: SETTINGS_ENABLE_PUSH = 0, as
+        // curl and browsers send (RFC 9113 §8.4: a server then MUST NOT push).
+        .enable_push(push)
         .initial_window_size(1 << 20)
         .initial_connection_window_size(4 << 20)
         .handshake::<_, Bytes>(Traced::new(io, Side::Client))
@@ -241,8 +265,10 @@ async fn streams(
     mut sender: h2::client::SendRequest<Bytes>,
     requests: Vec<Outgoing>,
     opts: &Options,
-) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+) -> Result<Vec<Result<Fetched, ClientError>>, ClientError> {
     let role = trace::current_role();
+    let started = std::time::Instant::now();
+    let accept_push = opts.accept_push;
     let mut pending = Vec::new();
     for req in requests {
         let head = to_http(&req).map_err(ClientError::Request)?;
@@ -251,9 +277,10 @@ async fn streams(
             .await
             .map_err(|e| ClientError::H2(e.to_string()))?;
         let end = req.body.is_empty();
-        let (response, mut body) = sender
+        let (mut response, mut body) = sender
             .send_request(head, end)
             .map_err(|e| ClientError::H2(e.to_string()))?;
+        let mut promises = accept_push.then(|| response.push_promises());
         let max = opts.max_body;
         let upload = Bytes::from(req.body);
         // 3. Each stream reads (and, for an upload, writes) in a task of its own.
@@ -274,11 +301,34 @@ async fn streams(
                 let data = read_body(&mut stream, max)
                     .await
                     .map_err(|e| ClientError::H2(e.to_string()))?;
-                Ok::<_, ClientError>(from_http(&parts, data))
+                Ok::<_, ClientError>((from_http(&parts, data), started.elapsed()))
             };
-            let (sent, received) = tokio::join!(send, receive);
+            // What the server promised on this stream: each promise, then its response.
+            let pushes = async {
+                let mut pushed = Vec::new();
+                let Some(promises) = promises.as_mut() else {
+                    return pushed;
+                };
+                while let Some(Ok(promise)) = promises.push_promise().await {
+                    let (request, future) = promise.into_parts();
+                    let path = request.uri().path().to_string();
+                    if let Ok(resp) = future.await {
+                        let (parts, mut stream) = resp.into_parts();
+                        if let Ok(data) = read_body(&mut stream, max).await {
+                            pushed.push((path, from_http(&parts, data)));
+                        }
+                    }
+                }
+                pushed
+            };
+            let (sent, received, pushed) = tokio::join!(send, receive, pushes);
             sent?;
-            received
+            let (response, done_after) = received?;
+            Ok(Fetched {
+                response,
+                done_after,
+                pushed,
+            })
         }));
     }
     drop(sender);

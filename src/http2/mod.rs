@@ -10,6 +10,7 @@
 //! 4. [`server`] — the HTTP/1.1 handlers served over HTTP/2, behind a blocking facade;
 //!    [`io`] — the traced byte stream and flow-controlled bodies it shares with the client.
 //! 5. [`client`] — several requests as concurrent streams on one connection.
+//! 6. [`tour`] — the HTTP/2 section of `netlab tour`.
 
 pub mod client;
 pub mod frame;
@@ -18,3 +19,4 @@ pub mod huffman;
 pub mod io;
 pub mod server;
 pub mod tap;
+pub mod tour;
