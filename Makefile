@@ -31,6 +31,7 @@ bench: deps
 	$(CARGO) bench --bench l4
 	$(CARGO) bench --bench http1
 	$(CARGO) bench --bench zmq
+	$(CARGO) bench --bench h2
 	python3 scripts/bench-readme.py
 
 fmt:
