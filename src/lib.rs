@@ -5,26 +5,26 @@
 //!
 //! | lecture section | module | lab |
 //! |---|---|---|
-//! | [L4] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
-//! | [L4] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
-//! | [L4] a port already LISTENING | [`l4::port`] | — |
-//! | [L7] HTTP semantics for every version: messages, fields, status codes | [`http::message`], [`http::fields`], [`http::status`] | — |
-//! | [L7] HTTP/1.1 on the wire: the parser and emitter, framing, chunked bodies | [`http1::parse`], [`http1::head`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
-//! | [L7] methods, status codes, the handler API and the server | [`http::handler`], [`http::router`], [`http1::server`] | `labs/04-handler` |
-//! | [L7] media types, URIs | [`http::media`], [`http::uri`] | — |
-//! | [L7] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
-//! | [L7] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
-//! | [L7] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
+//! | \[L4\] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
+//! | \[L4\] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
+//! | \[L4\] a port already LISTENING | [`l4::port`] | — |
+//! | \[L7\] HTTP semantics for every version: messages, fields, status codes | [`http::message`], [`http::fields`], [`http::status`] | — |
+//! | \[L7\] HTTP/1.1 on the wire: the parser and emitter, framing, chunked bodies | [`http1::parse`], [`http1::head`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
+//! | \[L7\] methods, status codes, the handler API and the server | [`http::handler`], [`http::router`], [`http1::server`] | `labs/04-handler` |
+//! | \[L7\] media types, URIs | [`http::media`], [`http::uri`] | — |
+//! | \[L7\] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
+//! | \[L7\] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
+//! | \[L7\] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
-//! | [L7] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | — |
-//! | [L7] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | — |
+//! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | — |
+//! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //!
-//! These are the layers that exist: L4, ZeroMQ, and HTTP/1.1 with TLS and the proxy. HTTP/2
-//! and gRPC, HTTP/3 over QUIC, and WebRTC are planned and not written yet; they will add
-//! their rows here when they are. The README holds the full course map, planned parts marked.
+//! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2 and
+//! gRPC. HTTP/3 over QUIC and WebRTC are planned and not written yet; they will add their
+//! rows here when they are. The README holds the full course map, planned parts marked.
 
 pub mod catch;
 pub mod grpc;

@@ -1,4 +1,4 @@
-//! [L7] gRPC, assembled by hand on HTTP/2 (the `h2` crate) and Protocol Buffers (`prost`):
+//! \[L7\] gRPC, assembled by hand on HTTP/2 (the `h2` crate) and Protocol Buffers (`prost`):
 //! a call is an HTTP/2 stream, its messages are length-prefixed protobuf in DATA frames,
 //! and its outcome is a status in the trailers (grpc/doc/PROTOCOL-HTTP2.md).
 //!

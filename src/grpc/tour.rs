@@ -1,4 +1,4 @@
-//! The [L7] gRPC section of `netlab tour`: the four kinds of call against netlab's gRPC
+//! The \[L7\] gRPC section of `netlab tour`: the four kinds of call against netlab's gRPC
 //! server, then one operation done two ways — REST/JSON over HTTP/1.1 and gRPC/protobuf over
 //! HTTP/2 — with the bytes each put on the wire and the time each took.
 
@@ -21,7 +21,7 @@ fn base(g: &Guide, addr: std::net::SocketAddr) -> Result<Url, TourError> {
     Url::parse(&format!("http://{addr}/")).map_err(|e| g.fail("URL", e))
 }
 
-/// The [L7] gRPC section.
+/// The \[L7\] gRPC section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("a gRPC server for netlab.Exchange (proto/netlab.proto), on HTTP/2 without TLS");
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| g.fail("bind", e))?;

@@ -1,4 +1,4 @@
-//! [L7] HTTP semantics (RFC 9110), shared by every version: what a request and a response
+//! \[L7\] HTTP semantics (RFC 9110), shared by every version: what a request and a response
 //! are, the handler API, routing, media types, URIs, dates, and the services `netlab http
 //! serve` offers. Nothing here knows how a message travels: HTTP/1.1's text lines live in
 //! [`crate::http1`]; HTTP/2 and HTTP/3 (planned) are to serve the very same handlers.

@@ -1,4 +1,4 @@
-//! [L7] HTTP/1.1 on the wire (RFC 9112): the text format, built from the bytes up. What a
+//! \[L7\] HTTP/1.1 on the wire (RFC 9112): the text format, built from the bytes up. What a
 //! request and a response mean, the handler API and the services are not here but in
 //! [`crate::http`], shared with HTTP/2 and HTTP/3; this folder only carries them over TCP.
 //!

@@ -1,4 +1,4 @@
-//! The [L7] HTTP/1.1 section of `netlab tour`: a GET, a REST round trip, a SOAP call, https
+//! The \[L7\] HTTP/1.1 section of `netlab tour`: a GET, a REST round trip, a SOAP call, https
 //! with a fresh local CA, and a request through the proxy. Servers run in this process on
 //! loopback ports the kernel picks; the trace narrates every head.
 
@@ -57,7 +57,7 @@ fn expect(g: &mut Guide, what: &str, resp: &Response, status: u16) -> Result<(),
     Ok(())
 }
 
-/// The [L7] HTTP/1.1 section.
+/// The \[L7\] HTTP/1.1 section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("the monolith: pages, /echo, notes over REST and SOAP, one process");
     let l = listener(g)?;

@@ -62,7 +62,7 @@ pub struct Header {
 
 impl Header {
     /// Reads a header from the first 9 bytes, or `None` when fewer have arrived. "The
-    /// semantics of this bit [Reserved] are undefined, … MUST be ignored when receiving."
+    /// semantics of this bit \[Reserved\] are undefined, … MUST be ignored when receiving."
     pub fn parse(b: &[u8]) -> Option<Header> {
         let b: &[u8; HEADER_LEN] = b.get(..HEADER_LEN)?.try_into().ok()?;
         Some(Header {

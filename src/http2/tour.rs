@@ -1,4 +1,4 @@
-//! The [L7] HTTP/2 section of `netlab tour`: the same GET over HTTP/1.1 and HTTP/2 with the
+//! The \[L7\] HTTP/2 section of `netlab tour`: the same GET over HTTP/1.1 and HTTP/2 with the
 //! bytes each puts on the wire, HPACK shrinking repeated requests, a slow stream that does
 //! not hold back fast ones, and a push. Every server runs in this process on a loopback
 //! port the kernel picks; the bytes are counted by a relay in front of each.
@@ -85,7 +85,7 @@ fn http2_gets(
     Ok((totals, out))
 }
 
-/// The [L7] HTTP/2 section.
+/// The \[L7\] HTTP/2 section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("one site, two versions: the monolith over HTTP/1.1 and over HTTP/2 (h2c)");
     let handler = Arc::new(app::monolith(Store::new(), None));

@@ -1,4 +1,4 @@
-//! L4: socket programming with blocking `std::net` (lecture section [L4]).
+//! L4: socket programming with blocking `std::net` (lecture section \[L4\]).
 //!
 //! Read in this order:
 //! 1. [`conn`] — a TCP connection whose every read, write and close is traced.

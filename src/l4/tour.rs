@@ -1,4 +1,4 @@
-//! The [L4] section of `netlab tour`: TCP echo with its socket states, who holds the port,
+//! The \[L4\] section of `netlab tour`: TCP echo with its socket states, who holds the port,
 //! and UDP echo. Everything runs in this process on loopback ports the kernel picks.
 
 use super::echo::{self, TcpClient, UdpClient};
@@ -42,7 +42,7 @@ fn has_state(list: &[sockets::Socket], state: TcpState) -> bool {
     list.iter().any(|s| s.state == state)
 }
 
-/// The [L4] section of `netlab tour`.
+/// The \[L4\] section of `netlab tour`.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let timeout = Duration::from_secs(5);
 
