@@ -53,7 +53,10 @@ fn calls(stubs: &std::path::Path, kind: &str, addr: SocketAddr) -> (f64, f64, f6
         .output()
         .expect("python");
     let text = String::from_utf8_lossy(&out.stdout);
-    let v: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
     assert_eq!(v.len(), 3, "{text}{}", String::from_utf8_lossy(&out.stderr));
     (v[0], v[1], v[2])
 }
@@ -76,13 +79,30 @@ fn main() {
     let ours = Server::netlab(&["h2", "serve", "--h2c", "--addr", "127.0.0.1:0"]);
     let n_h2c = h2load(&format!("http://{}/status/200", ours.addr));
     drop(ours);
-    let ours = Server::netlab(&["h2", "serve", "--addr", "127.0.0.1:0", "--cert", cert, "--key", key]);
-    let n_tls = h2load(&format!("https://127.0.0.1:{}/status/200", ours.addr.port()));
+    let ours = Server::netlab(&[
+        "h2",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        cert,
+        "--key",
+        key,
+    ]);
+    let n_tls = h2load(&format!(
+        "https://127.0.0.1:{}/status/200",
+        ours.addr.port()
+    ));
     drop(ours);
     let port = free_port();
     let theirs = Server::spawn(
         "nghttpd",
-        &["--no-tls", "-d", root.to_str().expect("path"), &port.to_string()],
+        &[
+            "--no-tls",
+            "-d",
+            root.to_str().expect("path"),
+            &port.to_string(),
+        ],
         SocketAddr::from(([127, 0, 0, 1], port)),
     );
     let x_h2c = h2load(&format!("http://{}/status/200", theirs.addr));
@@ -90,10 +110,19 @@ fn main() {
     let port = free_port();
     let theirs = Server::spawn(
         "nghttpd",
-        &["-d", root.to_str().expect("path"), &port.to_string(), key, cert],
+        &[
+            "-d",
+            root.to_str().expect("path"),
+            &port.to_string(),
+            key,
+            cert,
+        ],
         SocketAddr::from(([127, 0, 0, 1], port)),
     );
-    let x_tls = h2load(&format!("https://127.0.0.1:{}/status/200", theirs.addr.port()));
+    let x_tls = h2load(&format!(
+        "https://127.0.0.1:{}/status/200",
+        theirs.addr.port()
+    ));
     drop(theirs);
 
     let stubs = stubs();
@@ -119,11 +148,36 @@ fn main() {
     let _ = std::fs::remove_dir_all(&stubs);
 
     let rows = vec![
-        Row::higher_is_better("h2load -c10 -m10, h2c, 7-byte body (requests/s)", n_h2c, x_h2c, "nghttpd"),
-        Row::higher_is_better("h2load -c10 -m10, TLS, 7-byte body (requests/s)", n_tls, x_tls, "nghttpd"),
-        Row::higher_is_better("gRPC unary Echo, one grpcio client (calls/s)", g_ours.0, g_theirs.0, "grpcio server"),
-        Row::lower_is_better("gRPC unary Echo, p50 (µs)", g_ours.1, g_theirs.1, "grpcio server"),
-        Row::lower_is_better("gRPC unary Echo, p99 (µs)", g_ours.2, g_theirs.2, "grpcio server"),
+        Row::higher_is_better(
+            "h2load -c10 -m10, h2c, 7-byte body (requests/s)",
+            n_h2c,
+            x_h2c,
+            "nghttpd",
+        ),
+        Row::higher_is_better(
+            "h2load -c10 -m10, TLS, 7-byte body (requests/s)",
+            n_tls,
+            x_tls,
+            "nghttpd",
+        ),
+        Row::higher_is_better(
+            "gRPC unary Echo, one grpcio client (calls/s)",
+            g_ours.0,
+            g_theirs.0,
+            "grpcio server",
+        ),
+        Row::lower_is_better(
+            "gRPC unary Echo, p50 (µs)",
+            g_ours.1,
+            g_theirs.1,
+            "grpcio server",
+        ),
+        Row::lower_is_better(
+            "gRPC unary Echo, p99 (µs)",
+            g_ours.2,
+            g_theirs.2,
+            "grpcio server",
+        ),
         Row::higher_is_better(
             "netlab gRPC Echo vs netlab REST POST /echo (HTTP/1.1), same Python client (calls/s)",
             g_again.0,

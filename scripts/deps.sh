@@ -21,6 +21,7 @@ PACKAGES=(
   "nghttp:nghttp2-client"
   "h2load:nghttp2-client"
   "nghttpd:nghttp2-server"
+  "tshark:tshark"
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

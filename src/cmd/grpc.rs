@@ -4,7 +4,9 @@ use super::http::{bind, server_tls};
 use crate::cli::{self, CliError, Command, Matches, flag, runtime};
 use netlab::grpc::client::{self, Options};
 use netlab::grpc::exchange::{self, Exchange, Note, Summary, Topic};
+use netlab::grpc::notes::{NotesService, Services};
 use netlab::grpc::server;
+use netlab::http::services::notes::Store;
 use netlab::http::uri::Url;
 use netlab::http2::client::Options as H2Options;
 use netlab::http2::server::{Config, Security};
@@ -14,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 pub const SERVE: Command = Command {
     path: "netlab grpc serve",
-    about: "a gRPC server for netlab.Exchange (proto/netlab.proto): Echo, Subscribe, Collect, Chat",
+    about: "a gRPC server (proto/netlab.proto): netlab.Exchange (Echo, Subscribe, Collect, Chat) and netlab.Notes",
     flags: &[
         flag(
             "addr",
@@ -107,7 +109,12 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     cli::listening(scheme, listener.local_addr().map_err(runtime)?);
     netlab::http2::server::serve_app(
         listener,
-        server::app(Arc::new(Exchange)),
+        server::app(Arc::new(Services::new(vec![
+            Arc::new(Exchange),
+            Arc::new(NotesService {
+                store: Store::new(),
+            }),
+        ]))),
         Config::default(),
         security,
         Arc::new(AtomicBool::new(false)),

@@ -56,7 +56,7 @@ pub const SERVE: Command = Command {
             "upstream",
             Some("URL"),
             None,
-            "with --role gateway: the notes service, e.g. http://127.0.0.1:8081",
+            "with --role gateway: the notes service, http://HOST:PORT (REST and SOAP forwarded over HTTP/1.1) or grpc://HOST:PORT (each operation a netlab.Notes gRPC call)",
         ),
         flag(
             "max-conns",
@@ -307,9 +307,17 @@ pub fn site(cmd: &Command, m: &Matches) -> Result<Router, CliError> {
                     cmd.path
                 ))
             })?;
-            let url =
-                Url::parse(raw).map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
-            app::gateway(Upstream::new(url, "notes service"), root)
+            if raw.starts_with("grpc://") || raw.starts_with("grpcs://") {
+                // The same REST and SOAP interfaces, each operation a gRPC call.
+                let cacert = m.get("cacert").map(PathBuf::from);
+                let remote = netlab::grpc::notes::Remote::new(raw, cacert)
+                    .map_err(|e| CliError::Usage(format!("--upstream {e}")))?;
+                app::gateway_to(Arc::new(remote), root)
+            } else {
+                let url = Url::parse(raw)
+                    .map_err(|e| CliError::Usage(format!("--upstream {raw}: {e}")))?;
+                app::gateway(Upstream::new(url, "notes service"), root)
+            }
         }
         other => {
             return Err(CliError::Usage(format!(

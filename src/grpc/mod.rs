@@ -4,7 +4,8 @@
 //!
 //! Read in this order:
 //! 1. `proto/netlab.proto` — the service, in the language every gRPC peer reads.
-//! 2. [`exchange`] — its messages as Rust structs and its four methods as plain functions.
+//! 2. [`exchange`] — its messages as Rust structs and its four methods as plain functions;
+//!    [`notes`] — the REST API's notes as a gRPC service, and reached through one.
 //! 3. [`wire`] — the 5-byte message framing and `grpc-timeout`; [`status`] — the codes.
 //! 4. [`call`] — a call as a handler sees it (`recv`, `send`).
 //! 5. [`server`] and [`client`] — both ends, on the HTTP/2 server and client of
@@ -14,6 +15,7 @@
 pub mod call;
 pub mod client;
 pub mod exchange;
+pub mod notes;
 pub mod server;
 pub mod status;
 pub mod tour;

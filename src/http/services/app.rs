@@ -7,7 +7,7 @@
 //!   the gateway serves everything else and forwards `/api/notes…` and `/soap` over HTTP.
 //!   Every call to a note is now a network hop, visible in the trace.
 
-use super::notes::Store;
+use super::notes::{Notes, Store};
 use super::{files, rest, soap};
 use crate::http::handler::Handler;
 use crate::http::message::{Request, Response};
@@ -134,7 +134,7 @@ fn edge(root: Option<PathBuf>) -> Router {
 pub fn monolith(store: Store, root: Option<PathBuf>) -> Router {
     let s = store.clone();
     let s2 = store.clone();
-    rest::routes(edge(root), &store)
+    rest::routes(edge(root), Arc::new(store))
         .get("/soap", move |req: &Request| soap::handle(&s, req))
         .post("/soap", move |req: &Request| soap::handle(&s2, req))
 }
@@ -143,9 +143,18 @@ pub fn monolith(store: Store, root: Option<PathBuf>) -> Router {
 pub fn notes_service(store: Store) -> Router {
     let s = store.clone();
     let s2 = store.clone();
-    rest::routes(Router::new(), &store)
+    rest::routes(Router::new(), Arc::new(store))
         .get("/soap", move |req: &Request| soap::handle(&s, req))
         .post("/soap", move |req: &Request| soap::handle(&s2, req))
+}
+
+/// The gateway over a notes service it reaches through [`Notes`] calls (gRPC): the REST and
+/// SOAP interfaces are the monolith's own, each operation a remote call.
+pub fn gateway_to(notes: Arc<dyn Notes>, root: Option<PathBuf>) -> Router {
+    let (n1, n2) = (notes.clone(), notes.clone());
+    rest::routes(edge(root), notes)
+        .get("/soap", move |req: &Request| soap::handle(n1.as_ref(), req))
+        .post("/soap", move |req: &Request| soap::handle(n2.as_ref(), req))
 }
 
 /// The gateway: the edge routes itself, the notes through `upstream`, a handler that

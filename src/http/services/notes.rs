@@ -1,5 +1,9 @@
 //! The notes store: what both the REST and the SOAP interface read and change. A note is a
 //! text with an id the store assigns.
+//!
+//! The interfaces reach the notes through the [`Notes`] trait, so they run the same over this
+//! process's [`Store`] (the monolith, the notes service) and over a notes service somewhere
+//! else (the gateway with `--upstream grpc://…`, through `grpc::notes::Remote`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -60,5 +64,40 @@ impl Store {
 
     pub fn delete(&self, id: u64) -> bool {
         self.lock().notes.remove(&id).is_some()
+    }
+}
+
+/// The far side of the notes did not answer (a gateway's upstream is down): the interfaces
+/// answer 502 or a SOAP Server fault with this reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreachable(pub String);
+
+/// What the REST and SOAP interfaces need from wherever the notes live.
+pub trait Notes: Send + Sync + 'static {
+    fn create(&self, text: &str) -> Result<u64, Unreachable>;
+    fn get(&self, id: u64) -> Result<Option<String>, Unreachable>;
+    fn list(&self) -> Result<Vec<(u64, String)>, Unreachable>;
+    /// Replaces the text; `false` if there is no such note.
+    fn update(&self, id: u64, text: &str) -> Result<bool, Unreachable>;
+    /// `false` if there is no such note.
+    fn delete(&self, id: u64) -> Result<bool, Unreachable>;
+}
+
+/// This process's store never fails to answer.
+impl Notes for Store {
+    fn create(&self, text: &str) -> Result<u64, Unreachable> {
+        Ok(Store::create(self, text))
+    }
+    fn get(&self, id: u64) -> Result<Option<String>, Unreachable> {
+        Ok(Store::get(self, id))
+    }
+    fn list(&self) -> Result<Vec<(u64, String)>, Unreachable> {
+        Ok(Store::list(self))
+    }
+    fn update(&self, id: u64, text: &str) -> Result<bool, Unreachable> {
+        Ok(Store::update(self, id, text))
+    }
+    fn delete(&self, id: u64) -> Result<bool, Unreachable> {
+        Ok(Store::delete(self, id))
     }
 }

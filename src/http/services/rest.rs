@@ -11,10 +11,11 @@
 //! A body that is not `application/json` gets 415 (RFC 9110 §15.5.16), JSON that is not
 //! `{"text": string}` gets 400, another method 405 with `Allow` (from the router).
 
-use super::notes::Store;
+use super::notes::{Notes, Unreachable};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 pub const JSON: &str = "application/json";
 
@@ -60,31 +61,44 @@ fn missing(req: &Request) -> Response {
     problem(404, &format!("no note at {}", req.path()))
 }
 
-/// Adds the REST routes to a router.
-pub fn routes(router: Router, store: &Store) -> Router {
+/// The notes live elsewhere and did not answer: 502 (RFC 9110 §15.6.3).
+fn unreachable(e: Unreachable) -> Response {
+    problem(502, &format!("the notes service failed: {}", e.0))
+}
+
+/// Adds the REST routes to a router, over wherever the notes live.
+pub fn routes(router: Router, notes: Arc<dyn Notes>) -> Router {
     let (s1, s2, s3, s4, s5) = (
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
-        store.clone(),
+        notes.clone(),
+        notes.clone(),
+        notes.clone(),
+        notes.clone(),
+        notes,
     );
     router
-        .get("/api/notes", move |_: &Request| {
-            let all: Vec<Value> = s1.list().iter().map(|(id, t)| note(*id, t)).collect();
-            json_response(200, &Value::Array(all))
+        .get("/api/notes", move |_: &Request| match s1.list() {
+            Ok(list) => {
+                let all: Vec<Value> = list.iter().map(|(id, t)| note(*id, t)).collect();
+                json_response(200, &Value::Array(all))
+            }
+            Err(e) => unreachable(e),
         })
         .post("/api/notes", move |req: &Request| match text_of(req) {
-            Ok(text) => {
-                let id = s2.create(&text);
-                json_response(201, &note(id, &text)).header("Location", &format!("/api/notes/{id}"))
-            }
+            Ok(text) => match s2.create(&text) {
+                Ok(id) => json_response(201, &note(id, &text))
+                    .header("Location", &format!("/api/notes/{id}")),
+                Err(e) => unreachable(e),
+            },
             Err(resp) => resp,
         })
         .get("/api/notes/{id}", move |req: &Request| {
-            match id_of(req).and_then(|id| Some((id, s3.get(id)?))) {
-                Some((id, text)) => json_response(200, &note(id, &text)),
-                None => missing(req),
+            let Some(id) = id_of(req) else {
+                return missing(req);
+            };
+            match s3.get(id) {
+                Ok(Some(text)) => json_response(200, &note(id, &text)),
+                Ok(None) => missing(req),
+                Err(e) => unreachable(e),
             }
         })
         .put("/api/notes/{id}", move |req: &Request| {
@@ -92,13 +106,23 @@ pub fn routes(router: Router, store: &Store) -> Router {
                 Ok(t) => t,
                 Err(resp) => return resp,
             };
-            match id_of(req) {
-                Some(id) if s4.update(id, &text) => json_response(200, &note(id, &text)),
-                _ => missing(req),
+            let Some(id) = id_of(req) else {
+                return missing(req);
+            };
+            match s4.update(id, &text) {
+                Ok(true) => json_response(200, &note(id, &text)),
+                Ok(false) => missing(req),
+                Err(e) => unreachable(e),
             }
         })
-        .delete("/api/notes/{id}", move |req: &Request| match id_of(req) {
-            Some(id) if s5.delete(id) => Response::new(204),
-            _ => missing(req),
+        .delete("/api/notes/{id}", move |req: &Request| {
+            let Some(id) = id_of(req) else {
+                return missing(req);
+            };
+            match s5.delete(id) {
+                Ok(true) => Response::new(204),
+                Ok(false) => missing(req),
+                Err(e) => unreachable(e),
+            }
         })
 }

@@ -5,7 +5,7 @@
 //! call to one URI and names the operation inside an XML envelope (and in `SOAPAction`).
 //! Errors travel as `soap:Fault` elements with HTTP status 500 (§6.2), whatever the cause.
 
-use super::notes::Store;
+use super::notes::{Notes, Unreachable};
 use crate::http::message::{Request, Response};
 use roxmltree::{Document, Node};
 
@@ -80,7 +80,7 @@ fn child_note_text(op: Node) -> Result<String, Response> {
 }
 
 /// Handles `POST /soap` (a call) and `GET /soap?wsdl` (the description).
-pub fn handle(store: &Store, req: &Request) -> Response {
+pub fn handle(store: &dyn Notes, req: &Request) -> Response {
     if req.method == "GET" {
         return match req.query() {
             Some(q) if q.eq_ignore_ascii_case("wsdl") => {
@@ -131,18 +131,25 @@ pub fn handle(store: &Store, req: &Request) -> Response {
     call(store, op).unwrap_or_else(|fault| fault)
 }
 
-fn call(store: &Store, op: Node) -> Result<Response, Response> {
+/// The notes live elsewhere and did not answer: a Server fault (SOAP 1.1 §4.4.1: the
+/// message was fine, the processing failed).
+fn server_fault(e: Unreachable) -> Response {
+    fault("Server", &format!("the notes service failed: {}", e.0))
+}
+
+fn call(store: &dyn Notes, op: Node) -> Result<Response, Response> {
     let name = op.tag_name().name();
     Ok(match name {
         "CreateNote" => {
             let text = child_note_text(op)?;
-            let id = store.create(&text);
+            let id = store.create(&text).map_err(server_fault)?;
             ok(name, &note_xml(id, &text))
         }
         "GetNote" => {
             let id = child_id(op)?;
             let text = store
                 .get(id)
+                .map_err(server_fault)?
                 .ok_or_else(|| fault("Client", &format!("no note with id {id}")))?;
             ok(name, &note_xml(id, &text))
         }
@@ -150,6 +157,7 @@ fn call(store: &Store, op: Node) -> Result<Response, Response> {
             name,
             &store
                 .list()
+                .map_err(server_fault)?
                 .iter()
                 .map(|(id, t)| note_xml(*id, t))
                 .collect::<String>(),
@@ -157,14 +165,14 @@ fn call(store: &Store, op: Node) -> Result<Response, Response> {
         "UpdateNote" => {
             let id = child_id(op)?;
             let text = child_note_text(op)?;
-            if !store.update(id, &text) {
+            if !store.update(id, &text).map_err(server_fault)? {
                 return Err(fault("Client", &format!("no note with id {id}")));
             }
             ok(name, &note_xml(id, &text))
         }
         "DeleteNote" => {
             let id = child_id(op)?;
-            if !store.delete(id) {
+            if !store.delete(id).map_err(server_fault)? {
                 return Err(fault("Client", &format!("no note with id {id}")));
             }
             ok(name, "<n:deleted>true</n:deleted>")
@@ -249,8 +257,9 @@ pub fn wsdl(location: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::services::notes::Store;
 
-    fn call_soap(store: &Store, body: &str) -> Response {
+    fn call_soap(store: &dyn Notes, body: &str) -> Response {
         let mut req = Request::new("POST", "/soap");
         req.headers
             .append("Content-Type", "text/xml; charset=utf-8");
