@@ -164,6 +164,32 @@ pub fn spawn(program: &str, args: &[&str]) -> Proc {
     }
 }
 
+/// Starts any program with stdout and stderr piped (stderr read line by line, as netlab's).
+pub fn spawn_watched(program: &str, args: &[&str]) -> Proc {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {program}: {e}"));
+    let stdout = child.stdout.take().map(BufReader::new);
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Proc {
+        child,
+        stdout,
+        stderr_rx: Some(rx),
+    }
+}
+
 /// Runs netlab to completion with `stdin` as input, bounded by `limit`.
 pub fn run_netlab(args: &[&str], stdin: &[u8], env: &[(&str, &str)], limit: Duration) -> Output {
     run(NETLAB, args, stdin, env, limit)
