@@ -361,3 +361,70 @@ fn a_rapid_reset_flood_costs_bounded_work() {
         "{handled} handlers ran for 5000 reset streams"
     );
 }
+
+#[test]
+fn a_bad_preface_after_alpn_h2_gets_goaway_protocol_error() {
+    let certs = TempDir::new("h2-hostile-certs");
+    let out = run_netlab(&["cert", "--dir", &certs.path("")], b"", &[], T);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut p = spawn_netlab(
+        &[
+            "h2",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--cert",
+            &certs.path("localhost.pem"),
+            "--key",
+            &certs.path("localhost-key.pem"),
+        ],
+        &[],
+    );
+    let addr = p.listening();
+    let config = netlab::tls::client_config(
+        Some(std::path::Path::new(&certs.path("ca.pem"))),
+        false,
+        &[b"h2"],
+    )
+    .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    let mut conn = netlab::tls::connect(config, "localhost", tcp).unwrap();
+    assert_eq!(conn.alpn().as_deref(), Some(&b"h2"[..]));
+    // The protocol is settled (h2), then the client sends HTTP/1.1 instead of the preface.
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    conn.flush().unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    let code = loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        // The server's SETTINGS first, then its GOAWAY.
+        let mut at = 0;
+        let mut found = None;
+        while let Some(h) = Header::parse(&got[at..]) {
+            let end = at + frame::HEADER_LEN + h.length as usize;
+            if got.len() < end {
+                break;
+            }
+            if let Ok(Frame::GoAway { code, .. }) =
+                frame::parse(&h, &got[at + frame::HEADER_LEN..end])
+            {
+                found = Some(code);
+            }
+            at = end;
+        }
+        if found.is_some() || start.elapsed() > T {
+            break found;
+        }
+    };
+    assert_eq!(
+        code,
+        Some(ErrorCode::PROTOCOL_ERROR),
+        "{:?}",
+        netlab::trace::quoted(&got, 200)
+    );
+}

@@ -157,3 +157,53 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Traced<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+/// A byte stream with some bytes already read from it put back in front: the server reads
+/// the client's preface itself, to answer a wrong one, then hands `h2` the whole stream.
+pub struct Prefixed<T> {
+    first: Vec<u8>,
+    inner: T,
+}
+
+impl<T> Prefixed<T> {
+    pub fn new(first: &[u8], inner: T) -> Prefixed<T> {
+        Prefixed {
+            first: first.to_vec(),
+            inner,
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Prefixed<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.first.is_empty() {
+            let n = self.first.len().min(buf.remaining());
+            buf.put_slice(&self.first[..n]);
+            self.first.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Prefixed<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

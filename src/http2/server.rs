@@ -17,7 +17,7 @@
 //!   §3.3) or else HTTP/1.1. The `Upgrade: h2c` dance of RFC 7540 is deprecated by RFC 9113
 //!   (§3.1) and not offered.
 
-use super::io::{BodyError, Traced, read_body, send_data};
+use super::io::{BodyError, Prefixed, Traced, read_body, send_data};
 use crate::http::handler::Handler;
 use crate::http::message::{Headers, Request, Response, Version};
 use crate::http1;
@@ -35,7 +35,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Limits of the HTTP/2 server. Each protects it from one kind of client.
 #[derive(Clone, Debug)]
@@ -338,12 +338,28 @@ fn to_async(stream: TcpStream) -> io::Result<tokio::net::TcpStream> {
 }
 
 /// The HTTP/2 connection: settings, then one task per stream until the client goes away.
-async fn serve_h2<T>(io: T, peer: SocketAddr, streams: StreamFn, config: Arc<Config>)
+async fn serve_h2<T>(mut io: T, peer: SocketAddr, streams: StreamFn, config: Arc<Config>)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    // 1. The preface and SETTINGS exchange (RFC 9113 §3.4), through the frame trace.
-    let io = Traced::new(io, Side::Server);
+    // 1. The client's preface, checked here: "Clients and servers MUST treat an invalid
+    //    connection preface as a connection error of type PROTOCOL_ERROR" (RFC 9113 §3.4),
+    //    and a connection error is answered with GOAWAY (§5.4.1), which h2 alone does not send.
+    let mut preface = [0u8; 24];
+    let read = tokio::time::timeout(config.handshake_timeout, io.read_exact(&mut preface)).await;
+    if !matches!(read, Ok(Ok(_))) || preface != *super::frame::PREFACE {
+        trace::event(Layer::H2, || {
+            format!(
+                "{peer}: no valid connection preface ({}): SETTINGS, GOAWAY PROTOCOL_ERROR",
+                crate::trace::quoted(&preface, 24)
+            )
+        });
+        let _ = io.write_all(&goaway_invalid_preface()).await;
+        let _ = io.shutdown().await;
+        return;
+    }
+    // 2. The SETTINGS exchange, through the frame trace (which sees the preface too).
+    let io = Traced::new(Prefixed::new(&preface, io), Side::Server);
     let mut builder = h2::server::Builder::new();
     builder
         .max_concurrent_streams(config.max_concurrent_streams)
@@ -365,7 +381,7 @@ where
     let active = Arc::new(AtomicUsize::new(0));
     let mut opened = 0u64;
     loop {
-        // 2. The next stream, or the connection's end. No stream for the idle time, and
+        // 3. The next stream, or the connection's end. No stream for the idle time, and
         //    none open: GOAWAY(NO_ERROR), then let the client finish.
         let next = match tokio::time::timeout(config.idle_timeout, conn.accept()).await {
             Ok(next) => next,
@@ -392,7 +408,7 @@ where
             }
         };
         opened += 1;
-        // 3. Each stream in its own task, so the connection keeps being polled (and
+        // 4. Each stream in its own task, so the connection keeps being polled (and
         //    flow-control windows keep being updated) while a body is read or written.
         let (work, active) = (streams(request, respond, peer), active.clone());
         active.fetch_add(1, Ordering::SeqCst);
@@ -404,6 +420,32 @@ where
     trace::event(Layer::H2, || {
         format!("{peer}: HTTP/2 connection closed after {opened} stream(s)")
     });
+}
+
+/// An empty SETTINGS (the server's preface, §3.4) and a GOAWAY(PROTOCOL_ERROR), by hand.
+fn goaway_invalid_preface() -> Vec<u8> {
+    use super::frame::{Header, kind};
+    let mut out = Vec::new();
+    Header {
+        length: 0,
+        kind: kind::SETTINGS,
+        flags: 0,
+        stream: 0,
+    }
+    .emit(&mut out);
+    let debug = b"invalid connection preface";
+    let mut payload = 0u32.to_be_bytes().to_vec();
+    payload.extend_from_slice(&super::frame::ErrorCode::PROTOCOL_ERROR.0.to_be_bytes());
+    payload.extend_from_slice(debug);
+    Header {
+        length: payload.len() as u32,
+        kind: kind::GOAWAY,
+        flags: 0,
+        stream: 0,
+    }
+    .emit(&mut out);
+    out.extend_from_slice(&payload);
+    out
 }
 
 /// Fields that are about one connection and MUST NOT appear in HTTP/2 (RFC 9113 §8.2.2).
