@@ -219,6 +219,21 @@ fn lab07_failure_shows_the_rfc_table() {
 }
 
 #[test]
+fn lab08_grpc_method() {
+    passes_on_solution_fails_on_starter("lab08", 7);
+    fails_on_each_wrong_solution(
+        "lab08",
+        "08-grpc-method",
+        &[
+            ("swapped_fields", &[1, 2, 3]),
+            ("collect_then_reply", &[3]),
+            ("ok_on_empty", &[5]),
+            ("sum_overflows", &[6]),
+        ],
+    );
+}
+
+#[test]
 fn an_unknown_wrong_solution_is_a_usage_error() {
     let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
     assert_eq!(code, Some(2));
