@@ -191,6 +191,49 @@ fn lab06_zmq_kv() {
 }
 
 #[test]
+fn lab07_hpack() {
+    passes_on_solution_fails_on_starter("lab07", 11);
+    fails_on_each_wrong_solution(
+        "lab07",
+        "07-hpack",
+        &[
+            ("mask_in_u8", &[1]),
+            ("truncated_accepted", &[3]),
+            ("no_plus_32", &[4, 5, 6, 7, 8, 9]),
+            ("oldest_first", &[5, 6, 7, 8, 9, 11]),
+            ("set_max_lazy", &[9]),
+        ],
+    );
+}
+
+#[test]
+fn lab07_failure_shows_the_rfc_table() {
+    let (_, report) = check("lab07", &["--wrong", "no_plus_32"]);
+    // The table as RFC 7541 Appendix C prints it, and the rule that was broken.
+    assert!(
+        report.contains("[1] (s =  55) custom-key: \"custom-header\"")
+            && report.contains("Table size: 55")
+            && report.contains("name + value + 32 (§4.1)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn lab08_grpc_method() {
+    passes_on_solution_fails_on_starter("lab08", 7);
+    fails_on_each_wrong_solution(
+        "lab08",
+        "08-grpc-method",
+        &[
+            ("swapped_fields", &[1, 2, 3]),
+            ("collect_then_reply", &[3]),
+            ("ok_on_empty", &[5]),
+            ("sum_overflows", &[6]),
+        ],
+    );
+}
+
+#[test]
 fn an_unknown_wrong_solution_is_a_usage_error() {
     let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
     assert_eq!(code, Some(2));
