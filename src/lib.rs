@@ -17,8 +17,8 @@
 //! | \[L7\] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
-//! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | — |
-//! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | — |
+//! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | `labs/07-hpack` |
+//! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | `labs/08-grpc-method` |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //!
