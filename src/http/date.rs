@@ -54,6 +54,28 @@ pub fn format(t: SystemTime) -> String {
     )
 }
 
+/// The Date a response sends now (RFC 9110 §6.6.1), formatted once per second and per
+/// thread rather than once per response: a busy server answers thousands of requests a second
+/// with the same Date.
+pub fn now() -> String {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+    }
+    let t = SystemTime::now();
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, format(t));
+        }
+        c.1.clone()
+    })
+}
+
 /// Parses IMF-fixdate (the only form a sender may generate; the obsolete RFC 850 and asctime
 /// forms are not accepted here, which RFC 9110 allows for a cache validator: an unparsable
 /// If-Modified-Since is simply ignored).

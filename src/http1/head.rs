@@ -84,13 +84,28 @@ pub fn emit_response(
     headers: &Headers,
     out: &mut Vec<u8>,
 ) {
+    emit_status_line(version, status, reason, out);
+    emit_fields(headers, out);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF, alone: a server that
+/// adds fields of its own (Date, Content-Length) writes them with [`emit_field`] after the
+/// handler's, then the empty line.
+pub fn emit_status_line(version: Version, status: u16, reason: &str, out: &mut Vec<u8>) {
     emit_version(version, out);
     out.push(b' ');
     out.extend_from_slice(status.to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\n");
-    emit_fields(headers, out);
+}
+
+/// One field-line (ASCII name and value).
+pub fn emit_field(name: &str, value: &str, out: &mut Vec<u8>) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 

@@ -142,10 +142,59 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" /
-/// "~" / DIGIT / ALPHA (RFC 9110 §5.6.2)
+/// Byte classes, one table lookup per byte instead of a chain of comparisons:
+/// - `TCHAR`: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" /
+///   "`" / "|" / "~" / DIGIT / ALPHA (RFC 9110 §5.6.2);
+/// - `VALUE`: field-vchar = VCHAR / obs-text, and SP and HTAB between them (RFC 9110 §5.5);
+/// - `VCHAR`: %x21-7E, what a request-target is made of (RFC 9112 §3.2).
+const TCHAR: u8 = 1;
+const VALUE: u8 = 2;
+const VCHAR: u8 = 4;
+
+static CLASS: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            c |= TCHAR;
+        }
+        if b == b'\t' || b == b' ' || (b >= 0x21 && b <= 0x7e) || b >= 0x80 {
+            c |= VALUE;
+        }
+        if b >= 0x21 && b <= 0x7e {
+            c |= VCHAR;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+/// tchar (RFC 9110 §5.6.2)
 pub fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    CLASS[b as usize] & TCHAR != 0
 }
 
 /// token = 1*tchar
@@ -155,7 +204,7 @@ pub fn is_token(s: &[u8]) -> bool {
 
 /// field-vchar = VCHAR / obs-text; SP and HTAB may stand between them (RFC 9110 §5.5).
 fn is_field_value_byte(b: u8) -> bool {
-    b == b'\t' || b == b' ' || (0x21..=0x7e).contains(&b) || b >= 0x80
+    CLASS[b as usize] & VALUE != 0
 }
 
 /// Splits the next line off `buf`: `Some((line, rest))` without its CRLF (or bare LF, which
@@ -184,7 +233,11 @@ fn next_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, ParseError> {
 /// Latin-1 decoding: every byte becomes the char with the same number, so obs-text survives
 /// and the value can be written back byte for byte.
 pub fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
+    match std::str::from_utf8(bytes) {
+        // ASCII (nearly every field) is the same in both: one copy, no per-char work.
+        Ok(s) if s.is_ascii() => s.to_string(),
+        _ => bytes.iter().map(|&b| b as char).collect(),
+    }
 }
 
 /// HTTP-version = HTTP-name "/" DIGIT "." DIGIT
@@ -202,8 +255,32 @@ fn parse_version(s: &[u8]) -> Result<Version, ParseError> {
     }
 }
 
-/// field-line = field-name ":" OWS field-value OWS
-fn parse_field_line(line: &[u8]) -> Result<(String, String), ParseError> {
+/// One field line as found in the input: the name, and the value without its OWS. Nothing
+/// is copied: both borrow the caller's bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field<'b> {
+    pub name: &'b [u8],
+    pub value: &'b [u8],
+}
+
+/// A field for an array to be filled by [`parse_request_borrowed`].
+pub const EMPTY_FIELD: Field<'static> = Field {
+    name: b"",
+    value: b"",
+};
+
+/// A request line as found in the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLine<'b> {
+    pub method: &'b [u8],
+    pub target: &'b [u8],
+    pub version: Version,
+}
+
+/// field-line = field-name ":" OWS field-value OWS — checked in full on a complete line.
+/// This is the rule as the RFC states it, with one error per way to break it; the fast path
+/// of [`field_line`] comes here only for a line that breaks a rule or is not complete.
+fn parse_field_line(line: &[u8]) -> Result<Field<'_>, ParseError> {
     if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         return Err(ParseError::ObsFold);
     }
@@ -225,61 +302,241 @@ fn parse_field_line(line: &[u8]) -> Result<(String, String), ParseError> {
     if !value.iter().all(|&b| is_field_value_byte(b)) {
         return Err(ParseError::HeaderValue);
     }
-    let value = value.trim_ascii();
-    Ok((latin1(name), latin1(value)))
+    Ok(Field {
+        name,
+        value: value.trim_ascii(),
+    })
+}
+
+/// The line at `at` when it is not a well-formed field line: an error, or `None` when the
+/// line is not complete yet — decided by the rules of [`parse_field_line`].
+fn field_line_slow(
+    buf: &[u8],
+    at: usize,
+) -> Result<Option<(Option<Field<'_>>, usize)>, ParseError> {
+    let Some((line, used)) = next_line(&buf[at..])? else {
+        return Ok(None);
+    };
+    if line.is_empty() {
+        return Ok(Some((None, at + used)));
+    }
+    Ok(Some((Some(parse_field_line(line)?), at + used)))
+}
+
+/// The line at `at`, in one pass over its bytes: `Some((Some(field), next))` for a field
+/// line, `Some((None, next))` for the empty line that ends the head, `None` when the line is
+/// not complete yet. Anything unusual (an error, a line cut short) is left to the rules of
+/// [`field_line_slow`], so both paths give the same answer on every input.
+fn field_line(buf: &[u8], at: usize) -> Result<Option<(Option<Field<'_>>, usize)>, ParseError> {
+    let len = buf.len();
+    // The empty line: CRLF, or a bare LF (RFC 9112 §2.2).
+    match buf.get(at) {
+        None => return Ok(None),
+        Some(b'\n') => return Ok(Some((None, at + 1))),
+        Some(b'\r') if buf.get(at + 1) == Some(&b'\n') => return Ok(Some((None, at + 2))),
+        _ => {}
+    }
+    // field-name: tchar up to the colon.
+    let mut i = at;
+    while i < len && CLASS[buf[i] as usize] & TCHAR != 0 {
+        i += 1;
+    }
+    if i == at || i == len || buf[i] != b':' {
+        return field_line_slow(buf, at);
+    }
+    let name = &buf[at..i];
+    i += 1;
+    // field-value: field-vchar, SP, HTAB up to the line's end.
+    let value_start = i;
+    while i < len && CLASS[buf[i] as usize] & VALUE != 0 {
+        i += 1;
+    }
+    let (end, next) = match (buf.get(i), buf.get(i + 1)) {
+        (Some(b'\r'), Some(b'\n')) => (i, i + 2),
+        (Some(b'\n'), _) => (i, i + 1),
+        _ => return field_line_slow(buf, at),
+    };
+    Ok(Some((
+        Some(Field {
+            name,
+            value: buf[value_start..end].trim_ascii(),
+        }),
+        next,
+    )))
 }
 
 /// Parses field lines until the empty line. Returns the headers and the offset after the
 /// empty line, or `None` when the head is not complete yet.
 pub fn parse_fields(
     buf: &[u8],
-    mut at: usize,
+    at: usize,
     limits: &Limits,
 ) -> Result<Option<(Headers, usize)>, ParseError> {
     let mut headers = Headers::new();
+    let end = scan_fields(buf, at, limits, |f| {
+        headers.append(&latin1(f.name), &latin1(f.value));
+        Ok(())
+    })?;
+    Ok(end.map(|end| (headers, end)))
+}
+
+/// Hands each field line from `at` to `field` until the empty line; returns the offset after
+/// it, or `None` when the head is not complete yet.
+fn scan_fields<'b>(
+    buf: &'b [u8],
+    mut at: usize,
+    limits: &Limits,
+    mut field: impl FnMut(Field<'b>) -> Result<(), ParseError>,
+) -> Result<Option<usize>, ParseError> {
+    let mut count = 0;
     loop {
-        let Some((line, used)) = next_line(&buf[at..])? else {
+        if count >= limits.max_headers {
+            // At the limit, the next complete line must be the empty one, whatever it holds.
+            return match next_line(&buf[at..])? {
+                None => Ok(None),
+                Some((line, used)) if line.is_empty() => Ok(Some(at + used)),
+                Some(_) => Err(ParseError::TooManyHeaders),
+            };
+        }
+        let Some((line, next)) = field_line(buf, at)? else {
             return Ok(None);
         };
-        at += used;
-        if line.is_empty() {
-            return Ok(Some((headers, at)));
-        }
-        if headers.len() >= limits.max_headers {
-            return Err(ParseError::TooManyHeaders);
-        }
-        let (name, value) = parse_field_line(line)?;
-        headers.append(&name, &value);
+        let Some(f) = line else {
+            return Ok(Some(next));
+        };
+        count += 1;
+        field(f)?;
+        at = next;
     }
 }
 
-/// Parses a request head: request-line CRLF *( field-line CRLF ) CRLF (RFC 9112 §2.1).
-pub fn parse_request(
-    buf: &[u8],
+/// The request line at `at`, in one pass: method SP request-target SP HTTP-version, then
+/// CRLF. Anything unusual goes to the rules of [`parse_request_line`].
+fn request_line<'b>(
+    buf: &'b [u8],
+    at: usize,
     limits: &Limits,
-) -> Result<Status<(RequestHead, usize)>, ParseError> {
+) -> Result<Option<(RequestLine<'b>, usize)>, ParseError> {
+    let len = buf.len();
+    let mut i = at;
+    while i < len && CLASS[buf[i] as usize] & TCHAR != 0 {
+        i += 1;
+    }
+    let method_end = i;
+    if method_end > at && buf.get(i) == Some(&b' ') {
+        i += 1;
+        let target_start = i;
+        while i < len && CLASS[buf[i] as usize] & VCHAR != 0 {
+            i += 1;
+        }
+        let target_end = i;
+        let version_ok = buf.get(i) == Some(&b' ')
+            && target_end > target_start
+            && target_end - target_start <= limits.max_target;
+        if version_ok {
+            if let Some(v) = buf.get(i + 1..i + 9) {
+                let line_end = match (buf.get(i + 9), buf.get(i + 10)) {
+                    (Some(b'\r'), Some(b'\n')) => Some(i + 11),
+                    (Some(b'\n'), _) => Some(i + 10),
+                    _ => None,
+                };
+                if let (Ok(version), Some(next)) = (parse_version(v), line_end) {
+                    if version.major == 1 {
+                        return Ok(Some((
+                            RequestLine {
+                                method: &buf[at..method_end],
+                                target: &buf[target_start..target_end],
+                                version,
+                            },
+                            next,
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    // The rules, on the complete line (or Partial when it is not complete).
+    let Some((line, used)) = next_line(&buf[at..])? else {
+        return Ok(None);
+    };
+    let (method, target, version) = parse_request_line(line, limits)?;
+    Ok(Some((
+        RequestLine {
+            method,
+            target,
+            version,
+        },
+        at + used,
+    )))
+}
+
+/// Scans a request head without copying anything: the request line, and each field line
+/// handed to `field` as it is found. Returns the line and the head's length. The borrowed
+/// and owned parsers below are both this scan.
+pub fn scan_request<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    field: impl FnMut(Field<'b>) -> Result<(), ParseError>,
+) -> Result<Status<(RequestLine<'b>, usize)>, ParseError> {
     // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
     let mut at = 0;
     while buf[at..].starts_with(b"\r\n") || buf[at..].starts_with(b"\n") {
         at += if buf[at] == b'\r' { 2 } else { 1 };
     }
-    let Some((line, used)) = next_line(&buf[at..])? else {
+    let Some((line, next)) = request_line(buf, at, limits)? else {
         return partial(&buf[at..], limits, true);
     };
-    let (method, target, version) = parse_request_line(line, limits)?;
-    match parse_fields(buf, at + used, limits)? {
-        Some((headers, end)) if end <= limits.max_head => Ok(Status::Complete((
-            RequestHead {
-                method,
-                target,
-                version,
-                headers,
-            },
-            end,
-        ))),
+    match scan_fields(buf, next, limits, field)? {
+        Some(end) if end <= limits.max_head => Ok(Status::Complete((line, end))),
         Some(_) => Err(ParseError::HeadTooLarge),
         None => partial(buf, limits, false),
     }
+}
+
+/// The request head as slices of `buf`, its fields in the caller's array (the way httparse
+/// hands them out): `Complete((line, fields used, head length))`. More fields than the array
+/// holds (or than the limit allows) is TooManyHeaders.
+pub fn parse_request_borrowed<'b>(
+    buf: &'b [u8],
+    limits: &Limits,
+    fields: &mut [Field<'b>],
+) -> Result<Status<(RequestLine<'b>, usize, usize)>, ParseError> {
+    let mut n = 0;
+    let status = scan_request(buf, limits, |f| {
+        let slot = fields.get_mut(n).ok_or(ParseError::TooManyHeaders)?;
+        *slot = f;
+        n += 1;
+        Ok(())
+    })?;
+    Ok(match status {
+        Status::Complete((line, len)) => Status::Complete((line, n, len)),
+        Status::Partial => Status::Partial,
+    })
+}
+
+/// Parses a request head: request-line CRLF *( field-line CRLF ) CRLF (RFC 9112 §2.1), into
+/// the owned head a handler's request is made from.
+pub fn parse_request(
+    buf: &[u8],
+    limits: &Limits,
+) -> Result<Status<(RequestHead, usize)>, ParseError> {
+    let mut headers = Headers::new();
+    let status = scan_request(buf, limits, |f| {
+        headers.append(&latin1(f.name), &latin1(f.value));
+        Ok(())
+    })?;
+    Ok(match status {
+        Status::Complete((line, end)) => Status::Complete((
+            RequestHead {
+                method: latin1(line.method),
+                target: latin1(line.target),
+                version: line.version,
+                headers,
+            },
+            end,
+        )),
+        Status::Partial => Status::Partial,
+    })
 }
 
 fn partial<T>(
@@ -297,10 +554,12 @@ fn partial<T>(
     Ok(Status::Partial)
 }
 
-fn parse_request_line(
-    line: &[u8],
+/// request-line = method SP request-target SP HTTP-version (RFC 9112 §3), checked in full on
+/// a complete line, with one error per rule.
+fn parse_request_line<'b>(
+    line: &'b [u8],
     limits: &Limits,
-) -> Result<(String, String, Version), ParseError> {
+) -> Result<(&'b [u8], &'b [u8], Version), ParseError> {
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -316,7 +575,7 @@ fn parse_request_line(
     if !is_token(method) {
         return Err(ParseError::Method);
     }
-    if target.is_empty() || !target.iter().all(|b| (0x21..=0x7e).contains(b)) {
+    if target.is_empty() || !target.iter().all(|&b| CLASS[b as usize] & VCHAR != 0) {
         return Err(ParseError::Target);
     }
     if target.len() > limits.max_target {
@@ -326,7 +585,7 @@ fn parse_request_line(
     if version.major != 1 {
         return Err(ParseError::UnsupportedVersion(version));
     }
-    Ok((latin1(method), latin1(target), version))
+    Ok((method, target, version))
 }
 
 /// Parses a response head: status-line CRLF *( field-line CRLF ) CRLF (RFC 9112 §4).
@@ -388,6 +647,132 @@ mod tests {
             }
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(bytes)),
         }
+    }
+
+    /// The rules alone, line by line (the slow path), as the reference for the one-pass scan.
+    fn by_the_rules(
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Status<(Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize)>, ParseError> {
+        let mut at = 0;
+        while buf[at..].starts_with(b"\r\n") || buf[at..].starts_with(b"\n") {
+            at += if buf[at] == b'\r' { 2 } else { 1 };
+        }
+        let Some((line, used)) = next_line(&buf[at..])? else {
+            return partial(&buf[at..], limits, true);
+        };
+        let (m, t, _) = parse_request_line(line, limits)?;
+        let mut at = at + used;
+        let mut fields = Vec::new();
+        loop {
+            let Some((line, used)) = next_line(&buf[at..])? else {
+                return partial(buf, limits, false);
+            };
+            at += used;
+            if line.is_empty() {
+                break;
+            }
+            if fields.len() >= limits.max_headers {
+                return Err(ParseError::TooManyHeaders);
+            }
+            let f = parse_field_line(line)?;
+            fields.push((f.name.to_vec(), f.value.to_vec()));
+        }
+        if at > limits.max_head {
+            return Err(ParseError::HeadTooLarge);
+        }
+        Ok(Status::Complete((m.to_vec(), t.to_vec(), fields, at)))
+    }
+
+    fn by_the_scan(
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Status<(Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize)>, ParseError> {
+        let mut fields = Vec::new();
+        let st = scan_request(buf, limits, |f| {
+            fields.push((f.name.to_vec(), f.value.to_vec()));
+            Ok(())
+        })?;
+        Ok(match st {
+            Status::Complete((l, n)) => {
+                Status::Complete((l.method.to_vec(), l.target.to_vec(), fields, n))
+            }
+            Status::Partial => Status::Partial,
+        })
+    }
+
+    #[test]
+    fn the_one_pass_scan_agrees_with_the_rules_on_every_mutation_and_prefix() {
+        let limits = Limits {
+            max_head: 400,
+            max_headers: 6,
+            max_target: 40,
+        };
+        let seeds: &[&[u8]] = &[
+            b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
+            b"\r\nPOST /p HTTP/1.0\nContent-Length: 3\nX-E:\t v \t\n\n",
+            b"PUT /caf\xe9 HTTP/1.1\r\nX: caf\xe9\r\n\r\n",
+            b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\r\n\r\n",
+        ];
+        // Bytes that sit on the edge of a class: separators, controls, obs-text.
+        let swaps = [
+            b' ', b'\t', b':', b'\r', b'\n', 0, 0x7f, 0x80, 0xff, b'(', b'a', b'/', b'"',
+        ];
+        let mut checked = 0;
+        for seed in seeds {
+            for cut in 0..=seed.len() {
+                assert_eq!(
+                    by_the_scan(&seed[..cut], &limits),
+                    by_the_rules(&seed[..cut], &limits),
+                    "{:?} cut at {cut}",
+                    String::from_utf8_lossy(seed)
+                );
+            }
+            for i in 0..seed.len() {
+                for &b in &swaps {
+                    let mut m = seed.to_vec();
+                    m[i] = b;
+                    assert_eq!(
+                        by_the_scan(&m, &limits),
+                        by_the_rules(&m, &limits),
+                        "{:?}",
+                        String::from_utf8_lossy(&m)
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn borrowed_and_owned_heads_agree() {
+        let bytes = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Obs: caf\xe9\r\n\r\n";
+        let mut fields = [EMPTY_FIELD; 8];
+        let Ok(Status::Complete((line, n, len))) =
+            parse_request_borrowed(bytes, &Limits::default(), &mut fields)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (line.method, line.target, n, len),
+            (&b"GET"[..], &b"/x"[..], 2, bytes.len())
+        );
+        assert_eq!(
+            fields[1],
+            Field {
+                name: b"X-Obs",
+                value: b"caf\xe9"
+            }
+        );
+        let owned = complete(bytes);
+        assert_eq!(owned.headers.get("x-obs"), Some("caf\u{e9}"));
+        // An array smaller than the fields: TooManyHeaders, as with the limit.
+        let mut one = [EMPTY_FIELD; 1];
+        assert_eq!(
+            parse_request_borrowed(bytes, &Limits::default(), &mut one),
+            Err(ParseError::TooManyHeaders)
+        );
     }
 
     #[test]

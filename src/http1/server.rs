@@ -27,7 +27,7 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Limits and timeouts. Each protects the server from one kind of client.
 #[derive(Clone, Debug)]
@@ -327,25 +327,23 @@ fn respond_and_close(conn: &mut Transport, method: &str, mut resp: Response) {
 /// The status line always says HTTP/1.1: a server sends its own highest version, even to a
 /// 1.0 client (RFC 9110 §2.5); `method` decides whether a body follows (HEAD).
 pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> std::io::Result<()> {
-    let mut headers = resp.headers.clone();
-    if !headers.contains("date") {
-        headers.set("Date", &crate::http::date::format(SystemTime::now()));
-    }
+    let headers = &resp.headers;
     let chunked = headers.has_token("transfer-encoding", "chunked");
     // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 and a HEAD response carry the
     // length the full response would have.
     let bodyless_status = resp.status < 200 || resp.status == 204 || resp.status == 304;
-    if !chunked && !bodyless_status && !headers.contains("content-length") {
-        headers.set("Content-Length", &resp.body.len().to_string());
-    }
+    // Head and body go out in one write (one syscall for a small response); the handler's
+    // fields first, then the ones the server adds.
     let mut out = Vec::with_capacity(256 + resp.body.len());
-    head::emit_response(
-        Version::HTTP_11,
-        resp.status,
-        &resp.reason,
-        &headers,
-        &mut out,
-    );
+    head::emit_status_line(Version::HTTP_11, resp.status, &resp.reason, &mut out);
+    head::emit_fields(headers, &mut out);
+    if !headers.contains("date") {
+        head::emit_field("Date", &crate::http::date::now(), &mut out);
+    }
+    if !chunked && !bodyless_status && !headers.contains("content-length") {
+        head::emit_field("Content-Length", &resp.body.len().to_string(), &mut out);
+    }
+    out.extend_from_slice(b"\r\n");
     head::trace(Dir::Sent, &out, "response head");
     let send_body = method != "HEAD" && !bodyless_status;
     if send_body {

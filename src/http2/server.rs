@@ -647,10 +647,7 @@ fn head_and_body(
     }
     // RFC 9110 §6.6.1: an origin server with a clock sends Date.
     if !resp.headers.contains("date") {
-        builder = builder.header(
-            "date",
-            crate::http::date::format(std::time::SystemTime::now()),
-        );
+        builder = builder.header("date", crate::http::date::now());
     }
     let bodyless = resp.status == 204 || resp.status == 304 || resp.status < 200;
     if !bodyless && !resp.headers.contains("content-length") {
