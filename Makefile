@@ -29,7 +29,9 @@ check:
 
 bench: deps
 	$(CARGO) bench --bench l4
-	$(CARGO) bench --bench http1
+	$(CARGO) build --release --example tiny_http_ref
+	ulimit -n 8192 && $(CARGO) bench --bench http1
+	RUSTFLAGS="--cfg httparse_disable_simd" CARGO_TARGET_DIR=target/nosimd NETLAB_BENCH_PARSER_ONLY=1 $(CARGO) bench --bench http1
 	$(CARGO) bench --bench zmq
 	$(CARGO) bench --bench h2
 	python3 scripts/bench-readme.py

@@ -1,12 +1,18 @@
 //! `make bench`, HTTP/1.1 rows, each next to its reference in the same run:
-//! - the head parser on a corpus of realistic requests, netlab vs httparse (requests/s);
-//! - the server under wrk (keep-alive, small response), netlab vs nginx (requests/s).
+//! - the head parser on a corpus of realistic requests, netlab vs httparse (requests/s):
+//!   borrowed fields (like for like with httparse) and the owned head a handler gets; run a
+//!   second time by `make bench` with httparse's SIMD switched off
+//!   (`--cfg httparse_disable_simd`, `NETLAB_BENCH_PARSER_ONLY=1`);
+//! - the server under the same wrk command: netlab vs nginx (as many workers as cores) and vs
+//!   tiny_http (blocking, like netlab), requests/s and wrk's p50/p99 latency;
+//! - resident memory with 1,000 idle keep-alive connections open;
+//! - the trace switched off vs switched on for another layer: its cost when off.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use common::{Row, Server, free_port, machine, write_table};
-use netlab::http1::parse::{Limits, Status, parse_request};
+use netlab::http1::parse::{EMPTY_FIELD, Limits, Status, parse_request, parse_request_borrowed};
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::process::Command;
@@ -37,6 +43,23 @@ fn netlab_parser() -> f64 {
     (ROUNDS * CORPUS.len()) as f64 / start.elapsed().as_secs_f64()
 }
 
+fn netlab_borrowed() -> f64 {
+    let limits = Limits::default();
+    let start = Instant::now();
+    for _ in 0..ROUNDS {
+        for req in CORPUS {
+            let mut fields = [EMPTY_FIELD; 32];
+            match parse_request_borrowed(black_box(req), &limits, &mut fields) {
+                Ok(Status::Complete((line, n, len))) => {
+                    black_box((line, n, len, &fields));
+                }
+                other => panic!("corpus request not parsed: {other:?}"),
+            }
+        }
+    }
+    (ROUNDS * CORPUS.len()) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn httparse_parser() -> f64 {
     let start = Instant::now();
     for _ in 0..ROUNDS {
@@ -54,10 +77,31 @@ fn httparse_parser() -> f64 {
     (ROUNDS * CORPUS.len()) as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Runs wrk for 5 s with 32 kept-alive connections and returns its Requests/sec.
-fn wrk(url: &str) -> f64 {
+/// wrk's figures: requests/s, p50 and p99 latency in µs.
+struct Wrk {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+/// "1.23ms" / "456.78us" / "1.2s" → µs.
+fn micros(v: &str) -> f64 {
+    let (n, unit) = v
+        .trim()
+        .split_at(v.trim().find(|c: char| c.is_alphabetic()).unwrap_or(0));
+    let n: f64 = n.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n,
+        "ms" => n * 1e3,
+        "s" => n * 1e6,
+        _ => f64::NAN,
+    }
+}
+
+/// Runs wrk for 5 s with 32 kept-alive connections.
+fn wrk(url: &str) -> Wrk {
     let out = Command::new("wrk")
-        .args(["-t", "2", "-c", "32", "-d", "5s", url])
+        .args(["-t", "2", "-c", "32", "-d", "5s", "--latency", url])
         .output()
         .expect("wrk (run make deps)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -65,18 +109,64 @@ fn wrk(url: &str) -> f64 {
         .lines()
         .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"));
     assert!(errors.is_none(), "wrk saw errors: {text}");
-    text.lines()
+    let rps = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output: {text}"))
+        .unwrap_or_else(|| panic!("no Requests/sec in wrk's output: {text}"));
+    let pct = |p: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(p))
+            .map(micros)
+            .unwrap_or(f64::NAN)
+    };
+    Wrk {
+        rps,
+        p50: pct("50%"),
+        p99: pct("99%"),
+    }
+}
+
+/// Resident memory (KiB) of `pid` and its children (nginx's workers), from /proc.
+fn rss_kib(pid: u32) -> f64 {
+    let one = |p: u32| -> f64 {
+        std::fs::read_to_string(format!("/proc/{p}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0.0)
+    };
+    one(pid) + common::children_of(pid).into_iter().map(one).sum::<f64>()
+}
+
+/// Opens 1,000 keep-alive connections, one request answered on each, and returns the
+/// server's resident memory while they are all open (and idle).
+fn idle_rss(addr: SocketAddr, pid: u32) -> f64 {
+    use std::io::{Read, Write};
+    let mut conns = Vec::new();
+    for _ in 0..1000 {
+        let mut s = std::net::TcpStream::connect(addr).expect("connect");
+        s.write_all(b"GET /status/200 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("write");
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf).expect("read");
+        conns.push(s);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kib = rss_kib(pid);
+    drop(conns);
+    kib
 }
 
 /// nginx answering every request with a fixed small body, from a throw-away prefix.
-fn nginx(port: u16) -> (Server, std::path::PathBuf) {
+fn nginx(port: u16, workers: usize) -> (Server, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("netlab-bench-nginx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let conf = format!(
-        "daemon off; worker_processes 2; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+        "daemon off; worker_processes {workers}; pid {d}/nginx.pid; error_log {d}/error.log;\n\
          events {{ worker_connections 1024; }}\n\
          http {{ access_log off; client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d}; uwsgi_temp_path {d}; scgi_temp_path {d};\n\
          server {{ listen 127.0.0.1:{port}; location / {{ default_type text/plain; return 200 \"200 OK\\n\"; }} }} }}\n",
@@ -98,28 +188,101 @@ fn nginx(port: u16) -> (Server, std::path::PathBuf) {
 }
 
 fn main() {
-    let ours = netlab_parser();
+    let simd = if cfg!(httparse_disable_simd) {
+        "SIMD off"
+    } else {
+        "SIMD"
+    };
+    let borrowed = netlab_borrowed();
+    let owned = netlab_parser();
     let theirs = httparse_parser();
-    let netlab = Server::netlab(&["http", "serve", "--addr", "127.0.0.1:0"]);
-    let n_rps = wrk(&format!("http://{}/status/200", netlab.addr));
-    drop(netlab);
-    let (nginx, dir) = nginx(free_port());
-    let x_rps = wrk(&format!("http://{}/status/200", nginx.addr));
-    drop(nginx);
-    let _ = std::fs::remove_dir_all(dir);
-    let rows = vec![
+    let mut rows = vec![
         Row::higher_is_better(
-            "head parser, 4 realistic requests (requests/s)",
-            ours,
+            "head parser, borrowed fields, 4 realistic requests (requests/s)",
+            borrowed,
             theirs,
-            "httparse",
+            &format!("httparse, {simd}"),
         ),
         Row::higher_is_better(
-            "server, wrk -c32 keep-alive, 7-byte body (requests/s)",
-            n_rps,
-            x_rps,
-            "nginx, 2 workers",
+            "head parser, owned head (Strings for a handler) (requests/s)",
+            owned,
+            theirs,
+            &format!("httparse, {simd}"),
         ),
     ];
+    if std::env::var_os("NETLAB_BENCH_PARSER_ONLY").is_some() {
+        let name = if cfg!(httparse_disable_simd) {
+            "http1-parser-nosimd"
+        } else {
+            "http1-parser"
+        };
+        write_table(
+            name,
+            &format!("HTTP/1.1 parser, httparse {simd} — {}", machine()),
+            &rows,
+        );
+        return;
+    }
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let netlab = Server::netlab(&["http", "serve", "--addr", "127.0.0.1:0"]);
+    let n = wrk(&format!("http://{}/status/200", netlab.addr));
+    let n_rss = idle_rss(netlab.addr, netlab.pid());
+    drop(netlab);
+    // The trace's cost when off: three runs each way, alternating, medians compared, so the
+    // row shows the difference beyond the run-to-run noise of a loaded two-core machine.
+    let mut off = Vec::new();
+    let mut other = Vec::new();
+    for _ in 0..3 {
+        for (env, into) in [(None, &mut off), (Some("zmq"), &mut other)] {
+            let env: Vec<(&str, &str)> = env.map(|v| vec![("NETLAB_TRACE", v)]).unwrap_or_default();
+            let s = Server::netlab_env(&["http", "serve", "--addr", "127.0.0.1:0"], &env);
+            into.push(wrk(&format!("http://{}/status/200", s.addr)).rps);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (t_off, t_other) = (median(&mut off), median(&mut other));
+    let (nginx, dir) = nginx(free_port(), cores);
+    let x = wrk(&format!("http://{}/status/200", nginx.addr));
+    let x_rss = idle_rss(nginx.addr, nginx.pid());
+    drop(nginx);
+    let _ = std::fs::remove_dir_all(dir);
+    let tiny = Server::program(&tiny_http_ref(), &[]);
+    let t = wrk(&format!("http://{}/status/200", tiny.addr));
+    let t_rss = idle_rss(tiny.addr, tiny.pid());
+    drop(tiny);
+    let workers = format!("nginx, {cores} workers");
+    rows.extend([
+        Row::higher_is_better("server, wrk -t2 -c32 keep-alive, 7-byte body (requests/s)", n.rps, x.rps, &workers),
+        Row::lower_is_better("server, same wrk, p50 latency (µs)", n.p50, x.p50, &workers),
+        Row::lower_is_better("server, same wrk, p99 latency (µs)", n.p99, x.p99, &workers),
+        Row::higher_is_better("server, same wrk (requests/s)", n.rps, t.rps, "tiny_http"),
+        Row::lower_is_better("server, same wrk, p50 latency (µs)", n.p50, t.p50, "tiny_http"),
+        Row::lower_is_better("server, same wrk, p99 latency (µs)", n.p99, t.p99, "tiny_http"),
+        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections (KiB)", n_rss, x_rss, &workers),
+        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections (KiB)", n_rss, t_rss, "tiny_http"),
+        Row::higher_is_better(
+            "the trace when off: NETLAB_TRACE unset vs =zmq (another layer), median of 3 (requests/s)",
+            t_off,
+            t_other,
+            "netlab, NETLAB_TRACE=zmq",
+        ),
+    ]);
     write_table("http1", &format!("HTTP/1.1 — {}", machine()), &rows);
+}
+
+/// The tiny_http reference binary (`cargo build --release --example tiny_http_ref`).
+fn tiny_http_ref() -> String {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
+    let path = format!("{target}/release/examples/tiny_http_ref");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is missing: make bench builds it (cargo build --release --example tiny_http_ref)"
+    );
+    path
 }

@@ -19,12 +19,30 @@ pub struct Server {
 impl Server {
     /// Starts `netlab ARGS…` and reads the address from its `listening on …` line.
     pub fn netlab(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
-            .args(args)
+        Server::netlab_env(args, &[])
+    }
+
+    /// The same, with environment variables set (`NETLAB_TRACE`).
+    pub fn netlab_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_netlab"));
+        cmd.env_remove("NETLAB_TRACE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Server::listening(cmd.args(args))
+    }
+
+    /// Starts any program that prints a `listening on …` line, like netlab's servers.
+    pub fn program(path: &str, args: &[&str]) -> Server {
+        Server::listening(Command::new(path).args(args))
+    }
+
+    fn listening(cmd: &mut Command) -> Server {
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start netlab");
+            .expect("start the server");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
         BufReader::new(stdout)
@@ -37,6 +55,10 @@ impl Server {
             .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| panic!("no address in {line:?}"));
         Server { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Starts a reference server and waits until `addr` accepts connections.

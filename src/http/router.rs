@@ -36,22 +36,18 @@ impl Pattern {
     }
 
     fn matches(&self, path: &str) -> bool {
-        let segs: Vec<&str> = path
-            .trim_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let mut i = 0;
+        // Segment by segment, as the path is walked: no list of segments is built.
+        let mut segs = path.split('/').filter(|s| !s.is_empty());
         for (k, want) in self.0.iter().enumerate() {
             if want == "*" && k == self.0.len() - 1 {
                 return true;
             }
-            match segs.get(i) {
-                Some(seg) if want.starts_with('{') || want == seg => i += 1,
+            match segs.next() {
+                Some(seg) if want.starts_with('{') || want == seg => {}
                 _ => return false,
             }
         }
-        i == segs.len()
+        segs.next().is_none()
     }
 }
 

@@ -653,10 +653,7 @@ mod tests {
     type Parsed = Result<Status<(Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>, usize)>, ParseError>;
 
     /// The rules alone, line by line (the slow path), as the reference for the one-pass scan.
-    fn by_the_rules(
-        buf: &[u8],
-        limits: &Limits,
-    ) -> Parsed {
+    fn by_the_rules(buf: &[u8], limits: &Limits) -> Parsed {
         let mut at = 0;
         while buf[at..].starts_with(b"\r\n") || buf[at..].starts_with(b"\n") {
             at += if buf[at] == b'\r' { 2 } else { 1 };
@@ -687,10 +684,7 @@ mod tests {
         Ok(Status::Complete((m.to_vec(), t.to_vec(), fields, at)))
     }
 
-    fn by_the_scan(
-        buf: &[u8],
-        limits: &Limits,
-    ) -> Parsed {
+    fn by_the_scan(buf: &[u8], limits: &Limits) -> Parsed {
         let mut fields = Vec::new();
         let st = scan_request(buf, limits, |f| {
             fields.push((f.name.to_vec(), f.value.to_vec()));

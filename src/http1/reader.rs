@@ -60,7 +60,15 @@ impl std::error::Error for ReadError {}
 #[derive(Default)]
 pub struct Reader {
     pub buf: Vec<u8>,
+    /// The read timeout last set on the socket. Setting it is a system call, so it is set
+    /// again only when it would let a read overrun the deadline (by more than `SLACK`) or is
+    /// much shorter than the wait (needless wake-ups); a read that times out before the
+    /// deadline just reads again.
+    armed: Option<std::time::Duration>,
 }
+
+/// How far a read may overrun its deadline rather than re-arm the socket's timeout.
+const SLACK: std::time::Duration = std::time::Duration::from_millis(10);
 
 impl Reader {
     pub fn new() -> Reader {
@@ -69,26 +77,30 @@ impl Reader {
 
     /// Reads more bytes, waiting at most until `deadline`. Returns 0 at end of stream.
     fn fill(&mut self, conn: &mut Transport, deadline: Instant) -> Result<usize, ReadError> {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(ReadError::Timeout {
-                started: !self.buf.is_empty(),
-            });
-        }
-        conn.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
         let mut chunk = [0u8; 16 * 1024];
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ReadError::Timeout {
+                    started: !self.buf.is_empty(),
+                });
+            }
+            let rearm = match self.armed {
+                None => true,
+                Some(t) => t > left + SLACK || t < left / 2,
+            };
+            if rearm {
+                conn.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
+                self.armed = Some(left);
+            }
             match conn.read(&mut chunk) {
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if crate::l4::conn::is_timeout(&e) => {
-                    return Err(ReadError::Timeout {
-                        started: !self.buf.is_empty(),
-                    });
-                }
+                // Timed out: at the deadline, or earlier on a shorter timeout set before.
+                Err(e) if crate::l4::conn::is_timeout(&e) => continue,
                 Err(e) => return Err(ReadError::Io(e)),
             }
         }
