@@ -6,9 +6,20 @@
 //! (`http1::head`), HTTP/2 and HTTP/3 compress them (HPACK, QPACK). A handler sees only this.
 
 /// Header fields in the order received. Names compare case-insensitively (RFC 9110 §5.1).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// All names and values live in one string, each field a pair of spans into it: a parsed
+/// head costs one allocation for its text and one for the spans, not two per field.
+#[derive(Clone, Default)]
 pub struct Headers {
-    fields: Vec<(String, String)>,
+    text: String,
+    spans: Vec<Span>,
+}
+
+/// Where a field's name and value lie in `text`.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    name: (u32, u32),
+    value: (u32, u32),
 }
 
 impl Headers {
@@ -16,9 +27,45 @@ impl Headers {
         Headers::default()
     }
 
+    /// Room for `fields` fields of `bytes` bytes in all, made once.
+    pub fn with_capacity(bytes: usize, fields: usize) -> Headers {
+        Headers {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    fn push_text(&mut self, s: &str) -> (u32, u32) {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        (start, self.text.len() as u32)
+    }
+
     /// Adds a field line (a name may repeat).
     pub fn append(&mut self, name: &str, value: &str) {
-        self.fields.push((name.to_string(), value.to_string()));
+        let name = self.push_text(name);
+        let value = self.push_text(value);
+        self.spans.push(Span { name, value });
+    }
+
+    /// Adds a field from the bytes of a message: Latin-1, so obs-text survives and the value
+    /// can be written back byte for byte (one copy when it is ASCII, as nearly every field is).
+    pub fn append_latin1(&mut self, name: &[u8], value: &[u8]) {
+        let mut push = |bytes: &[u8]| -> (u32, u32) {
+            let start = self.text.len() as u32;
+            match std::str::from_utf8(bytes) {
+                Ok(s) if s.is_ascii() => self.text.push_str(s),
+                _ => self.text.extend(bytes.iter().map(|&b| b as char)),
+            }
+            (start, self.text.len() as u32)
+        };
+        let name = push(name);
+        let value = push(value);
+        self.spans.push(Span { name, value });
+    }
+
+    fn at(&self, span: (u32, u32)) -> &str {
+        &self.text[span.0 as usize..span.1 as usize]
     }
 
     /// Replaces every field of that name with one.
@@ -27,24 +74,25 @@ impl Headers {
         self.append(name, value);
     }
 
+    /// Removes every field of that name (their text stays behind until the next clone).
     pub fn remove(&mut self, name: &str) {
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        let text = &self.text;
+        self.spans
+            .retain(|s| !text[s.name.0 as usize..s.name.1 as usize].eq_ignore_ascii_case(name));
     }
 
     /// The first value of that name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
+        self.iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// Every value of that name, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.fields
-            .iter()
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// The comma-separated list elements of every field of that name (RFC 9110 §5.6.1),
@@ -70,15 +118,32 @@ impl Headers {
     }
 
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.spans.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.spans.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+        self.spans
+            .iter()
+            .map(|s| (self.at(s.name), self.at(s.value)))
+    }
+}
+
+/// Two field lists are equal when they hold the same fields in the same order.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }
 

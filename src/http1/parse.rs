@@ -374,7 +374,7 @@ pub fn parse_fields(
 ) -> Result<Option<(Headers, usize)>, ParseError> {
     let mut headers = Headers::new();
     let end = scan_fields(buf, at, limits, |f| {
-        headers.append(&latin1(f.name), &latin1(f.value));
+        headers.append_latin1(f.name, f.value);
         Ok(())
     })?;
     Ok(end.map(|end| (headers, end)))
@@ -520,9 +520,10 @@ pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Status<(RequestHead, usize)>, ParseError> {
-    let mut headers = Headers::new();
+    // One string for every name and value, sized for the whole buffer.
+    let mut headers = Headers::with_capacity(buf.len().min(limits.max_head), 16);
     let status = scan_request(buf, limits, |f| {
-        headers.append(&latin1(f.name), &latin1(f.value));
+        headers.append_latin1(f.name, f.value);
         Ok(())
     })?;
     Ok(match status {

@@ -65,6 +65,9 @@ pub struct Reader {
     /// much shorter than the wait (needless wake-ups); a read that times out before the
     /// deadline just reads again.
     armed: Option<std::time::Duration>,
+    /// Where each read lands before it joins `buf`: made once per connection, not zeroed
+    /// again for every read.
+    chunk: Vec<u8>,
 }
 
 /// How far a read may overrun its deadline rather than re-arm the socket's timeout.
@@ -77,7 +80,9 @@ impl Reader {
 
     /// Reads more bytes, waiting at most until `deadline`. Returns 0 at end of stream.
     fn fill(&mut self, conn: &mut Transport, deadline: Instant) -> Result<usize, ReadError> {
-        let mut chunk = [0u8; 16 * 1024];
+        if self.chunk.is_empty() {
+            self.chunk = vec![0u8; 16 * 1024];
+        }
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -93,9 +98,9 @@ impl Reader {
                 conn.set_read_timeout(Some(left)).map_err(ReadError::Io)?;
                 self.armed = Some(left);
             }
-            match conn.read(&mut chunk) {
+            match conn.read(&mut self.chunk) {
                 Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.buf.extend_from_slice(&self.chunk[..n]);
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
