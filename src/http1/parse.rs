@@ -328,7 +328,6 @@ fn field_line_slow(
 /// not complete yet. Anything unusual (an error, a line cut short) is left to the rules of
 /// [`field_line_slow`], so both paths give the same answer on every input.
 fn field_line(buf: &[u8], at: usize) -> Result<Option<(Option<Field<'_>>, usize)>, ParseError> {
-    let len = buf.len();
     // The empty line: CRLF, or a bare LF (RFC 9112 §2.2).
     match buf.get(at) {
         None => return Ok(None),
@@ -337,20 +336,23 @@ fn field_line(buf: &[u8], at: usize) -> Result<Option<(Option<Field<'_>>, usize)
         _ => {}
     }
     // field-name: tchar up to the colon.
-    let mut i = at;
-    while i < len && CLASS[buf[i] as usize] & TCHAR != 0 {
-        i += 1;
-    }
-    if i == at || i == len || buf[i] != b':' {
+    let rest = &buf[at..];
+    let Some(n) = rest.iter().position(|&b| CLASS[b as usize] & TCHAR == 0) else {
+        return Ok(None);
+    };
+    if n == 0 || rest[n] != b':' {
         return field_line_slow(buf, at);
     }
-    let name = &buf[at..i];
-    i += 1;
+    let name = &rest[..n];
     // field-value: field-vchar, SP, HTAB up to the line's end.
-    let value_start = i;
-    while i < len && CLASS[buf[i] as usize] & VALUE != 0 {
-        i += 1;
-    }
+    let value_start = at + n + 1;
+    let Some(v) = buf[value_start..]
+        .iter()
+        .position(|&b| CLASS[b as usize] & VALUE == 0)
+    else {
+        return Ok(None);
+    };
+    let i = value_start + v;
     let (end, next) = match (buf.get(i), buf.get(i + 1)) {
         (Some(b'\r'), Some(b'\n')) => (i, i + 2),
         (Some(b'\n'), _) => (i, i + 1),
