@@ -65,8 +65,8 @@ pub struct Reader {
     /// much shorter than the wait (needless wake-ups); a read that times out before the
     /// deadline just reads again.
     armed: Option<std::time::Duration>,
-    /// Where each read lands before it joins `buf`: made once per connection, not zeroed
-    /// again for every read.
+    /// Where each read lands before it joins `buf`: made once per connection (not zeroed
+    /// again for every read), 2 KiB at first and doubled up to 64 KiB when reads fill it.
     chunk: Vec<u8>,
 }
 
@@ -80,8 +80,10 @@ impl Reader {
 
     /// Reads more bytes, waiting at most until `deadline`. Returns 0 at end of stream.
     fn fill(&mut self, conn: &mut Transport, deadline: Instant) -> Result<usize, ReadError> {
+        // Small at first: an idle kept-alive connection holds it, and a thousand of them
+        // add up; it grows when reads fill it (a body arriving).
         if self.chunk.is_empty() {
-            self.chunk = vec![0u8; 16 * 1024];
+            self.chunk = vec![0u8; 2 * 1024];
         }
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -101,6 +103,9 @@ impl Reader {
             match conn.read(&mut self.chunk) {
                 Ok(n) => {
                     self.buf.extend_from_slice(&self.chunk[..n]);
+                    if n == self.chunk.len() && n < 64 * 1024 {
+                        self.chunk.resize(n * 2, 0);
+                    }
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
