@@ -35,6 +35,7 @@ bench: deps
 	$(CARGO) bench --bench zmq
 	$(CARGO) bench --bench h2
 	python3 scripts/bench-readme.py
+	python3 scripts/bench-chart.py
 
 fmt:
 	$(CARGO) fmt
