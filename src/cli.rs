@@ -138,6 +138,42 @@ impl Matches {
     }
 }
 
+/// What a verb runs once its flags are parsed.
+pub type Verb = fn(&Matches) -> Result<(), CliError>;
+
+/// `netlab AREA VERB [flags]`: finds the verb in `table`, parses its flags and runs it;
+/// `--help` prints every verb's help, an unknown or missing verb is a usage error naming them.
+pub fn dispatch(
+    area: &str,
+    table: &[(&str, &Command, Verb)],
+    tail: &[String],
+) -> Result<(), CliError> {
+    let names: Vec<&str> = table.iter().map(|(n, _, _)| *n).collect();
+    let listed = match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    match tail.split_first() {
+        Some((verb, _)) if verb == "-h" || verb == "--help" => Err(CliError::Help(
+            table
+                .iter()
+                .map(|(_, c, _)| help(c))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        Some((verb, args)) => match table.iter().find(|(n, _, _)| n == verb) {
+            Some((_, cmd, run)) => run(&parse(cmd, args)?),
+            None => Err(CliError::Usage(format!(
+                "unknown verb '{verb}': use netlab {area} {listed}"
+            ))),
+        },
+        None => Err(CliError::Usage(format!(
+            "netlab {area} needs a verb: {listed}"
+        ))),
+    }
+}
+
 /// A port number from 1 to 65535, or a usage error.
 pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
     match raw.parse::<u16>() {

@@ -112,25 +112,7 @@ fn a_gateway_over_grpc_answers_like_the_monolith() {
 
 #[test]
 fn grpcio_reaches_the_notes_service() {
-    let python = python_with("grpc_tools");
-    let stubs = TempDir::new("notes-stubs");
-    let proto = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
-    let out = run(
-        &python,
-        &[
-            "-m",
-            "grpc_tools.protoc",
-            "-I",
-            proto,
-            &format!("--python_out={}", stubs.path("")),
-            &format!("--grpc_python_out={}", stubs.path("")),
-            "netlab.proto",
-        ],
-        b"",
-        &[],
-        T,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (stubs, python) = grpc_stubs();
     let mut server = spawn_netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"], &[]);
     let addr = server.listening();
     let script = r#"

@@ -10,28 +10,8 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
 
-/// Python stubs for proto/netlab.proto, generated the way a Python team would.
 fn stubs() -> (TempDir, String) {
-    let python = python_with("grpc_tools");
-    let dir = TempDir::new("grpc-stubs");
-    let proto = concat!(env!("CARGO_MANIFEST_DIR"), "/proto");
-    let out = run(
-        &python,
-        &[
-            "-m",
-            "grpc_tools.protoc",
-            "-I",
-            proto,
-            &format!("--python_out={}", dir.path("")),
-            &format!("--grpc_python_out={}", dir.path("")),
-            "netlab.proto",
-        ],
-        b"",
-        &[],
-        T,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    (dir, python)
+    grpc_stubs()
 }
 
 fn script(name: &str) -> String {

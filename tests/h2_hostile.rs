@@ -11,18 +11,7 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(10);
 
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    Header {
-        length: payload.len() as u32,
-        kind,
-        flags,
-        stream,
-    }
-    .emit(&mut out);
-    out.extend_from_slice(payload);
-    out
-}
+use netlab::http2::frame::emit as frame;
 
 /// A GET for `/status/200` as a header block: indexed :method GET, :scheme http, :path /,
 /// then a literal :path.

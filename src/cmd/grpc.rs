@@ -81,23 +81,11 @@ pub const CALL: Command = Command {
 pub const COMMANDS: &[&Command] = &[&SERVE, &CALL];
 
 pub fn run(tail: &[String]) -> Result<(), CliError> {
-    match tail.split_first() {
-        Some((verb, args)) if verb == "serve" => serve(&cli::parse(&SERVE, args)?),
-        Some((verb, args)) if verb == "call" => call(&cli::parse(&CALL, args)?),
-        Some((verb, _)) if verb == "-h" || verb == "--help" => Err(CliError::Help(
-            COMMANDS
-                .iter()
-                .map(|c| cli::help(c))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )),
-        Some((v, _)) => Err(CliError::Usage(format!(
-            "unknown verb '{v}': use netlab grpc serve or call"
-        ))),
-        None => Err(CliError::Usage(
-            "netlab grpc needs a verb: serve or call".into(),
-        )),
-    }
+    cli::dispatch(
+        "grpc",
+        &[("serve", &SERVE, serve), ("call", &CALL, call)],
+        tail,
+    )
 }
 
 fn serve(m: &Matches) -> Result<(), CliError> {

@@ -135,23 +135,7 @@ pub const GET: Command = Command {
 pub const COMMANDS: &[&Command] = &[&SERVE, &GET];
 
 pub fn run(tail: &[String]) -> Result<(), CliError> {
-    match tail.split_first() {
-        Some((verb, args)) if verb == "serve" => serve(&cli::parse(&SERVE, args)?),
-        Some((verb, args)) if verb == "get" => get(&cli::parse(&GET, args)?),
-        Some((verb, _)) if verb == "-h" || verb == "--help" => Err(CliError::Help(
-            COMMANDS
-                .iter()
-                .map(|c| cli::help(c))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )),
-        Some((v, _)) => Err(CliError::Usage(format!(
-            "unknown verb '{v}': use netlab h2 serve or get"
-        ))),
-        None => Err(CliError::Usage(
-            "netlab h2 needs a verb: serve or get".into(),
-        )),
-    }
+    cli::dispatch("h2", &[("serve", &SERVE, serve), ("get", &GET, get)], tail)
 }
 
 fn serve(m: &Matches) -> Result<(), CliError> {

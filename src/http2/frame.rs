@@ -82,6 +82,20 @@ impl Header {
     }
 }
 
+/// A whole frame: its header, then the payload (for tests and hand-made frames).
+pub fn emit(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    Header {
+        length: payload.len() as u32,
+        kind,
+        flags,
+        stream,
+    }
+    .emit(&mut out);
+    out.extend_from_slice(payload);
+    out
+}
+
 /// Error codes (§7), as they appear in RST_STREAM and GOAWAY.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorCode(pub u32);
@@ -540,18 +554,7 @@ fn hex(b: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        Header {
-            length: payload.len() as u32,
-            kind,
-            flags,
-            stream,
-        }
-        .emit(&mut out);
-        out.extend_from_slice(payload);
-        out
-    }
+    use super::emit as frame;
 
     fn decode(bytes: &[u8]) -> Result<(Header, Frame<'_>), FrameError> {
         let h = Header::parse(bytes).unwrap();

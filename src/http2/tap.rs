@@ -298,21 +298,10 @@ pub fn new() -> Box<dyn Decoder> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http2::frame::{Header, kind};
+    use crate::http2::frame::kind;
     use crate::http2::hpack::encode_integer;
 
-    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        Header {
-            length: payload.len() as u32,
-            kind,
-            flags,
-            stream,
-        }
-        .emit(&mut out);
-        out.extend_from_slice(payload);
-        out
-    }
+    use crate::http2::frame::emit as frame;
 
     fn texts(lines: &[Line]) -> Vec<String> {
         lines.iter().map(|l| l.text.clone()).collect()
