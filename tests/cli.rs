@@ -168,3 +168,65 @@ fn every_command_has_help_with_defaults() {
     let out = run_netlab(&["echo", "server", "--help"], b"", &[], T);
     assert!(text(&out.stdout).contains("(default: 127.0.0.1:65432)"));
 }
+
+#[test]
+fn the_http2_and_grpc_commands_keep_the_contract() {
+    assert_error(&["h2"], 2, "netlab h2 needs a verb: serve or get");
+    assert_error(
+        &["h2", "put"],
+        2,
+        "unknown verb 'put': use netlab h2 serve or get",
+    );
+    assert_error(
+        &["h2", "serve", "--h2c", "--cert", "x.pem"],
+        2,
+        "--h2c is cleartext",
+    );
+    assert_error(
+        &["h2", "get", "http://127.0.0.1:1/"],
+        2,
+        "http:// URLs need --h2c",
+    );
+    assert_error(
+        &[
+            "h2",
+            "get",
+            "--h2c",
+            "http://127.0.0.1:1/a",
+            "http://127.0.0.2:1/b",
+        ],
+        2,
+        "one connection serves one origin",
+    );
+    // Nobody listens on port 1: a runtime failure, not a panic.
+    assert_error(
+        &["h2", "get", "--h2c", "http://127.0.0.1:1/"],
+        1,
+        "cannot connect to 127.0.0.1:1",
+    );
+    assert_error(&["grpc"], 2, "netlab grpc needs a verb: serve or call");
+    assert_error(
+        &["grpc", "call", "--addr", "127.0.0.1:1", "Echo", "hi"],
+        1,
+        "UNAVAILABLE (14)",
+    );
+    assert_error(
+        &["grpc", "call", "Subscribe", "news", "many"],
+        2,
+        "COUNT 'many' is not a number",
+    );
+    assert_error(&["grpc", "call", "Echo"], 2, "Echo takes one TEXT");
+    for help in [
+        &["h2", "serve", "--help"][..],
+        &["h2", "get", "--help"],
+        &["grpc", "call", "--help"],
+    ] {
+        let out = run_netlab(help, b"", &[], T);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(
+            text(&out.stdout).contains("(default: "),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
