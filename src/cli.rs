@@ -1,6 +1,7 @@
 //! A small argument parser: each command declares its flags in a table, and `--help` is
 //! generated from that table, so help and behaviour cannot drift apart.
 
+use netlab::l4::accept::Threads;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write;
@@ -135,6 +136,26 @@ impl Matches {
                 cmd.path
             ))
         })
+    }
+}
+
+/// `--serial`, shared by every server: one connection at a time on the accept loop's own
+/// thread, so a debugger's breakpoint stops the thread that accepted (see `l4::accept`).
+pub const SERIAL: Flag = flag(
+    "serial",
+    None,
+    None,
+    "serve one connection at a time on the main thread (no thread per connection): for stepping through in a debugger",
+);
+
+impl Matches {
+    /// `--serial` or not, as the accept loop's [`Threads`].
+    pub fn threads(&self) -> Threads {
+        if self.on("serial") {
+            Threads::Serial
+        } else {
+            Threads::PerConnection
+        }
     }
 }
 

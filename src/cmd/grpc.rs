@@ -37,6 +37,7 @@ pub const SERVE: Command = Command {
             "PEM certificate chain for --tls",
         ),
         flag("key", Some("FILE"), None, "PEM private key for --cert"),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -115,7 +116,13 @@ fn serve(m: &Matches) -> Result<(), CliError> {
                 store: Store::new(),
             }),
         ]))),
-        Config::default(),
+        Config {
+            http1: netlab::http1::server::Config {
+                threads: m.threads(),
+                ..Default::default()
+            },
+            ..Config::default()
+        },
         security,
         Arc::new(AtomicBool::new(false)),
     );

@@ -57,6 +57,7 @@ pub const SERVE: Command = Command {
             Some("67108864"),
             "the largest request body accepted (then 413)",
         ),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -175,6 +176,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         max_concurrent_streams: m.number(&SERVE, "max-streams")?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
+        http1: netlab::http1::server::Config {
+            threads: m.threads(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     let scheme = match security {

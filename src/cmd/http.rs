@@ -88,6 +88,7 @@ pub const SERVE: Command = Command {
             None,
             "answer TRACE with 405 (see the README on cross-site tracing)",
         ),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -348,6 +349,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
+        threads: m.threads(),
         ..Config::default()
     };
     let (scheme, accept): (&str, Arc<Accept>) =

@@ -24,8 +24,8 @@ const UDP: Flag = Flag {
 
 pub const ECHO_SERVER: Command = Command {
     path: "netlab echo server",
-    about: "an echo server: TCP (one thread per connection) or UDP",
-    flags: &[ADDR_ECHO, UDP],
+    about: "an echo server: TCP (one thread per connection, or --serial) or UDP",
+    flags: &[ADDR_ECHO, UDP, cli::SERIAL],
     args: "",
     min_args: 0,
     max_args: 0,
@@ -155,7 +155,7 @@ fn echo_server(m: &Matches) -> Result<(), CliError> {
     } else {
         let listener = echo::bind_tcp(addr).map_err(runtime)?;
         cli::listening("tcp", listener.local_addr().map_err(runtime)?);
-        echo::serve_tcp(listener, echo::echo, &stop);
+        echo::serve_tcp(listener, echo::echo, m.threads(), &stop);
     }
     Ok(())
 }
