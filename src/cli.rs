@@ -4,7 +4,7 @@
 use netlab::l4::accept::Threads;
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -66,6 +66,48 @@ impl fmt::Display for CliError {
             CliError::Help(s) | CliError::Usage(s) | CliError::Runtime(s) => f.write_str(s),
         }
     }
+}
+
+/// The exit status of a command whose stdout was closed under it: 128 + SIGPIPE, what a
+/// shell reports for a C program that SIGPIPE ended.
+pub const CLOSED_STDOUT: u8 = 141;
+
+/// Standard output for everything netlab prints. std's `println!` panics when the reader has
+/// gone (`netlab tour | head`: EPIPE, since Rust ignores SIGPIPE); here a closed stdout ends
+/// the program at once, quietly, with status 141, as SIGPIPE's default action would.
+pub struct Stdout;
+
+fn closed_ends_it<T>(result: io::Result<T>) -> io::Result<T> {
+    if let Err(e) = &result {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+    }
+    result
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        closed_ends_it(io::stdout().write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        closed_ends_it(io::stdout().flush())
+    }
+}
+
+/// `println!` through [`Stdout`].
+pub fn say(text: fmt::Arguments) {
+    let mut out = Stdout;
+    let _ = out.write_fmt(text);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// `print!` through [`Stdout`].
+pub fn put(text: fmt::Arguments) {
+    let mut out = Stdout;
+    let _ = out.write_fmt(text);
+    let _ = out.flush();
 }
 
 /// Any library error becomes a runtime failure (exit 1) with its own message.
@@ -173,8 +215,7 @@ pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
 /// The one line a server prints on stdout when it is ready: `listening on tcp://127.0.0.1:PORT`
 /// with the real port. Scripts and tests wait for it instead of sleeping.
 pub fn listening(scheme: &str, addr: SocketAddr) {
-    println!("listening on {scheme}://{addr}");
-    let _ = std::io::stdout().flush();
+    say(format_args!("listening on {scheme}://{addr}"));
 }
 
 /// The generated `--help` text.

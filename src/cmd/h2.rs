@@ -232,7 +232,7 @@ fn get(m: &Matches) -> Result<(), CliError> {
             std::fs::File::create(path)
                 .map_err(|e| CliError::Runtime(format!("cannot write {path}: {e}")))?,
         ),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(crate::cli::Stdout),
     };
     let mut failed = false;
     let mut errors = Vec::new();
