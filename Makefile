@@ -21,10 +21,12 @@ build: deps
 # SECTION=http1 runs one section; STEP=N one step of it.
 tour: build
 	./target/debug/netlab tour $(SECTION) $(STEP)
+	@command -v netlab >/dev/null 2>&1 || echo "next: make install puts netlab on your PATH (or run ./target/debug/netlab …)"
 
-# Puts netlab on the PATH (~/.cargo/bin), so `netlab echo server` works as written.
-install:
-	$(CARGO) install --path . --locked --bins
+# Puts netlab on the PATH (~/.cargo/bin, which rustup put on it), so the README's commands
+# work as written. A debug build (the one rust-gdb steps through), from target/debug.
+install: build
+	$(CARGO) install --path . --debug --locked --offline --bins
 
 test: deps
 	$(CARGO) test --no-fail-fast
