@@ -420,3 +420,47 @@ fn the_watchdog_stands_down_when_asked_and_under_a_debugger() {
     assert!(all.contains("$1 = \"GET\""), "{all}");
     assert!(all.contains("lab result: 13 of 13 steps passed"), "{all}");
 }
+
+#[test]
+fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
+    let dir = TempDir::new("grade");
+    // The examples are built by cargo test already: CARGO=true skips grade.sh's build.
+    let out = run(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/grade.sh"),
+        &[],
+        b"",
+        &[("CARGO", "true"), ("OUT", &dir.0.to_string_lossy())],
+        Duration::from_secs(600),
+    );
+    let table = text(&out.stdout);
+    // The starters fail, so the grade is not full and the exit status says so.
+    assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
+    let (mut passed, mut total) = (0, 0);
+    for n in ["01", "02", "03", "04", "05", "06", "07", "08"] {
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
+        )
+        .expect("JSON");
+        let (p, t) = (
+            json["score"].as_u64().unwrap(),
+            json["max_score"].as_u64().unwrap(),
+        );
+        assert!(t > 0 && p < t, "lab {n}: {p} of {t} on the starter");
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no row for lab {n}:\n{table}"));
+        assert!(row.contains(&format!("{p:>3} / {t}")), "{row} vs {p}/{t}");
+        assert!(std::path::Path::new(&dir.path(&format!("lab{n}.xml"))).exists());
+        passed += p;
+        total += t;
+    }
+    let all = table
+        .lines()
+        .find(|l| l.starts_with("all "))
+        .expect("a total row");
+    assert!(
+        all.trim_end().ends_with(&format!("{passed:>3} / {total}")),
+        "{all}"
+    );
+}
