@@ -44,7 +44,7 @@ const TOUR: Command = Command {
             help: "pause before each step even when stdout is not a terminal (Enter from stdin)",
         },
     ],
-    args: "[SECTION [STEP]]",
+    args: "[SECTION] [STEP]",
     min_args: 0,
     max_args: 2,
 };
