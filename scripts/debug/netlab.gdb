@@ -19,7 +19,12 @@ python
 import gdb
 
 def _bytes_of(val, limit):
-    val = val.referenced_value() if val.type.strip_typedefs().code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF) and val.type.strip_typedefs().target().strip_typedefs().code != gdb.TYPE_CODE_INT and not val.type.strip_typedefs().target().strip_typedefs().name.startswith('&') else val
+    # &Vec<u8>, *const [u8; N]: look at what they point to. (A Rust &[u8] is not a pointer
+    # to gdb but a struct {data_ptr, length}, handled below.)
+    while val.type.strip_typedefs().code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF):
+        if val.type.strip_typedefs().target().strip_typedefs().code == gdb.TYPE_CODE_INT:
+            raise gdb.GdbError("text: a pointer to one byte has no length; try x/32s or x/32xb")
+        val = val.referenced_value()
     ty = val.type.strip_typedefs()
     names = [f.name for f in ty.fields()] if ty.code == gdb.TYPE_CODE_STRUCT else []
     # A slice &[u8]: { data_ptr, length }.
