@@ -1,13 +1,14 @@
 # netlab — the two commands of the README do all the set-up:
 #   make tour   build, then run every exchange on loopback, step by step
 #   make test   every test, interop with real peers included
-# Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME], make bench, make deps, make fmt,
-# make lint.
+# Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME] [JUNIT=FILE] [JSON=FILE],
+# make grade [OUT=DIR], make serve LAB=NN [ADDR=HOST:PORT], make debug STEP=NAME,
+# make install, make bench, make deps, make fmt, make lint.
 
 CARGO ?= cargo
 LAB ?=
 
-.PHONY: all deps build tour test check bench fmt lint clean
+.PHONY: all deps build tour test check grade serve debug install bench fmt lint clean
 
 all: build
 
@@ -17,15 +18,37 @@ deps:
 build: deps
 	$(CARGO) build --bins --examples
 
+# SECTION=http1 runs one section; STEP=N one step of it.
 tour: build
-	./target/debug/netlab tour
+	./target/debug/netlab tour $(SECTION) $(STEP)
+	@command -v netlab >/dev/null 2>&1 || echo "next: make install puts netlab on your PATH (or run ./target/debug/netlab …)"
+
+# Puts netlab on the PATH (~/.cargo/bin, which rustup put on it), so the README's commands
+# work as written. A debug build (the one rust-gdb steps through), from target/debug.
+install: build
+	$(CARGO) install --path . --debug --locked --offline --bins
 
 test: deps
 	$(CARGO) test --no-fail-fast
 
 check:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make check LAB=01 (see labs/README.md)" >&2; exit 2; fi
-	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,) $(if $(WRONG),--wrong $(WRONG),)
+	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,) $(if $(WRONG),--wrong $(WRONG),) $(if $(JUNIT),--junit $(JUNIT),) $(if $(JSON),--json $(JSON),)
+
+# Every lab's check, and a table of steps passed per lab (OUT=DIR keeps JUnit XML and JSON).
+grade:
+	@CARGO=$(CARGO) OUT=$(OUT) scripts/grade.sh
+
+# Serves the student's handler of lab NN for curl and the debugger (labs 01, 04, 05, 06, 08).
+serve:
+	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make serve LAB=04 (see labs/README.md)" >&2; exit 2; fi
+	$(CARGO) run -q --example lab$(LAB) -- --serve $(ADDR) $(if $(SOLUTION),--solution,)
+
+# Starts one step's server under rust-gdb at its breakpoint and sends it one request
+# (the steps: scripts/debug/steps.tsv, or make debug with no STEP).
+debug:
+	@$(CARGO) build -q --bin netlab
+	@scripts/debug/run.sh $(STEP)
 
 bench: deps
 	$(CARGO) bench --bench l4

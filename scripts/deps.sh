@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 # command → Debian package that provides it. Later layers add their peers here.
 # g++: the zmq crate builds libzmq (C++) from source; no cmake, no system libzmq needed.
+# gdb: make debug and tests/debug.rs step through one exchange (rust-gdb comes with rustup).
 PACKAGES=(
   "cc:gcc"
   "g++:g++"
@@ -22,6 +23,7 @@ PACKAGES=(
   "h2load:nghttp2-client"
   "nghttpd:nghttp2-server"
   "tshark:tshark"
+  "gdb:gdb"
 )
 
 if ! command -v cargo >/dev/null 2>&1; then

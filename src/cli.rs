@@ -1,9 +1,10 @@
 //! A small argument parser: each command declares its flags in a table, and `--help` is
 //! generated from that table, so help and behaviour cannot drift apart.
 
+use netlab::l4::accept::Threads;
 use std::collections::HashMap;
 use std::fmt;
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -65,6 +66,48 @@ impl fmt::Display for CliError {
             CliError::Help(s) | CliError::Usage(s) | CliError::Runtime(s) => f.write_str(s),
         }
     }
+}
+
+/// The exit status of a command whose stdout was closed under it: 128 + SIGPIPE, what a
+/// shell reports for a C program that SIGPIPE ended.
+pub const CLOSED_STDOUT: u8 = 141;
+
+/// Standard output for everything netlab prints. std's `println!` panics when the reader has
+/// gone (`netlab tour | head`: EPIPE, since Rust ignores SIGPIPE); here a closed stdout ends
+/// the program at once, quietly, with status 141, as SIGPIPE's default action would.
+pub struct Stdout;
+
+fn closed_ends_it<T>(result: io::Result<T>) -> io::Result<T> {
+    if let Err(e) = &result {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(CLOSED_STDOUT.into());
+        }
+    }
+    result
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        closed_ends_it(io::stdout().write(buf))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        closed_ends_it(io::stdout().flush())
+    }
+}
+
+/// `println!` through [`Stdout`].
+pub fn say(text: fmt::Arguments) {
+    let mut out = Stdout;
+    let _ = out.write_fmt(text);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+/// `print!` through [`Stdout`].
+pub fn put(text: fmt::Arguments) {
+    let mut out = Stdout;
+    let _ = out.write_fmt(text);
+    let _ = out.flush();
 }
 
 /// Any library error becomes a runtime failure (exit 1) with its own message.
@@ -174,6 +217,26 @@ pub fn dispatch(
     }
 }
 
+/// `--serial`, shared by every server: one connection at a time on the accept loop's own
+/// thread, so a debugger's breakpoint stops the thread that accepted (see `l4::accept`).
+pub const SERIAL: Flag = flag(
+    "serial",
+    None,
+    None,
+    "serve one connection at a time on the main thread (no thread per connection): for stepping through in a debugger",
+);
+
+impl Matches {
+    /// `--serial` or not, as the accept loop's [`Threads`].
+    pub fn threads(&self) -> Threads {
+        if self.on("serial") {
+            Threads::Serial
+        } else {
+            Threads::PerConnection
+        }
+    }
+}
+
 /// A port number from 1 to 65535, or a usage error.
 pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
     match raw.parse::<u16>() {
@@ -188,8 +251,7 @@ pub fn port_number(cmd: &Command, raw: &str) -> Result<u16, CliError> {
 /// The one line a server prints on stdout when it is ready: `listening on tcp://127.0.0.1:PORT`
 /// with the real port. Scripts and tests wait for it instead of sleeping.
 pub fn listening(scheme: &str, addr: SocketAddr) {
-    println!("listening on {scheme}://{addr}");
-    let _ = std::io::stdout().flush();
+    say(format_args!("listening on {scheme}://{addr}"));
 }
 
 /// The generated `--help` text.

@@ -2,8 +2,14 @@
 //! step, the [`TourError`] a failed step returns, and the [`Section`] entry. Each layer's
 //! `tour.rs` imports these; the list of sections (`crate::tour`) imports the layers. This
 //! file imports no layer, so the two never import each other.
+//!
+//! The guide also decides what is shown: every step (a pipe, a test: the output as it has
+//! always been), every step with a pause before each (a terminal: Enter to go on), or one
+//! step (`netlab tour l4 3`), the steps before it run silently to set it up.
 
+use crate::trace;
 use std::fmt;
+use std::io::BufRead;
 
 /// A step of the tour that did not go as expected.
 #[derive(Debug)]
@@ -21,10 +27,15 @@ impl fmt::Display for TourError {
 
 impl std::error::Error for TourError {}
 
-/// A section of the tour: its name (`netlab tour NAME`), a one-line title, and its body.
+/// A section of the tour: its name (`netlab tour NAME`), a one-line title, its steps (the
+/// titles its body gives `Guide::step`, in order), what it will show and what was seen (for
+/// a reader on a terminal), and its body.
 pub struct Section {
     pub name: &'static str,
     pub title: &'static str,
+    pub steps: &'static [&'static str],
+    pub intro: &'static str,
+    pub summary: [&'static str; 3],
     pub run: fn(&mut Guide) -> Result<(), TourError>,
 }
 
@@ -32,18 +43,65 @@ pub struct Section {
 pub struct Guide {
     section: &'static str,
     out: Box<dyn std::io::Write>,
+    /// The declared steps of the section being run, and how many have begun.
+    steps: &'static [&'static str],
+    taken: usize,
+    /// Show only this step (1-based); the others run silently.
+    only: Option<usize>,
+    /// On a terminal: where Enter is read from between steps.
+    pause: Option<Box<dyn BufRead>>,
+    /// The reader typed q: the rest runs silently and the tour ends after this section.
+    quit: bool,
+    /// Silenced: the trace layers to put back when the guide speaks again.
+    muted: Option<u32>,
+    /// A step whose title is not the one `Section::steps` declares.
+    drift: Option<String>,
 }
 
 impl Guide {
     /// Prints a narration line to stdout (the trace goes to stderr).
     pub fn say(&mut self, text: &str) {
+        if self.muted.is_some() {
+            return;
+        }
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
 
     /// A heading for the next step.
     pub fn step(&mut self, title: &str) {
-        self.say(&format!("\n--- {title}"));
+        self.taken += 1;
+        let n = self.taken;
+        match self.steps.get(n - 1) {
+            Some(declared) if *declared == title => {}
+            declared => {
+                self.drift.get_or_insert(format!(
+                    "step {n} is \"{title}\" but the section's STEPS say {declared:?}"
+                ));
+            }
+        }
+        if let Some(k) = self.only {
+            self.mute(n != k);
+        } else if self.quit {
+            self.mute(true);
+        } else if n > 1 && self.pause.is_some() {
+            self.say(&format!(
+                "\n[step {n} of {} next: Enter to go on, q then Enter to stop]",
+                self.steps.len()
+            ));
+            let mut line = String::new();
+            let read = self.pause.as_mut().map(|r| r.read_line(&mut line));
+            // End of input counts as "go on": a closed stdin never stops the tour.
+            if matches!(read, Some(Ok(_))) && line.trim() == "q" {
+                self.quit = true;
+                self.mute(true);
+            }
+        }
+        if self.pause.is_some() {
+            self.say(&format!("\n--- [{n}/{}] {title}", self.steps.len()));
+        } else {
+            self.say(&format!("\n--- {title}"));
+        }
     }
 
     /// Builds the error for a failed step.
@@ -54,16 +112,84 @@ impl Guide {
             reason: reason.to_string(),
         }
     }
+
+    fn mute(&mut self, on: bool) {
+        match (on, self.muted) {
+            (true, None) => {
+                self.muted = Some(trace::layers());
+                trace::restore(0);
+            }
+            (false, Some(mask)) => {
+                trace::restore(mask);
+                self.muted = None;
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Guide {
-    /// A guide that writes its narration to `out`.
+    /// A guide that writes its narration to `out`, every step, without pausing.
     pub fn new(out: Box<dyn std::io::Write>) -> Guide {
-        Guide { section: "", out }
+        Guide {
+            section: "",
+            out,
+            steps: &[],
+            taken: 0,
+            only: None,
+            pause: None,
+            quit: false,
+            muted: None,
+            drift: None,
+        }
+    }
+
+    /// Pauses before each step until a line (Enter) is read from `input`.
+    pub fn pausing(mut self, input: Box<dyn BufRead>) -> Guide {
+        self.pause = Some(input);
+        self
+    }
+
+    /// Shows only step `n` (1-based) of the sections it runs.
+    pub fn only_step(mut self, n: usize) -> Guide {
+        self.only = Some(n);
+        self
+    }
+
+    /// Pausing between steps (a reader on a terminal)?
+    pub fn is_pausing(&self) -> bool {
+        self.pause.is_some()
+    }
+
+    /// Did the reader ask to stop?
+    pub fn quit(&self) -> bool {
+        self.quit
     }
 
     /// The section being narrated; failures name it.
-    pub fn enter(&mut self, section: &'static str) {
-        self.section = section;
+    pub fn enter(&mut self, section: &Section) {
+        self.section = section.name;
+        self.steps = section.steps;
+        self.taken = 0;
+        self.drift = None;
+    }
+
+    /// The section is over: the guide speaks again, and a step that drifted from the
+    /// section's declared STEPS is an error (so `--list` cannot lie).
+    pub fn leave(&mut self) -> Result<(), TourError> {
+        self.mute(false);
+        let drift = self.drift.take().or_else(|| {
+            (self.only.is_none() && !self.quit && self.taken != self.steps.len()).then(|| {
+                format!(
+                    "{} steps ran but the section's STEPS name {}",
+                    self.taken,
+                    self.steps.len()
+                )
+            })
+        });
+        match drift {
+            Some(reason) => Err(self.fail("the list of steps", reason)),
+            None => Ok(()),
+        }
     }
 }

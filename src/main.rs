@@ -6,24 +6,63 @@ mod cli;
 mod cmd;
 
 use cli::{CliError, Command, Flag, Matches, runtime};
+use netlab::guide::Guide;
 use netlab::{tour, trace};
-use std::io;
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 const TOUR: Command = Command {
     path: "netlab tour",
     about: "run every exchange of the course on loopback, step by step (trace on)",
-    flags: &[Flag {
-        name: "quiet",
-        short: Some('q'),
-        value: None,
-        default: None,
-        help: "no trace, only the narration",
-    }],
-    args: "[SECTION]",
+    flags: &[
+        Flag {
+            name: "quiet",
+            short: Some('q'),
+            value: None,
+            default: None,
+            help: "no trace, only the narration",
+        },
+        Flag {
+            name: "list",
+            short: None,
+            value: None,
+            default: None,
+            help: "name the sections and their steps, and run nothing",
+        },
+        Flag {
+            name: "no-pause",
+            short: None,
+            value: None,
+            default: None,
+            help: "on a terminal too, run straight through (as through a pipe)",
+        },
+        Flag {
+            name: "pause",
+            short: None,
+            value: None,
+            default: None,
+            help: "pause before each step even when stdout is not a terminal (Enter from stdin)",
+        },
+    ],
+    args: "[SECTION] [STEP]",
     min_args: 0,
-    max_args: 1,
+    max_args: 2,
 };
+
+/// `netlab tour --help`: the flags, then the sections to choose from.
+fn tour_help() -> String {
+    let mut out = cli::help(&TOUR);
+    out.push_str("\nsections (netlab tour --list shows their steps):\n");
+    for s in tour::SECTIONS {
+        out.push_str(&format!("  {:<6} {}\n", s.name, s.title));
+    }
+    out.push_str(
+        "\nOn a terminal the tour pauses before each step (Enter to go on); through a pipe it\n\
+         runs straight through. netlab tour SECTION STEP runs one step (the steps before it\n\
+         run silently to set it up).\n",
+    );
+    out
+}
 
 /// Every area's commands, in the order of the course, for `netlab --help`.
 fn all_commands() -> Vec<&'static Command> {
@@ -57,15 +96,16 @@ fn main() -> ExitCode {
     match run(&mut argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Help(text)) => {
-            print!("{text}");
+            cli::put(format_args!("{text}"));
             ExitCode::SUCCESS
         }
+        // A closed stderr is no reason to panic either.
         Err(CliError::Usage(msg)) => {
-            eprintln!("error: {msg}");
+            let _ = writeln!(io::stderr(), "error: {msg}");
             ExitCode::from(2)
         }
         Err(CliError::Runtime(msg)) => {
-            eprintln!("error: {msg}");
+            let _ = writeln!(io::stderr(), "error: {msg}");
             ExitCode::from(1)
         }
     }
@@ -101,7 +141,10 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "grpc" => cmd::grpc::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
-        "tour" => tour_cmd(&cli::parse(&TOUR, tail)?),
+        "tour" => match cli::parse(&TOUR, tail) {
+            Err(CliError::Help(_)) => Err(CliError::Help(tour_help())),
+            parsed => tour_cmd(&parsed?),
+        },
         other => Err(CliError::Usage(format!(
             "unknown command '{other}' (see netlab --help)"
         ))),
@@ -109,10 +152,53 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
 }
 
 fn tour_cmd(m: &Matches) -> Result<(), CliError> {
+    if m.on("list") {
+        cli::put(format_args!("{}", tour::list()));
+        return Ok(());
+    }
+    let section = m.args.first().map(String::as_str);
+    if let Some(name) = section {
+        // Exit 1, as a failed section does: the tour was asked for something it cannot show.
+        tour::find(name).map_err(CliError::Runtime)?;
+    }
+    let step = match m.args.get(1) {
+        None => None,
+        Some(raw) => {
+            let s = tour::find(section.unwrap_or_default()).map_err(CliError::Runtime)?;
+            match raw.parse::<usize>() {
+                Ok(n) if (1..=s.steps.len()).contains(&n) => Some(n),
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "no step '{raw}' in section {}: choose 1 to {} (netlab tour --list)",
+                        s.name,
+                        s.steps.len()
+                    )));
+                }
+            }
+        }
+    };
     if !m.on("quiet") && std::env::var_os("NETLAB_TRACE").is_none() {
         trace::enable_all();
     }
-    tour::run(m.args.first().map(String::as_str), Box::new(io::stdout())).map_err(runtime)?;
-    println!("\ntour finished: every exchange succeeded");
+    let mut guide = Guide::new(Box::new(cli::Stdout));
+    // Pause for a reader at a terminal; a pipe, --no-pause or one step runs straight through.
+    let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();
+    if step.is_none() && !m.on("no-pause") && (m.on("pause") || terminal) {
+        guide = guide.pausing(Box::new(io::BufReader::new(io::stdin())));
+    }
+    if let Some(n) = step {
+        guide = guide.only_step(n);
+    }
+    tour::run(section, &mut guide).map_err(runtime)?;
+    if guide.quit() {
+        cli::say(format_args!("\ntour stopped: the steps shown succeeded"));
+    } else if let Some(n) = step {
+        cli::say(format_args!(
+            "\ntour finished: step {n} of {} succeeded (the steps before it ran silently)",
+            section.unwrap_or_default()
+        ));
+    } else {
+        cli::say(format_args!("\ntour finished: every exchange succeeded"));
+    }
     Ok(())
 }

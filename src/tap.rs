@@ -116,6 +116,7 @@ pub fn serve(
         &listener,
         stop,
         MAX_CONNS,
+        accept::Threads::PerConnection,
         serve_one,
         &accept::close_silently,
     );

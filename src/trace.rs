@@ -215,6 +215,17 @@ pub fn disable_all() {
     ENABLED.store(0, Ordering::Relaxed);
 }
 
+/// The layers on now, as a mask for [`restore`]: the tour silences the steps it runs only
+/// to set up the one asked for, then puts the trace back.
+pub fn layers() -> u32 {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Switches on exactly the layers of `mask` (from [`layers`]).
+pub fn restore(mask: u32) {
+    ENABLED.store(mask, Ordering::Relaxed);
+}
+
 /// Reads `NETLAB_TRACE` (and `NETLAB_TRACE_TIME`) from the environment, if set.
 pub fn enable_from_env() -> Result<(), UnknownLayer> {
     if std::env::var("NETLAB_TRACE_TIME").is_ok_and(|v| !v.is_empty() && v != "0") {

@@ -238,3 +238,229 @@ fn an_unknown_wrong_solution_is_a_usage_error() {
     let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
     assert_eq!(code, Some(2));
 }
+
+/// The `<testcase>` elements of a JUnit file: (name, failure message if it failed). A
+/// minimal reading of the XML the checks write: one element per line.
+fn junit_cases(xml: &str) -> Vec<(String, Option<String>)> {
+    let attr = |line: &str, name: &str| -> Option<String> {
+        let start = line.find(&format!(" {name}=\""))? + name.len() + 3;
+        let end = start + line[start..].find('"')?;
+        Some(
+            line[start..end]
+                .replace("&quot;", "\"")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&#10;", "\n")
+                .replace("&amp;", "&"),
+        )
+    };
+    let mut cases: Vec<(String, Option<String>)> = Vec::new();
+    for line in xml.lines().map(str::trim) {
+        if line.starts_with("<testcase ") {
+            cases.push((attr(line, "name").expect("a testcase has a name"), None));
+        } else if line.starts_with("<failure ") {
+            let last = cases.last_mut().expect("a failure inside a testcase");
+            last.1 = Some(attr(line, "message").expect("a failure has a message"));
+        }
+    }
+    cases
+}
+
+#[test]
+fn lab04_writes_junit_and_json_on_the_solution_and_the_starter() {
+    let dir = TempDir::new("lab-report");
+    let exe = examples_dir().join("lab04");
+    let exe = exe.to_str().unwrap();
+    for (args, code) in [(vec!["--solution"], 0), (vec![], 1)] {
+        let (xml, json) = (dir.path("r.xml"), dir.path("r.json"));
+        let mut all = args.clone();
+        all.extend(["--junit", &xml, "--json", &json]);
+        let out = run(exe, &all, b"", &[], Duration::from_secs(60));
+        let report = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{report}");
+        let xml = std::fs::read_to_string(&xml).expect("the JUnit file");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON file"))
+                .expect("JSON that parses");
+        assert!(xml.starts_with("<?xml"), "{xml}");
+        assert!(
+            xml.contains("<testsuite name=\"lab04\" tests=\"13\""),
+            "{xml}"
+        );
+        let cases = junit_cases(&xml);
+        let tests = json["tests"].as_array().expect("tests[]");
+        assert_eq!(cases.len(), 13, "{xml}");
+        assert_eq!(tests.len(), 13);
+        assert_eq!(json["max_score"], 13);
+        // Both files say what the narrative said, step by step, with the same messages.
+        let failed = failed_steps(&report);
+        for (i, ((name, failure), t)) in cases.iter().zip(tests).enumerate() {
+            let n = i + 1;
+            assert!(name.starts_with(&format!("step {n}: ")), "{name}");
+            assert_eq!(t["name"], name.as_str());
+            assert_eq!(
+                failure.is_some(),
+                failed.contains(&n),
+                "step {n}:\n{report}"
+            );
+            assert_eq!(
+                t["status"],
+                if failure.is_some() {
+                    "failed"
+                } else {
+                    "passed"
+                }
+            );
+            if let Some(why) = failure {
+                assert!(report.contains(why.as_str()), "{why:?} not in:\n{report}");
+                assert_eq!(t["output"], why.as_str());
+                assert_eq!(t["score"], 0);
+            }
+        }
+        let passed = 13 - failed.len();
+        assert_eq!(json["score"], passed);
+        assert!(report.contains(&format!("lab result: {passed} of 13 steps passed")));
+        if code == 1 {
+            assert!(passed < 13 && !failed.is_empty());
+        }
+    }
+}
+
+#[test]
+fn lab04_serve_answers_a_client_on_the_given_port() {
+    let exe = examples_dir().join("lab04");
+    let mut lab = spawn(
+        exe.to_str().unwrap(),
+        &["--serve", "127.0.0.1:0", "--solution"],
+    );
+    let addr = lab.listening();
+    let answer = raw_exchange(
+        addr,
+        b"POST /counter HTTP/1.1\r\nHost: lab\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    let answer = text(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("1\n"), "{answer}");
+    // Serving, not checking: no step ran, no watchdog counts down.
+    assert!(lab.wait_exit(Duration::from_millis(300)).is_none());
+}
+
+#[test]
+fn a_lab_with_no_handler_to_serve_says_so() {
+    let (code, _) = check("lab07", &["--serve"]);
+    assert_eq!(code, Some(2));
+    let exe = examples_dir().join("lab07");
+    let out = run(
+        exe.to_str().unwrap(),
+        &["--serve"],
+        b"",
+        &[],
+        Duration::from_secs(30),
+    );
+    assert!(
+        text(&out.stderr)
+            .contains("has no handler a client can call: step through the check itself"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn the_watchdog_stands_down_when_asked_and_under_a_debugger() {
+    let exe = examples_dir().join("lab04");
+    let exe = exe.to_str().unwrap();
+    let out = run(exe, &["--solution"], b"", &[], Duration::from_secs(60));
+    assert!(!text(&out.stdout).contains("no time limit"));
+    let out = run(
+        exe,
+        &["--solution"],
+        b"",
+        &[("NETLAB_NO_WATCHDOG", "1")],
+        Duration::from_secs(60),
+    );
+    assert!(
+        text(&out.stdout)
+            .contains("(no time limit: under a debugger, or NETLAB_NO_WATCHDOG is set)")
+    );
+    // Under gdb, TracerPid is gdb's PID: the check sees it without being told.
+    require("gdb");
+    require("rust-gdb");
+    let out = run(
+        "rust-gdb",
+        // The recipe of labs/README.md: break in the lab's handler, look, go on.
+        &[
+            "-batch",
+            "-x",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/debug/netlab.gdb"),
+            "-ex",
+            "break lab04::solution::handle",
+            "-ex",
+            "run",
+            "-ex",
+            "p req.method",
+            "-ex",
+            "delete",
+            "-ex",
+            "continue",
+            "--args",
+            exe,
+            "--solution",
+        ],
+        b"",
+        &[],
+        Duration::from_secs(90),
+    );
+    let all = text(&out.stdout);
+    assert!(all.contains("(no time limit: under a debugger"), "{all}");
+    assert!(
+        all.contains("hit Breakpoint 1, lab04::solution::handle ("),
+        "{all}"
+    );
+    assert!(all.contains("$1 = \"GET\""), "{all}");
+    assert!(all.contains("lab result: 13 of 13 steps passed"), "{all}");
+}
+
+#[test]
+fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
+    let dir = TempDir::new("grade");
+    // The examples are built by cargo test already: CARGO=true skips grade.sh's build.
+    let out = run(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/grade.sh"),
+        &[],
+        b"",
+        &[("CARGO", "true"), ("OUT", &dir.0.to_string_lossy())],
+        Duration::from_secs(600),
+    );
+    let table = text(&out.stdout);
+    // The starters fail, so the grade is not full and the exit status says so.
+    assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
+    let (mut passed, mut total) = (0, 0);
+    for n in ["01", "02", "03", "04", "05", "06", "07", "08"] {
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
+        )
+        .expect("JSON");
+        let (p, t) = (
+            json["score"].as_u64().unwrap(),
+            json["max_score"].as_u64().unwrap(),
+        );
+        assert!(t > 0 && p < t, "lab {n}: {p} of {t} on the starter");
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no row for lab {n}:\n{table}"));
+        assert!(row.contains(&format!("{p:>3} / {t}")), "{row} vs {p}/{t}");
+        assert!(std::path::Path::new(&dir.path(&format!("lab{n}.xml"))).exists());
+        passed += p;
+        total += t;
+    }
+    let all = table
+        .lines()
+        .find(|l| l.starts_with("all "))
+        .expect("a total row");
+    assert!(
+        all.trim_end().ends_with(&format!("{passed:>3} / {total}")),
+        "{all}"
+    );
+}

@@ -194,3 +194,179 @@ fn grpc_section_makes_all_four_calls_and_compares_with_rest() {
         );
     }
 }
+
+#[test]
+fn list_names_every_section_and_its_numbered_steps() {
+    let out = run_netlab(&["tour", "--list"], b"", &[], Duration::from_secs(10));
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for want in [
+        "l4     [L4] socket programming",
+        "   1  TCP echo server: socket → bind → listen, on a port the kernel picks",
+        "   7  UDP echo: one datagram in, the same datagram out; no connection, no states",
+        "zmq    [L7] ZeroMQ",
+        "http1  [L7] HTTP/1.1",
+        "   6  the proxy: absolute-form request, hop-by-hop fields stripped, Via added",
+        "h2     [L7] HTTP/2",
+        "grpc   [L7] gRPC",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    // --help names the sections too, and the unknown section no longer says "tour tour".
+    let help = text(&run_netlab(&["tour", "--help"], b"", &[], Duration::from_secs(10)).stdout);
+    assert!(
+        help.contains("sections (netlab tour --list shows their steps):"),
+        "{help}"
+    );
+    assert!(help.contains("  http1  [L7] HTTP/1.1"), "{help}");
+    let out = run_netlab(&["tour", "nosuch"], b"", &[], Duration::from_secs(10));
+    assert!(
+        !text(&out.stderr).contains("tour tour"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn one_step_shows_that_step_only() {
+    let out = run_netlab(&["tour", "l4", "3"], b"", &[], Duration::from_secs(60));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("--- netlab sockets --port: the listener and both ends"));
+    assert!(stdout.contains("ESTABLISHED"), "{stdout}");
+    assert!(
+        stdout.contains("tour finished: step 3 of l4 succeeded"),
+        "{stdout}"
+    );
+    // Steps 1, 2 and 4… ran silently: neither their narration nor their trace shows.
+    assert_eq!(stdout.matches("\n--- ").count(), 1, "{stdout}");
+    assert!(!stdout.contains("echoed:"), "{stdout}");
+    assert!(!stdout.contains("TIME-WAIT"), "{stdout}");
+    assert!(!stderr.contains("[l4] → datagram"), "{stderr}");
+    let out = run_netlab(&["tour", "l4", "8"], b"", &[], Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no step '8' in section l4: choose 1 to 7"));
+}
+
+#[test]
+fn pausing_opens_and_closes_each_section_and_stops_on_q() {
+    // --pause does what a terminal does, reading Enter from stdin.
+    let out = run_netlab(
+        &["tour", "--pause", "--quiet", "l4"],
+        b"\n\nq\n",
+        &[],
+        Duration::from_secs(60),
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for want in [
+        "This section shows: A TCP echo server and client",
+        "--- [1/7] TCP echo server",
+        "[step 2 of 7 next: Enter to go on, q then Enter to stop]",
+        "--- [3/7] netlab sockets --port",
+        "What was seen:\n  · TCP gave a byte stream",
+        "tour stopped: the steps shown succeeded",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("--- [4/7]"),
+        "q stops before step 4:\n{stdout}"
+    );
+    // Without --pause, through a pipe: no prompt, no intro, as before.
+    let out = run_netlab(
+        &["tour", "--quiet", "l4"],
+        b"",
+        &[],
+        Duration::from_secs(60),
+    );
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("Enter to go on") && !stdout.contains("This section shows"));
+}
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    for args in [
+        vec!["tour", "--quiet"],
+        vec!["tour", "--list"],
+        vec!["--help"],
+        vec!["sockets"],
+    ] {
+        let start = Instant::now();
+        let mut child = Command::new(NETLAB)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before netlab writes a line: `netlab … | head -0`.
+        drop(child.stdout.take());
+        let out = run_wait(child, Duration::from_secs(30));
+        let stderr = text(&out.stderr);
+        let code = out.status.code();
+        assert!(
+            code == Some(141) || code == Some(0),
+            "{args:?}: status {code:?}\n{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        if args == ["tour", "--quiet"] {
+            // The whole tour takes far longer: it ended at its first line.
+            assert_eq!(code, Some(141));
+            assert!(start.elapsed() < Duration::from_secs(10));
+        }
+    }
+}
+
+/// Waits for a child started by hand, killing it (by PID) after `limit`.
+fn run_wait(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("netlab did not end within {limit:?} after its stdout closed");
+        }
+    }
+}
+
+#[test]
+fn make_tour_passes_section_and_step() {
+    let out = run(
+        "make",
+        &["-n", "-s", "tour", "SECTION=http1", "STEP=2"],
+        b"",
+        &[],
+        Duration::from_secs(20),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l == "./target/debug/netlab tour http1 2"),
+        "{stdout}"
+    );
+    let out = run(
+        "make",
+        &["-n", "-s", "tour"],
+        b"",
+        &[],
+        Duration::from_secs(20),
+    );
+    assert!(
+        text(&out.stdout)
+            .lines()
+            .any(|l| l.trim_end() == "./target/debug/netlab tour"),
+        "{}",
+        text(&out.stdout)
+    );
+}

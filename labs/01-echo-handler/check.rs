@@ -87,7 +87,14 @@ fn main() {
             _ => wrong_keeps_cr::handle,
         },
     };
-    let server = match echo::spawn_tcp(SocketAddr::from(([127, 0, 0, 1], 0)), handler) {
+    let bind: SocketAddr = match check.listen_addr("127.0.0.1:7007").parse() {
+        Ok(a) => a,
+        Err(_) => {
+            println!("error: --serve takes HOST:PORT such as 127.0.0.1:7007");
+            std::process::exit(2);
+        }
+    };
+    let server = match echo::spawn_tcp(bind, handler) {
         Ok(s) => s,
         Err(e) => {
             println!("cannot start the server: {e}");
@@ -95,6 +102,13 @@ fn main() {
         }
     };
     let addr = server.addr();
+    check.serve(
+        &format!("tcp://{addr}"),
+        &[
+            &format!("netlab echo client --addr {addr} hello 'two words'"),
+            &format!("nc {} {}", addr.ip(), addr.port()),
+        ],
+    );
 
     check.step("one line in one write is answered in uppercase", || {
         exchange(addr, &[b"hello\n"], b"HELLO\n").map(drop)

@@ -16,7 +16,7 @@ mod wrong_if_match_star_literal;
 
 use common::{Check, Subject, show};
 use netlab::http::message::{Request, Response};
-use netlab::http1::server::{self, Config};
+use netlab::http1::server;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -137,14 +137,14 @@ fn main() {
             Arc::new(move |r: &Request| -> Response { wrong_if_match_star_literal::handle(&c, r) })
         }
     };
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
+    let listener = TcpListener::bind(check.listen_addr("127.0.0.1:8080")).unwrap_or_else(|e| {
         println!("cannot bind: {e}");
         std::process::exit(1)
     });
     let running = server::spawn(
         listener,
         handler,
-        Config::default(),
+        check.http_config(),
         Arc::new(server::plain),
     )
     .unwrap_or_else(|e| {
@@ -152,6 +152,14 @@ fn main() {
         std::process::exit(1)
     });
     let a = running.addr();
+    check.serve(
+        &format!("http://{a}"),
+        &[
+            &format!("curl -i http://{a}/counter"),
+            &format!("curl -i -X POST http://{a}/counter"),
+            &format!("curl -i -X PUT -H 'If-Match: \"1\"' -d 5 http://{a}/counter"),
+        ],
+    );
 
     check.step("GET returns the value, 0 at first", || {
         want(call(a, "GET", "", "")?, 200, Some("0"), "GET").map(drop)

@@ -21,7 +21,7 @@ use netlab::http::message::Request;
 use netlab::http::services::{app, notes::Store};
 use netlab::http::uri::Url;
 use netlab::http1::client::{Client, Options, Outgoing};
-use netlab::http1::server::{self, Config};
+use netlab::http1::server;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -125,14 +125,14 @@ fn main() {
     let router = app::monolith(store.clone(), None)
         .get("/api/search", move |r: &Request| rest(&s1, r))
         .post("/soap/search", move |r: &Request| soap(&s2, r));
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
+    let listener = TcpListener::bind(check.listen_addr("127.0.0.1:8080")).unwrap_or_else(|e| {
         println!("cannot bind: {e}");
         std::process::exit(1)
     });
     let running = server::spawn(
         listener,
         Arc::new(router),
-        Config::default(),
+        check.http_config(),
         Arc::new(server::plain),
     )
     .unwrap_or_else(|e| {
@@ -140,6 +140,14 @@ fn main() {
         std::process::exit(1)
     });
     let base = format!("http://{}", running.addr());
+    check.serve(
+        &base,
+        &[
+            &format!("curl -i -H 'Content-Type: application/json' -d '{{\"text\":\"apple pie\"}}' {base}/api/notes"),
+            &format!("curl -i '{base}/api/search?q=apple'"),
+            &format!("curl -i -H 'Content-Type: text/xml' -d @envelope.xml {base}/soap/search"),
+        ],
+    );
     let mut c = Client::new(Options::default());
     for text in ["apple pie", "Apple juice", "banana bread", "pie chart"] {
         let _ = send(

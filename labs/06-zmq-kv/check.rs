@@ -106,6 +106,13 @@ fn main() {
         host: "127.0.0.1".into(),
         port: None,
     };
+    let bind = match check.listen_addr("127.0.0.1:5555").rsplit_once(':') {
+        Some((host, port)) if port != "0" => Endpoint {
+            host: host.into(),
+            port: port.parse().ok(),
+        },
+        _ => any.clone(),
+    };
     // The same server loop for both files: only the handler differs.
     let handler: BoxedHandler = match &subject {
         Subject::Student => {
@@ -129,13 +136,20 @@ fn main() {
             Box::new(move |request: &[Vec<u8>]| store.handle(request))
         }
     };
-    let server = match reqrep::spawn(&ctx, &any, handler) {
+    let server = match reqrep::spawn(&ctx, &bind, handler) {
         Ok(s) => s,
         Err(e) => {
             println!("cannot start the server: {e}");
             std::process::exit(1);
         }
     };
+    check.serve(
+        server.endpoint(),
+        &[&format!(
+            ".venv/bin/python -c \"import zmq; s = zmq.Context().socket(zmq.REQ); s.connect('{}'); s.send_multipart([b'PUT', b'colour', b'blue']); print(s.recv_multipart()); s.send_multipart([b'GET', b'colour']); print(s.recv_multipart())\"",
+            server.endpoint()
+        )],
+    );
     let lab = Lab {
         ctx: ctx.clone(),
         endpoint: Endpoint::parse(server.endpoint()).unwrap_or(any),

@@ -165,16 +165,27 @@ fn main() {
         println!("error: {e}");
         std::process::exit(1)
     });
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| {
+    let listener = TcpListener::bind(check.listen_addr("127.0.0.1:50051")).unwrap_or_else(|e| {
         println!("cannot bind: {e}");
         std::process::exit(1)
     });
     let app = netlab::grpc::server::app(service(&subject));
-    let server =
-        spawn_app(listener, app, Config::default(), Security::Cleartext).unwrap_or_else(|e| {
-            println!("cannot start the gRPC server: {e}");
-            std::process::exit(1)
-        });
+    let config = Config {
+        http1: check.http_config(),
+        ..Config::default()
+    };
+    let server = spawn_app(listener, app, config, Security::Cleartext).unwrap_or_else(|e| {
+        println!("cannot start the gRPC server: {e}");
+        std::process::exit(1)
+    });
+    check.serve(
+        &format!("http://{}", server.addr()),
+        &[&format!(
+            "{python} labs/08-grpc-method/client.py {} {}   (grpcio makes every call of the check; stubs generated from lab.proto)",
+            stubs.display(),
+            server.addr()
+        )],
+    );
     // One run of the client makes every call; each step then judges one of them.
     let seen = run_client(python, &stubs, &server.addr().to_string());
     let _ = std::fs::remove_dir_all(&stubs);

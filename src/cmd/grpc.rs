@@ -37,6 +37,7 @@ pub const SERVE: Command = Command {
             "PEM certificate chain for --tls",
         ),
         flag("key", Some("FILE"), None, "PEM private key for --cert"),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -103,7 +104,13 @@ fn serve(m: &Matches) -> Result<(), CliError> {
                 store: Store::new(),
             }),
         ]))),
-        Config::default(),
+        Config {
+            http1: netlab::http1::server::Config {
+                threads: m.threads(),
+                ..Default::default()
+            },
+            ..Config::default()
+        },
         security,
         Arc::new(AtomicBool::new(false)),
     );
@@ -157,7 +164,7 @@ fn call(m: &Matches) -> Result<(), CliError> {
                 },
                 &opts,
             )
-            .map(|n| println!("{}", show(&n)))
+            .map(|n| cli::say(format_args!("{}", show(&n))))
         }
         "Subscribe" => {
             let [name, count] = args else {
@@ -175,16 +182,16 @@ fn call(m: &Matches) -> Result<(), CliError> {
                 exchange::SUBSCRIBE,
                 &topic,
                 &opts,
-                &mut |n| println!("{}", show(&n)),
+                &mut |n| cli::say(format_args!("{}", show(&n))),
             )
         }
         "Collect" => {
             client::client_stream::<Note, Summary>(&base, exchange::COLLECT, &notes(args), &opts)
-                .map(|s| println!("count={} bytes={}", s.count, s.bytes))
+                .map(|s| cli::say(format_args!("count={} bytes={}", s.count, s.bytes)))
         }
         "Chat" => {
             client::bidi_turns::<Note, Note>(&base, exchange::CHAT, &notes(args), &opts, &mut |n| {
-                println!("{}", show(&n))
+                cli::say(format_args!("{}", show(&n)))
             })
         }
         // Any other name is sent as it is, to show what the server answers (UNIMPLEMENTED).
@@ -194,7 +201,7 @@ fn call(m: &Matches) -> Result<(), CliError> {
             &Note::default(),
             &opts,
         )
-        .map(|n| println!("{}", show(&n))),
+        .map(|n| cli::say(format_args!("{}", show(&n)))),
     };
     result.map_err(|status| CliError::Runtime(format!("the call ended with {status}")))
 }

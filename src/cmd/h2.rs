@@ -57,6 +57,7 @@ pub const SERVE: Command = Command {
             Some("67108864"),
             "the largest request body accepted (then 413)",
         ),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -159,6 +160,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         max_concurrent_streams: m.number(&SERVE, "max-streams")?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
+        http1: netlab::http1::server::Config {
+            threads: m.threads(),
+            ..Default::default()
+        },
         ..Config::default()
     };
     let scheme = match security {
@@ -211,7 +216,7 @@ fn get(m: &Matches) -> Result<(), CliError> {
             std::fs::File::create(path)
                 .map_err(|e| CliError::Runtime(format!("cannot write {path}: {e}")))?,
         ),
-        None => Box::new(std::io::stdout().lock()),
+        None => Box::new(crate::cli::Stdout),
     };
     let mut failed = false;
     let mut errors = Vec::new();

@@ -88,6 +88,7 @@ pub const SERVE: Command = Command {
             None,
             "answer TRACE with 405 (see the README on cross-site tracing)",
         ),
+        cli::SERIAL,
     ],
     args: "",
     min_args: 0,
@@ -348,6 +349,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
+        threads: m.threads(),
         ..Config::default()
     };
     let (scheme, accept): (&str, Arc<Accept>) =
@@ -439,7 +441,7 @@ fn request(m: &Matches) -> Result<(), CliError> {
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
     let mut client = Client::new(opts);
-    let mut out = io::stdout().lock();
+    let mut out = cli::Stdout;
     let mut failed = false;
     for raw in &m.args {
         let url = Url::parse(raw).map_err(|e| CliError::Usage(format!("{raw}: {e}")))?;
@@ -497,26 +499,32 @@ fn cert(m: &Matches) -> Result<(), CliError> {
     let (pki, new_ca) = certs::ensure_dir(&dir).map_err(runtime)?;
     let show = |name: &str| dir.join(name).display().to_string();
     if new_ca {
-        println!(
+        cli::say(format_args!(
             "made a new local CA: {} (key {})",
             show(certs::CA_CERT),
             show(certs::CA_KEY)
-        );
+        ));
     } else {
-        println!("kept the existing CA: {}", show(certs::CA_CERT));
+        cli::say(format_args!(
+            "kept the existing CA: {}",
+            show(certs::CA_CERT)
+        ));
     }
-    println!(
+    cli::say(format_args!(
         "issued a certificate for localhost, 127.0.0.1, ::1: {} (key {})",
         show(certs::LEAF_CERT),
         show(certs::LEAF_KEY)
-    );
-    println!("SPKI SHA-256 pin (base64): {}", pki.leaf_spki_sha256);
-    println!(
+    ));
+    cli::say(format_args!(
+        "SPKI SHA-256 pin (base64): {}",
+        pki.leaf_spki_sha256
+    ));
+    cli::say(format_args!(
         "serve with: netlab http serve --tls --cert {} --key {}\ntrust with: curl --cacert {} / netlab http request --cacert {}",
         show(certs::LEAF_CERT),
         show(certs::LEAF_KEY),
         show(certs::CA_CERT),
         show(certs::CA_CERT)
-    );
+    ));
     Ok(())
 }

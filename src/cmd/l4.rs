@@ -24,8 +24,8 @@ const UDP: Flag = Flag {
 
 pub const ECHO_SERVER: Command = Command {
     path: "netlab echo server",
-    about: "an echo server: TCP (one thread per connection) or UDP",
-    flags: &[ADDR_ECHO, UDP],
+    about: "an echo server: TCP (one thread per connection, or --serial) or UDP",
+    flags: &[ADDR_ECHO, UDP, cli::SERIAL],
     args: "",
     min_args: 0,
     max_args: 0,
@@ -155,7 +155,7 @@ fn echo_server(m: &Matches) -> Result<(), CliError> {
     } else {
         let listener = echo::bind_tcp(addr).map_err(runtime)?;
         cli::listening("tcp", listener.local_addr().map_err(runtime)?);
-        echo::serve_tcp(listener, echo::echo, &stop);
+        echo::serve_tcp(listener, echo::echo, m.threads(), &stop);
     }
     Ok(())
 }
@@ -169,7 +169,7 @@ fn echo_client(m: &Matches) -> Result<(), CliError> {
     } else {
         Box::new(m.args.clone().into_iter().map(Ok))
     };
-    let mut out = io::stdout().lock();
+    let mut out = cli::Stdout;
     if m.on("udp") {
         let mut client = UdpClient::connect(addr, timeout).map_err(runtime)?;
         for message in messages {
@@ -205,7 +205,7 @@ fn sockets_cmd(m: &Matches) -> Result<(), CliError> {
         port,
     };
     let list = sockets::list(&filter).map_err(runtime)?;
-    print!("{}", sockets::render(&list));
+    cli::put(format_args!("{}", sockets::render(&list)));
     Ok(())
 }
 
@@ -214,7 +214,7 @@ fn port_cmd(m: &Matches) -> Result<(), CliError> {
     let proto = if m.on("udp") { Proto::Udp } else { Proto::Tcp };
     let grace = m.millis(&PORT, "grace")?;
     let holders = port::find(number, proto).map_err(runtime)?;
-    print!("{}", port::describe(&holders));
+    cli::put(format_args!("{}", port::describe(&holders)));
     if holders.sockets.is_empty() {
         return Err(CliError::Runtime(format!("nothing holds port {number}")));
     }
@@ -230,22 +230,23 @@ fn port_cmd(m: &Matches) -> Result<(), CliError> {
     for owner in owners {
         let ended = port::terminate(&owner, grace).map_err(runtime)?;
         match ended {
-            Ended::Terminated { after } => println!(
+            Ended::Terminated { after } => cli::say(format_args!(
                 "sent SIGTERM to PID {} ({}): it exited after {} ms",
                 owner.pid,
                 owner.program,
                 after.as_millis()
-            ),
-            Ended::Killed { after } => println!(
+            )),
+            Ended::Killed { after } => cli::say(format_args!(
                 "PID {} ({}) ignored SIGTERM for {} ms: sent SIGKILL; it is gone after {} ms",
                 owner.pid,
                 owner.program,
                 grace.as_millis(),
                 after.as_millis()
-            ),
-            Ended::AlreadyGone => {
-                println!("PID {} ({}) had already exited", owner.pid, owner.program)
-            }
+            )),
+            Ended::AlreadyGone => cli::say(format_args!(
+                "PID {} ({}) had already exited",
+                owner.pid, owner.program
+            )),
         }
     }
     Ok(())

@@ -274,8 +274,7 @@ fn optional(cmd: &Command, m: &Matches, name: &str) -> Result<Option<usize>, Cli
 }
 
 fn listening(endpoint: &str) {
-    println!("listening on {endpoint}");
-    let _ = io::stdout().flush();
+    cli::say(format_args!("listening on {endpoint}"));
 }
 
 /// Writes a message's parts on one line, separated by spaces.
@@ -332,7 +331,7 @@ fn req(m: &Matches) -> Result<(), CliError> {
     let mut client = LazyPirate::new(&ctx, &endpoint, timeout, retries, how, |what| {
         eprintln!("netlab zmq req: {what}");
     });
-    let mut out = io::stdout().lock();
+    let mut out = cli::Stdout;
     for message in messages {
         let message = message.map_err(runtime)?;
         let reply = client.request(&[message.as_bytes()]).map_err(runtime)?;
@@ -371,7 +370,7 @@ fn subscribe(m: &Matches) -> Result<(), CliError> {
     };
     let ctx = zmq::Context::new();
     let mut sub = Subscriber::connect(&ctx, &endpoint, &topics).map_err(runtime)?;
-    let mut out = io::stdout().lock();
+    let mut out = cli::Stdout;
     let mut got = 0;
     while count.is_none_or(|n| got < n) {
         let Some(message) = sub.next(timeout).map_err(runtime)? else {
@@ -397,12 +396,14 @@ fn ventilator(m: &Matches) -> Result<(), CliError> {
     let mut vent = Ventilator::bind(&ctx, &bind).map_err(runtime)?;
     listening(vent.endpoint());
     let connected = vent.wait_for_workers(workers, timeout).map_err(runtime)?;
-    println!("{connected} worker(s) connected: sending {tasks} tasks of {work} ms");
+    cli::say(format_args!(
+        "{connected} worker(s) connected: sending {tasks} tasks of {work} ms"
+    ));
     Ventilator::start_batch(&ctx, &sink, tasks).map_err(runtime)?;
     for id in 1..=tasks {
         vent.send_task(id, work).map_err(runtime)?;
     }
-    println!("sent {tasks} tasks");
+    cli::say(format_args!("sent {tasks} tasks"));
     Ok(())
 }
 
@@ -423,8 +424,7 @@ fn worker(m: &Matches) -> Result<(), CliError> {
     let ctx = zmq::Context::new();
     let stop = AtomicBool::new(false);
     pipeline::work(&ctx, &tasks, &sink, &name, count, &stop, |id, ms| {
-        println!("{name}: task {id} ({ms} ms)");
-        let _ = io::stdout().flush();
+        cli::say(format_args!("{name}: task {id} ({ms} ms)"));
     })
     .map_err(runtime)?;
     Ok(())
@@ -439,8 +439,7 @@ fn sink(m: &Matches) -> Result<(), CliError> {
     listening(sink.endpoint());
     let tally = sink
         .collect(tasks, timeout, |id, worker| {
-            println!("task {id} done by {worker}");
-            let _ = io::stdout().flush();
+            cli::say(format_args!("task {id} done by {worker}"));
         })
         .map_err(runtime)?;
     let spread: Vec<String> = tally
@@ -448,13 +447,13 @@ fn sink(m: &Matches) -> Result<(), CliError> {
         .iter()
         .map(|(w, n)| format!("{w}: {n}"))
         .collect();
-    println!(
+    cli::say(format_args!(
         "{} results in {} ms from {} worker(s) ({})",
         tally.results.len(),
         tally.elapsed.as_millis(),
         tally.per_worker.len(),
         spread.join(", ")
-    );
+    ));
     Ok(())
 }
 

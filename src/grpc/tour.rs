@@ -21,6 +21,18 @@ fn base(g: &Guide, addr: std::net::SocketAddr) -> Result<Url, TourError> {
     Url::parse(&format!("http://{addr}/")).map_err(|e| g.fail("URL", e))
 }
 
+/// The steps of this section, in the order `run` takes them (`netlab tour --list`; the
+/// guide checks that each `g.step` says the same).
+pub const STEPS: &[&str] = &[
+    "a gRPC server for netlab.Exchange (proto/netlab.proto), on HTTP/2 without TLS",
+    "unary: Echo — one message each way, the status in the trailers",
+    "server streaming: Subscribe — one request, three notes back on the same stream",
+    "client streaming: Collect — three notes up, one summary back",
+    "bidirectional: Chat — each note sent only after the answer to the last came back",
+    "errors are statuses: a method the server does not have",
+    "one operation two ways: REST/JSON over HTTP/1.1 vs gRPC/protobuf over HTTP/2",
+];
+
 /// The \[L7\] gRPC section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("a gRPC server for netlab.Exchange (proto/netlab.proto), on HTTP/2 without TLS");

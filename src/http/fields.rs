@@ -7,19 +7,12 @@
 
 /// Header fields in the order received. Names compare case-insensitively (RFC 9110 §5.1).
 ///
-/// All names and values live in one string, each field a pair of spans into it: a parsed
-/// head costs one allocation for its text and one for the spans, not two per field.
-#[derive(Clone, Default)]
+/// Each field is a pair of strings, so a debugger prints `("Host", "example.com")` as it is
+/// (`p req.headers`): one string for all of them with spans into it saves a few allocations
+/// per request, and costs that view; this project keeps the view.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Headers {
-    text: String,
-    spans: Vec<Span>,
-}
-
-/// Where a field's name and value lie in `text`.
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    name: (u32, u32),
-    value: (u32, u32),
+    fields: Vec<(String, String)>,
 }
 
 impl Headers {
@@ -27,45 +20,26 @@ impl Headers {
         Headers::default()
     }
 
-    /// Room for `fields` fields of `bytes` bytes in all, made once.
-    pub fn with_capacity(bytes: usize, fields: usize) -> Headers {
+    /// Room for `fields` fields, made once.
+    pub fn with_capacity(fields: usize) -> Headers {
         Headers {
-            text: String::with_capacity(bytes),
-            spans: Vec::with_capacity(fields),
+            fields: Vec::with_capacity(fields),
         }
-    }
-
-    fn push_text(&mut self, s: &str) -> (u32, u32) {
-        let start = self.text.len() as u32;
-        self.text.push_str(s);
-        (start, self.text.len() as u32)
     }
 
     /// Adds a field line (a name may repeat).
     pub fn append(&mut self, name: &str, value: &str) {
-        let name = self.push_text(name);
-        let value = self.push_text(value);
-        self.spans.push(Span { name, value });
+        self.fields.push((name.to_string(), value.to_string()));
     }
 
     /// Adds a field from the bytes of a message: Latin-1, so obs-text survives and the value
     /// can be written back byte for byte (one copy when it is ASCII, as nearly every field is).
     pub fn append_latin1(&mut self, name: &[u8], value: &[u8]) {
-        let mut push = |bytes: &[u8]| -> (u32, u32) {
-            let start = self.text.len() as u32;
-            match std::str::from_utf8(bytes) {
-                Ok(s) if s.is_ascii() => self.text.push_str(s),
-                _ => self.text.extend(bytes.iter().map(|&b| b as char)),
-            }
-            (start, self.text.len() as u32)
+        let text = |bytes: &[u8]| match std::str::from_utf8(bytes) {
+            Ok(s) if s.is_ascii() => s.to_string(),
+            _ => bytes.iter().map(|&b| b as char).collect(),
         };
-        let name = push(name);
-        let value = push(value);
-        self.spans.push(Span { name, value });
-    }
-
-    fn at(&self, span: (u32, u32)) -> &str {
-        &self.text[span.0 as usize..span.1 as usize]
+        self.fields.push((text(name), text(value)));
     }
 
     /// Replaces every field of that name with one.
@@ -74,25 +48,24 @@ impl Headers {
         self.append(name, value);
     }
 
-    /// Removes every field of that name (their text stays behind until the next clone).
     pub fn remove(&mut self, name: &str) {
-        let text = &self.text;
-        self.spans
-            .retain(|s| !text[s.name.0 as usize..s.name.1 as usize].eq_ignore_ascii_case(name));
+        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
     }
 
     /// The first value of that name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.iter()
+        self.fields
+            .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Every value of that name, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter()
+        self.fields
+            .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The comma-separated list elements of every field of that name (RFC 9110 §5.6.1),
@@ -118,32 +91,15 @@ impl Headers {
     }
 
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.fields.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.fields.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.spans
-            .iter()
-            .map(|s| (self.at(s.name), self.at(s.value)))
-    }
-}
-
-/// Two field lists are equal when they hold the same fields in the same order.
-impl PartialEq for Headers {
-    fn eq(&self, other: &Headers) -> bool {
-        self.len() == other.len() && self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for Headers {}
-
-impl std::fmt::Debug for Headers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 }
 

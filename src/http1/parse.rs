@@ -522,8 +522,7 @@ pub fn parse_request(
     buf: &[u8],
     limits: &Limits,
 ) -> Result<Status<(RequestHead, usize)>, ParseError> {
-    // One string for every name and value, sized for a usual head (it grows if need be).
-    let mut headers = Headers::with_capacity(buf.len().min(2048), 16);
+    let mut headers = Headers::with_capacity(16);
     let status = scan_request(buf, limits, |f| {
         headers.append_latin1(f.name, f.value);
         Ok(())

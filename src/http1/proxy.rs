@@ -63,7 +63,14 @@ pub fn serve(listener: TcpListener, config: ProxyConfig, stop: Arc<AtomicBool>) 
     let config = Arc::new(config);
     let serve_one =
         Arc::new(move |tcp: TcpStream, peer: SocketAddr| relay_connection(tcp, peer, &config));
-    accept::serve(&listener, &stop, max, serve_one, &server::overloaded);
+    accept::serve(
+        &listener,
+        &stop,
+        max,
+        accept::Threads::PerConnection,
+        serve_one,
+        &server::overloaded,
+    );
 }
 
 fn allowed(host: &str, port: u16, config: &ProxyConfig) -> Result<Vec<SocketAddr>, Response> {

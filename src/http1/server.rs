@@ -45,6 +45,8 @@ pub struct Config {
     pub limits: Limits,
     /// The methods this server knows; others get 501 (RFC 9110 §9.1).
     pub methods: &'static [&'static str],
+    /// A thread per connection, or one connection at a time (`--serial`, for a debugger).
+    pub threads: accept::Threads,
 }
 
 /// The methods of RFC 9110 §9 plus PATCH (RFC 5789).
@@ -62,6 +64,7 @@ impl Default for Config {
             max_body: 8 << 20,
             limits: Limits::default(),
             methods: KNOWN_METHODS,
+            threads: accept::Threads::PerConnection,
         }
     }
 }
@@ -79,7 +82,7 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) {
     let _role = trace::role("server");
-    let max = config.max_conns;
+    let (max, threads) = (config.max_conns, config.threads);
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
         trace::event(Layer::Http1, || {
@@ -90,7 +93,7 @@ pub fn serve(
             conn.close();
         }
     };
-    accept::serve(&listener, &stop, max, Arc::new(work), &overloaded);
+    accept::serve(&listener, &stop, max, threads, Arc::new(work), &overloaded);
 }
 
 /// Beyond the connection cap: say so in HTTP (503 with Retry-After, RFC 9110 §15.6.4) and

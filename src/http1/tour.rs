@@ -57,6 +57,17 @@ fn expect(g: &mut Guide, what: &str, resp: &Response, status: u16) -> Result<(),
     Ok(())
 }
 
+/// The steps of this section, in the order `run` takes them (`netlab tour --list`; the
+/// guide checks that each `g.step` says the same).
+pub const STEPS: &[&str] = &[
+    "the monolith: pages, /echo, notes over REST and SOAP, one process",
+    "GET: request line, Host, and a response with Content-Length",
+    "REST: the method says what to do, the URI which note (the connection is reused)",
+    "SOAP: every call is a POST to /soap; the envelope names the operation",
+    "https: a fresh local CA signs a certificate for localhost; the client trusts the CA",
+    "the proxy: absolute-form request, hop-by-hop fields stripped, Via added",
+];
+
 /// The \[L7\] HTTP/1.1 section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("the monolith: pages, /echo, notes over REST and SOAP, one process");

@@ -4,11 +4,14 @@
 //! The `h2` crate is async, and netlab is not: this file is where the two meet, and the
 //! only place the server uses tokio (DESIGN.md principle 4). Threads, where they are made:
 //!
-//! - the accept loop is L4's ([`crate::l4::accept`]): one thread per connection;
+//! - the accept loop is L4's ([`crate::l4::accept`]): one thread per connection, or with
+//!   `--serial` (`config.http1.threads`) none: one connection at a time on the loop's thread;
 //! - that thread runs a current-thread tokio runtime for its connection only, which polls
 //!   the `h2` connection and one task per stream (all on this one thread);
 //! - each request's handler runs on a thread of tokio's blocking pool (`spawn_blocking`), so
-//!   a slow handler holds back its own stream only: the others' frames keep flowing.
+//!   a slow handler holds back its own stream only: the others' frames keep flowing. So in a
+//!   debugger, a breakpoint in a handler stops a `tokio-runtime-worker` thread, while one in
+//!   the frame or HPACK decoders of the trace stops the connection's thread.
 //!
 //! Which protocol a connection speaks is decided before any HTTP is read:
 //! - with TLS, by ALPN (RFC 7301): a client that offers `h2` gets HTTP/2, one that offers only
@@ -130,7 +133,8 @@ pub fn serve_app(
     stop: Arc<AtomicBool>,
 ) {
     let _role = trace::role("server");
-    let max = config.max_conns;
+    // Serial or not is the HTTP/1.1 server's setting: both versions share the port.
+    let (max, threads) = (config.max_conns, config.http1.threads);
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
         serve_connection(stream, peer, &app, &config, &security);
@@ -139,6 +143,7 @@ pub fn serve_app(
         &listener,
         &stop,
         max,
+        threads,
         Arc::new(work),
         &http1::server::overloaded,
     );

@@ -85,6 +85,16 @@ fn http2_gets(
     Ok((totals, out))
 }
 
+/// The steps of this section, in the order `run` takes them (`netlab tour --list`; the
+/// guide checks that each `g.step` says the same).
+pub const STEPS: &[&str] = &[
+    "one site, two versions: the monolith over HTTP/1.1 and over HTTP/2 (h2c)",
+    "the same GET: text lines over TCP, then binary frames over TCP",
+    "ten identical GETs on one connection: HPACK's dynamic table at work",
+    "multiplexing: one slow response (/delay/600) and three fast ones, on one connection",
+    "server push: /push names its style and script; a client that allows push gets them unasked",
+];
+
 /// The \[L7\] HTTP/2 section.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("one site, two versions: the monolith over HTTP/1.1 and over HTTP/2 (h2c)");

@@ -1,6 +1,6 @@
-//! The accept loop, the one every TCP server of netlab runs (echo, HTTP/1.1, the proxy, the
-//! tap): `accept(2)` in a loop, one thread per connection, a cap on connections served at
-//! once, and a stop flag.
+//! The accept loop, the one every TCP server of netlab runs (echo, HTTP/1.1, HTTP/2 and
+//! gRPC, the proxy, the tap): `accept(2)` in a loop, one thread per connection, a cap on
+//! connections served at once, and a stop flag.
 //!
 //! ```text
 //! socket → bind → listen ─┬─▶ accept ──▶ thread per connection ──▶ serve_one(stream, peer)
@@ -10,6 +10,13 @@
 //! This is where netlab makes threads for connections, and the only place: one thread per
 //! connection keeps each connection's code a straight line a student can read (and step
 //! through), at the cost of a stack per connection (512 KiB, reserved, mostly not touched).
+//!
+//! [`Threads::Serial`] (the servers' `--serial` flag) makes no thread at all: the loop serves
+//! each connection itself, to its end, before it accepts the next; later clients wait in the
+//! kernel's listen queue meanwhile. That is for a debugger: a breakpoint in a parser or a
+//! handler then stops the one thread that accepted, and `next`/`step` never jump to another
+//! connection's thread. (HTTP/2 still runs each handler on tokio's blocking pool, see
+//! [`crate::http2::server`].)
 
 use crate::trace::{self, Layer};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,12 +35,22 @@ pub type Refuse = dyn Fn(TcpStream, SocketAddr) + Send + Sync;
 /// Closes a connection beyond the cap without a word: what a plain TCP server can do.
 pub fn close_silently(_: TcpStream, _: SocketAddr) {}
 
+/// Where connections are served: each in a thread of its own, or one after the other on the
+/// accept loop's thread (`--serial`, for stepping through one exchange in a debugger).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Threads {
+    #[default]
+    PerConnection,
+    Serial,
+}
+
 /// Accepts connections until `stop` is set (a connection of the stopper's own then wakes
 /// `accept`, and is not served). A failing `accept` or thread never stops the loop.
 pub fn serve(
     listener: &TcpListener,
     stop: &AtomicBool,
     max_conns: usize,
+    threads: Threads,
     serve_one: ServeOne,
     refuse: &Refuse,
 ) {
@@ -63,7 +80,15 @@ pub fn serve(
         trace::event(Layer::L4, || {
             format!("accept() → new connection from {peer}, ESTABLISHED")
         });
-        // 3. Beyond the cap, say so and close, rather than queue silently.
+        // 3. Serial: serve it here, to its end; the next client waits in the listen queue.
+        if threads == Threads::Serial {
+            trace::event(Layer::L4, || {
+                format!("{peer}: served on the accept loop's thread (serial)")
+            });
+            serve_one(stream, peer);
+            continue;
+        }
+        // 4. Beyond the cap, say so and close, rather than queue silently.
         if active.load(Ordering::SeqCst) >= max_conns {
             trace::event(Layer::L4, || {
                 format!("{peer}: {max_conns} connections already; refusing this one")
@@ -71,7 +96,7 @@ pub fn serve(
             refuse(stream, peer);
             continue;
         }
-        // 4. Serve it in its own thread so a slow client never holds up the others.
+        // 5. Serve it in its own thread so a slow client never holds up the others.
         active.fetch_add(1, Ordering::SeqCst);
         let (work, count) = (serve_one.clone(), active.clone());
         let spawned = thread::Builder::new()
@@ -113,7 +138,7 @@ mod tests {
                 *r2.lock().unwrap() += 1;
                 let _ = s.write_all(b"full");
             };
-            serve(&l, &stop, 2, hold, &refuse);
+            serve(&l, &stop, 2, Threads::PerConnection, hold, &refuse);
         })
         .unwrap();
         let a = TcpStream::connect(bg.addr()).unwrap();
@@ -126,6 +151,40 @@ mod tests {
         c.read_to_end(&mut got).unwrap();
         assert_eq!(got, b"full");
         assert_eq!(*refused.lock().unwrap(), 1);
+        drop((a, b));
+        bg.stop();
+    }
+
+    #[test]
+    fn serial_serves_each_connection_on_the_loops_own_thread_in_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let bg = Background::tcp(listener, "accept test", move |l, stop| {
+            let loop_thread = thread::current().id();
+            let record: ServeOne = Arc::new(move |mut s: TcpStream, _| {
+                let mut b = [0u8; 1];
+                let _ = s.read(&mut b);
+                s2.lock()
+                    .unwrap()
+                    .push((b[0], thread::current().id() == loop_thread));
+                let _ = s.write_all(&b);
+            });
+            serve(&l, &stop, 1, Threads::Serial, record, &close_silently);
+        })
+        .unwrap();
+        // b connects while a is being served: serial never refuses, b waits its turn.
+        let mut a = TcpStream::connect(bg.addr()).unwrap();
+        let mut b = TcpStream::connect(bg.addr()).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        b.write_all(b"b").unwrap();
+        thread::sleep(Duration::from_millis(100));
+        assert!(seen.lock().unwrap().is_empty(), "b was served before a");
+        a.write_all(b"a").unwrap();
+        let mut got = [0u8; 1];
+        b.read_exact(&mut got).unwrap();
+        assert_eq!(got, *b"b");
+        assert_eq!(*seen.lock().unwrap(), vec![(b'a', true), (b'b', true)]);
         drop((a, b));
         bg.stop();
     }

@@ -8,7 +8,7 @@
 //! The server loop is the classic one: `socket → bind → listen → accept`, then one thread per
 //! connection running a [`Handler`]. The handler is a plain function a lab can replace.
 
-use super::accept;
+use super::accept::{self, Threads};
 use super::background::{Background, Wake, loopback_for};
 use super::conn::{Conn, is_timeout, read_full};
 use crate::trace::{self, Layer};
@@ -187,9 +187,10 @@ pub fn echo(conn: &mut Conn) -> io::Result<()> {
     }
 }
 
-/// The accept loop ([`super::accept`]) with a handler in each connection's thread, until
+/// The accept loop ([`super::accept`]) with a handler in each connection's thread (or, with
+/// [`Threads::Serial`], on the loop's own thread, one connection after the other), until
 /// `stop` is set. A failing connection never stops the loop.
-pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: &AtomicBool) {
+pub fn serve_tcp(listener: TcpListener, handler: Handler, threads: Threads, stop: &AtomicBool) {
     let _role = trace::role("server");
     let serve_one =
         Arc::new(move |stream: TcpStream, _peer: SocketAddr| serve_connection(stream, handler));
@@ -197,6 +198,7 @@ pub fn serve_tcp(listener: TcpListener, handler: Handler, stop: &AtomicBool) {
         &listener,
         stop,
         MAX_CONNS,
+        threads,
         serve_one,
         &accept::close_silently,
     );
@@ -223,7 +225,7 @@ fn serve_connection(stream: TcpStream, handler: Handler) {
 pub fn spawn_tcp(addr: SocketAddr, handler: Handler) -> Result<Background, EchoError> {
     let listener = bind_tcp(addr)?;
     Background::tcp(listener, "tcp server", move |l, stop| {
-        serve_tcp(l, handler, &stop)
+        serve_tcp(l, handler, Threads::PerConnection, &stop)
     })
     .map_err(|source| EchoError::Io {
         what: "starting the server thread",

@@ -42,6 +42,18 @@ fn has_state(list: &[sockets::Socket], state: TcpState) -> bool {
     list.iter().any(|s| s.state == state)
 }
 
+/// The steps of this section, in the order `run` takes them (`netlab tour --list`; the
+/// guide checks that each `g.step` says the same).
+pub const STEPS: &[&str] = &[
+    "TCP echo server: socket → bind → listen, on a port the kernel picks",
+    "TCP echo client: connect (three-way handshake), write, read until all came back",
+    "netlab sockets --port: the listener and both ends of the connection",
+    "close: the client sends FIN first, so the client's end waits in TIME-WAIT",
+    "netlab port: who holds the listening port",
+    "the course's Python echo pair and netlab's Rust echo: the same bytes, both ways",
+    "UDP echo: one datagram in, the same datagram out; no connection, no states",
+];
+
 /// The \[L4\] section of `netlab tour`.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let timeout = Duration::from_secs(5);

@@ -48,6 +48,21 @@ fn tap_in_front(g: &Guide, endpoint: &str) -> Result<Background, TourError> {
         .map_err(|e| g.fail("tap", e))
 }
 
+/// The steps of this section, in the order `run` takes them (`netlab tour --list`; the
+/// guide checks that each `g.step` says the same).
+pub const STEPS: &[&str] = &[
+    "REQ/REP: a REP server (echo handler), and a tap that decodes ZMTP in front of it",
+    "REQ → tap → REP: greeting, READY (Socket-Type), then each message as frames",
+    "REQ sends twice: libzmq refuses (EFSM), since REQ must alternate send and recv",
+    "PUB/SUB: a publisher (XPUB, to see subscriptions), a subscriber to \"weather\" via the tap",
+    "waiting for the subscription before publishing (the cure for the slow joiner)",
+    "publishing three messages; the publisher filters, so only two cross the wire",
+    "PUSH/PULL pipeline: a sink, a ventilator, and two workers",
+    "the ventilator waits for both workers (else the first to connect gets every task)",
+    "the sink collects the results: PUSH dealt the tasks round robin",
+    "Lazy Pirate against a port where nothing listens: retry once, then give up",
+];
+
 /// The \[L7\] ZeroMQ section of `netlab tour`.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let ctx = zmq::Context::new();
