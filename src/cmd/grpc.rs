@@ -139,7 +139,11 @@ fn call(m: &Matches) -> Result<(), CliError> {
         },
         metadata: Vec::new(),
     };
-    let (method, args) = m.args.split_first().expect("min_args is 1");
+    let Some((method, args)) = m.args.split_first() else {
+        return Err(CliError::Usage(
+            "name a METHOD: Echo, Subscribe, Collect or Chat (see netlab grpc call --help)".into(),
+        ));
+    };
     let notes = |texts: &[String]| -> Vec<Note> {
         texts
             .iter()

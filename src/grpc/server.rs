@@ -216,11 +216,13 @@ async fn send_message(
     message: &[u8],
 ) -> bool {
     if stream.is_none() {
-        let head = http::Response::builder()
+        let Ok(head) = http::Response::builder()
             .status(200)
             .header("content-type", "application/grpc")
             .body(())
-            .expect("a fixed head");
+        else {
+            return false;
+        };
         match respond.send_response(head, false) {
             Ok(s) => *stream = Some(s),
             Err(_) => return false,
