@@ -192,7 +192,7 @@ fn lab06_zmq_kv() {
 
 #[test]
 fn lab07_hpack() {
-    passes_on_solution_fails_on_starter("lab07", 11);
+    passes_on_solution_fails_on_starter("lab07", 12);
     fails_on_each_wrong_solution(
         "lab07",
         "07-hpack",

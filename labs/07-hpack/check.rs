@@ -394,12 +394,12 @@ fn header_blocks(bytes: &[u8]) -> Result<Vec<(u32, Vec<u8>)>, String> {
     Ok(blocks)
 }
 
-/// Runs nghttp with two URLs (one connection, two streams) through a capturing relay in
-/// front of netlab's HTTP/2 server; returns the client's bytes and the relay's address.
-/// (curl 7.88.1, Debian 12's, fails the second request on a reused h2c connection with
-/// "Error in the HTTP2 framing layer" whatever the server; nghttp is built on the same
-/// nghttp2 library, so the HPACK encoder is the one curl uses.)
-fn nghttp_through_relay(server: SocketAddr, ua: &str) -> Result<(Vec<u8>, String), String> {
+/// Runs a client through a capturing relay in front of netlab's HTTP/2 server: `client` gets
+/// the relay's address (`HOST:PORT`) and runs; returns the client's bytes and that address.
+fn through_relay(
+    server: SocketAddr,
+    client: impl FnOnce(&str) -> Result<(), String>,
+) -> Result<(Vec<u8>, String), String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let relay_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let capture = Arc::new(Capture(Mutex::new(Vec::new())));
@@ -411,46 +411,80 @@ fn nghttp_through_relay(server: SocketAddr, ua: &str) -> Result<(Vec<u8>, String
         Some(())
     });
     let authority = relay_addr.to_string();
-    let out = Command::new("nghttp")
-        .args([
-            "-n",
-            "-s",
-            "--timeout=10",
-            "-H",
-            &format!("user-agent: {ua}"),
-            &format!("http://{authority}/"),
-            &format!("http://{authority}/status/200"),
-        ])
-        .output();
-    let out = match out {
-        Ok(o) => o,
-        Err(e) => {
-            // Unblock the relay's accept, so its thread ends.
-            let _ = TcpStream::connect(relay_addr);
-            let _ = relay_thread.join();
-            return Err(format!(
-                "cannot run nghttp ({e}): run `make deps`, which installs it (Debian: nghttp2-client)"
-            ));
-        }
-    };
-    let _ = relay_thread.join();
-    // The statistics (-s): one line per stream, `id responseEnd requestStart process code size path`.
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let answered = |path: &str| {
-        stdout.lines().any(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            w.len() == 7 && w[6] == path && w[4] == "200"
-        })
-    };
-    if !out.status.success() || !answered("/") || !answered("/status/200") {
-        return Err(format!(
-            "nghttp did not get a 200 for both / and /status/200: exit {:?}, stderr {}",
-            out.status.code(),
-            show(&out.stderr)
-        ));
+    let ran = client(&authority);
+    if ran.is_err() {
+        // Unblock the relay's accept, so its thread ends.
+        let _ = TcpStream::connect(relay_addr);
     }
+    let _ = relay_thread.join();
+    ran?;
     let bytes = capture.0.lock().map(|b| b.clone()).unwrap_or_default();
     Ok((bytes, authority))
+}
+
+/// Runs nghttp with two URLs (one connection, two streams) through the capturing relay.
+/// (curl 7.88.1, Debian 12's, fails the second request on a reused h2c connection with
+/// "Error in the HTTP2 framing layer" whatever the server, so curl makes one request in its
+/// own step; nghttp is built on the same nghttp2 library.)
+fn nghttp_through_relay(server: SocketAddr, ua: &str) -> Result<(Vec<u8>, String), String> {
+    through_relay(server, |authority| {
+        let out = Command::new("nghttp")
+            .args([
+                "-n",
+                "-s",
+                "--timeout=10",
+                "-H",
+                &format!("user-agent: {ua}"),
+                &format!("http://{authority}/"),
+                &format!("http://{authority}/status/200"),
+            ])
+            .output()
+            .map_err(|e| {
+                format!("cannot run nghttp ({e}): run `make deps`, which installs it (Debian: nghttp2-client)")
+            })?;
+        // The statistics (-s): one line per stream, `id responseEnd requestStart process code size path`.
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let answered = |path: &str| {
+            stdout.lines().any(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() == 7 && w[6] == path && w[4] == "200"
+            })
+        };
+        if !out.status.success() || !answered("/") || !answered("/status/200") {
+            return Err(format!(
+                "nghttp did not get a 200 for both / and /status/200: exit {:?}, stderr {}",
+                out.status.code(),
+                show(&out.stderr)
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Runs curl (prior knowledge, one request) through the capturing relay.
+fn curl_through_relay(server: SocketAddr, ua: &str) -> Result<(Vec<u8>, String), String> {
+    through_relay(server, |authority| {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "10",
+                "--http2-prior-knowledge",
+                "-A",
+                ua,
+                &format!("http://{authority}/status/200"),
+            ])
+            .output()
+            .map_err(|e| format!("cannot run curl ({e}): run `make deps`, which installs it"))?;
+        if !out.status.success() || out.stdout != b"200 OK\n" {
+            return Err(format!(
+                "curl did not get 200 OK: exit {:?}, stderr {}",
+                out.status.code(),
+                show(&out.stderr)
+            ));
+        }
+        Ok(())
+    })
 }
 
 /// The field named `name` in a decoded block.
@@ -819,6 +853,34 @@ fn main() {
                 ));
             }
             Ok(())
+        },
+    );
+    check.step(
+        "curl's request (captured the same way), decoded with your code from an empty table",
+        || {
+            let (bytes, authority) = curl_through_relay(server.addr(), &ua)?;
+            let blocks = header_blocks(&bytes)?;
+            if blocks.len() != 1 {
+                return Err(format!(
+                    "expected 1 header block from curl (one request), found {}",
+                    blocks.len()
+                ));
+            }
+            let mut d = guarded("Table::new", || p.decoder(4096))?;
+            let fields = guarded("decoding curl's block", || d.decode(&blocks[0].1))?
+                .map_err(|e| format!("curl's header block ({}): {e}", show(&blocks[0].1)))?;
+            expect_fields(
+                &fields,
+                &[
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":path", "/status/200"),
+                    (":authority", &authority),
+                    ("user-agent", &ua),
+                    ("accept", "*/*"),
+                ],
+                &format!("stream {}", blocks[0].0),
+            )
         },
     );
     server.stop();
