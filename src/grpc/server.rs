@@ -93,10 +93,7 @@ async fn serve_call(
     let mut metadata = Headers::new();
     for (name, value) in &parts.headers {
         if !RESERVED.contains(&name.as_str()) {
-            metadata.append(
-                name.as_str(),
-                &crate::http1::parse::latin1(value.as_bytes()),
-            );
+            metadata.append_latin1(name.as_str().as_bytes(), value.as_bytes());
         }
     }
     // 3. A method no one answers: UNIMPLEMENTED, trailers-only, before any message.

@@ -35,11 +35,7 @@ impl Headers {
     /// Adds a field from the bytes of a message: Latin-1, so obs-text survives and the value
     /// can be written back byte for byte (one copy when it is ASCII, as nearly every field is).
     pub fn append_latin1(&mut self, name: &[u8], value: &[u8]) {
-        let text = |bytes: &[u8]| match std::str::from_utf8(bytes) {
-            Ok(s) if s.is_ascii() => s.to_string(),
-            _ => bytes.iter().map(|&b| b as char).collect(),
-        };
-        self.fields.push((text(name), text(value)));
+        self.fields.push((latin1(name), latin1(value)));
     }
 
     /// Replaces every field of that name with one.
@@ -102,6 +98,26 @@ impl Headers {
         self.fields.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 }
+
+/// Latin-1 decoding: every byte becomes the char with the same number, so obs-text survives
+/// and the value can be written back byte for byte.
+pub fn latin1(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        // ASCII (nearly every field) is the same in both: one copy, no per-char work.
+        Ok(s) if s.is_ascii() => s.to_string(),
+        _ => bytes.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// Fields HTTP/2 and HTTP/3 forbid, since their framing does these fields' work
+/// (RFC 9113 §8.2.2, RFC 9114 §4.2): neither version sends them, whatever a handler set.
+pub const CONNECTION_SPECIFIC: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// Fields that concern one connection only and never travel through an intermediary
 /// (RFC 9110 §7.6.1), plus `Proxy-Connection` and `Keep-Alive`, which old clients send.

@@ -15,6 +15,7 @@
 //! (§6) and [`super::chunked`] decodes chunked bodies (§7.1).
 
 use super::head::{RequestHead, ResponseHead};
+use crate::http::fields::latin1;
 use crate::http::message::{Headers, Version};
 use std::fmt;
 
@@ -228,16 +229,6 @@ fn next_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>, ParseError> {
         return Err(ParseError::BareCr);
     }
     Ok(Some((line, lf + 1)))
-}
-
-/// Latin-1 decoding: every byte becomes the char with the same number, so obs-text survives
-/// and the value can be written back byte for byte.
-pub fn latin1(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        // ASCII (nearly every field) is the same in both: one copy, no per-char work.
-        Ok(s) if s.is_ascii() => s.to_string(),
-        _ => bytes.iter().map(|&b| b as char).collect(),
-    }
 }
 
 /// HTTP-version = HTTP-name "/" DIGIT "." DIGIT

@@ -357,15 +357,8 @@ fn to_http(req: &Outgoing) -> Result<http::Request<()>, String> {
         .header("user-agent", "netlab/0.1");
     for (name, value) in req.headers.iter() {
         let lower = name.to_ascii_lowercase();
-        if [
-            "host",
-            "connection",
-            "keep-alive",
-            "transfer-encoding",
-            "upgrade",
-        ]
-        .contains(&lower.as_str())
-        {
+        // Host travels as :authority (RFC 9113 §8.3.1).
+        if lower == "host" || crate::http::fields::CONNECTION_SPECIFIC.contains(&lower.as_str()) {
             continue;
         }
         builder = builder.header(lower, value);
@@ -379,7 +372,7 @@ fn to_http(req: &Outgoing) -> Result<http::Request<()>, String> {
 fn from_http(parts: &http::response::Parts, body: Vec<u8>) -> Response {
     let mut headers = Headers::new();
     for (n, v) in &parts.headers {
-        headers.append(n.as_str(), &crate::http1::parse::latin1(v.as_bytes()));
+        headers.append_latin1(n.as_str().as_bytes(), v.as_bytes());
     }
     let code = parts.status.as_u16();
     Response {

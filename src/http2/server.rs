@@ -453,15 +453,6 @@ fn goaway_invalid_preface() -> Vec<u8> {
     out
 }
 
-/// Fields that are about one connection and MUST NOT appear in HTTP/2 (RFC 9113 §8.2.2).
-const CONNECTION_SPECIFIC: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// The request as a handler sees it: the same `Request` HTTP/1.1 builds, with
 /// `version = HTTP/2` and the `:authority` pseudo-header as `Host` (RFC 9113 §8.3.1).
 fn to_request(parts: &http::request::Parts, body: Vec<u8>, trailers: Headers) -> Request {
@@ -472,10 +463,7 @@ fn to_request(parts: &http::request::Parts, body: Vec<u8>, trailers: Headers) ->
         }
     }
     for (name, value) in &parts.headers {
-        headers.append(
-            name.as_str(),
-            &crate::http1::parse::latin1(value.as_bytes()),
-        );
+        headers.append_latin1(name.as_str().as_bytes(), value.as_bytes());
     }
     let target = parts
         .uri
@@ -522,7 +510,7 @@ async fn serve_stream(
         Ok(Some(map)) => {
             let mut t = Headers::new();
             for (n, v) in &map {
-                t.append(n.as_str(), &crate::http1::parse::latin1(v.as_bytes()));
+                t.append_latin1(n.as_str().as_bytes(), v.as_bytes());
             }
             t
         }
@@ -639,7 +627,7 @@ fn head_and_body(
     let mut builder = http::Response::builder().status(resp.status);
     for (name, value) in resp.headers.iter() {
         let lower = name.to_ascii_lowercase();
-        if CONNECTION_SPECIFIC.contains(&lower.as_str()) {
+        if crate::http::fields::CONNECTION_SPECIFIC.contains(&lower.as_str()) {
             continue;
         }
         let bytes: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();

@@ -129,7 +129,11 @@ fn spawn_netlab_with(args: &[&str], env: &[(&str, &str)], stdin: Stdio) -> Proc 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start netlab");
+    watched(cmd.spawn().expect("start netlab"))
+}
+
+/// A child whose stdout is kept for `listening` and whose stderr lines a thread collects.
+fn watched(mut child: Child) -> Proc {
     let stdout = child.stdout.take().map(BufReader::new);
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = mpsc::channel();
@@ -166,28 +170,14 @@ pub fn spawn(program: &str, args: &[&str]) -> Proc {
 
 /// Starts any program with stdout and stderr piped (stderr read line by line, as netlab's).
 pub fn spawn_watched(program: &str, args: &[&str]) -> Proc {
-    let mut child = Command::new(program)
+    let child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("start {program}: {e}"));
-    let stdout = child.stdout.take().map(BufReader::new);
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Proc {
-        child,
-        stdout,
-        stderr_rx: Some(rx),
-    }
+    watched(child)
 }
 
 /// Runs netlab to completion with `stdin` as input, bounded by `limit`.
