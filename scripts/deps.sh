@@ -24,6 +24,15 @@ PACKAGES=(
   "nghttpd:nghttp2-server"
   "tshark:tshark"
   "gdb:gdb"
+  # quiche (HTTP/3) builds BoringSSL: cmake, g++ and git; bindgen needs libclang (below).
+  "cmake:cmake"
+  "git:git"
+  # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
+  "nft:nftables"
+  # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
+  "chromium:chromium"
+  "node:nodejs"
+  "npm:npm"
 )
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -37,6 +46,10 @@ for pair in "${PACKAGES[@]}"; do
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
+# libclang has no command to look for: bindgen (boring-sys, under quiche) loads the library.
+if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1; then
+  missing+=("libclang-dev")
+fi
 # python3 -m venv needs Debian's python3-venv unless python3 came from elsewhere (pyenv).
 if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=("python3-venv")
@@ -65,4 +78,11 @@ if [ -s requirements.txt ]; then
     .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
     cp requirements.txt "$stamp"
   fi
+fi
+
+# The browser driver: playwright-core from npm (package.json pins it) drives Debian's
+# chromium through its executablePath; it never downloads a browser of its own.
+if [ -s package.json ] && [ ! -d node_modules/playwright-core ]; then
+  echo "deps: installing playwright-core into node_modules"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent
 fi
