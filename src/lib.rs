@@ -34,6 +34,7 @@ pub mod http;
 pub mod http1;
 pub mod http2;
 pub mod l4;
+pub mod quic;
 pub mod tap;
 pub mod tls;
 pub mod tour;

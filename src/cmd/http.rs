@@ -273,18 +273,24 @@ pub fn server_tls(
     )
     .map_err(runtime)?;
     if let Some(pki) = made {
-        // Clients need the CA to verify: leave it where they can find it.
-        let dir = std::env::temp_dir().join(format!("netlab-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let ca = dir.join(certs::CA_CERT);
-        std::fs::write(&ca, &pki.ca_pem).map_err(runtime)?;
-        eprintln!(
-            "certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})",
-            ca.display(),
-            pki.leaf_spki_sha256
-        );
+        announce_made(&pki)?;
     }
     Ok(Some(tls_config))
+}
+
+/// A certificate made on the fly: clients need its CA to verify, so it is left where they
+/// can find it, and the line says where (and the pin a browser accepts).
+pub fn announce_made(pki: &certs::LocalPki) -> Result<(), CliError> {
+    let dir = std::env::temp_dir().join(format!("netlab-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let ca = dir.join(certs::CA_CERT);
+    std::fs::write(&ca, &pki.ca_pem).map_err(runtime)?;
+    eprintln!(
+        "certificate made on the fly for localhost, 127.0.0.1, ::1; trust it with --cacert {} (SPKI pin {})",
+        ca.display(),
+        pki.leaf_spki_sha256
+    );
+    Ok(())
 }
 
 /// The site every HTTP server of netlab serves: `--role` and `--root` decide which.

@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod h2;
+pub mod h3;
 pub mod http;
 pub mod l4;
 pub mod tap;

@@ -1,0 +1,24 @@
+//! HTTP/3 over QUIC (RFC 9114, RFC 9000, RFC 9001): "binary over multiplexed QUIC".
+//!
+//! QUIC gives over UDP what TCP + TLS gave over IP — reliable, ordered, encrypted bytes —
+//! but as many independent streams, so a lost packet stalls only the stream it carried.
+//! quiche is the protocol engine (sans-I/O: datagrams and time in, datagrams and events out);
+//! what is left for netlab is the lesson: the loop that drives it ([`server`], [`client`]),
+//! the UDP steps ([`udp`]), and decoders that make every packet visible ([`packet`]).
+//!
+//! - [`packet`]: the QUIC packet header, decoded by hand (wire).
+//! - [`token`]: the Retry token that validates a client's address (wire + a key).
+//! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
+//! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
+//! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
+//! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
+//! - [`server`], [`client`]: the loops, in numbered steps.
+
+pub mod client;
+pub mod codes;
+pub mod config;
+pub mod h3;
+pub mod packet;
+pub mod server;
+pub mod token;
+pub mod udp;

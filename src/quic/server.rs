@@ -1,0 +1,762 @@
+//! An HTTP/3 server (RFC 9114) over QUIC (RFC 9000): quiche does the protocol, and this
+//! file is the loop that drives it, with one blocking `std::net::UdpSocket` for every
+//! connection. Each turn of the loop is one numbered step after another:
+//!
+//! 1. wait for a datagram, at most until the earliest timer of any connection;
+//! 2. find its connection by destination connection ID, or make one (Initial packets only:
+//!    Version Negotiation, Retry and address validation happen here);
+//! 3. feed the datagram to quiche;
+//! 4. fire the timers that expired (loss detection, idle timeout);
+//! 5. collect the answers of handlers that finished;
+//! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler;
+//! 7. send every connection's packets until quiche has nothing left;
+//! 8. forget closed connections, saying why they closed.
+//!
+//! Handlers are the same [`Handler`]s HTTP/1.1 and HTTP/2 call. Each runs in a thread of its
+//! own, so a slow one holds back only its stream; when it finishes, it wakes the loop with
+//! an empty datagram to the server's own socket (a datagram of zero bytes is no QUIC packet).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::codes;
+use super::config::{self, Identity, MAX_DATAGRAM, SetupError, Transport};
+use super::h3;
+use super::packet::{self, Form, LongType};
+use super::token::Minter;
+use super::udp;
+use crate::http::handler::Handler;
+use crate::http::message::{Request, Response};
+use crate::trace::{self, Layer};
+
+/// The server's settings (the flags of `netlab h3 serve`).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Answer every first Initial with a Retry (RFC 9000 §8.1.2).
+    pub retry: bool,
+    pub transport: Transport,
+    /// The largest request body accepted; a larger one gets 413.
+    pub max_body: usize,
+    /// Connections kept at once; Initials beyond are dropped.
+    pub max_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            retry: false,
+            transport: Transport::default(),
+            max_body: 64 * 1024 * 1024,
+            max_connections: 1000,
+        }
+    }
+}
+
+/// Our connection IDs are this long (RFC 9000 §5.1 lets the issuer choose up to 20).
+const CID_LEN: usize = 16;
+
+/// "A server MUST discard an Initial packet that is carried in a UDP datagram with a
+/// payload that is smaller than ... 1200 bytes" (RFC 9000 §14.1).
+const MIN_INITIAL_DATAGRAM: usize = 1200;
+
+/// A request on its way in: fields received, body arriving.
+struct Incoming {
+    request: Request,
+    /// A body over the limit was refused with 413: the rest is read and dropped.
+    refused: bool,
+}
+
+/// A response on its way out: quiche takes as much as flow control allows per call.
+struct Outgoing {
+    fields: Option<Vec<quiche::h3::Header>>,
+    body: Vec<u8>,
+    written: usize,
+}
+
+/// One client connection.
+struct Client {
+    conn: quiche::Connection,
+    http3: Option<quiche::h3::Connection>,
+    peer: SocketAddr,
+    id: String,
+    incoming: HashMap<u64, Incoming>,
+    outgoing: HashMap<u64, Outgoing>,
+    started: Instant,
+    requests: u64,
+}
+
+/// A handler's answer, sent from its thread back to the loop.
+struct Done {
+    cid: Vec<u8>,
+    stream: u64,
+    method: String,
+    response: Response,
+}
+
+/// Everything the loop owns.
+struct Server {
+    socket: UdpSocket,
+    local: SocketAddr,
+    quic: quiche::Config,
+    h3: quiche::h3::Config,
+    config: Config,
+    handler: Arc<dyn Handler>,
+    minter: Minter,
+    /// Derives our connection ID from the client's first DCID, so that every Initial of
+    /// one handshake (retransmissions included) finds the same connection.
+    cid_key: ring::hmac::Key,
+    clients: HashMap<Vec<u8>, Client>,
+    done_tx: mpsc::Sender<Done>,
+    done_rx: mpsc::Receiver<Done>,
+    role: Option<&'static str>,
+}
+
+/// Why the server could not run.
+#[derive(Debug)]
+pub enum ServeError {
+    Setup(SetupError),
+    Io(io::Error),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Setup(e) => write!(f, "{e}"),
+            ServeError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Seconds since 1970: the clock of Retry tokens.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Serves HTTP/3 on `socket` until `stop` is set (and an empty datagram wakes the loop).
+pub fn serve(
+    socket: UdpSocket,
+    identity: &Identity,
+    handler: Arc<dyn Handler>,
+    config: Config,
+    stop: Arc<AtomicBool>,
+) -> Result<(), ServeError> {
+    let quic = config::server(identity, &config.transport).map_err(ServeError::Setup)?;
+    let h3 =
+        quiche::h3::Config::new().map_err(|e| ServeError::Setup(SetupError::Tls(e.to_string())))?;
+    let rng = ring::rand::SystemRandom::new();
+    let unspecified = |_| ServeError::Io(io::Error::other("no random numbers for keys"));
+    let minter = Minter::new().map_err(unspecified)?;
+    let cid_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(unspecified)?;
+    let local = socket.local_addr().map_err(ServeError::Io)?;
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut server = Server {
+        socket,
+        local,
+        quic,
+        h3,
+        config,
+        handler,
+        minter,
+        cid_key,
+        clients: HashMap::new(),
+        done_tx,
+        done_rx,
+        role: trace::current_role(),
+    };
+    server.run(&stop);
+    Ok(())
+}
+
+impl Server {
+    fn run(&mut self, stop: &AtomicBool) {
+        let mut buf = vec![0u8; 65535];
+        loop {
+            // 1. Wait for a datagram, at most until the earliest timer of any connection.
+            let timer = self.clients.values().filter_map(|c| c.conn.timeout()).min();
+            let got = udp::recv(&self.socket, &mut buf, timer);
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match got {
+                // An empty datagram: a handler finished, or someone wants us to stop.
+                Ok(Some((0, _))) => {}
+                Ok(Some((n, from))) => {
+                    // 2. and 3. Its connection, then quiche.
+                    self.datagram(&mut buf[..n], from);
+                }
+                Ok(None) => {}
+                Err(e) => trace::event(Layer::Quic, || format!("recv_from failed: {e}")),
+            }
+            // 4. Fire the timers that expired (a no-op for the others).
+            for c in self.clients.values_mut() {
+                c.conn.on_timeout();
+            }
+            // 5. Collect the answers of handlers that finished.
+            while let Ok(done) = self.done_rx.try_recv() {
+                self.respond(done);
+            }
+            // 6. HTTP/3 events, and responses that wait for flow-control credit.
+            let cids: Vec<Vec<u8>> = self.clients.keys().cloned().collect();
+            for cid in cids {
+                self.http3(&cid);
+            }
+            // 7. Send every connection's packets until quiche has nothing left.
+            for c in self.clients.values_mut() {
+                udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+            }
+            // 8. Forget closed connections, saying why.
+            self.clients.retain(|_, c| {
+                if !c.conn.is_closed() {
+                    return true;
+                }
+                trace::event(Layer::Quic, || closed(c));
+                false
+            });
+        }
+        // Stopping: tell every client, so none waits for its idle timeout.
+        for c in self.clients.values_mut() {
+            let _ = c.conn.close(true, codes::H3_NO_ERROR, b"server stopping");
+            udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+        }
+    }
+
+    /// Our connection ID for a client's first destination connection ID.
+    fn derive_cid(&self, dcid: &[u8]) -> Vec<u8> {
+        let tag = ring::hmac::sign(&self.cid_key, dcid);
+        tag.as_ref()[..CID_LEN].to_vec()
+    }
+
+    /// Steps 2 and 3 for one datagram.
+    fn datagram(&mut self, buf: &mut [u8], from: SocketAddr) {
+        let len = buf.len();
+        trace::received(Layer::Quic, || {
+            format!(
+                "datagram {len} bytes from {from}: {}",
+                packet::describe_datagram(buf, CID_LEN)
+            )
+        });
+        let header = match packet::decode(buf, CID_LEN) {
+            Ok(h) => h,
+            Err(e) => {
+                trace::event(Layer::Quic, || format!("dropped: {e}"));
+                return;
+            }
+        };
+        let key = if self.clients.contains_key(&header.dcid) {
+            header.dcid.clone()
+        } else {
+            let derived = self.derive_cid(&header.dcid);
+            if self.clients.contains_key(&derived) {
+                derived
+            } else {
+                match self.new_connection(&header, buf.len(), from) {
+                    Some(cid) => cid,
+                    None => return,
+                }
+            }
+        };
+        let Some(client) = self.clients.get_mut(&key) else {
+            return;
+        };
+        let info = quiche::RecvInfo {
+            from,
+            to: self.local,
+        };
+        let was_established = client.conn.is_established();
+        if let Err(e) = client.conn.recv(buf, info) {
+            // quiche drops what it cannot authenticate; a protocol violation closes the
+            // connection with CONNECTION_CLOSE, which step 7 sends.
+            trace::event(Layer::Quic, || {
+                format!("{}: quiche refused the datagram: {e}", client.id)
+            });
+        }
+        if !was_established && client.conn.is_established() {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{}: handshake complete after {:.1} ms, ALPN {}{}",
+                    client.id,
+                    client.started.elapsed().as_secs_f64() * 1000.0,
+                    String::from_utf8_lossy(client.conn.application_proto()),
+                    if client.conn.is_resumed() {
+                        " (resumed)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+    }
+
+    /// A datagram for no known connection: only an Initial may start one.
+    fn new_connection(
+        &mut self,
+        header: &packet::Header,
+        datagram_len: usize,
+        from: SocketAddr,
+    ) -> Option<Vec<u8>> {
+        let mut out = [0u8; MAX_DATAGRAM];
+        let version_ok = quiche::version_is_supported(header.version);
+        let initial = matches!(
+            header.form,
+            Form::Long {
+                ty: LongType::Initial,
+                ..
+            }
+        );
+        if !(initial || matches!(header.form, Form::OtherVersion)) {
+            // A short header for a connection we do not know (it closed, or never was);
+            // a stateless reset (RFC 9000 §10.3) is not sent by this server.
+            trace::event(Layer::Quic, || {
+                format!(
+                    "dropped: no connection for dcid={}",
+                    packet::hex(&header.dcid)
+                )
+            });
+            return None;
+        }
+        if datagram_len < MIN_INITIAL_DATAGRAM {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "dropped: a first datagram of {datagram_len} bytes, under the 1200 an Initial needs (RFC 9000 §14.1)"
+                )
+            });
+            return None;
+        }
+        let scid_in = quiche::ConnectionId::from_ref(&header.scid);
+        let dcid_in = quiche::ConnectionId::from_ref(&header.dcid);
+        if !version_ok {
+            // Version Negotiation (RFC 9000 §6): the versions we speak, then the client picks.
+            let Ok(n) = quiche::negotiate_version(&scid_in, &dcid_in, &mut out) else {
+                return None;
+            };
+            trace::sent(Layer::Quic, || {
+                format!(
+                    "Version Negotiation to {from}: version 0x{:08x} not spoken, offering 0x{:08x}",
+                    header.version,
+                    quiche::PROTOCOL_VERSION
+                )
+            });
+            udp::send(&self.socket, &out[..n], from);
+            return None;
+        }
+        if self.clients.len() >= self.config.max_connections {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "dropped: {} connections already open (--max-connections)",
+                    self.clients.len()
+                )
+            });
+            return None;
+        }
+        let token_bytes: &[u8] = match &header.form {
+            Form::Long { token, .. } => token,
+            _ => &[],
+        };
+        let (scid, odcid) = if self.config.retry {
+            if token_bytes.is_empty() {
+                // Stateless Retry (RFC 9000 §8.1.2): no state kept, a token that proves
+                // the address, and a new connection ID the client must use.
+                let new_cid = self.derive_cid(&header.dcid);
+                let new_scid = quiche::ConnectionId::from_ref(&new_cid);
+                let token = self.minter.mint(&from, &header.dcid, unix_now());
+                let Ok(n) = quiche::retry(
+                    &scid_in,
+                    &dcid_in,
+                    &new_scid,
+                    &token,
+                    header.version,
+                    &mut out,
+                ) else {
+                    return None;
+                };
+                trace::sent(Layer::Quic, || {
+                    format!(
+                        "Retry to {from}: new scid={}, address-validation token {} bytes (HMAC over address, original dcid, time)",
+                        packet::hex(&new_cid),
+                        token.len()
+                    )
+                });
+                udp::send(&self.socket, &out[..n], from);
+                return None;
+            }
+            match self.minter.validate(&from, token_bytes, unix_now()) {
+                Ok(odcid) => {
+                    trace::event(Layer::Quic, || {
+                        format!(
+                            "{from}: Retry token valid: address validated, original dcid={}",
+                            packet::hex(&odcid)
+                        )
+                    });
+                    (header.dcid.clone(), Some(odcid))
+                }
+                Err(e) => {
+                    // "If a server receives a client Initial that contains an invalid Retry
+                    // token ... it MUST discard the packet" or close with INVALID_TOKEN
+                    // (RFC 9000 §8.1.2): this server discards.
+                    trace::event(Layer::Quic, || format!("dropped Initial from {from}: {e}"));
+                    return None;
+                }
+            }
+        } else {
+            (self.derive_cid(&header.dcid), None)
+        };
+        if scid.len() != CID_LEN {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "dropped: a token-bearing Initial to a dcid we never issued ({})",
+                    packet::hex(&scid)
+                )
+            });
+            return None;
+        }
+        let scid_ref = quiche::ConnectionId::from_ref(&scid);
+        let odcid_ref = odcid.as_ref().map(|o| quiche::ConnectionId::from_ref(o));
+        let mut conn = match quiche::accept(
+            &scid_ref,
+            odcid_ref.as_ref(),
+            self.local,
+            from,
+            &mut self.quic,
+        ) {
+            Ok(c) => c,
+            Err(e) => {
+                trace::event(Layer::Quic, || format!("could not accept {from}: {e}"));
+                return None;
+            }
+        };
+        let id = packet::hex(&scid[..4]);
+        config::keylog(&mut conn);
+        if let Some(dir) = &self.config.transport.qlog_dir {
+            let dir: PathBuf = dir.clone();
+            if let Some(path) = config::qlog(&mut conn, &dir, "server", &packet::hex(&scid)) {
+                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
+            }
+        }
+        trace::event(Layer::Quic, || {
+            format!(
+                "{id}: new connection from {from}, our scid={}, client's scid={}",
+                packet::hex(&scid),
+                packet::hex(&header.scid)
+            )
+        });
+        self.clients.insert(
+            scid.clone(),
+            Client {
+                conn,
+                http3: None,
+                peer: from,
+                id,
+                incoming: HashMap::new(),
+                outgoing: HashMap::new(),
+                started: Instant::now(),
+                requests: 0,
+            },
+        );
+        Some(scid)
+    }
+
+    /// Step 6 for one connection: HTTP/3 events, then responses waiting for credit.
+    fn http3(&mut self, cid: &[u8]) {
+        let Some(c) = self.clients.get_mut(cid) else {
+            return;
+        };
+        if c.http3.is_none() && (c.conn.is_established() || c.conn.is_in_early_data()) {
+            // HTTP/3 opens its control stream and QPACK streams once QUIC is up (RFC 9114 §6.2).
+            match quiche::h3::Connection::with_transport(&mut c.conn, &self.h3) {
+                Ok(h) => {
+                    trace::event(Layer::H3, || {
+                        format!(
+                            "{}: HTTP/3 ready (control stream, QPACK encoder and decoder streams, SETTINGS sent)",
+                            c.id
+                        )
+                    });
+                    c.http3 = Some(h);
+                }
+                Err(e) => {
+                    trace::event(Layer::H3, || format!("{}: HTTP/3 set-up failed: {e}", c.id));
+                    let _ = c.conn.close(true, 0x101, b"HTTP/3 set-up failed");
+                    return;
+                }
+            }
+        }
+        let Some(mut http3) = c.http3.take() else {
+            return;
+        };
+        let mut ready = Vec::new();
+        loop {
+            match http3.poll(&mut c.conn) {
+                Ok((stream, quiche::h3::Event::Headers { list, more_frames })) => {
+                    trace::received(Layer::H3, || {
+                        format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(&list))
+                    });
+                    match h3::request(&list) {
+                        Ok(request) => {
+                            c.requests += 1;
+                            let incoming = Incoming {
+                                request,
+                                refused: false,
+                            };
+                            if more_frames {
+                                c.incoming.insert(stream, incoming);
+                            } else {
+                                ready.push((stream, incoming.request));
+                            }
+                        }
+                        Err(e) => {
+                            trace::event(Layer::H3, || {
+                                format!("{}: stream {stream}: malformed request: {e}", c.id)
+                            });
+                            let resp =
+                                Response::text(400, &format!("malformed HTTP/3 request: {e}"));
+                            queue(c, &mut http3, stream, "GET", resp);
+                        }
+                    }
+                }
+                Ok((stream, quiche::h3::Event::Data)) => {
+                    read_body(c, &mut http3, stream, self.config.max_body);
+                }
+                Ok((stream, quiche::h3::Event::Finished)) => {
+                    if let Some(incoming) = c.incoming.remove(&stream) {
+                        trace::received(Layer::H3, || {
+                            format!(
+                                "{}: stream {stream} finished: request body {} bytes",
+                                c.id,
+                                incoming.request.body.len()
+                            )
+                        });
+                        if !incoming.refused {
+                            ready.push((stream, incoming.request));
+                        }
+                    }
+                }
+                Ok((stream, quiche::h3::Event::Reset(code))) => {
+                    trace::received(Layer::H3, || {
+                        format!(
+                            "{}: stream {stream} reset by the client: {}",
+                            c.id,
+                            codes::application(code)
+                        )
+                    });
+                    c.incoming.remove(&stream);
+                    c.outgoing.remove(&stream);
+                }
+                Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
+                Ok((id, quiche::h3::Event::GoAway)) => {
+                    trace::received(Layer::H3, || format!("{}: GOAWAY id={id}", c.id));
+                }
+                Err(quiche::h3::Error::Done) => break,
+                Err(e) => {
+                    // quiche has closed the connection with the matching H3 error code.
+                    trace::event(Layer::H3, || format!("{}: HTTP/3 error: {e}", c.id));
+                    break;
+                }
+            }
+        }
+        // Responses that could not go out completely: continue where they stopped.
+        let waiting: Vec<u64> = c.outgoing.keys().copied().collect();
+        for stream in waiting {
+            push_response(c, &mut http3, stream);
+        }
+        c.http3 = Some(http3);
+        for (stream, request) in ready {
+            self.dispatch(cid.to_vec(), stream, request);
+        }
+    }
+
+    /// Runs the handler in a thread of its own; its answer comes back in step 5.
+    fn dispatch(&self, cid: Vec<u8>, stream: u64, request: Request) {
+        let handler = self.handler.clone();
+        let tx = self.done_tx.clone();
+        let role = self.role;
+        let wake_to = udp::reachable(self.local);
+        let spawned = std::thread::Builder::new()
+            .name(format!("h3 stream {stream}"))
+            .spawn(move || {
+                let _role = role.map(trace::role);
+                let method = request.method.clone();
+                let what = format!("{} {} (HTTP/3)", request.method, request.target);
+                let response = match crate::catch::call(|| handler.handle(&request)) {
+                    Ok(r) => r,
+                    Err(p) => {
+                        crate::catch::report(Layer::H3, &what, &p, "answered 500, serving on");
+                        Response::text(500, "the handler panicked")
+                    }
+                };
+                let _ = tx.send(Done {
+                    cid,
+                    stream,
+                    method,
+                    response,
+                });
+                // Wake the loop: an empty datagram to its socket.
+                if let Ok(s) = UdpSocket::bind(crate::l4::background::loopback_for(&wake_to)) {
+                    let _ = s.send_to(&[], wake_to);
+                }
+            });
+        if let Err(e) = spawned {
+            trace::event(Layer::H3, || format!("no thread for stream {stream}: {e}"));
+        }
+    }
+
+    /// Step 5 for one answer: queue it on its stream (if the connection is still there).
+    fn respond(&mut self, done: Done) {
+        let Some(c) = self.clients.get_mut(&done.cid) else {
+            return;
+        };
+        let Some(mut http3) = c.http3.take() else {
+            return;
+        };
+        queue(c, &mut http3, done.stream, &done.method, done.response);
+        c.http3 = Some(http3);
+    }
+}
+
+/// Reads what arrived of a request body; over the limit → 413 and the rest is discarded.
+fn read_body(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64, max: usize) {
+    let mut chunk = [0u8; 16 * 1024];
+    let mut over = false;
+    while let Ok(n) = http3.recv_body(&mut c.conn, stream, &mut chunk) {
+        let Some(incoming) = c.incoming.get_mut(&stream) else {
+            continue;
+        };
+        if incoming.refused {
+            continue;
+        }
+        if incoming.request.body.len() + n > max {
+            incoming.refused = true;
+            over = true;
+            continue;
+        }
+        incoming.request.body.extend_from_slice(&chunk[..n]);
+    }
+    if over {
+        trace::event(Layer::H3, || {
+            format!("{}: stream {stream}: body over {max} bytes: 413", c.id)
+        });
+        let resp = Response::text(413, &format!("the body may be at most {max} bytes"));
+        queue(c, http3, stream, "POST", resp);
+    }
+}
+
+/// Puts a response on its stream: HEADERS now, DATA as flow control allows.
+fn queue(
+    c: &mut Client,
+    http3: &mut quiche::h3::Connection,
+    stream: u64,
+    method: &str,
+    resp: Response,
+) {
+    let (fields, with_body) = h3::response_fields(method, &resp);
+    let body = if with_body { resp.body } else { Vec::new() };
+    c.outgoing.insert(
+        stream,
+        Outgoing {
+            fields: Some(fields),
+            body,
+            written: 0,
+        },
+    );
+    push_response(c, http3, stream);
+}
+
+/// Sends as much of a queued response as quiche takes now; keeps the rest for later turns.
+fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) {
+    let Some(out) = c.outgoing.get_mut(&stream) else {
+        return;
+    };
+    if let Some(fields) = &out.fields {
+        let fin = out.body.is_empty();
+        match http3.send_response(&mut c.conn, stream, fields, fin) {
+            Ok(()) => {
+                trace::sent(Layer::H3, || {
+                    format!(
+                        "{}: HEADERS stream={stream} {}{}",
+                        c.id,
+                        h3::describe(fields),
+                        if fin { " (FIN)" } else { "" }
+                    )
+                });
+                out.fields = None;
+            }
+            // Not enough credit for the fields yet: the next turn tries again.
+            Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => return,
+            Err(e) => {
+                trace::event(Layer::H3, || {
+                    format!("{}: stream {stream}: cannot respond: {e}", c.id)
+                });
+                c.outgoing.remove(&stream);
+                return;
+            }
+        }
+    }
+    while out.written < out.body.len() {
+        match http3.send_body(&mut c.conn, stream, &out.body[out.written..], true) {
+            Ok(n) => out.written += n,
+            Err(quiche::h3::Error::Done) => return,
+            Err(e) => {
+                trace::event(Layer::H3, || {
+                    format!("{}: stream {stream}: body stopped: {e}", c.id)
+                });
+                break;
+            }
+        }
+    }
+    if out.written >= out.body.len() {
+        let n = out.body.len();
+        if n > 0 {
+            trace::sent(Layer::H3, || {
+                format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+            });
+        }
+        c.outgoing.remove(&stream);
+    }
+}
+
+/// How a connection ended, with its statistics.
+fn closed(c: &Client) -> String {
+    let why = if c.conn.is_timed_out() {
+        "idle timeout".to_string()
+    } else if let Some(e) = c.conn.peer_error() {
+        format!(
+            "closed by the client: {}",
+            codes::describe_close(e.is_app, e.error_code, &e.reason)
+        )
+    } else if let Some(e) = c.conn.local_error() {
+        format!(
+            "closed by us: {}",
+            codes::describe_close(e.is_app, e.error_code, &e.reason)
+        )
+    } else {
+        "closed".to_string()
+    };
+    format!(
+        "{}: {why}; {} request(s); {}",
+        c.id,
+        c.requests,
+        udp::stats(&c.conn)
+    )
+}
+
+/// A handler that answers every request with the same words: for the tour and tests.
+pub fn hello(_req: &Request) -> Response {
+    Response::text(200, "hello over HTTP/3")
+}
+
+/// The stop signal's partner: an empty datagram wakes a loop blocked in `recv_from`.
+pub fn wake(addr: SocketAddr) {
+    let to = udp::reachable(addr);
+    if let Ok(s) = UdpSocket::bind(crate::l4::background::loopback_for(&to)) {
+        let _ = s.send_to(&[], to);
+    }
+}

@@ -1,0 +1,106 @@
+//! The UDP side of a QUIC loop (RFC 9000 §14: QUIC packets travel in UDP datagrams): wait
+//! for a datagram no longer than the connection's next timer, and send every datagram quiche
+//! has ready, each one traced through the hand-written header decoder. Both the server and
+//! the client loop use these three steps; nothing here keeps state.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use super::config::MAX_DATAGRAM;
+use super::packet;
+use crate::trace::{self, Layer};
+
+/// Waits for one datagram, or until `timer` expires (`None`: no timer, wait for a packet).
+/// `Ok(None)` means the timer expired first.
+pub fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    timer: Option<Duration>,
+) -> io::Result<Option<(usize, SocketAddr)>> {
+    // quiche may ask for a zero timeout ("fire now"), which std refuses: 1 ms is the floor.
+    let wait = timer.map(|t| t.max(Duration::from_millis(1)));
+    socket.set_read_timeout(wait)?;
+    match socket.recv_from(buf) {
+        Ok(got) => Ok(Some(got)),
+        // A timed-out read is WouldBlock on Unix, TimedOut on Windows.
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends every datagram quiche has ready for this connection, until it says `Done`.
+pub fn flush(
+    socket: &UdpSocket,
+    conn: &mut quiche::Connection,
+    peer: SocketAddr,
+    cid_len: usize,
+    id: &str,
+) {
+    let mut out = [0u8; MAX_DATAGRAM];
+    loop {
+        let (n, info) = match conn.send(&mut out) {
+            Ok(v) => v,
+            Err(quiche::Error::Done) => return,
+            Err(e) => {
+                trace::event(Layer::Quic, || format!("{id}: send failed: {e}"));
+                let _ = conn.close(false, 0x1, b"send failed");
+                return;
+            }
+        };
+        // `info.at` is quiche's pacing hint: a teaching loop sends at once.
+        let to = if info.to.port() == 0 { peer } else { info.to };
+        trace::sent(Layer::Quic, || {
+            format!(
+                "{id}: datagram {n} bytes to {to}: {}",
+                packet::describe_datagram(&out[..n], cid_len)
+            )
+        });
+        send(socket, &out[..n], to);
+    }
+}
+
+/// Sends one datagram; a failure is traced, not fatal (QUIC recovers from lost datagrams).
+pub fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket.send_to(bytes, to) {
+        trace::event(Layer::Quic, || format!("send_to {to} failed: {e}"));
+    }
+}
+
+/// Where a socket bound to `0.0.0.0` or `::` can be reached from this host.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// What quiche measured on a connection: packets, losses, RTT, congestion window.
+pub fn stats(conn: &quiche::Connection) -> String {
+    let s = conn.stats();
+    let mut line = format!(
+        "{} packets sent, {} received, {} lost, {} retransmitted",
+        s.sent, s.recv, s.lost, s.retrans
+    );
+    if let Some(p) = conn.path_stats().next() {
+        line.push_str(&format!(
+            "; rtt {:.2} ms (min {:.2}), cwnd {} bytes",
+            p.rtt.as_secs_f64() * 1000.0,
+            p.min_rtt.unwrap_or_default().as_secs_f64() * 1000.0,
+            p.cwnd
+        ));
+    }
+    line
+}
