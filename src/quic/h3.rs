@@ -63,7 +63,6 @@ impl fmt::Display for Malformed {
 
 impl std::error::Error for Malformed {}
 
-
 /// The request a handler sees: `version = HTTP/3`, `:authority` as `Host`.
 pub fn request(fields: &[Header]) -> Result<Request, Malformed> {
     let (mut method, mut scheme, mut authority, mut path) = (None, None, None, None);

@@ -1,0 +1,367 @@
+//! HTTP/3 between netlab's own client and server: the site's routes over QUIC (static files,
+//! /echo, the REST API), several URLs as parallel streams on one connection, Retry, qlog, a
+//! lossy path made with nftables in a network namespace, bad datagrams, and 50 clients at
+//! once — the server keeps serving through all of it.
+
+mod common;
+use common::*;
+use netlab::http::uri::Url;
+use netlab::quic::client::{self, Options};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(60);
+
+/// A certificate directory made by `netlab cert` (ca.pem, localhost.pem, localhost-key.pem).
+fn certs(dir: &TempDir) -> String {
+    let d = dir.path("certs");
+    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    d
+}
+
+fn server(certs: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
+    let cert = format!("{certs}/localhost.pem");
+    let key = format!("{certs}/localhost-key.pem");
+    let mut args = vec![
+        "h3",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let mut p = spawn_netlab(&args, env);
+    let addr = p.listening();
+    (p, addr)
+}
+
+fn get(certs: &str, args: &[&str]) -> std::process::Output {
+    let ca = format!("{certs}/ca.pem");
+    let mut all = vec!["h3", "get", "--cacert", &ca];
+    all.extend_from_slice(args);
+    run_netlab(&all, b"", &[], T)
+}
+
+fn url(addr: SocketAddr, path: &str) -> String {
+    format!("https://localhost:{}{path}", addr.port())
+}
+
+#[test]
+fn the_sites_routes_answer_over_http3_as_parallel_streams() {
+    let dir = TempDir::new("h3-routes");
+    let certs = certs(&dir);
+    std::fs::write(dir.path("page.txt"), "a static file\n").unwrap();
+    let root = dir.path("");
+    let (_server, addr) = server(&certs, &["--root", &root], &[]);
+    // Three URLs, one connection: the bodies come out in the order asked.
+    let out = get(
+        &certs,
+        &[
+            &url(addr, "/page.txt"),
+            &url(addr, "/status/201"),
+            &url(addr, "/page.txt"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "a static file\n201 Created\na static file\n"
+    );
+    // A request body: POST /echo gives it back with its type.
+    let out = get(
+        &certs,
+        &[
+            "-X",
+            "POST",
+            "-d",
+            "over QUIC",
+            "-H",
+            "content-type: text/plain",
+            &url(addr, "/echo"),
+        ],
+    );
+    assert_eq!(text(&out.stdout), "over QUIC");
+    // The REST API: create a note, then read it back on another connection.
+    let out = get(
+        &certs,
+        &[
+            "-X",
+            "POST",
+            "-d",
+            r#"{"text":"same handler over h3"}"#,
+            "-H",
+            "content-type: application/json",
+            &url(addr, "/api/notes"),
+        ],
+    );
+    let created = text(&out.stdout);
+    assert!(created.contains("same handler over h3"), "{created}");
+    let out = get(&certs, &[&url(addr, "/api/notes")]);
+    assert!(
+        text(&out.stdout).contains("same handler"),
+        "{}",
+        text(&out.stdout)
+    );
+    // -f: an error status is a failure.
+    let out = get(&certs, &["-f", &url(addr, "/status/404")]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn the_client_verifies_the_server_unless_told_not_to() {
+    let dir = TempDir::new("h3-verify");
+    let certs = certs(&dir);
+    let (_server, addr) = server(&certs, &[], &[]);
+    // No --cacert: the local CA is unknown, the handshake fails with a TLS alert named.
+    let out = run_netlab(&["h3", "get", &url(addr, "/status/200")], b"", &[], T);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("error: QUIC handshake failed"), "{err}");
+    assert!(err.contains("CRYPTO_ERROR"), "{err}");
+    let out = run_netlab(
+        &["h3", "get", "--insecure", &url(addr, "/status/200")],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn retry_validates_the_address_before_the_handshake() {
+    let dir = TempDir::new("h3-retry");
+    let certs = certs(&dir);
+    let (mut server, addr) = server(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
+    let out = get(&certs, &["--stats", &url(addr, "/status/200")]);
+    assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("with a Retry"),
+        "{}",
+        text(&out.stderr)
+    );
+    let trace = server.stderr_until(&["Retry token valid"], T);
+    assert!(trace.contains("→ Retry to 127.0.0.1:"), "{trace}");
+    assert!(trace.contains("address-validation token"), "{trace}");
+    // Without --retry there is none.
+    let (_plain, addr) = self::server(&certs, &[], &[]);
+    let out = get(&certs, &["--stats", &url(addr, "/status/200")]);
+    assert!(
+        !text(&out.stderr).contains("Retry"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// An Initial long header (version 1 unless told) padded to `size` bytes, with `token`.
+fn initial(version: u32, token: &[u8], size: usize) -> Vec<u8> {
+    let mut p = vec![0xc0];
+    p.extend_from_slice(&version.to_be_bytes());
+    p.push(8);
+    p.extend_from_slice(&[0x11; 8]);
+    p.push(8);
+    p.extend_from_slice(&[0x22; 8]);
+    p.push(token.len() as u8);
+    p.extend_from_slice(token);
+    let left = size - p.len() - 2;
+    p.extend_from_slice(&[0x40 | (left >> 8) as u8, left as u8]);
+    p.resize(size, 0x5a);
+    p
+}
+
+#[test]
+fn bad_datagrams_are_dropped_or_answered_and_the_server_serves_on() {
+    let dir = TempDir::new("h3-bad");
+    let certs = certs(&dir);
+    let (mut server, addr) = server(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // A version nobody speaks, in a full-size Initial: Version Negotiation (RFC 9000 §6).
+    probe
+        .send_to(&initial(0x1a2a_3a4a, b"", 1200), addr)
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let (n, _) = probe
+        .recv_from(&mut buf)
+        .expect("a Version Negotiation packet");
+    let vn = &buf[..n];
+    assert_eq!(vn[0] & 0x80, 0x80);
+    assert_eq!(&vn[1..5], &[0, 0, 0, 0], "version 0 = Version Negotiation");
+    // It echoes our connection IDs swapped, then lists version 1.
+    assert_eq!(
+        &vn[5..14],
+        &[8, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22]
+    );
+    assert!(vn[23..].chunks(4).any(|v| v == [0, 0, 0, 1]), "{vn:02x?}");
+    // Dropped, each for its own reason, with no answer at all.
+    let drops: &[(&[u8], &str)] = &[
+        (b"\x00\x01garbage", "Fixed Bit"),
+        (&[0xc0, 0, 0], "ends inside the Version"),
+        (&initial(1, b"", 400), "under the 1200"),
+        (
+            &initial(1, b"not-a-token-of-ours-at-all", 1200),
+            "malformed address-validation token",
+        ),
+        (&initial(1, &[7u8; 48], 1200), "HMAC mismatch"),
+        (&[0x40; 30], "no connection for dcid"),
+    ];
+    for (bytes, why) in drops {
+        probe.send_to(bytes, addr).unwrap();
+        assert!(
+            probe.recv_from(&mut buf).is_err(),
+            "an answer to a datagram dropped for {why}"
+        );
+        let trace = server.stderr_until(&[why], T);
+        assert!(trace.contains(why), "no trace line with {why:?}:\n{trace}");
+    }
+    // And a real client is served as before.
+    let out = get(&certs, &[&url(addr, "/status/200")]);
+    assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn fifty_clients_at_once_all_complete() {
+    let dir = TempDir::new("h3-fifty");
+    let certs = certs(&dir);
+    let (_server, addr) = server(&certs, &[], &[]);
+    let ca = std::path::PathBuf::from(format!("{certs}/ca.pem"));
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let ca = ca.clone();
+            let target = Url::parse(&url(addr, &format!("/status/{}", 200 + (i % 7)))).unwrap();
+            std::thread::spawn(move || {
+                let opts = Options {
+                    cacert: Some(ca),
+                    ..Options::default()
+                };
+                client::fetch(&[target], &opts).map(|o| o.responses[0].status)
+            })
+        })
+        .collect();
+    for (i, t) in threads.into_iter().enumerate() {
+        let status = t
+            .join()
+            .unwrap()
+            .unwrap_or_else(|e| panic!("client {i}: {e}"));
+        assert_eq!(status, 200 + (i as u16 % 7));
+    }
+}
+
+#[test]
+fn qlog_files_are_json_seq_with_packet_and_http3_events() {
+    let dir = TempDir::new("h3-qlog");
+    let certs = certs(&dir);
+    let server_dir = dir.path("server-qlog");
+    let (mut server, addr) = server(
+        &certs,
+        &["--qlog", &server_dir],
+        &[("NETLAB_TRACE", "quic")],
+    );
+    let client_dir = dir.path("client-qlog");
+    let out = get(&certs, &["--qlog", &client_dir, &url(addr, "/status/200")]);
+    assert_eq!(text(&out.stdout), "200 OK\n");
+    // The server's file is complete once quiche has dropped the connection.
+    let trace = server.stderr_until(&["closed by the client"], T);
+    assert!(trace.contains("qlog → "), "{trace}");
+    for (d, vantage) in [(client_dir, "client"), (server_dir, "server")] {
+        let files: Vec<_> = std::fs::read_dir(&d).unwrap().flatten().collect();
+        assert_eq!(files.len(), 1, "{d}");
+        let bytes = std::fs::read(files[0].path()).unwrap();
+        // JSON-SEQ (RFC 7464): every record starts with RS (0x1e).
+        assert_eq!(bytes[0], 0x1e);
+        let records: Vec<serde_json::Value> = bytes
+            .split(|&b| b == 0x1e)
+            .filter(|r| !r.iter().all(|b| b.is_ascii_whitespace()))
+            .map(|r| serde_json::from_slice(r).expect("each record is JSON"))
+            .collect();
+        assert_eq!(records[0]["serialization_format"], "JSON-SEQ");
+        assert_eq!(records[0]["trace"]["vantage_point"]["type"], vantage);
+        let names: Vec<&str> = records[1..]
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
+        for want in [
+            "quic:packet_sent",
+            "quic:packet_received",
+            "http3:frame_created",
+            "http3:frame_parsed",
+        ] {
+            assert!(names.contains(&want), "{vantage}: no {want} in {names:?}");
+        }
+    }
+}
+
+/// Whether this machine lets us make a network namespace (root, unshare, nft).
+fn namespaces_work() -> bool {
+    let ok = std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", "ip link set lo up && nft list tables"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "no network namespace with nftables here (needs root, unshare, nft): under CI=true this is a failure"
+        );
+        eprintln!("skipped: cannot make a network namespace with nftables here (needs root)");
+    }
+    ok
+}
+
+#[test]
+fn a_download_arrives_intact_over_a_path_that_drops_packets() {
+    if !namespaces_work() {
+        return;
+    }
+    let dir = TempDir::new("h3-lossy");
+    let certs = certs(&dir);
+    // 8 MB of data that is not all zeros.
+    let data: Vec<u8> = (0..8_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path("big.bin"), &data).unwrap();
+    // Everything runs inside a namespace of its own: loopback only, and nftables drops 3 %
+    // of the UDP datagrams to and from the server's port, both ways.
+    let script = format!(
+        r#"set -e
+ip link set lo up
+nft add table inet lossy
+nft add chain inet lossy in '{{ type filter hook input priority 0; }}'
+nft add rule inet lossy in udp dport 4433 numgen random mod 100 '<' 3 drop
+nft add rule inet lossy in udp sport 4433 numgen random mod 100 '<' 3 drop
+"{n}" h3 serve --addr 127.0.0.1:4433 --root "{root}" --cert "{c}/localhost.pem" --key "{c}/localhost-key.pem" > "{root}/server.out" 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+for i in $(seq 50); do grep -q listening "{root}/server.out" && break; sleep 0.1; done
+"{n}" h3 get --cacert "{c}/ca.pem" --stats --timeout 50000 -o "{root}/got.bin" https://localhost:4433/big.bin
+nft list ruleset | grep -c drop
+"#,
+        n = NETLAB,
+        root = dir.path(""),
+        c = certs
+    );
+    let out = run("unshare", &["-n", "bash", "-c", &script], b"", &[], T);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let got = std::fs::read(dir.path("got.bin")).unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "the bytes differ");
+    // The path really lost packets, and QUIC recovered them.
+    let stats = text(&out.stderr);
+    let lost: u64 = stats
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" lost"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no loss count in {stats}"));
+    assert!(lost > 0, "nothing was lost: {stats}");
+}
