@@ -365,3 +365,59 @@ nft list ruleset | grep -c drop
         .unwrap_or_else(|| panic!("no loss count in {stats}"));
     assert!(lost > 0, "nothing was lost: {stats}");
 }
+
+#[test]
+fn tcp_servers_advertise_http3_with_alt_svc_and_serve_it_on_the_same_port() {
+    let dir = TempDir::new("h3-altsvc");
+    let certs = certs(&dir);
+    let cert = format!("{certs}/localhost.pem");
+    let key = format!("{certs}/localhost-key.pem");
+    for cmd in [["http", "serve", "--tls"], ["h2", "serve", "--h3"]] {
+        let mut args = vec![
+            cmd[0],
+            cmd[1],
+            cmd[2],
+            "--addr",
+            "127.0.0.1:0",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+        ];
+        if cmd[2] == "--tls" {
+            args.push("--h3");
+        }
+        let mut p = spawn_netlab(&args, &[]);
+        let addr = p.listening();
+        // Over TCP (curl: HTTP/1.1, or HTTP/2 by ALPN), the answer names the UDP port.
+        let ca = format!("{certs}/ca.pem");
+        let out = run(
+            "curl",
+            &[
+                "-s",
+                "-D-",
+                "-o",
+                "/dev/null",
+                "--cacert",
+                &ca,
+                &url(addr, "/status/200"),
+            ],
+            b"",
+            &[],
+            T,
+        );
+        let head = text(&out.stdout).to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("alt-svc: h3=\":{}\"; ma=86400", addr.port())),
+            "{cmd:?}: {head}"
+        );
+        // And HTTP/3 answers there, without the field (the client is already there).
+        let out = get(&certs, &["-v", &url(addr, "/status/200")]);
+        assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("alt-svc"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}

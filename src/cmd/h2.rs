@@ -1,6 +1,6 @@
 //! The HTTP/2 commands: `netlab h2 serve` and `netlab h2 get`.
 
-use super::http::{bind, server_tls, site};
+use super::http::{beside_h3, bind, server_tls_identity, site};
 use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
 use netlab::http::uri::Url;
 use netlab::http2::client::{self, Options, Outgoing};
@@ -25,6 +25,12 @@ pub const SERVE: Command = Command {
             None,
             None,
             "cleartext HTTP/2 with prior knowledge (and HTTP/1.1 for clients without it)",
+        ),
+        flag(
+            "h3",
+            None,
+            None,
+            "HTTP/3 on the same port over UDP too, advertised by Alt-Svc",
         ),
         flag(
             "root",
@@ -142,6 +148,7 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
 fn serve(m: &Matches) -> Result<(), CliError> {
     let listener = bind(&SERVE, m)?;
     let router = site(&SERVE, m)?;
+    let mut identity = None;
     let security = if m.on("h2c") {
         if m.on("cert") || m.on("key") {
             return Err(CliError::Usage(
@@ -151,9 +158,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         Security::Cleartext
     } else {
         // TLS always: --cert/--key, or a certificate made on the fly.
-        let Some(tls) = server_tls(m, ALPN, true)? else {
+        let Some((tls, id)) = server_tls_identity(m, ALPN, true)? else {
             return Err(CliError::Runtime("no TLS configuration".into()));
         };
+        identity = Some(id);
         Security::Tls(tls)
     };
     let config = Config {
@@ -170,10 +178,12 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         Security::Tls(_) => "https",
         Security::Cleartext => "http",
     };
-    cli::listening(scheme, listener.local_addr().map_err(runtime)?);
+    let addr = listener.local_addr().map_err(runtime)?;
+    let handler = beside_h3(m, router, addr, identity)?;
+    cli::listening(scheme, addr);
     server::serve(
         listener,
-        Arc::new(router),
+        handler,
         config,
         security,
         Arc::new(AtomicBool::new(false)),

@@ -1,6 +1,7 @@
 //! The HTTP commands: `netlab http serve|request|proxy` and `netlab cert`.
 
 use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
+use netlab::http::alt_svc::AltSvc;
 use netlab::http::handler::Handler;
 use netlab::http::message::Version;
 use netlab::http::router::Router;
@@ -10,9 +11,10 @@ use netlab::http1::client::{Client, Options, Outgoing, Upstream};
 use netlab::http1::head;
 use netlab::http1::proxy::{self, ProxyConfig};
 use netlab::http1::server::{self, Accept, Config};
+use netlab::quic::config::Identity;
 use netlab::tls::{self, certs};
 use std::io::{self, Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -38,6 +40,12 @@ pub const SERVE: Command = Command {
             None,
             None,
             "https: TLS with --cert/--key, or a certificate made on the fly",
+        ),
+        flag(
+            "h3",
+            None,
+            None,
+            "with TLS: HTTP/3 on the same port over UDP too, advertised by Alt-Svc",
         ),
         flag(
             "cert",
@@ -259,6 +267,16 @@ pub fn server_tls(
     alpn: &[&[u8]],
     always: bool,
 ) -> Result<Option<Arc<rustls::ServerConfig>>, CliError> {
+    Ok(server_tls_identity(m, alpn, always)?.map(|(config, _)| config))
+}
+
+/// The TLS configuration and the certificate it holds, as PEM: an HTTP/3 server started
+/// beside a TCP one (`--h3`) serves the same certificate over QUIC.
+pub fn server_tls_identity(
+    m: &Matches,
+    alpn: &[&[u8]],
+    always: bool,
+) -> Result<Option<(Arc<rustls::ServerConfig>, Identity)>, CliError> {
     if !(always || m.on("tls") || m.on("cert")) {
         return Ok(None);
     }
@@ -272,10 +290,55 @@ pub fn server_tls(
         alpn,
     )
     .map_err(runtime)?;
-    if let Some(pki) = made {
-        announce_made(&pki)?;
+    let identity = match (&made, &files) {
+        (Some(pki), _) => {
+            announce_made(pki)?;
+            Identity::from_pki(pki)
+        }
+        (None, Some((c, k))) => Identity::from_files(c, k).map_err(runtime)?,
+        (None, None) => return Err(CliError::Runtime("no certificate".into())),
+    };
+    Ok(Some((tls_config, identity)))
+}
+
+/// `--h3`: an HTTP/3 server on the same port number over UDP, serving the same handler,
+/// which every TCP response then advertises with `Alt-Svc: h3=":PORT"` (RFC 7838).
+pub fn beside_h3(
+    m: &Matches,
+    router: Router,
+    tcp: SocketAddr,
+    identity: Option<Identity>,
+) -> Result<Arc<dyn Handler>, CliError> {
+    if !m.on("h3") {
+        return Ok(Arc::new(router));
     }
-    Ok(Some(tls_config))
+    let Some(identity) = identity else {
+        return Err(CliError::Usage(
+            "--h3 needs TLS (--tls, or --cert and --key)".into(),
+        ));
+    };
+    let socket = std::net::UdpSocket::bind(tcp)
+        .map_err(|e| CliError::Runtime(format!("--h3: cannot bind {tcp} (UDP): {e}")))?;
+    let handler: Arc<dyn Handler> = Arc::new(AltSvc::h3(router, tcp.port()));
+    let h3_handler = handler.clone();
+    let role = netlab::trace::current_role();
+    std::thread::Builder::new()
+        .name(format!("h3 {tcp}"))
+        .spawn(move || {
+            let _role = role.map(netlab::trace::role);
+            let config = netlab::quic::server::Config::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            if let Err(e) = netlab::quic::server::serve(socket, &identity, h3_handler, config, stop)
+            {
+                eprintln!("error: HTTP/3 beside {tcp}: {e}");
+            }
+        })
+        .map_err(runtime)?;
+    eprintln!(
+        "HTTP/3 on udp {tcp} too, advertised in every response: Alt-Svc: h3=\":{}\"",
+        tcp.port()
+    );
+    Ok(handler)
 }
 
 /// A certificate made on the fly: clients need its CA to verify, so it is left where they
@@ -358,8 +421,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         threads: m.threads(),
         ..Config::default()
     };
+    let mut identity = None;
     let (scheme, accept): (&str, Arc<Accept>) =
-        if let Some(tls_config) = server_tls(m, &[b"http/1.1"], false)? {
+        if let Some((tls_config, id)) = server_tls_identity(m, &[b"http/1.1"], false)? {
+            identity = Some(id);
             let handshake_limit = config.head_timeout;
             let accept = move |tcp| match tls::accept(tls_config.clone(), tcp, handshake_limit) {
                 Ok(t) => Some(t),
@@ -372,8 +437,9 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         } else {
             ("http", Arc::new(server::plain))
         };
-    cli::listening(scheme, listener.local_addr().map_err(runtime)?);
-    let handler: Arc<dyn Handler> = Arc::new(router);
+    let addr = listener.local_addr().map_err(runtime)?;
+    let handler = beside_h3(m, router, addr, identity)?;
+    cli::listening(scheme, addr);
     server::serve(
         listener,
         handler,

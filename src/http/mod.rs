@@ -10,6 +10,7 @@
 //! 3. [`media`], [`uri`], [`date`] — media types, URLs, HTTP dates.
 //! 4. [`services`] — the resources: REST, SOAP, static files, the monolith and the gateway.
 
+pub mod alt_svc;
 pub mod date;
 pub mod fields;
 pub mod handler;
