@@ -147,6 +147,7 @@ struct Stream {
 
 /// Fetches every URL over one HTTP/3 connection.
 pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
+    let _role = trace::default_role("client");
     let first = urls
         .first()
         .ok_or_else(|| FetchError::Urls("no URL given".into()))?;

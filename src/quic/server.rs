@@ -151,6 +151,7 @@ pub fn serve(
     config: Config,
     stop: Arc<AtomicBool>,
 ) -> Result<(), ServeError> {
+    let _role = trace::default_role("server");
     let quic = config::server(identity, &config.transport).map_err(ServeError::Setup)?;
     let h3 =
         quiche::h3::Config::new().map_err(|e| ServeError::Setup(SetupError::Tls(e.to_string())))?;
@@ -176,6 +177,29 @@ pub fn serve(
     };
     server.run(&stop);
     Ok(())
+}
+
+/// Serves HTTP/3 in a background thread of this process (the tour, lab checks, tests);
+/// stopping it sets the flag and wakes the loop with an empty datagram.
+pub fn spawn(
+    socket: UdpSocket,
+    identity: Identity,
+    handler: Arc<dyn Handler>,
+    config: Config,
+) -> io::Result<crate::l4::background::Background> {
+    let addr = udp::reachable(socket.local_addr()?);
+    let role = trace::current_role();
+    crate::l4::background::Background::start(
+        format!("h3 server {addr}"),
+        addr,
+        crate::l4::background::Wake::Udp,
+        move |stop| {
+            let _role = role.map(trace::role);
+            if let Err(e) = serve(socket, &identity, handler, config, stop) {
+                trace::event(Layer::Quic, || format!("server stopped: {e}"));
+            }
+        },
+    )
 }
 
 impl Server {
