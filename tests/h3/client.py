@@ -117,11 +117,13 @@ async def run(args):
     if os.environ.get("SSLKEYLOGFILE"):
         config.secrets_log_file = open(os.environ["SSLKEYLOGFILE"], "a")
 
-    async with connect(host, first.port or 443, configuration=config, create_protocol=H3Client) as client:
+    port = first.port or 443
+    async with connect(host, port, configuration=config, create_protocol=H3Client) as client:
         # aioquic counts Retry packets in a private field (aioquic 1.7.2).
         print(f"retry: {'yes' if client._quic._retry_count else 'no'}", file=sys.stderr)
         # All requests at once, each on its own stream; gather keeps the order of the URLs.
-        responses = await asyncio.gather(*(client.request(args.method, u, args.data) for u in args.urls))
+        requests = [client.request(args.method, url, args.data) for url in args.urls]
+        responses = await asyncio.gather(*requests)
     for r in responses:
         print(f"{r.status} {r.length} {r.sha256.hexdigest()}")
         print(r.content_type)
@@ -147,7 +149,10 @@ def main():
         # The event says who closed and why: e.g. 0x12a = CRYPTO_ERROR + TLS alert 42
         # (bad_certificate) when the server's certificate does not verify.
         ev = H3Client.closed_by
-        why = f"0x{ev.error_code:x} {ev.reason_phrase}" if ev else "no reason given"
+        if ev is None:
+            why = "(no reason given)"
+        else:
+            why = f"0x{ev.error_code:x} {ev.reason_phrase or '(no reason given)'}"
         print(f"error: connection closed: {why}", file=sys.stderr)
         sys.exit(1)
     except Exception as e:  # handshake refused, bad certificate, connection closed, bad URL …

@@ -37,15 +37,16 @@ def build(subject, issuer, public_key, signing_key, is_ca):
         .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
     )
     if is_ca:
-        b = b.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        # keyCertSign and cRLSign only.
+        usage = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+        b = b.add_extension(usage, critical=True)
     else:
         # A leaf needs its names in subjectAltName: nobody reads the CN any more.
         sans = [x509.DNSName("localhost")]
         sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1")]
         b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        eku = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
+        b = b.add_extension(eku, critical=False)
     return b.sign(signing_key, hashes.SHA256())
 
 
