@@ -46,7 +46,9 @@ if (!url || !spki) {
   process.exit(2);
 }
 const u = new URL(url);
-if (u.protocol !== "https:" || u.hostname !== "localhost") fail(`${url}: use https://localhost:PORT/...`);
+if (u.protocol !== "https:" || u.hostname !== "localhost") {
+  fail(`${url}: use https://localhost:PORT/... (the flags below name localhost)`);
+}
 port = port || u.port || "443";
 
 // 2. Chromium, always stopped: at the deadline we exit, and Playwright's exit handler then
