@@ -29,6 +29,8 @@ PACKAGES=(
   "git:git"
   # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
   "nft:nftables"
+  # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
+  "gtlsclient:ngtcp2-client"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"
   "node:nodejs"
