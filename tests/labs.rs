@@ -234,6 +234,20 @@ fn lab08_grpc_method() {
 }
 
 #[test]
+fn lab09_quic_loop() {
+    passes_on_solution_fails_on_starter("lab09", 4);
+    fails_on_each_wrong_solution(
+        "lab09",
+        "09-quic-loop",
+        &[
+            ("no_timers", &[3, 4]),
+            ("blocking_read", &[4]),
+            ("one_datagram_per_turn", &[2]),
+        ],
+    );
+}
+
+#[test]
 fn an_unknown_wrong_solution_is_a_usage_error() {
     let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
     assert_eq!(code, Some(2));
@@ -436,7 +450,7 @@ fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
     // The starters fail, so the grade is not full and the exit status says so.
     assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
     let (mut passed, mut total) = (0, 0);
-    for n in ["01", "02", "03", "04", "05", "06", "07", "08"] {
+    for n in ["01", "02", "03", "04", "05", "06", "07", "08", "09"] {
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
         )

@@ -13,6 +13,7 @@ pub mod accept;
 pub mod background;
 pub mod conn;
 pub mod echo;
+pub mod lossy;
 pub mod port;
 pub mod relay;
 pub mod sockets;
