@@ -74,6 +74,18 @@ pub const SECTIONS: &[Section] = &[
         ],
         run: crate::grpc::tour::run,
     },
+    Section {
+        name: "h3",
+        title: "[L7] HTTP/3 over QUIC: a handshake with Retry, parallel streams, the same GETs over HTTP/1.1 and HTTP/2",
+        steps: crate::quic::tour::STEPS,
+        intro: "HTTP/3 on QUIC over UDP, driven by one blocking socket loop: a handshake that starts with a Retry, four resources as streams of one connection, and the same four over HTTP/1.1 and HTTP/2 on TLS.",
+        summary: [
+            "The Retry made the client prove its address with a token before the server kept any state.",
+            "QUIC's handshake carried TLS 1.3 itself: transport and encryption in one round trip.",
+            "Every request had a stream of its own; the slow one held back no other.",
+        ],
+        run: crate::quic::tour::run,
+    },
 ];
 
 /// The section called `name`, or a sentence naming the ones there are.

@@ -21,4 +21,5 @@ pub mod h3;
 pub mod packet;
 pub mod server;
 pub mod token;
+pub mod tour;
 pub mod udp;
