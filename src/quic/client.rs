@@ -2,7 +2,8 @@
 //! own, all in flight at once. The loop that drives quiche is the same shape as the server's,
 //! with one blocking `std::net::UdpSocket`:
 //!
-//! 1. wait for a datagram, at most until the connection's next timer;
+//! 1. wait for a datagram, at most until the connection's next timer (and take those
+//!    already queued behind it);
 //! 2. feed it to quiche;
 //! 3. fire the timers that expired (this is what retransmits lost packets: a loop that
 //!    skips it stalls on the first loss);
@@ -234,11 +235,14 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
                 step,
             });
         }
-        // 1. Wait for a datagram, at most until the connection's next timer.
+        // 1. Wait for a datagram, at most until the connection's next timer; then take the
+        //    ones already queued behind it without waiting (one ACK for a batch, not one each).
         let left = opts.timeout.saturating_sub(started.elapsed());
         let timer = conn.timeout().map(|t| t.min(left)).or(Some(left));
-        match udp::recv(&socket, &mut buf, timer).map_err(FetchError::Io)? {
-            Some((n, from)) if from == peer && n > 0 => {
+        let mut next = udp::recv(&socket, &mut buf, timer).map_err(FetchError::Io)?;
+        let mut batch = 0;
+        while let Some((n, from)) = next.take() {
+            if from == peer && n > 0 {
                 bytes_received += n as u64;
                 let dcid_len = scid.len();
                 trace::received(Layer::Quic, || {
@@ -265,13 +269,15 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
                         format!("{id}: quiche refused the datagram: {e}")
                     });
                 }
-            }
-            Some((_, from)) => {
+            } else {
                 trace::event(Layer::Quic, || {
                     format!("{id}: ignored a datagram from {from}")
                 });
             }
-            None => {}
+            batch += 1;
+            if batch < udp::BATCH {
+                next = udp::queued(&socket, &mut buf).map_err(FetchError::Io)?;
+            }
         }
         // 3. Fire the timers that expired: loss detection and the idle timeout.
         conn.on_timeout();

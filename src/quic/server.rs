@@ -2,7 +2,8 @@
 //! file is the loop that drives it, with one blocking `std::net::UdpSocket` for every
 //! connection. Each turn of the loop is one numbered step after another:
 //!
-//! 1. wait for a datagram, at most until the earliest timer of any connection;
+//! 1. wait for a datagram, at most until the earliest timer of any connection (and take
+//!    those already queued behind it);
 //! 2. find its connection by destination connection ID, or make one (Initial packets only:
 //!    Version Negotiation, Retry and address validation happen here);
 //! 3. feed the datagram to quiche;
@@ -206,21 +207,31 @@ impl Server {
     fn run(&mut self, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65535];
         loop {
-            // 1. Wait for a datagram, at most until the earliest timer of any connection.
+            // 1. Wait for a datagram, at most until the earliest timer of any connection;
+            //    then take the ones already queued behind it, without waiting.
             let timer = self.clients.values().filter_map(|c| c.conn.timeout()).min();
-            let got = udp::recv(&self.socket, &mut buf, timer);
+            let mut got = udp::recv(&self.socket, &mut buf, timer);
             if stop.load(Ordering::SeqCst) {
                 break;
             }
-            match got {
-                // An empty datagram: a handler finished, or someone wants us to stop.
-                Ok(Some((0, _))) => {}
-                Ok(Some((n, from))) => {
-                    // 2. and 3. Its connection, then quiche.
-                    self.datagram(&mut buf[..n], from);
+            for _ in 0..udp::BATCH {
+                match got {
+                    // An empty datagram: a handler finished, or someone wants us to stop.
+                    Ok(Some((0, _))) => {}
+                    Ok(Some((n, from))) => {
+                        // 2. and 3. Its connection, then quiche.
+                        self.datagram(&mut buf[..n], from);
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        trace::event(Layer::Quic, || format!("recv_from failed: {e}"));
+                        break;
+                    }
                 }
-                Ok(None) => {}
-                Err(e) => trace::event(Layer::Quic, || format!("recv_from failed: {e}")),
+                got = udp::queued(&self.socket, &mut buf);
+            }
+            if stop.load(Ordering::SeqCst) {
+                break;
             }
             // 4. Fire the timers that expired (a no-op for the others).
             for c in self.clients.values_mut() {

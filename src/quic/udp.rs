@@ -36,6 +36,21 @@ pub fn recv(
     }
 }
 
+/// How many datagrams a loop takes in one turn at most (one waited for, the rest queued).
+pub const BATCH: usize = 64;
+
+/// A datagram already queued on the socket, if any: a read that does not wait.
+pub fn queued(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+    socket.set_nonblocking(true)?;
+    let got = socket.recv_from(buf);
+    socket.set_nonblocking(false)?;
+    match got {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Sends every datagram quiche has ready for this connection, until it says `Done`.
 pub fn flush(
     socket: &UdpSocket,
