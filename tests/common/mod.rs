@@ -325,21 +325,36 @@ impl Drop for TempDir {
     }
 }
 
-/// Starts Python's `http.server` on loopback serving `dir`; returns it once it accepts.
+/// Starts Python's `http.server` on loopback serving `dir`, on a port the kernel picks (a
+/// port chosen here could be taken by a parallel test before Python binds it); returns it
+/// once it accepts.
 pub fn python_http_server(dir: &TempDir) -> (Proc, SocketAddr) {
-    let port = free_tcp_port();
-    let p = spawn(
+    let mut p = spawn(
         "python3",
         &[
+            "-u",
             "-m",
             "http.server",
             "--bind",
             "127.0.0.1",
             "--directory",
             dir.0.to_str().unwrap(),
-            &port.to_string(),
+            "0",
         ],
     );
+    // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+    let mut line = String::new();
+    p.stdout
+        .as_mut()
+        .expect("stdout piped")
+        .read_line(&mut line)
+        .expect("http.server's first line");
+    let port: u16 = line
+        .split(" port ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     wait_tcp(addr);
     (p, addr)
