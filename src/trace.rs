@@ -57,15 +57,15 @@ pub enum Layer {
     Http,
     /// TLS handshakes and certificates.
     Tls,
-    /// HTTP/2 frames (planned: no module prints it yet).
+    /// HTTP/2 frames.
     H2,
-    /// HPACK header compression (planned).
+    /// HPACK header compression.
     Hpack,
-    /// gRPC messages and status (planned).
+    /// gRPC messages and status.
     Grpc,
-    /// QUIC packets and connection state (planned).
+    /// QUIC datagrams, packet headers and connection state.
     Quic,
-    /// HTTP/3 frames (planned).
+    /// HTTP/3 fields, data and streams.
     H3,
     /// STUN / ICE-lite (planned).
     Stun,

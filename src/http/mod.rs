@@ -1,7 +1,7 @@
 //! \[L7\] HTTP semantics (RFC 9110), shared by every version: what a request and a response
 //! are, the handler API, routing, media types, URIs, dates, and the services `netlab http
 //! serve` offers. Nothing here knows how a message travels: HTTP/1.1's text lines live in
-//! [`crate::http1`]; HTTP/2 and HTTP/3 (planned) are to serve the very same handlers.
+//! [`crate::http1`]; HTTP/2 ([`crate::http2`]) and HTTP/3 ([`crate::quic`]) serve the very same handlers.
 //!
 //! Read in this order:
 //! 1. [`message`] — the version, requests and responses; [`fields`] — header fields and the

@@ -1,7 +1,7 @@
 //! A blocking HTTP/1.1 server: one thread per connection (up to a cap), keep-alive and
 //! pipelining, `Expect: 100-continue`, and a status code for every way a request can be
 //! wrong (RFC 9110 §15, RFC 9112). Handlers are plain functions `fn(&Request) -> Response`
-//! ([`crate::http::handler`]), the same ones HTTP/2 and HTTP/3 are to serve (planned).
+//! ([`crate::http::handler`]), the same ones HTTP/2 and HTTP/3 serve.
 //!
 //! The whole life of a connection is [`serve_connection`]: read a head, decide the body
 //! length, read the body, call the handler, write the response, and go round again while
