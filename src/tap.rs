@@ -11,8 +11,8 @@
 //! connection (RFC 9293 byte streams in, the same bytes out), behind the one accept loop. What it knows of a protocol
 //! is a [`Decoder`]: a sans-IO state machine that takes the bytes each side sent, in order,
 //! and returns trace lines. ZMTP implements it in `zmq/zmtp_tap.rs` and HTTP/1.1 in
-//! `http1/tap.rs`; a planned layer (HTTP/2) would add its own the same way, and one row in
-//! the CLI's protocol table.
+//! `http1/tap.rs`, HTTP/2 in `http2/tap.rs`; another layer would add its own the same way,
+//! and one row in the CLI's protocol table.
 //!
 //! Arrows: `→` is what the client (the peer that connected to the tap) sent toward the
 //! server, `←` what came back. The relay never alters or drops bytes, and delays them only by

@@ -315,12 +315,13 @@ fn chromium_loads_a_page_from_our_server_over_http3() {
 }
 
 #[test]
-fn tshark_decrypts_our_quic_with_our_key_log() {
+fn tshark_decrypts_our_quic_with_either_sides_key_log() {
     require("tshark");
     let dir = TempDir::new("h3-keylog");
     let certs = certs(&dir);
     let keys = dir.path("client.keys");
-    let (_server, addr) = our_server(&certs, &[], &[]);
+    let server_keys = dir.path("server.keys");
+    let (_server, addr) = our_server(&certs, &[], &[("SSLKEYLOGFILE", &server_keys)]);
     let capture = dir.path("h3.pcapng");
     let mut tshark = spawn_watched(
         "tshark",
