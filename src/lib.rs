@@ -31,6 +31,7 @@
 //! here when it is. The README holds the full course map, planned parts marked.
 
 pub mod catch;
+pub mod compare;
 pub mod grpc;
 pub mod guide;
 pub mod http;

@@ -74,6 +74,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::h2::COMMANDS);
     all.extend_from_slice(cmd::grpc::COMMANDS);
     all.extend_from_slice(cmd::h3::COMMANDS);
+    all.extend_from_slice(cmd::compare::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -141,6 +142,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "h2" => cmd::h2::run(tail),
         "grpc" => cmd::grpc::run(tail),
         "h3" => cmd::h3::run(tail),
+        "compare" => cmd::compare::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => match cli::parse(&TOUR, tail) {

@@ -232,6 +232,7 @@ fn get(m: &Matches) -> Result<(), CliError> {
         body: m.get("data").map(super::http::body_arg).transpose()?,
         headers,
         progress: true,
+        each: None,
     };
     let outcome = client::fetch(&urls, &opts).map_err(|e| match e {
         FetchError::Urls(_) => CliError::Usage(e.to_string()),

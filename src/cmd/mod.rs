@@ -1,6 +1,7 @@
 //! One file per area of the course: its command tables (flags, defaults, help) and the
 //! small functions that turn parsed flags into library calls and print the results.
 
+pub mod compare;
 pub mod grpc;
 pub mod h2;
 pub mod h3;

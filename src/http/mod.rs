@@ -16,6 +16,7 @@ pub mod fields;
 pub mod handler;
 pub mod media;
 pub mod message;
+pub mod progress;
 pub mod router;
 pub mod services;
 pub mod status;

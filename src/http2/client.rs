@@ -7,7 +7,7 @@
 //! are read, WINDOW_UPDATEs sent) — and each stream is read by a task of its own, so a slow
 //! response does not hold the others back.
 
-use super::io::{Traced, read_body, send_data};
+use super::io::{Traced, read_body, read_body_each, send_data};
 use crate::http::message::{Headers, Response};
 use crate::http::status;
 use crate::http::uri::{Scheme, Url};
@@ -36,6 +36,8 @@ pub struct Options {
     pub max_body: usize,
     /// Let the server push (SETTINGS_ENABLE_PUSH = 1) and keep what it pushes.
     pub accept_push: bool,
+    /// Told of every DATA frame of every response as it arrives.
+    pub progress: Option<crate::http::progress::Progress>,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             timeout: Duration::from_secs(30),
             max_body: 1 << 30,
             accept_push: false,
+            progress: None,
         }
     }
 }
@@ -270,7 +273,8 @@ async fn streams(
     let started = std::time::Instant::now();
     let accept_push = opts.accept_push;
     let mut pending = Vec::new();
-    for req in requests {
+    for (index, req) in requests.into_iter().enumerate() {
+        let progress = opts.progress.clone();
         let head = to_http(&req).map_err(ClientError::Request)?;
         sender = sender
             .ready()
@@ -298,9 +302,13 @@ async fn streams(
             let receive = async {
                 let resp = response.await.map_err(|e| ClientError::H2(e.to_string()))?;
                 let (parts, mut stream) = resp.into_parts();
-                let data = read_body(&mut stream, max)
-                    .await
-                    .map_err(|e| ClientError::H2(e.to_string()))?;
+                let data = read_body_each(&mut stream, max, |n| {
+                    if let Some(p) = &progress {
+                        p.call(index, n);
+                    }
+                })
+                .await
+                .map_err(|e| ClientError::H2(e.to_string()))?;
                 Ok::<_, ClientError>((from_http(&parts, data), started.elapsed()))
             };
             // What the server promised on this stream: each promise, then its response.

@@ -39,6 +39,15 @@ pub async fn send_data(
 /// Reads a whole body, giving each chunk's capacity back at once so the peer may send more
 /// (RFC 9113 §6.9). Stops with an error past `max` bytes.
 pub async fn read_body(body: &mut h2::RecvStream, max: usize) -> Result<Vec<u8>, BodyError> {
+    read_body_each(body, max, |_| {}).await
+}
+
+/// [`read_body`], telling `each` how many bytes every DATA frame brought.
+pub async fn read_body_each(
+    body: &mut h2::RecvStream,
+    max: usize,
+    mut each: impl FnMut(usize),
+) -> Result<Vec<u8>, BodyError> {
     let mut data = Vec::new();
     while let Some(chunk) = body.data().await {
         let chunk = chunk.map_err(BodyError::H2)?;
@@ -46,6 +55,7 @@ pub async fn read_body(body: &mut h2::RecvStream, max: usize) -> Result<Vec<u8>,
         if data.len() + chunk.len() > max {
             return Err(BodyError::TooLarge(max));
         }
+        each(chunk.len());
         data.extend_from_slice(&chunk);
     }
     Ok(data)

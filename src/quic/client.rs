@@ -44,6 +44,8 @@ pub struct Options {
     pub headers: Vec<(String, String)>,
     /// Show bytes and rate on stderr while a body arrives (only on a terminal).
     pub progress: bool,
+    /// Told of every piece of every response body as it arrives.
+    pub each: Option<crate::http::progress::Progress>,
 }
 
 impl Default for Options {
@@ -57,6 +59,7 @@ impl Default for Options {
             body: None,
             headers: Vec::new(),
             progress: false,
+            each: None,
         }
     }
 }
@@ -373,6 +376,9 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
                             if let Some(s) = streams.get_mut(&stream) {
                                 s.body.extend_from_slice(&buf[..n]);
                                 progress.add(n);
+                                if let Some(each) = &opts.each {
+                                    each.call(s.index, n);
+                                }
                             }
                         }
                     }

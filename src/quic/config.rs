@@ -163,10 +163,15 @@ pub fn client(
 ) -> Result<quiche::Config, SetupError> {
     let mut tls = SslContextBuilder::new(SslMethod::tls())?;
     tls.set_curves_list(CURVES)?;
-    let mut trusted = Vec::new();
-    if let Ok(pem) = std::fs::read(SYSTEM_CAS) {
-        trusted.extend(X509::stack_from_pem(&pem).unwrap_or_default());
-    }
+    // The system's CAs are read and parsed once per process (a few milliseconds each time).
+    static SYSTEM: std::sync::OnceLock<Vec<X509>> = std::sync::OnceLock::new();
+    let system = SYSTEM.get_or_init(|| {
+        std::fs::read(SYSTEM_CAS)
+            .ok()
+            .and_then(|pem| X509::stack_from_pem(&pem).ok())
+            .unwrap_or_default()
+    });
+    let mut trusted: Vec<X509> = system.clone();
     if let Some(path) = cacert {
         let pem = std::fs::read(path).map_err(|e| SetupError::Pem {
             path: path.display().to_string(),

@@ -155,6 +155,34 @@ pub fn response_fields(method: &str, resp: &Response) -> (Vec<Header>, bool) {
     (out, with_body)
 }
 
+/// The `Priority` field of a request (RFC 9218 §4): urgency `u` (0 most urgent … 7, default
+/// 3) and `i`, whether the response may be sent interleaved with others of the same urgency
+/// (default false: one after the other). Members this server does not know, or values out of
+/// range, are ignored, as §4 asks.
+pub fn priority(value: &str) -> (u8, bool) {
+    let (mut urgency, mut incremental) = (3u8, false);
+    for member in value.split(',') {
+        let (key, val) = match member.trim().split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim())),
+            None => (member.trim(), None),
+        };
+        match (key, val) {
+            ("u", Some(v)) => {
+                if let Ok(u) = v.parse::<u8>() {
+                    if u <= 7 {
+                        urgency = u;
+                    }
+                }
+            }
+            // A bare key is the boolean true in a Structured Field dictionary (RFC 8941 §3.2).
+            ("i", None) | ("i", Some("?1")) => incremental = true,
+            ("i", Some("?0")) => incremental = false,
+            _ => {}
+        }
+    }
+    (urgency, incremental)
+}
+
 /// A field section for the trace: `:method=GET :path=/ user-agent=…`, values shortened.
 pub fn describe(fields: &[Header]) -> String {
     let parts: Vec<String> = fields
@@ -266,6 +294,15 @@ mod tests {
             request(&h(&[(":method", "CONNECT"), (":authority", "example:443")])).map(|r| r.target),
             Ok("example:443".into())
         );
+    }
+
+    #[test]
+    fn priorities_as_rfc_9218_writes_them() {
+        assert_eq!(priority(""), (3, false));
+        assert_eq!(priority("u=0, i"), (0, true));
+        assert_eq!(priority("i=?1, u=5"), (5, true));
+        assert_eq!(priority("u=9, i=?0, x=1"), (3, false));
+        assert_eq!(priority("u=1;a, i=maybe"), (3, false));
     }
 
     #[test]

@@ -76,6 +76,8 @@ struct Incoming {
 /// A response on its way out: quiche takes as much as flow control allows per call.
 struct Outgoing {
     fields: Option<Vec<quiche::h3::Header>>,
+    /// RFC 9218 urgency and incremental, from the request's Priority field.
+    priority: quiche::h3::Priority,
     body: Vec<u8>,
     written: usize,
 }
@@ -97,6 +99,7 @@ struct Done {
     cid: Vec<u8>,
     stream: u64,
     method: String,
+    priority: (u8, bool),
     response: Response,
 }
 
@@ -620,6 +623,7 @@ impl Server {
             .spawn(move || {
                 let _role = role.map(trace::role);
                 let method = request.method.clone();
+                let priority = h3::priority(request.headers.get("priority").unwrap_or(""));
                 let what = format!("{} {} (HTTP/3)", request.method, request.target);
                 let response = match crate::catch::call(|| handler.handle(&request)) {
                     Ok(r) => r,
@@ -632,6 +636,7 @@ impl Server {
                     cid,
                     stream,
                     method,
+                    priority,
                     response,
                 });
                 // Wake the loop: an empty datagram to its socket.
@@ -652,7 +657,31 @@ impl Server {
         let Some(mut http3) = c.http3.take() else {
             return;
         };
-        queue(c, &mut http3, done.stream, &done.method, done.response);
+        let (urgency, incremental) = done.priority;
+        if (urgency, incremental) != (3, false) {
+            trace::event(Layer::H3, || {
+                format!(
+                    "{}: stream {}: priority u={urgency}{} (RFC 9218){}",
+                    c.id,
+                    done.stream,
+                    if incremental { ", i" } else { "" },
+                    if incremental {
+                        ": sent in turn with the other incremental streams of its urgency"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+        let priority = quiche::h3::Priority::new(urgency, incremental);
+        queue_with(
+            c,
+            &mut http3,
+            done.stream,
+            &done.method,
+            done.response,
+            priority,
+        );
         c.http3 = Some(http3);
     }
 }
@@ -692,12 +721,32 @@ fn queue(
     method: &str,
     resp: Response,
 ) {
+    queue_with(
+        c,
+        http3,
+        stream,
+        method,
+        resp,
+        quiche::h3::Priority::default(),
+    );
+}
+
+/// [`queue`], with the stream's RFC 9218 priority (quiche schedules streams by it).
+fn queue_with(
+    c: &mut Client,
+    http3: &mut quiche::h3::Connection,
+    stream: u64,
+    method: &str,
+    resp: Response,
+    priority: quiche::h3::Priority,
+) {
     let (fields, with_body) = h3::response_fields(method, &resp);
     let body = if with_body { resp.body } else { Vec::new() };
     c.outgoing.insert(
         stream,
         Outgoing {
             fields: Some(fields),
+            priority,
             body,
             written: 0,
         },
@@ -712,7 +761,7 @@ fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64
     };
     if let Some(fields) = &out.fields {
         let fin = out.body.is_empty();
-        match http3.send_response(&mut c.conn, stream, fields, fin) {
+        match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
             Ok(()) => {
                 trace::sent(Layer::H3, || {
                     format!(

@@ -1,0 +1,168 @@
+//! `netlab compare`: the same exchange over every transport, as a table (or JSON); with
+//! `--loss`, parallel streams over HTTP/1.1, HTTP/2 and HTTP/3 on a lossy path.
+
+use crate::cli::{self, CliError, Command, Matches, flag, runtime};
+use netlab::compare::{self, exchange::Kind, exchange::Servers, hol};
+use std::process::Stdio;
+
+pub const COMPARE: Command = Command {
+    path: "netlab compare",
+    about: "one exchange over every transport, side by side; --loss: head-of-line blocking on a lossy path",
+    flags: &[
+        flag(
+            "size",
+            Some("BYTES"),
+            Some("4000000"),
+            "the bulk transfer: this many bytes there and back",
+        ),
+        flag("json", None, None, "print JSON instead of a table"),
+        flag(
+            "loss",
+            Some("PERCENT"),
+            None,
+            "parallel downloads on a path (a network namespace of its own) that drops this share of the servers' packets",
+        ),
+        flag(
+            "streams",
+            Some("N"),
+            Some("4"),
+            "with --loss: parallel streams (connections, for HTTP/1.1)",
+        ),
+        flag(
+            "stream-size",
+            Some("BYTES"),
+            Some("1000000"),
+            "with --loss: bytes per stream",
+        ),
+        flag(
+            "stall-ms",
+            Some("MS"),
+            Some("20"),
+            "with --loss: a gap of at least this long in one stream counts as a stall",
+        ),
+        flag(
+            "svg",
+            Some("FILE"),
+            None,
+            "with --loss: write the chart (bytes over time per stream, one panel per version)",
+        ),
+    ],
+    args: "",
+    min_args: 0,
+    max_args: 0,
+};
+
+pub const COMMANDS: &[&Command] = &[&COMPARE];
+
+/// Set in the copy of this command that runs inside the namespace.
+const INSIDE: &str = "NETLAB_COMPARE_INSIDE_NAMESPACE";
+
+pub fn run(tail: &[String]) -> Result<(), CliError> {
+    let m = cli::parse(&COMPARE, tail)?;
+    if m.get("loss").is_some() {
+        return lossy(&m);
+    }
+    let size: usize = m.number(&COMPARE, "size")?;
+    let servers = Servers::start().map_err(runtime)?;
+    let mut rows = Vec::new();
+    for kind in Kind::ALL {
+        rows.push(compare::measure(kind, &servers, size).map_err(runtime)?);
+    }
+    let blocks = compare::h2_header_blocks(&servers).map_err(runtime)?;
+    if m.on("json") {
+        let mut v = compare::json(&rows, size);
+        v["http2_header_blocks_of_two_identical_gets"] = serde_json::json!(blocks);
+        cli::put(format_args!("{v:#}\n"));
+    } else {
+        cli::put(format_args!("{}", compare::table(&rows, size)));
+        if let [first, second, ..] = blocks[..] {
+            cli::put(format_args!(
+                "HTTP/2 header block of a GET: {first} bytes; the same GET again on the connection: {second} bytes (HPACK names the fields by their index in its dynamic table).\n"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn lossy(m: &Matches) -> Result<(), CliError> {
+    let loss: f64 = m.number(&COMPARE, "loss")?;
+    if !(0.5..=50.0).contains(&loss) {
+        return Err(CliError::Usage(
+            "--loss: a percentage from 0.5 to 50".into(),
+        ));
+    }
+    let setup = hol::Setup {
+        loss,
+        streams: m.number(&COMPARE, "streams")?,
+        size: m.number(&COMPARE, "stream-size")?,
+    };
+    if setup.streams == 0 || setup.streams > 16 {
+        return Err(CliError::Usage("--streams: 1 to 16".into()));
+    }
+    if std::env::var_os(INSIDE).is_none() {
+        // Make the namespace and run this very command inside it.
+        let can = std::process::Command::new("unshare")
+            .args(["-n", "true"])
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !can {
+            return Err(CliError::Runtime(
+                "--loss needs a network namespace of its own, and this user cannot make one (root and unshare(1) are needed)".into(),
+            ));
+        }
+        let me = std::env::current_exe().map_err(runtime)?;
+        let status = std::process::Command::new("unshare")
+            .arg("-n")
+            .arg(me)
+            .arg("compare")
+            .args(std::env::args().skip_while(|a| a != "compare").skip(1))
+            .env(INSIDE, "1")
+            .status()
+            .map_err(runtime)?;
+        return match status.code() {
+            Some(0) => Ok(()),
+            Some(2) => Err(CliError::Usage("see above".into())),
+            _ => Err(CliError::Runtime("the lossy run failed (see above)".into())),
+        };
+    }
+    let stall_ms: f64 = m.number(&COMPARE, "stall-ms")?;
+    let runs = hol::run_here(setup).map_err(runtime)?;
+    if m.on("json") {
+        let v: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "version": a.version,
+                    "done_ms": hol::finish_ms(a),
+                    "stalls": hol::stalls(a, stall_ms).len(),
+                    "shared_stall_fraction": hol::shared(a, stall_ms),
+                    "streams": a.streams,
+                })
+            })
+            .collect();
+        cli::put(format_args!(
+            "{:#}\n",
+            serde_json::json!({ "loss_percent": loss, "runs": v })
+        ));
+    } else {
+        cli::put(format_args!(
+            "{} streams of {} bytes each; every {}th packet from the servers dropped ({loss} %):\n{}",
+            setup.streams,
+            setup.size,
+            (100.0 / loss).round(),
+            hol::summary(&runs, stall_ms)
+        ));
+    }
+    if let Some(path) = m.get("svg") {
+        let title = format!(
+            "{} parallel downloads of {} bytes, {loss} % of the servers' packets dropped",
+            setup.streams, setup.size
+        );
+        std::fs::write(path, compare::svg::chart(&runs, &title, stall_ms))
+            .map_err(|e| CliError::Runtime(format!("cannot write {path}: {e}")))?;
+        eprintln!("chart written to {path}");
+    }
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! One exchange over every transport of the course: a small JSON note sent and answered, on
+//! a fresh connection each time, and a bulk transfer of `size` bytes that comes back whole
+//! (every server here echoes). The servers are netlab's own, in this process; each client
+//! reaches its server through a [`super::path`] relay that counts the bytes.
+//!
+//! | transport | server | client |
+//! |---|---|---|
+//! | TCP echo | `l4::echo` | a `TcpStream` |
+//! | ZeroMQ REQ/REP | `zmq::reqrep` | `zmq::reqrep::Client` |
+//! | HTTP/1.1, HTTPS | `http1::server` | `http1::client` |
+//! | HTTP/2 (TLS) | `http2::server` | `http2::client` |
+//! | gRPC (HTTP/2, cleartext) | `grpc::server` | `grpc::client::unary` |
+//! | HTTP/3 | `quic::server` | `quic::client` |
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::grpc::exchange::{ECHO, Exchange, Note};
+use crate::http::handler::Handler;
+use crate::http::services::{app, notes::Store};
+use crate::http::uri::Url;
+use crate::l4::background::Background;
+use crate::tls;
+
+/// The note every transport carries: small, JSON, the same bytes everywhere.
+pub const NOTE: &str = r#"{"seq":1,"text":"the same note over every transport"}"#;
+
+/// The transports, in the order of the course.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    TcpEcho,
+    Zmq,
+    Http1,
+    Https,
+    Http2,
+    Grpc,
+    Http3,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 7] = [
+        Kind::TcpEcho,
+        Kind::Zmq,
+        Kind::Http1,
+        Kind::Https,
+        Kind::Http2,
+        Kind::Grpc,
+        Kind::Http3,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::TcpEcho => "TCP echo",
+            Kind::Zmq => "ZeroMQ REQ/REP",
+            Kind::Http1 => "HTTP/1.1",
+            Kind::Https => "HTTPS (HTTP/1.1 + TLS)",
+            Kind::Http2 => "HTTP/2 + TLS",
+            Kind::Grpc => "gRPC (HTTP/2 cleartext)",
+            Kind::Http3 => "HTTP/3 (QUIC)",
+        }
+    }
+
+    /// Over TCP: one round trip (SYN, SYN-ACK) happens in the kernel before any relay sees
+    /// a byte.
+    pub fn over_tcp(self) -> bool {
+        self != Kind::Http3
+    }
+}
+
+/// What went wrong, naming the transport.
+#[derive(Debug)]
+pub struct CompareError(pub String);
+
+impl fmt::Display for CompareError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompareError {}
+
+fn err(kind: Kind, what: impl fmt::Display) -> CompareError {
+    CompareError(format!("{}: {what}", kind.name()))
+}
+
+/// Every server, started once, on loopback ports the kernel picks.
+pub struct Servers {
+    pub tcp_echo: Background,
+    pub zmq: crate::zmq::reqrep::Running,
+    zmq_ctx: zmq::Context,
+    pub http1: Background,
+    pub https: Background,
+    pub http2: Background,
+    /// HTTP/2 in cleartext (h2c), for reading its frames off the path.
+    pub http2c: Background,
+    pub grpc: Background,
+    pub http3: Background,
+    /// The CA of the certificate every TLS and QUIC server uses.
+    pub ca: PathBuf,
+    dir: PathBuf,
+}
+
+impl Servers {
+    pub fn start() -> Result<Servers, CompareError> {
+        let e = |what: &str, x: &dyn fmt::Display| CompareError(format!("starting {what}: {x}"));
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        let tcp_echo = crate::l4::echo::spawn_tcp(any, crate::l4::echo::echo)
+            .map_err(|x| e("TCP echo", &x))?;
+        let zmq_ctx = zmq::Context::new();
+        let endpoint = crate::zmq::endpoint::Endpoint::parse("tcp://127.0.0.1:0")
+            .map_err(|x| e("ZeroMQ", &x))?;
+        let zmq = crate::zmq::reqrep::spawn(&zmq_ctx, &endpoint, crate::zmq::reqrep::echo)
+            .map_err(|x| e("ZeroMQ", &x))?;
+        let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), None));
+        let pki = tls::certs::generate().map_err(|x| e("certificates", &x))?;
+        let dir = std::env::temp_dir().join(format!("netlab-compare-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|x| e("a temp dir", &x))?;
+        let (ca, cert, key) = (
+            dir.join("ca.pem"),
+            dir.join("cert.pem"),
+            dir.join("key.pem"),
+        );
+        for (p, pem) in [
+            (&ca, &pki.ca_pem),
+            (&cert, &pki.leaf_pem),
+            (&key, &pki.leaf_key_pem),
+        ] {
+            std::fs::write(p, pem).map_err(|x| e("a temp dir", &x))?;
+        }
+        let bind = || TcpListener::bind(any).map_err(|x| e("a listener", &x));
+        let http1 = crate::http1::server::spawn(
+            bind()?,
+            handler.clone(),
+            crate::http1::server::Config::default(),
+            Arc::new(crate::http1::server::plain),
+        )
+        .map_err(|x| e("HTTP/1.1", &x))?;
+        let (tls1, _) =
+            tls::server_config(Some((&cert, &key)), &[b"http/1.1"]).map_err(|x| e("TLS", &x))?;
+        let limit = Duration::from_secs(10);
+        let accept = move |tcp| tls::accept(tls1.clone(), tcp, limit).ok();
+        let https = crate::http1::server::spawn(
+            bind()?,
+            handler.clone(),
+            crate::http1::server::Config::default(),
+            Arc::new(accept),
+        )
+        .map_err(|x| e("HTTPS", &x))?;
+        let (tls2, _) = tls::server_config(Some((&cert, &key)), crate::http2::server::ALPN)
+            .map_err(|x| e("TLS", &x))?;
+        let http2 = crate::http2::server::spawn(
+            bind()?,
+            handler.clone(),
+            crate::http2::server::Config::default(),
+            crate::http2::server::Security::Tls(tls2),
+        )
+        .map_err(|x| e("HTTP/2", &x))?;
+        let http2c = crate::http2::server::spawn(
+            bind()?,
+            handler.clone(),
+            crate::http2::server::Config::default(),
+            crate::http2::server::Security::Cleartext,
+        )
+        .map_err(|x| e("HTTP/2", &x))?;
+        let grpc = crate::http2::server::spawn_app(
+            bind()?,
+            crate::grpc::server::app(Arc::new(Exchange)),
+            crate::http2::server::Config::default(),
+            crate::http2::server::Security::Cleartext,
+        )
+        .map_err(|x| e("gRPC", &x))?;
+        let udp = UdpSocket::bind(any).map_err(|x| e("HTTP/3", &x))?;
+        let http3 = crate::quic::server::spawn(
+            udp,
+            crate::quic::config::Identity::from_pki(&pki),
+            handler,
+            crate::quic::server::Config::default(),
+        )
+        .map_err(|x| e("HTTP/3", &x))?;
+        Ok(Servers {
+            tcp_echo,
+            zmq,
+            zmq_ctx,
+            http1,
+            https,
+            http2,
+            http2c,
+            grpc,
+            http3,
+            ca,
+            dir,
+        })
+    }
+
+    /// Where the server for `kind` listens.
+    pub fn addr(&self, kind: Kind) -> Result<SocketAddr, CompareError> {
+        Ok(match kind {
+            Kind::TcpEcho => self.tcp_echo.addr(),
+            Kind::Zmq => {
+                let ep = self.zmq.endpoint();
+                ep.trim_start_matches("tcp://")
+                    .parse()
+                    .map_err(|_| err(kind, format!("endpoint {ep}")))?
+            }
+            Kind::Http1 => self.http1.addr(),
+            Kind::Https => self.https.addr(),
+            Kind::Http2 => self.http2.addr(),
+            Kind::Grpc => self.grpc.addr(),
+            Kind::Http3 => self.http3.addr(),
+        })
+    }
+
+    pub fn zmq_context(&self) -> &zmq::Context {
+        &self.zmq_ctx
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One exchange as its client saw it.
+#[derive(Clone, Copy, Debug)]
+pub struct Timed {
+    /// From the start until the connection could carry the request, where the client can
+    /// tell (`None`: the set-up is inside `answer`, as with ZeroMQ's background connect).
+    pub setup: Option<Duration>,
+    /// From the start (no connection yet) to the whole answer.
+    pub answer: Duration,
+}
+
+fn url(kind: Kind, s: &str) -> Result<Url, CompareError> {
+    Url::parse(s).map_err(|e| err(kind, e))
+}
+
+/// Sends `body` to the server of `kind` at `to` (a relay in front of it) on a fresh
+/// connection and waits for the answer, which must be `body` again.
+pub fn exchange(
+    kind: Kind,
+    to: SocketAddr,
+    servers: &Servers,
+    body: &[u8],
+) -> Result<Timed, CompareError> {
+    let start = Instant::now();
+    let mut setup = None;
+    let got: Vec<u8> = match kind {
+        Kind::TcpEcho => {
+            let s = TcpStream::connect(to).map_err(|e| err(kind, e))?;
+            setup = Some(start.elapsed());
+            let _ = s.set_nodelay(true);
+            let (mut rd, mut wr) = (s.try_clone().map_err(|e| err(kind, e))?, s);
+            let up = body.to_vec();
+            let writer = std::thread::spawn(move || {
+                let _ = wr.write_all(&up);
+                let _ = wr.shutdown(std::net::Shutdown::Write);
+            });
+            let mut back = Vec::with_capacity(body.len());
+            rd.read_to_end(&mut back).map_err(|e| err(kind, e))?;
+            let _ = writer.join();
+            back
+        }
+        Kind::Zmq => {
+            let ep = crate::zmq::endpoint::Endpoint::parse(&format!("tcp://{to}"))
+                .map_err(|e| err(kind, e))?;
+            let mut c = crate::zmq::reqrep::Client::connect(
+                servers.zmq_context(),
+                &ep,
+                Duration::from_secs(30),
+            )
+            .map_err(|e| err(kind, e))?;
+            let reply = c.request(&[body]).map_err(|e| err(kind, e))?;
+            reply.into_iter().next().unwrap_or_default()
+        }
+        Kind::Http1 | Kind::Https => {
+            let scheme = if kind == Kind::Https { "https" } else { "http" };
+            let host = if kind == Kind::Https {
+                "localhost".to_string()
+            } else {
+                to.ip().to_string()
+            };
+            let mut c = crate::http1::client::Client::new(crate::http1::client::Options {
+                cacert: Some(servers.ca.clone()),
+                ..Default::default()
+            });
+            let mut req = crate::http1::client::Outgoing::new(
+                "POST",
+                url(kind, &format!("{scheme}://{host}:{}/echo", to.port()))?,
+            );
+            req.headers.set("Content-Type", "application/json");
+            req.body = body.to_vec();
+            let r = c.send(&req).map_err(|e| err(kind, e))?;
+            r.body
+        }
+        Kind::Http2 => {
+            let mut req = crate::http2::client::Outgoing::get(url(
+                kind,
+                &format!("https://localhost:{}/echo", to.port()),
+            )?);
+            req.method = "POST".into();
+            req.body = body.to_vec();
+            let opts = crate::http2::client::Options {
+                cacert: Some(servers.ca.clone()),
+                ..Default::default()
+            };
+            let mut all =
+                crate::http2::client::fetch_timed(vec![req], &opts).map_err(|e| err(kind, e))?;
+            let f = all
+                .pop()
+                .ok_or_else(|| err(kind, "no response"))?
+                .map_err(|e| err(kind, e))?;
+            // `done_after` counts from the request: what came before it was the set-up.
+            setup = Some(start.elapsed().saturating_sub(f.done_after));
+            f.response.body
+        }
+        Kind::Grpc => {
+            let note = Note {
+                text: String::from_utf8_lossy(body).into_owned(),
+                seq: 1,
+            };
+            let base = url(kind, &format!("http://{to}"))?;
+            let opts = crate::grpc::client::Options {
+                h2: crate::http2::client::Options {
+                    h2c: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            let back: Note =
+                crate::grpc::client::unary(&base, ECHO, &note, &opts).map_err(|e| err(kind, e))?;
+            back.text.into_bytes()
+        }
+        Kind::Http3 => {
+            let opts = crate::quic::client::Options {
+                cacert: Some(servers.ca.clone()),
+                method: "POST".into(),
+                body: Some(body.to_vec()),
+                headers: vec![("content-type".into(), "application/json".into())],
+                timeout: Duration::from_secs(60),
+                ..Default::default()
+            };
+            let target = url(kind, &format!("https://localhost:{}/echo", to.port()))?;
+            let mut out = crate::quic::client::fetch(&[target], &opts).map_err(|e| err(kind, e))?;
+            setup = Some(out.handshake);
+            out.responses
+                .pop()
+                .ok_or_else(|| err(kind, "no response"))?
+                .body
+        }
+    };
+    let answer = start.elapsed();
+    if got != body {
+        return Err(err(
+            kind,
+            format!(
+                "the answer is not what was sent ({} bytes back for {})",
+                got.len(),
+                body.len()
+            ),
+        ));
+    }
+    Ok(Timed { setup, answer })
+}

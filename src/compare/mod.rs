@@ -1,0 +1,249 @@
+//! The course's summary, measured: the same exchange over every transport, side by side
+//! (`netlab compare`), and what a lossy path does to parallel streams over HTTP/1.1, HTTP/2
+//! and HTTP/3 (`netlab compare --loss`, [`hol`]).
+//!
+//! For each transport, on a fresh connection each time:
+//! - **round trips before the answer**: the exchange runs again on a path that holds every
+//!   chunk or datagram back for [`DELAY`] each way, so that each flight of the client (what it
+//!   sends before the server answers) stands apart in time; the relay counts the flights that
+//!   came before the answer. TCP's SYN/SYN-ACK is answered by the kernel before the relay sees
+//!   a byte, so one round trip is added for every TCP transport (and the table says so);
+//! - **bytes up and down**: counted by the relay, every byte of TCP payload or UDP datagram,
+//!   handshakes included (not the TCP/IP or UDP/IP headers);
+//! - **set-up**: until the connection could carry the request, where the client knows it;
+//! - **answer**: from nothing to the whole answer;
+//! - **bulk**: `size` bytes sent and the same bytes back, per second both ways.
+
+pub mod exchange;
+pub mod hol;
+pub mod path;
+pub mod svg;
+pub mod tour;
+
+use exchange::{CompareError, Kind, NOTE, Servers, exchange};
+use path::{TcpPath, UdpPath};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// The delay each way on the measuring path: large against loopback's tens of microseconds,
+/// small enough that a table takes seconds.
+pub const DELAY: Duration = Duration::from_millis(20);
+
+/// One row of the table.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub kind: Kind,
+    pub round_trips: u32,
+    /// Of `round_trips`, the one TCP's handshake costs (0 over UDP).
+    pub tcp_handshake: u32,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub setup: Option<Duration>,
+    pub answer: Duration,
+    /// MB/s, both directions together.
+    pub bulk_mb_s: f64,
+    pub bulk_bytes: usize,
+}
+
+/// The largest gRPC message netlab accepts (4 MiB) less the room protobuf needs.
+const GRPC_BULK_MAX: usize = crate::grpc::wire::MAX_MESSAGE - 64;
+
+/// A relay of the right kind for `kind`, in front of `target`.
+enum Path {
+    Tcp(TcpPath),
+    Udp(UdpPath),
+}
+
+impl Path {
+    fn start(kind: Kind, target: SocketAddr, delay: Duration) -> Result<Path, CompareError> {
+        let e = |x: std::io::Error| CompareError(format!("{}: relay: {x}", kind.name()));
+        Ok(if kind.over_tcp() {
+            Path::Tcp(TcpPath::start(target, delay).map_err(e)?)
+        } else {
+            Path::Udp(UdpPath::start(target, delay).map_err(e)?)
+        })
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Path::Tcp(p) => p.addr(),
+            Path::Udp(p) => p.addr(),
+        }
+    }
+
+    fn counts(&self) -> &path::Counts {
+        match self {
+            Path::Tcp(p) => &p.counts,
+            Path::Udp(p) => &p.counts,
+        }
+    }
+}
+
+/// The bytes of the bulk transfer: printable, so that gRPC's string field takes them too.
+pub fn bulk_body(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Measures one transport.
+pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, CompareError> {
+    let target = servers.addr(kind)?;
+    let note = NOTE.as_bytes();
+    // Bytes, set-up and answer on a plain path (after one warm-up, so no first-use costs of
+    // this process — thread pools, caches — land in one transport's row).
+    {
+        let warm = Path::start(kind, target, Duration::ZERO)?;
+        exchange(kind, warm.addr(), servers, note)?;
+    }
+    let plain = Path::start(kind, target, Duration::ZERO)?;
+    let timed = exchange(kind, plain.addr(), servers, note)?;
+    // Wait for the last bytes (a FIN, a CONNECTION_CLOSE) to pass before reading the counts.
+    std::thread::sleep(Duration::from_millis(100));
+    let (bytes_up, bytes_down) = (plain.counts().up(), plain.counts().down());
+    drop(plain);
+    // Round trips: the same exchange with every chunk held back DELAY each way. Each of the
+    // client's flights that reached the relay at least 1.5 DELAY before the answer was
+    // complete was one the client waited on (its reply had yet to come back, 2 DELAY); those
+    // sent later (acknowledgements of the answer, a close) were not.
+    let slow = Path::start(kind, target, DELAY)?;
+    let t0 = Instant::now();
+    let delayed = exchange(kind, slow.addr(), servers, note)?;
+    let answered = t0 + delayed.answer;
+    let through_relay = slow
+        .counts()
+        .flights()
+        .iter()
+        .filter(|&&f| f + DELAY + DELAY / 2 <= answered)
+        .count() as u32;
+    drop(slow);
+    let tcp_handshake = u32::from(kind.over_tcp());
+    // Bulk.
+    let bulk_bytes = if kind == Kind::Grpc {
+        size.min(GRPC_BULK_MAX)
+    } else {
+        size
+    };
+    let body = bulk_body(bulk_bytes);
+    let bulk_path = Path::start(kind, target, Duration::ZERO)?;
+    let bulk = exchange(kind, bulk_path.addr(), servers, &body)?;
+    let bulk_mb_s = 2.0 * bulk_bytes as f64 / 1e6 / bulk.answer.as_secs_f64().max(1e-9);
+    Ok(Row {
+        kind,
+        round_trips: through_relay + tcp_handshake,
+        tcp_handshake,
+        bytes_up,
+        bytes_down,
+        setup: timed.setup,
+        answer: timed.answer,
+        bulk_mb_s,
+        bulk_bytes,
+    })
+}
+
+/// HPACK at work, counted off the wire: the header block sizes of two identical GETs on one
+/// HTTP/2 connection (h2c, so the relay can read the frames).
+pub fn h2_header_blocks(servers: &Servers) -> Result<Vec<usize>, CompareError> {
+    let e = |x: &dyn std::fmt::Display| CompareError(format!("HTTP/2 header blocks: {x}"));
+    let path = TcpPath::recording(servers.http2c.addr()).map_err(|x| e(&x))?;
+    let url = crate::http::uri::Url::parse(&format!("http://{}/status/200", path.addr()))
+        .map_err(|x| e(&x))?;
+    let requests = vec![
+        crate::http2::client::Outgoing::get(url.clone()),
+        crate::http2::client::Outgoing::get(url),
+    ];
+    let opts = crate::http2::client::Options {
+        h2c: true,
+        ..Default::default()
+    };
+    for r in crate::http2::client::fetch(requests, &opts).map_err(|x| e(&x))? {
+        r.map_err(|x| e(&x))?;
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let bytes = path.counts.recorded();
+    // The client preface (RFC 9113 §3.4), then frames: 9-byte headers, HEADERS = type 1.
+    let mut at = 24.min(bytes.len());
+    let mut blocks = Vec::new();
+    while let Some(h) = bytes.get(at..).and_then(crate::http2::frame::Header::parse) {
+        if h.kind == crate::http2::frame::kind::HEADERS {
+            blocks.push(h.length as usize);
+        }
+        at += 9 + h.length as usize;
+    }
+    Ok(blocks)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+/// The table as text, for a terminal.
+pub fn table(rows: &[Row], size: usize) -> String {
+    let mut out = format!(
+        "{:<26} {:>11} {:>9} {:>9} {:>10} {:>10} {:>10}\n",
+        "transport", "round trips", "bytes up", "bytes dn", "set-up ms", "answer ms", "bulk MB/s"
+    );
+    for r in rows {
+        let rt = if r.tcp_handshake > 0 {
+            format!("{} (1 TCP)", r.round_trips)
+        } else {
+            r.round_trips.to_string()
+        };
+        let setup = r.setup.map(ms).unwrap_or_else(|| "—".into());
+        let bulk = if r.bulk_bytes != size {
+            format!("{:.1}*", r.bulk_mb_s)
+        } else {
+            format!("{:.1}", r.bulk_mb_s)
+        };
+        out.push_str(&format!(
+            "{:<26} {:>11} {:>9} {:>9} {:>10} {:>10} {:>10}\n",
+            r.kind.name(),
+            rt,
+            r.bytes_up,
+            r.bytes_down,
+            setup,
+            ms(r.answer),
+            bulk
+        ));
+    }
+    out.push_str(&format!(
+        "\nOne {}-byte JSON note on a fresh connection; bytes counted by a relay (payload: TCP \
+         bytes or UDP datagrams, handshakes included). Round trips: the client's flights before the answer, counted on a path with {} ms \
+         added each way; \"(1 TCP)\": the SYN round trip, answered by the kernel before a relay sees \
+         it. Bulk: {size} bytes there and back.",
+        NOTE.len(),
+        DELAY.as_millis()
+    ));
+    if rows.iter().any(|r| r.bulk_bytes != size) {
+        out.push_str(&format!(
+            " *gRPC: {} bytes, its largest message (4 MiB).",
+            GRPC_BULK_MAX
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// The table as JSON, for scripts.
+pub fn json(rows: &[Row], size: usize) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "transport": r.kind.name(),
+                "round_trips": r.round_trips,
+                "tcp_handshake_round_trips": r.tcp_handshake,
+                "bytes_up": r.bytes_up,
+                "bytes_down": r.bytes_down,
+                "setup_ms": r.setup.map(|d| d.as_secs_f64() * 1000.0),
+                "answer_ms": r.answer.as_secs_f64() * 1000.0,
+                "bulk_mb_per_s": r.bulk_mb_s,
+                "bulk_bytes": r.bulk_bytes,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "note_bytes": NOTE.len(),
+        "delay_ms_each_way": DELAY.as_millis() as u64,
+        "bulk_bytes": size,
+        "rows": rows,
+    })
+}

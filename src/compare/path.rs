@@ -1,0 +1,277 @@
+//! The path between a client and a server, made visible: a relay that counts every byte
+//! (TCP) or datagram (UDP) each way, and can hold each one back for a fixed delay so that a
+//! round trip costs a known time on loopback (where it is otherwise tens of microseconds).
+//! This kernel has no netem; a relay in user space is the portable way to add delay.
+//!
+//! What a relay cannot see: TCP's own three-way handshake. The client's `connect()` is
+//! answered by the kernel at the relay's listening socket, before any byte passes; the
+//! comparison adds that one round trip for every TCP transport, and says so.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Bytes (and datagrams) that crossed the path, each way, and the client's flights: a flight
+/// starts when the client sends after the server has sent (or for the first time).
+#[derive(Default, Debug)]
+pub struct Counts {
+    pub up: AtomicU64,
+    pub down: AtomicU64,
+    pub datagrams_up: AtomicU64,
+    pub datagrams_down: AtomicU64,
+    /// The client has been given server bytes since its last chunk (so its next chunk starts
+    /// a flight: it may have waited for them).
+    server_last: AtomicBool,
+    flights: Mutex<Vec<Instant>>,
+    /// Keep a copy of what the client sent (for decoding it afterwards).
+    record: AtomicBool,
+    recorded: Mutex<Vec<u8>>,
+}
+
+impl Counts {
+    /// Everything the client sent, when the path was started with `record`.
+    pub fn recorded(&self) -> Vec<u8> {
+        self.recorded.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// A chunk from the client (`up`) or the server passed the relay now.
+    fn saw(&self, up: bool, chunk: &[u8]) {
+        let n = chunk.len();
+        if up && self.record.load(Ordering::SeqCst) {
+            if let Ok(mut r) = self.recorded.lock() {
+                r.extend_from_slice(chunk);
+            }
+        }
+        if up {
+            self.up.fetch_add(n as u64, Ordering::SeqCst);
+            let first = self.flights.lock().map(|f| f.is_empty()).unwrap_or(false);
+            if self.server_last.swap(false, Ordering::SeqCst) || first {
+                if let Ok(mut f) = self.flights.lock() {
+                    f.push(Instant::now());
+                }
+            }
+        } else {
+            self.down.fetch_add(n as u64, Ordering::SeqCst);
+        }
+    }
+
+    /// Server bytes were handed to the client now: what it sends next answers them.
+    fn delivered(&self) {
+        self.server_last.store(true, Ordering::SeqCst);
+    }
+
+    /// When each of the client's flights reached the relay.
+    pub fn flights(&self) -> Vec<Instant> {
+        self.flights.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    pub fn up(&self) -> u64 {
+        self.up.load(Ordering::SeqCst)
+    }
+    pub fn down(&self) -> u64 {
+        self.down.load(Ordering::SeqCst)
+    }
+}
+
+/// Sends each chunk on after `delay`, in order, from a thread of its own.
+fn delayed<T: Send + 'static>(
+    delay: Duration,
+    mut deliver: impl FnMut(T) -> bool + Send + 'static,
+) -> mpsc::Sender<(Instant, Option<T>)> {
+    let (tx, rx) = mpsc::channel::<(Instant, Option<T>)>();
+    thread::spawn(move || {
+        while let Ok((at, item)) = rx.recv() {
+            let due = at + delay;
+            let now = Instant::now();
+            if due > now {
+                thread::sleep(due - now);
+            }
+            match item {
+                Some(v) => {
+                    if !deliver(v) {
+                        return;
+                    }
+                }
+                None => return,
+            }
+        }
+    });
+    tx
+}
+
+/// A TCP relay on a loopback port of its own, for any number of connections to `target`.
+pub struct TcpPath {
+    addr: SocketAddr,
+    pub counts: Arc<Counts>,
+    stop: Arc<AtomicBool>,
+}
+
+impl TcpPath {
+    pub fn start(target: SocketAddr, delay: Duration) -> io::Result<TcpPath> {
+        TcpPath::start_with(target, delay, false)
+    }
+
+    /// A path that also keeps a copy of every byte the client sends.
+    pub fn recording(target: SocketAddr) -> io::Result<TcpPath> {
+        TcpPath::start_with(target, Duration::ZERO, true)
+    }
+
+    fn start_with(target: SocketAddr, delay: Duration, record: bool) -> io::Result<TcpPath> {
+        let listener = TcpListener::bind(crate::l4::background::loopback_for(&target))?;
+        let addr = listener.local_addr()?;
+        let counts = Arc::new(Counts::default());
+        counts.record.store(record, Ordering::SeqCst);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s) = (counts.clone(), stop.clone());
+        thread::Builder::new()
+            .name(format!("path {addr}"))
+            .spawn(move || {
+                for client in listener.incoming() {
+                    if s.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(client) = client else { continue };
+                    let Ok(server) = TcpStream::connect(target) else {
+                        continue;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    pump(&client, &server, delay, c.clone(), true);
+                    pump(&server, &client, delay, c.clone(), false);
+                }
+            })?;
+        Ok(TcpPath { addr, counts, stop })
+    }
+
+    /// Where clients connect instead of the server.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for TcpPath {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
+    }
+}
+
+/// One direction of one connection: read, count, deliver after the delay, pass on the end.
+fn pump(from: &TcpStream, to: &TcpStream, delay: Duration, counts: Arc<Counts>, up: bool) {
+    let (Ok(mut rd), Ok(mut wr)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    let to_client = counts.clone();
+    let tx = delayed(delay, move |chunk: Vec<u8>| {
+        if chunk.is_empty() {
+            let _ = wr.shutdown(Shutdown::Write);
+            return false;
+        }
+        let ok = wr.write_all(&chunk).is_ok();
+        if !up {
+            to_client.delivered();
+        }
+        ok
+    });
+    thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match rd.read(&mut buf) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send((Instant::now(), Some(Vec::new())));
+                    return;
+                }
+                Ok(n) => {
+                    counts.saw(up, &buf[..n]);
+                    if tx.send((Instant::now(), Some(buf[..n].to_vec()))).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// A UDP relay between one client and `target`, counting datagrams and their bytes.
+pub struct UdpPath {
+    addr: SocketAddr,
+    pub counts: Arc<Counts>,
+    stop: Arc<AtomicBool>,
+}
+
+impl UdpPath {
+    pub fn start(target: SocketAddr, delay: Duration) -> io::Result<UdpPath> {
+        let front = UdpSocket::bind(crate::l4::background::loopback_for(&target))?;
+        let back = UdpSocket::bind(crate::l4::background::loopback_for(&target))?;
+        back.connect(target)?;
+        front.set_read_timeout(Some(Duration::from_millis(50)))?;
+        back.set_read_timeout(Some(Duration::from_millis(50)))?;
+        let addr = front.local_addr()?;
+        let counts = Arc::new(Counts::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
+        // Client → server.
+        {
+            let (front, back) = (front.try_clone()?, back.try_clone()?);
+            let (counts, stop, client) = (counts.clone(), stop.clone(), client.clone());
+            let tx = delayed(delay, move |d: Vec<u8>| {
+                let _ = back.send(&d);
+                true
+            });
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 65535];
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok((n, from)) = front.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    if let Ok(mut c) = client.lock() {
+                        *c = Some(from);
+                    }
+                    counts.saw(true, &buf[..n]);
+                    counts.datagrams_up.fetch_add(1, Ordering::SeqCst);
+                    let _ = tx.send((Instant::now(), Some(buf[..n].to_vec())));
+                }
+                let _ = tx.send((Instant::now(), None));
+            });
+        }
+        // Server → client.
+        {
+            let (counts, stop, client) = (counts.clone(), stop.clone(), client.clone());
+            let out = front;
+            let to = client.clone();
+            let to_client = counts.clone();
+            let tx = delayed(delay, move |d: Vec<u8>| {
+                if let Some(c) = to.lock().ok().and_then(|c| *c) {
+                    let _ = out.send_to(&d, c);
+                    to_client.delivered();
+                }
+                true
+            });
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 65535];
+                while !stop.load(Ordering::SeqCst) {
+                    let Ok(n) = back.recv(&mut buf) else { continue };
+                    counts.saw(false, &buf[..n]);
+                    counts.datagrams_down.fetch_add(1, Ordering::SeqCst);
+                    let _ = tx.send((Instant::now(), Some(buf[..n].to_vec())));
+                }
+                let _ = tx.send((Instant::now(), None));
+                drop(client);
+            });
+        }
+        Ok(UdpPath { addr, counts, stop })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for UdpPath {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
