@@ -170,11 +170,11 @@ fn pump(from: &TcpStream, to: &TcpStream, delay: Duration, counts: Arc<Counts>, 
             let _ = wr.shutdown(Shutdown::Write);
             return false;
         }
-        let ok = wr.write_all(&chunk).is_ok();
+        // Marked before the write: the client may answer before this thread runs again.
         if !up {
             to_client.delivered();
         }
-        ok
+        wr.write_all(&chunk).is_ok()
     });
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
@@ -245,8 +245,10 @@ impl UdpPath {
             let to_client = counts.clone();
             let tx = delayed(delay, move |d: Vec<u8>| {
                 if let Some(c) = to.lock().ok().and_then(|c| *c) {
-                    let _ = out.send_to(&d, c);
+                    // Marked before the send: the client may answer before this thread runs
+                    // again.
                     to_client.delivered();
+                    let _ = out.send_to(&d, c);
                 }
                 true
             });
