@@ -63,8 +63,10 @@ pub fn application(code: u64) -> String {
 
 /// HTTP/3's "no error": how a client ends a connection it has finished with.
 pub const H3_NO_ERROR: u64 = 0x100;
-/// A request the server will not process (RFC 9114 §8.1).
-pub const H3_REQUEST_REJECTED: u64 = 0x10b;
+/// HTTP/3's catch-all (RFC 9114 §8.1).
+pub const H3_GENERAL_PROTOCOL_ERROR: u64 = 0x101;
+/// QUIC's INTERNAL_ERROR (RFC 9000 §20.1): the endpoint itself failed.
+pub const INTERNAL_ERROR: u64 = 0x1;
 
 /// The TLS alerts a QUIC handshake is likely to end with (RFC 8446 §6).
 fn tls_alert(alert: u8) -> String {

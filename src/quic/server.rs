@@ -523,7 +523,11 @@ impl Server {
                 }
                 Err(e) => {
                     trace::event(Layer::H3, || format!("{}: HTTP/3 set-up failed: {e}", c.id));
-                    let _ = c.conn.close(true, 0x101, b"HTTP/3 set-up failed");
+                    let _ = c.conn.close(
+                        true,
+                        codes::H3_GENERAL_PROTOCOL_ERROR,
+                        b"HTTP/3 set-up failed",
+                    );
                     return;
                 }
             }

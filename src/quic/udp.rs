@@ -66,7 +66,7 @@ pub fn flush(
             Err(quiche::Error::Done) => return,
             Err(e) => {
                 trace::event(Layer::Quic, || format!("{id}: send failed: {e}"));
-                let _ = conn.close(false, 0x1, b"send failed");
+                let _ = conn.close(false, super::codes::INTERNAL_ERROR, b"send failed");
                 return;
             }
         };
