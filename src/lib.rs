@@ -38,4 +38,5 @@ pub mod tap;
 pub mod tls;
 pub mod tour;
 pub mod trace;
+pub mod webrtc;
 pub mod zmq;

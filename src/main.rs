@@ -73,6 +73,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::http::COMMANDS);
     all.extend_from_slice(cmd::h2::COMMANDS);
     all.extend_from_slice(cmd::grpc::COMMANDS);
+    all.extend_from_slice(cmd::webrtc::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -139,6 +140,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "http" | "cert" => cmd::http::run(head, tail),
         "h2" => cmd::h2::run(tail),
         "grpc" => cmd::grpc::run(tail),
+        "webrtc" => cmd::webrtc::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => match cli::parse(&TOUR, tail) {

@@ -6,4 +6,5 @@ pub mod h2;
 pub mod http;
 pub mod l4;
 pub mod tap;
+pub mod webrtc;
 pub mod zmq;
