@@ -26,7 +26,10 @@ fn drive(args: &[&str]) -> (bool, String) {
     let mut all = vec![SCRIPT];
     all.extend_from_slice(args);
     let out = run("node", &all, b"", &[], Duration::from_secs(90));
-    (out.status.success(), format!("{}{}", text(&out.stdout), text(&out.stderr)))
+    (
+        out.status.success(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
 }
 
 #[test]
