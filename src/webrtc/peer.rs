@@ -241,6 +241,7 @@ pub struct Offer {
 impl Offer {
     /// Applies the other side's answer and starts the session.
     pub fn accept(self, answer: &str) -> Result<Peer, PeerError> {
+        let _role = trace::default_role(self.config.role);
         trace::received(Layer::Sdp, || format!("answer, {} bytes", answer.len()));
         let remote = sdp::parse(answer, sdp::Kind::Answer)?;
         trace_description(&remote, "answer");
@@ -311,6 +312,7 @@ pub struct Peer {
 impl Peer {
     /// Makes an offer (`a=setup:actpass`, `a=ice-lite`: aiortc, a full agent, then checks us).
     pub fn offer(identity: &Identity, config: Config) -> Result<Offer, PeerError> {
+        let _role = trace::default_role(config.role);
         let socket = bind(config.ip)?;
         let local = new_credentials();
         let d = describe(
