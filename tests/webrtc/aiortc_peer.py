@@ -3,7 +3,8 @@
     aiortc_peer.py answer            serve POST /webrtc (WHIP-style) and echo every message
     aiortc_peer.py offer URL [N]     offer to URL, open a channel, send test messages, check
                                      the echoes; with N, a throughput run of N 16 KiB messages
-    aiortc_peer.py label URL LABEL…  offer to URL and open one channel per LABEL (lab 10)
+    aiortc_peer.py lab URL           offer to URL, open lab 10's six channels at once, and
+                                     print one line per channel: label, state, echo
 
 Loopback only (see ../shared/notes/webrtc.md): no STUN server, and aioice is told that
 127.0.0.1 is this host's one address (it skips loopback otherwise).
@@ -72,9 +73,10 @@ def answer_mode():
     server.serve_forever()
 
 
-async def offer_to(url, labels, ordered=True):
+async def offer_to(url, labels, ordered=True, wait_open=True, options=None):
     pc = RTCPeerConnection(config())
-    channels = [pc.createDataChannel(label, ordered=ordered) for label in labels]
+    options = options or [{} for _ in labels]
+    channels = [pc.createDataChannel(label, **{"ordered": ordered, **o}) for label, o in zip(labels, options)]
     t0 = time.monotonic()
     await pc.setLocalDescription(await pc.createOffer())
     req = urllib.request.Request(url, data=pc.localDescription.sdp.encode(), method="POST",
@@ -82,6 +84,8 @@ async def offer_to(url, labels, ordered=True):
     answer = await asyncio.get_running_loop().run_in_executor(
         None, lambda: urllib.request.urlopen(req, timeout=10).read().decode())
     await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    if not wait_open:
+        return pc, channels, 0
     opened = []
     for ch in channels:
         ev = asyncio.Event()
@@ -134,11 +138,40 @@ async def offer_mode(url, count):
     await pc.close()
 
 
-async def label_mode(url, labels):
-    pc, channels, _ = await offer_to(url, labels)
+# Lab 10's channels: (label, createDataChannel options).
+LAB = [
+    ("chat", {}),
+    # Longer than 255 bytes: its Label Length needs both bytes. (Not a non-ASCII label:
+    # aiortc 1.16 writes Label Length as len(str), characters, where RFC 8832 §5.1 says bytes.)
+    ("long-" + "x" * 295, {}),
+    ("with-protocol", {"protocol": "json-v1"}),
+    ("unordered", {"ordered": False}),
+    ("rexmit", {"maxRetransmits": 3}),
+    ("timed", {"maxPacketLifeTime": 500}),
+]
+
+
+async def lab_mode(url):
+    labels = [label for label, _ in LAB]
+    pc, channels, _ = await offer_to(url, labels, wait_open=False, options=[o for _, o in LAB])
+    opened = {}
     for ch in channels:
-        [back] = await exchange(ch, [f"on {ch.label}"])
-        print(f"channel {ch.label!r} id={ch.id}: echoed {back!r}", flush=True)
+        ev = asyncio.Event()
+        ch.on("open", ev.set)
+        opened[ch.label] = ev
+    try:
+        await asyncio.wait_for(asyncio.gather(*[e.wait() for e in opened.values()]), 8)
+    except asyncio.TimeoutError:
+        pass
+    for ch in channels:
+        if ch.readyState != "open":
+            print(f"{ch.label}\tnot open ({ch.readyState})", flush=True)
+            continue
+        try:
+            [back] = await exchange(ch, [f"on {ch.label}"], timeout=5)
+            print(f"{ch.label}\topen\t{back}", flush=True)
+        except asyncio.TimeoutError:
+            print(f"{ch.label}\topen\tno echo", flush=True)
     await pc.close()
 
 
@@ -148,5 +181,5 @@ if __name__ == "__main__":
         answer_mode()
     elif mode == "offer":
         asyncio.run(offer_mode(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
-    elif mode == "label":
-        asyncio.run(label_mode(sys.argv[2], sys.argv[3:]))
+    elif mode == "lab":
+        asyncio.run(lab_mode(sys.argv[2]))
