@@ -57,6 +57,7 @@ bench: deps
 	RUSTFLAGS="--cfg httparse_disable_simd" CARGO_TARGET_DIR=target/nosimd NETLAB_BENCH_PARSER_ONLY=1 $(CARGO) bench --bench http1
 	$(CARGO) bench --bench zmq
 	$(CARGO) bench --bench h2
+	$(CARGO) bench --bench webrtc
 	python3 scripts/bench-readme.py
 	python3 scripts/bench-chart.py
 

@@ -32,6 +32,12 @@ pub const SERVE: Command = Command {
             Some("30000"),
             "end a session after this long without a word from its peer (RFC 7675)",
         ),
+        flag(
+            "no-page-trace",
+            None,
+            None,
+            "do not trace for the page (GET /trace): what make bench measures",
+        ),
         cli::SERIAL,
     ],
     args: "",
@@ -93,17 +99,25 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     // The page shows the Rust side's trace: the WebRTC layers are traced into a log the
     // page polls, and to stderr only when asked for (--trace, NETLAB_TRACE).
     let asked = LAYERS.iter().any(|l| trace::is_on(*l));
+    let page_trace = !m.on("no-page-trace");
     let mut log = TraceLog::default();
     log.echo = asked;
-    if !asked {
-        trace::enable("sdp,stun,dtls,sctp,dcep").map_err(runtime)?;
+    if page_trace {
+        if !asked {
+            trace::enable("sdp,stun,dtls,sctp,dcep").map_err(runtime)?;
+        }
+        trace::capture(Some(Box::new(log.clone())));
     }
-    trace::capture(Some(Box::new(log.clone())));
     let config = Config {
         consent_timeout: m.millis(&SERVE, "consent-timeout")?,
         ..Config::default()
     };
-    let router = signaling::router(identity, config, Arc::new(signaling::echo), Some(log));
+    let router = signaling::router(
+        identity,
+        config,
+        Arc::new(signaling::echo),
+        page_trace.then_some(log),
+    );
     cli::listening("http", listener.local_addr().map_err(runtime)?);
     server::serve(
         listener,
