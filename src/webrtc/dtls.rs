@@ -182,8 +182,9 @@ impl Conn for Transport {
 
 /// What [`Dtls::wait`] woke up for.
 pub enum Wait<T> {
-    /// A decrypted record: one SCTP packet.
-    Record(Vec<u8>),
+    /// Decrypted records, one SCTP packet each: the first that came, and any others already
+    /// waiting (up to [`BATCH`]), so SCTP is polled once for all of them.
+    Records(Vec<Vec<u8>>),
     /// Something arrived on the wake-up channel (a command from the application).
     Woken(T),
     /// The deadline passed.
@@ -191,6 +192,9 @@ pub enum Wait<T> {
     /// The association is over; the reason.
     Closed(String),
 }
+
+/// The most records one [`Dtls::wait`] returns.
+pub const BATCH: usize = 64;
 
 /// An established DTLS association.
 pub struct Dtls {
@@ -336,18 +340,32 @@ impl Dtls {
         let far = Instant::now() + Duration::from_secs(3600);
         let sleep_until = tokio::time::Instant::from_std(deadline.unwrap_or(far));
         self.runtime.block_on(async {
-            tokio::select! {
+            let first = tokio::select! {
                 r = self.conn.read(&mut buf, None) => match r {
-                    Ok(n) => Wait::Record(buf[..n].to_vec()),
-                    Err(e) => Wait::Closed(e.to_string()),
+                    Ok(n) => buf[..n].to_vec(),
+                    Err(e) => return Wait::Closed(e.to_string()),
                 },
-                t = wake.recv() => match t {
+                t = wake.recv() => return match t {
                     Some(t) => Wait::Woken(t),
                     // The application dropped its handle: nothing will wake us but the peer.
                     None => Wait::Closed("the application has gone".into()),
                 },
-                _ = tokio::time::sleep_until(sleep_until) => Wait::Timeout,
+                _ = tokio::time::sleep_until(sleep_until) => return Wait::Timeout,
+            };
+            // Records already decrypted are taken now: `biased` polls the read first, and the
+            // ready future answers at once when no record is waiting.
+            let mut records = vec![first];
+            while records.len() < BATCH {
+                tokio::select! {
+                    biased;
+                    r = self.conn.read(&mut buf, None) => match r {
+                        Ok(n) => records.push(buf[..n].to_vec()),
+                        Err(_) => break,
+                    },
+                    _ = std::future::ready(()) => break,
+                }
             }
+            Wait::Records(records)
         })
     }
 

@@ -251,33 +251,9 @@ pub fn run(
         let woke = dtls.wait(cmds, deadline);
         // 5. Feed SCTP what came.
         match woke {
-            Wait::Record(record) => {
-                if trace::is_on(Layer::Sctp) {
-                    for line in chunk::describe(&record) {
-                        trace::received(Layer::Sctp, || line);
-                    }
-                }
-                let now = Instant::now();
-                match endpoint.handle(now, PEER, None, None, Bytes::from(record)) {
-                    Some((h, DatagramEvent::AssociationEvent(ev))) => {
-                        if let Some((handle, a)) = assoc.as_mut() {
-                            if *handle == h {
-                                a.handle_event(ev);
-                            }
-                        }
-                    }
-                    Some((h, DatagramEvent::NewAssociation(a))) => {
-                        if assoc.is_none() {
-                            trace::event(Layer::Sctp, || "INIT received: a new association".into());
-                            assoc = Some((h, a));
-                        } else {
-                            // Both sides sent INIT (RFC 9260 §5.2.1); ours goes on, theirs is dropped.
-                            trace::event(Layer::Sctp, || {
-                                "a second INIT (both sides opened): keeping ours".into()
-                            });
-                        }
-                    }
-                    None => {}
+            Wait::Records(records) => {
+                for record in records {
+                    feed(&mut endpoint, &mut assoc, record);
                 }
             }
             Wait::Woken(Cmd::Shutdown) => {
@@ -308,6 +284,42 @@ pub fn run(
                 return Err(PeerError::Dtls(super::dtls::DtlsError::Closed(why)));
             }
         }
+    }
+}
+
+/// Step 5 for one record: the endpoint routes it to the association, or makes a new one
+/// from an INIT.
+fn feed(
+    endpoint: &mut Endpoint,
+    assoc: &mut Option<(AssociationHandle, Association)>,
+    record: Vec<u8>,
+) {
+    if trace::is_on(Layer::Sctp) {
+        for line in chunk::describe(&record) {
+            trace::received(Layer::Sctp, || line);
+        }
+    }
+    let now = Instant::now();
+    match endpoint.handle(now, PEER, None, None, Bytes::from(record)) {
+        Some((h, DatagramEvent::AssociationEvent(ev))) => {
+            if let Some((handle, a)) = assoc.as_mut() {
+                if *handle == h {
+                    a.handle_event(ev);
+                }
+            }
+        }
+        Some((h, DatagramEvent::NewAssociation(a))) => {
+            if assoc.is_none() {
+                trace::event(Layer::Sctp, || "INIT received: a new association".into());
+                *assoc = Some((h, a));
+            } else {
+                // Both sides sent INIT (RFC 9260 §5.2.1); ours goes on, theirs is dropped.
+                trace::event(Layer::Sctp, || {
+                    "a second INIT (both sides opened): keeping ours".into()
+                });
+            }
+        }
+        None => {}
     }
 }
 
