@@ -19,13 +19,14 @@
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
 //! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | `labs/07-hpack` |
 //! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | `labs/08-grpc-method` |
+//! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::sctp`], [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
 //!
-//! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2 and
-//! gRPC. HTTP/3 over QUIC and WebRTC are planned and not written yet; they will add their
-//! rows here when they are. The README holds the full course map, planned parts marked.
+//! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2,
+//! gRPC and WebRTC data channels. HTTP/3 over QUIC is planned and not written yet; it will
+//! add its rows here when it is. The README holds the full course map, planned parts marked.
 
 pub mod catch;
 pub mod grpc;

@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Behind it, two threads per peer, each a loop of its own:
-//! - the socket loop ([`socket_loop`]): one UDP socket, datagrams sorted by [`super::demux`];
+//! - the socket loop (`socket_loop`): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
 //!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
 //!   (RFC 7675: no word from the peer for `consent_timeout` ends the session);
