@@ -21,7 +21,7 @@
 //! ```
 //!
 //! Behind it, two threads per peer, each a loop of its own:
-//! - the socket loop (`socket_loop`): one UDP socket, datagrams sorted by [`super::demux`];
+//! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
 //!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
 //!   (RFC 7675: no word from the peer for `consent_timeout` ends the session);
@@ -31,17 +31,17 @@
 //! The application talks to the association loop through two channels: commands in, [`Event`]s out.
 
 use super::dcep::{self, ChannelType, Open};
-use super::demux::{self, Kind};
 use super::dtls::{Dtls, DtlsError, Handshake, Identity};
-use super::ice::{Checker, Credentials, Reply, Responder};
+use super::ice::{Checker, Credentials, Responder};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, SdpError, Setup};
+use super::socket::{SocketLoop, socket_loop};
 use crate::trace::{self, Layer};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -130,6 +130,11 @@ impl From<DtlsError> for PeerError {
     }
 }
 
+/// The steps of a session, in order (the values of `Peer::stage`).
+const ICE: u8 = 0;
+const DTLS: u8 = 1;
+const SCTP: u8 = 2;
+
 /// Settings of one peer.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -164,7 +169,7 @@ impl Default for Config {
 }
 
 /// Random bytes from the system (ring), for ICE credentials and transaction ids.
-fn random<const N: usize>() -> [u8; N] {
+pub(super) fn random<const N: usize>() -> [u8; N] {
     use ring::rand::SecureRandom;
     let mut b = [0u8; N];
     // The system RNG failing is not something a peer can recover from; zeros still work
@@ -301,6 +306,8 @@ pub struct Peer {
     events: Receiver<Event>,
     next_stream: u16,
     stop: Arc<AtomicBool>,
+    /// How far the session got: ICE, DTLS or SCTP (for a timeout's error).
+    stage: Arc<AtomicU8>,
     threads: Vec<JoinHandle<()>>,
     /// The UDP address of this peer (its ICE candidate).
     pub local_addr: SocketAddr,
@@ -383,6 +390,8 @@ impl Peer {
             .map_err(|e| PeerError::Io(e.to_string()))?;
         let io = |e: std::io::Error| PeerError::Io(e.to_string());
         let stop = Arc::new(AtomicBool::new(false));
+        let stage = Arc::new(AtomicU8::new(ICE));
+        let stage2 = stage.clone();
         let (cmd_tx, mut cmd_rx) = unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel();
         let (dtls_tx, dtls_rx) = unbounded_channel();
@@ -435,6 +444,7 @@ impl Peer {
                             )));
                         }
                     };
+                    stage2.store(DTLS, Ordering::Relaxed);
                     let dtls = Dtls::handshake(Handshake {
                         identity: &identity,
                         remote_fingerprint,
@@ -444,6 +454,7 @@ impl Peer {
                         inbound: dtls_rx,
                         timeout: config.dtls_timeout,
                     })?;
+                    stage2.store(SCTP, Ordering::Relaxed);
                     let _ = event_tx.send(Event::Connected);
                     let r = sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx);
                     dtls.close();
@@ -461,6 +472,7 @@ impl Peer {
             events: event_rx,
             next_stream: dcep::first_stream(client),
             stop,
+            stage,
             threads: vec![t1, t2],
             local_addr,
             dtls_client: client,
@@ -525,10 +537,14 @@ impl Peer {
                 Some(Event::Ended(e)) => return Err(e.unwrap_or(PeerError::Gone)),
                 Some(_) => {}
                 None => {
-                    return Err(PeerError::Sctp(format!(
-                        "no channel open within {} ms",
-                        timeout.as_millis()
-                    )));
+                    let ms = timeout.as_millis();
+                    return Err(match self.stage.load(Ordering::Relaxed) {
+                        ICE => PeerError::Ice(format!(
+                            "no authenticated connectivity check within {ms} ms (wrong credentials, or no route to the candidate?)"
+                        )),
+                        DTLS => PeerError::Dtls(DtlsError::Timeout(timeout)),
+                        _ => PeerError::Sctp(format!("no channel open within {ms} ms")),
+                    });
                 }
             }
         }
@@ -551,161 +567,5 @@ impl Drop for Peer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.shut();
-    }
-}
-
-/// What the socket loop owns.
-struct SocketLoop {
-    socket: UdpSocket,
-    responder: Responder,
-    checker: Option<(Checker, SocketAddr)>,
-    to_dtls: UnboundedSender<Vec<u8>>,
-    connected: Sender<SocketAddr>,
-    /// Wakes the association loop when consent is lost.
-    wake: UnboundedSender<Cmd>,
-    stop: Arc<AtomicBool>,
-    consent_timeout: Duration,
-}
-
-/// The socket loop: reads each datagram, sorts it by its first byte (RFC 7983) and hands
-/// it to whoever it is for. Ends when the association loop stops or consent is lost.
-fn socket_loop(mut s: SocketLoop) {
-    let _ = s.socket.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = vec![0u8; 65536];
-    // RFC 8445 §7.3 / the note: the peer's address is locked on its first authenticated check.
-    let mut peer: Option<SocketAddr> = None;
-    let mut last_heard = Instant::now();
-    let mut nominated = false;
-    while !s.stop.load(Ordering::Relaxed) {
-        // 1. The checker's next request, if it is due (only when we offered to a lite agent).
-        if let Some((checker, addr)) = s.checker.as_mut() {
-            if let Some(Ok(req)) = checker.poll_request(Instant::now(), random::<12>()) {
-                trace::sent(Layer::Stun, || {
-                    format!(
-                        "Binding Request to {addr} USERNAME={}:{} PRIORITY ICE-CONTROLLING USE-CANDIDATE MESSAGE-INTEGRITY FINGERPRINT",
-                        checker.remote.ufrag, checker.local.ufrag
-                    )
-                });
-                let _ = s.socket.send_to(&req, *addr);
-            }
-        }
-        // 2. Consent (RFC 7675 §5.1): silence for too long means the peer is gone.
-        if peer.is_some() && last_heard.elapsed() > s.consent_timeout {
-            trace::event(Layer::Stun, || {
-                format!(
-                    "ICE state failed: nothing from the peer for {} ms (consent lost, RFC 7675)",
-                    s.consent_timeout.as_millis()
-                )
-            });
-            let _ = s.wake.send(Cmd::Shutdown);
-            break;
-        }
-        // 3. The next datagram.
-        let (n, from) = match s.socket.recv_from(&mut buf) {
-            Ok(x) => x,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(e) => {
-                trace::event(Layer::L4, || format!("UDP receive failed: {e}"));
-                continue;
-            }
-        };
-        let d = &buf[..n];
-        // 4. Sorted by its first byte.
-        match demux::classify(d) {
-            Kind::Stun if super::ice::is_request(d) => match s.responder.answer(d, from) {
-                Reply::Success {
-                    response,
-                    nominated: use_candidate,
-                    summary,
-                } => {
-                    trace::received(Layer::Stun, || summary);
-                    trace::sent(Layer::Stun, || {
-                        format!(
-                            "Binding Success to {from} XOR-MAPPED-ADDRESS={from} MESSAGE-INTEGRITY FINGERPRINT"
-                        )
-                    });
-                    let _ = s.socket.send_to(&response, from);
-                    if peer.is_none() {
-                        peer = Some(from);
-                        trace::event(Layer::Stun, || {
-                            format!(
-                                "ICE state connected: peer {from} locked on its first authenticated check"
-                            )
-                        });
-                        let _ = s.connected.send(from);
-                    }
-                    if Some(from) == peer {
-                        last_heard = Instant::now();
-                    }
-                    if use_candidate && !nominated {
-                        nominated = true;
-                        trace::event(Layer::Stun, || {
-                            format!(
-                                "ICE state completed: pair with {from} nominated (USE-CANDIDATE)"
-                            )
-                        });
-                    }
-                }
-                Reply::Error { response, why } => {
-                    trace::received(Layer::Stun, || {
-                        format!("Binding Request from {from} rejected: {why}")
-                    });
-                    let _ = s.socket.send_to(&response, from);
-                }
-                Reply::Ignore(why) => {
-                    trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"))
-                }
-            },
-            Kind::Stun => match s.checker.as_mut() {
-                Some((checker, addr)) if from == *addr => match checker.on_response(d) {
-                    Ok(_) => {
-                        last_heard = Instant::now();
-                        if peer.is_none() {
-                            trace::received(Layer::Stun, || {
-                                format!("Binding Success from {from}: verified")
-                            });
-                            trace::event(Layer::Stun, || {
-                                format!(
-                                    "ICE state connected: pair with {from} checked and nominated"
-                                )
-                            });
-                            peer = Some(from);
-                            let _ = s.connected.send(from);
-                        }
-                    }
-                    Err(why) => {
-                        trace::received(Layer::Stun, || format!("response from {from}: {why}"))
-                    }
-                },
-                _ => trace::received(Layer::Stun, || {
-                    format!("STUN response from {from} for no check of ours: ignored")
-                }),
-            },
-            Kind::Dtls if Some(from) == peer => {
-                last_heard = Instant::now();
-                if s.to_dtls.send(d.to_vec()).is_err() {
-                    break;
-                }
-            }
-            Kind::Dtls => trace::received(Layer::Dtls, || {
-                format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
-            }),
-            Kind::Rtp => trace::received(Layer::L4, || {
-                format!("{n} bytes of RTP/RTCP from {from}: no media here, dropped")
-            }),
-            Kind::Unknown => trace::received(Layer::L4, || {
-                format!(
-                    "{n} bytes from {from} with first byte {:?}: not STUN, DTLS or RTP (RFC 7983), dropped",
-                    d.first()
-                )
-            }),
-        }
     }
 }

@@ -15,13 +15,13 @@
 //! runs them. What a data channel does once open is the [`Session`] function given here.
 
 use super::dtls::Identity;
-use super::peer::{Config, Peer};
+use super::peer::{Config, Peer, PeerError};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
 use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
@@ -30,6 +30,18 @@ pub type Session = Arc<dyn Fn(Peer) + Send + Sync>;
 /// The page a student opens: a chat with the Rust echo peer, the Rust side's trace, and
 /// the two-tab room.
 pub const PAGE: &str = include_str!("page.html");
+
+/// Sessions at once; more offers get 503.
+pub const MAX_SESSIONS: usize = 64;
+
+/// Counts a session while its thread runs.
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// The largest SDP accepted (a data-channel offer is about 600 bytes).
 const MAX_SDP: usize = 64 * 1024;
@@ -90,6 +102,7 @@ pub fn router(
     log: Option<TraceLog>,
 ) -> Router {
     let next = Arc::new(AtomicU64::new(1));
+    let live = Arc::new(AtomicUsize::new(0));
     let rooms: Rooms = Arc::default();
     let (r1, r2) = (rooms.clone(), rooms);
     let mut router = Router::new()
@@ -97,7 +110,7 @@ pub fn router(
             Response::with_body(200, "text/html; charset=utf-8", PAGE)
         })
         .post("/webrtc", move |req: &Request| {
-            offer(req, &identity, &config, &session, &next)
+            offer(req, &identity, &config, &session, &next, &live)
         })
         .post("/rooms/{name}/{which}", move |req: &Request| {
             room_post(req, &r1)
@@ -133,6 +146,7 @@ fn offer(
     config: &Config,
     session: &Session,
     next: &AtomicU64,
+    live: &Arc<AtomicUsize>,
 ) -> Response {
     if !is_sdp(req) {
         return Response::text(
@@ -146,13 +160,23 @@ fn offer(
     let Ok(text) = std::str::from_utf8(&req.body) else {
         return Response::text(400, "the offer is not UTF-8 (RFC 8866 §5)");
     };
+    // A session holds a UDP socket and two threads: a small server takes so many at once.
+    if live.load(Ordering::Relaxed) >= MAX_SESSIONS {
+        return Response::text(503, "too many WebRTC sessions at once; try again later")
+            .header("Retry-After", "5");
+    }
     let n = next.fetch_add(1, Ordering::Relaxed);
     match Peer::answer(text, identity, config.clone()) {
         Ok((peer, answer)) => {
             let session = session.clone();
+            live.fetch_add(1, Ordering::Relaxed);
+            let count = Live(live.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("webrtc-session-{n}"))
-                .spawn(move || session(peer));
+                .spawn(move || {
+                    let _count = count;
+                    session(peer)
+                });
             if spawned.is_err() {
                 return Response::text(503, "cannot start a session thread");
             }
@@ -160,10 +184,12 @@ fn offer(
                 .header("Location", &format!("/webrtc/{n}"))
                 .header("Access-Control-Allow-Origin", "*")
         }
-        Err(e) => {
+        Err(e @ PeerError::Sdp(_)) => {
             trace::event(Layer::Sdp, || format!("offer rejected: {e}"));
             Response::text(400, &e.to_string())
         }
+        // The offer was fine; this server could not take it (no socket, no thread).
+        Err(e) => Response::text(503, &e.to_string()),
     }
 }
 
