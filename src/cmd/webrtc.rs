@@ -51,6 +51,12 @@ pub const CONNECT: Command = Command {
     flags: &[
         flag("label", Some("L"), Some("chat"), "the channel's label"),
         flag(
+            "room",
+            Some("NAME"),
+            None,
+            "offer into room NAME of the netlab webrtc serve at URL (its origin) and wait for a browser tab to answer",
+        ),
+        flag(
             "unordered",
             None,
             None,
@@ -159,6 +165,54 @@ pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, C
         .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))
 }
 
+/// The relay's half: POST the offer to /rooms/NAME/offer, then poll /rooms/NAME/answer
+/// (200 with the SDP, 204 while no tab has answered) until `timeout`.
+fn room_offer(
+    origin: &str,
+    room: &str,
+    offer: &str,
+    timeout: Duration,
+) -> Result<String, CliError> {
+    let base = origin.trim_end_matches('/');
+    let url = |which: &str| format!("{base}/rooms/{room}/{which}");
+    let parse = |u: &str| Url::parse(u).map_err(|e| CliError::Usage(format!("{u}: {e}")));
+    let mut client = Client::new(Options {
+        timeout,
+        ..Options::default()
+    });
+    let mut req = Outgoing::new("POST", parse(&url("offer"))?);
+    req.headers.set("Content-Type", "application/sdp");
+    req.body = offer.as_bytes().to_vec();
+    let resp = client
+        .send(&req)
+        .map_err(|e| CliError::Runtime(format!("signaling: POST {}: {e}", url("offer"))))?;
+    if resp.status != 204 {
+        return Err(CliError::Runtime(format!(
+            "signaling: POST {} answered {} {}",
+            url("offer"),
+            resp.status,
+            resp.reason
+        )));
+    }
+    // On stderr: stdout carries only the messages received.
+    eprintln!("offered in room {room:?}: open {base}/ in a browser and join it");
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        let resp = client
+            .send(&Outgoing::new("GET", parse(&url("answer"))?))
+            .map_err(|e| CliError::Runtime(format!("signaling: GET {}: {e}", url("answer"))))?;
+        if resp.status == 200 {
+            return String::from_utf8(resp.body)
+                .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(CliError::Runtime(format!(
+        "signaling: no tab answered in room {room:?} within {} ms",
+        timeout.as_millis()
+    )))
+}
+
 fn connect(m: &Matches) -> Result<(), CliError> {
     let url = m.args.first().map(String::as_str).unwrap_or("");
     let timeout = m.timeout(&CONNECT, "timeout")?;
@@ -170,7 +224,10 @@ fn connect(m: &Matches) -> Result<(), CliError> {
         ..Config::default()
     };
     let offer = Peer::offer(&identity, config).map_err(runtime)?;
-    let answer = post_offer(url, &offer.sdp, timeout)?;
+    let answer = match m.get("room") {
+        Some(room) => room_offer(url, room, &offer.sdp, timeout)?,
+        None => post_offer(url, &offer.sdp, timeout)?,
+    };
     let mut peer = offer.accept(&answer).map_err(runtime)?;
     let channel_type = ChannelType {
         unordered: m.on("unordered"),

@@ -3,6 +3,8 @@
 //
 //   node chromium.js echo  URL          a channel to the Rust echo peer: text, binary, 100 kB
 //   node chromium.js rooms URL ROOM     two pages connect to each other through the relay
+//   node chromium.js join URL ROOM      one page answers the offer `netlab webrtc connect
+//                                       --room ROOM` put in the room: Chromium as answerer
 //
 // Run it inside a loopback-only network namespace (tests/webrtc/netns.rs).
 "use strict";
@@ -63,12 +65,28 @@ async function rooms(browser, url, room) {
   return { ok: ra[0] === "from tab B" && rb[0] === "from tab A", a: ra, b: rb };
 }
 
+async function join(browser, url, room) {
+  const page = await browser.newPage();
+  await page.goto(url);
+  await page.fill("#room", room);
+  await page.evaluate(() => { window.netlabRoomStart.join().catch((e) => window.netlabRoom.error = String(e)); });
+  await waitFor(page, "window.netlabRoom.opened", 20000);
+  await waitFor(page, "window.netlabRoom.received.length >= 1", 10000);
+  const received = await page.evaluate("window.netlabRoom.received");
+  await page.evaluate(() => window.netlabRoomStart.send("hello rust"));
+  // Give SCTP a moment to carry the reply before the page goes away.
+  await new Promise((r) => setTimeout(r, 1000));
+  return { ok: received[0] === "hello chromium", received };
+}
+
 (async () => {
   const [mode, url, room] = process.argv.slice(2);
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ARGS });
   let result;
   try {
-    result = mode === "rooms" ? await rooms(browser, url, room || "lab") : await echo(browser, url);
+    if (mode === "rooms") result = await rooms(browser, url, room || "lab");
+    else if (mode === "join") result = await join(browser, url, room || "lab");
+    else result = await echo(browser, url);
   } catch (e) {
     result = { ok: false, error: String(e) };
   }
