@@ -164,12 +164,14 @@ pub fn run(
                     }
                 }
             }
-            // 3. The association's events; after any, round again from 1 to send what they made.
-            let mut acted = false;
+            // 3. The association's events; after any that wrote, round again from 1 to send
+            //    it. (Not after every event: each poll_transmit costs sctp-proto a scan of
+            //    everything in flight.)
+            let mut wrote = false;
             while let Some(ev) = a.poll() {
-                acted = true;
                 match ev {
                     SctpEvent::Connected => {
+                        wrote = true;
                         established = true;
                         trace::event(Layer::Sctp, || "ESTABLISHED".into());
                         for cmd in queued.drain(..) {
@@ -200,7 +202,7 @@ pub fn run(
                         while a.accept_stream().is_some() {}
                     }
                     SctpEvent::Stream(StreamEvent::Readable { id }) => {
-                        read_stream(a, id, settings, &mut channels, events)?;
+                        wrote |= read_stream(a, id, settings, &mut channels, events)?;
                     }
                     SctpEvent::Stream(StreamEvent::Finished { id }) => {
                         if let Some(c) = channels.remove(&id) {
@@ -219,7 +221,7 @@ pub fn run(
                 trace::event(Layer::Sctp, || "CLOSED: shutdown complete".into());
                 return Ok(());
             }
-            if acted {
+            if wrote {
                 continue;
             }
             // SHUTDOWN only once every queued message is acknowledged: sctp-proto sends
@@ -262,10 +264,30 @@ pub fn run(
                     return Ok(());
                 }
             }
-            Wait::Woken(cmd) => match assoc.as_mut() {
-                Some((_, a)) if established => command(a, cmd, &mut channels, events)?,
-                _ => queued.push(cmd),
-            },
+            Wait::Woken(cmd) => {
+                // Commands already queued behind this one go in the same round (an echo of
+                // many messages is many commands), up to a bound so records are not starved.
+                let mut batch = vec![cmd];
+                while batch.len() < 256 {
+                    match cmds.try_recv() {
+                        Ok(Cmd::Shutdown) => {
+                            closing = Some(Instant::now() + SHUTDOWN_WAIT);
+                            break;
+                        }
+                        Ok(c) => batch.push(c),
+                        Err(_) => break,
+                    }
+                }
+                for cmd in batch {
+                    match assoc.as_mut() {
+                        Some((_, a)) if established => command(a, cmd, &mut channels, events)?,
+                        _ => queued.push(cmd),
+                    }
+                }
+                if closing.is_some() && !established {
+                    return Ok(());
+                }
+            }
             Wait::Timeout => {
                 if let Some((_, a)) = assoc.as_mut() {
                     a.handle_timeout(Instant::now());
@@ -392,24 +414,29 @@ fn command(
 }
 
 /// Reads every complete message of stream `id`: DCEP, or a user message of an open channel.
+/// `true` when a DCEP message was handled (its reply, or a reset, waits to be sent).
 fn read_stream(
     a: &mut Association,
     id: u16,
     settings: &Settings,
     channels: &mut HashMap<u16, ChannelState>,
     events: &Sender<Event>,
-) -> Result<(), PeerError> {
+) -> Result<bool, PeerError> {
+    let mut wrote = false;
     loop {
         let chunks = match a.stream(id).and_then(|mut s| s.read_sctp()) {
             Ok(Some(c)) => c,
-            Ok(None) | Err(_) => return Ok(()),
+            Ok(None) | Err(_) => return Ok(wrote),
         };
         let mut buf = vec![0u8; chunks.len()];
         let n = chunks.read(&mut buf).unwrap_or(0);
         buf.truncate(n);
         let ppi = chunks.ppi;
         match ppi {
-            Ppi::Dcep => dcep_message(a, id, &buf, settings, channels, events)?,
+            Ppi::Dcep => {
+                wrote = true;
+                dcep_message(a, id, &buf, settings, channels, events)?
+            }
             Ppi::String | Ppi::Binary | Ppi::StringEmpty | Ppi::BinaryEmpty => {
                 // RFC 8832 §6: the opener may send before the ACK arrives, so any known channel.
                 if !channels.contains_key(&id) {
