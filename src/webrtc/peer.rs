@@ -83,10 +83,18 @@ pub enum Event {
 /// What the application asks of the association loop.
 #[derive(Debug)]
 pub enum Cmd {
-    Open { id: u16, open: Open },
-    Send { id: u16, message: Message },
+    Open {
+        id: u16,
+        open: Open,
+    },
+    Send {
+        id: u16,
+        message: Message,
+    },
     Close(u16),
     Shutdown,
+    /// From the socket loop: the peer went silent (RFC 7675), the session is over.
+    Lost(String),
 }
 
 /// Why a peer failed, naming the step.

@@ -258,6 +258,7 @@ pub fn run(
                     feed(&mut endpoint, &mut assoc, record);
                 }
             }
+            Wait::Woken(Cmd::Lost(why)) => return Err(PeerError::Ice(why)),
             Wait::Woken(Cmd::Shutdown) => {
                 closing = Some(Instant::now() + SHUTDOWN_WAIT);
                 if !established {
@@ -274,6 +275,7 @@ pub fn run(
                             closing = Some(Instant::now() + SHUTDOWN_WAIT);
                             break;
                         }
+                        Ok(Cmd::Lost(why)) => return Err(PeerError::Ice(why)),
                         Ok(c) => batch.push(c),
                         Err(_) => break,
                     }
@@ -409,6 +411,7 @@ fn command(
             }
         }
         Cmd::Shutdown => {}
+        Cmd::Lost(why) => return Err(PeerError::Ice(why)),
     }
     Ok(())
 }
