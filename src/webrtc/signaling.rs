@@ -289,3 +289,100 @@ pub fn echo(mut peer: Peer) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Request {
+        let mut r = Request::new(method, path);
+        if let Some(ct) = content_type {
+            r.headers.set("Content-Type", ct);
+        }
+        r.body = body.as_bytes().to_vec();
+        r
+    }
+
+    #[test]
+    fn a_room_relays_one_offer_and_one_answer() {
+        let rooms: Rooms = Arc::default();
+        let sdp = Some("application/sdp");
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
+            204
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/answer", sdp, "v=0"), &rooms).status,
+            409,
+            "no offer yet"
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/offer", sdp, "v=0 offer"), &rooms).status,
+            204
+        );
+        let got = room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms);
+        assert_eq!(
+            (got.status, got.body.as_slice()),
+            (200, b"v=0 offer".as_slice())
+        );
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/answer", None, ""), &rooms).status,
+            204
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/answer", sdp, "v=0 answer"), &rooms).status,
+            204
+        );
+        let got = room_get(&req("GET", "/rooms/a/answer", None, ""), &rooms);
+        assert_eq!(
+            (got.status, got.body.as_slice()),
+            (200, b"v=0 answer".as_slice())
+        );
+        // Collected: the room is gone.
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
+            204
+        );
+    }
+
+    #[test]
+    fn rooms_refuse_what_they_cannot_relay() {
+        let rooms: Rooms = Arc::default();
+        assert_eq!(
+            room_post(
+                &req("POST", "/rooms/a/offer", Some("text/plain"), "x"),
+                &rooms
+            )
+            .status,
+            415
+        );
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/other", None, ""), &rooms).status,
+            404
+        );
+        let long = format!("/rooms/{}/offer", "n".repeat(65));
+        assert_eq!(room_get(&req("GET", &long, None, ""), &rooms).status, 404);
+        let big = "x".repeat(MAX_SDP + 1);
+        assert_eq!(
+            room_post(
+                &req("POST", "/rooms/a/offer", Some("application/sdp"), &big),
+                &rooms
+            )
+            .status,
+            413
+        );
+    }
+
+    #[test]
+    fn the_trace_log_hands_out_lines_from_a_number_on() {
+        let mut log = TraceLog::default();
+        let _ = log.write(b"one\ntwo\n");
+        let _ = log.write(b"three\n");
+        assert_eq!(
+            log.since(0),
+            (3, vec!["one".into(), "two".into(), "three".into()])
+        );
+        assert_eq!(log.since(3), (3, vec!["three".into()]));
+        assert_eq!(log.since(4), (3, vec![]));
+    }
+}
