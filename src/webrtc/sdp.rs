@@ -395,6 +395,17 @@ mod tests {
     /// What Chromium sends for `createDataChannel` alone (trimmed of nothing but its length).
     const CHROME_OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Zp3b\r\na=ice-pwd:Qbw2cO5fKTqI0vi3x9S5Gq7J\r\na=ice-options:trickle\r\na=fingerprint:sha-256 2C:0B:6E:21:B7:6F:6E:7D:AC:2B:99:63:75:2D:F0:57:5B:35:63:B9:6C:3E:5D:E1:46:33:1F:92:04:8F:1E:DE\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n";
 
+    /// What aiortc 1.16 offers: candidates in the SDP, three fingerprints (sha-256 first).
+    const AIORTC_OFFER: &str = "v=0\r\no=- 4005111039 4005111039 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic:WMS *\r\nm=application 59683 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\na=candidate:16572de626da4e5384a0ce2d0d93678a 1 udp 2130706431 127.0.0.1 59683 typ host\r\na=end-of-candidates\r\na=ice-ufrag:IiVV\r\na=ice-pwd:HhtiyOfAQpOxp1LpoITUHC\r\na=fingerprint:sha-256 3D:D0:87:8A:F3:7E:57:7B:FE:E5:1D:EC:2F:1A:59:5C:BB:85:D2:DE:60:FC:25:1D:41:94:34:F2:B4:56:10:AF\r\na=fingerprint:sha-384 33:DE:C2:A4:E8:D8:99:58:EC:3B:60:86:7F:6D:F2:22:9A:3F:EC:26:86:B8:CC:FB:8C:D7:8D:1C:D1:8A:45:7B:2B:57:E5:AE:4B:CA:D3:3A:F2:67:B3:FE:60:3F:05:41\r\na=setup:actpass\r\n";
+
+    #[test]
+    fn an_aiortc_offer_parses_with_its_candidate_and_sha_256() {
+        let d = parse(AIORTC_OFFER, Kind::Offer).unwrap();
+        assert_eq!(d.candidates, ["127.0.0.1:59683".parse().unwrap()]);
+        assert_eq!(d.fingerprint[..2], [0x3d, 0xd0], "the sha-256 one of three");
+        assert_eq!((d.ice_ufrag.as_str(), d.setup), ("IiVV", Setup::Actpass));
+    }
+
     fn ours() -> Description {
         Description {
             ice_ufrag: "abcd".into(),
