@@ -188,7 +188,10 @@ fn main() {
         println!("{e}");
         std::process::exit(1)
     });
-    loopback_only();
+    // Serving is for a browser on this machine: the host's network, then.
+    if !check.serving() {
+        loopback_only();
+    }
     let identity = Identity::generate().unwrap_or_else(|e| {
         println!("error: {e}");
         std::process::exit(1)
@@ -235,7 +238,7 @@ fn main() {
     let url = format!("http://{}/webrtc", http.addr());
     check.serve(
         &format!("http://{}/", http.addr()),
-        &[&format!("{python} tests/webrtc/aiortc_peer.py lab {url}   (aiortc opens the check's six channels)")],
+        &[&format!("{python} tests/webrtc/aiortc_peer.py lab {url}   (aiortc opens the check's six channels)"), &format!("or open http://{}/ in a browser and press connect (netlab answers with your on_open)", http.addr())],
     );
     // One aiortc run opens every channel; each step then judges one of them.
     let seen = run_aiortc(python, &url);
