@@ -251,3 +251,60 @@ fn a_peer_that_vanishes_mid_transfer_ends_its_session_only() {
     still_echoes(&mut good, id, "after a vanished peer");
     no_panic(&mut server);
 }
+
+#[test]
+fn garbage_dtls_from_an_ice_checked_peer_ends_only_its_session() {
+    netns::enter();
+    let (mut server, url) = serve();
+    let (mut good, id) = good_peer(&url);
+    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
+    let ours = sdp::parse(&offer.sdp, Kind::Offer).unwrap();
+    let (status, answer) = post(&url, "application/sdp", offer.sdp.as_bytes());
+    assert_eq!(status, 201);
+    let theirs = sdp::parse(&answer, Kind::Answer).unwrap();
+    let target = theirs.candidates[0];
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // A correct check: the server locks this socket's address as the peer's.
+    let local = Credentials {
+        ufrag: ours.ice_ufrag.clone(),
+        pwd: ours.ice_pwd.clone(),
+    };
+    let remote = Credentials {
+        ufrag: theirs.ice_ufrag.clone(),
+        pwd: theirs.ice_pwd.clone(),
+    };
+    let mut checker = Checker::new(local, remote, 7);
+    let req = checker
+        .poll_request(Instant::now(), [5; 12])
+        .unwrap()
+        .unwrap();
+    socket.send_to(&req, target).unwrap();
+    let mut buf = [0u8; 1500];
+    let (n, _) = socket.recv_from(&mut buf).unwrap();
+    assert_eq!(
+        checker.on_response(&buf[..n]),
+        Ok(true),
+        "a verified Binding Success"
+    );
+    // Then DTLS records that are not: a handshake header with nonsense, truncated records,
+    // an application_data record in epoch 0, a huge length.
+    let junk: [&[u8]; 5] = [
+        &[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3],
+        &[22, 0xfe, 0xfd, 0, 0],
+        &[23, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 1, 0, 4, 9, 9, 9, 9],
+        &[22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 2, 0xff, 0xff, 1],
+        &[21, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 3, 0, 2, 2, 40],
+    ];
+    for j in junk {
+        socket.send_to(j, target).unwrap();
+    }
+    still_echoes(&mut good, id, "after garbage DTLS");
+    // The broken session ends (its handshake cannot complete) with a DTLS error, in time.
+    let log = server.stderr_until(&["session ended: DTLS"], Duration::from_secs(15));
+    assert!(log.contains("session ended: DTLS"), "{log}");
+    still_echoes(&mut good, id, "after its session ended");
+    no_panic(&mut server);
+}
