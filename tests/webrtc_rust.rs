@@ -110,3 +110,37 @@ fn two_channels_of_different_types_are_kept_apart() {
     client.close();
     echo_thread.join().unwrap();
 }
+
+#[test]
+fn a_message_over_the_peers_max_message_size_is_refused_and_the_channel_goes_on() {
+    netlab::trace::enable_from_env().unwrap();
+    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
+    // The answerer says a=max-message-size:4096 (RFC 8841 §6): the offerer may not send more.
+    let small = Config {
+        max_message_size: 4096,
+        ..Config::default()
+    };
+    let (server, answer) = Peer::answer(&offer.sdp, &Identity::generate().unwrap(), small).unwrap();
+    assert!(answer.contains("a=max-message-size:4096\r\n"));
+    let echo_thread = std::thread::spawn(move || echo(server));
+    let mut client = offer.accept(&answer).unwrap();
+    let id = client.open("small", ChannelType::RELIABLE);
+    client.wait_open(Duration::from_secs(15)).unwrap();
+    client.send(id, Message::Binary(vec![1; 5000])).unwrap();
+    let refused = loop {
+        match client.recv(Duration::from_secs(10)) {
+            Some(Event::Error(e)) => break e,
+            Some(Event::Message(..)) => panic!("5000 bytes went out past a 4096-byte limit"),
+            Some(_) => {}
+            None => panic!("no error for the oversized message"),
+        }
+    };
+    assert!(refused.contains("cannot send"), "{refused}");
+    client.send(id, Message::Binary(vec![2; 4096])).unwrap();
+    assert_eq!(
+        next_message(&mut client),
+        (id, Message::Binary(vec![2; 4096]))
+    );
+    client.close();
+    echo_thread.join().unwrap();
+}
