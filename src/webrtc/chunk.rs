@@ -88,7 +88,7 @@ pub fn describe(packet: &[u8]) -> Vec<String> {
                     f.push("E");
                 }
                 format!(
-                    "DATA TSN={} stream={} SSN={} PPID={} flags={} {} bytes",
+                    "DATA TSN={} stream={} SSN={} PPID={} flags={} {} bytes {}",
                     be32(v, 0).unwrap_or(0),
                     be16(v, 4).unwrap_or(0),
                     be16(v, 6).unwrap_or(0),
@@ -98,7 +98,9 @@ pub fn describe(packet: &[u8]) -> Vec<String> {
                     } else {
                         f.join("|")
                     },
-                    v.len().saturating_sub(12)
+                    v.len().saturating_sub(12),
+                    // The plaintext a capture cannot show (webrtc-dtls keeps no key log).
+                    crate::trace::quoted(v.get(12..).unwrap_or(&[]), 32)
                 )
             }
             1 | 2 => format!(
@@ -144,7 +146,7 @@ mod tests {
         assert_eq!(
             describe(&p),
             [
-                "DATA TSN=9 stream=1 SSN=0 PPID=51 (string) flags=B|E 5 bytes",
+                "DATA TSN=9 stream=1 SSN=0 PPID=51 (string) flags=B|E 5 bytes \"hello\"",
                 "COOKIE-ACK"
             ]
         );
