@@ -352,10 +352,12 @@ impl Dtls {
                 },
                 _ = tokio::time::sleep_until(sleep_until) => return Wait::Timeout,
             };
-            // Records already decrypted are taken now: `biased` polls the read first, and the
-            // ready future answers at once when no record is waiting.
+            // Records already waiting are taken now. Each time round, webrtc-dtls's own task
+            // gets its turn (yield_now) to decrypt the next one; then `biased` polls the read
+            // first, and the ready future answers at once when no record is waiting.
             let mut records = vec![first];
             while records.len() < BATCH {
+                tokio::task::yield_now().await;
                 tokio::select! {
                     biased;
                     r = self.conn.read(&mut buf, None) => match r {

@@ -209,11 +209,21 @@ fn bind(ip: IpAddr) -> Result<UdpSocket, PeerError> {
     let local = socket
         .local_addr()
         .map_err(|e| PeerError::Io(e.to_string()))?;
+    // SCTP sends a window's worth of packets in a burst (up to its peer's a_rwnd, 1 MiB
+    // here); the kernel's default receive buffer (about 200 KiB) drops part of such a burst
+    // on loopback, and each drop costs a retransmission timeout. The kernel caps the value
+    // at net.core.rmem_max; a smaller buffer only means more drops, so failure is ignored.
+    let _ =
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &RECEIVE_BUFFER);
+    let got = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::RcvBuf).unwrap_or(0);
     trace::event(Layer::L4, || {
-        format!("bind UDP {local} (ICE host candidate)")
+        format!("bind UDP {local} (ICE host candidate), SO_RCVBUF {got} bytes")
     });
     Ok(socket)
 }
+
+/// The receive buffer a peer's socket asks for.
+const RECEIVE_BUFFER: usize = 4 << 20;
 
 fn describe(
     local: &Credentials,
