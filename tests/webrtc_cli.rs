@@ -3,13 +3,19 @@
 
 mod common;
 use common::*;
+use netlab::webrtc::dtls::Identity;
+use netlab::webrtc::peer::{Config, Peer};
 use netlab::webrtc::sdp::{self, Description, Setup};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-/// A signaling server that answers every POST with `answer`, once.
+/// A signaling server that answers one POST with `answer(offer)`.
 fn fake_signaling(answer: String) -> String {
+    fake_signaling_with(move |_| answer)
+}
+
+fn fake_signaling_with(answer: impl FnOnce(String) -> String + Send + 'static) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -23,6 +29,12 @@ fn fake_signaling(answer: String) -> String {
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                 }
             }
+            let text = String::from_utf8_lossy(&got).into_owned();
+            let offer = text
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default();
+            let answer = answer(offer);
             let resp = format!(
                 "HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
                 answer.len()
@@ -129,4 +141,42 @@ fn usage_and_help() {
         help.contains("--label") && help.contains("--unordered") && help.contains("15000"),
         "{help}"
     );
+}
+
+#[test]
+fn a_forged_fingerprint_is_a_dtls_error_that_says_so() {
+    // A real netlab answerer, whose answer's fingerprint is replaced on the way back: ICE
+    // works, and the DTLS handshake must fail on the certificate check.
+    let (keep_tx, keep_rx) = std::sync::mpsc::channel();
+    let url = fake_signaling_with(move |offer| {
+        let (peer, answer) =
+            Peer::answer(&offer, &Identity::generate().unwrap(), Config::default()).unwrap();
+        let _ = keep_tx.send(peer);
+        let fp = answer
+            .lines()
+            .find(|l| l.starts_with("a=fingerprint:"))
+            .unwrap()
+            .to_string();
+        answer.replace(
+            &fp,
+            &format!(
+                "a=fingerprint:sha-256 {}",
+                sdp::fingerprint_hex(&[0xAB; 32])
+            ),
+        )
+    });
+    let out = run_netlab(
+        &["webrtc", "connect", "--timeout", "5000", &url, "hi"],
+        b"",
+        &[],
+        Duration::from_secs(30),
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: DTLS: the peer's certificate has fingerprint "),
+        "{err}"
+    );
+    assert!(err.contains("not the AB:AB:AB"), "{err}");
+    drop(keep_rx);
 }

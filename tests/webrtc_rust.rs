@@ -144,3 +144,45 @@ fn a_message_over_the_peers_max_message_size_is_refused_and_the_channel_goes_on(
     client.close();
     echo_thread.join().unwrap();
 }
+
+#[test]
+fn closing_a_channel_resets_its_stream_on_both_sides_and_the_other_channel_goes_on() {
+    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
+    let (mut server, answer) = Peer::answer(
+        &offer.sdp,
+        &Identity::generate().unwrap(),
+        Config::default(),
+    )
+    .unwrap();
+    // The answerer reports what it sees, and echoes.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+    let answerer = std::thread::spawn(move || {
+        while let Some(e) = server.recv(Duration::from_secs(10)) {
+            match e {
+                Event::Message(id, m) => {
+                    let _ = server.send(id, m);
+                }
+                Event::Closed(id) => {
+                    let _ = seen_tx.send(id);
+                }
+                Event::Ended(_) => break,
+                _ => {}
+            }
+        }
+    });
+    let mut client = offer.accept(&answer).unwrap();
+    let a = client.open("a", ChannelType::RELIABLE);
+    let b = client.open("b", ChannelType::RELIABLE);
+    client.wait_open(Duration::from_secs(15)).unwrap();
+    client.wait_open(Duration::from_secs(15)).unwrap();
+    client.close_channel(a);
+    // RFC 8831 §6.7: closing is an SCTP stream reset (RE-CONFIG), seen by the other side.
+    assert_eq!(seen_rx.recv_timeout(Duration::from_secs(10)), Ok(a));
+    client.send(b, Message::Text("still here".into())).unwrap();
+    assert_eq!(
+        next_message(&mut client),
+        (b, Message::Text("still here".into()))
+    );
+    client.close();
+    answerer.join().unwrap();
+}
