@@ -1,5 +1,6 @@
-//! A WebRTC peer with data channels only, assembled from the pieces of this folder, with a
-//! blocking API that fits on one screen:
+//! A WebRTC peer with data channels only (RFC 8831; the offer/answer of RFC 8829, JSEP,
+//! reduced to one `m=application` section), assembled from the pieces of this folder, with
+//! a blocking API that fits on one screen:
 //!
 //! ```no_run
 //! use netlab::webrtc::dcep::ChannelType;
