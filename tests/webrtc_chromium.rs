@@ -38,11 +38,20 @@ fn drive(args: &[&str]) -> (bool, String) {
 fn chromium_opens_a_channel_to_the_rust_peer_and_gets_its_echoes() {
     netns::enter();
     node_with_playwright();
-    let mut server = spawn_netlab(&["webrtc", "serve", "--addr", "127.0.0.1:0"], &[]);
+    let mut server = spawn_netlab(
+        &["webrtc", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "dcep")],
+    );
     let addr = server.listening();
-    let (ok, out) = drive(&["echo", &format!("http://{addr}/")]);
+    let (ok, out) = drive(&[
+        "echo",
+        &format!("http://{addr}/?label=caf%C3%A9%20%E2%9C%93"),
+    ]);
     assert!(ok, "chromium: {out}");
     assert!(out.contains("\"length\":100000"), "{out}");
+    // Chromium's Label Length counts bytes (RFC 8832 §5.1): the label arrives whole.
+    let log = server.stderr_until(&["DATA_CHANNEL_OPEN"], Duration::from_secs(5));
+    assert!(log.contains("label=\"café ✓\""), "{log}");
 }
 
 #[test]
