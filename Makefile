@@ -58,6 +58,7 @@ bench: deps
 	$(CARGO) bench --bench zmq
 	$(CARGO) bench --bench h2
 	$(CARGO) bench --bench h3
+	$(CARGO) bench --bench webrtc
 	python3 scripts/bench-readme.py
 	python3 scripts/bench-chart.py
 

@@ -22,13 +22,15 @@
 //! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`], [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
 //! | a lossy UDP path in user space | [`l4::lossy`] | `labs/09-quic-loop` |
+//! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::sctp`], [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
+//! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
 //!
 //! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2,
-//! gRPC and HTTP/3 over QUIC. WebRTC is planned and not written yet; it will add its rows
-//! here when it is. The README holds the full course map, planned parts marked.
+//! gRPC, HTTP/3 over QUIC and WebRTC data channels, and the comparison of them all
+//! ([`compare`]). The README holds the full course map.
 
 pub mod catch;
 pub mod compare;
@@ -43,4 +45,5 @@ pub mod tap;
 pub mod tls;
 pub mod tour;
 pub mod trace;
+pub mod webrtc;
 pub mod zmq;

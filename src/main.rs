@@ -75,6 +75,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::grpc::COMMANDS);
     all.extend_from_slice(cmd::h3::COMMANDS);
     all.extend_from_slice(cmd::compare::COMMANDS);
+    all.extend_from_slice(cmd::webrtc::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -143,6 +144,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "grpc" => cmd::grpc::run(tail),
         "h3" => cmd::h3::run(tail),
         "compare" => cmd::compare::run(tail),
+        "webrtc" => cmd::webrtc::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => match cli::parse(&TOUR, tail) {

@@ -87,6 +87,18 @@ pub const SECTIONS: &[Section] = &[
         run: crate::quic::tour::run,
     },
     Section {
+        name: "webrtc",
+        title: "[L7] WebRTC: a data channel from its pieces, SDP, ICE-lite, DTLS, SCTP and DCEP",
+        steps: crate::webrtc::tour::STEPS,
+        intro: "Two Rust peers in this process, one offering and one answering over loopback UDP: the SDP they exchange, the ICE check, the DTLS handshake, the SCTP association and DCEP's OPEN and ACK, then messages of every kind.",
+        summary: [
+            "SDP carried the ICE credentials, the certificate fingerprint and the DTLS role; nothing else.",
+            "One UDP socket carried STUN, then DTLS, then SCTP inside DTLS, told apart by the first byte.",
+            "A channel was an SCTP stream opened with DCEP; big messages went as several DATA chunks.",
+        ],
+        run: crate::webrtc::tour::run,
+    },
+    Section {
         name: "compare",
         title: "[summary] information exchange side by side: one note over every transport",
         steps: crate::compare::tour::STEPS,

@@ -67,15 +67,15 @@ pub enum Layer {
     Quic,
     /// HTTP/3 fields, data and streams.
     H3,
-    /// STUN / ICE-lite (planned).
+    /// STUN and ICE: connectivity checks, their answers, ICE state (src/webrtc/ice.rs).
     Stun,
-    /// DTLS records (planned).
+    /// DTLS: handshake messages, alerts, the fingerprint check (src/webrtc/dtls.rs).
     Dtls,
-    /// SCTP chunks (planned).
+    /// SCTP chunks inside DTLS (INIT … COOKIE-ACK, DATA, SACK) and association state.
     Sctp,
-    /// The Data Channel Establishment Protocol (planned).
+    /// The Data Channel Establishment Protocol: OPEN, ACK, channel state (src/webrtc/dcep.rs).
     Dcep,
-    /// SDP offers and answers (planned).
+    /// SDP offers and answers, and the signaling that carries them.
     Sdp,
     /// The guided tour's own narration.
     Tour,

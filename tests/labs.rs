@@ -248,6 +248,22 @@ fn lab09_quic_loop() {
 }
 
 #[test]
+fn lab10_dcep() {
+    passes_on_solution_fails_on_starter("lab10", 6);
+    fails_on_each_wrong_solution(
+        "lab10",
+        "10-dcep",
+        &[
+            ("no_ack", &[1, 2, 3, 4, 5, 6]),
+            ("label_length_one_byte", &[2]),
+            ("protocol_ignored", &[3]),
+            ("type_as_one_number", &[4]),
+            ("parameter_dropped", &[5, 6]),
+        ],
+    );
+}
+
+#[test]
 fn an_unknown_wrong_solution_is_a_usage_error() {
     let (code, _) = check("lab04", &["--wrong", "no_such_file"]);
     assert_eq!(code, Some(2));
@@ -450,7 +466,7 @@ fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
     // The starters fail, so the grade is not full and the exit status says so.
     assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
     let (mut passed, mut total) = (0, 0);
-    for n in ["01", "02", "03", "04", "05", "06", "07", "08", "09"] {
+    for n in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"] {
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
         )

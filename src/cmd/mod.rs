@@ -8,4 +8,5 @@ pub mod h3;
 pub mod http;
 pub mod l4;
 pub mod tap;
+pub mod webrtc;
 pub mod zmq;

@@ -1,5 +1,5 @@
 //! The resources `netlab http serve` offers. Each is a plain handler (or a small set of
-//! them) over shared state, and the same handlers are to serve HTTP/2 and HTTP/3 (planned).
+//! them) over shared state, and the same handlers serve HTTP/2 and HTTP/3.
 //!
 //! - [`notes`]: the notes store both APIs share.
 //! - [`rest`]: the notes as a REST/JSON resource.

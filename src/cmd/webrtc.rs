@@ -1,0 +1,282 @@
+//! The WebRTC commands: `netlab webrtc serve` (the page, the signaling, an echo peer) and
+//! `netlab webrtc connect` (the Rust peer as offerer).
+
+use super::http::bind;
+use crate::cli::{self, CliError, Command, Matches, flag, runtime};
+use netlab::http::message::Headers;
+use netlab::http::uri::Url;
+use netlab::http1::client::{Client, Options, Outgoing};
+use netlab::http1::server::{self, Config as HttpConfig};
+use netlab::trace::{self, Layer};
+use netlab::webrtc::dcep::{ChannelType, Reliability};
+use netlab::webrtc::dtls::Identity;
+use netlab::webrtc::peer::{Config, Event, Message, Peer};
+use netlab::webrtc::signaling::{self, TraceLog};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+pub const SERVE: Command = Command {
+    path: "netlab webrtc serve",
+    about: "a page with a data channel to a Rust echo peer; offers by POST /webrtc (WHIP-style), and a two-tab relay",
+    flags: &[
+        flag(
+            "addr",
+            Some("HOST:PORT"),
+            Some("127.0.0.1:8090"),
+            "address of the HTTP server (port 0: the kernel picks)",
+        ),
+        flag(
+            "consent-timeout",
+            Some("MS"),
+            Some("30000"),
+            "end a session after this long without a word from its peer (RFC 7675)",
+        ),
+        flag(
+            "no-page-trace",
+            None,
+            None,
+            "do not trace for the page (GET /trace): what make bench measures",
+        ),
+        cli::SERIAL,
+    ],
+    args: "",
+    min_args: 0,
+    max_args: 0,
+};
+
+pub const CONNECT: Command = Command {
+    path: "netlab webrtc connect",
+    about: "the Rust peer offers to URL (POST, application/sdp), opens a channel, sends each MESSAGE and prints what comes back",
+    flags: &[
+        flag("label", Some("L"), Some("chat"), "the channel's label"),
+        flag(
+            "room",
+            Some("NAME"),
+            None,
+            "offer into room NAME of the netlab webrtc serve at URL (its origin) and wait for a browser tab to answer",
+        ),
+        flag(
+            "unordered",
+            None,
+            None,
+            "an unordered channel (DATA_CHANNEL_RELIABLE_UNORDERED)",
+        ),
+        flag(
+            "binary",
+            None,
+            None,
+            "send the messages as binary instead of text",
+        ),
+        flag(
+            "timeout",
+            Some("MS"),
+            Some("15000"),
+            "give up when a step takes longer",
+        ),
+    ],
+    args: "URL [MESSAGE…]",
+    min_args: 1,
+    max_args: usize::MAX,
+};
+
+pub const COMMANDS: &[&Command] = &[&SERVE, &CONNECT];
+
+pub fn run(tail: &[String]) -> Result<(), CliError> {
+    cli::dispatch(
+        "webrtc",
+        &[("serve", &SERVE, serve), ("connect", &CONNECT, connect)],
+        tail,
+    )
+}
+
+const LAYERS: [Layer; 6] = [
+    Layer::Sdp,
+    Layer::Stun,
+    Layer::Dtls,
+    Layer::Sctp,
+    Layer::Dcep,
+    Layer::Http,
+];
+
+fn serve(m: &Matches) -> Result<(), CliError> {
+    let listener = bind(&SERVE, m)?;
+    let identity = Identity::generate().map_err(runtime)?;
+    // The page shows the Rust side's trace: the WebRTC layers are traced into a log the
+    // page polls, and to stderr only when asked for (--trace, NETLAB_TRACE).
+    let asked = LAYERS.iter().any(|l| trace::is_on(*l));
+    let page_trace = !m.on("no-page-trace");
+    let mut log = TraceLog::default();
+    log.echo = asked;
+    if page_trace {
+        if !asked {
+            trace::enable("sdp,stun,dtls,sctp,dcep").map_err(runtime)?;
+        }
+        trace::capture(Some(Box::new(log.clone())));
+    }
+    let config = Config {
+        consent_timeout: m.millis(&SERVE, "consent-timeout")?,
+        ..Config::default()
+    };
+    let router = signaling::router(
+        identity,
+        config,
+        Arc::new(signaling::echo),
+        page_trace.then_some(log),
+    );
+    cli::listening("http", listener.local_addr().map_err(runtime)?);
+    server::serve(
+        listener,
+        Arc::new(router),
+        HttpConfig {
+            threads: m.threads(),
+            ..HttpConfig::default()
+        },
+        Arc::new(server::plain),
+        Arc::new(AtomicBool::new(false)),
+    );
+    Ok(())
+}
+
+/// POSTs the offer, returns the answer: the signaling half of `connect`.
+pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, CliError> {
+    let parsed = Url::parse(url).map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
+    let mut req = Outgoing::new("POST", parsed);
+    let mut headers = Headers::new();
+    headers.set("Content-Type", "application/sdp");
+    req.headers = headers;
+    req.body = offer.as_bytes().to_vec();
+    let mut client = Client::new(Options {
+        timeout,
+        ..Options::default()
+    });
+    let resp = client
+        .send(&req)
+        .map_err(|e| CliError::Runtime(format!("signaling: POST {url}: {e}")))?;
+    if resp.status != 201 && resp.status != 200 {
+        return Err(CliError::Runtime(format!(
+            "signaling: POST {url} answered {} {}: {}",
+            resp.status,
+            resp.reason,
+            String::from_utf8_lossy(&resp.body).trim()
+        )));
+    }
+    String::from_utf8(resp.body)
+        .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))
+}
+
+/// The relay's half: POST the offer to /rooms/NAME/offer, then poll /rooms/NAME/answer
+/// (200 with the SDP, 204 while no tab has answered) until `timeout`.
+fn room_offer(
+    origin: &str,
+    room: &str,
+    offer: &str,
+    timeout: Duration,
+) -> Result<String, CliError> {
+    let base = origin.trim_end_matches('/');
+    let url = |which: &str| format!("{base}/rooms/{room}/{which}");
+    let parse = |u: &str| Url::parse(u).map_err(|e| CliError::Usage(format!("{u}: {e}")));
+    let mut client = Client::new(Options {
+        timeout,
+        ..Options::default()
+    });
+    let mut req = Outgoing::new("POST", parse(&url("offer"))?);
+    req.headers.set("Content-Type", "application/sdp");
+    req.body = offer.as_bytes().to_vec();
+    let resp = client
+        .send(&req)
+        .map_err(|e| CliError::Runtime(format!("signaling: POST {}: {e}", url("offer"))))?;
+    if resp.status != 204 {
+        return Err(CliError::Runtime(format!(
+            "signaling: POST {} answered {} {}",
+            url("offer"),
+            resp.status,
+            resp.reason
+        )));
+    }
+    // On stderr: stdout carries only the messages received.
+    eprintln!("offered in room {room:?}: open {base}/ in a browser and join it");
+    let until = Instant::now() + timeout;
+    while Instant::now() < until {
+        let resp = client
+            .send(&Outgoing::new("GET", parse(&url("answer"))?))
+            .map_err(|e| CliError::Runtime(format!("signaling: GET {}: {e}", url("answer"))))?;
+        if resp.status == 200 {
+            return String::from_utf8(resp.body)
+                .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(CliError::Runtime(format!(
+        "signaling: no tab answered in room {room:?} within {} ms",
+        timeout.as_millis()
+    )))
+}
+
+fn connect(m: &Matches) -> Result<(), CliError> {
+    let url = m.args.first().map(String::as_str).unwrap_or("");
+    let timeout = m.timeout(&CONNECT, "timeout")?;
+    let identity = Identity::generate().map_err(runtime)?;
+    let config = Config {
+        ice_timeout: timeout,
+        dtls_timeout: timeout,
+        role: "client",
+        ..Config::default()
+    };
+    let offer = Peer::offer(&identity, config).map_err(runtime)?;
+    let answer = match m.get("room") {
+        Some(room) => room_offer(url, room, &offer.sdp, timeout)?,
+        None => post_offer(url, &offer.sdp, timeout)?,
+    };
+    let mut peer = offer.accept(&answer).map_err(runtime)?;
+    let channel_type = ChannelType {
+        unordered: m.on("unordered"),
+        reliability: Reliability::Reliable,
+    };
+    let id = peer.open(m.get("label").unwrap_or("chat"), channel_type);
+    let channel = peer.wait_open(timeout).map_err(runtime)?;
+    trace::event(Layer::Dcep, || {
+        format!("channel {:?} open on stream {}", channel.label, channel.id)
+    });
+    let messages = &m.args[1..];
+    for text in messages {
+        let message = if m.on("binary") {
+            Message::Binary(text.as_bytes().to_vec())
+        } else {
+            Message::Text(text.clone())
+        };
+        peer.send(id, message).map_err(runtime)?;
+    }
+    // Print what comes back: as many messages as were sent (an echo), each on its own line.
+    let until = Instant::now() + timeout;
+    let mut got = 0;
+    while got < messages.len() {
+        let left = until.saturating_duration_since(Instant::now());
+        match peer.recv(left) {
+            Some(Event::Message(_, Message::Text(t))) => {
+                cli::say(format_args!("{t}"));
+                got += 1;
+            }
+            Some(Event::Message(_, Message::Binary(b))) => {
+                cli::say(format_args!("{}", String::from_utf8_lossy(&b)));
+                got += 1;
+            }
+            Some(Event::Ended(e)) => {
+                return Err(CliError::Runtime(match e {
+                    Some(e) => e.to_string(),
+                    None => "the peer closed the session".into(),
+                }));
+            }
+            Some(_) => {}
+            None => {
+                return Err(CliError::Runtime(format!(
+                    "data channel: {got} of {} messages came back within {} ms",
+                    messages.len(),
+                    timeout.as_millis()
+                )));
+            }
+        }
+    }
+    peer.close();
+    Ok(())
+}

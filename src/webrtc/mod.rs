@@ -1,0 +1,28 @@
+//! WebRTC data channels, built from their pieces so each one can be read on its own
+//! (RFC 8831 data channels, RFC 8827 security architecture). Read in this order:
+//!
+//! 1. [`sdp`]: the offer and answer a page and this peer exchange (RFC 8866, RFC 8841).
+//! 2. [`signaling`]: how they travel: `POST /webrtc` with the offer, `201 Created` with the
+//!    answer (the WHIP shape, RFC 9725), and a relay of offers between two browser tabs.
+//! 3. [`demux`]: one UDP socket, three protocols, sorted by the first byte (RFC 7983); the
+//!    loop that reads that socket is [`socket`].
+//! 4. [`ice`]: the ICE-lite responder and a small controlling checker (RFC 8445, RFC 8489).
+//! 5. [`dtls`]: DTLS 1.2 with the peer's certificate checked against the SDP fingerprint
+//!    (RFC 8842), webrtc-dtls behind a blocking facade.
+//! 6. [`sctp`]: SCTP over DTLS (RFC 8261), sctp-proto driven by a loop with numbered steps;
+//!    [`chunk`] decodes its packets for the trace.
+//! 7. [`dcep`]: opening a channel with DATA_CHANNEL_OPEN / ACK (RFC 8832).
+//! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close.
+
+pub mod chunk;
+pub mod dcep;
+pub mod demux;
+pub mod dtls;
+pub mod ice;
+pub mod peer;
+pub mod record;
+pub mod sctp;
+pub mod sdp;
+pub mod signaling;
+pub mod socket;
+pub mod tour;

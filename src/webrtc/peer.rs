@@ -1,0 +1,590 @@
+//! A WebRTC peer with data channels only (RFC 8831; the offer/answer of RFC 8829, JSEP,
+//! reduced to one `m=application` section), assembled from the pieces of this folder, with
+//! a blocking API that fits on one screen:
+//!
+//! ```no_run
+//! use netlab::webrtc::dcep::ChannelType;
+//! use netlab::webrtc::dtls::Identity;
+//! use netlab::webrtc::peer::{Config, Event, Message, Peer};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let answer_from_the_other_side = String::new();
+//! let offer = Peer::offer(&Identity::generate()?, Config::default())?;
+//! // … send offer.sdp to the other side, get its answer back …
+//! let mut peer = offer.accept(&answer_from_the_other_side)?;
+//! let chat = peer.open("chat", ChannelType::RELIABLE);
+//! peer.wait_open(std::time::Duration::from_secs(10))?;
+//! peer.send(chat, Message::Text("hello".into()))?;
+//! while let Some(Event::Message(_, m)) = peer.recv(std::time::Duration::from_secs(5)) {
+//!     println!("{m:?}");
+//! }
+//! peer.close();
+//! # Ok(()) }
+//! ```
+//!
+//! Behind it, two threads per peer, each a loop of its own:
+//! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
+//!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
+//!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
+//!   (RFC 7675: no word from the peer for `consent_timeout` ends the session);
+//! - the association loop: waits for ICE, runs the DTLS handshake ([`super::dtls`]), then
+//!   SCTP and DCEP ([`super::sctp::run`]) until the end.
+//!
+//! The application talks to the association loop through two channels: commands in, [`Event`]s out.
+
+use super::dcep::{self, ChannelType, Open};
+use super::dtls::{Dtls, DtlsError, Handshake, Identity};
+use super::ice::{Checker, Credentials, Responder};
+use super::sctp::{self, Settings};
+use super::sdp::{self, Description, SdpError, Setup};
+use super::socket::{SocketLoop, socket_loop};
+use crate::trace::{self, Layer};
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+
+/// A data channel, as both sides agreed on it (RFC 8832 §5.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// The SCTP stream id, the channel's `id` in the W3C API.
+    pub id: u16,
+    pub label: String,
+    pub protocol: String,
+    pub channel_type: ChannelType,
+}
+
+/// A message on a channel: text (PPID 51) or binary (PPID 53), possibly empty (RFC 8831 §8).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// What the association loop tells the application.
+#[derive(Debug)]
+pub enum Event {
+    /// ICE connected and the DTLS handshake completed.
+    Connected,
+    /// A channel is open: the other side opened it, or acknowledged ours.
+    Open(Channel),
+    /// A message arrived on channel (stream) `id`.
+    Message(u16, Message),
+    /// A channel was closed (its stream reset).
+    Closed(u16),
+    /// Something went wrong on one channel; the rest of the peer goes on.
+    Error(String),
+    /// The session is over: `None` when closed on purpose, else why it failed.
+    Ended(Option<PeerError>),
+}
+
+/// What the application asks of the association loop.
+#[derive(Debug)]
+pub enum Cmd {
+    Open {
+        id: u16,
+        open: Open,
+    },
+    Send {
+        id: u16,
+        message: Message,
+    },
+    Close(u16),
+    Shutdown,
+    /// From the socket loop: the peer went silent (RFC 7675), the session is over.
+    Lost(String),
+}
+
+/// Why a peer failed, naming the step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerError {
+    Sdp(SdpError),
+    /// ICE: no authenticated check, or consent lost (RFC 7675).
+    Ice(String),
+    Dtls(DtlsError),
+    Sctp(String),
+    /// The socket (bind, send).
+    Io(String),
+    /// The peer's threads are gone.
+    Gone,
+}
+
+impl fmt::Display for PeerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerError::Sdp(e) => write!(f, "SDP: {e}"),
+            PeerError::Ice(e) => write!(f, "ICE: {e}"),
+            PeerError::Dtls(e) => write!(f, "{e}"),
+            PeerError::Sctp(e) => write!(f, "SCTP: {e}"),
+            PeerError::Io(e) => write!(f, "socket: {e}"),
+            PeerError::Gone => write!(f, "the peer has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for PeerError {}
+
+impl From<SdpError> for PeerError {
+    fn from(e: SdpError) -> PeerError {
+        PeerError::Sdp(e)
+    }
+}
+
+impl From<DtlsError> for PeerError {
+    fn from(e: DtlsError) -> PeerError {
+        PeerError::Dtls(e)
+    }
+}
+
+/// The steps of a session, in order (the values of `Peer::stage`).
+const ICE: u8 = 0;
+const DTLS: u8 = 1;
+const SCTP: u8 = 2;
+
+/// Settings of one peer.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The address the UDP socket binds (and the candidate the SDP names).
+    pub ip: IpAddr,
+    /// How long to wait for the first authenticated connectivity check.
+    pub ice_timeout: Duration,
+    /// How long the DTLS handshake may take.
+    pub dtls_timeout: Duration,
+    /// RFC 7675 §5.1: silence from the peer this long ends the session (30 s there).
+    pub consent_timeout: Duration,
+    /// Our `a=max-message-size` (RFC 8841 §6).
+    pub max_message_size: u32,
+    /// Lab 10: what answers a DATA_CHANNEL_OPEN ([`dcep::answer_open`] by default).
+    pub on_open: dcep::OnOpen,
+    /// The trace role of the peer's threads.
+    pub role: &'static str,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ice_timeout: Duration::from_secs(10),
+            dtls_timeout: Duration::from_secs(10),
+            consent_timeout: Duration::from_secs(30),
+            max_message_size: 262144,
+            on_open: dcep::answer_open,
+            role: "peer",
+        }
+    }
+}
+
+/// Random bytes from the system (ring), for ICE credentials and transaction ids.
+pub(super) fn random<const N: usize>() -> [u8; N] {
+    use ring::rand::SecureRandom;
+    let mut b = [0u8; N];
+    // The system RNG failing is not something a peer can recover from; zeros still work
+    // as transaction ids on loopback, and the credentials come from the same source.
+    let _ = ring::rand::SystemRandom::new().fill(&mut b);
+    b
+}
+
+/// RFC 8839 §5.4: ice-char is ALPHA / DIGIT / "+" / "/".
+fn ice_string(len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    random::<32>()
+        .iter()
+        .take(len)
+        .map(|b| CHARS[(*b as usize) % 64] as char)
+        .collect()
+}
+
+fn new_credentials() -> Credentials {
+    Credentials {
+        ufrag: ice_string(8),
+        pwd: ice_string(24),
+    }
+}
+
+fn bind(ip: IpAddr) -> Result<UdpSocket, PeerError> {
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
+        .map_err(|e| PeerError::Io(format!("cannot bind UDP on {ip}: {e}")))?;
+    let local = socket
+        .local_addr()
+        .map_err(|e| PeerError::Io(e.to_string()))?;
+    // SCTP sends a window's worth of packets in a burst (up to its peer's a_rwnd, 1 MiB
+    // here); the kernel's default receive buffer (about 200 KiB) drops part of such a burst
+    // on loopback, and each drop costs a retransmission timeout. The kernel caps the value
+    // at net.core.rmem_max; a smaller buffer only means more drops, so failure is ignored.
+    let _ =
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBuf, &RECEIVE_BUFFER);
+    let got = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::RcvBuf).unwrap_or(0);
+    trace::event(Layer::L4, || {
+        format!("bind UDP {local} (ICE host candidate), SO_RCVBUF {got} bytes")
+    });
+    Ok(socket)
+}
+
+/// The receive buffer a peer's socket asks for.
+const RECEIVE_BUFFER: usize = 4 << 20;
+
+fn describe(
+    local: &Credentials,
+    identity: &Identity,
+    setup: Setup,
+    mid: &str,
+    socket: &UdpSocket,
+    cfg: &Config,
+    lite: bool,
+) -> Result<Description, PeerError> {
+    Ok(Description {
+        ice_ufrag: local.ufrag.clone(),
+        ice_pwd: local.pwd.clone(),
+        ice_lite: lite,
+        fingerprint: identity.fingerprint,
+        setup,
+        mid: mid.to_string(),
+        sctp_port: 5000,
+        max_message_size: cfg.max_message_size,
+        candidates: vec![
+            socket
+                .local_addr()
+                .map_err(|e| PeerError::Io(e.to_string()))?,
+        ],
+    })
+}
+
+/// An offer made, waiting for its answer.
+pub struct Offer {
+    /// The SDP to send to the other side.
+    pub sdp: String,
+    socket: UdpSocket,
+    local: Credentials,
+    identity: Identity,
+    config: Config,
+}
+
+impl Offer {
+    /// Applies the other side's answer and starts the session.
+    pub fn accept(self, answer: &str) -> Result<Peer, PeerError> {
+        let _role = trace::default_role(self.config.role);
+        trace::received(Layer::Sdp, || format!("answer, {} bytes", answer.len()));
+        let remote = sdp::parse(answer, sdp::Kind::Answer)?;
+        trace_description(&remote, "answer");
+        let client = sdp::we_are_dtls_client(remote.setup, true);
+        // RFC 8445 §6.1.1: against a lite answerer we are the controlling full agent and
+        // must check; against a full one (aiortc) it checks us, and we answer.
+        let checker = match (remote.ice_lite, remote.candidates.first()) {
+            (true, Some(addr)) => Some((
+                Checker::new(
+                    self.local.clone(),
+                    Credentials {
+                        ufrag: remote.ice_ufrag.clone(),
+                        pwd: remote.ice_pwd.clone(),
+                    },
+                    u64::from_be_bytes(random::<8>()),
+                ),
+                *addr,
+            )),
+            (true, None) => {
+                return Err(PeerError::Ice(
+                    "the lite answerer gave no candidate to check".into(),
+                ));
+            }
+            (false, _) => None,
+        };
+        Peer::start(
+            self.socket,
+            self.local,
+            &self.identity,
+            &remote,
+            client,
+            checker,
+            self.config,
+        )
+    }
+}
+
+fn trace_description(d: &Description, what: &str) {
+    trace::event(Layer::Sdp, || {
+        format!(
+            "{what}: ice-ufrag={} {}setup:{} mid={} sctp-port={} max-message-size={} candidates={:?} fingerprint sha-256 {}…",
+            d.ice_ufrag,
+            if d.ice_lite { "ice-lite " } else { "" },
+            d.setup.as_str(),
+            d.mid,
+            d.sctp_port,
+            d.max_message_size,
+            d.candidates,
+            &sdp::fingerprint_hex(&d.fingerprint)[..11]
+        )
+    });
+}
+
+/// A running peer: its two threads, and the channels to talk to them.
+pub struct Peer {
+    cmds: UnboundedSender<Cmd>,
+    events: Receiver<Event>,
+    next_stream: u16,
+    stop: Arc<AtomicBool>,
+    /// How far the session got: ICE, DTLS or SCTP (for a timeout's error).
+    stage: Arc<AtomicU8>,
+    threads: Vec<JoinHandle<()>>,
+    /// The UDP address of this peer (its ICE candidate).
+    pub local_addr: SocketAddr,
+    /// RFC 8842: this side is the DTLS client.
+    pub dtls_client: bool,
+    ended: bool,
+}
+
+impl Peer {
+    /// Makes an offer (`a=setup:actpass`, `a=ice-lite`: aiortc, a full agent, then checks us).
+    pub fn offer(identity: &Identity, config: Config) -> Result<Offer, PeerError> {
+        let _role = trace::default_role(config.role);
+        let socket = bind(config.ip)?;
+        let local = new_credentials();
+        let d = describe(
+            &local,
+            identity,
+            Setup::Actpass,
+            "0",
+            &socket,
+            &config,
+            true,
+        )?;
+        let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
+        trace::sent(Layer::Sdp, || {
+            format!(
+                "offer, {} bytes: setup:actpass ice-lite candidate {:?}",
+                text.len(),
+                d.candidates
+            )
+        });
+        Ok(Offer {
+            sdp: text,
+            socket,
+            local,
+            identity: identity.clone(),
+            config,
+        })
+    }
+
+    /// Answers an offer: returns the running peer and the answer SDP to send back.
+    pub fn answer(
+        offer: &str,
+        identity: &Identity,
+        config: Config,
+    ) -> Result<(Peer, String), PeerError> {
+        let _role = trace::default_role(config.role);
+        trace::received(Layer::Sdp, || format!("offer, {} bytes", offer.len()));
+        let remote = sdp::parse(offer, sdp::Kind::Offer)?;
+        trace_description(&remote, "offer");
+        let socket = bind(config.ip)?;
+        let local = new_credentials();
+        let setup = sdp::answer_setup(remote.setup);
+        let d = describe(&local, identity, setup, &remote.mid, &socket, &config, true)?;
+        let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
+        trace::sent(Layer::Sdp, || {
+            format!(
+                "answer, {} bytes: setup:{} ice-lite candidate {:?}",
+                text.len(),
+                setup.as_str(),
+                d.candidates
+            )
+        });
+        let client = sdp::we_are_dtls_client(remote.setup, false);
+        let peer = Peer::start(socket, local, identity, &remote, client, None, config)?;
+        Ok((peer, text))
+    }
+
+    fn start(
+        socket: UdpSocket,
+        local: Credentials,
+        identity: &Identity,
+        remote: &Description,
+        client: bool,
+        checker: Option<(Checker, SocketAddr)>,
+        config: Config,
+    ) -> Result<Peer, PeerError> {
+        let local_addr = socket
+            .local_addr()
+            .map_err(|e| PeerError::Io(e.to_string()))?;
+        let io = |e: std::io::Error| PeerError::Io(e.to_string());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stage = Arc::new(AtomicU8::new(ICE));
+        let stage2 = stage.clone();
+        let (cmd_tx, mut cmd_rx) = unbounded_channel();
+        let (event_tx, event_rx) = mpsc::channel();
+        let (dtls_tx, dtls_rx) = unbounded_channel();
+        let (connected_tx, connected_rx) = mpsc::channel();
+        let responder = Responder {
+            local,
+            remote_ufrag: Some(remote.ice_ufrag.clone()),
+        };
+        let socket_for_dtls = socket.try_clone().map_err(io)?;
+        let role = config.role;
+        let ctx = SocketLoop {
+            socket,
+            responder,
+            checker,
+            to_dtls: dtls_tx,
+            connected: connected_tx,
+            wake: cmd_tx.clone(),
+            stop: stop.clone(),
+            consent_timeout: config.consent_timeout,
+        };
+        let t1 = thread::Builder::new()
+            .name("webrtc-socket".into())
+            .spawn(move || {
+                let _r = trace::role(role);
+                socket_loop(ctx)
+            })
+            .map_err(io)?;
+        let settings = Settings {
+            dtls_client: client,
+            local_port: 5000,
+            remote_port: remote.sctp_port,
+            max_receive: config.max_message_size,
+            max_send: remote.max_message_size,
+            on_open: config.on_open,
+        };
+        let identity = identity.clone();
+        let remote_fingerprint = remote.fingerprint;
+        let stop2 = stop.clone();
+        let t2 = thread::Builder::new()
+            .name("webrtc-association".into())
+            .spawn(move || {
+                let _r = trace::role(role);
+                let result = (|| {
+                    let remote = match connected_rx.recv_timeout(config.ice_timeout) {
+                        Ok(a) => a,
+                        Err(_) => {
+                            return Err(PeerError::Ice(format!(
+                                "no authenticated connectivity check within {} ms (wrong credentials, or no route to the candidate?)",
+                                config.ice_timeout.as_millis()
+                            )));
+                        }
+                    };
+                    stage2.store(DTLS, Ordering::Relaxed);
+                    let dtls = Dtls::handshake(Handshake {
+                        identity: &identity,
+                        remote_fingerprint,
+                        client,
+                        socket: socket_for_dtls,
+                        remote,
+                        inbound: dtls_rx,
+                        timeout: config.dtls_timeout,
+                    })?;
+                    stage2.store(SCTP, Ordering::Relaxed);
+                    let _ = event_tx.send(Event::Connected);
+                    let r = sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx);
+                    dtls.close();
+                    r
+                })();
+                stop2.store(true, Ordering::Relaxed);
+                if let Err(e) = &result {
+                    trace::event(Layer::Sctp, || format!("session ended: {e}"));
+                }
+                let _ = event_tx.send(Event::Ended(result.err()));
+            })
+            .map_err(io)?;
+        Ok(Peer {
+            cmds: cmd_tx,
+            events: event_rx,
+            next_stream: dcep::first_stream(client),
+            stop,
+            stage,
+            threads: vec![t1, t2],
+            local_addr,
+            dtls_client: client,
+            ended: false,
+        })
+    }
+
+    /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);
+    /// returns its id. [`Event::Open`] follows when the ACK arrives.
+    pub fn open(&mut self, label: &str, channel_type: ChannelType) -> u16 {
+        let id = self.next_stream;
+        self.next_stream = self.next_stream.wrapping_add(2);
+        let open = Open {
+            channel_type,
+            priority: 256,
+            label: label.to_string(),
+            protocol: String::new(),
+        };
+        let _ = self.cmds.send(Cmd::Open { id, open });
+        id
+    }
+
+    /// Sends a message on channel `id`.
+    pub fn send(&self, id: u16, message: Message) -> Result<(), PeerError> {
+        self.cmds
+            .send(Cmd::Send { id, message })
+            .map_err(|_| PeerError::Gone)
+    }
+
+    /// Closes one channel (resets its stream).
+    pub fn close_channel(&self, id: u16) {
+        let _ = self.cmds.send(Cmd::Close(id));
+    }
+
+    /// The next event, or `None` after `timeout` (or once the session has ended and been reported).
+    pub fn recv(&mut self, timeout: Duration) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
+        match self.events.recv_timeout(timeout) {
+            Ok(e) => {
+                if matches!(e, Event::Ended(_)) {
+                    self.ended = true;
+                }
+                Some(e)
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.ended = true;
+                Some(Event::Ended(Some(PeerError::Gone)))
+            }
+        }
+    }
+
+    /// Waits for the next channel to open; an error names the step that failed.
+    pub fn wait_open(&mut self, timeout: Duration) -> Result<Channel, PeerError> {
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.recv(left) {
+                Some(Event::Open(c)) => return Ok(c),
+                Some(Event::Ended(e)) => return Err(e.unwrap_or(PeerError::Gone)),
+                Some(_) => {}
+                None => {
+                    let ms = timeout.as_millis();
+                    return Err(match self.stage.load(Ordering::Relaxed) {
+                        ICE => PeerError::Ice(format!(
+                            "no authenticated connectivity check within {ms} ms (wrong credentials, or no route to the candidate?)"
+                        )),
+                        DTLS => PeerError::Dtls(DtlsError::Timeout(timeout)),
+                        _ => PeerError::Sctp(format!("no channel open within {ms} ms")),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Ends the session: SCTP SHUTDOWN, DTLS close_notify, threads joined.
+    pub fn close(mut self) {
+        self.shut();
+    }
+
+    fn shut(&mut self) {
+        let _ = self.cmds.send(Cmd::Shutdown);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.shut();
+    }
+}

@@ -1,0 +1,388 @@
+//! Signaling: how offer and answer travel. WebRTC leaves it to the application (RFC 8825
+//! §3); netlab uses the shape of WHIP (RFC 9725 §4.2): the offer is the body of
+//! `POST /webrtc` (`Content-Type: application/sdp`), the answer comes back in a `201 Created`
+//! with a `Location`. ICE is not trickled: each side's SDP already holds its candidates.
+//!
+//! The same server relays offers and answers between two browser tabs (a room by name), so
+//! a student can watch two browsers connect to each other while this server only signals:
+//!
+//! ```text
+//!  tab A: POST /rooms/R/offer  (SDP)     tab B: GET /rooms/R/offer  → 200 SDP | 204 not yet
+//!  tab A: GET /rooms/R/answer → 204…200  tab B: POST /rooms/R/answer (SDP)
+//! ```
+//!
+//! Handlers only ([`crate::http::handler`]): the HTTP/1.1 server of [`crate::http1::server`]
+//! runs them. What a data channel does once open is the [`Session`] function given here.
+
+use super::dtls::Identity;
+use super::peer::{Config, Peer, PeerError};
+use crate::http::message::{Request, Response};
+use crate::http::router::Router;
+use crate::trace::{self, Layer};
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
+pub type Session = Arc<dyn Fn(Peer) + Send + Sync>;
+
+/// The page a student opens: a chat with the Rust echo peer, the Rust side's trace, and
+/// the two-tab room.
+pub const PAGE: &str = include_str!("page.html");
+
+/// Sessions at once; more offers get 503.
+pub const MAX_SESSIONS: usize = 64;
+
+/// Counts a session while its thread runs.
+struct Live(Arc<AtomicUsize>);
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The largest SDP accepted (a data-channel offer is about 600 bytes).
+const MAX_SDP: usize = 64 * 1024;
+
+/// Trace lines kept for the page (`GET /trace?from=N`), the newest last.
+#[derive(Clone, Default)]
+pub struct TraceLog {
+    lines: Arc<Mutex<(u64, Vec<String>)>>,
+    /// Also write each line to stderr (the user asked for `--trace`).
+    pub echo: bool,
+}
+
+const KEEP: usize = 2000;
+
+impl Write for TraceLog {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.echo {
+            std::io::stderr().lock().write_all(b)?;
+        }
+        if let Ok(mut g) = self.lines.lock() {
+            for line in String::from_utf8_lossy(b).lines() {
+                g.0 += 1;
+                g.1.push(line.to_string());
+            }
+            let len = g.1.len();
+            if len > KEEP {
+                g.1.drain(..len - KEEP);
+            }
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl TraceLog {
+    /// Lines numbered from `from` on (1-based), and the number of the last line.
+    pub fn since(&self, from: u64) -> (u64, Vec<String>) {
+        let Ok(g) = self.lines.lock() else {
+            return (0, Vec::new());
+        };
+        let (last, lines) = (&g.0, &g.1);
+        let first = last + 1 - lines.len() as u64;
+        let skip = from.saturating_sub(first) as usize;
+        (*last, lines.iter().skip(skip).cloned().collect())
+    }
+}
+
+/// Rooms of the two-tab relay: name → (offer, answer).
+type Rooms = Arc<Mutex<HashMap<String, (Option<String>, Option<String>)>>>;
+
+/// The routes of `netlab webrtc serve`.
+pub fn router(
+    identity: Identity,
+    config: Config,
+    session: Session,
+    log: Option<TraceLog>,
+) -> Router {
+    let next = Arc::new(AtomicU64::new(1));
+    let live = Arc::new(AtomicUsize::new(0));
+    let rooms: Rooms = Arc::default();
+    let (r1, r2) = (rooms.clone(), rooms);
+    let mut router = Router::new()
+        .get("/", |_: &Request| {
+            Response::with_body(200, "text/html; charset=utf-8", PAGE)
+        })
+        .post("/webrtc", move |req: &Request| {
+            offer(req, &identity, &config, &session, &next, &live)
+        })
+        .post("/rooms/{name}/{which}", move |req: &Request| {
+            room_post(req, &r1)
+        })
+        .get("/rooms/{name}/{which}", move |req: &Request| {
+            room_get(req, &r2)
+        });
+    if let Some(log) = log {
+        router = router.get("/trace", move |req: &Request| {
+            let from = req
+                .query()
+                .and_then(|q| q.strip_prefix("from="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (last, lines) = log.since(from);
+            let body = format!("{last}\n{}", lines.join("\n"));
+            Response::with_body(200, "text/plain; charset=utf-8", body)
+                .header("Cache-Control", "no-store")
+        });
+    }
+    router
+}
+
+fn is_sdp(req: &Request) -> bool {
+    req.media_type().as_deref() == Some("application/sdp")
+}
+
+/// `POST /webrtc`: an offer in, `201 Created` and the answer out (RFC 9725 §4.2); a bad
+/// offer gets `400` naming what is wrong; a wrong media type `415`.
+fn offer(
+    req: &Request,
+    identity: &Identity,
+    config: &Config,
+    session: &Session,
+    next: &AtomicU64,
+    live: &Arc<AtomicUsize>,
+) -> Response {
+    if !is_sdp(req) {
+        return Response::text(
+            415,
+            "the offer must be sent as Content-Type: application/sdp (RFC 9725 §4.2)",
+        );
+    }
+    if req.body.len() > MAX_SDP {
+        return Response::text(413, "an SDP offer of more than 64 KiB");
+    }
+    let Ok(text) = std::str::from_utf8(&req.body) else {
+        return Response::text(400, "the offer is not UTF-8 (RFC 8866 §5)");
+    };
+    // A session holds a UDP socket and two threads: a small server takes so many at once.
+    if live.load(Ordering::Relaxed) >= MAX_SESSIONS {
+        return Response::text(503, "too many WebRTC sessions at once; try again later")
+            .header("Retry-After", "5");
+    }
+    let n = next.fetch_add(1, Ordering::Relaxed);
+    match Peer::answer(text, identity, config.clone()) {
+        Ok((peer, answer)) => {
+            let session = session.clone();
+            live.fetch_add(1, Ordering::Relaxed);
+            let count = Live(live.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("webrtc-session-{n}"))
+                .spawn(move || {
+                    let _count = count;
+                    session(peer)
+                });
+            if spawned.is_err() {
+                return Response::text(503, "cannot start a session thread");
+            }
+            Response::with_body(201, "application/sdp", answer)
+                .header("Location", &format!("/webrtc/{n}"))
+                .header("Access-Control-Allow-Origin", "*")
+        }
+        Err(e @ PeerError::Sdp(_)) => {
+            trace::event(Layer::Sdp, || format!("offer rejected: {e}"));
+            Response::text(400, &e.to_string())
+        }
+        // The offer was fine; this server could not take it (no socket, no thread).
+        Err(e) => Response::text(503, &e.to_string()),
+    }
+}
+
+/// `/rooms/<name>/<offer|answer>` → (name, which), or a 404 saying what exists.
+fn room_path(req: &Request) -> Result<(String, bool), Response> {
+    let parts: Vec<&str> = req.path().trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["rooms", name, "offer"] if !name.is_empty() && name.len() <= 64 => {
+            Ok((name.to_string(), true))
+        }
+        ["rooms", name, "answer"] if !name.is_empty() && name.len() <= 64 => {
+            Ok((name.to_string(), false))
+        }
+        _ => Err(Response::text(
+            404,
+            "use /rooms/<name>/offer or /rooms/<name>/answer",
+        )),
+    }
+}
+
+/// A tab posts its offer (a new room, replacing an old one) or its answer.
+fn room_post(req: &Request, rooms: &Rooms) -> Response {
+    let (name, is_offer) = match room_path(req) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !is_sdp(req) {
+        return Response::text(415, "send SDP as Content-Type: application/sdp");
+    }
+    if req.body.len() > MAX_SDP {
+        return Response::text(413, "an SDP of more than 64 KiB");
+    }
+    let Ok(text) = String::from_utf8(req.body.clone()) else {
+        return Response::text(400, "the SDP is not UTF-8");
+    };
+    let Ok(mut rooms) = rooms.lock() else {
+        return Response::text(500, "rooms unavailable");
+    };
+    // A small server: at most 100 rooms at a time.
+    if rooms.len() >= 100 && !rooms.contains_key(&name) {
+        return Response::text(503, "too many rooms; try again later");
+    }
+    trace::event(Layer::Sdp, || {
+        format!(
+            "room {name:?}: {} relayed ({} bytes)",
+            if is_offer { "offer" } else { "answer" },
+            text.len()
+        )
+    });
+    if is_offer {
+        rooms.insert(name, (Some(text), None));
+    } else {
+        match rooms.get_mut(&name) {
+            Some(room) if room.0.is_some() => room.1 = Some(text),
+            _ => return Response::text(409, "no offer in this room to answer"),
+        }
+    }
+    Response::new(204)
+}
+
+/// A tab polls for the other's SDP: 200 with it, or 204 while there is none yet.
+fn room_get(req: &Request, rooms: &Rooms) -> Response {
+    let (name, is_offer) = match room_path(req) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Ok(mut rooms) = rooms.lock() else {
+        return Response::text(500, "rooms unavailable");
+    };
+    let found = rooms
+        .get(&name)
+        .and_then(|(o, a)| if is_offer { o.clone() } else { a.clone() });
+    match found {
+        Some(sdp) => {
+            // Once the answer is collected the room has done its work.
+            if !is_offer {
+                rooms.remove(&name);
+            }
+            Response::with_body(200, "application/sdp", sdp).header("Cache-Control", "no-store")
+        }
+        None => Response::new(204).header("Cache-Control", "no-store"),
+    }
+}
+
+/// The session of `netlab webrtc serve`: every channel echoes each message unchanged (text
+/// stays text, binary stays binary), until the peer ends the session.
+pub fn echo(mut peer: Peer) {
+    use super::peer::Event;
+    loop {
+        match peer.recv(std::time::Duration::from_secs(3600)) {
+            Some(Event::Message(id, m)) => {
+                // The association loop has stopped: its Ended event follows.
+                let _ = peer.send(id, m);
+            }
+            Some(Event::Ended(_)) => break,
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, path: &str, content_type: Option<&str>, body: &str) -> Request {
+        let mut r = Request::new(method, path);
+        if let Some(ct) = content_type {
+            r.headers.set("Content-Type", ct);
+        }
+        r.body = body.as_bytes().to_vec();
+        r
+    }
+
+    #[test]
+    fn a_room_relays_one_offer_and_one_answer() {
+        let rooms: Rooms = Arc::default();
+        let sdp = Some("application/sdp");
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
+            204
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/answer", sdp, "v=0"), &rooms).status,
+            409,
+            "no offer yet"
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/offer", sdp, "v=0 offer"), &rooms).status,
+            204
+        );
+        let got = room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms);
+        assert_eq!(
+            (got.status, got.body.as_slice()),
+            (200, b"v=0 offer".as_slice())
+        );
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/answer", None, ""), &rooms).status,
+            204
+        );
+        assert_eq!(
+            room_post(&req("POST", "/rooms/a/answer", sdp, "v=0 answer"), &rooms).status,
+            204
+        );
+        let got = room_get(&req("GET", "/rooms/a/answer", None, ""), &rooms);
+        assert_eq!(
+            (got.status, got.body.as_slice()),
+            (200, b"v=0 answer".as_slice())
+        );
+        // Collected: the room is gone.
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
+            204
+        );
+    }
+
+    #[test]
+    fn rooms_refuse_what_they_cannot_relay() {
+        let rooms: Rooms = Arc::default();
+        assert_eq!(
+            room_post(
+                &req("POST", "/rooms/a/offer", Some("text/plain"), "x"),
+                &rooms
+            )
+            .status,
+            415
+        );
+        assert_eq!(
+            room_get(&req("GET", "/rooms/a/other", None, ""), &rooms).status,
+            404
+        );
+        let long = format!("/rooms/{}/offer", "n".repeat(65));
+        assert_eq!(room_get(&req("GET", &long, None, ""), &rooms).status, 404);
+        let big = "x".repeat(MAX_SDP + 1);
+        assert_eq!(
+            room_post(
+                &req("POST", "/rooms/a/offer", Some("application/sdp"), &big),
+                &rooms
+            )
+            .status,
+            413
+        );
+    }
+
+    #[test]
+    fn the_trace_log_hands_out_lines_from_a_number_on() {
+        let mut log = TraceLog::default();
+        let _ = log.write(b"one\ntwo\n");
+        let _ = log.write(b"three\n");
+        assert_eq!(
+            log.since(0),
+            (3, vec!["one".into(), "two".into(), "three".into()])
+        );
+        assert_eq!(log.since(3), (3, vec!["three".into()]));
+        assert_eq!(log.since(4), (3, vec![]));
+    }
+}

@@ -1,0 +1,185 @@
+"""aiortc as netlab's WebRTC counterpart, in both roles, on loopback only.
+
+    aiortc_peer.py answer            serve POST /webrtc (WHIP-style) and echo every message
+    aiortc_peer.py offer URL [N]     offer to URL, open a channel, send test messages, check
+                                     the echoes; with N, a throughput run of N 16 KiB messages
+    aiortc_peer.py lab URL           offer to URL, open lab 10's six channels at once, and
+                                     print one line per channel: label, state, echo
+
+Loopback only (see ../shared/notes/webrtc.md): no STUN server, and aioice is told that
+127.0.0.1 is this host's one address (it skips loopback otherwise).
+"""
+
+import asyncio
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import aioice.ice
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+
+
+def config():
+    return RTCConfiguration(iceServers=[])
+
+
+def answer_mode():
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    peers = []
+
+    async def answer(offer_sdp):
+        pc = RTCPeerConnection(config())
+        peers.append(pc)
+
+        @pc.on("datachannel")
+        def on_channel(channel):
+            @channel.on("message")
+            def on_message(m):
+                channel.send(m)
+
+        await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        return pc.localDescription.sdp
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            try:
+                sdp = asyncio.run_coroutine_threadsafe(answer(body), loop).result(20)
+            except Exception as e:  # a bad offer: the error, as our server would say it
+                data = str(e).encode()
+                self.send_response(400)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            data = sdp.encode()
+            self.send_response(201)
+            self.send_header("Content-Type", "application/sdp")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+async def offer_to(url, labels, ordered=True, wait_open=True, options=None):
+    pc = RTCPeerConnection(config())
+    options = options or [{} for _ in labels]
+    channels = [pc.createDataChannel(label, **{"ordered": ordered, **o}) for label, o in zip(labels, options)]
+    t0 = time.monotonic()
+    await pc.setLocalDescription(await pc.createOffer())
+    req = urllib.request.Request(url, data=pc.localDescription.sdp.encode(), method="POST",
+                                 headers={"Content-Type": "application/sdp"})
+    answer = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: urllib.request.urlopen(req, timeout=10).read().decode())
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    if not wait_open:
+        return pc, channels, 0
+    opened = []
+    for ch in channels:
+        ev = asyncio.Event()
+        if ch.readyState == "open":
+            ev.set()
+        ch.on("open", ev.set)
+        opened.append(ev)
+    await asyncio.wait_for(asyncio.gather(*[e.wait() for e in opened]), 15)
+    return pc, channels, time.monotonic() - t0
+
+
+async def exchange(ch, messages, timeout=20):
+    got = asyncio.Queue()
+    ch.on("message", lambda m: got.put_nowait(m))
+    for m in messages:
+        ch.send(m)
+    out = []
+    for _ in messages:
+        out.append(await asyncio.wait_for(got.get(), timeout))
+    return out
+
+
+async def offer_mode(url, count):
+    pc, [ch], open_time = await offer_to(url, ["chat"])
+    print(f"open {open_time * 1000:.1f} ms", flush=True)
+    if count:
+        msg = bytes(16384)
+        got = asyncio.Queue()
+        ch.on("message", lambda m: got.put_nowait(len(m)))
+        t0 = time.monotonic()
+        received = 0
+        for i in range(count):
+            ch.send(msg)
+            # Keep SCTP's send buffer bounded, as a browser's bufferedAmount would.
+            while ch.bufferedAmount > 1 << 20:
+                await asyncio.sleep(0.001)
+        for _ in range(count):
+            received += await asyncio.wait_for(got.get(), 60)
+        dt = time.monotonic() - t0
+        print(f"throughput {received / dt / 1e6:.2f} MB/s echoed ({count} x 16 KiB in {dt:.2f} s)", flush=True)
+    else:
+        large = bytes(i % 251 for i in range(100000))
+        sent = ["hello", b"\x00\x01\x02\xff", "", "é ünïcode ✓", large]
+        back = await exchange(ch, sent)
+        for s, b in zip(sent, back):
+            if s != b or type(s) is not type(b):
+                print(f"mismatch: sent {s[:20]!r} ({len(s)}), got {b[:20]!r} ({len(b)})", flush=True)
+                sys.exit(1)
+        print("echoed: text, binary, empty, unicode, 100000-byte binary", flush=True)
+    await pc.close()
+
+
+# Lab 10's channels: (label, createDataChannel options).
+LAB = [
+    ("chat", {}),
+    # Longer than 255 bytes: its Label Length needs both bytes. (Not a non-ASCII label:
+    # aiortc 1.16 writes Label Length as len(str), characters, where RFC 8832 §5.1 says bytes.)
+    ("long-" + "x" * 295, {}),
+    ("with-protocol", {"protocol": "json-v1"}),
+    ("unordered", {"ordered": False}),
+    ("rexmit", {"maxRetransmits": 3}),
+    ("timed", {"maxPacketLifeTime": 500}),
+]
+
+
+async def lab_mode(url):
+    labels = [label for label, _ in LAB]
+    pc, channels, _ = await offer_to(url, labels, wait_open=False, options=[o for _, o in LAB])
+    opened = {}
+    for ch in channels:
+        ev = asyncio.Event()
+        ch.on("open", ev.set)
+        opened[ch.label] = ev
+    try:
+        await asyncio.wait_for(asyncio.gather(*[e.wait() for e in opened.values()]), 8)
+    except asyncio.TimeoutError:
+        pass
+    for ch in channels:
+        if ch.readyState != "open":
+            print(f"{ch.label}\tnot open ({ch.readyState})", flush=True)
+            continue
+        try:
+            [back] = await exchange(ch, [f"on {ch.label}"], timeout=5)
+            print(f"{ch.label}\topen\t{back}", flush=True)
+        except asyncio.TimeoutError:
+            print(f"{ch.label}\topen\tno echo", flush=True)
+    await pc.close()
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "answer":
+        answer_mode()
+    elif mode == "offer":
+        asyncio.run(offer_mode(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
+    elif mode == "lab":
+        asyncio.run(lab_mode(sys.argv[2]))
