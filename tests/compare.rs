@@ -25,7 +25,7 @@ fn the_table_is_measured_and_makes_sense() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let note = v["note_bytes"].as_u64().unwrap();
-    assert_eq!(v["rows"].as_array().unwrap().len(), 7, "{v:#}");
+    assert_eq!(v["rows"].as_array().unwrap().len(), 8, "{v:#}");
     // The TCP echo carries the note and nothing else, each way.
     let tcp = row(&v, "TCP echo");
     assert_eq!(
@@ -60,6 +60,12 @@ fn the_table_is_measured_and_makes_sense() {
     let h3 = row(&v, "HTTP/3 (QUIC)")["round_trips"].as_u64().unwrap();
     assert_eq!(https, h1 + 1, "{v:#}");
     assert!(h3 < https, "HTTP/3 {h3} round trips, HTTPS {https}");
+    // A data channel opens in steps, each a round trip of its own: ICE, DTLS (with its
+    // cookie exchange), SCTP's four-way handshake, DCEP, then the note.
+    let webrtc = row(&v, "WebRTC data channel")["round_trips"]
+        .as_u64()
+        .unwrap();
+    assert!(webrtc >= 6, "WebRTC {webrtc} round trips");
     // HPACK: the same GET again costs fewer header bytes than the first.
     let blocks = v["http2_header_blocks_of_two_identical_gets"]
         .as_array()

@@ -11,6 +11,10 @@
 //! | HTTP/2 (TLS) | `http2::server` | `http2::client` |
 //! | gRPC (HTTP/2, cleartext) | `grpc::server` | `grpc::client::unary` |
 //! | HTTP/3 | `quic::server` | `quic::client` |
+//! | WebRTC data channel | a `webrtc::peer` answering, echoing | a `webrtc::peer` offering |
+//!
+//! WebRTC's signaling is a function call here (the offer and answer are handed over in this
+//! process): what is measured is the data channel's own path, ICE, DTLS, SCTP and DCEP.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -39,10 +43,11 @@ pub enum Kind {
     Http2,
     Grpc,
     Http3,
+    WebRtc,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::TcpEcho,
         Kind::Zmq,
         Kind::Http1,
@@ -50,6 +55,7 @@ impl Kind {
         Kind::Http2,
         Kind::Grpc,
         Kind::Http3,
+        Kind::WebRtc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -61,13 +67,14 @@ impl Kind {
             Kind::Http2 => "HTTP/2 + TLS",
             Kind::Grpc => "gRPC (HTTP/2 cleartext)",
             Kind::Http3 => "HTTP/3 (QUIC)",
+            Kind::WebRtc => "WebRTC data channel",
         }
     }
 
     /// Over TCP: one round trip (SYN, SYN-ACK) happens in the kernel before any relay sees
     /// a byte.
     pub fn over_tcp(self) -> bool {
-        self != Kind::Http3
+        !matches!(self, Kind::Http3 | Kind::WebRtc)
     }
 }
 
@@ -211,6 +218,8 @@ impl Servers {
             Kind::Http2 => self.http2.addr(),
             Kind::Grpc => self.grpc.addr(),
             Kind::Http3 => self.http3.addr(),
+            // Each WebRTC exchange makes its answering peer (and its port) anew.
+            Kind::WebRtc => return Err(err(kind, "no fixed server address")),
         })
     }
 
@@ -352,6 +361,8 @@ pub fn exchange(
                 .ok_or_else(|| err(kind, "no response"))?
                 .body
         }
+        // Its answering peer is made per exchange: see [`webrtc_exchange`].
+        Kind::WebRtc => return Err(err(kind, "use webrtc_exchange")),
     };
     let answer = start.elapsed();
     if got != body {
@@ -365,4 +376,92 @@ pub fn exchange(
         ));
     }
     Ok(Timed { setup, answer })
+}
+
+/// The WebRTC exchange: an answering peer that echoes, an offering peer that opens a reliable
+/// ordered channel and sends `body` (text for the note, 16 KiB binary messages for bulk).
+/// `via` makes the path in front of the answerer once its port is known; the answer's
+/// candidate is rewritten to the path's port, so every datagram passes it.
+pub fn webrtc_exchange<P>(
+    body: &[u8],
+    text: bool,
+    via: impl FnOnce(SocketAddr) -> Result<(P, SocketAddr), CompareError>,
+) -> Result<(Timed, P), CompareError> {
+    use crate::webrtc::dcep::ChannelType;
+    use crate::webrtc::dtls::Identity;
+    use crate::webrtc::peer::{Config, Event, Message, Peer};
+    let kind = Kind::WebRtc;
+    let identity = Identity::generate().map_err(|e| err(kind, e))?;
+    let start = Instant::now();
+    let offer = Peer::offer(&identity, Config::default()).map_err(|e| err(kind, e))?;
+    let answerer_config = Config {
+        role: "server",
+        ..Config::default()
+    };
+    let (answerer, answer) =
+        Peer::answer(&offer.sdp, &identity, answerer_config).map_err(|e| err(kind, e))?;
+    let real = answerer.local_addr;
+    std::thread::spawn(move || crate::webrtc::signaling::echo(answerer));
+    let (path, relay) = via(real)?;
+    let answer = retarget(&answer, real.port(), relay.port());
+    let mut peer = offer.accept(&answer).map_err(|e| err(kind, e))?;
+    let id = peer.open("compare", ChannelType::RELIABLE);
+    let limit = Duration::from_secs(30);
+    peer.wait_open(limit).map_err(|e| err(kind, e))?;
+    let setup = Some(start.elapsed());
+    let chunks: Vec<Message> = if text {
+        vec![Message::Text(String::from_utf8_lossy(body).into_owned())]
+    } else {
+        body.chunks(16 * 1024)
+            .map(|c| Message::Binary(c.to_vec()))
+            .collect()
+    };
+    let mut back = Vec::with_capacity(body.len());
+    for m in chunks {
+        peer.send(id, m).map_err(|e| err(kind, e))?;
+    }
+    let deadline = Instant::now() + limit;
+    while back.len() < body.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match peer.recv(left) {
+            Some(Event::Message(_, Message::Text(t))) => back.extend_from_slice(t.as_bytes()),
+            Some(Event::Message(_, Message::Binary(b))) => back.extend_from_slice(&b),
+            Some(Event::Ended(why)) => return Err(err(kind, format!("session ended: {why:?}"))),
+            Some(_) => {}
+            None => return Err(err(kind, "no echo in time")),
+        }
+    }
+    let answer_time = start.elapsed();
+    peer.close();
+    if back != body {
+        return Err(err(
+            kind,
+            format!("the echo differs ({} bytes for {})", back.len(), body.len()),
+        ));
+    }
+    Ok((
+        Timed {
+            setup,
+            answer: answer_time,
+        },
+        path,
+    ))
+}
+
+/// The answer with its candidate's (and m= line's) port replaced: the offerer then sends
+/// every datagram to the path instead of the answerer.
+fn retarget(sdp: &str, real: u16, relay: u16) -> String {
+    let (from, to) = (real.to_string(), relay.to_string());
+    sdp.split_inclusive('\n')
+        .map(|line| {
+            if line.starts_with("a=candidate:") || line.starts_with("m=application ") {
+                line.split(' ')
+                    .map(|w| if w == from { to.as_str() } else { w })
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect()
 }

@@ -20,7 +20,7 @@ pub mod path;
 pub mod svg;
 pub mod tour;
 
-use exchange::{CompareError, Kind, NOTE, Servers, exchange};
+use exchange::{CompareError, Kind, NOTE, Servers, Timed, exchange};
 use path::{TcpPath, UdpPath};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -84,18 +84,33 @@ pub fn bulk_body(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
+/// One exchange of `body` through a path with `delay` each way: its timing and the path.
+fn one(
+    kind: Kind,
+    servers: &Servers,
+    delay: Duration,
+    body: &[u8],
+    text: bool,
+) -> Result<(Timed, Path), CompareError> {
+    if kind == Kind::WebRtc {
+        return exchange::webrtc_exchange(body, text, |real| {
+            let p = Path::start(kind, real, delay)?;
+            let addr = p.addr();
+            Ok((p, addr))
+        });
+    }
+    let path = Path::start(kind, servers.addr(kind)?, delay)?;
+    let timed = exchange(kind, path.addr(), servers, body)?;
+    Ok((timed, path))
+}
+
 /// Measures one transport.
 pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, CompareError> {
-    let target = servers.addr(kind)?;
     let note = NOTE.as_bytes();
     // Bytes, set-up and answer on a plain path (after one warm-up, so no first-use costs of
     // this process — thread pools, caches — land in one transport's row).
-    {
-        let warm = Path::start(kind, target, Duration::ZERO)?;
-        exchange(kind, warm.addr(), servers, note)?;
-    }
-    let plain = Path::start(kind, target, Duration::ZERO)?;
-    let timed = exchange(kind, plain.addr(), servers, note)?;
+    one(kind, servers, Duration::ZERO, note, true)?;
+    let (timed, plain) = one(kind, servers, Duration::ZERO, note, true)?;
     // Wait for the last bytes (a FIN, a CONNECTION_CLOSE) to pass before reading the counts.
     std::thread::sleep(Duration::from_millis(100));
     let (bytes_up, bytes_down) = (plain.counts().up(), plain.counts().down());
@@ -104,9 +119,8 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     // client's flights that reached the relay at least 1.5 DELAY before the answer was
     // complete was one the client waited on (its reply had yet to come back, 2 DELAY); those
     // sent later (acknowledgements of the answer, a close) were not.
-    let slow = Path::start(kind, target, DELAY)?;
     let t0 = Instant::now();
-    let delayed = exchange(kind, slow.addr(), servers, note)?;
+    let (delayed, slow) = one(kind, servers, DELAY, note, true)?;
     let answered = t0 + delayed.answer;
     let through_relay = slow
         .counts()
@@ -123,8 +137,7 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
         size
     };
     let body = bulk_body(bulk_bytes);
-    let bulk_path = Path::start(kind, target, Duration::ZERO)?;
-    let bulk = exchange(kind, bulk_path.addr(), servers, &body)?;
+    let (bulk, _path) = one(kind, servers, Duration::ZERO, &body, false)?;
     let bulk_mb_s = 2.0 * bulk_bytes as f64 / 1e6 / bulk.answer.as_secs_f64().max(1e-9);
     Ok(Row {
         kind,

@@ -17,4 +17,5 @@ pub mod lossy;
 pub mod port;
 pub mod relay;
 pub mod sockets;
+pub mod sockopt;
 pub mod tour;

@@ -164,6 +164,10 @@ pub fn serve(
     let minter = Minter::new().map_err(unspecified)?;
     let cid_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(unspecified)?;
     let local = socket.local_addr().map_err(ServeError::Io)?;
+    let granted = crate::l4::sockopt::receive_buffer(&socket, crate::l4::sockopt::RECEIVE_BUFFER);
+    trace::event(Layer::L4, || {
+        format!("UDP {local}: SO_RCVBUF {granted} bytes")
+    });
     let (done_tx, done_rx) = mpsc::channel();
     let mut server = Server {
         socket,
