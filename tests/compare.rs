@@ -194,3 +194,24 @@ fn on_a_lossy_path_http2_streams_stall_together_and_http3_streams_do_not() {
         "{chart}"
     );
 }
+
+#[test]
+fn without_a_namespace_the_lossy_run_says_so_in_one_line() {
+    // No unshare(1) on this PATH: as on a machine where the user cannot make a namespace.
+    let out = run_netlab(
+        &["compare", "--loss", "2"],
+        b"",
+        &[("PATH", "/nonexistent")],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: --loss needs a network namespace"),
+        "{err}"
+    );
+    // And a loss out of range is a usage error.
+    let out = run_netlab(&["compare", "--loss", "90"], b"", &[], T);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
