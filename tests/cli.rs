@@ -230,3 +230,26 @@ fn the_http2_and_grpc_commands_keep_the_contract() {
         );
     }
 }
+
+#[test]
+fn a_zero_consent_timeout_is_a_usage_error() {
+    let out = run_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--consent-timeout",
+            "0",
+        ],
+        b"",
+        &[],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: --consent-timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -114,8 +114,15 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         }
         trace::capture(Some(Box::new(log.clone())));
     }
+    let consent_timeout = m.millis(&SERVE, "consent-timeout")?;
+    if consent_timeout.is_zero() {
+        // Every session would end the moment its peer's address was locked.
+        return Err(CliError::Usage(
+            "--consent-timeout must be at least 1 ms (RFC 7675 suggests 30000)".into(),
+        ));
+    }
     let config = Config {
-        consent_timeout: m.millis(&SERVE, "consent-timeout")?,
+        consent_timeout,
         ..Config::default()
     };
     let router = signaling::router(

@@ -475,7 +475,10 @@ impl Peer {
                     })?;
                     stage2.store(SCTP, Ordering::Relaxed);
                     let _ = event_tx.send(Event::Connected);
-                    let r = sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx);
+                    // A panic inside sctp-proto on what a peer sent ends this session with
+                    // one line, not a backtrace, and the server's other sessions go on.
+                    let r = crate::catch::call(|| sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx))
+                        .unwrap_or_else(|p| Err(PeerError::Sctp(format!("the SCTP stack {p}"))));
                     dtls.close();
                     r
                 })();

@@ -486,6 +486,21 @@ fn dcep_message(
         }
         return Ok(());
     }
+    // "The DTLS client MUST use streams with an even stream identifier, the DTLS server
+    // MUST use streams with an odd stream identifier" (RFC 8832 §6): an OPEN from the peer
+    // comes on the peer's parity, and never on a stream already in use.
+    let peers_parity = dcep::first_stream(!settings.dtls_client);
+    if id % 2 != peers_parity % 2 || channels.contains_key(&id) {
+        trace::event(Layer::Dcep, || {
+            let why = if channels.contains_key(&id) {
+                "the stream is already in use"
+            } else {
+                "the peer opened it on our parity (RFC 8832 §6)"
+            };
+            format!("DATA_CHANNEL_OPEN on stream {id} ignored: {why}")
+        });
+        return Ok(());
+    }
     match (settings.on_open)(buf) {
         Ok((open, reply)) => {
             trace::received(Layer::Dcep, || {
