@@ -10,7 +10,8 @@
 //!   a byte, so one round trip is added for every TCP transport (and the table says so);
 //! - **bytes up and down**: counted by the relay, every byte of TCP payload or UDP datagram,
 //!   handshakes included (not the TCP/IP or UDP/IP headers);
-//! - **set-up**: until the connection could carry the request, where the client knows it;
+//! - **set-up**: until the request left the client: the start of its flight that the answer
+//!   came back to (after TCP, TLS, QUIC, or ICE, DTLS, SCTP and DCEP), as the relay saw it;
 //! - **answer**: from nothing to the whole answer;
 //! - **bulk**: `size` bytes sent and the same bytes back, per second both ways.
 
@@ -110,10 +111,12 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     // Bytes, set-up and answer on a plain path (after one warm-up, so no first-use costs of
     // this process — thread pools, caches — land in one transport's row).
     one(kind, servers, Duration::ZERO, note, true)?;
+    let t_plain = Instant::now();
     let (timed, plain) = one(kind, servers, Duration::ZERO, note, true)?;
     // Wait for the last bytes (a FIN, a CONNECTION_CLOSE) to pass before reading the counts.
     std::thread::sleep(Duration::from_millis(100));
     let (bytes_up, bytes_down) = (plain.counts().up(), plain.counts().down());
+    let plain_flights = plain.counts().flights();
     drop(plain);
     // Round trips: the same exchange with every chunk held back DELAY each way. Each of the
     // client's flights that reached the relay at least 1.5 DELAY before the answer was
@@ -129,6 +132,18 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
         .filter(|&&f| f + DELAY + DELAY / 2 <= answered)
         .count() as u32;
     drop(slow);
+    // Set-up, the same measure for every transport: until the request left the client, i.e.
+    // the start of its flight number `through_relay` (the one the answer came back to), as
+    // the relay saw it on the plain path.
+    // Without the delay some flights merge (libzmq's greeting stages then go together): the
+    // request is then the last flight before the answer.
+    let answered_plain = t_plain + timed.answer;
+    let setup = through_relay
+        .checked_sub(1)
+        .and_then(|k| plain_flights.get(k as usize))
+        .or_else(|| plain_flights.iter().rfind(|&&f| f <= answered_plain))
+        .map(|f| f.saturating_duration_since(t_plain))
+        .or(timed.setup);
     let tcp_handshake = u32::from(kind.over_tcp());
     // Bulk.
     let bulk_bytes = if kind == Kind::Grpc {
@@ -145,7 +160,7 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
         tcp_handshake,
         bytes_up,
         bytes_down,
-        setup: timed.setup,
+        setup,
         answer: timed.answer,
         bulk_mb_s,
         bulk_bytes,
