@@ -106,6 +106,16 @@ fn the_sites_routes_answer_over_http3_as_parallel_streams() {
         "{}",
         text(&out.stdout)
     );
+    // A connection-specific field is not allowed in HTTP/3 (RFC 9114 §4.2): 400, with why.
+    let out = get(
+        &certs,
+        &["-H", "connection: close", &url(addr, "/status/200")],
+    );
+    let body = text(&out.stdout);
+    assert!(
+        body.contains("malformed HTTP/3 request") && body.contains("connection-specific"),
+        "{body}"
+    );
     // -f: an error status is a failure.
     let out = get(&certs, &["-f", &url(addr, "/status/404")]);
     assert_eq!(out.status.code(), Some(1));
@@ -149,6 +159,12 @@ fn retry_validates_the_address_before_the_handshake() {
     // Without --retry there is none.
     let (_plain, addr) = self::server(&certs, &[], &[]);
     let out = get(&certs, &["--stats", &url(addr, "/status/200")]);
+    assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("handshake "),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(
         !text(&out.stderr).contains("Retry"),
         "{}",
@@ -179,7 +195,7 @@ fn bad_datagrams_are_dropped_or_answered_and_the_server_serves_on() {
     let (mut server, addr) = server(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     probe
-        .set_read_timeout(Some(Duration::from_millis(500)))
+        .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     // A version nobody speaks, in a full-size Initial: Version Negotiation (RFC 9000 §6).
     probe
@@ -189,6 +205,10 @@ fn bad_datagrams_are_dropped_or_answered_and_the_server_serves_on() {
     let (n, _) = probe
         .recv_from(&mut buf)
         .expect("a Version Negotiation packet");
+    // From here on silence is the answer: wait less for it.
+    probe
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
     let vn = &buf[..n];
     assert_eq!(vn[0] & 0x80, 0x80);
     assert_eq!(&vn[1..5], &[0, 0, 0, 0], "version 0 = Version Negotiation");

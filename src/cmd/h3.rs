@@ -194,6 +194,8 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         max_body: m.number(&SERVE, "max-body")?,
         max_connections: m.number(&SERVE, "max-connections")?,
     };
+    // A certificate or key BoringSSL refuses is an error before the `listening` line.
+    netlab::quic::config::server(&identity, &config.transport).map_err(runtime)?;
     cli::listening("https", socket.local_addr().map_err(runtime)?);
     server::serve(
         socket,

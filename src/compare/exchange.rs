@@ -242,6 +242,8 @@ pub struct Timed {
     pub setup: Option<Duration>,
     /// From the start (no connection yet) to the whole answer.
     pub answer: Duration,
+    /// When the answer was complete.
+    pub ended: Instant,
 }
 
 fn url(kind: Kind, s: &str) -> Result<Url, CompareError> {
@@ -365,6 +367,7 @@ pub fn exchange(
         Kind::WebRtc => return Err(err(kind, "use webrtc_exchange")),
     };
     let answer = start.elapsed();
+    let ended = Instant::now();
     if got != body {
         return Err(err(
             kind,
@@ -375,7 +378,11 @@ pub fn exchange(
             ),
         ));
     }
-    Ok(Timed { setup, answer })
+    Ok(Timed {
+        setup,
+        answer,
+        ended,
+    })
 }
 
 /// The WebRTC exchange: an answering peer that echoes, an offering peer that opens a reliable
@@ -432,6 +439,7 @@ pub fn webrtc_exchange<P>(
         }
     }
     let answer_time = start.elapsed();
+    let ended = Instant::now();
     peer.close();
     if back != body {
         return Err(err(
@@ -443,6 +451,7 @@ pub fn webrtc_exchange<P>(
         Timed {
             setup,
             answer: answer_time,
+            ended,
         },
         path,
     ))

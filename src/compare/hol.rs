@@ -178,23 +178,26 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
                 )
                 .map_err(|e| e.to_string())?;
                 let mut buf = vec![0u8; 64 * 1024];
-                let mut head_left = true;
+                // The head first (it may come in pieces), then body bytes as they arrive.
+                let mut head = Vec::new();
+                let mut in_head = true;
                 loop {
                     let n = s.read(&mut buf).map_err(|e| e.to_string())?;
                     if n == 0 {
                         return Ok(());
                     }
-                    let mut body = n;
-                    if head_left {
-                        // Count body bytes only: skip the head up to its blank line.
-                        if let Some(p) = buf[..n].windows(4).position(|w| w == b"\r\n\r\n") {
-                            body = n - (p + 4);
-                            head_left = false;
-                        } else {
-                            continue;
+                    if !in_head {
+                        rec.add(i, n);
+                        continue;
+                    }
+                    head.extend_from_slice(&buf[..n]);
+                    if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        in_head = false;
+                        let body = head.len() - (p + 4);
+                        if body > 0 {
+                            rec.add(i, body);
                         }
                     }
-                    rec.add(i, body);
                 }
             })
         })

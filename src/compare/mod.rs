@@ -24,7 +24,7 @@ pub mod tour;
 use exchange::{CompareError, Kind, NOTE, Servers, Timed, exchange};
 use path::{TcpPath, UdpPath};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The delay each way on the measuring path: large against loopback's tens of microseconds,
 /// small enough that a table takes seconds.
@@ -111,8 +111,9 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     // Bytes, set-up and answer on a plain path (after one warm-up, so no first-use costs of
     // this process — thread pools, caches — land in one transport's row).
     one(kind, servers, Duration::ZERO, note, true)?;
-    let t_plain = Instant::now();
     let (timed, plain) = one(kind, servers, Duration::ZERO, note, true)?;
+    // When this exchange started: its end less its answer time.
+    let t_plain = timed.ended - timed.answer;
     // Wait for the last bytes (a FIN, a CONNECTION_CLOSE) to pass before reading the counts.
     std::thread::sleep(Duration::from_millis(100));
     let (bytes_up, bytes_down) = (plain.counts().up(), plain.counts().down());
@@ -122,9 +123,8 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     // client's flights that reached the relay at least 1.5 DELAY before the answer was
     // complete was one the client waited on (its reply had yet to come back, 2 DELAY); those
     // sent later (acknowledgements of the answer, a close) were not.
-    let t0 = Instant::now();
     let (delayed, slow) = one(kind, servers, DELAY, note, true)?;
-    let answered = t0 + delayed.answer;
+    let answered = delayed.ended;
     let through_relay = slow
         .counts()
         .flights()
@@ -137,7 +137,7 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     // the relay saw it on the plain path.
     // Without the delay some flights merge (libzmq's greeting stages then go together): the
     // request is then the last flight before the answer.
-    let answered_plain = t_plain + timed.answer;
+    let answered_plain = timed.ended;
     let setup = through_relay
         .checked_sub(1)
         .and_then(|k| plain_flights.get(k as usize))

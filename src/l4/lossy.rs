@@ -1,7 +1,7 @@
 //! A lossy UDP path in user space: a relay between one client and one server that drops
 //! chosen datagrams, by their number in each direction, so a test or a lab sees the same
 //! losses on every run. No root and no network namespace needed (for random loss in the
-//! kernel, see the nftables recipe in the README); it works for any UDP protocol — QUIC here.
+//! kernel, nftables in a network namespace: `tests/h3_loop.rs` and `src/compare/hol.rs`); it works for any UDP protocol — QUIC here.
 //!
 //! ```text
 //! client ──▶ relay ──▶ server      datagram n of the client is dropped when up(n)

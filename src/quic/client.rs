@@ -174,7 +174,9 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
         .to_socket_addrs()
         .map_err(FetchError::Io)?
         .next()
-        .ok_or_else(|| FetchError::Urls(format!("{}: no address", first.host)))?;
+        .ok_or_else(|| {
+            FetchError::Io(std::io::Error::other(format!("{}: no address", first.host)))
+        })?;
     let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, &opts.transport)
         .map_err(FetchError::Setup)?;
     let socket = UdpSocket::bind(bind_addr(&peer)).map_err(FetchError::Io)?;
@@ -356,6 +358,16 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
                             format!("{id}: HEADERS stream={stream} {}", h3::describe(&list))
                         });
                         if let Some(s) = streams.get_mut(&stream) {
+                            if s.status >= 200 {
+                                // A trailer section after the response's fields (RFC 9114 §4.1).
+                                s.fields.extend(list.iter().map(|f| {
+                                    (
+                                        crate::http::fields::latin1(f.name()),
+                                        crate::http::fields::latin1(f.value()),
+                                    )
+                                }));
+                                continue;
+                            }
                             s.status = h3::field(&list, ":status")
                                 .and_then(|v| std::str::from_utf8(v).ok())
                                 .and_then(|v| v.parse().ok())

@@ -26,6 +26,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use quiche::h3::NameValue;
+
 use super::codes;
 use super::config::{self, Identity, MAX_DATAGRAM, SetupError, Transport};
 use super::h3;
@@ -92,7 +94,18 @@ struct Client {
     outgoing: HashMap<u64, Outgoing>,
     started: Instant,
     requests: u64,
+    /// Bytes of request bodies held for this connection's streams, all together.
+    buffered: usize,
 }
+
+/// The request-body bytes one connection may have buffered at once, across its streams (each
+/// stream also has `max_body`): a client opening 128 streams cannot make the server hold
+/// 128 bodies of the largest size.
+const MAX_BUFFERED: usize = 64 * 1024 * 1024;
+
+/// Handlers running at once, across connections; beyond, a request is answered 503 at once
+/// (each handler has a thread of its own, and threads are not free).
+const MAX_HANDLERS: usize = 256;
 
 /// A handler's answer, sent from its thread back to the loop.
 struct Done {
@@ -119,6 +132,8 @@ struct Server {
     done_tx: mpsc::Sender<Done>,
     done_rx: mpsc::Receiver<Done>,
     role: Option<&'static str>,
+    /// Handlers running now.
+    running: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Why the server could not run.
@@ -182,6 +197,7 @@ pub fn serve(
         done_tx,
         done_rx,
         role: trace::current_role(),
+        running: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
     };
     server.run(&stop);
     Ok(())
@@ -433,6 +449,17 @@ impl Server {
                 return None;
             }
             match self.minter.validate(&from, token_bytes, unix_now()) {
+                // The token must come back to the connection ID the Retry handed out with it
+                // (derived from the original DCID), not be replayed toward another.
+                Ok(odcid) if header.dcid != self.derive_cid(&odcid) => {
+                    trace::event(Layer::Quic, || {
+                        format!(
+                            "dropped Initial from {from}: a valid token sent to dcid={}, not to the one its Retry gave",
+                            packet::hex(&header.dcid)
+                        )
+                    });
+                    return None;
+                }
                 Ok(odcid) => {
                     trace::event(Layer::Quic, || {
                         format!(
@@ -503,6 +530,7 @@ impl Server {
                 outgoing: HashMap::new(),
                 started: Instant::now(),
                 requests: 0,
+                buffered: 0,
             },
         );
         Some(scid)
@@ -546,6 +574,13 @@ impl Server {
                     trace::received(Layer::H3, || {
                         format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(&list))
                     });
+                    // A second HEADERS on a request stream is its trailer section (RFC 9114 §4.1).
+                    if let Some(incoming) = c.incoming.get_mut(&stream) {
+                        for f in &list {
+                            incoming.request.trailers.append_latin1(f.name(), f.value());
+                        }
+                        continue;
+                    }
                     match h3::request(&list) {
                         Ok(request) => {
                             c.requests += 1;
@@ -574,6 +609,7 @@ impl Server {
                 }
                 Ok((stream, quiche::h3::Event::Finished)) => {
                     if let Some(incoming) = c.incoming.remove(&stream) {
+                        c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
                         trace::received(Layer::H3, || {
                             format!(
                                 "{}: stream {stream} finished: request body {} bytes",
@@ -594,7 +630,9 @@ impl Server {
                             codes::application(code)
                         )
                     });
-                    c.incoming.remove(&stream);
+                    if let Some(gone) = c.incoming.remove(&stream) {
+                        c.buffered = c.buffered.saturating_sub(gone.request.body.len());
+                    }
                     c.outgoing.remove(&stream);
                 }
                 Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
@@ -622,10 +660,26 @@ impl Server {
 
     /// Runs the handler in a thread of its own; its answer comes back in step 5.
     fn dispatch(&self, cid: Vec<u8>, stream: u64, request: Request) {
+        if self.running.load(Ordering::SeqCst) >= MAX_HANDLERS {
+            trace::event(Layer::H3, || {
+                format!("stream {stream}: {MAX_HANDLERS} handlers already running: 503")
+            });
+            let _ = self.done_tx.send(Done {
+                cid,
+                stream,
+                method: request.method.clone(),
+                priority: (3, false),
+                response: Response::text(503, "too many requests in progress; try again"),
+            });
+            wake(self.local);
+            return;
+        }
         let handler = self.handler.clone();
         let tx = self.done_tx.clone();
         let role = self.role;
         let wake_to = udp::reachable(self.local);
+        let running = self.running.clone();
+        running.fetch_add(1, Ordering::SeqCst);
         let spawned = std::thread::Builder::new()
             .name(format!("h3 stream {stream}"))
             .spawn(move || {
@@ -640,6 +694,7 @@ impl Server {
                         Response::text(500, "the handler panicked")
                     }
                 };
+                running.fetch_sub(1, Ordering::SeqCst);
                 let _ = tx.send(Done {
                     cid,
                     stream,
@@ -653,6 +708,7 @@ impl Server {
                 }
             });
         if let Err(e) = spawned {
+            self.running.fetch_sub(1, Ordering::SeqCst);
             trace::event(Layer::H3, || format!("no thread for stream {stream}: {e}"));
         }
     }
@@ -705,16 +761,22 @@ fn read_body(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64, ma
         if incoming.refused {
             continue;
         }
-        if incoming.request.body.len() + n > max {
+        if incoming.request.body.len() + n > max || c.buffered + n > MAX_BUFFERED {
             incoming.refused = true;
             over = true;
+            c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
+            incoming.request.body = Vec::new();
             continue;
         }
         incoming.request.body.extend_from_slice(&chunk[..n]);
+        c.buffered += n;
     }
     if over {
         trace::event(Layer::H3, || {
-            format!("{}: stream {stream}: body over {max} bytes: 413", c.id)
+            format!(
+                "{}: stream {stream}: body over {max} bytes (or the connection's bodies over {MAX_BUFFERED}): 413",
+                c.id
+            )
         });
         let resp = Response::text(413, &format!("the body may be at most {max} bytes"));
         queue(c, http3, stream, "POST", resp);
@@ -797,10 +859,12 @@ fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64
             Ok(n) => out.written += n,
             Err(quiche::h3::Error::Done) => return,
             Err(e) => {
+                // The client stopped the stream (STOP_SENDING) or it failed: drop the rest.
                 trace::event(Layer::H3, || {
                     format!("{}: stream {stream}: body stopped: {e}", c.id)
                 });
-                break;
+                c.outgoing.remove(&stream);
+                return;
             }
         }
     }
