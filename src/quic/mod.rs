@@ -12,7 +12,8 @@
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
-//! - [`server`], [`client`]: the loops, in numbered steps.
+//! - [`server`], [`client`]: the loops, in numbered steps; `streams` holds the server's
+//!   per-stream work (request bodies in, responses out).
 
 pub mod client;
 pub mod codes;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod h3;
 pub mod packet;
 pub mod server;
+mod streams;
 pub mod token;
 pub mod tour;
 pub mod udp;

@@ -32,6 +32,7 @@ use super::codes;
 use super::config::{self, Identity, MAX_DATAGRAM, SetupError, Transport};
 use super::h3;
 use super::packet::{self, Form, LongType};
+use super::streams::{Client, Incoming, closed, push_response, queue, queue_with, read_body};
 use super::token::Minter;
 use super::udp;
 use crate::http::handler::Handler;
@@ -67,41 +68,6 @@ const CID_LEN: usize = 16;
 /// "A server MUST discard an Initial packet that is carried in a UDP datagram with a
 /// payload that is smaller than ... 1200 bytes" (RFC 9000 §14.1).
 const MIN_INITIAL_DATAGRAM: usize = 1200;
-
-/// A request on its way in: fields received, body arriving.
-struct Incoming {
-    request: Request,
-    /// A body over the limit was refused with 413: the rest is read and dropped.
-    refused: bool,
-}
-
-/// A response on its way out: quiche takes as much as flow control allows per call.
-struct Outgoing {
-    fields: Option<Vec<quiche::h3::Header>>,
-    /// RFC 9218 urgency and incremental, from the request's Priority field.
-    priority: quiche::h3::Priority,
-    body: Vec<u8>,
-    written: usize,
-}
-
-/// One client connection.
-struct Client {
-    conn: quiche::Connection,
-    http3: Option<quiche::h3::Connection>,
-    peer: SocketAddr,
-    id: String,
-    incoming: HashMap<u64, Incoming>,
-    outgoing: HashMap<u64, Outgoing>,
-    started: Instant,
-    requests: u64,
-    /// Bytes of request bodies held for this connection's streams, all together.
-    buffered: usize,
-}
-
-/// The request-body bytes one connection may have buffered at once, across its streams (each
-/// stream also has `max_body`): a client opening 128 streams cannot make the server hold
-/// 128 bodies of the largest size.
-const MAX_BUFFERED: usize = 64 * 1024 * 1024;
 
 /// Handlers running at once, across connections; beyond, a request is answered 503 at once
 /// (each handler has a thread of its own, and threads are not free).
@@ -748,160 +714,6 @@ impl Server {
         );
         c.http3 = Some(http3);
     }
-}
-
-/// Reads what arrived of a request body; over the limit → 413 and the rest is discarded.
-fn read_body(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64, max: usize) {
-    let mut chunk = [0u8; 16 * 1024];
-    let mut over = false;
-    while let Ok(n) = http3.recv_body(&mut c.conn, stream, &mut chunk) {
-        let Some(incoming) = c.incoming.get_mut(&stream) else {
-            continue;
-        };
-        if incoming.refused {
-            continue;
-        }
-        if incoming.request.body.len() + n > max || c.buffered + n > MAX_BUFFERED {
-            incoming.refused = true;
-            over = true;
-            c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
-            incoming.request.body = Vec::new();
-            continue;
-        }
-        incoming.request.body.extend_from_slice(&chunk[..n]);
-        c.buffered += n;
-    }
-    if over {
-        trace::event(Layer::H3, || {
-            format!(
-                "{}: stream {stream}: body over {max} bytes (or the connection's bodies over {MAX_BUFFERED}): 413",
-                c.id
-            )
-        });
-        let resp = Response::text(413, &format!("the body may be at most {max} bytes"));
-        queue(c, http3, stream, "POST", resp);
-    }
-}
-
-/// Puts a response on its stream: HEADERS now, DATA as flow control allows.
-fn queue(
-    c: &mut Client,
-    http3: &mut quiche::h3::Connection,
-    stream: u64,
-    method: &str,
-    resp: Response,
-) {
-    queue_with(
-        c,
-        http3,
-        stream,
-        method,
-        resp,
-        quiche::h3::Priority::default(),
-    );
-}
-
-/// [`queue`], with the stream's RFC 9218 priority (quiche schedules streams by it).
-fn queue_with(
-    c: &mut Client,
-    http3: &mut quiche::h3::Connection,
-    stream: u64,
-    method: &str,
-    resp: Response,
-    priority: quiche::h3::Priority,
-) {
-    let (fields, with_body) = h3::response_fields(method, &resp);
-    let body = if with_body { resp.body } else { Vec::new() };
-    c.outgoing.insert(
-        stream,
-        Outgoing {
-            fields: Some(fields),
-            priority,
-            body,
-            written: 0,
-        },
-    );
-    push_response(c, http3, stream);
-}
-
-/// Sends as much of a queued response as quiche takes now; keeps the rest for later turns.
-fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) {
-    let Some(out) = c.outgoing.get_mut(&stream) else {
-        return;
-    };
-    if let Some(fields) = &out.fields {
-        let fin = out.body.is_empty();
-        match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
-            Ok(()) => {
-                trace::sent(Layer::H3, || {
-                    format!(
-                        "{}: HEADERS stream={stream} {}{}",
-                        c.id,
-                        h3::describe(fields),
-                        if fin { " (FIN)" } else { "" }
-                    )
-                });
-                out.fields = None;
-            }
-            // Not enough credit for the fields yet: the next turn tries again.
-            Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => return,
-            Err(e) => {
-                trace::event(Layer::H3, || {
-                    format!("{}: stream {stream}: cannot respond: {e}", c.id)
-                });
-                c.outgoing.remove(&stream);
-                return;
-            }
-        }
-    }
-    while out.written < out.body.len() {
-        match http3.send_body(&mut c.conn, stream, &out.body[out.written..], true) {
-            Ok(n) => out.written += n,
-            Err(quiche::h3::Error::Done) => return,
-            Err(e) => {
-                // The client stopped the stream (STOP_SENDING) or it failed: drop the rest.
-                trace::event(Layer::H3, || {
-                    format!("{}: stream {stream}: body stopped: {e}", c.id)
-                });
-                c.outgoing.remove(&stream);
-                return;
-            }
-        }
-    }
-    if out.written >= out.body.len() {
-        let n = out.body.len();
-        if n > 0 {
-            trace::sent(Layer::H3, || {
-                format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
-            });
-        }
-        c.outgoing.remove(&stream);
-    }
-}
-
-/// How a connection ended, with its statistics.
-fn closed(c: &Client) -> String {
-    let why = if c.conn.is_timed_out() {
-        "idle timeout".to_string()
-    } else if let Some(e) = c.conn.peer_error() {
-        format!(
-            "closed by the client: {}",
-            codes::describe_close(e.is_app, e.error_code, &e.reason)
-        )
-    } else if let Some(e) = c.conn.local_error() {
-        format!(
-            "closed by us: {}",
-            codes::describe_close(e.is_app, e.error_code, &e.reason)
-        )
-    } else {
-        "closed".to_string()
-    };
-    format!(
-        "{}: {why}; {} request(s); {}",
-        c.id,
-        c.requests,
-        udp::stats(&c.conn)
-    )
 }
 
 /// A handler that answers every request with the same words: for the tour and tests.
