@@ -640,6 +640,7 @@ impl Server {
             wake(self.local);
             return;
         }
+        let (cid_again, method_again) = (cid.clone(), request.method.clone());
         let handler = self.handler.clone();
         let tx = self.done_tx.clone();
         let role = self.role;
@@ -675,7 +676,15 @@ impl Server {
             });
         if let Err(e) = spawned {
             self.running.fetch_sub(1, Ordering::SeqCst);
-            trace::event(Layer::H3, || format!("no thread for stream {stream}: {e}"));
+            trace::event(Layer::H3, || format!("no thread for stream {stream}: {e}: 503"));
+            let _ = self.done_tx.send(Done {
+                cid: cid_again,
+                stream,
+                method: method_again,
+                priority: (3, false),
+                response: Response::text(503, "the server cannot take this request now"),
+            });
+            wake(self.local);
         }
     }
 
