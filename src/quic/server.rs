@@ -676,7 +676,9 @@ impl Server {
             });
         if let Err(e) = spawned {
             self.running.fetch_sub(1, Ordering::SeqCst);
-            trace::event(Layer::H3, || format!("no thread for stream {stream}: {e}: 503"));
+            trace::event(Layer::H3, || {
+                format!("no thread for stream {stream}: {e}: 503")
+            });
             let _ = self.done_tx.send(Done {
                 cid: cid_again,
                 stream,
