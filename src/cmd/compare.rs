@@ -113,15 +113,16 @@ fn lossy(m: &Matches) -> Result<(), CliError> {
             ));
         }
         let me = std::env::current_exe().map_err(runtime)?;
-        let status = std::process::Command::new("unshare")
+        // exec, not spawn: unshare(1) then becomes this very process (same PID), so whoever
+        // started the command can stop it, namespace and all, by that PID.
+        use std::os::unix::process::CommandExt;
+        let e = std::process::Command::new("unshare")
             .arg("-n")
             .arg(me)
             .args(std::env::args().skip(1))
             .env(INSIDE, "1")
-            .status()
-            .map_err(runtime)?;
-        // The copy inside said what went wrong, if anything: its status is ours.
-        std::process::exit(status.code().unwrap_or(1));
+            .exec();
+        return Err(CliError::Runtime(format!("cannot run unshare: {e}")));
     }
     let stall_ms: f64 = m.number(&COMPARE, "stall-ms")?;
     let runs = hol::run_here(setup).map_err(runtime)?;

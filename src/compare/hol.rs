@@ -173,6 +173,9 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
             let rec = rec.clone();
             std::thread::spawn(move || -> Result<(), String> {
                 let mut s = TcpStream::connect(local(HTTP1_PORT)).map_err(|e| e.to_string())?;
+                // A download that stops for this long is a failure, not a hang.
+                s.set_read_timeout(Some(Duration::from_secs(60)))
+                    .map_err(|e| e.to_string())?;
                 s.write_all(
                     b"GET /blob.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
                 )
@@ -220,7 +223,7 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
     }
     let opts = crate::http2::client::Options {
         h2c: true,
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(60),
         progress: Some(Progress::new(move |i, n| r2.add(i, n))),
         ..Default::default()
     };
@@ -241,7 +244,7 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
     }
     let opts = crate::quic::client::Options {
         cacert: Some(ca),
-        timeout: Duration::from_secs(120),
+        timeout: Duration::from_secs(60),
         // RFC 9218: incremental, so the server interleaves the streams as HTTP/2 does (the
         // default, non-incremental, sends one response after the other).
         headers: vec![("priority".into(), "u=3, i".into())],

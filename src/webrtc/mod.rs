@@ -12,7 +12,8 @@
 //! 6. [`sctp`]: SCTP over DTLS (RFC 8261), sctp-proto driven by a loop with numbered steps;
 //!    [`chunk`] decodes its packets for the trace.
 //! 7. [`dcep`]: opening a channel with DATA_CHANNEL_OPEN / ACK (RFC 8832).
-//! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close.
+//! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close;
+//!    [`session`] holds what its parts say to each other (channels, messages, events).
 
 pub mod chunk;
 pub mod dcep;
@@ -23,6 +24,7 @@ pub mod peer;
 pub mod record;
 pub mod sctp;
 pub mod sdp;
+pub mod session;
 pub mod signaling;
 pub mod socket;
 pub mod tour;

@@ -15,7 +15,7 @@
 use super::chunk;
 use super::dcep::{self, ChannelType, Reliability, ppid};
 use super::dtls::{Dtls, Wait};
-use super::peer::{Channel, Cmd, Event, Message, PeerError};
+use super::session::{Channel, Cmd, Event, Message, PeerError};
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use sctp_proto::{

@@ -6,7 +6,7 @@
 
 use super::demux::{self, Kind};
 use super::ice::{Checker, Reply, Responder};
-use super::peer::Cmd;
+use super::session::Cmd;
 use crate::trace::{self, Layer};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -40,7 +40,8 @@ pub(super) fn socket_loop(mut s: SocketLoop) {
     while !s.stop.load(Ordering::Relaxed) {
         // 1. The checker's next request, if it is due (only when we offered to a lite agent).
         if let Some((checker, addr)) = s.checker.as_mut() {
-            if let Some(Ok(req)) = checker.poll_request(Instant::now(), super::peer::random::<12>())
+            if let Some(Ok(req)) =
+                checker.poll_request(Instant::now(), super::session::random::<12>())
             {
                 trace::sent(Layer::Stun, || {
                     format!(
