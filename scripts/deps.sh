@@ -84,7 +84,9 @@ fi
 
 # The browser driver: playwright-core from npm (package.json pins it) drives Debian's
 # chromium through its executablePath; it never downloads a browser of its own.
-if [ -s package.json ] && [ ! -d node_modules/playwright-core ]; then
+# Pinned to a release that runs on Debian 12's Node 18 (playwright-core 1.57+ needs Node 20).
+if [ -s package.json ] && ! cmp -s package.json node_modules/.netlab-package.json; then
   echo "deps: installing playwright-core into node_modules"
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --silent
+  cp package.json node_modules/.netlab-package.json
 fi
