@@ -7,8 +7,10 @@
 //! answered by the kernel at the relay's listening socket, before any byte passes; the
 //! comparison adds that one round trip for every TCP transport, and says so.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+
+use crate::l4::relay::{self, Observer, Side};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
@@ -139,8 +141,12 @@ impl TcpPath {
                     };
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
-                    pump(&client, &server, delay, c.clone(), true);
-                    pump(&server, &client, delay, c.clone(), false);
+                    // The project's one relay, with an observer that counts and delays.
+                    let meter: Arc<dyn Observer> = Arc::new(Meter {
+                        counts: c.clone(),
+                        delay,
+                    });
+                    thread::spawn(move || relay::relay(client, server, None, Some(meter)));
                 }
             })?;
         Ok(TcpPath { addr, counts, stop })
@@ -159,40 +165,28 @@ impl Drop for TcpPath {
     }
 }
 
-/// One direction of one connection: read, count, deliver after the delay, pass on the end.
-fn pump(from: &TcpStream, to: &TcpStream, delay: Duration, counts: Arc<Counts>, up: bool) {
-    let (Ok(mut rd), Ok(mut wr)) = (from.try_clone(), to.try_clone()) else {
-        return;
-    };
-    let to_client = counts.clone();
-    let tx = delayed(delay, move |chunk: Vec<u8>| {
-        if chunk.is_empty() {
-            let _ = wr.shutdown(Shutdown::Write);
-            return false;
+/// Counts what passes and holds each chunk back `delay` before the relay sends it on (the
+/// relay calls it just before it forwards). A client's chunk is counted as it arrives, so its
+/// flight starts then; server bytes count as delivered just before they are written on, so
+/// a client that answers at once starts a new flight.
+struct Meter {
+    counts: Arc<Counts>,
+    delay: Duration,
+}
+
+impl Observer for Meter {
+    fn bytes(&self, from: Side, bytes: &[u8]) {
+        let up = from == Side::Client;
+        self.counts.saw(up, bytes);
+        if !self.delay.is_zero() {
+            thread::sleep(self.delay);
         }
-        // Marked before the write: the client may answer before this thread runs again.
         if !up {
-            to_client.delivered();
+            self.counts.delivered();
         }
-        wr.write_all(&chunk).is_ok()
-    });
-    thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match rd.read(&mut buf) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send((Instant::now(), Some(Vec::new())));
-                    return;
-                }
-                Ok(n) => {
-                    counts.saw(up, &buf[..n]);
-                    if tx.send((Instant::now(), Some(buf[..n].to_vec()))).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
+    }
+
+    fn closed(&self, _from: Side) {}
 }
 
 /// A UDP relay between one client and `target`, counting datagrams and their bytes.
