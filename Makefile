@@ -54,7 +54,7 @@ bench: deps
 	$(CARGO) bench --bench l4
 	$(CARGO) build --release --example tiny_http_ref
 	ulimit -n 8192 && $(CARGO) bench --bench http1
-	RUSTFLAGS="--cfg httparse_disable_simd" CARGO_TARGET_DIR=target/nosimd NETLAB_BENCH_PARSER_ONLY=1 $(CARGO) bench --bench http1
+	RUSTFLAGS='--cfg httparse_disable_simd="1"' CARGO_TARGET_DIR=target/nosimd NETLAB_BENCH_PARSER_ONLY=1 $(CARGO) bench --bench http1
 	$(CARGO) bench --bench zmq
 	$(CARGO) bench --bench h2
 	$(CARGO) bench --bench h3

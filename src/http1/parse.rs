@@ -193,30 +193,77 @@ const fn classes() -> [u8; 256] {
     table
 }
 
-/// The first index at or after `i` whose byte is not of `class` (or `buf.len()`). Eight
-/// bytes a turn first — eight table lookups ANDed together, nonzero only when all eight
-/// belong — so a typical field costs one branch per eight bytes; then byte by byte to the
-/// exact end. Plain indexing, no SIMD.
+/// The first index at or after `i` whose byte is not a tchar (or `buf.len()`): one table
+/// lookup per byte (tchar is no range a word-wide check could test), taken eight bytes at
+/// a time so that only every eighth byte pays for the check against the buffer's end.
 #[inline(always)]
-fn skip_class(buf: &[u8], mut i: usize, class: u8) -> usize {
-    while let Some(c) = buf.get(i..i + 8) {
-        let all = CLASS[c[0] as usize]
-            & CLASS[c[1] as usize]
-            & CLASS[c[2] as usize]
-            & CLASS[c[3] as usize]
-            & CLASS[c[4] as usize]
-            & CLASS[c[5] as usize]
-            & CLASS[c[6] as usize]
-            & CLASS[c[7] as usize];
-        if all & class == 0 {
-            break;
+fn skip_token(buf: &[u8], mut i: usize) -> usize {
+    while let Some(block) = buf[i..].first_chunk::<8>() {
+        for (k, &b) in block.iter().enumerate() {
+            if CLASS[b as usize] & TCHAR == 0 {
+                return i + k;
+            }
         }
         i += 8;
     }
-    while i < buf.len() && CLASS[buf[i] as usize] & class != 0 {
+    while i < buf.len() && CLASS[buf[i] as usize] & TCHAR != 0 {
         i += 1;
     }
     i
+}
+
+/// Eight copies of `b` in one word.
+const fn splat(b: u8) -> u64 {
+    b as u64 * 0x0101_0101_0101_0101
+}
+
+/// Eight bytes read as one little-endian word: the high bit of a byte of the result is set
+/// where that byte is below `low`, is DEL (0x7F), or — unless `high_ok` — is 0x80 or above.
+/// Plain integer arithmetic on a u64 ("SIMD within a register", as httparse's path without
+/// SIMD does it), no intrinsics. A subtraction borrows only out of a byte that is itself
+/// flagged, so bytes above a flagged one may be flagged wrongly, never the lowest one: the
+/// caller wants only the first.
+#[inline(always)]
+fn outside(x: u64, low: u8, high_ok: bool) -> u64 {
+    let below = x.wrapping_sub(splat(low)) & !x;
+    let del = x ^ splat(0x7f);
+    let is_del = del.wrapping_sub(splat(1)) & !del;
+    let high = if high_ok { 0 } else { x };
+    (below | is_del | high) & splat(0x80)
+}
+
+/// The first index at or after `i` whose byte is not of `class` (`VALUE` or `VCHAR`), or
+/// `buf.len()`. Eight bytes a turn by the range check of [`outside`] — `low` and `high_ok`
+/// describe the class's main range — and then one byte by the table, which decides the
+/// bytes outside that range (HTAB in a field value) and the last few bytes of the buffer.
+#[inline(always)]
+fn skip_range(buf: &[u8], mut i: usize, class: u8, low: u8, high_ok: bool) -> usize {
+    loop {
+        while let Some(block) = buf[i..].first_chunk::<8>() {
+            let bad = outside(u64::from_le_bytes(*block), low, high_ok);
+            if bad != 0 {
+                i += (bad.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        match buf.get(i) {
+            Some(&b) if CLASS[b as usize] & class != 0 => i += 1,
+            _ => return i,
+        }
+    }
+}
+
+/// field-vchar, SP and HTAB from `i` on (see [`skip_range`]).
+#[inline(always)]
+fn skip_value(buf: &[u8], i: usize) -> usize {
+    skip_range(buf, i, VALUE, 0x20, true)
+}
+
+/// The request-target's VCHARs from `i` on (see [`skip_range`]).
+#[inline(always)]
+fn skip_target(buf: &[u8], i: usize) -> usize {
+    skip_range(buf, i, VCHAR, 0x21, false)
 }
 
 /// tchar (RFC 9110 §5.6.2)
@@ -340,44 +387,30 @@ fn field_line_slow(
     Ok(Some((Some(parse_field_line(line)?), at + used)))
 }
 
-/// The line at `at`, in one pass over its bytes: `Some((Some(field), next))` for a field
-/// line, `Some((None, next))` for the empty line that ends the head, `None` when the line is
-/// not complete yet. Anything unusual (an error, a line cut short) is left to the rules of
-/// [`field_line_slow`], so both paths give the same answer on every input.
-fn field_line(buf: &[u8], at: usize) -> Result<Option<(Option<Field<'_>>, usize)>, ParseError> {
-    // The empty line: CRLF, or a bare LF (RFC 9112 §2.2).
-    match buf.get(at) {
-        None => return Ok(None),
-        Some(b'\n') => return Ok(Some((None, at + 1))),
-        Some(b'\r') if buf.get(at + 1) == Some(&b'\n') => return Ok(Some((None, at + 2))),
-        _ => {}
-    }
+/// A well-formed field line at `at`, in one pass over its bytes: the field, and where the
+/// next line starts. `None` for anything else — the empty line, a line not complete yet, a
+/// line that breaks a rule — which [`field_line_slow`] then decides by the rules, so both
+/// paths give the same answer on every input. (An `Option` of borrowed slices, not a
+/// `Result`: the compiler keeps it in registers; a `Result` carrying a [`ParseError`] went
+/// through memory on every line and cost a third of the parse.)
+#[inline(always)]
+fn field_line(buf: &[u8], at: usize) -> Option<(Field<'_>, usize)> {
     // field-name: tchar up to the colon.
-    let colon = skip_class(buf, at, TCHAR);
-    match buf.get(colon) {
-        None => return Ok(None),
-        Some(b':') if colon > at => {}
-        Some(_) => return field_line_slow(buf, at),
+    let colon = skip_token(buf, at);
+    if colon == at || buf.get(colon) != Some(&b':') {
+        return None;
     }
     let name = &buf[at..colon];
-    // field-value: field-vchar, SP, HTAB up to the line's end.
+    // field-value: field-vchar, SP, HTAB up to the line's end, CRLF or a bare LF.
     let value_start = colon + 1;
-    let i = skip_class(buf, value_start, VALUE);
-    if i == buf.len() {
-        return Ok(None);
-    }
-    let (end, next) = match (buf.get(i), buf.get(i + 1)) {
-        (Some(b'\r'), Some(b'\n')) => (i, i + 2),
-        (Some(b'\n'), _) => (i, i + 1),
-        _ => return field_line_slow(buf, at),
+    let end = skip_value(buf, value_start);
+    let next = match (buf.get(end), buf.get(end + 1)) {
+        (Some(b'\r'), Some(b'\n')) => end + 2,
+        (Some(b'\n'), _) => end + 1,
+        _ => return None,
     };
-    Ok(Some((
-        Some(Field {
-            name,
-            value: buf[value_start..end].trim_ascii(),
-        }),
-        next,
-    )))
+    let value = buf[value_start..end].trim_ascii();
+    Some((Field { name, value }, next))
 }
 
 /// Parses field lines until the empty line. Returns the headers and the offset after the
@@ -413,11 +446,14 @@ fn scan_fields<'b>(
                 Some(_) => Err(ParseError::TooManyHeaders),
             };
         }
-        let Some((line, next)) = field_line(buf, at)? else {
-            return Ok(None);
-        };
-        let Some(f) = line else {
-            return Ok(Some(next));
+        let (f, next) = match field_line(buf, at) {
+            Some(found) => found,
+            // The empty line, an incomplete line or a broken rule: by the rules.
+            None => match field_line_slow(buf, at)? {
+                None => return Ok(None),
+                Some((None, end)) => return Ok(Some(end)),
+                Some((Some(f), next)) => (f, next),
+            },
         };
         count += 1;
         field(f)?;
@@ -432,12 +468,12 @@ fn request_line<'b>(
     at: usize,
     limits: &Limits,
 ) -> Result<Option<(RequestLine<'b>, usize)>, ParseError> {
-    let mut i = skip_class(buf, at, TCHAR);
+    let mut i = skip_token(buf, at);
     let method_end = i;
     if method_end > at && buf.get(i) == Some(&b' ') {
         i += 1;
         let target_start = i;
-        i = skip_class(buf, i, VCHAR);
+        i = skip_target(buf, i);
         let target_end = i;
         let version_ok = buf.get(i) == Some(&b' ')
             && target_end > target_start
@@ -719,6 +755,9 @@ mod tests {
             b"\r\nPOST /p HTTP/1.0\nContent-Length: 3\nX-E:\t v \t\n\n",
             b"PUT /caf\xe9 HTTP/1.1\r\nX: caf\xe9\r\n\r\n",
             b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\nf: 6\r\n\r\n",
+            // Longer than a word, so every byte of a target and a value goes through the
+            // eight-bytes-a-turn check at every position in its word.
+            b"GET /static/app.js?v=3&w=abcdefgh HTTP/1.1\r\nUser-Agent: Mozilla/5.0 (X11; Linux)\r\n\r\n",
         ];
         // Bytes that sit on the edge of a class: separators, controls, obs-text.
         let swaps = [
@@ -749,6 +788,42 @@ mod tests {
             }
         }
         assert!(checked > 1000);
+    }
+
+    #[test]
+    fn eight_bytes_a_turn_stop_where_the_table_stops() {
+        // Every byte value at every position of a run longer than two words, after every
+        // start: the word-wide checks end exactly where a byte-by-byte walk over the table
+        // ends.
+        let by_table = |buf: &[u8], i: usize, class: u8| {
+            i + buf[i..]
+                .iter()
+                .take_while(|&&b| CLASS[b as usize] & class != 0)
+                .count()
+        };
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                let mut buf = b"abcdefghijklmnopqrst".to_vec();
+                buf[at] = b;
+                for start in 0..buf.len() {
+                    assert_eq!(
+                        skip_value(&buf, start),
+                        by_table(&buf, start, VALUE),
+                        "{b:#x} at {at}"
+                    );
+                    assert_eq!(
+                        skip_target(&buf, start),
+                        by_table(&buf, start, VCHAR),
+                        "{b:#x} at {at}"
+                    );
+                    assert_eq!(
+                        skip_token(&buf, start),
+                        by_table(&buf, start, TCHAR),
+                        "{b:#x} at {at}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
