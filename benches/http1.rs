@@ -5,8 +5,9 @@
 //!   (`--cfg httparse_disable_simd="1"`, `NETLAB_BENCH_PARSER_ONLY=1`: httparse's build
 //!   script switches it off only when that cfg's value is "1"; a bare `--cfg
 //!   httparse_disable_simd` leaves its AVX2 path on, and the bench checks which it got);
-//! - the server under the same wrk command: netlab vs nginx (as many workers as cores) and vs
-//!   tiny_http (blocking, like netlab), requests/s and wrk's p50/p99 latency;
+//! - the server under the same wrk command: netlab with a thread per connection vs nginx (as
+//!   many workers as cores) and vs tiny_http (blocking, like it), and netlab as poll loops
+//!   (`--loops`, as many as cores) vs nginx: requests/s and wrk's p50/p99 latency;
 //! - resident memory with 1,000 idle keep-alive connections open;
 //! - the trace switched off vs switched on for another layer: its cost when off.
 
@@ -265,6 +266,18 @@ fn main() {
         }
     }
     let (t_off, t_other) = (median(off), median(other));
+    let loops_flag = cores.to_string();
+    let looped = Server::netlab(&[
+        "http",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--loops",
+        &loops_flag,
+    ]);
+    let l = wrk(&format!("http://{}/status/200", looped.addr));
+    let l_rss = idle_rss(looped.addr, looped.pid());
+    drop(looped);
     let (nginx, dir) = nginx(free_port(), cores);
     let x = wrk(&format!("http://{}/status/200", nginx.addr));
     let x_rss = idle_rss(nginx.addr, nginx.pid());
@@ -275,15 +288,20 @@ fn main() {
     let t_rss = idle_rss(tiny.addr, tiny.pid());
     drop(tiny);
     let workers = format!("nginx, {cores} workers");
+    let loops = format!("--loops {cores}");
     rows.extend([
-        Row::higher_is_better("server, wrk -t2 -c32 keep-alive, 7-byte body (requests/s)", n.rps, x.rps, &workers),
-        Row::lower_is_better("server, same wrk, p50 latency (µs)", n.p50, x.p50, &workers),
-        Row::lower_is_better("server, same wrk, p99 latency (µs)", n.p99, x.p99, &workers),
-        Row::higher_is_better("server, same wrk (requests/s)", n.rps, t.rps, "tiny_http"),
-        Row::lower_is_better("server, same wrk, p50 latency (µs)", n.p50, t.p50, "tiny_http"),
-        Row::lower_is_better("server, same wrk, p99 latency (µs)", n.p99, t.p99, "tiny_http"),
-        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections (KiB)", n_rss, x_rss, &workers),
-        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections (KiB)", n_rss, t_rss, "tiny_http"),
+        Row::higher_is_better("server, thread per connection, wrk -t2 -c32 keep-alive, 7-byte body (requests/s)", n.rps, x.rps, &workers),
+        Row::lower_is_better("server, thread per connection, same wrk, p50 latency (µs)", n.p50, x.p50, &workers),
+        Row::lower_is_better("server, thread per connection, same wrk, p99 latency (µs)", n.p99, x.p99, &workers),
+        Row::higher_is_better("server, thread per connection, same wrk (requests/s)", n.rps, t.rps, "tiny_http"),
+        Row::lower_is_better("server, thread per connection, same wrk, p50 latency (µs)", n.p50, t.p50, "tiny_http"),
+        Row::lower_is_better("server, thread per connection, same wrk, p99 latency (µs)", n.p99, t.p99, "tiny_http"),
+        Row::higher_is_better(&format!("server, {loops} (poll loops), same wrk (requests/s)"), l.rps, x.rps, &workers),
+        Row::lower_is_better(&format!("server, {loops}, same wrk, p50 latency (µs)"), l.p50, x.p50, &workers),
+        Row::lower_is_better(&format!("server, {loops}, same wrk, p99 latency (µs)"), l.p99, x.p99, &workers),
+        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections, thread per connection (KiB)", n_rss, x_rss, &workers),
+        Row::lower_is_better("resident memory with 1,000 idle keep-alive connections, thread per connection (KiB)", n_rss, t_rss, "tiny_http"),
+        Row::lower_is_better(&format!("resident memory with 1,000 idle keep-alive connections, {loops} (KiB)"), l_rss, x_rss, &workers),
         Row::higher_is_better(
             "the trace when off: NETLAB_TRACE unset vs =zmq (another layer), median of 3 (requests/s)",
             t_off,

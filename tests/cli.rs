@@ -50,6 +50,22 @@ fn usage_errors_exit_2() {
         "--timeout takes a number",
     );
     assert_error(&["echo", "dance"], 2, "unknown verb 'dance'");
+    let serve = ["http", "serve", "--addr", "127.0.0.1:0"];
+    assert_error(
+        &[&serve[..], &["--loops", "0"]].concat(),
+        2,
+        "--loops takes 1 or more",
+    );
+    assert_error(
+        &[&serve[..], &["--loops", "two"]].concat(),
+        2,
+        "--loops takes a number",
+    );
+    assert_error(
+        &[&serve[..], &["--loops", "2", "--tls"]].concat(),
+        2,
+        "--loops serves plain HTTP",
+    );
     assert_error(&["port"], 2, "needs PORT");
     assert_error(&["port", "0"], 2, "bad port '0'");
     assert_error(&["port", "70000"], 2, "bad port '70000'");

@@ -536,3 +536,85 @@ fn netlab_client_against_python_http_server() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The server as poll loops (`--loops 2`) with the same peers: curl sending a 4 MB body
+/// with a length and chunked and reading it back (larger than a socket takes at once, so
+/// the loop must wait for the socket to drain), several URLs on one kept-alive connection,
+/// Python's http.client, and wrk's 32 connections at once.
+#[test]
+fn curl_python_and_wrk_against_the_poll_loops() {
+    let (_p, addr) = http_server(&["--loops", "2"]);
+    let dir = TempDir::new("loops");
+    let big: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path("big"), &big).unwrap();
+    let up = format!("@{}", dir.path("big"));
+    for extra in [&[][..], &["-H", "Transfer-Encoding: chunked"][..]] {
+        let out = dir.path("out");
+        let mut args = vec![
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            &up,
+            "-o",
+            &out,
+        ];
+        args.extend_from_slice(extra);
+        let target = url(addr, "/echo");
+        args.push(&target);
+        let (code, _, err) = curl(&args);
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        assert!(
+            std::fs::read(&out).unwrap() == big,
+            "{extra:?}: the echo differs"
+        );
+    }
+    let (a, b) = (url(addr, "/status/201"), url(addr, "/api/notes"));
+    let (code, body, err) = curl(&["-v", &a, &b]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("Re-using existing connection") || err.contains("Reusing existing"),
+        "{err}"
+    );
+    assert!(body.contains("201") && body.contains('['), "{body}");
+
+    let script = format!(
+        r#"
+import http.client
+c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
+for i in range(3):
+    c.request("POST", "/echo", body=b"x" * (1000 * i), headers={{"Content-Type": "text/plain"}})
+    r = c.getresponse(); assert r.status == 200 and r.read() == b"x" * (1000 * i), r.status
+c.request("GET", "/chunked"); r = c.getresponse(); assert r.read().count(b"\n") == 200
+print("ok")
+"#,
+        port = addr.port()
+    );
+    let out = run("python3", &["-c", &script], b"", &[], T);
+    assert_eq!(text(&out.stdout).trim(), "ok", "{}", text(&out.stderr));
+
+    require("wrk");
+    let target = url(addr, "/status/200");
+    let out = run(
+        "wrk",
+        &["-t", "2", "-c", "32", "-d", "2s", &target],
+        b"",
+        &[],
+        T,
+    );
+    let report = text(&out.stdout);
+    assert!(out.status.success(), "{report}");
+    assert!(
+        !report.contains("Non-2xx") && !report.contains("Socket errors"),
+        "{report}"
+    );
+    let requests: u64 = report
+        .lines()
+        .find_map(|l| {
+            l.split_whitespace()
+                .next()
+                .filter(|_| l.contains("requests in"))
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in {report}"));
+    assert!(requests > 1000, "{report}");
+}

@@ -96,6 +96,12 @@ pub const SERVE: Command = Command {
             None,
             "answer TRACE with 405 (see the README on cross-site tracing)",
         ),
+        flag(
+            "loops",
+            Some("N"),
+            None,
+            "plain HTTP from N poll(2) loops, each serving many connections from one thread, instead of a thread per connection",
+        ),
         cli::SERIAL,
     ],
     args: "",
@@ -411,6 +417,24 @@ pub fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
 }
 
 fn serve(m: &Matches) -> Result<(), CliError> {
+    // --loops N: the same server as N poll loops (plain HTTP only).
+    let loops = match m.get("loops") {
+        None => None,
+        Some(_) => {
+            let n: usize = m.number(&SERVE, "loops")?;
+            if n == 0 {
+                return Err(CliError::Usage(
+                    "--loops takes 1 or more (see netlab http serve --help)".into(),
+                ));
+            }
+            if m.on("tls") || m.on("serial") || m.on("h3") {
+                return Err(CliError::Usage(
+                    "--loops serves plain HTTP: not with --tls, --h3 or --serial, which run a thread per connection (see netlab http serve --help)".into(),
+                ));
+            }
+            Some(n)
+        }
+    };
     let listener = bind(&SERVE, m)?;
     let router = site(&SERVE, m)?;
     let config = Config {
@@ -438,6 +462,17 @@ fn serve(m: &Matches) -> Result<(), CliError> {
             ("http", Arc::new(server::plain))
         };
     let addr = listener.local_addr().map_err(runtime)?;
+    if let Some(loops) = loops {
+        cli::listening(scheme, addr);
+        return netlab::http1::event_loop::serve(
+            listener,
+            Arc::new(router),
+            config,
+            loops,
+            Arc::new(AtomicBool::new(false)),
+        )
+        .map_err(runtime);
+    }
     let handler = beside_h3(m, router, addr, identity)?;
     cli::listening(scheme, addr);
     server::serve(

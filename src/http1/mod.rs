@@ -9,12 +9,15 @@
 //! 3. [`reader`] — reading whole messages from a connection, with deadlines.
 //! 4. [`server`] — the server loop; [`expect`] and [`persistence`] — its decisions after a
 //!    head (100-continue) and after a response (keep the connection or close it).
+//!    [`event_loop`] — the same server as a few poll(2) loops, each serving many
+//!    connections from one thread (`--loops N`), the shape nginx has; read it after.
 //! 5. [`client`] and [`proxy`] — the other two roles.
 //! 6. [`tap`] — HTTP/1.1 decoded between two other programs (`netlab tap --proto http1`).
 //! 7. [`tour`] — the HTTP section of `netlab tour`.
 
 pub mod chunked;
 pub mod client;
+pub mod event_loop;
 pub mod expect;
 pub mod framing;
 pub mod head;

@@ -163,58 +163,19 @@ pub fn serve_connection(
             Err(e) => return fail(conn, &e, "GET"),
         };
         served += 1;
-        trace::event(Layer::Http1, || {
-            if served == 1 {
-                format!("{peer}: request 1 on a new connection")
-            } else {
-                format!("{peer}: request {served} reuses the connection (keep-alive)")
-            }
-        });
-        trace::received(Layer::Http1, || {
-            format!(
-                "request-line: method={} target={} version={}",
-                head.method, head.target, head.version
-            )
-        });
-        for (name, value) in head.headers.iter() {
-            trace::received(Layer::Http1, || format!("field {name}: {value}"));
-        }
+        trace_head(peer, served, &head);
 
-        // 2. How long is the body? Ambiguous framing is refused, never guessed.
-        let length = match framing::request_body_length(&head) {
-            Ok(l) => l,
-            Err(e) => {
-                trace::event(Layer::Http1, || format!("framing rejected: {e}"));
-                return respond_and_close(
-                    conn,
-                    &head.method,
-                    Response::text(e.status(), &e.to_string()),
-                );
-            }
-        };
-        trace::event(Layer::Http1, || {
-            format!("body framing: {}", describe(length))
-        });
-
-        // 3. Checks that need only the head.
-        if let Some(resp) = check_head(&head, config) {
-            return respond_and_close(conn, &head.method, resp);
-        }
-
-        // 4. Expect: 100-continue (RFC 9110 §10.1.1): tell the client to send the body, or
-        //    refuse it before it is sent.
-        match expect::decide(&head, length, config.max_body, !reader.buf.is_empty()) {
-            Expect::Proceed => {}
-            Expect::Refuse(resp) => return respond_and_close(conn, &head.method, resp),
-            Expect::Continue => {
-                let mut out = Vec::new();
-                head::emit_response(Version::HTTP_11, 100, "Continue", &Headers::new(), &mut out);
-                head::trace(Dir::Sent, &out, "interim response (send the body)");
-                if conn.write_all(&out).is_err() {
+        // 2–4. How long the body is, the checks that need only the head, and Expect.
+        let length = match before_body(&head, config, !reader.buf.is_empty()) {
+            BeforeBody::Refuse(resp) => return respond_and_close(conn, &head.method, resp),
+            BeforeBody::Read(length) => length,
+            BeforeBody::Continue(length) => {
+                if conn.write_all(&interim_continue()).is_err() {
                     return;
                 }
+                length
             }
-        }
+        };
 
         // 5. The body.
         let (body, trailers) = match reader.body(
@@ -227,38 +188,118 @@ pub fn serve_connection(
             Err(e) => return fail(conn, &e, &head.method),
         };
 
-        // 6. The handler. A handler that panics costs its request a 500, not the server.
-        let req = head.into_request(body, trailers);
-        let mut resp = match catch::call(|| handler.handle(&req)) {
-            Ok(r) => r,
-            Err(p) => {
-                let what = format!("{peer}: {} {}", req.method, req.target);
-                catch::report(Layer::Http1, &what, &p, "answered 500, serving on");
-                Response::text(500, "the handler panicked")
-            }
-        };
-
-        // 7. The response, and whether the connection goes on (RFC 9112 §9.3).
-        let decision = persistence::after_response(req.version, &req.headers, &resp.headers);
-        if let Some(value) = decision.connection {
-            resp.headers.set("Connection", value);
-        }
-        if write_response(conn, &req.method, &resp).is_err() {
+        // 6–7. The handler, and the response with whether the connection goes on.
+        let (out, decision) = answer(handler, peer, head, body, trailers);
+        if conn.write_all(&out).and_then(|()| conn.flush()).is_err() {
             return;
         }
+        trace_after(peer, served, &decision);
         if !decision.keep {
-            trace::event(Layer::Http1, || {
-                format!(
-                    "{peer}: closing after {served} request(s): {}",
-                    decision.reason
-                )
-            });
             return;
         }
+    }
+}
+
+/// The trace of a request head as it arrived (the same lines for every server shape).
+pub(super) fn trace_head(peer: SocketAddr, served: u32, head: &RequestHead) {
+    trace::event(Layer::Http1, || {
+        if served == 1 {
+            format!("{peer}: request 1 on a new connection")
+        } else {
+            format!("{peer}: request {served} reuses the connection (keep-alive)")
+        }
+    });
+    trace::received(Layer::Http1, || {
+        format!(
+            "request-line: method={} target={} version={}",
+            head.method, head.target, head.version
+        )
+    });
+    for (name, value) in head.headers.iter() {
+        trace::received(Layer::Http1, || format!("field {name}: {value}"));
+    }
+}
+
+/// What comes after a head: read a body of this length, send 100 Continue first and then
+/// read it, or answer at once and close.
+pub(super) enum BeforeBody {
+    Read(BodyLength),
+    Continue(BodyLength),
+    Refuse(Response),
+}
+
+/// Steps 2–4 of a request, decided from its head alone: the body's length (ambiguous
+/// framing is refused, never guessed), the checks that need only the head, and `Expect:
+/// 100-continue` (RFC 9110 §10.1.1: tell the client to send the body, or refuse it before
+/// it is sent). `body_started`: some of the body is already in.
+pub(super) fn before_body(head: &RequestHead, config: &Config, body_started: bool) -> BeforeBody {
+    let length = match framing::request_body_length(head) {
+        Ok(l) => l,
+        Err(e) => {
+            trace::event(Layer::Http1, || format!("framing rejected: {e}"));
+            return BeforeBody::Refuse(Response::text(e.status(), &e.to_string()));
+        }
+    };
+    trace::event(Layer::Http1, || {
+        format!("body framing: {}", describe(length))
+    });
+    if let Some(resp) = check_head(head, config) {
+        return BeforeBody::Refuse(resp);
+    }
+    match expect::decide(head, length, config.max_body, body_started) {
+        Expect::Proceed => BeforeBody::Read(length),
+        Expect::Refuse(resp) => BeforeBody::Refuse(resp),
+        Expect::Continue => BeforeBody::Continue(length),
+    }
+}
+
+/// `HTTP/1.1 100 Continue`, traced.
+pub(super) fn interim_continue() -> Vec<u8> {
+    let mut out = Vec::new();
+    head::emit_response(Version::HTTP_11, 100, "Continue", &Headers::new(), &mut out);
+    head::trace(Dir::Sent, &out, "interim response (send the body)");
+    out
+}
+
+/// Steps 6–7: the handler (one that panics costs its request a 500, not the server), then
+/// the response's bytes and whether the connection goes on (RFC 9112 §9.3).
+pub(super) fn answer(
+    handler: &dyn Handler,
+    peer: SocketAddr,
+    head: RequestHead,
+    body: Vec<u8>,
+    trailers: Headers,
+) -> (Vec<u8>, persistence::Decision) {
+    let req = head.into_request(body, trailers);
+    let mut resp = match catch::call(|| handler.handle(&req)) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = format!("{peer}: {} {}", req.method, req.target);
+            catch::report(Layer::Http1, &what, &p, "answered 500, serving on");
+            Response::text(500, "the handler panicked")
+        }
+    };
+    let decision = persistence::after_response(req.version, &req.headers, &resp.headers);
+    if let Some(value) = decision.connection {
+        resp.headers.set("Connection", value);
+    }
+    (encode_response(&req.method, &resp), decision)
+}
+
+/// The trace once a response is sent: the connection closes, or waits for the next request.
+pub(super) fn trace_after(peer: SocketAddr, served: u32, decision: &persistence::Decision) {
+    if decision.keep {
         trace::event(Layer::Http1, || {
             format!(
                 "{peer}: keep-alive, waiting for request {}: {}",
                 served + 1,
+                decision.reason
+            )
+        });
+    } else {
+        trace::event(Layer::Http1, || {
+            format!(
+                "{peer}: closing after {served} request(s): {}",
                 decision.reason
             )
         });
@@ -311,29 +352,49 @@ fn check_head(head: &RequestHead, config: &Config) -> Option<Response> {
 
 /// Answers a read error with its status, when there is one to give, and closes.
 fn fail(conn: &mut Transport, e: &ReadError, method: &str) {
+    if let Some(resp) = failure(e) {
+        respond_and_close(conn, method, resp);
+    }
+}
+
+/// The answer to a read error, when there is one to give: nobody is left to answer after a
+/// close, a truncated message, an I/O error or an idle connection.
+pub(super) fn failure(e: &ReadError) -> Option<Response> {
     let status = match e {
         ReadError::Parse(p) => p.status(),
         ReadError::Chunked(_) => 400,
         ReadError::TooLarge { .. } => 413,
         ReadError::Timeout { started: true } => 408,
-        // Closed, truncated, I/O error, or idle: nobody to answer.
-        _ => return,
+        _ => return None,
     };
     trace::event(Layer::Http1, || {
         format!("rejecting the request: {e} → {status}")
     });
-    respond_and_close(conn, method, Response::text(status, &e.to_string()));
+    Some(Response::text(status, &e.to_string()))
 }
 
-fn respond_and_close(conn: &mut Transport, method: &str, mut resp: Response) {
+fn respond_and_close(conn: &mut Transport, method: &str, resp: Response) {
+    let _ = conn.write_all(&closing(method, resp));
+    let _ = conn.flush();
+}
+
+/// A response after which the server closes: `Connection: close`, encoded.
+pub(super) fn closing(method: &str, mut resp: Response) -> Vec<u8> {
     resp.headers.set("Connection", "close");
-    let _ = write_response(conn, method, &resp);
+    encode_response(method, &resp)
 }
 
-/// Serialises and sends a response: status line, fields, body (RFC 9112 §4, §6).
-/// The status line always says HTTP/1.1: a server sends its own highest version, even to a
-/// 1.0 client (RFC 9110 §2.5); `method` decides whether a body follows (HEAD).
+/// Serialises and sends a response (see [`encode_response`]).
 pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> std::io::Result<()> {
+    conn.write_all(&encode_response(method, resp))?;
+    conn.flush()
+}
+
+/// Serialises a response: status line, fields, body (RFC 9112 §4, §6), as one buffer, so a
+/// small response goes out in one write. The status line always says HTTP/1.1: a server
+/// sends its own highest version, even to a 1.0 client (RFC 9110 §2.5); `method` decides
+/// whether a body follows (HEAD).
+pub fn encode_response(method: &str, resp: &Response) -> Vec<u8> {
     let headers = &resp.headers;
     let chunked = headers.has_token("transfer-encoding", "chunked");
     // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 and a HEAD response carry the
@@ -381,6 +442,5 @@ pub fn write_response(conn: &mut Transport, method: &str, resp: &Response) -> st
             }
         }
     }
-    conn.write_all(&out)?;
-    conn.flush()
+    out
 }

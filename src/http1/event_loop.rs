@@ -1,0 +1,528 @@
+//! The same HTTP/1.1 server in a second shape: a few `poll(2)` loops, each serving many
+//! connections from one thread, the way nginx does (`netlab http serve --loops N`).
+//!
+//! [`super::server`] gives every connection a thread and a straight line of blocking code;
+//! that is the one to read first. Its cost shows under load: every request wakes its own
+//! thread, and a two-core machine then spends much of its time switching between 32 threads
+//! (`perf stat` counts about 1.5 context switches per request, nginx 0.15). Here one thread
+//! waits for *all* its connections at once and serves every one that is ready before it
+//! waits again, so one wake-up serves many requests. The price is the shape of the code:
+//! a connection's progress can no longer live in a function's local variables and its
+//! place in the code, so it lives in [`Conn`] (what has arrived, which step it is at, what
+//! is still to be sent), and every step must stop, not block, when bytes are missing.
+//!
+//! Each turn of a loop, in order:
+//! 1. `poll` the listener and every connection: readable, or writable while a response is
+//!    still being sent; wait at most until the nearest deadline.
+//! 2. Accept one new connection if one is waiting (the other loops take the next ones).
+//! 3. For each ready connection: send what is pending, or read what has arrived.
+//! 4. Advance it as far as its bytes allow: head → body → handler → response, the same
+//!    steps and functions as the threaded server, and again for a pipelined request.
+//! 5. Enforce the deadlines (keep-alive idle, head, body: 408 or a close) and forget closed
+//!    connections.
+//!
+//! What is the same: the parser, the decisions (framing, checks, Expect, keep-alive), the
+//! handler, the response bytes, the trace lines. What differs: plain TCP only (TLS stays
+//! with the threaded server), and a handler runs on the loop's thread, so a slow handler
+//! holds up the other connections of its loop (nginx hands such work to upstreams).
+
+use super::chunked::ChunkedDecoder;
+use super::framing::BodyLength;
+use super::head::{self, RequestHead};
+use super::parse::{self, Status};
+use super::reader::ReadError;
+use super::server::{self, BeforeBody, Config};
+use crate::http::handler::Handler;
+use crate::http::message::Headers;
+use crate::trace::{self, Dir, Layer};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Where a connection is in its current request.
+enum Step {
+    /// Waiting for a request head; `since` is when its first byte came (None: idle).
+    Head { since: Option<Instant> },
+    /// The head is in; waiting for the rest of its body.
+    Body(Box<Pending>),
+}
+
+/// A request whose head is in and whose body is still coming.
+struct Pending {
+    head: RequestHead,
+    length: BodyLength,
+    decoder: Option<ChunkedDecoder>,
+    body: Vec<u8>,
+    since: Instant,
+}
+
+/// One connection of a loop: everything the threaded server keeps on its stack.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Received and not yet used (the start of the next message, when pipelined).
+    buf: Vec<u8>,
+    /// A response (or part of one) the socket has not taken yet.
+    out: Vec<u8>,
+    sent: usize,
+    step: Step,
+    /// When the last byte came or went: the keep-alive idle time counts from here.
+    active: Instant,
+    served: u32,
+    /// Close once `out` is sent.
+    close_after: bool,
+    closed: bool,
+}
+
+/// Serves `handler` from `loops` threads, each a poll loop over its share of connections,
+/// until `stop` is set. `config.max_conns` is the cap over all loops (503 beyond it).
+pub fn serve(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: Config,
+    loops: usize,
+    stop: Arc<AtomicBool>,
+) -> io::Result<()> {
+    // Nonblocking: every loop polls the listener, and the loops that lose the race for a
+    // connection get WouldBlock instead of sleeping in accept.
+    listener.set_nonblocking(true)?;
+    let _role = trace::role("server");
+    let config = Arc::new(config);
+    let open = Arc::new(AtomicUsize::new(0));
+    let role = trace::current_role();
+    let mut threads = Vec::new();
+    for n in 0..loops.max(1) {
+        let (listener, handler, config) = (listener.try_clone()?, handler.clone(), config.clone());
+        let (stop, open) = (stop.clone(), open.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("loop {n}"))
+                .spawn(move || {
+                    let _role = role.map(trace::role);
+                    run(&listener, handler.as_ref(), &config, &stop, &open);
+                })?,
+        );
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Serves on an already bound listener in background threads; stops them when dropped.
+pub fn spawn(
+    listener: TcpListener,
+    handler: Arc<dyn Handler>,
+    config: Config,
+    loops: usize,
+) -> io::Result<crate::l4::background::Background> {
+    crate::l4::background::Background::tcp(listener, "http event loop", move |l, stop| {
+        if let Err(e) = serve(l, handler, config, loops, stop) {
+            trace::event(Layer::Http1, || format!("event loop: {e}"));
+        }
+    })
+}
+
+/// A loop wakes at least this often to see the stop flag.
+const TICK: Duration = Duration::from_millis(200);
+
+fn run(
+    listener: &TcpListener,
+    handler: &dyn Handler,
+    config: &Config,
+    stop: &AtomicBool,
+    open: &AtomicUsize,
+) {
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut scratch = vec![0u8; 16 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        // 1. Wait for the listener and every connection, at most until the nearest deadline.
+        let now = Instant::now();
+        let wait = conns
+            .iter()
+            .map(|c| deadline(c, config).saturating_duration_since(now))
+            .min()
+            .unwrap_or(TICK)
+            .min(TICK);
+        let ready: Vec<PollFlags> = {
+            let mut fds = Vec::with_capacity(conns.len() + 1);
+            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            for c in &conns {
+                let want = if c.sent < c.out.len() {
+                    PollFlags::POLLOUT
+                } else {
+                    PollFlags::POLLIN
+                };
+                fds.push(PollFd::new(c.stream.as_fd(), want));
+            }
+            let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) => fds
+                    .iter()
+                    .map(|f| f.revents().unwrap_or(PollFlags::empty()))
+                    .collect(),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => {
+                    trace::event(Layer::L4, || format!("poll() failed: {e}; still serving"));
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            }
+        };
+
+        // 2. One new connection per turn, so that the loops share a burst of them.
+        if !ready[0].is_empty() {
+            accept_one(listener, config, open, &mut conns);
+        }
+
+        // 3–4. Every ready connection: send, or read and advance.
+        for (c, flags) in conns.iter_mut().zip(&ready[1..]) {
+            if flags.is_empty() {
+                continue;
+            }
+            if c.sent < c.out.len() {
+                send(c);
+                if c.sent == c.out.len() && !c.closed {
+                    if c.close_after {
+                        c.closed = true;
+                    } else {
+                        advance(c, handler, config);
+                    }
+                }
+            } else {
+                receive(c, &mut scratch);
+                if !c.closed {
+                    advance(c, handler, config);
+                }
+            }
+        }
+
+        // 5. Deadlines, and forget closed connections.
+        let now = Instant::now();
+        for c in conns
+            .iter_mut()
+            .filter(|c| !c.closed && deadline(c, config) <= now)
+        {
+            expire(c);
+        }
+        for c in conns.iter().filter(|c| c.closed) {
+            close(c);
+        }
+        let before = conns.len();
+        conns.retain(|c| !c.closed);
+        open.fetch_sub(before - conns.len(), Ordering::SeqCst);
+    }
+    open.fetch_sub(conns.len(), Ordering::SeqCst);
+}
+
+fn accept_one(listener: &TcpListener, config: &Config, open: &AtomicUsize, conns: &mut Vec<Conn>) {
+    let (stream, peer) = match listener.accept() {
+        Ok(pair) => pair,
+        // Another loop took it.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+        Err(e) => {
+            trace::event(Layer::L4, || {
+                format!("accept() failed: {e}; still listening")
+            });
+            return;
+        }
+    };
+    trace::event(Layer::L4, || {
+        format!("accept() → new connection from {peer}, ESTABLISHED")
+    });
+    if open.load(Ordering::SeqCst) >= config.max_conns {
+        trace::event(Layer::L4, || {
+            format!(
+                "{peer}: {} connections already; refusing this one",
+                config.max_conns
+            )
+        });
+        server::overloaded(stream, peer);
+        return;
+    }
+    trace::event(Layer::Http1, || {
+        format!("accepted a connection from {peer}")
+    });
+    // No Nagle, as in the threaded server; nonblocking, so a read or write never waits.
+    if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    open.fetch_add(1, Ordering::SeqCst);
+    conns.push(Conn {
+        stream,
+        peer,
+        buf: Vec::new(),
+        out: Vec::new(),
+        sent: 0,
+        step: Step::Head { since: None },
+        active: Instant::now(),
+        served: 0,
+        close_after: false,
+        closed: false,
+    });
+}
+
+/// The moment this connection's current wait ends.
+fn deadline(c: &Conn, config: &Config) -> Instant {
+    if c.sent < c.out.len() {
+        // A response the client does not take: as the threaded server's write timeout.
+        return c.active + config.body_timeout;
+    }
+    match &c.step {
+        Step::Head { since: None } => c.active + config.idle_timeout,
+        Step::Head { since: Some(t) } => *t + config.head_timeout,
+        Step::Body(p) => p.since + config.body_timeout,
+    }
+}
+
+/// A deadline passed: silence while idle closes quietly; a started message gets 408.
+fn expire(c: &mut Conn) {
+    let started = match c.step {
+        Step::Head { since } => since.is_some(),
+        Step::Body(_) => true,
+    };
+    if c.sent < c.out.len() || !started {
+        if !started {
+            let peer = c.peer;
+            trace::event(Layer::Http1, || format!("{peer}: idle, closing"));
+        }
+        c.closed = true;
+        return;
+    }
+    let method = match &c.step {
+        Step::Body(p) => p.head.method.clone(),
+        Step::Head { .. } => "GET".to_string(),
+    };
+    reject(c, &ReadError::Timeout { started: true }, &method);
+    // The 408 gets one try; a client that does not read it is not waited for.
+    c.closed = true;
+}
+
+/// Writes what the socket takes now.
+fn send(c: &mut Conn) {
+    while c.sent < c.out.len() {
+        match c.stream.write(&c.out[c.sent..]) {
+            Ok(0) => {
+                c.closed = true;
+                return;
+            }
+            Ok(n) => {
+                c.sent += n;
+                c.active = Instant::now();
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => {
+                c.closed = true;
+                return;
+            }
+        }
+    }
+    c.out.clear();
+    c.sent = 0;
+}
+
+/// Queues bytes to send, and sends what the socket takes at once.
+fn queue(c: &mut Conn, bytes: &[u8]) {
+    c.out.extend_from_slice(bytes);
+    send(c);
+}
+
+/// Reads what has arrived. End of stream closes: quietly between requests, and in the
+/// middle of one there is nobody left to answer either.
+fn receive(c: &mut Conn, scratch: &mut [u8]) {
+    match c.stream.read(scratch) {
+        Ok(0) => {
+            let peer = c.peer;
+            let mid = !c.buf.is_empty() || matches!(c.step, Step::Body(_));
+            trace::event(Layer::Http1, || {
+                if mid {
+                    format!("{peer}: the peer closed the connection in the middle of a message")
+                } else {
+                    format!("{peer}: the peer closed the connection")
+                }
+            });
+            c.closed = true;
+        }
+        Ok(n) => {
+            c.buf.extend_from_slice(&scratch[..n]);
+            c.active = Instant::now();
+            if let Step::Head {
+                since: since @ None,
+            } = &mut c.step
+            {
+                *since = Some(c.active);
+            }
+        }
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) => {}
+        Err(_) => c.closed = true,
+    }
+}
+
+/// Queues the connection's last response: it closes once that is sent.
+fn last(c: &mut Conn, bytes: &[u8]) {
+    queue(c, bytes);
+    c.close_after = true;
+    if c.sent == c.out.len() {
+        c.closed = true;
+    }
+}
+
+/// Answers a broken request with its status and closes after it.
+fn reject(c: &mut Conn, e: &ReadError, method: &str) {
+    match server::failure(e) {
+        Some(resp) => last(c, &server::closing(method, resp)),
+        None => c.closed = true,
+    }
+}
+
+/// Ends a connection the way the threaded server does: FIN after the last response (a
+/// shutdown, so that bytes still unread do not turn the close into a reset), then drop.
+fn close(c: &Conn) {
+    let peer = c.peer;
+    trace::sent(Layer::L4, || {
+        format!("shutdown(SHUT_WR) → FIN to {peer} (FIN-WAIT-1); the socket closes when dropped")
+    });
+    let _ = c.stream.shutdown(std::net::Shutdown::Write);
+}
+
+/// Takes the connection's request as far as its bytes allow, and again for every pipelined
+/// request behind it; stops while a response is still being sent.
+fn advance(c: &mut Conn, handler: &dyn Handler, config: &Config) {
+    while !c.closed && !c.close_after && c.sent == c.out.len() {
+        match std::mem::replace(&mut c.step, Step::Head { since: None }) {
+            Step::Head { since } => {
+                if c.buf.is_empty() {
+                    c.step = Step::Head { since: None };
+                    return;
+                }
+                // 1. The head, when it is all there.
+                let (head, n) = match parse::parse_request(&c.buf, &config.limits) {
+                    Ok(Status::Complete(found)) => found,
+                    Ok(Status::Partial) => {
+                        c.step = Step::Head {
+                            since: since.or(Some(Instant::now())),
+                        };
+                        return;
+                    }
+                    Err(e) => return reject(c, &ReadError::Parse(e), "GET"),
+                };
+                head::trace(Dir::Received, &c.buf[..n], "request head");
+                c.buf.drain(..n);
+                c.served += 1;
+                server::trace_head(c.peer, c.served, &head);
+                // 2–4. Framing, checks, Expect.
+                let length = match server::before_body(&head, config, !c.buf.is_empty()) {
+                    BeforeBody::Refuse(resp) => {
+                        let bytes = server::closing(&head.method, resp);
+                        return last(c, &bytes);
+                    }
+                    BeforeBody::Read(length) => length,
+                    BeforeBody::Continue(length) => {
+                        queue(c, &server::interim_continue());
+                        length
+                    }
+                };
+                let decoder = match length {
+                    BodyLength::Chunked => Some(if trace::is_on(Layer::Http1) {
+                        ChunkedDecoder::default().keeping_sizes()
+                    } else {
+                        ChunkedDecoder::default()
+                    }),
+                    _ => None,
+                };
+                c.step = Step::Body(Box::new(Pending {
+                    head,
+                    length,
+                    decoder,
+                    body: Vec::new(),
+                    since: Instant::now(),
+                }));
+            }
+            Step::Body(mut p) => {
+                // 5. The body, when it is all there.
+                let done = match take_body(c, &mut p, config.max_body) {
+                    Ok(done) => done,
+                    Err(e) => return reject(c, &e, &p.head.method),
+                };
+                if !done {
+                    c.step = Step::Body(p);
+                    return;
+                }
+                let Pending {
+                    head,
+                    decoder,
+                    body,
+                    ..
+                } = *p;
+                let trailers = decoder
+                    .map(|d| d.trailers().clone())
+                    .unwrap_or_else(Headers::new);
+                // 6–7. The handler and the response.
+                let (out, decision) = server::answer(handler, c.peer, head, body, trailers);
+                server::trace_after(c.peer, c.served, &decision);
+                if decision.keep {
+                    queue(c, &out);
+                } else {
+                    last(c, &out);
+                }
+            }
+        }
+    }
+}
+
+/// Moves the body's bytes out of `c.buf` as far as they have come; `Ok(true)` once the
+/// whole body is in `body`.
+fn take_body(c: &mut Conn, p: &mut Pending, max: usize) -> Result<bool, ReadError> {
+    let body = &mut p.body;
+    match (p.length, &mut p.decoder) {
+        (BodyLength::Fixed(n), _) => {
+            if n > max as u64 {
+                return Err(ReadError::TooLarge { limit: max });
+            }
+            let n = n as usize;
+            if c.buf.len() < n {
+                return Ok(false);
+            }
+            body.extend(c.buf.drain(..n));
+            trace::received(Layer::Http1, || {
+                format!(
+                    "body {} bytes (Content-Length): {}",
+                    body.len(),
+                    trace::quoted(body, 60)
+                )
+            });
+            Ok(true)
+        }
+        (BodyLength::Chunked, Some(decoder)) => {
+            let used = decoder.decode(&c.buf, body).map_err(ReadError::Chunked)?;
+            c.buf.drain(..used);
+            if body.len() > max {
+                return Err(ReadError::TooLarge { limit: max });
+            }
+            if decoder.is_done() {
+                trace::received(Layer::Http1, || {
+                    format!(
+                        "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s): {}",
+                        body.len(),
+                        decoder.chunks,
+                        decoder.describe_sizes(),
+                        decoder.trailers().len(),
+                        trace::quoted(body, 60)
+                    )
+                });
+            }
+            Ok(decoder.is_done())
+        }
+        // No body (a request is never framed by the close of its connection).
+        _ => Ok(true),
+    }
+}
