@@ -8,7 +8,7 @@
 //! waits for *all* its connections at once and serves every one that is ready before it
 //! waits again, so one wake-up serves many requests. The price is the shape of the code:
 //! a connection's progress can no longer live in a function's local variables and its
-//! place in the code, so it lives in [`Conn`] (what has arrived, which step it is at, what
+//! place in the code, so it lives in `Conn` (what has arrived, which step it is at, what
 //! is still to be sent), and every step must stop, not block, when bytes are missing.
 //!
 //! Each turn of a loop, in order:
