@@ -134,3 +134,38 @@ fn the_zmtp_tap_prints_a_frame_before_the_rep_prints_its_message() {
         "the tap's lines carry its role:\n{stderr}"
     );
 }
+
+#[test]
+fn the_poll_loops_trace_the_same_lines() {
+    // The same exchange as above, served by `--loops 1`: the same trace vocabulary, from
+    // the same functions, on the loop's thread (role "server").
+    let mut server = spawn_netlab(
+        &["http", "serve", "--addr", "127.0.0.1:0", "--loops", "1"],
+        &[("NETLAB_TRACE", "http1,l4")],
+    );
+    let addr = server.listening();
+    let out = run_netlab(
+        &[
+            "http",
+            "request",
+            &format!("http://{addr}/status/200"),
+            &format!("http://{addr}/status/204"),
+        ],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let wants = [
+        "server [l4] · accept() → new connection from 127.0.0.1:",
+        "request 1 on a new connection",
+        "request-line: method=GET target=/status/200 version=HTTP/1.1",
+        "keep-alive, waiting for request 2: HTTP/1.1 connections are persistent unless one side says close",
+        "request 2 reuses the connection (keep-alive)",
+        "server [http1] · body framing: no body",
+    ];
+    let srv = server.stderr_until(&wants, T);
+    for want in wants {
+        assert!(srv.contains(want), "{want:?} not in {srv}");
+    }
+}
