@@ -190,6 +190,22 @@ fn slow_client_gets_408_and_does_not_block_others() {
 }
 
 #[test]
+fn a_body_that_never_comes_gets_408() {
+    for (_p, addr) in both_shapes(&["--body-timeout", "300"]) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+            .unwrap();
+        let start = Instant::now();
+        s.set_read_timeout(Some(T)).unwrap();
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        assert_eq!(status_of(&answer), 408);
+        assert!(start.elapsed() < Duration::from_secs(3));
+        still_serving(addr);
+    }
+}
+
+#[test]
 fn a_body_that_ends_early_is_dropped_and_the_server_goes_on() {
     for (_p, addr) in both_shapes(&[]) {
         for _ in 0..10 {

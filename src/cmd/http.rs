@@ -85,6 +85,12 @@ pub const SERVE: Command = Command {
             "a started request head (or a TLS handshake) must be complete within this (else 408 / close)",
         ),
         flag(
+            "body-timeout",
+            Some("MS"),
+            Some("30000"),
+            "a request body must be complete within this once its head is in (else 408)",
+        ),
+        flag(
             "max-body",
             Some("BYTES"),
             Some("8388608"),
@@ -441,6 +447,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         max_conns: m.number(&SERVE, "max-conns")?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
+        body_timeout: m.timeout(&SERVE, "body-timeout")?,
         max_body: m.number(&SERVE, "max-body")?,
         threads: m.threads(),
         ..Config::default()

@@ -22,7 +22,8 @@
 //!    connections.
 //!
 //! What is the same: the parser, the decisions (framing, checks, Expect, keep-alive), the
-//! handler, the response bytes, the trace lines. What differs: plain TCP only (TLS stays
+//! handler, the response bytes, the trace lines (the keep-alive one comes once the response
+//! is queued rather than all sent). What differs: plain TCP only (TLS stays
 //! with the threaded server), and a handler runs on the loop's thread, so a slow handler
 //! holds up the other connections of its loop (nginx hands such work to upstreams).
 
@@ -139,7 +140,23 @@ fn run(
 ) {
     let mut conns: Vec<Conn> = Vec::new();
     let mut scratch = vec![0u8; 16 * 1024];
-    while !stop.load(Ordering::SeqCst) {
+    loop {
+        // Stopping: accept no more, close the connections that wait for a request, and
+        // let the others finish the request they are in (as the threaded server's
+        // connection threads do); the loop ends when none is left.
+        let stopping = stop.load(Ordering::SeqCst);
+        if stopping {
+            for c in conns.iter_mut().filter(|c| is_idle(c)) {
+                c.closed = true;
+                close(c);
+            }
+            let before = conns.len();
+            conns.retain(|c| !c.closed);
+            open.fetch_sub(before - conns.len(), Ordering::SeqCst);
+            if conns.is_empty() {
+                return;
+            }
+        }
         // 1. Wait for the listener and every connection, at most until the nearest deadline.
         let now = Instant::now();
         let wait = conns
@@ -150,7 +167,12 @@ fn run(
             .min(TICK);
         let ready: Vec<PollFlags> = {
             let mut fds = Vec::with_capacity(conns.len() + 1);
-            fds.push(PollFd::new(listener.as_fd(), PollFlags::POLLIN));
+            let listen = if stopping {
+                PollFlags::empty()
+            } else {
+                PollFlags::POLLIN
+            };
+            fds.push(PollFd::new(listener.as_fd(), listen));
             for c in &conns {
                 let want = if c.sent < c.out.len() {
                     PollFlags::POLLOUT
@@ -159,7 +181,8 @@ fn run(
                 };
                 fds.push(PollFd::new(c.stream.as_fd(), want));
             }
-            let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+            // Rounded up: a deadline 0.3 ms away must not become poll(0) and a busy wait.
+            let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
             match poll(&mut fds, PollTimeout::from(ms)) {
                 Ok(_) => fds
                     .iter()
@@ -175,8 +198,8 @@ fn run(
         };
 
         // 2. One new connection per turn, so that the loops share a burst of them.
-        if !ready[0].is_empty() {
-            accept_one(listener, config, open, &mut conns);
+        if !stopping && !ready[0].is_empty() {
+            accept_one(listener, config, stop, open, &mut conns);
         }
 
         // 3–4. Every ready connection: send, or read and advance.
@@ -207,7 +230,7 @@ fn run(
             .iter_mut()
             .filter(|c| !c.closed && deadline(c, config) <= now)
         {
-            expire(c);
+            expire(c, config);
         }
         for c in conns.iter().filter(|c| c.closed) {
             close(c);
@@ -216,10 +239,20 @@ fn run(
         conns.retain(|c| !c.closed);
         open.fetch_sub(before - conns.len(), Ordering::SeqCst);
     }
-    open.fetch_sub(conns.len(), Ordering::SeqCst);
 }
 
-fn accept_one(listener: &TcpListener, config: &Config, open: &AtomicUsize, conns: &mut Vec<Conn>) {
+/// Waiting for a request and owing nothing: what a stopping loop may close at once.
+fn is_idle(c: &Conn) -> bool {
+    c.sent == c.out.len() && matches!(c.step, Step::Head { since: None }) && c.buf.is_empty()
+}
+
+fn accept_one(
+    listener: &TcpListener,
+    config: &Config,
+    stop: &AtomicBool,
+    open: &AtomicUsize,
+    conns: &mut Vec<Conn>,
+) {
     let (stream, peer) = match listener.accept() {
         Ok(pair) => pair,
         // Another loop took it.
@@ -228,13 +261,22 @@ fn accept_one(listener: &TcpListener, config: &Config, open: &AtomicUsize, conns
             trace::event(Layer::L4, || {
                 format!("accept() failed: {e}; still listening")
             });
+            // EMFILE and friends: the connection stays queued and the listener readable,
+            // so wait a little instead of spinning (as the threaded accept loop does).
+            std::thread::sleep(Duration::from_millis(10));
             return;
         }
     };
+    // A stop request wakes the loops with a connection of its own; it is not served.
+    if stop.load(Ordering::SeqCst) {
+        return;
+    }
     trace::event(Layer::L4, || {
         format!("accept() → new connection from {peer}, ESTABLISHED")
     });
-    if open.load(Ordering::SeqCst) >= config.max_conns {
+    // Reserve a place first, so that two loops accepting at once cannot both take the last.
+    if open.fetch_add(1, Ordering::SeqCst) >= config.max_conns {
+        open.fetch_sub(1, Ordering::SeqCst);
         trace::event(Layer::L4, || {
             format!(
                 "{peer}: {} connections already; refusing this one",
@@ -249,9 +291,9 @@ fn accept_one(listener: &TcpListener, config: &Config, open: &AtomicUsize, conns
     });
     // No Nagle, as in the threaded server; nonblocking, so a read or write never waits.
     if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
+        open.fetch_sub(1, Ordering::SeqCst);
         return;
     }
-    open.fetch_add(1, Ordering::SeqCst);
     conns.push(Conn {
         stream,
         peer,
@@ -280,15 +322,17 @@ fn deadline(c: &Conn, config: &Config) -> Instant {
 }
 
 /// A deadline passed: silence while idle closes quietly; a started message gets 408.
-fn expire(c: &mut Conn) {
+fn expire(c: &mut Conn, config: &Config) {
     let started = match c.step {
         Step::Head { since } => since.is_some(),
         Step::Body(_) => true,
     };
     if c.sent < c.out.len() || !started {
         if !started {
-            let peer = c.peer;
-            trace::event(Layer::Http1, || format!("{peer}: idle, closing"));
+            let (peer, ms) = (c.peer, config.idle_timeout.as_millis());
+            trace::event(Layer::Http1, || {
+                format!("{peer}: idle for {ms} ms, closing")
+            });
         }
         c.closed = true;
         return;
@@ -322,13 +366,19 @@ fn send(c: &mut Conn) {
             }
         }
     }
-    c.out.clear();
+    // Dropped, not cleared: a kept-alive connection must not hold on to the size of its
+    // largest response.
+    c.out = Vec::new();
     c.sent = 0;
 }
 
 /// Queues bytes to send, and sends what the socket takes at once.
-fn queue(c: &mut Conn, bytes: &[u8]) {
-    c.out.extend_from_slice(bytes);
+fn queue(c: &mut Conn, bytes: Vec<u8>) {
+    if c.out.is_empty() {
+        c.out = bytes;
+    } else {
+        c.out.extend_from_slice(&bytes);
+    }
     send(c);
 }
 
@@ -336,18 +386,7 @@ fn queue(c: &mut Conn, bytes: &[u8]) {
 /// middle of one there is nobody left to answer either.
 fn receive(c: &mut Conn, scratch: &mut [u8]) {
     match c.stream.read(scratch) {
-        Ok(0) => {
-            let peer = c.peer;
-            let mid = !c.buf.is_empty() || matches!(c.step, Step::Body(_));
-            trace::event(Layer::Http1, || {
-                if mid {
-                    format!("{peer}: the peer closed the connection in the middle of a message")
-                } else {
-                    format!("{peer}: the peer closed the connection")
-                }
-            });
-            c.closed = true;
-        }
+        Ok(0) => c.closed = true,
         Ok(n) => {
             c.buf.extend_from_slice(&scratch[..n]);
             c.active = Instant::now();
@@ -368,7 +407,7 @@ fn receive(c: &mut Conn, scratch: &mut [u8]) {
 }
 
 /// Queues the connection's last response: it closes once that is sent.
-fn last(c: &mut Conn, bytes: &[u8]) {
+fn last(c: &mut Conn, bytes: Vec<u8>) {
     queue(c, bytes);
     c.close_after = true;
     if c.sent == c.out.len() {
@@ -379,13 +418,14 @@ fn last(c: &mut Conn, bytes: &[u8]) {
 /// Answers a broken request with its status and closes after it.
 fn reject(c: &mut Conn, e: &ReadError, method: &str) {
     match server::failure(e) {
-        Some(resp) => last(c, &server::closing(method, resp)),
+        Some(resp) => last(c, server::closing(method, resp)),
         None => c.closed = true,
     }
 }
 
-/// Ends a connection the way the threaded server does: FIN after the last response (a
-/// shutdown, so that bytes still unread do not turn the close into a reset), then drop.
+/// Ends a connection the way the threaded server does: `shutdown(SHUT_WR)` sends FIN after
+/// the last response, then the socket is dropped. (As there, bytes the client sent that
+/// were never read make Linux answer them with a reset: no lingering close.)
 fn close(c: &Conn) {
     let peer = c.peer;
     trace::sent(Layer::L4, || {
@@ -423,11 +463,11 @@ fn advance(c: &mut Conn, handler: &dyn Handler, config: &Config) {
                 let length = match server::before_body(&head, config, !c.buf.is_empty()) {
                     BeforeBody::Refuse(resp) => {
                         let bytes = server::closing(&head.method, resp);
-                        return last(c, &bytes);
+                        return last(c, bytes);
                     }
                     BeforeBody::Read(length) => length,
                     BeforeBody::Continue(length) => {
-                        queue(c, &server::interim_continue());
+                        queue(c, server::interim_continue());
                         length
                     }
                 };
@@ -468,11 +508,13 @@ fn advance(c: &mut Conn, handler: &dyn Handler, config: &Config) {
                     .unwrap_or_else(Headers::new);
                 // 6–7. The handler and the response.
                 let (out, decision) = server::answer(handler, c.peer, head, body, trailers);
-                server::trace_after(c.peer, c.served, &decision);
                 if decision.keep {
-                    queue(c, &out);
+                    queue(c, out);
                 } else {
-                    last(c, &out);
+                    last(c, out);
+                }
+                if !c.closed || !decision.keep {
+                    server::trace_after(c.peer, c.served, &decision);
                 }
             }
         }
@@ -524,5 +566,48 @@ fn take_body(c: &mut Conn, p: &mut Pending, max: usize) -> Result<bool, ReadErro
         }
         // No body (a request is never framed by the close of its connection).
         _ => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::message::{Request, Response};
+    use crate::http::router::Router;
+    use std::io::BufRead;
+
+    fn hello(_: &Request) -> Response {
+        Response::text(200, "hi")
+    }
+
+    #[test]
+    fn stopping_ends_the_loops_and_closes_an_idle_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router: Arc<dyn Handler> = Arc::new(Router::new().get("/", hello));
+        let server = spawn(listener, router, Config::default(), 2).unwrap();
+        let mut kept = TcpStream::connect(addr).unwrap();
+        kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reader = io::BufReader::new(kept.try_clone().unwrap());
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        assert_eq!(status, "HTTP/1.1 200 OK\r\n");
+        // The connection is kept alive and idle; stopping must not wait for its 15 s.
+        let start = Instant::now();
+        server.stop();
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).unwrap();
+        let rest = String::from_utf8_lossy(&rest);
+        assert!(
+            rest.trim_end().ends_with("hi"),
+            "the response, then FIN: {rest:?}"
+        );
     }
 }

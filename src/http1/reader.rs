@@ -175,8 +175,23 @@ impl Reader {
     }
 
     /// Reads a body framed as `length` says, at most `max` bytes. Returns the body and the
-    /// trailer fields (chunked only).
+    /// trailer fields (chunked only). A timeout here is always in a started message: its
+    /// head is in, even when no byte of the body has come (→ 408 from a server).
     pub fn body(
+        &mut self,
+        conn: &mut Transport,
+        length: BodyLength,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<(Vec<u8>, Headers), ReadError> {
+        self.body_inner(conn, length, max, deadline)
+            .map_err(|e| match e {
+                ReadError::Timeout { .. } => ReadError::Timeout { started: true },
+                e => e,
+            })
+    }
+
+    fn body_inner(
         &mut self,
         conn: &mut Transport,
         length: BodyLength,
