@@ -19,7 +19,7 @@ use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{UnboundedReceiver, error::TryRecvError};
+use tokio::sync::mpsc::{Receiver, UnboundedReceiver, error::TryRecvError};
 use webrtc_dtls::config::{ClientAuthType, Config, ExtendedMasterSecretType};
 use webrtc_dtls::conn::DTLSConn;
 use webrtc_dtls::crypto::{Certificate, CryptoPrivateKey, CryptoPrivateKeyKind};
@@ -112,7 +112,7 @@ impl Identity {
 /// The datagram transport webrtc-dtls reads and writes through: inbound records from the
 /// socket loop's channel, outbound with `send_to` on the shared socket.
 struct Transport {
-    inbound: tokio::sync::Mutex<UnboundedReceiver<Vec<u8>>>,
+    inbound: tokio::sync::Mutex<Receiver<Vec<u8>>>,
     socket: UdpSocket,
     remote: SocketAddr,
 }
@@ -211,7 +211,7 @@ pub struct Handshake<'a> {
     pub client: bool,
     pub socket: UdpSocket,
     pub remote: SocketAddr,
-    pub inbound: UnboundedReceiver<Vec<u8>>,
+    pub inbound: Receiver<Vec<u8>>,
     pub timeout: Duration,
 }
 

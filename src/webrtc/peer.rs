@@ -126,6 +126,10 @@ fn bind(ip: IpAddr) -> Result<UdpSocket, PeerError> {
 /// The receive buffer a peer's socket asks for.
 const RECEIVE_BUFFER: usize = 4 << 20;
 
+/// Datagrams that may wait between the socket loop and DTLS (at most ~1.5 MB); more are
+/// dropped, like datagrams beyond a full socket buffer.
+const DTLS_QUEUE: usize = 1024;
+
 fn describe(
     local: &Credentials,
     identity: &Identity,
@@ -313,7 +317,8 @@ impl Peer {
         let stage2 = stage.clone();
         let (cmd_tx, mut cmd_rx) = unbounded_channel();
         let (event_tx, event_rx) = mpsc::channel();
-        let (dtls_tx, dtls_rx) = unbounded_channel();
+        // Bounded: datagrams wait here for DTLS; beyond this many, the socket loop drops them.
+        let (dtls_tx, dtls_rx) = tokio::sync::mpsc::channel(DTLS_QUEUE);
         let (connected_tx, connected_rx) = mpsc::channel();
         let responder = Responder {
             local,

@@ -39,7 +39,7 @@ struct Live(Arc<AtomicUsize>);
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -161,7 +161,10 @@ fn offer(
         return Response::text(400, "the offer is not UTF-8 (RFC 8866 §5)");
     };
     // A session holds a UDP socket and two threads: a small server takes so many at once.
-    if live.load(Ordering::Relaxed) >= MAX_SESSIONS {
+    // The place is taken before the check, so two offers at once cannot both get the last
+    // one; the guard gives it back however this ends (a refused offer, a failed thread).
+    let count = Live(live.clone());
+    if live.fetch_add(1, Ordering::SeqCst) >= MAX_SESSIONS {
         return Response::text(503, "too many WebRTC sessions at once; try again later")
             .header("Retry-After", "5");
     }
@@ -169,8 +172,6 @@ fn offer(
     match Peer::answer(text, identity, config.clone()) {
         Ok((peer, answer)) => {
             let session = session.clone();
-            live.fetch_add(1, Ordering::Relaxed);
-            let count = Live(live.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("webrtc-session-{n}"))
                 .spawn(move || {
@@ -301,6 +302,39 @@ mod tests {
         }
         r.body = body.as_bytes().to_vec();
         r
+    }
+
+    #[test]
+    fn the_session_cap_is_taken_before_it_is_checked_and_given_back() {
+        let identity = Identity::generate().unwrap();
+        let config = Config::default();
+        let session: Session = Arc::new(|_| {});
+        let next = AtomicU64::new(0);
+        let sdp = Some("application/sdp");
+        // At the cap: 503, and the count is what it was.
+        let live = Arc::new(AtomicUsize::new(MAX_SESSIONS));
+        let r = offer(
+            &req("POST", "/webrtc", sdp, "v=0"),
+            &identity,
+            &config,
+            &session,
+            &next,
+            &live,
+        );
+        assert_eq!(r.status, 503);
+        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS);
+        // One below: a bad offer takes the last place for a moment and gives it back.
+        live.store(MAX_SESSIONS - 1, Ordering::SeqCst);
+        let r = offer(
+            &req("POST", "/webrtc", sdp, "v=0"),
+            &identity,
+            &config,
+            &session,
+            &next,
+            &live,
+        );
+        assert_eq!(r.status, 400);
+        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS - 1);
     }
 
     #[test]

@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::mpsc::error::TrySendError;
 
 /// What the socket loop owns.
 pub(super) struct SocketLoop {
     pub(super) socket: UdpSocket,
     pub(super) responder: Responder,
     pub(super) checker: Option<(Checker, SocketAddr)>,
-    pub(super) to_dtls: UnboundedSender<Vec<u8>>,
+    pub(super) to_dtls: tokio::sync::mpsc::Sender<Vec<u8>>,
     pub(super) connected: Sender<SocketAddr>,
     /// Wakes the association loop when consent is lost.
     pub(super) wake: UnboundedSender<Cmd>,
@@ -156,8 +157,14 @@ pub(super) fn socket_loop(mut s: SocketLoop) {
             },
             Kind::Dtls if Some(from) == peer => {
                 last_heard = Instant::now();
-                if s.to_dtls.send(d.to_vec()).is_err() {
-                    break;
+                match s.to_dtls.try_send(d.to_vec()) {
+                    Ok(()) => {}
+                    // DTLS is behind: drop the datagram, as a full socket buffer would (the
+                    // peer's SCTP sends it again); memory stays bounded whatever it sends.
+                    Err(TrySendError::Full(_)) => trace::received(Layer::Dtls, || {
+                        format!("{n} bytes from {from}: the DTLS queue is full, dropped")
+                    }),
+                    Err(TrySendError::Closed(_)) => break,
                 }
             }
             Kind::Dtls => trace::received(Layer::Dtls, || {
