@@ -308,3 +308,36 @@ fn garbage_dtls_from_an_ice_checked_peer_ends_only_its_session() {
     still_echoes(&mut good, id, "after its session ended");
     no_panic(&mut server);
 }
+
+#[test]
+fn an_idle_session_outlives_the_consent_timeout_while_checks_flow() {
+    // RFC 7675: consent is the peer's checks, not its data. A session that sends nothing for
+    // longer than the server's consent timeout (7 s here) lives on, because the Rust peer's
+    // consent checks (every 5 s) keep coming and being answered.
+    netns::enter();
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--consent-timeout",
+            "7000",
+        ],
+        &[("NETLAB_TRACE", "stun")],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let (mut peer, id) = good_peer(&url);
+    let _ = server.stderr_so_far(); // the lines up to the open
+    std::thread::sleep(Duration::from_secs(12));
+    still_echoes(&mut peer, id, "after 12 s of silence");
+    let idle = server.stderr_so_far();
+    assert!(!idle.contains("consent lost"), "{idle}");
+    // stderr_so_far hands out the lines since its last call: these are the idle time's.
+    let checks = idle.matches("Binding Success to").count();
+    assert!(
+        checks >= 2,
+        "consent checks answered while idle: {checks}\n{idle}"
+    );
+    no_panic(&mut server);
+}
