@@ -22,7 +22,7 @@
 //! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | `labs/08-grpc-method` |
 //! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`], [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
-//! | a lossy UDP path in user space | [`l4::lossy`] | `labs/09-quic-loop` |
+//! | a lossy or delayed UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::sctp`], [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |

@@ -17,7 +17,7 @@ mod wrong_one_datagram_per_turn;
 
 use common::{Check, Subject};
 use netlab::http::message::{Request, Response};
-use netlab::l4::lossy::{Losses, Relay};
+use netlab::l4::udp_relay::{Losses, Relay};
 use netlab::quic::config::{self, Identity, Transport};
 use netlab::quic::server::{self, Config};
 use quiche::h3::NameValue;

@@ -8,11 +8,12 @@
 //! comparison adds that one round trip for every TCP transport, and says so.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 
 use crate::l4::relay::{self, Observer, Side};
+use crate::l4::udp_relay::{self, DatagramObserver, Verdict};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -76,32 +77,6 @@ impl Counts {
     pub fn down(&self) -> u64 {
         self.down.load(Ordering::SeqCst)
     }
-}
-
-/// Sends each chunk on after `delay`, in order, from a thread of its own.
-fn delayed<T: Send + 'static>(
-    delay: Duration,
-    mut deliver: impl FnMut(T) -> bool + Send + 'static,
-) -> mpsc::Sender<(Instant, Option<T>)> {
-    let (tx, rx) = mpsc::channel::<(Instant, Option<T>)>();
-    thread::spawn(move || {
-        while let Ok((at, item)) = rx.recv() {
-            let due = at + delay;
-            let now = Instant::now();
-            if due > now {
-                thread::sleep(due - now);
-            }
-            match item {
-                Some(v) => {
-                    if !deliver(v) {
-                        return;
-                    }
-                }
-                None => return,
-            }
-        }
-    });
-    tx
 }
 
 /// A TCP relay on a loopback port of its own, for any number of connections to `target`.
@@ -189,89 +164,48 @@ impl Observer for Meter {
     fn closed(&self, _from: Side) {}
 }
 
-/// A UDP relay between one client and `target`, counting datagrams and their bytes.
+/// The project's UDP relay between one client and `target`, with a meter that counts
+/// datagrams and their bytes, and every datagram held back `delay`.
 pub struct UdpPath {
-    addr: SocketAddr,
+    relay: udp_relay::Relay,
     pub counts: Arc<Counts>,
-    stop: Arc<AtomicBool>,
 }
 
 impl UdpPath {
     pub fn start(target: SocketAddr, delay: Duration) -> io::Result<UdpPath> {
-        let front = UdpSocket::bind(crate::l4::background::loopback_for(&target))?;
-        let back = UdpSocket::bind(crate::l4::background::loopback_for(&target))?;
-        back.connect(target)?;
-        front.set_read_timeout(Some(Duration::from_millis(50)))?;
-        back.set_read_timeout(Some(Duration::from_millis(50)))?;
-        // A relay that dropped bursts would measure its own losses.
-        for s in [&front, &back] {
-            crate::l4::sockopt::receive_buffer(s, crate::l4::sockopt::RECEIVE_BUFFER);
-        }
-        let addr = front.local_addr()?;
         let counts = Arc::new(Counts::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::new(Mutex::new(None));
-        // Client → server.
-        {
-            let (front, back) = (front.try_clone()?, back.try_clone()?);
-            let (counts, stop, client) = (counts.clone(), stop.clone(), client.clone());
-            let tx = delayed(delay, move |d: Vec<u8>| {
-                let _ = back.send(&d);
-                true
-            });
-            thread::spawn(move || {
-                let mut buf = vec![0u8; 65535];
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok((n, from)) = front.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    if let Ok(mut c) = client.lock() {
-                        *c = Some(from);
-                    }
-                    counts.saw(true, &buf[..n]);
-                    counts.datagrams_up.fetch_add(1, Ordering::SeqCst);
-                    let _ = tx.send((Instant::now(), Some(buf[..n].to_vec())));
-                }
-                let _ = tx.send((Instant::now(), None));
-            });
-        }
-        // Server → client.
-        {
-            let (counts, stop, client) = (counts.clone(), stop.clone(), client.clone());
-            let out = front;
-            let to = client.clone();
-            let to_client = counts.clone();
-            let tx = delayed(delay, move |d: Vec<u8>| {
-                if let Some(c) = to.lock().ok().and_then(|c| *c) {
-                    // Marked before the send: the client may answer before this thread runs
-                    // again.
-                    to_client.delivered();
-                    let _ = out.send_to(&d, c);
-                }
-                true
-            });
-            thread::spawn(move || {
-                let mut buf = vec![0u8; 65535];
-                while !stop.load(Ordering::SeqCst) {
-                    let Ok(n) = back.recv(&mut buf) else { continue };
-                    counts.saw(false, &buf[..n]);
-                    counts.datagrams_down.fetch_add(1, Ordering::SeqCst);
-                    let _ = tx.send((Instant::now(), Some(buf[..n].to_vec())));
-                }
-                let _ = tx.send((Instant::now(), None));
-                drop(client);
-            });
-        }
-        Ok(UdpPath { addr, counts, stop })
+        let meter = Arc::new(UdpMeter {
+            counts: counts.clone(),
+        });
+        let relay = udp_relay::Relay::observed(target, meter, delay)?;
+        Ok(UdpPath { relay, counts })
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.relay.addr()
     }
 }
 
-impl Drop for UdpPath {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+/// Counts each datagram as it arrives (its flight starts then) and marks server datagrams
+/// delivered just before they go on, as [`Meter`] does for TCP.
+struct UdpMeter {
+    counts: Arc<Counts>,
+}
+
+impl DatagramObserver for UdpMeter {
+    fn datagram(&self, from: Side, _n: u64, bytes: &[u8]) -> Verdict {
+        let up = from == Side::Client;
+        self.counts.saw(up, bytes);
+        let n = if up {
+            &self.counts.datagrams_up
+        } else {
+            &self.counts.datagrams_down
+        };
+        n.fetch_add(1, Ordering::SeqCst);
+        Verdict::Forward
+    }
+
+    fn delivering(&self) {
+        self.counts.delivered();
     }
 }

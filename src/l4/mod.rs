@@ -7,15 +7,17 @@
 //! 3. [`sockets`] — socket state as `netstat -anp` shows it, from /proc.
 //! 4. [`port`] — who holds a port, and how to end it.
 //! 5. [`relay`] — two connections joined byte for byte (the proxy's tunnel, the tap);
-//!    [`background`] — a server loop in a thread of this process (tour, labs, tests).
+//!    [`udp_relay`] — its datagram sibling, which can drop chosen datagrams or delay them
+//!    (lab 09, the comparison); [`background`] — a server loop in a thread of this process
+//!    (tour, labs, tests).
 
 pub mod accept;
 pub mod background;
 pub mod conn;
 pub mod echo;
-pub mod lossy;
 pub mod port;
 pub mod relay;
 pub mod sockets;
 pub mod sockopt;
 pub mod tour;
+pub mod udp_relay;
