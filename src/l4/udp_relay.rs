@@ -120,59 +120,35 @@ impl Relay {
                 client.clone(),
                 observer.clone(),
             );
-            let mut forward = later(delay, move |d: Vec<u8>| {
+            let forward = later(delay, move |d: Vec<u8>| {
                 let _ = back.send(&d);
             });
+            // The client's datagrams, remembering where they come from.
+            let receive = move |buf: &mut [u8]| {
+                let (n, from) = front.recv_from(buf).ok()?;
+                if let Ok(mut c) = client.lock() {
+                    *c = Some(from);
+                }
+                Some(n)
+            };
             thread::Builder::new()
                 .name(format!("udp relay {addr} up"))
-                .spawn(move || {
-                    let mut buf = vec![0u8; 65535];
-                    let mut n_up = 0u64;
-                    while !stop.load(Ordering::SeqCst) {
-                        let Ok((n, from)) = front.recv_from(&mut buf) else {
-                            continue;
-                        };
-                        if let Ok(mut c) = client.lock() {
-                            *c = Some(from);
-                        }
-                        n_up += 1;
-                        match observer.datagram(Side::Client, n_up, &buf[..n]) {
-                            Verdict::Forward => forward(buf[..n].to_vec()),
-                            Verdict::Drop => {
-                                dropped.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                })?
+                .spawn(move || pump(Side::Client, receive, &*observer, forward, &stop, &dropped))?
         };
         let down = {
             let (stop, dropped) = (stop.clone(), dropped.clone());
             let to = observer.clone();
-            let mut forward = later(delay, move |d: Vec<u8>| {
+            let forward = later(delay, move |d: Vec<u8>| {
                 if let Some(c) = client.lock().ok().and_then(|c| *c) {
                     // Before the send: the client may answer before this thread runs again.
                     to.delivering();
                     let _ = front2.send_to(&d, c);
                 }
             });
+            let receive = move |buf: &mut [u8]| back2.recv(buf).ok();
             thread::Builder::new()
                 .name(format!("udp relay {addr} down"))
-                .spawn(move || {
-                    let mut buf = vec![0u8; 65535];
-                    let mut n_down = 0u64;
-                    while !stop.load(Ordering::SeqCst) {
-                        let Ok(n) = back2.recv(&mut buf) else {
-                            continue;
-                        };
-                        n_down += 1;
-                        match observer.datagram(Side::Server, n_down, &buf[..n]) {
-                            Verdict::Forward => forward(buf[..n].to_vec()),
-                            Verdict::Drop => {
-                                dropped.fetch_add(1, Ordering::SeqCst);
-                            }
-                        }
-                    }
-                })?
+                .spawn(move || pump(Side::Server, receive, &*observer, forward, &stop, &dropped))?
         };
         Ok(Relay {
             addr,
@@ -198,6 +174,32 @@ impl Drop for Relay {
         self.stop.store(true, Ordering::SeqCst);
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+    }
+}
+
+/// One direction until `stop`: receive a datagram, number it, ask the observer, and forward
+/// it or count it dropped. (`receive` gives None on its read timeout.)
+fn pump(
+    side: Side,
+    mut receive: impl FnMut(&mut [u8]) -> Option<usize>,
+    observer: &dyn DatagramObserver,
+    mut forward: Box<dyn FnMut(Vec<u8>) + Send>,
+    stop: &AtomicBool,
+    dropped: &AtomicU64,
+) {
+    let mut buf = vec![0u8; 65535];
+    let mut count = 0u64;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(n) = receive(&mut buf) else {
+            continue;
+        };
+        count += 1;
+        match observer.datagram(side, count, &buf[..n]) {
+            Verdict::Forward => forward(buf[..n].to_vec()),
+            Verdict::Drop => {
+                dropped.fetch_add(1, Ordering::SeqCst);
+            }
         }
     }
 }
