@@ -357,7 +357,9 @@ nft add rule inet lossy in udp sport 4433 numgen random mod 100 '<' 3 drop
 "{n}" h3 serve --addr 127.0.0.1:4433 --root "{root}" --cert "{c}/localhost.pem" --key "{c}/localhost-key.pem" > "{root}/server.out" 2>&1 &
 server=$!
 trap 'kill $server' EXIT
-for i in $(seq 50); do grep -q listening "{root}/server.out" && break; sleep 0.1; done
+# Up to 30 s for the server to start (the suite runs many tests at once on two cores).
+for i in $(seq 300); do grep -q listening "{root}/server.out" && break; sleep 0.1; done
+grep -q listening "{root}/server.out" || {{ echo "the server did not start:"; cat "{root}/server.out"; exit 1; }}
 "{n}" h3 get --cacert "{c}/ca.pem" --stats --timeout 50000 -o "{root}/got.bin" https://localhost:4433/big.bin
 nft list ruleset | grep -c drop
 "#,
