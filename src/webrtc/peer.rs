@@ -46,7 +46,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-pub use super::session::{Channel, Event, Message, PeerError};
+pub use super::session::{Channel, Event, IceFailure, Message, PeerError, SctpFailure};
 pub(super) use super::session::{Cmd, random};
 
 /// The steps of a session, in order (the values of `Peer::stage`).
@@ -105,11 +105,14 @@ fn new_credentials() -> Credentials {
 }
 
 fn bind(ip: IpAddr) -> Result<UdpSocket, PeerError> {
-    let socket = UdpSocket::bind(SocketAddr::new(ip, 0))
-        .map_err(|e| PeerError::Io(format!("cannot bind UDP on {ip}: {e}")))?;
-    let local = socket
-        .local_addr()
-        .map_err(|e| PeerError::Io(e.to_string()))?;
+    let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(|e| PeerError::Io {
+        doing: "bind UDP",
+        why: format!("{ip}: {e}"),
+    })?;
+    let local = socket.local_addr().map_err(|e| PeerError::Io {
+        doing: "local address",
+        why: e.to_string(),
+    })?;
     // SCTP sends a window's worth of packets in a burst (up to its peer's a_rwnd, 1 MiB
     // here); the kernel's default receive buffer (about 200 KiB) drops part of such a burst
     // on loopback, and each drop costs a retransmission timeout. The kernel caps the value
@@ -148,11 +151,10 @@ fn describe(
         mid: mid.to_string(),
         sctp_port: 5000,
         max_message_size: cfg.max_message_size,
-        candidates: vec![
-            socket
-                .local_addr()
-                .map_err(|e| PeerError::Io(e.to_string()))?,
-        ],
+        candidates: vec![socket.local_addr().map_err(|e| PeerError::Io {
+            doing: "local address",
+            why: e.to_string(),
+        })?],
     })
 }
 
@@ -189,9 +191,7 @@ impl Offer {
                 *addr,
             )),
             (true, None) => {
-                return Err(PeerError::Ice(
-                    "the lite answerer gave no candidate to check".into(),
-                ));
+                return Err(PeerError::Ice(IceFailure::NoCandidate));
             }
             (false, _) => None,
         };
@@ -308,10 +308,14 @@ impl Peer {
         checker: Option<(Checker, SocketAddr)>,
         config: Config,
     ) -> Result<Peer, PeerError> {
-        let local_addr = socket
-            .local_addr()
-            .map_err(|e| PeerError::Io(e.to_string()))?;
-        let io = |e: std::io::Error| PeerError::Io(e.to_string());
+        let local_addr = socket.local_addr().map_err(|e| PeerError::Io {
+            doing: "local address",
+            why: e.to_string(),
+        })?;
+        let io = |e: std::io::Error| PeerError::Io {
+            doing: "clone the socket",
+            why: e.to_string(),
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let stage = Arc::new(AtomicU8::new(ICE));
         let stage2 = stage.clone();
@@ -362,10 +366,9 @@ impl Peer {
                     let remote = match connected_rx.recv_timeout(config.ice_timeout) {
                         Ok(a) => a,
                         Err(_) => {
-                            return Err(PeerError::Ice(format!(
-                                "no authenticated connectivity check within {} ms (wrong credentials, or no route to the candidate?)",
-                                config.ice_timeout.as_millis()
-                            )));
+                            return Err(PeerError::Ice(IceFailure::NoCheck {
+                                ms: config.ice_timeout.as_millis(),
+                            }));
                         }
                     };
                     stage2.store(DTLS, Ordering::Relaxed);
@@ -382,8 +385,13 @@ impl Peer {
                     let _ = event_tx.send(Event::Connected);
                     // A panic inside sctp-proto on what a peer sent ends this session with
                     // one line, not a backtrace, and the server's other sessions go on.
-                    let r = crate::catch::call(|| sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx))
-                        .unwrap_or_else(|p| Err(PeerError::Sctp(format!("the SCTP stack {p}"))));
+                    let r =
+                        crate::catch::call(|| sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx))
+                            .unwrap_or_else(|p| {
+                                Err(PeerError::Sctp(SctpFailure::Panicked {
+                                    what: p.to_string(),
+                                }))
+                            });
                     dtls.close();
                     r
                 })();
@@ -466,11 +474,9 @@ impl Peer {
                 None => {
                     let ms = timeout.as_millis();
                     return Err(match self.stage.load(Ordering::Relaxed) {
-                        ICE => PeerError::Ice(format!(
-                            "no authenticated connectivity check within {ms} ms (wrong credentials, or no route to the candidate?)"
-                        )),
+                        ICE => PeerError::Ice(IceFailure::NoCheck { ms }),
                         DTLS => PeerError::Dtls(DtlsError::Timeout(timeout)),
-                        _ => PeerError::Sctp(format!("no channel open within {ms} ms")),
+                        _ => PeerError::Sctp(SctpFailure::NoChannel { ms }),
                     });
                 }
             }

@@ -15,7 +15,7 @@
 use super::chunk;
 use super::dcep::{self, ChannelType, Reliability, ppid};
 use super::dtls::{Dtls, Wait};
-use super::session::{Channel, Cmd, Event, Message, PeerError};
+use super::session::{Channel, Cmd, Event, IceFailure, Message, PeerError, SctpFailure};
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use sctp_proto::{
@@ -118,7 +118,7 @@ pub fn run(
         config.transport = Arc::new(transport(settings));
         let a = endpoint
             .connect(config, PEER)
-            .map_err(|e| PeerError::Sctp(format!("cannot start the association: {e}")))?;
+            .map_err(|e| PeerError::Sctp(SctpFailure::Start { why: e.to_string() }))?;
         trace::event(Layer::Sctp, || {
             "COOKIE-WAIT: sending INIT (we are the DTLS client)".into()
         });
@@ -179,9 +179,9 @@ pub fn run(
                         }
                     }
                     SctpEvent::HandshakeFailed { reason } => {
-                        return Err(PeerError::Sctp(format!(
-                            "association handshake failed: {reason}"
-                        )));
+                        return Err(PeerError::Sctp(SctpFailure::Handshake {
+                            why: reason.to_string(),
+                        }));
                     }
                     SctpEvent::AssociationLost { reason } => {
                         // SHUTDOWN COMPLETE received: sctp-proto closes with this reason.
@@ -196,7 +196,9 @@ pub fn run(
                         if closing.is_some() || graceful {
                             return Ok(());
                         }
-                        return Err(PeerError::Sctp(format!("association lost: {reason}")));
+                        return Err(PeerError::Sctp(SctpFailure::Lost {
+                            why: reason.to_string(),
+                        }));
                     }
                     SctpEvent::Stream(StreamEvent::Opened { .. }) => {
                         while a.accept_stream().is_some() {}
@@ -258,7 +260,9 @@ pub fn run(
                     feed(&mut endpoint, &mut assoc, record);
                 }
             }
-            Wait::Woken(Cmd::Lost(why)) => return Err(PeerError::Ice(why)),
+            Wait::Woken(Cmd::Lost(ms)) => {
+                return Err(PeerError::Ice(IceFailure::ConsentLost { ms }));
+            }
             Wait::Woken(Cmd::Shutdown) => {
                 closing = Some(Instant::now() + SHUTDOWN_WAIT);
                 if !established {
@@ -275,7 +279,9 @@ pub fn run(
                             closing = Some(Instant::now() + SHUTDOWN_WAIT);
                             break;
                         }
-                        Ok(Cmd::Lost(why)) => return Err(PeerError::Ice(why)),
+                        Ok(Cmd::Lost(ms)) => {
+                            return Err(PeerError::Ice(IceFailure::ConsentLost { ms }));
+                        }
                         Ok(c) => batch.push(c),
                         Err(_) => break,
                     }
@@ -358,9 +364,12 @@ fn command(
         Cmd::Open { id, open } => {
             let (rel, val) = reliability(open.channel_type);
             let bytes = dcep::encode_open(&open);
-            let mut s = a
-                .open_stream(id, Ppi::Dcep)
-                .map_err(|e| PeerError::Sctp(format!("cannot open stream {id}: {e}")))?;
+            let mut s = a.open_stream(id, Ppi::Dcep).map_err(|e| {
+                PeerError::Sctp(SctpFailure::Stream {
+                    id,
+                    why: format!("cannot open: {e}"),
+                })
+            })?;
             let _ = s.set_reliability_params(open.channel_type.unordered, rel, val);
             trace::sent(Layer::Dcep, || {
                 format!(
@@ -368,8 +377,12 @@ fn command(
                     open.label, open.protocol, open.channel_type, open.priority
                 )
             });
-            s.write_sctp(&Bytes::from(bytes), Ppi::Dcep)
-                .map_err(|e| PeerError::Sctp(format!("stream {id}: {e}")))?;
+            s.write_sctp(&Bytes::from(bytes), Ppi::Dcep).map_err(|e| {
+                PeerError::Sctp(SctpFailure::Stream {
+                    id,
+                    why: e.to_string(),
+                })
+            })?;
             channels.insert(
                 id,
                 ChannelState {
@@ -411,7 +424,7 @@ fn command(
             }
         }
         Cmd::Shutdown => {}
-        Cmd::Lost(why) => return Err(PeerError::Ice(why)),
+        Cmd::Lost(ms) => return Err(PeerError::Ice(IceFailure::ConsentLost { ms })),
     }
     Ok(())
 }
@@ -520,8 +533,12 @@ fn dcep_message(
                             format!("{} bytes in reply on stream {id}", reply.len())
                         }
                     });
-                    s.write_sctp(&Bytes::from(reply), Ppi::Dcep)
-                        .map_err(|e| PeerError::Sctp(format!("stream {id}: {e}")))?;
+                    s.write_sctp(&Bytes::from(reply), Ppi::Dcep).map_err(|e| {
+                        PeerError::Sctp(SctpFailure::Stream {
+                            id,
+                            why: e.to_string(),
+                        })
+                    })?;
                 }
             }
             let channel = Channel {

@@ -56,22 +56,82 @@ pub enum Cmd {
     },
     Close(u16),
     Shutdown,
-    /// From the socket loop: the peer went silent (RFC 7675), the session is over.
-    Lost(String),
+    /// From the socket loop: the peer went silent for this many ms (RFC 7675), the session
+    /// is over.
+    Lost(u128),
 }
 
 /// Why a peer failed, naming the step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PeerError {
     Sdp(SdpError),
-    /// ICE: no authenticated check, or consent lost (RFC 7675).
-    Ice(String),
+    Ice(IceFailure),
     Dtls(DtlsError),
-    Sctp(String),
-    /// The socket (bind, send).
-    Io(String),
+    Sctp(SctpFailure),
+    /// The socket: what was being done, and the system's message.
+    Io {
+        doing: &'static str,
+        why: String,
+    },
     /// The peer's threads are gone.
     Gone,
+}
+
+/// How ICE failed, one variant per way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IceFailure {
+    /// RFC 8445 §7.2: no authenticated connectivity check (or answer to ours) in time.
+    NoCheck { ms: u128 },
+    /// RFC 7675 §5.1: nothing from the peer for the consent timeout.
+    ConsentLost { ms: u128 },
+    /// A lite answerer's SDP named no candidate for our checks (RFC 8445 §6.1.1).
+    NoCandidate,
+}
+
+impl fmt::Display for IceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IceFailure::NoCheck { ms } => write!(
+                f,
+                "no authenticated connectivity check within {ms} ms (wrong credentials, or no route to the candidate?)"
+            ),
+            IceFailure::ConsentLost { ms } => write!(
+                f,
+                "consent lost: nothing from the peer for {ms} ms (RFC 7675 §5.1)"
+            ),
+            IceFailure::NoCandidate => f.write_str("the lite answerer gave no candidate to check"),
+        }
+    }
+}
+
+/// How the SCTP association failed, one variant per way; `why` is sctp-proto's own message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SctpFailure {
+    /// The association could not be started (RFC 9260 §5.1).
+    Start { why: String },
+    /// The four-way handshake failed (INIT, INIT ACK, COOKIE ECHO, COOKIE ACK).
+    Handshake { why: String },
+    /// An established association ended without SHUTDOWN (an ABORT, a timeout).
+    Lost { why: String },
+    /// A stream could not be opened or written.
+    Stream { id: u16, why: String },
+    /// No data channel opened within this many ms after DTLS.
+    NoChannel { ms: u128 },
+    /// sctp-proto panicked on what the peer sent (caught: only this session ends).
+    Panicked { what: String },
+}
+
+impl fmt::Display for SctpFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SctpFailure::Start { why } => write!(f, "cannot start the association: {why}"),
+            SctpFailure::Handshake { why } => write!(f, "association handshake failed: {why}"),
+            SctpFailure::Lost { why } => write!(f, "association lost: {why}"),
+            SctpFailure::Stream { id, why } => write!(f, "stream {id}: {why}"),
+            SctpFailure::NoChannel { ms } => write!(f, "no channel open within {ms} ms"),
+            SctpFailure::Panicked { what } => write!(f, "the SCTP stack {what}"),
+        }
+    }
 }
 
 impl fmt::Display for PeerError {
@@ -81,7 +141,7 @@ impl fmt::Display for PeerError {
             PeerError::Ice(e) => write!(f, "ICE: {e}"),
             PeerError::Dtls(e) => write!(f, "{e}"),
             PeerError::Sctp(e) => write!(f, "SCTP: {e}"),
-            PeerError::Io(e) => write!(f, "socket: {e}"),
+            PeerError::Io { doing, why } => write!(f, "socket: {doing}: {why}"),
             PeerError::Gone => write!(f, "the peer has stopped"),
         }
     }
@@ -109,4 +169,65 @@ pub(crate) fn random<const N: usize>() -> [u8; N] {
     // as transaction ids on loopback, and the credentials come from the same source.
     let _ = ring::rand::SystemRandom::new().fill(&mut b);
     b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_says_its_layer_first_in_one_line() {
+        let why = || "x".to_string();
+        let cases = [
+            (
+                PeerError::Ice(IceFailure::NoCheck { ms: 10 }),
+                "ICE: no authenticated connectivity check within 10 ms",
+            ),
+            (
+                PeerError::Ice(IceFailure::ConsentLost { ms: 7 }),
+                "ICE: consent lost: nothing from the peer for 7 ms (RFC 7675 §5.1)",
+            ),
+            (
+                PeerError::Ice(IceFailure::NoCandidate),
+                "ICE: the lite answerer gave no candidate to check",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::Start { why: why() }),
+                "SCTP: cannot start the association: x",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::Handshake { why: why() }),
+                "SCTP: association handshake failed: x",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::Lost { why: why() }),
+                "SCTP: association lost: x",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::Stream { id: 3, why: why() }),
+                "SCTP: stream 3: x",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::NoChannel { ms: 5 }),
+                "SCTP: no channel open within 5 ms",
+            ),
+            (
+                PeerError::Sctp(SctpFailure::Panicked {
+                    what: "panicked: y".into(),
+                }),
+                "SCTP: the SCTP stack panicked: y",
+            ),
+            (
+                PeerError::Io {
+                    doing: "bind UDP",
+                    why: why(),
+                },
+                "socket: bind UDP: x",
+            ),
+        ];
+        for (e, starts) in cases {
+            let text = e.to_string();
+            assert!(text.starts_with(starts) && !text.contains('\n'), "{text}");
+        }
+    }
 }

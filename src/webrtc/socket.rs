@@ -61,10 +61,7 @@ pub(super) fn socket_loop(mut s: SocketLoop) {
                     s.consent_timeout.as_millis()
                 )
             });
-            let _ = s.wake.send(Cmd::Lost(format!(
-                "consent lost: nothing from the peer for {} ms (RFC 7675 §5.1)",
-                s.consent_timeout.as_millis()
-            )));
+            let _ = s.wake.send(Cmd::Lost(s.consent_timeout.as_millis()));
             break;
         }
         // 3. The next datagram.
