@@ -11,7 +11,7 @@
 //! | \[L7\] HTTP semantics for every version: messages, fields, status codes | [`http::message`], [`http::fields`], [`http::status`] | — |
 //! | \[L7\] HTTP/1.1 on the wire: the parser and emitter, framing, chunked bodies | [`http1::parse`], [`http1::head`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
 //! | \[L7\] methods, status codes, the handler API and the server | [`http::handler`], [`http::router`], [`http1::server`] | `labs/04-handler` |
-//! | \[L7\] the same server as poll(2) loops: what a thread per connection costs | [`http1::event_loop`] | — |
+//! | \[L7\] the same server as poll(2) loops: what a thread per connection costs | [`http1::event_loop`] | `labs/11-poll-loop` |
 //! | \[L7\] media types, URIs | [`http::media`], [`http::uri`] | — |
 //! | \[L7\] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
 //! | \[L7\] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |

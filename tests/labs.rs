@@ -248,6 +248,20 @@ fn lab09_quic_loop() {
 }
 
 #[test]
+fn lab11_poll_loop() {
+    passes_on_solution_fails_on_starter("lab11", 4);
+    fails_on_each_wrong_solution(
+        "lab11",
+        "11-poll-loop",
+        &[
+            ("always_pollin", &[3, 4]),
+            ("write_all", &[3, 4]),
+            ("reads_while_sending", &[4]),
+        ],
+    );
+}
+
+#[test]
 fn lab10_dcep() {
     passes_on_solution_fails_on_starter("lab10", 6);
     fails_on_each_wrong_solution(
@@ -466,7 +480,9 @@ fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
     // The starters fail, so the grade is not full and the exit status says so.
     assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
     let (mut passed, mut total) = (0, 0);
-    for n in ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10"] {
+    for n in [
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
+    ] {
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
         )
