@@ -39,7 +39,7 @@ check:
 grade:
 	@CARGO=$(CARGO) OUT=$(OUT) scripts/grade.sh
 
-# Serves the student's handler of lab NN for curl and the debugger (labs 01, 04, 05, 06, 08).
+# Serves the student's handler of lab NN for curl and the debugger (labs 01, 04, 05, 06, 08, 10, 11).
 serve:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make serve LAB=04 (see labs/README.md)" >&2; exit 2; fi
 	$(CARGO) run -q --example lab$(LAB) -- --serve $(ADDR) $(if $(SOLUTION),--solution,)

@@ -249,7 +249,7 @@ fn lab09_quic_loop() {
 
 #[test]
 fn lab11_poll_loop() {
-    passes_on_solution_fails_on_starter("lab11", 4);
+    passes_on_solution_fails_on_starter("lab11", 6);
     fails_on_each_wrong_solution(
         "lab11",
         "11-poll-loop",
@@ -257,6 +257,8 @@ fn lab11_poll_loop() {
             ("always_pollin", &[3, 4]),
             ("write_all", &[3, 4]),
             ("reads_while_sending", &[4]),
+            ("blocking_write", &[5]),
+            ("pollout_always", &[6]),
         ],
     );
 }

@@ -12,6 +12,10 @@ mod poll_loop;
 mod solution;
 #[path = "wrong/always_pollin.rs"]
 mod wrong_always_pollin;
+#[path = "wrong/blocking_write.rs"]
+mod wrong_blocking_write;
+#[path = "wrong/pollout_always.rs"]
+mod wrong_pollout_always;
 #[path = "wrong/reads_while_sending.rs"]
 mod wrong_reads_while_sending;
 #[path = "wrong/write_all.rs"]
@@ -51,6 +55,14 @@ fn steps(subject: &Subject) -> Steps {
             interest: wrong_always_pollin::interest,
             ready: wrong_always_pollin::ready,
         },
+        Subject::Wrong(n) if n == "blocking_write" => Steps {
+            interest: wrong_blocking_write::interest,
+            ready: wrong_blocking_write::ready,
+        },
+        Subject::Wrong(n) if n == "pollout_always" => Steps {
+            interest: wrong_pollout_always::interest,
+            ready: wrong_pollout_always::ready,
+        },
         Subject::Wrong(n) if n == "write_all" => Steps {
             interest: wrong_write_all::interest,
             ready: wrong_write_all::ready,
@@ -64,11 +76,18 @@ fn steps(subject: &Subject) -> Steps {
 
 /// The loop, in its own thread until `stop`: one `poll` over the listener and every
 /// connection (with your `interest`), then your `ready` for each one poll named. `peak`
-/// keeps the largest `out` any connection held.
-fn run(listener: TcpListener, s: Steps, stop: Arc<AtomicBool>, peak: Arc<AtomicUsize>) {
+/// keeps the largest `out` any connection held; `turns` counts the loop's turns.
+fn run(
+    listener: TcpListener,
+    s: Steps,
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicUsize>,
+    turns: Arc<AtomicUsize>,
+) {
     let mut conns: Vec<Conn> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     while !stop.load(Ordering::SeqCst) {
+        turns.fetch_add(1, Ordering::SeqCst);
         let ready: Vec<PollFlags> = {
             let mut fds = vec![PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
             for c in &conns {
@@ -103,8 +122,8 @@ fn run(listener: TcpListener, s: Steps, stop: Arc<AtomicBool>, peak: Arc<AtomicU
     }
 }
 
-/// Small kernel buffers on both ends (32 KiB each way), so that a few megabytes cannot hide
-/// in them: the loop meets a full socket, as it would with a slow client on a real network.
+/// Small kernel buffers on both ends (32 KiB asked each way; Linux doubles what it is asked),
+/// so that a few megabytes cannot hide in them: the loop meets a full socket, as it would with a slow client on a real network.
 fn small_buffers(stream: &TcpStream) {
     use nix::sys::socket::{setsockopt, sockopt};
     let _ = setsockopt(stream, sockopt::SndBuf, &(32 * 1024));
@@ -125,15 +144,20 @@ fn data(n: usize) -> Vec<u8> {
         .collect()
 }
 
-/// Sends `bytes` from a thread while this one reads them back, the reading held back
-/// `read_after` first; `Ok` when every byte came back as sent.
+/// Sends `bytes` from a thread while this one reads them back: the reading starts after
+/// `read_after`, and pauses 300 ms after the first megabyte (so that the loop meets a full
+/// socket whatever the machine's speed); `Ok` when every byte came back as sent.
 fn big_echo(addr: SocketAddr, bytes: Vec<u8>, read_after: Duration) -> Result<(), String> {
     let mut s = connect(addr)?;
     let mut w = s.try_clone().map_err(|e| e.to_string())?;
     let sent = bytes.clone();
     let writer = thread::spawn(move || w.write_all(&sent));
     thread::sleep(read_after);
-    let got = read_for(&mut s, bytes.len(), WAIT);
+    let mut got = read_for(&mut s, 1_000_000.min(bytes.len()), WAIT);
+    thread::sleep(Duration::from_millis(300));
+    got.extend(read_for(&mut s, bytes.len() - got.len(), WAIT));
+    // A loop that stopped reading would leave the writer blocked forever: end it.
+    let _ = s.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
     if got.len() < bytes.len() {
         return Err(format!(
@@ -158,8 +182,14 @@ fn main() {
     let (mut check, subject) = Check::start(
         "11 (poll loop)",
         "labs/11-poll-loop/poll_loop.rs",
-        &["always_pollin", "write_all", "reads_while_sending"],
-        Duration::from_secs(90),
+        &[
+            "always_pollin",
+            "write_all",
+            "reads_while_sending",
+            "blocking_write",
+            "pollout_always",
+        ],
+        Duration::from_secs(80),
     );
     let bind = check.listen_addr("127.0.0.1:7011");
     let listener = match TcpListener::bind(&bind).and_then(|l| {
@@ -175,13 +205,14 @@ fn main() {
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
+    let turns = Arc::new(AtomicUsize::new(0));
     let (stop, peak) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicUsize::new(0)),
     );
     let looping = {
-        let (stop, peak, s) = (stop.clone(), peak.clone(), steps(&subject));
-        thread::spawn(move || run(listener, s, stop, peak))
+        let (stop, peak, turns, s) = (stop.clone(), peak.clone(), turns.clone(), steps(&subject));
+        thread::spawn(move || run(listener, s, stop, peak, turns))
     };
     check.serve(
         &format!("tcp://{addr}"),
@@ -238,6 +269,47 @@ fn main() {
             Ok(())
         },
     );
+    check.step(
+        "while one client does not read, another is answered at once",
+        || {
+            // 4 MB toward a client that reads nothing for 2 s: its echo fills the sockets.
+            let mut stuck = connect(addr)?;
+            let mut w = stuck.try_clone().map_err(|e| e.to_string())?;
+            let writer = thread::spawn(move || w.write_all(&data(4_000_000)));
+            thread::sleep(Duration::from_millis(300));
+            let mut other = connect(addr)?;
+            let asked = std::time::Instant::now();
+            other.write_all(b"hello\n").map_err(|e| e.to_string())?;
+            let got = read_for(&mut other, 6, Duration::from_millis(1500));
+            let waited = asked.elapsed();
+            thread::sleep(Duration::from_millis(1700));
+            let _ = read_for(&mut stuck, 4_000_000, WAIT);
+            let _ = stuck.shutdown(std::net::Shutdown::Both);
+            let _ = writer.join();
+            if got != b"hello\n" || waited > Duration::from_millis(1000) {
+                return Err(format!(
+                    "the other client got {} after {} ms: the loop waited on the stuck client (a blocking write, or a loop around WouldBlock?)",
+                    show(&got),
+                    waited.as_millis()
+                ));
+            }
+            Ok(())
+        },
+    );
+    check.step("an idle connection costs nothing: the loop sleeps in poll", || {
+        let _idle = connect(addr)?;
+        thread::sleep(Duration::from_millis(200));
+        let before = turns.load(Ordering::SeqCst);
+        thread::sleep(Duration::from_millis(500));
+        let n = turns.load(Ordering::SeqCst) - before;
+        // poll's timeout is 50 ms: about ten turns in half a second.
+        if n > 100 {
+            return Err(format!(
+                "{n} turns of the loop in 500 ms with one idle connection: poll returns at once (is POLLOUT asked for with nothing to send? a socket with room is always writable)"
+            ));
+        }
+        Ok(())
+    });
     stop.store(true, Ordering::SeqCst);
     let _ = looping.join();
     check.finish();

@@ -205,8 +205,9 @@ fn pump(
 }
 
 /// `deliver`, called at once when there is no delay; otherwise from a thread of its own,
-/// each datagram `delay` after it arrived, in order. The thread ends when the returned
-/// closure is dropped (with the receiving thread that owns it).
+/// each datagram `delay` after it arrived, in order. Once the returned closure is dropped
+/// (with the receiving thread that owns it), the thread delivers what is still queued —
+/// at most `delay` more — and ends.
 fn later(
     delay: Duration,
     mut deliver: impl FnMut(Vec<u8>) + Send + 'static,
