@@ -31,7 +31,7 @@ use super::chunked::ChunkedDecoder;
 use super::framing::BodyLength;
 use super::head::{self, RequestHead};
 use super::parse::{self, Status};
-use super::reader::ReadError;
+use super::reader::{self, ReadError};
 use super::server::{self, BeforeBody, Config};
 use crate::http::handler::Handler;
 use crate::http::message::Headers;
@@ -535,13 +535,7 @@ fn take_body(c: &mut Conn, p: &mut Pending, max: usize) -> Result<bool, ReadErro
                 return Ok(false);
             }
             body.extend(c.buf.drain(..n));
-            trace::received(Layer::Http1, || {
-                format!(
-                    "body {} bytes (Content-Length): {}",
-                    body.len(),
-                    trace::quoted(body, 60)
-                )
-            });
+            reader::trace_fixed_body(body);
             Ok(true)
         }
         (BodyLength::Chunked, Some(decoder)) => {
@@ -551,16 +545,7 @@ fn take_body(c: &mut Conn, p: &mut Pending, max: usize) -> Result<bool, ReadErro
                 return Err(ReadError::TooLarge { limit: max });
             }
             if decoder.is_done() {
-                trace::received(Layer::Http1, || {
-                    format!(
-                        "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s): {}",
-                        body.len(),
-                        decoder.chunks,
-                        decoder.describe_sizes(),
-                        decoder.trailers().len(),
-                        trace::quoted(body, 60)
-                    )
-                });
+                reader::trace_chunked_body(decoder, body);
             }
             Ok(decoder.is_done())
         }

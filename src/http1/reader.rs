@@ -211,13 +211,7 @@ impl Reader {
                     }
                 }
                 let body: Vec<u8> = self.buf.drain(..n).collect();
-                trace::received(Layer::Http1, || {
-                    format!(
-                        "body {} bytes (Content-Length): {}",
-                        body.len(),
-                        trace::quoted(&body, 60)
-                    )
-                });
+                trace_fixed_body(&body);
                 Ok((body, Headers::new()))
             }
             BodyLength::Chunked => {
@@ -235,16 +229,7 @@ impl Reader {
                         return Err(ReadError::TooLarge { limit: max });
                     }
                     if decoder.is_done() {
-                        trace::received(Layer::Http1, || {
-                            format!(
-                                "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s): {}",
-                                body.len(),
-                                decoder.chunks,
-                                decoder.describe_sizes(),
-                                decoder.trailers().len(),
-                                trace::quoted(&body, 60)
-                            )
-                        });
+                        trace_chunked_body(&decoder, &body);
                         return Ok((body, decoder.trailers().clone()));
                     }
                     if self.fill(conn, deadline)? == 0 {
@@ -273,4 +258,29 @@ impl Reader {
             }
         }
     }
+}
+
+/// The trace of a body framed by Content-Length, once it is all in.
+pub(super) fn trace_fixed_body(body: &[u8]) {
+    trace::received(Layer::Http1, || {
+        format!(
+            "body {} bytes (Content-Length): {}",
+            body.len(),
+            trace::quoted(body, 60)
+        )
+    });
+}
+
+/// The trace of a chunked body, once its last-chunk and trailers are in.
+pub(super) fn trace_chunked_body(decoder: &ChunkedDecoder, body: &[u8]) {
+    trace::received(Layer::Http1, || {
+        format!(
+            "body {} bytes in {} chunks of {} bytes (the 0 is the last-chunk), {} trailer field(s): {}",
+            body.len(),
+            decoder.chunks,
+            decoder.describe_sizes(),
+            decoder.trailers().len(),
+            trace::quoted(body, 60)
+        )
+    });
 }
