@@ -56,13 +56,48 @@ fn still_echoes(peer: &mut Peer, id: u16, text: &str) {
     }
 }
 
+/// A session made below the Peer API: an offer posted, the answer parsed, and a bare UDP
+/// socket (5 s read timeout) to speak ICE — and worse — to the server's candidate.
+struct Raw {
+    socket: UdpSocket,
+    target: SocketAddr,
+    /// Our offer's ICE credentials, and the answer's.
+    local: Credentials,
+    remote: Credentials,
+}
+
+fn raw_session(url: &str) -> Raw {
+    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
+    let ours = sdp::parse(&offer.sdp, Kind::Offer).unwrap();
+    let (status, answer) = post(url, "application/sdp", offer.sdp.as_bytes());
+    assert_eq!(status, 201);
+    let theirs = sdp::parse(&answer, Kind::Answer).unwrap();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    Raw {
+        socket,
+        target: theirs.candidates[0],
+        local: Credentials {
+            ufrag: ours.ice_ufrag,
+            pwd: ours.ice_pwd,
+        },
+        remote: Credentials {
+            ufrag: theirs.ice_ufrag,
+            pwd: theirs.ice_pwd,
+        },
+    }
+}
+
 /// Whatever happened, the server never panicked (not even in a tokio task of webrtc-dtls).
 fn no_panic(server: &mut Proc) {
     let log = server.stderr_so_far();
     assert!(!log.contains("panicked"), "{log}");
 }
 
-fn serve() -> (Proc, String) {
+/// `netlab webrtc serve` with this consent timeout (ms), tracing STUN, DTLS and SCTP.
+fn serve(consent_ms: &str) -> (Proc, String) {
     let mut server = spawn_netlab(
         &[
             "webrtc",
@@ -70,7 +105,7 @@ fn serve() -> (Proc, String) {
             "--addr",
             "127.0.0.1:0",
             "--consent-timeout",
-            "2000",
+            consent_ms,
         ],
         &[("NETLAB_TRACE", "stun,dtls,sctp")],
     );
@@ -81,7 +116,7 @@ fn serve() -> (Proc, String) {
 #[test]
 fn malformed_offers_get_400_naming_the_rule_and_the_server_goes_on() {
     netns::enter();
-    let (mut server, url) = serve();
+    let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
     let offer = Peer::offer(&Identity::generate().unwrap(), Config::default())
         .unwrap()
@@ -135,24 +170,16 @@ fn malformed_offers_get_400_naming_the_rule_and_the_server_goes_on() {
 #[test]
 fn wrong_ice_credentials_get_401_and_garbage_is_dropped() {
     netns::enter();
-    let (mut server, url) = serve();
+    let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
-    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
-    let ours = sdp::parse(&offer.sdp, Kind::Offer).unwrap();
-    let (status, answer) = post(&url, "application/sdp", offer.sdp.as_bytes());
-    assert_eq!(status, 201);
-    let theirs = sdp::parse(&answer, Kind::Answer).unwrap();
-    let target: SocketAddr = theirs.candidates[0];
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let local = Credentials {
-        ufrag: ours.ice_ufrag.clone(),
-        pwd: ours.ice_pwd.clone(),
-    };
+    let Raw {
+        socket,
+        target,
+        local,
+        remote,
+    } = raw_session(&url);
     let wrong = Credentials {
-        ufrag: theirs.ice_ufrag.clone(),
+        ufrag: remote.ufrag,
         pwd: "not-the-password-of-that-answer".into(),
     };
     let req = Checker::new(local, wrong, 7)
@@ -187,7 +214,7 @@ fn wrong_ice_credentials_get_401_and_garbage_is_dropped() {
 #[test]
 fn a_wrong_fingerprint_aborts_dtls_with_an_error_that_says_so() {
     netns::enter();
-    let (mut server, url) = serve();
+    let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
     // The answer's fingerprint is changed on the way: our side must refuse the server.
     let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
@@ -231,7 +258,7 @@ fn a_wrong_fingerprint_aborts_dtls_with_an_error_that_says_so() {
 #[test]
 fn a_peer_that_vanishes_mid_transfer_ends_its_session_only() {
     netns::enter();
-    let (mut server, url) = serve();
+    let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
     let big = "x".repeat(20000);
     let many: Vec<&str> = std::iter::repeat_n(big.as_str(), 80).collect();
@@ -255,27 +282,15 @@ fn a_peer_that_vanishes_mid_transfer_ends_its_session_only() {
 #[test]
 fn garbage_dtls_from_an_ice_checked_peer_ends_only_its_session() {
     netns::enter();
-    let (mut server, url) = serve();
+    let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
-    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
-    let ours = sdp::parse(&offer.sdp, Kind::Offer).unwrap();
-    let (status, answer) = post(&url, "application/sdp", offer.sdp.as_bytes());
-    assert_eq!(status, 201);
-    let theirs = sdp::parse(&answer, Kind::Answer).unwrap();
-    let target = theirs.candidates[0];
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    let Raw {
+        socket,
+        target,
+        local,
+        remote,
+    } = raw_session(&url);
     // A correct check: the server locks this socket's address as the peer's.
-    let local = Credentials {
-        ufrag: ours.ice_ufrag.clone(),
-        pwd: ours.ice_pwd.clone(),
-    };
-    let remote = Credentials {
-        ufrag: theirs.ice_ufrag.clone(),
-        pwd: theirs.ice_pwd.clone(),
-    };
     let mut checker = Checker::new(local, remote, 7);
     let req = checker
         .poll_request(Instant::now(), [5; 12])
@@ -315,18 +330,7 @@ fn an_idle_session_outlives_the_consent_timeout_while_checks_flow() {
     // longer than the server's consent timeout (7 s here) lives on, because the Rust peer's
     // consent checks (every 5 s) keep coming and being answered.
     netns::enter();
-    let mut server = spawn_netlab(
-        &[
-            "webrtc",
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--consent-timeout",
-            "7000",
-        ],
-        &[("NETLAB_TRACE", "stun")],
-    );
-    let url = format!("http://{}/webrtc", server.listening());
+    let (mut server, url) = serve("7000");
     let (mut peer, id) = good_peer(&url);
     let _ = server.stderr_so_far(); // the lines up to the open
     std::thread::sleep(Duration::from_secs(12));
