@@ -8,24 +8,30 @@
 CARGO ?= cargo
 LAB ?=
 
-.PHONY: all deps build tour test check grade serve debug install bench fmt lint clean
+.PHONY: all deps deps-build build tour test check grade serve debug install bench fmt lint clean
 
 all: build
 
+# Everything the tests and benchmarks use (peers included); deps-build only what building needs.
 deps:
 	@scripts/deps.sh
 
-build: deps
+deps-build:
+	@scripts/deps.sh build
+
+build: deps-build
 	$(CARGO) build --bins --examples
 
-# SECTION=http1 runs one section; STEP=N one step of it.
-tour: build
+# SECTION=http1 runs one section; STEP=N one step of it. Builds only the netlab binary (the
+# labs' checks and the peers of the tests come with make test), so the first tour starts soon.
+tour: deps-build
+	$(CARGO) build --bin netlab
 	./target/debug/netlab tour $(SECTION) $(STEP)
 	@command -v netlab >/dev/null 2>&1 || echo "next: make install puts netlab on your PATH (or run ./target/debug/netlab …)"
 
 # Puts netlab on the PATH (~/.cargo/bin, which rustup put on it), so the README's commands
 # work as written. A debug build (the one rust-gdb steps through), from target/debug.
-install: build
+install: deps-build
 	$(CARGO) install --path . --debug --locked --offline --bins
 
 test: deps

@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
-# Installs what netlab's tour, tests and benchmarks need, and only what is missing.
+# Installs what netlab needs, and only what is missing.
+#   scripts/deps.sh build   what building netlab and running the tour need (make build, make tour)
+#   scripts/deps.sh         everything: also the peers of the tests and benchmarks (make test, make bench)
 # System packages: apt-get when root on Debian; otherwise one line naming what to install.
 # Python peers: a project-local virtual environment in .venv (git ignores it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+MODE=${1:-all}
+case "$MODE" in
+  build | all) ;;
+  *) echo "error: scripts/deps.sh takes 'build' or nothing (everything), not '$MODE'" >&2; exit 2 ;;
+esac
 
-# command → Debian package that provides it. Later layers add their peers here.
-# g++: the zmq crate builds libzmq (C++) from source; no cmake, no system libzmq needed.
-# gdb: make debug and tests/debug.rs step through one exchange (rust-gdb comes with rustup).
-PACKAGES=(
+# command → Debian package that provides it.
+# What the build and the tour need:
+# g++: the zmq crate builds libzmq (C++) from source; no system libzmq needed.
+# quiche (HTTP/3) builds BoringSSL: cmake, g++ and git; bindgen needs libclang (below).
+# python3: the tour's first section runs the course's Python echo pair.
+BUILD_PACKAGES=(
   "cc:gcc"
   "g++:g++"
   "make:make"
+  "cmake:cmake"
+  "git:git"
+  "python3:python3"
+)
+# What the tests and benchmarks add: the real peers and the tools around them.
+# gdb: make debug and tests/debug.rs step through one exchange (rust-gdb comes with rustup).
+PEER_PACKAGES=(
   "socat:socat"
   "nc.openbsd:netcat-openbsd"
   "ss:iproute2"
-  "python3:python3"
   "curl:curl"
   "wrk:wrk"
   "nginx:nginx"
@@ -24,9 +39,6 @@ PACKAGES=(
   "nghttpd:nghttp2-server"
   "tshark:tshark"
   "gdb:gdb"
-  # quiche (HTTP/3) builds BoringSSL: cmake, g++ and git; bindgen needs libclang (below).
-  "cmake:cmake"
-  "git:git"
   # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
   "nft:nftables"
   # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
@@ -36,6 +48,10 @@ PACKAGES=(
   "node:nodejs"
   "npm:npm"
 )
+PACKAGES=("${BUILD_PACKAGES[@]}")
+if [ "$MODE" = all ]; then
+  PACKAGES+=("${PEER_PACKAGES[@]}")
+fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo not found: install the Rust toolchain (https://rustup.rs), then run make again" >&2
@@ -53,7 +69,7 @@ if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang*.so* >/dev/null 2>&
   missing+=("libclang-dev")
 fi
 # python3 -m venv needs Debian's python3-venv unless python3 came from elsewhere (pyenv).
-if command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+if [ "$MODE" = all ] && command -v python3 >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   missing+=("python3-venv")
 fi
 
@@ -67,6 +83,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "error: missing packages: ${missing[*]} (install them with your package manager, e.g. sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
+fi
+
+if [ "$MODE" = build ]; then
+  exit 0
 fi
 
 # Python peers live in .venv; requirements.txt lists them (pinned to what was tested).
