@@ -300,6 +300,33 @@ pub fn help(cmd: &Command) -> String {
     out
 }
 
+/// The flag that `word` names (`--name`, `--name=value`, `-X` or `-XPOST`), and its value
+/// when the same word gives it.
+fn flag_of<'c>(cmd: &'c Command, word: &str) -> Result<(&'c Flag, Option<String>), String> {
+    if let Some(long) = word.strip_prefix("--") {
+        let (name, inline) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (long, None),
+        };
+        let flag = cmd
+            .flags
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| format!("unknown flag --{name} for {}", cmd.path))?;
+        return Ok((flag, inline));
+    }
+    // `-X` or `-XPOST`.
+    let mut chars = word[1..].chars();
+    let c = chars.next().unwrap_or('-');
+    let rest: String = chars.collect();
+    let flag = cmd
+        .flags
+        .iter()
+        .find(|f| f.short == Some(c))
+        .ok_or_else(|| format!("unknown flag -{c} for {}", cmd.path))?;
+    Ok((flag, if rest.is_empty() { None } else { Some(rest) }))
+}
+
 /// Parses `argv` (the words after the command path) against the command's table.
 pub fn parse(cmd: &Command, argv: &[String]) -> Result<Matches, CliError> {
     let mut m = Matches::default();
@@ -325,45 +352,18 @@ pub fn parse(cmd: &Command, argv: &[String]) -> Result<Matches, CliError> {
         if word == "-h" || word == "--help" {
             return Err(CliError::Help(help(cmd)));
         }
-        let (flag, inline) = if let Some(long) = word.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_string())),
-                None => (long, None),
-            };
-            let flag = cmd
-                .flags
-                .iter()
-                .find(|f| f.name == name)
-                .ok_or_else(|| usage(format!("unknown flag --{name} for {}", cmd.path)))?;
-            (flag, inline)
-        } else {
-            // `-X` or `-XPOST`.
-            let mut chars = word[1..].chars();
-            let c = chars.next().unwrap_or('-');
-            let rest: String = chars.collect();
-            let flag = cmd
-                .flags
-                .iter()
-                .find(|f| f.short == Some(c))
-                .ok_or_else(|| usage(format!("unknown flag -{c} for {}", cmd.path)))?;
-            (flag, if rest.is_empty() { None } else { Some(rest) })
-        };
+        let (flag, inline) = flag_of(cmd, word).map_err(usage)?;
         let value = match (flag.value, inline) {
             (None, None) => String::new(),
             (None, Some(_)) => return Err(usage(format!("--{} takes no value", flag.name))),
             (Some(_), Some(v)) => v,
-            (Some(placeholder), None) => match argv.get(i) {
-                Some(v) => {
-                    i += 1;
-                    v.clone()
-                }
-                None => {
-                    return Err(usage(format!(
-                        "--{} needs a value: {placeholder}",
-                        flag.name
-                    )));
-                }
-            },
+            (Some(placeholder), None) => {
+                let v = argv.get(i).ok_or_else(|| {
+                    usage(format!("--{} needs a value: {placeholder}", flag.name))
+                })?;
+                i += 1;
+                v.clone()
+            }
         };
         m.values.entry(flag.name).or_default().push(value);
     }

@@ -157,6 +157,22 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
     }
 }
 
+/// The step asked of `netlab tour SECTION STEP`, checked against the section's steps.
+fn tour_step(section: Option<&str>, raw: Option<&String>) -> Result<Option<usize>, CliError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let s = tour::find(section.unwrap_or_default()).map_err(CliError::Runtime)?;
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=s.steps.len()).contains(&n) => Ok(Some(n)),
+        _ => Err(CliError::Usage(format!(
+            "no step '{raw}' in section {}: choose 1 to {} (netlab tour --list)",
+            s.name,
+            s.steps.len()
+        ))),
+    }
+}
+
 fn tour_cmd(m: &Matches) -> Result<(), CliError> {
     if m.on("list") {
         cli::put(format_args!("{}", tour::list()));
@@ -167,22 +183,7 @@ fn tour_cmd(m: &Matches) -> Result<(), CliError> {
         // Exit 1, as a failed section does: the tour was asked for something it cannot show.
         tour::find(name).map_err(CliError::Runtime)?;
     }
-    let step = match m.args.get(1) {
-        None => None,
-        Some(raw) => {
-            let s = tour::find(section.unwrap_or_default()).map_err(CliError::Runtime)?;
-            match raw.parse::<usize>() {
-                Ok(n) if (1..=s.steps.len()).contains(&n) => Some(n),
-                _ => {
-                    return Err(CliError::Usage(format!(
-                        "no step '{raw}' in section {}: choose 1 to {} (netlab tour --list)",
-                        s.name,
-                        s.steps.len()
-                    )));
-                }
-            }
-        }
-    };
+    let step = tour_step(section, m.args.get(1))?;
     if !m.on("quiet") && std::env::var_os("NETLAB_TRACE").is_none() {
         trace::enable_all();
     }

@@ -118,6 +118,12 @@ fn grpc_frame_shows_the_length_prefixed_message() {
 }
 
 #[test]
+fn poll_loop_shows_a_ready_connection_on_the_loops_thread() {
+    require("gdb");
+    check(&step("poll-loop"));
+}
+
+#[test]
 fn every_step_is_tested_and_documented() {
     let tested = include_str!("debug.rs");
     let guide = include_str!("../docs/debugging.md");

@@ -169,3 +169,42 @@ fn the_poll_loops_trace_the_same_lines() {
         assert!(srv.contains(want), "{want:?} not in {srv}");
     }
 }
+
+#[test]
+fn a_kept_connection_is_closed_and_traced_at_exit() {
+    // The last response leaves the connection kept for a next request; the client then exits,
+    // and the trace ends the way it began, at [l4]: the FIN it sends is shown.
+    let mut server = spawn_netlab(
+        &["http", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "http1,l4")],
+    );
+    let addr = server.listening();
+    let out = run_netlab(
+        &["http", "request", &format!("http://{addr}/status/200")],
+        b"",
+        &[("NETLAB_TRACE", "http1,l4")],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let client = text(&out.stderr);
+    let at = |want: &str| {
+        client
+            .find(want)
+            .unwrap_or_else(|| panic!("{want:?} missing from:\n{client}"))
+    };
+    let connect = at("client [l4] → connect(");
+    let kept = at("client [http1] · keeping the connection (http://127.0.0.1:");
+    let closing = at("client [http1] · closing the kept connection (http://127.0.0.1:");
+    let fin = at("client [l4] → shutdown(SHUT_WR) → FIN to 127.0.0.1:");
+    assert!(
+        connect < kept && kept < closing && closing < fin,
+        "connect, keep, close and FIN out of order:\n{client}"
+    );
+    assert!(
+        client.trim_end().ends_with("the socket closes when dropped"),
+        "the FIN is not the last line:\n{client}"
+    );
+    let want = "keep-alive, waiting for request 2";
+    let srv = server.stderr_until(&[want], T);
+    assert!(srv.contains(want), "{srv}");
+}

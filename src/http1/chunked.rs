@@ -161,108 +161,141 @@ impl ChunkedDecoder {
     /// Decodes as much of `input` as possible, appending chunk-data to `body`. Returns how
     /// many bytes of `input` were used; bytes after the end of the body are left unused
     /// (they belong to the next message on a kept-alive connection).
+    ///
+    /// One byte at a time through the grammar: 1. the size line (size, whitespace,
+    /// extension, CRLF), 2. the data, copied a whole run at once, 3. the CRLF after it,
+    /// 4. after the last chunk, the trailer section through its empty line.
     pub fn decode(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < input.len() {
             let b = input[i];
             self.state = match self.state {
-                State::Size { value, digits } => match hex(b) {
-                    Some(d) => {
-                        if digits == MAX_SIZE_DIGITS {
-                            return Err(ChunkError::SizeOverflow);
-                        }
-                        State::Size {
-                            value: value << 4 | u64::from(d),
-                            digits: digits + 1,
-                        }
-                    }
-                    None if digits == 0 => return Err(ChunkError::Size),
-                    None => match b {
-                        b'\r' => State::SizeLf { value },
-                        b';' => State::Extension { value, len: 0 },
-                        b' ' | b'\t' => State::SizeSpace { value },
-                        _ => return Err(ChunkError::Size),
-                    },
-                },
-                State::SizeSpace { value } => match b {
-                    b' ' | b'\t' => State::SizeSpace { value },
-                    b';' => State::Extension { value, len: 0 },
-                    _ => return Err(ChunkError::Size),
-                },
-                State::Extension { value, len } => match b {
-                    b'\r' => State::SizeLf { value },
-                    b'\n' | 0x00..=0x08 | 0x0a..=0x1f | 0x7f => return Err(ChunkError::Extension),
-                    _ if len >= MAX_EXTENSION => return Err(ChunkError::Extension),
-                    _ => State::Extension {
-                        value,
-                        len: len + 1,
-                    },
-                },
-                State::SizeLf { value } => {
-                    if b != b'\n' {
-                        return Err(ChunkError::MissingCrlf);
-                    }
-                    self.chunks += 1;
-                    if self.keep_sizes && self.chunk_sizes.len() < SIZES_KEPT {
-                        self.chunk_sizes.push(value);
-                    }
-                    if value == 0 {
-                        State::Trailers
-                    } else {
-                        State::Data { left: value }
-                    }
-                }
+                // 1. chunk-size [ chunk-ext ] CRLF
+                State::Size { value, digits } => size(value, digits, b)?,
+                State::SizeSpace { value } => size_space(value, b)?,
+                State::Extension { value, len } => extension(value, len, b)?,
+                State::SizeLf { value } => self.size_line_end(value, b)?,
+                // 2. chunk-data: not byte by byte.
                 State::Data { left } => {
-                    // Copy a whole run of data at once, not byte by byte.
-                    let take = (left.min((input.len() - i) as u64)) as usize;
-                    body.extend_from_slice(&input[i..i + take]);
-                    i += take;
-                    let left = left - take as u64;
-                    self.state = if left == 0 {
-                        State::DataCr
-                    } else {
-                        State::Data { left }
-                    };
+                    i += self.data(left, &input[i..], body);
                     continue;
                 }
+                // 3. The CRLF after chunk-data.
                 State::DataCr if b == b'\r' => State::DataLf,
                 State::DataLf if b == b'\n' => State::Size {
                     value: 0,
                     digits: 0,
                 },
                 State::DataCr | State::DataLf => return Err(ChunkError::MissingCrlf),
-                State::Trailers => {
-                    self.trailer_bytes.push(b);
-                    if self.trailer_bytes.len() > self.limits.max_head {
-                        return Err(ChunkError::Trailer(ParseError::HeadTooLarge));
-                    }
-                    // Parse once, when the empty line that ends the section arrives:
-                    // re-parsing on every byte would cost quadratic time.
-                    if b != b'\n' {
-                        State::Trailers
-                    } else {
-                        let line =
-                            &self.trailer_bytes[self.line_start..self.trailer_bytes.len() - 1];
-                        if !line.is_empty() && line != b"\r" {
-                            self.line_start = self.trailer_bytes.len();
-                            State::Trailers
-                        } else {
-                            match parse_fields(&self.trailer_bytes, 0, &self.limits) {
-                                Ok(Some((fields, _))) => {
-                                    self.trailers = fields;
-                                    State::Done
-                                }
-                                Ok(None) => State::Trailers,
-                                Err(e) => return Err(ChunkError::Trailer(e)),
-                            }
-                        }
-                    }
-                }
+                // 4. trailer-section CRLF
+                State::Trailers => self.trailer(b)?,
                 State::Done => return Ok(i),
             };
             i += 1;
         }
         Ok(i)
+    }
+
+    /// The LF that ends a size line: a chunk is counted, and its data (or the trailer
+    /// section, after last-chunk) comes next.
+    #[inline]
+    fn size_line_end(&mut self, value: u64, b: u8) -> Result<State, ChunkError> {
+        if b != b'\n' {
+            return Err(ChunkError::MissingCrlf);
+        }
+        self.chunks += 1;
+        if self.keep_sizes && self.chunk_sizes.len() < SIZES_KEPT {
+            self.chunk_sizes.push(value);
+        }
+        Ok(if value == 0 {
+            State::Trailers
+        } else {
+            State::Data { left: value }
+        })
+    }
+
+    /// Copies the run of chunk-data at the start of `input` (at most `left` bytes) into
+    /// `body`; returns how many bytes it took.
+    #[inline]
+    fn data(&mut self, left: u64, input: &[u8], body: &mut Vec<u8>) -> usize {
+        let take = (left.min(input.len() as u64)) as usize;
+        body.extend_from_slice(&input[..take]);
+        let left = left - take as u64;
+        self.state = if left == 0 {
+            State::DataCr
+        } else {
+            State::Data { left }
+        };
+        take
+    }
+
+    /// One byte of the trailer section.
+    fn trailer(&mut self, b: u8) -> Result<State, ChunkError> {
+        self.trailer_bytes.push(b);
+        if self.trailer_bytes.len() > self.limits.max_head {
+            return Err(ChunkError::Trailer(ParseError::HeadTooLarge));
+        }
+        // Parse once, when the empty line that ends the section arrives: re-parsing on
+        // every byte would cost quadratic time.
+        if b != b'\n' {
+            return Ok(State::Trailers);
+        }
+        let line = &self.trailer_bytes[self.line_start..self.trailer_bytes.len() - 1];
+        if !line.is_empty() && line != b"\r" {
+            self.line_start = self.trailer_bytes.len();
+            return Ok(State::Trailers);
+        }
+        match parse_fields(&self.trailer_bytes, 0, &self.limits) {
+            Ok(Some((fields, _))) => {
+                self.trailers = fields;
+                Ok(State::Done)
+            }
+            Ok(None) => Ok(State::Trailers),
+            Err(e) => Err(ChunkError::Trailer(e)),
+        }
+    }
+}
+
+/// One byte of chunk-size = 1*HEXDIG, or the byte after it.
+#[inline]
+fn size(value: u64, digits: usize, b: u8) -> Result<State, ChunkError> {
+    match hex(b) {
+        Some(_) if digits == MAX_SIZE_DIGITS => Err(ChunkError::SizeOverflow),
+        Some(d) => Ok(State::Size {
+            value: value << 4 | u64::from(d),
+            digits: digits + 1,
+        }),
+        None if digits == 0 => Err(ChunkError::Size),
+        None => match b {
+            b'\r' => Ok(State::SizeLf { value }),
+            b';' => Ok(State::Extension { value, len: 0 }),
+            b' ' | b'\t' => Ok(State::SizeSpace { value }),
+            _ => Err(ChunkError::Size),
+        },
+    }
+}
+
+/// Whitespace (BWS) after chunk-size: only more of it or an extension may follow.
+#[inline]
+fn size_space(value: u64, b: u8) -> Result<State, ChunkError> {
+    match b {
+        b' ' | b'\t' => Ok(State::SizeSpace { value }),
+        b';' => Ok(State::Extension { value, len: 0 }),
+        _ => Err(ChunkError::Size),
+    }
+}
+
+/// One byte of chunk-ext, ignored but bounded and free of control characters.
+#[inline]
+fn extension(value: u64, len: usize, b: u8) -> Result<State, ChunkError> {
+    match b {
+        b'\r' => Ok(State::SizeLf { value }),
+        b'\n' | 0x00..=0x08 | 0x0a..=0x1f | 0x7f => Err(ChunkError::Extension),
+        _ if len >= MAX_EXTENSION => Err(ChunkError::Extension),
+        _ => Ok(State::Extension {
+            value,
+            len: len + 1,
+        }),
     }
 }
 

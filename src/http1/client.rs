@@ -168,10 +168,28 @@ impl Client {
         }
     }
 
-    /// Sends a request and reads the whole response.
+    /// Sends a request and reads the whole response: 1. on a kept connection if there is
+    /// one, 2. else on a new one, 3. then keep or close it.
     pub fn send(&mut self, req: &Outgoing) -> Result<Response, ClientError> {
         let _role = trace::default_role("client");
-        let key = match &self.opts.proxy {
+        let key = self.pool_key(req);
+        // 1. A kept connection if there is one; a stale one (closed by the server while idle)
+        //    fails before any response byte, and the request is sent once more on a new one.
+        if let Some(resp) = self.send_on_kept(&key, req)? {
+            return Ok(resp);
+        }
+        // 2. A new connection.
+        let mut conn = self.open(&key, &req.url)?;
+        let (resp, keep) = self.exchange(&mut conn, req)?;
+        // 3. Kept for the next request, or closed.
+        self.keep_or_close(conn, keep);
+        Ok(resp)
+    }
+
+    /// Which connections may carry `req`: those to its origin, or to the proxy (and, for
+    /// https, through a tunnel to its origin).
+    fn pool_key(&self, req: &Outgoing) -> String {
+        match &self.opts.proxy {
             Some(p) => format!(
                 "proxy {} {}",
                 p.host_port(),
@@ -182,35 +200,50 @@ impl Client {
                 }
             ),
             None => format!("{}://{}", req.url.scheme.name(), req.url.host_port()),
+        }
+    }
+
+    /// Step 1 of [`Client::send`]: the response on a kept connection, or `None` when there is
+    /// none or the server had closed it.
+    fn send_on_kept(&mut self, key: &str, req: &Outgoing) -> Result<Option<Response>, ClientError> {
+        let Some(i) = self.idle.iter().position(|c| c.key == key) else {
+            return Ok(None);
         };
-        // 1. A kept connection if there is one; a stale one (closed by the server while idle)
-        //    fails before any response byte, and the request is sent once more on a new one.
-        if let Some(i) = self.idle.iter().position(|c| c.key == key) {
-            let mut conn = self.idle.remove(i);
+        let mut conn = self.idle.remove(i);
+        trace::event(Layer::Http1, || {
+            format!(
+                "reusing the kept-alive connection to {}",
+                req.url.host_port()
+            )
+        });
+        match self.exchange(&mut conn, req) {
+            Ok((resp, keep)) => {
+                self.keep_or_close(conn, keep);
+                Ok(Some(resp))
+            }
+            Err(ClientError::Receive(ReadError::Closed)) | Err(ClientError::Send(_)) => {
+                trace::event(Layer::Http1, || {
+                    "the kept connection was closed by the server; opening a new one".to_string()
+                });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the connections kept for a next request that will not come (the client is
+    /// done): close_notify for TLS, then FIN, each traced like any other close.
+    pub fn close_idle(&mut self) {
+        let _role = trace::default_role("client");
+        for mut conn in self.idle.drain(..) {
             trace::event(Layer::Http1, || {
                 format!(
-                    "reusing the kept-alive connection to {}",
-                    req.url.host_port()
+                    "closing the kept connection ({}): no more requests",
+                    conn.key
                 )
             });
-            match self.exchange(&mut conn, req) {
-                Ok((resp, keep)) => {
-                    self.keep_or_close(conn, keep);
-                    return Ok(resp);
-                }
-                Err(ClientError::Receive(ReadError::Closed)) | Err(ClientError::Send(_)) => {
-                    trace::event(Layer::Http1, || {
-                        "the kept connection was closed by the server; opening a new one"
-                            .to_string()
-                    });
-                }
-                Err(e) => return Err(e),
-            }
+            conn.transport.close();
         }
-        let mut conn = self.open(&key, &req.url)?;
-        let (resp, keep) = self.exchange(&mut conn, req)?;
-        self.keep_or_close(conn, keep);
-        Ok(resp)
     }
 
     /// After a response (RFC 9112 §9.3): keep the connection for the next request to the

@@ -131,6 +131,21 @@ pub fn spawn(
 /// A loop wakes at least this often to see the stop flag.
 const TICK: Duration = Duration::from_millis(200);
 
+/// One poll loop: its share of the connections, and what it serves them with.
+struct Loop<'a> {
+    listener: &'a TcpListener,
+    handler: &'a dyn Handler,
+    config: &'a Config,
+    stop: &'a AtomicBool,
+    /// Connections open over all loops (the cap is `config.max_conns`).
+    open: &'a AtomicUsize,
+    conns: Vec<Conn>,
+    /// Where each read lands before it joins a connection's buffer.
+    scratch: Vec<u8>,
+}
+
+/// One loop's thread: the turns of the module doc until `stop` is set and its connections
+/// are done.
 fn run(
     listener: &TcpListener,
     handler: &dyn Handler,
@@ -138,107 +153,166 @@ fn run(
     stop: &AtomicBool,
     open: &AtomicUsize,
 ) {
-    let mut conns: Vec<Conn> = Vec::new();
-    let mut scratch = vec![0u8; 16 * 1024];
+    let mut lp = Loop {
+        listener,
+        handler,
+        config,
+        stop,
+        open,
+        conns: Vec::new(),
+        scratch: vec![0u8; 16 * 1024],
+    };
     loop {
         // Stopping: accept no more, close the connections that wait for a request, and
         // let the others finish the request they are in (as the threaded server's
         // connection threads do); the loop ends when none is left.
         let stopping = stop.load(Ordering::SeqCst);
-        if stopping {
-            for c in conns.iter_mut().filter(|c| is_idle(c)) {
-                c.closed = true;
-                close(c);
-            }
-            let before = conns.len();
-            conns.retain(|c| !c.closed);
-            open.fetch_sub(before - conns.len(), Ordering::SeqCst);
-            if conns.is_empty() {
-                return;
-            }
+        if stopping && lp.wind_down() {
+            return;
         }
         // 1. Wait for the listener and every connection, at most until the nearest deadline.
+        let Some(ready) = lp.wait(stopping) else {
+            continue;
+        };
+        // 2. One new connection per turn, so that the loops share a burst of them.
+        if !stopping && !ready[0].is_empty() {
+            lp.accept();
+        }
+        // 3–4. Every ready connection: send, or read and advance.
+        lp.serve_ready(&ready[1..]);
+        // 5. Deadlines, and forget closed connections.
+        lp.expire();
+        lp.forget_closed();
+    }
+}
+
+impl Loop<'_> {
+    /// While stopping: closes the connections that wait for a request; true once no
+    /// connection is left.
+    fn wind_down(&mut self) -> bool {
+        for c in self.conns.iter_mut().filter(|c| is_idle(c)) {
+            c.closed = true;
+        }
+        self.forget_closed();
+        self.conns.is_empty()
+    }
+
+    /// Step 1: `poll` the listener (unless stopping) and every connection, for reading, or
+    /// for writing while a response is pending. The flags that came back, the listener's
+    /// first; `None` when poll was interrupted or failed (the turn starts again).
+    fn wait(&self, stopping: bool) -> Option<Vec<PollFlags>> {
         let now = Instant::now();
-        let wait = conns
+        let wait = self
+            .conns
             .iter()
-            .map(|c| deadline(c, config).saturating_duration_since(now))
+            .map(|c| deadline(c, self.config).saturating_duration_since(now))
             .min()
             .unwrap_or(TICK)
             .min(TICK);
-        let ready: Vec<PollFlags> = {
-            let mut fds = Vec::with_capacity(conns.len() + 1);
-            let listen = if stopping {
-                PollFlags::empty()
+        let mut fds = Vec::with_capacity(self.conns.len() + 1);
+        let listen = if stopping {
+            PollFlags::empty()
+        } else {
+            PollFlags::POLLIN
+        };
+        fds.push(PollFd::new(self.listener.as_fd(), listen));
+        for c in &self.conns {
+            let want = if c.sent < c.out.len() {
+                PollFlags::POLLOUT
             } else {
                 PollFlags::POLLIN
             };
-            fds.push(PollFd::new(listener.as_fd(), listen));
-            for c in &conns {
-                let want = if c.sent < c.out.len() {
-                    PollFlags::POLLOUT
-                } else {
-                    PollFlags::POLLIN
-                };
-                fds.push(PollFd::new(c.stream.as_fd(), want));
-            }
-            // Rounded up: a deadline 0.3 ms away must not become poll(0) and a busy wait.
-            let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
-            match poll(&mut fds, PollTimeout::from(ms)) {
-                Ok(_) => fds
-                    .iter()
+            fds.push(PollFd::new(c.stream.as_fd(), want));
+        }
+        // Rounded up: a deadline 0.3 ms away must not become poll(0) and a busy wait.
+        let ms = u16::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(_) => Some(
+                fds.iter()
                     .map(|f| f.revents().unwrap_or(PollFlags::empty()))
                     .collect(),
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => {
-                    trace::event(Layer::L4, || format!("poll() failed: {e}; still serving"));
-                    std::thread::sleep(Duration::from_millis(10));
-                    continue;
-                }
-            }
-        };
-
-        // 2. One new connection per turn, so that the loops share a burst of them.
-        if !stopping && !ready[0].is_empty() {
-            accept_one(listener, config, stop, open, &mut conns);
-        }
-
-        // 3–4. Every ready connection: send, or read and advance.
-        for (c, flags) in conns.iter_mut().zip(&ready[1..]) {
-            if flags.is_empty() {
-                continue;
-            }
-            if c.sent < c.out.len() {
-                send(c);
-                if c.sent == c.out.len() && !c.closed {
-                    if c.close_after {
-                        c.closed = true;
-                    } else {
-                        advance(c, handler, config);
-                    }
-                }
-            } else {
-                receive(c, &mut scratch);
-                if !c.closed {
-                    advance(c, handler, config);
-                }
+            ),
+            Err(nix::errno::Errno::EINTR) => None,
+            Err(e) => {
+                trace::event(Layer::L4, || format!("poll() failed: {e}; still serving"));
+                std::thread::sleep(Duration::from_millis(10));
+                None
             }
         }
+    }
 
-        // 5. Deadlines, and forget closed connections.
+    /// Step 2: one new connection, if one is still waiting (another loop may have taken it).
+    fn accept(&mut self) {
+        accept_one(
+            self.listener,
+            self.config,
+            self.stop,
+            self.open,
+            &mut self.conns,
+        );
+    }
+
+    /// Steps 3–4 for every connection that `poll` found ready (`ready` is in the order of
+    /// `self.conns`).
+    fn serve_ready(&mut self, ready: &[PollFlags]) {
+        for (c, &revents) in self.conns.iter_mut().zip(ready) {
+            if !revents.is_empty() {
+                ready_connection(c, revents, self.handler, self.config, &mut self.scratch);
+            }
+        }
+    }
+
+    /// Step 5: a started message past its deadline gets 408, an idle connection closes.
+    fn expire(&mut self) {
         let now = Instant::now();
-        for c in conns
+        for c in self
+            .conns
             .iter_mut()
-            .filter(|c| !c.closed && deadline(c, config) <= now)
+            .filter(|c| !c.closed && deadline(c, self.config) <= now)
         {
-            expire(c, config);
+            expire(c, self.config);
         }
-        for c in conns.iter().filter(|c| c.closed) {
+    }
+
+    /// Closes (FIN) the connections marked closed and forgets them.
+    fn forget_closed(&mut self) {
+        for c in self.conns.iter().filter(|c| c.closed) {
             close(c);
         }
-        let before = conns.len();
-        conns.retain(|c| !c.closed);
-        open.fetch_sub(before - conns.len(), Ordering::SeqCst);
+        let before = self.conns.len();
+        self.conns.retain(|c| !c.closed);
+        self.open
+            .fetch_sub(before - self.conns.len(), Ordering::SeqCst);
     }
+}
+
+/// Steps 3–4 for one connection that `poll` found ready (`revents`): 3. send what is
+/// pending, or read what has arrived, 4. advance it as far as its bytes allow. (The place
+/// to stop in a debugger to watch one connection's turn: `make debug STEP=poll-loop`.)
+fn ready_connection(
+    c: &mut Conn,
+    revents: PollFlags,
+    handler: &dyn Handler,
+    config: &Config,
+    scratch: &mut [u8],
+) {
+    debug_assert!(!revents.is_empty(), "called for a ready connection only");
+    if c.sent < c.out.len() {
+        send(c);
+        if c.sent < c.out.len() || c.closed {
+            return;
+        }
+        if c.close_after {
+            c.closed = true;
+            return;
+        }
+    } else {
+        receive(c, scratch);
+        if c.closed {
+            return;
+        }
+    }
+    advance(c, handler, config);
 }
 
 /// Waiting for a request and owing nothing: what a stopping loop may close at once.
@@ -438,87 +512,108 @@ fn close(c: &Conn) {
 /// request behind it; stops while a response is still being sent.
 fn advance(c: &mut Conn, handler: &dyn Handler, config: &Config) {
     while !c.closed && !c.close_after && c.sent == c.out.len() {
-        match std::mem::replace(&mut c.step, Step::Head { since: None }) {
-            Step::Head { since } => {
-                if c.buf.is_empty() {
-                    c.step = Step::Head { since: None };
-                    return;
-                }
-                // 1. The head, when it is all there.
-                let (head, n) = match parse::parse_request(&c.buf, &config.limits) {
-                    Ok(Status::Complete(found)) => found,
-                    Ok(Status::Partial) => {
-                        c.step = Step::Head {
-                            since: since.or(Some(Instant::now())),
-                        };
-                        return;
-                    }
-                    Err(e) => return reject(c, &ReadError::Parse(e), "GET"),
-                };
-                head::trace(Dir::Received, &c.buf[..n], "request head");
-                c.buf.drain(..n);
-                c.served += 1;
-                server::trace_head(c.peer, c.served, &head);
-                // 2–4. Framing, checks, Expect.
-                let length = match server::before_body(&head, config, !c.buf.is_empty()) {
-                    BeforeBody::Refuse(resp) => {
-                        let bytes = server::closing(&head.method, resp);
-                        return last(c, bytes);
-                    }
-                    BeforeBody::Read(length) => length,
-                    BeforeBody::Continue(length) => {
-                        queue(c, server::interim_continue());
-                        length
-                    }
-                };
-                let decoder = match length {
-                    BodyLength::Chunked => Some(if trace::is_on(Layer::Http1) {
-                        ChunkedDecoder::default().keeping_sizes()
-                    } else {
-                        ChunkedDecoder::default()
-                    }),
-                    _ => None,
-                };
-                c.step = Step::Body(Box::new(Pending {
-                    head,
-                    length,
-                    decoder,
-                    body: Vec::new(),
-                    since: Instant::now(),
-                }));
-            }
-            Step::Body(mut p) => {
-                // 5. The body, when it is all there.
-                let done = match take_body(c, &mut p, config.max_body) {
-                    Ok(done) => done,
-                    Err(e) => return reject(c, &e, &p.head.method),
-                };
-                if !done {
-                    c.step = Step::Body(p);
-                    return;
-                }
-                let Pending {
-                    head,
-                    decoder,
-                    body,
-                    ..
-                } = *p;
-                let trailers = decoder
-                    .map(|d| d.trailers().clone())
-                    .unwrap_or_else(Headers::new);
-                // 6–7. The handler and the response.
-                let (out, decision) = server::answer(handler, c.peer, head, body, trailers);
-                if decision.keep {
-                    queue(c, out);
-                } else {
-                    last(c, out);
-                }
-                if !c.closed || !decision.keep {
-                    server::trace_after(c.peer, c.served, &decision);
-                }
-            }
+        let more = match std::mem::replace(&mut c.step, Step::Head { since: None }) {
+            Step::Head { since } => head_step(c, since, config),
+            Step::Body(p) => body_step(c, p, handler, config),
+        };
+        if !more {
+            return;
         }
     }
+}
+
+/// Steps 1–4 of a request, once its head is all there: the head, then framing, checks and
+/// Expect, as the threaded server decides them. False when the connection can go no further
+/// now (bytes missing, or a refusal queued).
+fn head_step(c: &mut Conn, since: Option<Instant>, config: &Config) -> bool {
+    if c.buf.is_empty() {
+        c.step = Step::Head { since: None };
+        return false;
+    }
+    // 1. The head, when it is all there.
+    let (head, n) = match parse::parse_request(&c.buf, &config.limits) {
+        Ok(Status::Complete(found)) => found,
+        Ok(Status::Partial) => {
+            c.step = Step::Head {
+                since: since.or(Some(Instant::now())),
+            };
+            return false;
+        }
+        Err(e) => {
+            reject(c, &ReadError::Parse(e), "GET");
+            return false;
+        }
+    };
+    head::trace(Dir::Received, &c.buf[..n], "request head");
+    c.buf.drain(..n);
+    c.served += 1;
+    server::trace_head(c.peer, c.served, &head);
+    // 2–4. Framing, checks, Expect.
+    let length = match server::before_body(&head, config, !c.buf.is_empty()) {
+        BeforeBody::Refuse(resp) => {
+            let bytes = server::closing(&head.method, resp);
+            last(c, bytes);
+            return false;
+        }
+        BeforeBody::Read(length) => length,
+        BeforeBody::Continue(length) => {
+            queue(c, server::interim_continue());
+            length
+        }
+    };
+    let decoder = match length {
+        BodyLength::Chunked => Some(if trace::is_on(Layer::Http1) {
+            ChunkedDecoder::default().keeping_sizes()
+        } else {
+            ChunkedDecoder::default()
+        }),
+        _ => None,
+    };
+    c.step = Step::Body(Box::new(Pending {
+        head,
+        length,
+        decoder,
+        body: Vec::new(),
+        since: Instant::now(),
+    }));
+    true
+}
+
+/// Steps 5–7 of a request: its body, once all there, then the handler and the response.
+/// False when the body is not all there yet or broke a rule.
+fn body_step(c: &mut Conn, mut p: Box<Pending>, handler: &dyn Handler, config: &Config) -> bool {
+    // 5. The body, when it is all there.
+    let done = match take_body(c, &mut p, config.max_body) {
+        Ok(done) => done,
+        Err(e) => {
+            reject(c, &e, &p.head.method);
+            return false;
+        }
+    };
+    if !done {
+        c.step = Step::Body(p);
+        return false;
+    }
+    let Pending {
+        head,
+        decoder,
+        body,
+        ..
+    } = *p;
+    let trailers = decoder
+        .map(|d| d.trailers().clone())
+        .unwrap_or_else(Headers::new);
+    // 6–7. The handler and the response.
+    let (out, decision) = server::answer(handler, c.peer, head, body, trailers);
+    if decision.keep {
+        queue(c, out);
+    } else {
+        last(c, out);
+    }
+    if !c.closed || !decision.keep {
+        server::trace_after(c.peer, c.served, &decision);
+    }
+    true
 }
 
 /// Moves the body's bytes out of `c.buf` as far as they have come; `Ok(true)` once the

@@ -461,44 +461,15 @@ fn scan_fields<'b>(
     }
 }
 
-/// The request line at `at`, in one pass: method SP request-target SP HTTP-version, then
-/// CRLF. Anything unusual goes to the rules of [`parse_request_line`].
+/// The request line at `at`: method SP request-target SP HTTP-version, then CRLF. The usual
+/// line is read in one pass; anything unusual goes to the rules of [`parse_request_line`].
 fn request_line<'b>(
     buf: &'b [u8],
     at: usize,
     limits: &Limits,
 ) -> Result<Option<(RequestLine<'b>, usize)>, ParseError> {
-    let mut i = skip_token(buf, at);
-    let method_end = i;
-    if method_end > at && buf.get(i) == Some(&b' ') {
-        i += 1;
-        let target_start = i;
-        i = skip_target(buf, i);
-        let target_end = i;
-        let version_ok = buf.get(i) == Some(&b' ')
-            && target_end > target_start
-            && target_end - target_start <= limits.max_target;
-        if version_ok {
-            if let Some(v) = buf.get(i + 1..i + 9) {
-                let line_end = match (buf.get(i + 9), buf.get(i + 10)) {
-                    (Some(b'\r'), Some(b'\n')) => Some(i + 11),
-                    (Some(b'\n'), _) => Some(i + 10),
-                    _ => None,
-                };
-                if let (Ok(version), Some(next)) = (parse_version(v), line_end) {
-                    if version.major == 1 {
-                        return Ok(Some((
-                            RequestLine {
-                                method: &buf[at..method_end],
-                                target: &buf[target_start..target_end],
-                                version,
-                            },
-                            next,
-                        )));
-                    }
-                }
-            }
-        }
+    if let Some(found) = request_line_fast(buf, at, limits) {
+        return Ok(Some(found));
     }
     // The rules, on the complete line (or Partial when it is not complete).
     let Some((line, used)) = next_line(&buf[at..])? else {
@@ -513,6 +484,51 @@ fn request_line<'b>(
         },
         at + used,
     )))
+}
+
+/// A well-formed request line at `at`, in one pass over its bytes: the line, and where the
+/// next line starts. `None` for anything else (incomplete, unusual or broken), which
+/// [`request_line`] then decides by the rules; an `Option`, like [`field_line`], so that it
+/// stays in registers.
+#[inline(always)]
+fn request_line_fast<'b>(
+    buf: &'b [u8],
+    at: usize,
+    limits: &Limits,
+) -> Option<(RequestLine<'b>, usize)> {
+    // method SP
+    let method_end = skip_token(buf, at);
+    if method_end == at || buf.get(method_end) != Some(&b' ') {
+        return None;
+    }
+    // request-target SP, within the limit.
+    let target_start = method_end + 1;
+    let target_end = skip_target(buf, target_start);
+    if buf.get(target_end) != Some(&b' ')
+        || target_end == target_start
+        || target_end - target_start > limits.max_target
+    {
+        return None;
+    }
+    // HTTP-version (1.x only), then CRLF or a bare LF.
+    let i = target_end;
+    let version = parse_version(buf.get(i + 1..i + 9)?).ok()?;
+    let next = match (buf.get(i + 9), buf.get(i + 10)) {
+        (Some(b'\r'), Some(b'\n')) => i + 11,
+        (Some(b'\n'), _) => i + 10,
+        _ => return None,
+    };
+    if version.major != 1 {
+        return None;
+    }
+    Some((
+        RequestLine {
+            method: &buf[at..method_end],
+            target: &buf[target_start..target_end],
+            version,
+        },
+        next,
+    ))
 }
 
 /// Scans a request head without copying anything: the request line, and each field line

@@ -19,11 +19,11 @@
 
 use super::client::{Client, ClientError, Options, Outgoing};
 use super::framing;
-use super::head;
+use super::head::{self, RequestHead};
 use super::reader::{ReadError, Reader};
 use super::server::{self, Config};
 use crate::http::fields::strip_hop_by_hop;
-use crate::http::message::{Headers, Response, Version};
+use crate::http::message::{Headers, Request, Response, Version};
 use crate::http::uri::{Scheme, Url, split_host_port};
 use crate::l4::{accept, relay};
 use crate::tls::transport::Transport;
@@ -98,6 +98,9 @@ fn is_loopback(ip: IpAddr) -> bool {
     }
 }
 
+/// Serves one client connection: 1. read a request, 2. check its target, 3. read its body,
+/// 4. forward it and relay the answer; again while both sides keep the connection. A CONNECT
+/// turns the connection into a tunnel instead.
 fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
     let mut conn = Transport::Plain(tcp);
     let mut reader = Reader::new();
@@ -116,12 +119,8 @@ fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
         ) {
             Ok(h) => h,
             Err(ReadError::Parse(e)) => {
-                return respond(
-                    &mut conn,
-                    "GET",
-                    Response::text(e.status(), &e.to_string()),
-                    false,
-                );
+                let resp = Response::text(e.status(), &e.to_string());
+                return respond(&mut conn, "GET", resp, false);
             }
             Err(_) => return,
         };
@@ -131,94 +130,22 @@ fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
         if head.method == "CONNECT" {
             return tunnel(conn, reader, &head.target, config);
         }
-        // 2. Only absolute-form http:// targets are for a forward proxy.
-        let url = match Url::parse(&head.target) {
-            Ok(u) if u.scheme == Scheme::Http => u,
-            Ok(_) => {
-                return respond(
-                    &mut conn,
-                    &head.method,
-                    Response::text(400, "send https:// through a CONNECT tunnel"),
-                    false,
-                );
-            }
-            Err(_) => {
-                return respond(
-                    &mut conn,
-                    &head.method,
-                    Response::text(
-                        400,
-                        "a proxy needs the absolute-form target: GET http://host/path (RFC 9112 §3.2.2)",
-                    ),
-                    false,
-                );
-            }
+        // 2. Only absolute-form http:// targets, to an origin this proxy may relay to.
+        let url = match origin_url(&head.target, config) {
+            Ok(u) => u,
+            Err(resp) => return respond(&mut conn, &head.method, resp, false),
         };
-        if let Err(resp) = allowed(&url.host, url.port, config) {
-            return respond(&mut conn, &head.method, resp, false);
-        }
-        let length = match framing::request_body_length(&head) {
-            Ok(l) => l,
-            Err(e) => {
-                return respond(
-                    &mut conn,
-                    &head.method,
-                    Response::text(e.status(), &e.to_string()),
-                    false,
-                );
-            }
-        };
-        let (body, _) = match reader.body(
-            &mut conn,
-            length,
-            config.server.max_body,
-            Instant::now() + config.server.body_timeout,
-        ) {
+        // 3. The body, framed as any server frames it.
+        let body = match read_body(&mut conn, &mut reader, &head, config) {
             Ok(b) => b,
-            Err(ReadError::TooLarge { .. }) => {
-                return respond(
-                    &mut conn,
-                    &head.method,
-                    Response::text(413, "body too large"),
-                    false,
-                );
-            }
-            Err(_) => return,
+            Err(Some(resp)) => return respond(&mut conn, &head.method, resp, false),
+            Err(None) => return,
         };
         let req = head.into_request(body, Headers::new());
         let keep = super::persistence::persistent(req.version, &req.headers)
             && !req.headers.has_token("proxy-connection", "close");
-
-        // 3. Forward: hop-by-hop fields stay behind, Via records the hop.
-        let mut out = Outgoing::new(&req.method, url.clone());
-        out.defaults = false;
-        out.headers = strip_hop_by_hop(&req.headers);
-        out.headers.remove("host");
-        out.headers
-            .append("Via", &format!("{} netlab", via_version(req.version)));
-        out.body = req.body.clone();
-        trace::sent(Layer::Http1, || {
-            format!(
-                "proxy: forwarding {} {} to {}",
-                req.method,
-                url.target,
-                url.host_port()
-            )
-        });
-        let resp = match upstream.send(&out) {
-            Ok(r) => {
-                let mut r2 = Response {
-                    status: r.status,
-                    reason: r.reason,
-                    headers: strip_hop_by_hop(&r.headers),
-                    body: r.body,
-                };
-                r2.headers.remove("content-length");
-                r2.headers.append("Via", "1.1 netlab");
-                r2
-            }
-            Err(e) => gateway_error(&e),
-        };
+        // 4. Forward, and relay the origin's answer (or the proxy's own 502/504).
+        let resp = forward(&mut upstream, &req, &url);
         trace::sent(Layer::Http1, || {
             format!("proxy: {} {} back to {peer}", resp.status, resp.reason)
         });
@@ -226,6 +153,84 @@ fn relay_connection(tcp: TcpStream, peer: SocketAddr, config: &ProxyConfig) {
         if !keep {
             return;
         }
+    }
+}
+
+/// Step 2: the origin a forward proxy relays `target` to: an absolute-form http:// URL
+/// (https goes through CONNECT), to an origin this proxy may reach; else the answer.
+fn origin_url(target: &str, config: &ProxyConfig) -> Result<Url, Response> {
+    let url = match Url::parse(target) {
+        Ok(u) if u.scheme == Scheme::Http => u,
+        Ok(_) => {
+            return Err(Response::text(
+                400,
+                "send https:// through a CONNECT tunnel",
+            ));
+        }
+        Err(_) => {
+            return Err(Response::text(
+                400,
+                "a proxy needs the absolute-form target: GET http://host/path (RFC 9112 §3.2.2)",
+            ));
+        }
+    };
+    allowed(&url.host, url.port, config)?;
+    Ok(url)
+}
+
+/// Step 3: the request's body. `Err(Some(answer))` for a body refused with a status,
+/// `Err(None)` when the client is gone or too slow (nobody to answer).
+fn read_body(
+    conn: &mut Transport,
+    reader: &mut Reader,
+    head: &RequestHead,
+    config: &ProxyConfig,
+) -> Result<Vec<u8>, Option<Response>> {
+    let length = framing::request_body_length(head)
+        .map_err(|e| Some(Response::text(e.status(), &e.to_string())))?;
+    match reader.body(
+        conn,
+        length,
+        config.server.max_body,
+        Instant::now() + config.server.body_timeout,
+    ) {
+        Ok((body, _)) => Ok(body),
+        Err(ReadError::TooLarge { .. }) => Err(Some(Response::text(413, "body too large"))),
+        Err(_) => Err(None),
+    }
+}
+
+/// Step 4: sends `req` on to the origin at `url`, hop-by-hop fields left behind and the hop
+/// recorded in Via both ways; the origin's response, or the proxy's 502/504.
+fn forward(upstream: &mut Client, req: &Request, url: &Url) -> Response {
+    let mut out = Outgoing::new(&req.method, url.clone());
+    out.defaults = false;
+    out.headers = strip_hop_by_hop(&req.headers);
+    out.headers.remove("host");
+    out.headers
+        .append("Via", &format!("{} netlab", via_version(req.version)));
+    out.body = req.body.clone();
+    trace::sent(Layer::Http1, || {
+        format!(
+            "proxy: forwarding {} {} to {}",
+            req.method,
+            url.target,
+            url.host_port()
+        )
+    });
+    match upstream.send(&out) {
+        Ok(r) => {
+            let mut back = Response {
+                status: r.status,
+                reason: r.reason,
+                headers: strip_hop_by_hop(&r.headers),
+                body: r.body,
+            };
+            back.headers.remove("content-length");
+            back.headers.append("Via", "1.1 netlab");
+            back
+        }
+        Err(e) => gateway_error(&e),
     }
 }
 

@@ -127,22 +127,24 @@ impl Reader {
     ) -> Result<RequestHead, ReadError> {
         let mut head_deadline = None;
         loop {
-            if !self.buf.is_empty() {
-                let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + head_time);
-                match parse::parse_request(&self.buf, limits).map_err(ReadError::Parse)? {
-                    Status::Complete((head, n)) => {
-                        head::trace(Dir::Received, &self.buf[..n], "request head");
-                        self.buf.drain(..n);
-                        return Ok(head);
-                    }
-                    Status::Partial => {
-                        if self.fill(conn, deadline)? == 0 {
-                            return Err(ReadError::Truncated);
-                        }
-                    }
+            // Nothing yet: wait, idle, for the first byte of the next request.
+            if self.buf.is_empty() {
+                if self.fill(conn, first_byte_deadline)? == 0 {
+                    return Err(ReadError::Closed);
                 }
-            } else if self.fill(conn, first_byte_deadline)? == 0 {
-                return Err(ReadError::Closed);
+                continue;
+            }
+            // A byte is in: the whole head must come within `head_time` of it.
+            let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + head_time);
+            if let Status::Complete((head, n)) =
+                parse::parse_request(&self.buf, limits).map_err(ReadError::Parse)?
+            {
+                head::trace(Dir::Received, &self.buf[..n], "request head");
+                self.buf.drain(..n);
+                return Ok(head);
+            }
+            if self.fill(conn, deadline)? == 0 {
+                return Err(ReadError::Truncated);
             }
         }
     }

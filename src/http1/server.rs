@@ -143,24 +143,8 @@ pub fn serve_connection(
     loop {
         // 1. The next request head. Silence before its first byte is the keep-alive idle
         //    time; after it, the head must be complete within head_timeout.
-        let head = match reader.request_head(
-            conn,
-            &config.limits,
-            Instant::now() + config.idle_timeout,
-            config.head_timeout,
-        ) {
-            Ok(head) => head,
-            Err(ReadError::Closed) => return,
-            Err(ReadError::Timeout { started: false }) => {
-                trace::event(Layer::Http1, || {
-                    format!(
-                        "{peer}: idle for {} ms, closing",
-                        config.idle_timeout.as_millis()
-                    )
-                });
-                return;
-            }
-            Err(e) => return fail(conn, &e, "GET"),
+        let Some(head) = next_head(conn, &mut reader, peer, config) else {
+            return;
         };
         served += 1;
         trace_head(peer, served, &head);
@@ -169,12 +153,10 @@ pub fn serve_connection(
         let length = match before_body(&head, config, !reader.buf.is_empty()) {
             BeforeBody::Refuse(resp) => return respond_and_close(conn, &head.method, resp),
             BeforeBody::Read(length) => length,
-            BeforeBody::Continue(length) => {
-                if conn.write_all(&interim_continue()).is_err() {
-                    return;
-                }
-                length
-            }
+            BeforeBody::Continue(length) => match conn.write_all(&interim_continue()) {
+                Ok(()) => length,
+                Err(_) => return,
+            },
         };
 
         // 5. The body.
@@ -196,6 +178,40 @@ pub fn serve_connection(
         trace_after(peer, served, &decision);
         if !decision.keep {
             return;
+        }
+    }
+}
+
+/// Step 1 of [`serve_connection`]: the next request head, or `None` when the connection is
+/// over (the client closed it, stayed idle too long, or sent a head that was answered with
+/// its error status).
+fn next_head(
+    conn: &mut Transport,
+    reader: &mut Reader,
+    peer: SocketAddr,
+    config: &Config,
+) -> Option<RequestHead> {
+    let read = reader.request_head(
+        conn,
+        &config.limits,
+        Instant::now() + config.idle_timeout,
+        config.head_timeout,
+    );
+    match read {
+        Ok(head) => Some(head),
+        Err(ReadError::Closed) => None,
+        Err(ReadError::Timeout { started: false }) => {
+            trace::event(Layer::Http1, || {
+                format!(
+                    "{peer}: idle for {} ms, closing",
+                    config.idle_timeout.as_millis()
+                )
+            });
+            None
+        }
+        Err(e) => {
+            fail(conn, &e, "GET");
+            None
         }
     }
 }
@@ -415,32 +431,33 @@ pub fn encode_response(method: &str, resp: &Response) -> Vec<u8> {
     head::trace(Dir::Sent, &out, "response head");
     let send_body = method != "HEAD" && !bodyless_status;
     if send_body {
-        if chunked {
-            // Chunks of at most 4 KiB, so a client sees several.
-            for part in resp.body.chunks(4096) {
-                chunked::encode_chunk(part, &mut out);
-            }
-            chunked::encode_last(&Headers::new(), &mut out);
-            trace::sent(Layer::Http1, || {
-                format!(
-                    "body {} bytes in {} chunk(s) + last-chunk: {}",
-                    resp.body.len(),
-                    resp.body.len().div_ceil(4096),
-                    trace::quoted(&resp.body, 60)
-                )
-            });
-        } else {
-            out.extend_from_slice(&resp.body);
-            if !resp.body.is_empty() {
-                trace::sent(Layer::Http1, || {
-                    format!(
-                        "body {} bytes: {}",
-                        resp.body.len(),
-                        trace::quoted(&resp.body, 60)
-                    )
-                });
-            }
-        }
+        encode_body(&resp.body, chunked, &mut out);
     }
     out
+}
+
+/// Appends a response body, in chunks of at most 4 KiB when `chunked` (so a client sees
+/// several), and traces it.
+fn encode_body(body: &[u8], chunked: bool, out: &mut Vec<u8>) {
+    if chunked {
+        for part in body.chunks(4096) {
+            chunked::encode_chunk(part, out);
+        }
+        chunked::encode_last(&Headers::new(), out);
+        trace::sent(Layer::Http1, || {
+            format!(
+                "body {} bytes in {} chunk(s) + last-chunk: {}",
+                body.len(),
+                body.len().div_ceil(4096),
+                trace::quoted(body, 60)
+            )
+        });
+    } else {
+        out.extend_from_slice(body);
+        if !body.is_empty() {
+            trace::sent(Layer::Http1, || {
+                format!("body {} bytes: {}", body.len(), trace::quoted(body, 60))
+            });
+        }
+    }
 }

@@ -8,6 +8,7 @@
 
 use super::chunked::ChunkedDecoder;
 use super::framing::{self, BodyLength};
+use super::head::{RequestHead, ResponseHead};
 use super::parse::{self, Limits, Status};
 use crate::l4::relay::Side;
 use crate::tap::{Decoder, Line};
@@ -94,56 +95,32 @@ fn describe(length: BodyLength) -> String {
     }
 }
 
+/// One head the parser found, as the trace will describe it.
+struct Head {
+    text: String,
+    length: Result<BodyLength, framing::FramingError>,
+    /// How many bytes of the buffer the head took.
+    used: usize,
+    /// A request's method, kept until its response comes.
+    method: Option<String>,
+    /// A response's status code and the method of the request it answers.
+    status: Option<(u16, String)>,
+}
+
 impl Http1Decoder {
-    /// Parses one head from `from`'s buffer, if a whole one is there.
+    /// Parses one head from `from`'s buffer, if a whole one is there: 1. parse, 2. check its
+    /// framing, 3. remember what the other direction needs, 4. expect its body.
     fn head(&mut self, from: Side, out: &mut Vec<Line>) -> bool {
-        let limits = self.limits;
-        let d = &mut self.sides[from.index()];
-        let n = d.messages + 1;
-        let parsed = match from {
-            Side::Client => parse::parse_request(&d.buf, &limits).map(|s| match s {
-                Status::Complete((h, used)) => {
-                    let length = framing::request_body_length(&h);
-                    let text = format!(
-                        "request {n}: {} {} {} ({} fields, Host: {})",
-                        h.method,
-                        h.target,
-                        h.version,
-                        h.headers.len(),
-                        h.headers.get("host").unwrap_or("-")
-                    );
-                    Some((text, length, used, Some(h.method), None))
-                }
-                Status::Partial => None,
-            }),
-            Side::Server => parse::parse_response(&d.buf, &limits).map(|s| match s {
-                Status::Complete((h, used)) => {
-                    let method = self
-                        .pending
-                        .front()
-                        .cloned()
-                        .unwrap_or_else(|| "GET".into());
-                    let length = framing::response_body_length(&method, &h);
-                    let text = format!(
-                        "response {n} to {method}: {} {} {} ({} fields)",
-                        h.version,
-                        h.status,
-                        h.reason,
-                        h.headers.len()
-                    );
-                    Some((text, length, used, None, Some((h.status, method))))
-                }
-                Status::Partial => None,
-            }),
-        };
-        let (text, length, used, method, status) = match parsed {
-            Ok(Some(p)) => p,
+        // 1. Parse a whole head, or wait for more bytes; bytes that are not HTTP end decoding.
+        let head = match self.parse_head(from) {
+            Ok(Some(h)) => h,
             Ok(None) => return false,
             Err(e) => {
                 out.push(event(format!(
                     "the {} sent bytes that are not HTTP/1.1: {e}; the rest is relayed undecoded",
                     role(from)
                 )));
+                let d = &mut self.sides[from.index()];
                 d.body = Body::Opaque {
                     why: "not HTTP/1.1",
                     seen: d.buf.len() as u64,
@@ -152,46 +129,34 @@ impl Http1Decoder {
                 return false;
             }
         };
-        d.buf.drain(..used);
-        let length = match length {
+        self.sides[from.index()].buf.drain(..head.used);
+        // 2. A head whose body length is ambiguous (RFC 9112 §6.3) ends decoding too.
+        let length = match head.length {
             Ok(l) => l,
             Err(e) => {
-                out.push(line(from, format!("{text}; framing refused: {e}")));
-                d.body = Body::Opaque {
+                out.push(line(from, format!("{}; framing refused: {e}", head.text)));
+                self.sides[from.index()].body = Body::Opaque {
                     why: "ambiguous framing",
                     seen: 0,
                 };
                 return false;
             }
         };
-        out.push(line(from, format!("{text}; {}", describe(length))));
-        if let Some(m) = method {
+        out.push(line(from, format!("{}; {}", head.text, describe(length))));
+        // 3. Count the message; a request waits for its answer, a response may open a tunnel.
+        if let Some(m) = head.method {
             self.pending.push_back(m);
         }
-        let d = &mut self.sides[from.index()];
-        if let Some((code, method)) = status {
-            // 1xx responses are interim: the final one still answers the same request.
-            if code >= 200 || code == 101 {
-                d.messages += 1;
-                self.pending.pop_front();
-            }
-            if (method == "CONNECT" && (200..300).contains(&code)) || code == 101 {
-                out.push(event(
-                    "the connection is now a tunnel: bytes are relayed undecoded".into(),
-                ));
-                for side in &mut self.sides {
-                    side.body = Body::Opaque {
-                        why: "tunnel",
-                        seen: 0,
-                    };
-                    side.buf.clear();
+        match head.status {
+            Some((code, method)) => {
+                if self.answered(code, &method, out) {
+                    return false;
                 }
-                return false;
             }
-        } else {
-            d.messages += 1;
+            None => self.sides[from.index()].messages += 1,
         }
-        d.body = match length {
+        // 4. Expect the body its framing announced.
+        self.sides[from.index()].body = match length {
             BodyLength::None => Body::Head,
             BodyLength::Fixed(n) => Body::Fixed {
                 left: n,
@@ -206,66 +171,157 @@ impl Http1Decoder {
         true
     }
 
+    /// Parses `from`'s buffer into a head: `None` while it is incomplete.
+    fn parse_head(&self, from: Side) -> Result<Option<Head>, parse::ParseError> {
+        let d = &self.sides[from.index()];
+        let n = d.messages + 1;
+        Ok(match from {
+            Side::Client => match parse::parse_request(&d.buf, &self.limits)? {
+                Status::Complete((h, used)) => Some(request_head(n, h, used)),
+                Status::Partial => None,
+            },
+            Side::Server => match parse::parse_response(&d.buf, &self.limits)? {
+                Status::Complete((h, used)) => Some(self.response_head(n, h, used)),
+                Status::Partial => None,
+            },
+        })
+    }
+
+    /// Response `n`, described with the method of the oldest request still unanswered.
+    fn response_head(&self, n: u32, h: ResponseHead, used: usize) -> Head {
+        let method = self
+            .pending
+            .front()
+            .cloned()
+            .unwrap_or_else(|| "GET".into());
+        Head {
+            text: format!(
+                "response {n} to {method}: {} {} {} ({} fields)",
+                h.version,
+                h.status,
+                h.reason,
+                h.headers.len()
+            ),
+            length: framing::response_body_length(&method, &h),
+            used,
+            method: None,
+            status: Some((h.status, method)),
+        }
+    }
+
+    /// Counts a response with status `code` to `method`; true when it turned the connection
+    /// into a tunnel (a 2xx to CONNECT, or 101), after which nothing more is decoded.
+    fn answered(&mut self, code: u16, method: &str, out: &mut Vec<Line>) -> bool {
+        // 1xx responses are interim: the final one still answers the same request.
+        if code >= 200 || code == 101 {
+            self.sides[Side::Server.index()].messages += 1;
+            self.pending.pop_front();
+        }
+        if !((method == "CONNECT" && (200..300).contains(&code)) || code == 101) {
+            return false;
+        }
+        out.push(event(
+            "the connection is now a tunnel: bytes are relayed undecoded".into(),
+        ));
+        for side in &mut self.sides {
+            side.body = Body::Opaque {
+                why: "tunnel",
+                seen: 0,
+            };
+            side.buf.clear();
+        }
+        true
+    }
+
     /// Consumes body bytes; returns true when the body ended and a head may follow.
     fn body(&mut self, from: Side, out: &mut Vec<Line>) -> bool {
         let d = &mut self.sides[from.index()];
-        match &mut d.body {
-            Body::Head => true,
-            Body::Fixed { left, total, start } => {
-                let take = (*left).min(d.buf.len() as u64) as usize;
-                let keep = take.min(PREVIEW.saturating_sub(start.len()));
-                start.extend_from_slice(&d.buf[..keep]);
-                d.buf.drain(..take);
-                *left -= take as u64;
-                if *left == 0 {
-                    let shown = trace::preview(start, PREVIEW);
-                    out.push(line(
-                        from,
-                        format!("body complete: {total} bytes: \"{shown}\""),
-                    ));
-                    d.body = Body::Head;
-                    return true;
+        let ended = match &mut d.body {
+            Body::Head => return true,
+            Body::Fixed { left, total, start } => fixed_body(&mut d.buf, left, *total, start),
+            Body::Chunked(decoder) => match chunked_body(&mut d.buf, decoder) {
+                Ok(ended) => ended,
+                Err(e) => {
+                    out.push(event(format!(
+                        "bad chunked body: {e}; the rest is relayed undecoded"
+                    )));
+                    d.body = Body::Opaque {
+                        why: "bad chunked body",
+                        seen: 0,
+                    };
+                    return false;
                 }
-                false
-            }
-            Body::Chunked(decoder) => {
-                let mut data = Vec::new();
-                match decoder.decode(&d.buf, &mut data) {
-                    Ok(used) => {
-                        d.buf.drain(..used);
-                        if decoder.is_done() {
-                            out.push(line(
-                                from,
-                                format!(
-                                    "chunked body complete: chunk sizes {}, {} trailer field(s)",
-                                    decoder.describe_sizes(),
-                                    decoder.trailers().len()
-                                ),
-                            ));
-                            d.body = Body::Head;
-                            return true;
-                        }
-                        false
-                    }
-                    Err(e) => {
-                        out.push(event(format!(
-                            "bad chunked body: {e}; the rest is relayed undecoded"
-                        )));
-                        d.body = Body::Opaque {
-                            why: "bad chunked body",
-                            seen: 0,
-                        };
-                        false
-                    }
-                }
-            }
+            },
             Body::UntilClose { seen } | Body::Opaque { seen, .. } => {
                 *seen += d.buf.len() as u64;
                 d.buf.clear();
-                false
+                None
             }
+        };
+        match ended {
+            Some(text) => {
+                out.push(line(from, text));
+                d.body = Body::Head;
+                true
+            }
+            None => false,
         }
     }
+}
+
+/// Request `n`, as the trace describes it.
+fn request_head(n: u32, h: RequestHead, used: usize) -> Head {
+    Head {
+        text: format!(
+            "request {n}: {} {} {} ({} fields, Host: {})",
+            h.method,
+            h.target,
+            h.version,
+            h.headers.len(),
+            h.headers.get("host").unwrap_or("-")
+        ),
+        length: framing::request_body_length(&h),
+        used,
+        method: Some(h.method),
+        status: None,
+    }
+}
+
+/// Takes what `buf` holds of a Content-Length body; the trace line once it is complete.
+fn fixed_body(
+    buf: &mut Vec<u8>,
+    left: &mut u64,
+    total: u64,
+    start: &mut Vec<u8>,
+) -> Option<String> {
+    let take = (*left).min(buf.len() as u64) as usize;
+    let keep = take.min(PREVIEW.saturating_sub(start.len()));
+    start.extend_from_slice(&buf[..keep]);
+    buf.drain(..take);
+    *left -= take as u64;
+    if *left > 0 {
+        return None;
+    }
+    let shown = trace::preview(start, PREVIEW);
+    Some(format!("body complete: {total} bytes: \"{shown}\""))
+}
+
+/// Decodes what `buf` holds of a chunked body; the trace line once it is complete.
+fn chunked_body(
+    buf: &mut Vec<u8>,
+    decoder: &mut ChunkedDecoder,
+) -> Result<Option<String>, super::chunked::ChunkError> {
+    let mut data = Vec::new();
+    let used = decoder.decode(buf, &mut data)?;
+    buf.drain(..used);
+    if !decoder.is_done() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "chunked body complete: chunk sizes {}, {} trailer field(s)",
+        decoder.describe_sizes(),
+        decoder.trailers().len()
+    )))
 }
 
 impl Decoder for Http1Decoder {

@@ -74,36 +74,15 @@ impl<'a> LazyPirate<'a> {
             // 2. Send (a SameSocket retry fails here with EFSM) and wait at most `timeout`.
             match client.request(request) {
                 Ok(reply) => {
-                    if attempt > 1 {
-                        (self.report)(&format!(
-                            "got the reply on try {attempt} of {tries} ({} retries)",
-                            attempt - 1
-                        ));
-                    }
-                    self.client = Some(client);
+                    self.replied(client, attempt, tries);
                     return Ok(reply);
                 }
                 Err(e @ (ZmqError::NoReply { .. } | ZmqError::Unreachable { .. })) => {
                     if self.retries == 0 {
                         return Err(e);
                     }
-                    let next = if attempt == tries {
-                        "giving up".to_string()
-                    } else {
-                        match self.how {
-                            Retry::Reopen => {
-                                "closing the REQ socket, opening a new one and resending".into()
-                            }
-                            Retry::SameSocket => "resending on the same REQ socket".into(),
-                        }
-                    };
-                    (self.report)(&format!("try {attempt} of {tries}: {e}; {next}"));
-                    // 3. Lazy Pirate drops the socket with its unanswered request; the naive
-                    //    client keeps it, and its next send breaks REQ's turn.
-                    match self.how {
-                        Retry::Reopen => client.abandon(),
-                        Retry::SameSocket => self.client = Some(client),
-                    }
+                    // 3. Say so, and retry as `how` says.
+                    self.retry(client, &e, attempt, tries);
                 }
                 Err(other) => return Err(other),
             }
@@ -113,5 +92,33 @@ impl<'a> LazyPirate<'a> {
             tries,
             ms: self.timeout.as_millis(),
         })
+    }
+
+    /// A reply came on try `attempt`: the socket is kept for the next request, and a reply
+    /// that needed retries is reported.
+    fn replied(&mut self, client: Client, attempt: u32, tries: u32) {
+        if attempt > 1 {
+            let retries = attempt - 1;
+            (self.report)(&format!(
+                "got the reply on try {attempt} of {tries} ({retries} retries)"
+            ));
+        }
+        self.client = Some(client);
+    }
+
+    /// Step 3 of [`LazyPirate::request`] after try `attempt` of `tries` failed with `e`:
+    /// Lazy Pirate drops the socket with its unanswered request; the naive client keeps it,
+    /// and its next send breaks REQ's turn.
+    fn retry(&mut self, client: Client, e: &ZmqError, attempt: u32, tries: u32) {
+        let next = match self.how {
+            _ if attempt == tries => "giving up",
+            Retry::Reopen => "closing the REQ socket, opening a new one and resending",
+            Retry::SameSocket => "resending on the same REQ socket",
+        };
+        (self.report)(&format!("try {attempt} of {tries}: {e}; {next}"));
+        match self.how {
+            Retry::Reopen => client.abandon(),
+            Retry::SameSocket => self.client = Some(client),
+        }
     }
 }

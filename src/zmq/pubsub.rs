@@ -73,20 +73,8 @@ impl Publisher {
             let Some(first) = message.first() else {
                 continue;
             };
-            match first.split_first() {
-                Some((1, topic)) => {
-                    seen += 1;
-                    trace::event(Layer::Zmq, || {
-                        format!(
-                            "subscription {seen} of {n}: topic \"{}\"",
-                            trace::preview(topic, 40)
-                        )
-                    });
-                }
-                Some((0, topic)) => trace::event(Layer::Zmq, || {
-                    format!("subscription cancelled: \"{}\"", trace::preview(topic, 40))
-                }),
-                _ => {}
+            if traced_subscription(first, seen + 1, n) {
+                seen += 1;
             }
         }
         Ok(())
@@ -95,6 +83,29 @@ impl Publisher {
     /// Publishes one single-part message; its topic is whatever prefix subscribers chose.
     pub fn publish(&mut self, message: &[u8]) -> Result<(), ZmqError> {
         self.sock.send(&[message])
+    }
+}
+
+/// Traces one message an XPUB passed up: a subscription (first byte 1, the `number`th of
+/// `n`) or a cancel (0). True for a subscription.
+fn traced_subscription(message: &[u8], number: usize, n: usize) -> bool {
+    match message.split_first() {
+        Some((1, topic)) => {
+            trace::event(Layer::Zmq, || {
+                format!(
+                    "subscription {number} of {n}: topic \"{}\"",
+                    trace::preview(topic, 40)
+                )
+            });
+            true
+        }
+        Some((0, topic)) => {
+            trace::event(Layer::Zmq, || {
+                format!("subscription cancelled: \"{}\"", trace::preview(topic, 40))
+            });
+            false
+        }
+        _ => false,
     }
 }
 

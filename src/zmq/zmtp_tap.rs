@@ -68,6 +68,7 @@ impl Decoder for ZmtpDecoder {
             return lines;
         }
         s.buf.extend_from_slice(bytes);
+        // The greeting, then frame after frame, as long as whole ones are there.
         loop {
             let step = match s.stage {
                 Stage::Greeting => greeting(s, from, &mut lines),
@@ -78,16 +79,7 @@ impl Decoder for ZmtpDecoder {
                 Ok(true) => continue,
                 Ok(false) => break,
                 Err(e) => {
-                    lines.push(Line {
-                        dir: Dir::Event,
-                        text: format!(
-                            "{} decode error: {e}; relaying the rest of this direction undecoded",
-                            arrow(from)
-                        ),
-                        layer: None,
-                    });
-                    s.stage = Stage::Failed;
-                    s.buf = Vec::new();
+                    lines.push(decode_failed(s, from, &e));
                     break;
                 }
             }
@@ -117,6 +109,20 @@ impl Decoder for ZmtpDecoder {
             text: format!("{} {what}", arrow(from)),
             layer: None,
         }]
+    }
+}
+
+/// A direction whose bytes broke ZMTP: one line says so, and the rest is relayed undecoded.
+fn decode_failed(s: &mut Stream, from: Side, e: &zmtp::ZmtpError) -> Line {
+    s.stage = Stage::Failed;
+    s.buf = Vec::new();
+    Line {
+        dir: Dir::Event,
+        text: format!(
+            "{} decode error: {e}; relaying the rest of this direction undecoded",
+            arrow(from)
+        ),
+        layer: None,
     }
 }
 
@@ -263,30 +269,7 @@ fn command_line(
     let cmd = zmtp::parse_command(body)?;
     let head = format!("frame flags={} size={}:", h.flag_names(), h.size);
     Ok(match zmtp::interpret(cmd)? {
-        Known::Ready(props) => {
-            let mut text = format!("{head} READY");
-            for p in &props {
-                text.push_str(&format!(
-                    " {}=\"{}\"",
-                    p.name,
-                    trace::preview(p.value, PREVIEW)
-                ));
-                if p.name.eq_ignore_ascii_case("Socket-Type") {
-                    s.socket_type = Some(String::from_utf8_lossy(p.value).into_owned());
-                }
-            }
-            // RFC 37: "The peer SHOULD enforce that the other peer is using a valid socket type."
-            if let (Some(mine), Some(theirs)) = (s.socket_type.as_deref(), peer_type) {
-                match zmtp::compatible(mine, theirs) {
-                    Some(true) => text.push_str(&format!(" ({theirs}↔{mine}: a valid pair)")),
-                    Some(false) => text.push_str(&format!(
-                        " ({theirs}↔{mine}: NOT a valid pair; libzmq will close the connection)"
-                    )),
-                    None => {}
-                }
-            }
-            text
-        }
+        Known::Ready(props) => ready_line(&head, &props, s, peer_type),
         Known::Error(reason) => format!("{head} ERROR reason=\"{}\"", trace::preview(reason, 255)),
         Known::Subscribe(topic) => {
             format!("{head} SUBSCRIBE \"{}\"", trace::preview(topic, PREVIEW))
@@ -299,6 +282,39 @@ fn command_line(
         Known::Pong(context) => format!("{head} PONG context=\"{}\"", trace::preview(context, 16)),
         Known::Other(cmd) => format!("{head} {} ({} octets of data)", cmd.name, cmd.data.len()),
     })
+}
+
+/// `… READY Socket-Type="REQ" Identity=""`, remembering this side's Socket-Type, and
+/// whether it pairs with the peer's.
+fn ready_line(
+    head: &str,
+    props: &[zmtp::Property<'_>],
+    s: &mut Stream,
+    peer_type: Option<&str>,
+) -> String {
+    let mut text = format!("{head} READY");
+    for p in props {
+        text.push_str(&format!(
+            " {}=\"{}\"",
+            p.name,
+            trace::preview(p.value, PREVIEW)
+        ));
+        if p.name.eq_ignore_ascii_case("Socket-Type") {
+            s.socket_type = Some(String::from_utf8_lossy(p.value).into_owned());
+        }
+    }
+    // RFC 37: "The peer SHOULD enforce that the other peer is using a valid socket type."
+    let (Some(mine), Some(theirs)) = (s.socket_type.as_deref(), peer_type) else {
+        return text;
+    };
+    match zmtp::compatible(mine, theirs) {
+        Some(true) => text.push_str(&format!(" ({theirs}↔{mine}: a valid pair)")),
+        Some(false) => text.push_str(&format!(
+            " ({theirs}↔{mine}: NOT a valid pair; libzmq will close the connection)"
+        )),
+        None => {}
+    }
+    text
 }
 
 #[cfg(test)]
