@@ -13,7 +13,7 @@
 //! [hpack] →   :method: GET (indexed 2, static)
 //! ```
 
-use super::frame::{self, Frame, Header, PREFACE, PREFACE_LEN};
+use super::frame::{self, ErrorCode, Frame, Header, PREFACE, PREFACE_LEN};
 use super::hpack::{self, Decoder as Hpack};
 use crate::l4::relay::Side;
 use crate::tap::{Decoder, Line};
@@ -171,7 +171,11 @@ fn frame_lines(
     let f = match frame::parse(header, payload) {
         Ok(f) => f,
         Err(e) => {
-            let answer = if header.stream == 0 || e.code().0 != 0x6 {
+            // A frame of the wrong size on a stream is shown as a stream error (RFC 9113 §4.2
+            // allows it where the frame does not change the connection's state); every other
+            // rule broken here is a connection error (§5.4.1).
+            let on_stream_only = header.stream != 0 && e.code() == ErrorCode::FRAME_SIZE_ERROR;
+            let answer = if !on_stream_only {
                 "GOAWAY"
             } else {
                 "RST_STREAM"
