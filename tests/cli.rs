@@ -1,4 +1,4 @@
-//! The CLI contract of DESIGN.md: exit 0/1/2, one-line `error: …`, `--help` with defaults,
+//! The CLI contract of docs/design.md: exit 0/1/2, one-line `error: …`, `--help` with defaults,
 //! and never a panic, whatever the input.
 
 mod common;

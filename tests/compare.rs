@@ -215,3 +215,25 @@ fn without_a_namespace_the_lossy_run_says_so_in_one_line() {
     let out = run_netlab(&["compare", "--loss", "90"], b"", &[], T);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+#[test]
+fn a_bulk_over_the_servers_body_limit_is_a_usage_error_that_states_it() {
+    // The HTTP/1.1 server refuses a body over 8 MiB: said before any server starts, not
+    // met as a broken pipe mid-upload.
+    let out = run_netlab(&["compare", "--size", "20000000"], b"", &[], T);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: --size 20000000: at most 8388608 bytes"),
+        "{err}"
+    );
+    // And --help names the limit.
+    let out = run_netlab(&["compare", "--help"], b"", &[], T);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("at most 8388608"),
+        "{}",
+        text(&out.stdout)
+    );
+}

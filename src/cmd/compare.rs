@@ -13,7 +13,7 @@ pub const COMPARE: Command = Command {
             "size",
             Some("BYTES"),
             Some("4000000"),
-            "the bulk transfer: this many bytes there and back",
+            "the bulk transfer: this many bytes there and back; at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
         ),
         flag("json", None, None, "print JSON instead of a table"),
         flag(
@@ -63,6 +63,7 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
         return lossy(&m);
     }
     let size: usize = m.number(&COMPARE, "size")?;
+    compare::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
     let servers = Servers::start().map_err(runtime)?;
     let mut rows = Vec::new();
     for kind in Kind::ALL {

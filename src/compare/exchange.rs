@@ -30,6 +30,9 @@ use crate::http::uri::Url;
 use crate::l4::background::Background;
 use crate::tls;
 
+pub use super::error::CompareError;
+use super::error::client;
+
 /// The note every transport carries: small, JSON, the same bytes everywhere.
 pub const NOTE: &str = r#"{"seq":1,"text":"the same note over every transport"}"#;
 
@@ -78,22 +81,6 @@ impl Kind {
     }
 }
 
-/// What went wrong, naming the transport.
-#[derive(Debug)]
-pub struct CompareError(pub String);
-
-impl fmt::Display for CompareError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CompareError {}
-
-fn err(kind: Kind, what: impl fmt::Display) -> CompareError {
-    CompareError(format!("{}: {what}", kind.name()))
-}
-
 /// Every server, started once, on loopback ports the kernel picks.
 pub struct Servers {
     pub tcp_echo: Background,
@@ -113,7 +100,10 @@ pub struct Servers {
 
 impl Servers {
     pub fn start() -> Result<Servers, CompareError> {
-        let e = |what: &str, x: &dyn fmt::Display| CompareError(format!("starting {what}: {x}"));
+        let e = |what: &'static str, x: &dyn fmt::Display| CompareError::Start {
+            what,
+            error: x.to_string(),
+        };
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let tcp_echo = crate::l4::echo::spawn_tcp(any, crate::l4::echo::echo)
             .map_err(|x| e("TCP echo", &x))?;
@@ -211,7 +201,10 @@ impl Servers {
                 let ep = self.zmq.endpoint();
                 ep.trim_start_matches("tcp://")
                     .parse()
-                    .map_err(|_| err(kind, format!("endpoint {ep}")))?
+                    .map_err(|_| CompareError::Endpoint {
+                        kind,
+                        endpoint: ep.to_string(),
+                    })?
             }
             Kind::Http1 => self.http1.addr(),
             Kind::Https => self.https.addr(),
@@ -219,7 +212,7 @@ impl Servers {
             Kind::Grpc => self.grpc.addr(),
             Kind::Http3 => self.http3.addr(),
             // Each WebRTC exchange makes its answering peer (and its port) anew.
-            Kind::WebRtc => return Err(err(kind, "no fixed server address")),
+            Kind::WebRtc => return Err(CompareError::NoFixedServer(kind)),
         })
     }
 
@@ -247,8 +240,12 @@ pub struct Timed {
 }
 
 fn url(kind: Kind, s: &str) -> Result<Url, CompareError> {
-    Url::parse(s).map_err(|e| err(kind, e))
+    Url::parse(s).map_err(client(kind))
 }
+
+/// What a client got back, and when its connection could carry the request (where it can
+/// tell).
+type Got = (Vec<u8>, Option<Duration>);
 
 /// Sends `body` to the server of `kind` at `to` (a relay in front of it) on a fresh
 /// connection and waits for the answer, which must be `body` again.
@@ -259,130 +256,146 @@ pub fn exchange(
     body: &[u8],
 ) -> Result<Timed, CompareError> {
     let start = Instant::now();
-    let mut setup = None;
-    let got: Vec<u8> = match kind {
-        Kind::TcpEcho => {
-            let s = TcpStream::connect(to).map_err(|e| err(kind, e))?;
-            setup = Some(start.elapsed());
-            let _ = s.set_nodelay(true);
-            let (mut rd, mut wr) = (s.try_clone().map_err(|e| err(kind, e))?, s);
-            let up = body.to_vec();
-            let writer = std::thread::spawn(move || {
-                let _ = wr.write_all(&up);
-                let _ = wr.shutdown(std::net::Shutdown::Write);
-            });
-            let mut back = Vec::with_capacity(body.len());
-            rd.read_to_end(&mut back).map_err(|e| err(kind, e))?;
-            let _ = writer.join();
-            back
-        }
-        Kind::Zmq => {
-            let ep = crate::zmq::endpoint::Endpoint::parse(&format!("tcp://{to}"))
-                .map_err(|e| err(kind, e))?;
-            let mut c = crate::zmq::reqrep::Client::connect(
-                servers.zmq_context(),
-                &ep,
-                Duration::from_secs(30),
-            )
-            .map_err(|e| err(kind, e))?;
-            let reply = c.request(&[body]).map_err(|e| err(kind, e))?;
-            reply.into_iter().next().unwrap_or_default()
-        }
-        Kind::Http1 | Kind::Https => {
-            let scheme = if kind == Kind::Https { "https" } else { "http" };
-            let host = if kind == Kind::Https {
-                "localhost".to_string()
-            } else {
-                to.ip().to_string()
-            };
-            let mut c = crate::http1::client::Client::new(crate::http1::client::Options {
-                cacert: Some(servers.ca.clone()),
-                ..Default::default()
-            });
-            let mut req = crate::http1::client::Outgoing::new(
-                "POST",
-                url(kind, &format!("{scheme}://{host}:{}/echo", to.port()))?,
-            );
-            req.headers.set("Content-Type", "application/json");
-            req.body = body.to_vec();
-            let r = c.send(&req).map_err(|e| err(kind, e))?;
-            r.body
-        }
-        Kind::Http2 => {
-            let mut req = crate::http2::client::Outgoing::get(url(
-                kind,
-                &format!("https://localhost:{}/echo", to.port()),
-            )?);
-            req.method = "POST".into();
-            req.body = body.to_vec();
-            let opts = crate::http2::client::Options {
-                cacert: Some(servers.ca.clone()),
-                ..Default::default()
-            };
-            let mut all =
-                crate::http2::client::fetch_timed(vec![req], &opts).map_err(|e| err(kind, e))?;
-            let f = all
-                .pop()
-                .ok_or_else(|| err(kind, "no response"))?
-                .map_err(|e| err(kind, e))?;
-            // `done_after` counts from the request: what came before it was the set-up.
-            setup = Some(start.elapsed().saturating_sub(f.done_after));
-            f.response.body
-        }
-        Kind::Grpc => {
-            let note = Note {
-                text: String::from_utf8_lossy(body).into_owned(),
-                seq: 1,
-            };
-            let base = url(kind, &format!("http://{to}"))?;
-            let opts = crate::grpc::client::Options {
-                h2: crate::http2::client::Options {
-                    h2c: true,
-                    ..Default::default()
-                },
-                ..Default::default()
-            };
-            let back: Note =
-                crate::grpc::client::unary(&base, ECHO, &note, &opts).map_err(|e| err(kind, e))?;
-            back.text.into_bytes()
-        }
-        Kind::Http3 => {
-            let opts = crate::quic::client::Options {
-                cacert: Some(servers.ca.clone()),
-                method: "POST".into(),
-                body: Some(body.to_vec()),
-                headers: vec![("content-type".into(), "application/json".into())],
-                timeout: Duration::from_secs(60),
-                ..Default::default()
-            };
-            let target = url(kind, &format!("https://localhost:{}/echo", to.port()))?;
-            let mut out = crate::quic::client::fetch(&[target], &opts).map_err(|e| err(kind, e))?;
-            setup = Some(out.handshake);
-            out.responses
-                .pop()
-                .ok_or_else(|| err(kind, "no response"))?
-                .body
-        }
+    let (got, setup) = match kind {
+        Kind::TcpEcho => tcp_echo(to, body, start)?,
+        Kind::Zmq => zmq_request(to, servers, body)?,
+        Kind::Http1 | Kind::Https => http1(kind, to, servers, body)?,
+        Kind::Http2 => http2(to, servers, body, start)?,
+        Kind::Grpc => grpc(to, body)?,
+        Kind::Http3 => http3(to, servers, body)?,
         // Its answering peer is made per exchange: see [`webrtc_exchange`].
-        Kind::WebRtc => return Err(err(kind, "use webrtc_exchange")),
+        Kind::WebRtc => return Err(CompareError::NoFixedServer(kind)),
     };
     let answer = start.elapsed();
     let ended = Instant::now();
     if got != body {
-        return Err(err(
+        return Err(CompareError::Differs {
             kind,
-            format!(
-                "the answer is not what was sent ({} bytes back for {})",
-                got.len(),
-                body.len()
-            ),
-        ));
+            back: got.len(),
+            sent: body.len(),
+        });
     }
     Ok(Timed {
         setup,
         answer,
         ended,
     })
+}
+
+/// TCP echo: the body written (by a thread of its own, so a large one cannot deadlock
+/// against the echo) and read back until the server closes.
+fn tcp_echo(to: SocketAddr, body: &[u8], start: Instant) -> Result<Got, CompareError> {
+    let e = client(Kind::TcpEcho);
+    let s = TcpStream::connect(to).map_err(&e)?;
+    let setup = Some(start.elapsed());
+    let _ = s.set_nodelay(true);
+    let (mut rd, mut wr) = (s.try_clone().map_err(&e)?, s);
+    let up = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = wr.write_all(&up);
+        let _ = wr.shutdown(std::net::Shutdown::Write);
+    });
+    let mut back = Vec::with_capacity(body.len());
+    rd.read_to_end(&mut back).map_err(&e)?;
+    let _ = writer.join();
+    Ok((back, setup))
+}
+
+/// ZeroMQ REQ/REP: one request, one reply (the connection is made in the background).
+fn zmq_request(to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, CompareError> {
+    let kind = Kind::Zmq;
+    let ep = crate::zmq::endpoint::Endpoint::parse(&format!("tcp://{to}")).map_err(client(kind))?;
+    let mut c =
+        crate::zmq::reqrep::Client::connect(servers.zmq_context(), &ep, Duration::from_secs(30))
+            .map_err(client(kind))?;
+    let reply = c.request(&[body]).map_err(client(kind))?;
+    Ok((reply.into_iter().next().unwrap_or_default(), None))
+}
+
+/// HTTP/1.1 or HTTPS: a POST to `/echo`.
+fn http1(kind: Kind, to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, CompareError> {
+    let scheme = if kind == Kind::Https { "https" } else { "http" };
+    let host = if kind == Kind::Https {
+        "localhost".to_string()
+    } else {
+        to.ip().to_string()
+    };
+    let mut c = crate::http1::client::Client::new(crate::http1::client::Options {
+        cacert: Some(servers.ca.clone()),
+        ..Default::default()
+    });
+    let mut req = crate::http1::client::Outgoing::new(
+        "POST",
+        url(kind, &format!("{scheme}://{host}:{}/echo", to.port()))?,
+    );
+    req.headers.set("Content-Type", "application/json");
+    req.body = body.to_vec();
+    let r = c.send(&req).map_err(client(kind))?;
+    Ok((r.body, None))
+}
+
+/// HTTP/2 over TLS: a POST to `/echo`, timed by the client.
+fn http2(
+    to: SocketAddr,
+    servers: &Servers,
+    body: &[u8],
+    start: Instant,
+) -> Result<Got, CompareError> {
+    let kind = Kind::Http2;
+    let mut req = crate::http2::client::Outgoing::get(url(
+        kind,
+        &format!("https://localhost:{}/echo", to.port()),
+    )?);
+    req.method = "POST".into();
+    req.body = body.to_vec();
+    let opts = crate::http2::client::Options {
+        cacert: Some(servers.ca.clone()),
+        ..Default::default()
+    };
+    let mut all = crate::http2::client::fetch_timed(vec![req], &opts).map_err(client(kind))?;
+    let f = all
+        .pop()
+        .ok_or(CompareError::NoResponse(kind))?
+        .map_err(client(kind))?;
+    // `done_after` counts from the request: what came before it was the set-up.
+    let setup = Some(start.elapsed().saturating_sub(f.done_after));
+    Ok((f.response.body, setup))
+}
+
+/// gRPC in cleartext: one unary call of the Echo method.
+fn grpc(to: SocketAddr, body: &[u8]) -> Result<Got, CompareError> {
+    let kind = Kind::Grpc;
+    let note = Note {
+        text: String::from_utf8_lossy(body).into_owned(),
+        seq: 1,
+    };
+    let base = url(kind, &format!("http://{to}"))?;
+    let opts = crate::grpc::client::Options {
+        h2: crate::http2::client::Options {
+            h2c: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let back: Note = crate::grpc::client::unary(&base, ECHO, &note, &opts).map_err(client(kind))?;
+    Ok((back.text.into_bytes(), None))
+}
+
+/// HTTP/3: a POST to `/echo`; the set-up is QUIC's handshake as the client saw it.
+fn http3(to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, CompareError> {
+    let kind = Kind::Http3;
+    let opts = crate::quic::client::Options {
+        cacert: Some(servers.ca.clone()),
+        method: "POST".into(),
+        body: Some(body.to_vec()),
+        headers: vec![("content-type".into(), "application/json".into())],
+        timeout: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let target = url(kind, &format!("https://localhost:{}/echo", to.port()))?;
+    let mut out = crate::quic::client::fetch(&[target], &opts).map_err(client(kind))?;
+    let response = out.responses.pop().ok_or(CompareError::NoResponse(kind))?;
+    Ok((response.body, Some(out.handshake)))
 }
 
 /// The WebRTC exchange: an answering peer that echoes, an offering peer that opens a reliable
@@ -398,23 +411,23 @@ pub fn webrtc_exchange<P>(
     use crate::webrtc::dtls::Identity;
     use crate::webrtc::peer::{Config, Event, Message, Peer};
     let kind = Kind::WebRtc;
-    let identity = Identity::generate().map_err(|e| err(kind, e))?;
+    let identity = Identity::generate().map_err(client(kind))?;
     let start = Instant::now();
-    let offer = Peer::offer(&identity, Config::default()).map_err(|e| err(kind, e))?;
+    let offer = Peer::offer(&identity, Config::default()).map_err(client(kind))?;
     let answerer_config = Config {
         role: "server",
         ..Config::default()
     };
     let (answerer, answer) =
-        Peer::answer(&offer.sdp, &identity, answerer_config).map_err(|e| err(kind, e))?;
+        Peer::answer(&offer.sdp, &identity, answerer_config).map_err(client(kind))?;
     let real = answerer.local_addr;
     std::thread::spawn(move || crate::webrtc::signaling::echo(answerer));
     let (path, relay) = via(real)?;
     let answer = retarget(&answer, real.port(), relay.port());
-    let mut peer = offer.accept(&answer).map_err(|e| err(kind, e))?;
+    let mut peer = offer.accept(&answer).map_err(client(kind))?;
     let id = peer.open("compare", ChannelType::RELIABLE);
     let limit = Duration::from_secs(30);
-    peer.wait_open(limit).map_err(|e| err(kind, e))?;
+    peer.wait_open(limit).map_err(client(kind))?;
     let setup = Some(start.elapsed());
     let chunks: Vec<Message> = if text {
         vec![Message::Text(String::from_utf8_lossy(body).into_owned())]
@@ -425,7 +438,7 @@ pub fn webrtc_exchange<P>(
     };
     let mut back = Vec::with_capacity(body.len());
     for m in chunks {
-        peer.send(id, m).map_err(|e| err(kind, e))?;
+        peer.send(id, m).map_err(client(kind))?;
     }
     let deadline = Instant::now() + limit;
     while back.len() < body.len() {
@@ -433,19 +446,23 @@ pub fn webrtc_exchange<P>(
         match peer.recv(left) {
             Some(Event::Message(_, Message::Text(t))) => back.extend_from_slice(t.as_bytes()),
             Some(Event::Message(_, Message::Binary(b))) => back.extend_from_slice(&b),
-            Some(Event::Ended(why)) => return Err(err(kind, format!("session ended: {why:?}"))),
+            Some(Event::Ended(why)) => {
+                let why = format!("{why:?}");
+                return Err(CompareError::SessionEnded { kind, why });
+            }
             Some(_) => {}
-            None => return Err(err(kind, "no echo in time")),
+            None => return Err(CompareError::NoEcho(kind)),
         }
     }
     let answer_time = start.elapsed();
     let ended = Instant::now();
     peer.close();
     if back != body {
-        return Err(err(
+        return Err(CompareError::Differs {
             kind,
-            format!("the echo differs ({} bytes for {})", back.len(), body.len()),
-        ));
+            back: back.len(),
+            sent: body.len(),
+        });
     }
     Ok((
         Timed {

@@ -87,12 +87,15 @@ fn sh(line: &str) -> Result<(), CompareError> {
     let out = Command::new(words[0])
         .args(&words[1..])
         .output()
-        .map_err(|e| CompareError(format!("{line}: {e}")))?;
+        .map_err(|e| CompareError::PathCommand {
+            command: line.to_string(),
+            error: e.to_string(),
+        })?;
     if !out.status.success() {
-        return Err(CompareError(format!(
-            "{line}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(CompareError::PathCommand {
+            command: line.to_string(),
+            error: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }
@@ -131,94 +134,152 @@ impl Recorder {
 /// In a namespace already set up with [`path_commands`]: the three downloads, one after the
 /// other, each of `streams` × `size` bytes of the same file.
 pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
+    // 1. The lossy path.
     for cmd in path_commands(setup.loss) {
         sh(&cmd)?;
     }
-    let e = |what: &str, x: &dyn std::fmt::Display| CompareError(format!("{what}: {x}"));
-    let root = std::env::temp_dir().join(format!("netlab-hol-{}", std::process::id()));
-    std::fs::create_dir_all(&root).map_err(|x| e("temp dir", &x))?;
-    let blob: Vec<u8> = (0..setup.size).map(|i| (i % 251) as u8).collect();
-    std::fs::write(root.join("blob.bin"), &blob).map_err(|x| e("temp dir", &x))?;
-    let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), Some(root.clone())));
-    let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
-    let h1 = crate::http1::server::spawn(
-        TcpListener::bind(local(HTTP1_PORT)).map_err(|x| e("bind", &x))?,
-        handler.clone(),
-        crate::http1::server::Config::default(),
-        Arc::new(crate::http1::server::plain),
-    )
-    .map_err(|x| e("HTTP/1.1", &x))?;
-    let h2 = crate::http2::server::spawn(
-        TcpListener::bind(local(HTTP2_PORT)).map_err(|x| e("bind", &x))?,
-        handler.clone(),
-        crate::http2::server::Config::default(),
-        crate::http2::server::Security::Cleartext,
-    )
-    .map_err(|x| e("HTTP/2", &x))?;
-    let pki = crate::tls::certs::generate().map_err(|x| e("certificate", &x))?;
-    let ca = root.join("ca.pem");
-    std::fs::write(&ca, &pki.ca_pem).map_err(|x| e("temp dir", &x))?;
-    let h3 = crate::quic::server::spawn(
-        UdpSocket::bind(local(HTTP3_PORT)).map_err(|x| e("bind", &x))?,
-        crate::quic::config::Identity::from_pki(&pki),
-        handler,
-        crate::quic::server::Config::default(),
-    )
-    .map_err(|x| e("HTTP/3", &x))?;
+    // 2. The file to download, and a server of each version serving it.
+    let servers = LossyServers::start(setup.size)?;
+    // 3. HTTP/1.1: one connection per stream, all at once, each read as it comes.
+    let a1 = download_http1(setup.streams)?;
+    // 4. HTTP/2: every stream on one connection.
+    let a2 = download_http2(setup.streams)?;
+    // 5. HTTP/3: every stream on one QUIC connection.
+    let a3 = download_http3(setup.streams, &servers.ca)?;
+    servers.stop();
+    Ok(vec![a1, a2, a3])
+}
 
-    // HTTP/1.1: one connection per stream, all at once, each read as it comes.
-    let rec = Recorder::new(setup.streams);
-    let threads: Vec<_> = (0..setup.streams)
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// A failure setting up [`run_here`]: `map_err(setup_error("bind"))`.
+fn setup_error<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> CompareError {
+    move |x| CompareError::LossySetup {
+        what,
+        error: x.to_string(),
+    }
+}
+
+/// A download's failure: `map_err(download_error("HTTP/2"))`.
+fn download_error<E: std::fmt::Display>(version: &'static str) -> impl Fn(E) -> CompareError {
+    move |x| CompareError::Download {
+        version,
+        error: x.to_string(),
+    }
+}
+
+/// Step 2 of [`run_here`]: the servers of the three versions on their fixed ports, serving
+/// `blob.bin` from a temp dir of their own, and the CA the HTTP/3 client trusts.
+struct LossyServers {
+    servers: [crate::l4::background::Background; 3],
+    root: std::path::PathBuf,
+    ca: std::path::PathBuf,
+}
+
+impl LossyServers {
+    fn start(size: usize) -> Result<LossyServers, CompareError> {
+        let root = std::env::temp_dir().join(format!("netlab-hol-{}", std::process::id()));
+        std::fs::create_dir_all(&root).map_err(setup_error("temp dir"))?;
+        let blob: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(root.join("blob.bin"), &blob).map_err(setup_error("temp dir"))?;
+        let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), Some(root.clone())));
+        let bind = |port| TcpListener::bind(local(port)).map_err(setup_error("bind"));
+        let h1 = crate::http1::server::spawn(
+            bind(HTTP1_PORT)?,
+            handler.clone(),
+            crate::http1::server::Config::default(),
+            Arc::new(crate::http1::server::plain),
+        )
+        .map_err(setup_error("HTTP/1.1"))?;
+        let h2 = crate::http2::server::spawn(
+            bind(HTTP2_PORT)?,
+            handler.clone(),
+            crate::http2::server::Config::default(),
+            crate::http2::server::Security::Cleartext,
+        )
+        .map_err(setup_error("HTTP/2"))?;
+        let pki = crate::tls::certs::generate().map_err(setup_error("certificate"))?;
+        let ca = root.join("ca.pem");
+        std::fs::write(&ca, &pki.ca_pem).map_err(setup_error("temp dir"))?;
+        let h3 = crate::quic::server::spawn(
+            UdpSocket::bind(local(HTTP3_PORT)).map_err(setup_error("bind"))?,
+            crate::quic::config::Identity::from_pki(&pki),
+            handler,
+            crate::quic::server::Config::default(),
+        )
+        .map_err(setup_error("HTTP/3"))?;
+        Ok(LossyServers {
+            servers: [h1, h2, h3],
+            root,
+            ca,
+        })
+    }
+
+    fn stop(self) {
+        for server in self.servers {
+            server.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Step 3 of [`run_here`]: one HTTP/1.1 connection per stream, each on a thread of its own.
+fn download_http1(streams: usize) -> Result<Arrivals, CompareError> {
+    let rec = Recorder::new(streams);
+    let threads: Vec<_> = (0..streams)
         .map(|i| {
             let rec = rec.clone();
-            std::thread::spawn(move || -> Result<(), String> {
-                let mut s = TcpStream::connect(local(HTTP1_PORT)).map_err(|e| e.to_string())?;
-                // A download that stops for this long is a failure, not a hang.
-                s.set_read_timeout(Some(Duration::from_secs(60)))
-                    .map_err(|e| e.to_string())?;
-                s.write_all(
-                    b"GET /blob.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-                )
-                .map_err(|e| e.to_string())?;
-                let mut buf = vec![0u8; 64 * 1024];
-                // The head first (it may come in pieces), then body bytes as they arrive.
-                let mut head = Vec::new();
-                let mut in_head = true;
-                loop {
-                    let n = s.read(&mut buf).map_err(|e| e.to_string())?;
-                    if n == 0 {
-                        return Ok(());
-                    }
-                    if !in_head {
-                        rec.add(i, n);
-                        continue;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                    if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                        in_head = false;
-                        let body = head.len() - (p + 4);
-                        if body > 0 {
-                            rec.add(i, body);
-                        }
-                    }
-                }
-            })
+            std::thread::spawn(move || download_one_http1(i, &rec))
         })
         .collect();
     for t in threads {
         t.join()
-            .map_err(|_| CompareError("HTTP/1.1 download thread".into()))?
-            .map_err(|x| e("HTTP/1.1 download", &x))?;
+            .map_err(|_| download_error("HTTP/1.1")("its thread panicked"))?
+            .map_err(download_error("HTTP/1.1"))?;
     }
-    let a1 = rec.take("HTTP/1.1");
+    Ok(rec.take("HTTP/1.1"))
+}
 
-    // HTTP/2: every stream on one connection.
-    let rec = Recorder::new(setup.streams);
+/// One HTTP/1.1 download, its body's arrivals recorded as stream `i`.
+fn download_one_http1(i: usize, rec: &Recorder) -> Result<(), std::io::Error> {
+    let mut s = TcpStream::connect(local(HTTP1_PORT))?;
+    // A download that stops for this long is a failure, not a hang.
+    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.write_all(b"GET /blob.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut buf = vec![0u8; 64 * 1024];
+    // The head first (it may come in pieces), then body bytes as they arrive.
+    let mut head = Vec::new();
+    let mut in_head = true;
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        if !in_head {
+            rec.add(i, n);
+            continue;
+        }
+        head.extend_from_slice(&buf[..n]);
+        if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            in_head = false;
+            let body = head.len() - (p + 4);
+            if body > 0 {
+                rec.add(i, body);
+            }
+        }
+    }
+}
+
+/// Step 4 of [`run_here`]: every stream on one HTTP/2 connection.
+fn download_http2(streams: usize) -> Result<Arrivals, CompareError> {
+    let rec = Recorder::new(streams);
     let r2 = rec.clone();
     let mut requests = Vec::new();
-    for _ in 0..setup.streams {
+    for _ in 0..streams {
         let url = Url::parse(&format!("http://127.0.0.1:{HTTP2_PORT}/blob.bin"))
-            .map_err(|x| e("URL", &x))?;
+            .map_err(setup_error("URL"))?;
         requests.push(crate::http2::client::Outgoing::get(url));
     }
     let opts = crate::http2::client::Options {
@@ -227,23 +288,26 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
         progress: Some(Progress::new(move |i, n| r2.add(i, n))),
         ..Default::default()
     };
-    for r in crate::http2::client::fetch(requests, &opts).map_err(|x| e("HTTP/2", &x))? {
-        r.map_err(|x| e("HTTP/2 stream", &x))?;
+    let e = download_error("HTTP/2");
+    for r in crate::http2::client::fetch(requests, &opts).map_err(&e)? {
+        r.map_err(&e)?;
     }
-    let a2 = rec.take("HTTP/2");
+    Ok(rec.take("HTTP/2"))
+}
 
-    // HTTP/3: every stream on one QUIC connection.
-    let rec = Recorder::new(setup.streams);
+/// Step 5 of [`run_here`]: every stream on one QUIC connection.
+fn download_http3(streams: usize, ca: &std::path::Path) -> Result<Arrivals, CompareError> {
+    let rec = Recorder::new(streams);
     let r3 = rec.clone();
     let mut urls = Vec::new();
-    for _ in 0..setup.streams {
+    for _ in 0..streams {
         urls.push(
             Url::parse(&format!("https://localhost:{HTTP3_PORT}/blob.bin"))
-                .map_err(|x| e("URL", &x))?,
+                .map_err(setup_error("URL"))?,
         );
     }
     let opts = crate::quic::client::Options {
-        cacert: Some(ca),
+        cacert: Some(ca.to_path_buf()),
         timeout: Duration::from_secs(60),
         // RFC 9218: incremental, so the server interleaves the streams as HTTP/2 does (the
         // default, non-incremental, sends one response after the other).
@@ -251,14 +315,8 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
         each: Some(Progress::new(move |i, n| r3.add(i, n))),
         ..Default::default()
     };
-    crate::quic::client::fetch(&urls, &opts).map_err(|x| e("HTTP/3", &x))?;
-    let a3 = rec.take("HTTP/3");
-
-    h1.stop();
-    h2.stop();
-    h3.stop();
-    let _ = std::fs::remove_dir_all(&root);
-    Ok(vec![a1, a2, a3])
+    crate::quic::client::fetch(&urls, &opts).map_err(download_error("HTTP/3"))?;
+    Ok(rec.take("HTTP/3"))
 }
 
 /// The gaps in each stream: no byte for at least `min_ms` between its first byte and its
@@ -285,29 +343,34 @@ pub fn stalls(a: &Arrivals, min_ms: f64) -> Vec<Stall> {
 /// them), near 0 when each stalls alone.
 pub fn shared(a: &Arrivals, min_ms: f64) -> f64 {
     let all = stalls(a, min_ms);
-    let end = |s: usize| a.streams[s].last().map(|l| l.0).unwrap_or(0.0);
     let (mut total, mut together) = (0.0, 0.0);
     for st in &all {
         // Sample the stall every millisecond.
         let mut t = st.from_ms + 0.5;
         while t < st.to_ms {
             total += 1.0;
-            let begun = |o: usize| a.streams[o].get(1).is_some_and(|f| f.0 <= t);
-            let others_open: Vec<usize> = (0..a.streams.len())
-                .filter(|&o| o != st.stream && begun(o) && end(o) > t)
-                .collect();
-            let all_stalled = !others_open.is_empty()
-                && others_open.iter().all(|&o| {
-                    all.iter()
-                        .any(|x| x.stream == o && x.from_ms <= t && t <= x.to_ms)
-                });
-            if all_stalled {
+            if every_other_stalled(a, &all, st.stream, t) {
                 together += 1.0;
             }
             t += 1.0;
         }
     }
     if total == 0.0 { 0.0 } else { together / total }
+}
+
+/// At `t`, whether every stream other than `stream` that was under way (begun, not
+/// finished) was in a stall too (and there was at least one).
+fn every_other_stalled(a: &Arrivals, all: &[Stall], stream: usize, t: f64) -> bool {
+    let end = |s: usize| a.streams[s].last().map(|l| l.0).unwrap_or(0.0);
+    let begun = |o: usize| a.streams[o].get(1).is_some_and(|f| f.0 <= t);
+    let stalled = |o: usize| {
+        all.iter()
+            .any(|x| x.stream == o && x.from_ms <= t && t <= x.to_ms)
+    };
+    let others_open: Vec<usize> = (0..a.streams.len())
+        .filter(|&o| o != stream && begun(o) && end(o) > t)
+        .collect();
+    !others_open.is_empty() && others_open.iter().all(|&o| stalled(o))
 }
 
 /// When the last byte of the last stream arrived (ms).

@@ -15,12 +15,14 @@
 //! - **answer**: from nothing to the whole answer;
 //! - **bulk**: `size` bytes sent and the same bytes back, per second both ways.
 
+pub mod error;
 pub mod exchange;
 pub mod hol;
 pub mod path;
 pub mod svg;
 pub mod tour;
 
+use crate::http2::frame::{HEADER_LEN, PREFACE_LEN};
 use exchange::{CompareError, Kind, NOTE, Servers, Timed, exchange};
 use path::{TcpPath, UdpPath};
 use std::net::SocketAddr;
@@ -57,7 +59,10 @@ enum Path {
 
 impl Path {
     fn start(kind: Kind, target: SocketAddr, delay: Duration) -> Result<Path, CompareError> {
-        let e = |x: std::io::Error| CompareError(format!("{}: relay: {x}", kind.name()));
+        let e = |x: std::io::Error| CompareError::Relay {
+            kind,
+            error: x.to_string(),
+        };
         Ok(if kind.over_tcp() {
             Path::Tcp(TcpPath::start(target, delay).map_err(e)?)
         } else {
@@ -105,8 +110,29 @@ fn one(
     Ok((timed, path))
 }
 
+/// The largest bulk size every server compared accepts: the smallest of their body limits,
+/// the HTTP/1.1 server's 8 MiB (HTTP/2's and HTTP/3's are 64 MiB; gRPC's messages are
+/// capped apart, [`GRPC_BULK_MAX`]). A larger body would be refused, and the client find
+/// the connection closed under its upload.
+pub fn max_bulk() -> usize {
+    let http1 = crate::http1::server::Config::default().max_body;
+    let http2 = crate::http2::server::Config::default().max_body;
+    let http3 = crate::quic::server::Config::default().max_body;
+    http1.min(http2).min(http3)
+}
+
+/// Refuses a bulk size over [`max_bulk`] before any server starts.
+pub fn check_size(size: usize) -> Result<(), CompareError> {
+    let max = max_bulk();
+    if size > max {
+        return Err(CompareError::TooLarge { size, max });
+    }
+    Ok(())
+}
+
 /// Measures one transport.
 pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, CompareError> {
+    check_size(size)?;
     let note = NOTE.as_bytes();
     // Bytes, set-up and answer on a plain path (after one warm-up, so no first-use costs of
     // this process — thread pools, caches — land in one transport's row).
@@ -170,7 +196,7 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
 /// HPACK at work, counted off the wire: the header block sizes of two identical GETs on one
 /// HTTP/2 connection (h2c, so the relay can read the frames).
 pub fn h2_header_blocks(servers: &Servers) -> Result<Vec<usize>, CompareError> {
-    let e = |x: &dyn std::fmt::Display| CompareError(format!("HTTP/2 header blocks: {x}"));
+    let e = |x: &dyn std::fmt::Display| CompareError::HeaderBlocks(x.to_string());
     let path = TcpPath::recording(servers.http2c.addr()).map_err(|x| e(&x))?;
     let url = crate::http::uri::Url::parse(&format!("http://{}/status/200", path.addr()))
         .map_err(|x| e(&x))?;
@@ -188,13 +214,13 @@ pub fn h2_header_blocks(servers: &Servers) -> Result<Vec<usize>, CompareError> {
     std::thread::sleep(Duration::from_millis(50));
     let bytes = path.counts.recorded();
     // The client preface (RFC 9113 §3.4), then frames: 9-byte headers, HEADERS = type 1.
-    let mut at = 24.min(bytes.len());
+    let mut at = PREFACE_LEN.min(bytes.len());
     let mut blocks = Vec::new();
     while let Some(h) = bytes.get(at..).and_then(crate::http2::frame::Header::parse) {
         if h.kind == crate::http2::frame::kind::HEADERS {
             blocks.push(h.length as usize);
         }
-        at += 9 + h.length as usize;
+        at += HEADER_LEN + h.length as usize;
     }
     Ok(blocks)
 }
@@ -274,4 +300,23 @@ pub fn json(rows: &[Row], size: usize) -> serde_json::Value {
         "bulk_bytes": size,
         "rows": rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bulk_limit_is_the_smallest_body_limit() {
+        // `netlab compare --help` states this number.
+        assert_eq!(max_bulk(), 8 << 20);
+        assert_eq!(check_size(8 << 20), Ok(()));
+        assert_eq!(
+            check_size(20_000_000),
+            Err(CompareError::TooLarge {
+                size: 20_000_000,
+                max: 8 << 20
+            })
+        );
+    }
 }

@@ -63,6 +63,32 @@ async fn serve_call(
     let path = parts.uri.path().to_string();
     // 1. gRPC is POST with content-type application/grpc[+proto]; anything else is not a
     //    gRPC call at all, and gets an HTTP answer (415, 405) instead of a grpc-status.
+    if let Some(refusal) = not_grpc(&parts, &path, peer) {
+        return http_error(&mut respond, refusal);
+    }
+    // 2. The deadline the client set, if any, and the call's metadata.
+    let deadline = deadline(&parts, &path, peer);
+    let metadata = metadata(&parts);
+    // 3. A method no one answers: UNIMPLEMENTED, trailers-only, before any message.
+    if !service.methods().contains(&path.as_str()) {
+        let status = super::exchange::unimplemented(&path, service.methods());
+        return finish(&mut respond, None, status).await;
+    }
+    // 4. The handler on a thread of its own, the request's messages pumped to it.
+    let (in_tx, in_rx) = std::sync::mpsc::channel();
+    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let call = Call::new(path.clone(), metadata, deadline, in_rx, out_tx);
+    let pump = tokio::spawn(read_requests(body, in_tx));
+    let handler = run_handler(service, call, format!("{peer}: {path}"), role);
+    // 5. Response messages as the handler sends them; then its status, or the deadline's.
+    let (stream, status) = relay(&mut respond, out_rx, handler, deadline).await;
+    pump.abort();
+    finish(&mut respond, stream, status).await;
+}
+
+/// Step 1 of [`serve_call`]: the HTTP status that refuses a request that is not a gRPC call
+/// (415 for another content-type, 405 for another method), or `None` for a call.
+fn not_grpc(parts: &http::request::Parts, path: &str, peer: SocketAddr) -> Option<u16> {
     let content_type = parts
         .headers
         .get("content-type")
@@ -72,42 +98,50 @@ async fn serve_call(
         trace::event(Layer::Grpc, || {
             format!("{peer}: {path}: content-type {content_type:?} is not gRPC: HTTP 415")
         });
-        return http_error(&mut respond, 415);
+        return Some(415);
     }
-    if parts.method != http::Method::POST {
-        return http_error(&mut respond, 405);
-    }
-    // 2. The deadline the client set, if any.
+    (parts.method != http::Method::POST).then_some(405)
+}
+
+/// Step 2 of [`serve_call`]: when the call must be over (`grpc-timeout`), traced with the
+/// call's arrival.
+fn deadline(parts: &http::request::Parts, path: &str, peer: SocketAddr) -> Option<Instant> {
     let timeout = parts
         .headers
         .get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
         .and_then(wire::parse_timeout);
-    let deadline = timeout.map(|t| Instant::now() + t);
     trace::received(Layer::Grpc, || {
         let limit = timeout
             .map(|t| format!(", deadline in {} ms", t.as_millis()))
             .unwrap_or_default();
         format!("call {path} from {peer}{limit}")
     });
+    timeout.map(|t| Instant::now() + t)
+}
+
+/// Step 2 of [`serve_call`]: the request's fields that are not the protocol's own.
+fn metadata(parts: &http::request::Parts) -> Headers {
     let mut metadata = Headers::new();
     for (name, value) in &parts.headers {
         if !RESERVED.contains(&name.as_str()) {
             metadata.append_latin1(name.as_str().as_bytes(), value.as_bytes());
         }
     }
-    // 3. A method no one answers: UNIMPLEMENTED, trailers-only, before any message.
-    if !service.methods().contains(&path.as_str()) {
-        let status = super::exchange::unimplemented(&path, service.methods());
-        return finish(&mut respond, None, status).await;
-    }
-    // 4. The handler on a thread of its own, the request's messages pumped to it.
-    let (in_tx, in_rx) = std::sync::mpsc::channel();
-    let (out_tx, mut out_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    let mut call = Call::new(path.clone(), metadata, deadline, in_rx, out_tx);
-    let pump = tokio::spawn(read_requests(body, in_tx));
-    let what = format!("{peer}: {path}");
-    let mut handler = tokio::task::spawn_blocking(move || {
+    metadata
+}
+
+/// What a handler's thread returns: its result, or why it has none.
+type HandlerTask = tokio::task::JoinHandle<Result<(), Status>>;
+
+/// Step 4 of [`serve_call`]: the handler on tokio's blocking pool; a panic is UNKNOWN.
+fn run_handler(
+    service: Arc<dyn Service>,
+    mut call: Call,
+    what: String,
+    role: Option<&'static str>,
+) -> HandlerTask {
+    tokio::task::spawn_blocking(move || {
         let _role = role.map(trace::role);
         match crate::catch::call(|| service.call(&mut call)) {
             Ok(result) => result,
@@ -116,8 +150,18 @@ async fn serve_call(
                 Err(Status::new(Code::UNKNOWN, "the handler panicked"))
             }
         }
-    });
-    // 5. Response messages as the handler sends them; then its status, or the deadline's.
+    })
+}
+
+/// Step 5 of [`serve_call`]: the handler's messages sent as they come, until it returns
+/// (its status), the client goes away (CANCELLED) or the deadline passes. Gives back the
+/// response stream, if one was opened, for the trailers.
+async fn relay(
+    respond: &mut h2::server::SendResponse<Bytes>,
+    mut out_rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    mut handler: HandlerTask,
+    deadline: Option<Instant>,
+) -> (Option<h2::SendStream<Bytes>>, Status) {
     let expiry = async {
         match deadline {
             Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
@@ -129,21 +173,18 @@ async fn serve_call(
     let mut outgoing_open = true;
     let status = loop {
         tokio::select! {
-            message = out_rx.recv(), if outgoing_open => match message {
-                Some(bytes) => {
-                    if !send_message(&mut respond, &mut stream, &bytes).await {
-                        break Status::new(Code::CANCELLED, "the client went away");
-                    }
+            message = out_rx.recv(), if outgoing_open => {
+                let Some(bytes) = message else {
+                    outgoing_open = false;
+                    continue;
+                };
+                if !send_message(respond, &mut stream, &bytes).await {
+                    break Status::new(Code::CANCELLED, "the client went away");
                 }
-                None => outgoing_open = false,
-            },
+            }
             result = &mut handler => {
                 // What the handler sent before it returned goes out before the status.
-                while let Ok(bytes) = out_rx.try_recv() {
-                    if !send_message(&mut respond, &mut stream, &bytes).await {
-                        break;
-                    }
-                }
+                drain(respond, &mut stream, &mut out_rx).await;
                 break match result {
                     Ok(Ok(())) => Status::ok(),
                     Ok(Err(status)) => status,
@@ -155,16 +196,28 @@ async fn serve_call(
             }
         }
     };
-    pump.abort();
-    finish(&mut respond, stream, status).await;
+    (stream, status)
 }
+
+/// Sends the messages still queued when the handler returned, until the client goes away.
+async fn drain(
+    respond: &mut h2::server::SendResponse<Bytes>,
+    stream: &mut Option<h2::SendStream<Bytes>>,
+    out_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Ok(bytes) = out_rx.try_recv() {
+        if !send_message(respond, stream, &bytes).await {
+            break;
+        }
+    }
+}
+
+/// What the request messages' reader tells the handler: a message, or why there are no more.
+type ToHandler = std::sync::mpsc::Sender<Result<Vec<u8>, Status>>;
 
 /// Reads the request's DATA frames into whole messages for the handler, giving capacity
 /// back as it goes; a broken frame or a message cut short is INTERNAL.
-async fn read_requests(
-    mut body: h2::RecvStream,
-    to_handler: std::sync::mpsc::Sender<Result<Vec<u8>, Status>>,
-) {
+async fn read_requests(mut body: h2::RecvStream, to_handler: ToHandler) {
     let mut deframer = Deframer::default();
     while let Some(chunk) = body.data().await {
         let chunk = match chunk {
@@ -179,19 +232,8 @@ async fn read_requests(
         };
         let _ = body.flow_control().release_capacity(chunk.len());
         deframer.push(&chunk);
-        loop {
-            match deframer.next_message() {
-                Ok(Some(message)) => {
-                    if to_handler.send(Ok(message)).is_err() {
-                        return;
-                    }
-                }
-                Ok(None) => break,
-                Err(status) => {
-                    let _ = to_handler.send(Err(status));
-                    return;
-                }
-            }
+        if !deliver(&mut deframer, &to_handler) {
+            return;
         }
     }
     if deframer.pending() > 0 {
@@ -204,6 +246,25 @@ async fn read_requests(
         )));
     }
     // Dropping the sender tells the handler the client has sent its last message.
+}
+
+/// Hands every whole message the deframer holds to the handler; false when reading must
+/// stop (a broken frame, told to the handler, or a handler gone).
+fn deliver(deframer: &mut Deframer, to_handler: &ToHandler) -> bool {
+    loop {
+        match deframer.next_message() {
+            Ok(Some(message)) => {
+                if to_handler.send(Ok(message)).is_err() {
+                    return false;
+                }
+            }
+            Ok(None) => return true,
+            Err(status) => {
+                let _ = to_handler.send(Err(status));
+                return false;
+            }
+        }
+    }
 }
 
 /// The response headers before the first message, then the message in DATA frames.

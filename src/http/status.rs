@@ -79,6 +79,19 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// Whether a response with this status never has content, in any version: "All 1xx
+/// (Informational), 204 (No Content), and 304 (Not Modified) responses do not include
+/// content" (RFC 9110 §6.4.1).
+pub fn forbids_content(status: u16) -> bool {
+    status < 200 || status == 204 || status == 304
+}
+
+/// Whether content follows a response's head: not for the statuses above, and not in answer
+/// to HEAD, whose response has the fields a GET would get and no content (RFC 9110 §9.3.2).
+pub fn content_follows(method: &str, status: u16) -> bool {
+    method != "HEAD" && !forbids_content(status)
+}
+
 /// Every code RFC 9110 §15 defines, in order: what the tests hold [`reason`] to.
 pub const RFC_9110: &[u16] = &[
     100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 306, 307, 308, 400,
@@ -100,5 +113,28 @@ mod tests {
         assert_eq!(reason(416), "Range Not Satisfiable");
         assert_eq!(reason(413), "Content Too Large");
         assert_eq!(reason(299), "");
+    }
+
+    #[test]
+    fn informational_204_304_and_head_carry_no_content() {
+        for (method, status, follows) in [
+            ("GET", 100, false),
+            ("GET", 103, false),
+            ("GET", 200, true),
+            ("GET", 204, false),
+            ("POST", 205, true),
+            ("GET", 304, false),
+            ("GET", 404, true),
+            ("HEAD", 200, false),
+            ("HEAD", 404, false),
+        ] {
+            assert_eq!(
+                content_follows(method, status),
+                follows,
+                "{method} answered {status}"
+            );
+        }
+        assert!(forbids_content(101) && forbids_content(204) && forbids_content(304));
+        assert!(!forbids_content(200) && !forbids_content(205));
     }
 }

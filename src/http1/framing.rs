@@ -144,7 +144,7 @@ pub fn response_body_length(
     head: &ResponseHead,
 ) -> Result<BodyLength, FramingError> {
     // Rule 1: HEAD responses, 1xx, 204 and 304 never have a body.
-    if request_method == "HEAD" || head.status < 200 || head.status == 204 || head.status == 304 {
+    if !crate::http::status::content_follows(request_method, head.status) {
         return Ok(BodyLength::None);
     }
     // Rule 2: a 2xx to CONNECT turns the connection into a tunnel.

@@ -415,7 +415,7 @@ pub fn encode_response(method: &str, resp: &Response) -> Vec<u8> {
     let chunked = headers.has_token("transfer-encoding", "chunked");
     // RFC 9110 §8.6: no Content-Length in 1xx and 204; a 304 and a HEAD response carry the
     // length the full response would have.
-    let bodyless_status = resp.status < 200 || resp.status == 204 || resp.status == 304;
+    let bodyless_status = crate::http::status::forbids_content(resp.status);
     // Head and body go out in one write (one syscall for a small response); the handler's
     // fields first, then the ones the server adds.
     let mut out = Vec::with_capacity(256 + resp.body.len());
@@ -429,7 +429,7 @@ pub fn encode_response(method: &str, resp: &Response) -> Vec<u8> {
     }
     out.extend_from_slice(b"\r\n");
     head::trace(Dir::Sent, &out, "response head");
-    let send_body = method != "HEAD" && !bodyless_status;
+    let send_body = crate::http::status::content_follows(method, resp.status);
     if send_body {
         encode_body(&resp.body, chunked, &mut out);
     }

@@ -212,31 +212,41 @@ pub async fn open(origin: &Url, opts: &Options) -> Result<Connection, ClientErro
     match origin.scheme {
         Scheme::Http => handshake(tcp, opts.accept_push).await,
         Scheme::Https => {
-            let config = tls::client_config(opts.cacert.as_deref(), opts.insecure, &[b"h2"])
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
-            let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
-                .map_err(|e| ClientError::Tls(format!("'{}': {e}", origin.host)))?;
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .map_err(|e| ClientError::Tls(format!("TLS handshake failed: {e}")))?;
-            let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-            trace::event(Layer::Tls, || {
-                format!(
-                    "handshake complete, ALPN {}",
-                    alpn.as_deref()
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .unwrap_or_else(|| "none".into())
-                )
-            });
-            if alpn.as_deref() != Some(b"h2") {
-                return Err(ClientError::NoH2(
-                    alpn.map(|a| String::from_utf8_lossy(&a).into_owned()),
-                ));
-            }
+            let tls = tls_handshake(origin, opts, tcp).await?;
             handshake(tls, opts.accept_push).await
         }
     }
+}
+
+/// TLS over `tcp`, with ALPN: a server that does not choose h2 cannot be spoken to here.
+async fn tls_handshake(
+    origin: &Url,
+    opts: &Options,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, ClientError> {
+    let config = tls::client_config(opts.cacert.as_deref(), opts.insecure, &[b"h2"])
+        .map_err(|e| ClientError::Tls(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
+        .map_err(|e| ClientError::Tls(format!("'{}': {e}", origin.host)))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| ClientError::Tls(format!("TLS handshake failed: {e}")))?;
+    let alpn = tls
+        .get_ref()
+        .1
+        .alpn_protocol()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    trace::event(Layer::Tls, || {
+        format!(
+            "handshake complete, ALPN {}",
+            alpn.as_deref().unwrap_or("none")
+        )
+    });
+    if alpn.as_deref() != Some("h2") {
+        return Err(ClientError::NoH2(alpn));
+    }
+    Ok(tls)
 }
 
 /// The HTTP/2 part: preface and SETTINGS, then one stream per request, all open at once.
@@ -271,72 +281,29 @@ async fn streams(
 ) -> Result<Vec<Result<Fetched, ClientError>>, ClientError> {
     let role = trace::current_role();
     let started = std::time::Instant::now();
-    let accept_push = opts.accept_push;
     let mut pending = Vec::new();
     for (index, req) in requests.into_iter().enumerate() {
-        let progress = opts.progress.clone();
         let head = to_http(&req).map_err(ClientError::Request)?;
         sender = sender
             .ready()
             .await
             .map_err(|e| ClientError::H2(e.to_string()))?;
         let end = req.body.is_empty();
-        let (mut response, mut body) = sender
+        let (mut response, body) = sender
             .send_request(head, end)
             .map_err(|e| ClientError::H2(e.to_string()))?;
-        let mut promises = accept_push.then(|| response.push_promises());
-        let max = opts.max_body;
-        let upload = Bytes::from(req.body);
+        let stream = Stream {
+            index,
+            started,
+            max: opts.max_body,
+            progress: opts.progress.clone(),
+            promises: opts.accept_push.then(|| response.push_promises()),
+        };
+        let upload = (!end).then(|| (body, Bytes::from(req.body)));
         // 3. Each stream reads (and, for an upload, writes) in a task of its own.
         pending.push(tokio::spawn(async move {
             let _role = role.map(trace::role);
-            let send = async {
-                if !end {
-                    send_data(&mut body, upload, true)
-                        .await
-                        .map_err(|e| ClientError::H2(e.to_string()))
-                } else {
-                    Ok(())
-                }
-            };
-            let receive = async {
-                let resp = response.await.map_err(|e| ClientError::H2(e.to_string()))?;
-                let (parts, mut stream) = resp.into_parts();
-                let data = read_body_each(&mut stream, max, |n| {
-                    if let Some(p) = &progress {
-                        p.call(index, n);
-                    }
-                })
-                .await
-                .map_err(|e| ClientError::H2(e.to_string()))?;
-                Ok::<_, ClientError>((from_http(&parts, data), started.elapsed()))
-            };
-            // What the server promised on this stream: each promise, then its response.
-            let pushes = async {
-                let mut pushed = Vec::new();
-                let Some(promises) = promises.as_mut() else {
-                    return pushed;
-                };
-                while let Some(Ok(promise)) = promises.push_promise().await {
-                    let (request, future) = promise.into_parts();
-                    let path = request.uri().path().to_string();
-                    if let Ok(resp) = future.await {
-                        let (parts, mut stream) = resp.into_parts();
-                        if let Ok(data) = read_body(&mut stream, max).await {
-                            pushed.push((path, from_http(&parts, data)));
-                        }
-                    }
-                }
-                pushed
-            };
-            let (sent, received, pushed) = tokio::join!(send, receive, pushes);
-            sent?;
-            let (response, done_after) = received?;
-            Ok(Fetched {
-                response,
-                done_after,
-                pushed,
-            })
+            stream.run(response, upload).await
         }));
     }
     drop(sender);
@@ -348,6 +315,84 @@ async fn streams(
         });
     }
     Ok(out)
+}
+
+/// One stream's task: its upload, its response, and what the server pushed with it.
+struct Stream {
+    /// Which request this is, for `progress`.
+    index: usize,
+    /// When the first request was sent.
+    started: std::time::Instant,
+    /// The largest body accepted.
+    max: usize,
+    progress: Option<crate::http::progress::Progress>,
+    /// The server's promises on this stream, when pushes are accepted.
+    promises: Option<h2::client::PushPromises>,
+}
+
+impl Stream {
+    /// Sends the body (if any) while the response and the pushes are read.
+    async fn run(
+        mut self,
+        response: h2::client::ResponseFuture,
+        upload: Option<(h2::SendStream<Bytes>, Bytes)>,
+    ) -> Result<Fetched, ClientError> {
+        let send = async {
+            let Some((mut body, bytes)) = upload else {
+                return Ok(());
+            };
+            send_data(&mut body, bytes, true)
+                .await
+                .map_err(|e| ClientError::H2(e.to_string()))
+        };
+        let (max, promises) = (self.max, self.promises.take());
+        let (sent, received, pushed) =
+            tokio::join!(send, self.receive(response), pushes(promises, max));
+        sent?;
+        let (response, done_after) = received?;
+        Ok(Fetched {
+            response,
+            done_after,
+            pushed,
+        })
+    }
+
+    /// The response, every DATA frame told to `progress`; and when it was complete.
+    async fn receive(
+        &self,
+        response: h2::client::ResponseFuture,
+    ) -> Result<(Response, Duration), ClientError> {
+        let resp = response.await.map_err(|e| ClientError::H2(e.to_string()))?;
+        let (parts, mut stream) = resp.into_parts();
+        let data = read_body_each(&mut stream, self.max, |n| {
+            if let Some(p) = &self.progress {
+                p.call(self.index, n);
+            }
+        })
+        .await
+        .map_err(|e| ClientError::H2(e.to_string()))?;
+        Ok((from_http(&parts, data), self.started.elapsed()))
+    }
+}
+
+/// What the server promised on a stream: each promise, then its response.
+async fn pushes(promises: Option<h2::client::PushPromises>, max: usize) -> Vec<(String, Response)> {
+    let mut pushed = Vec::new();
+    let Some(mut promises) = promises else {
+        return pushed;
+    };
+    while let Some(Ok(promise)) = promises.push_promise().await {
+        let (request, future) = promise.into_parts();
+        let path = request.uri().path().to_string();
+        let Ok(resp) = future.await else {
+            continue;
+        };
+        let (parts, mut stream) = resp.into_parts();
+        if let Ok(data) = read_body(&mut stream, max).await {
+            pushed.push((path, from_http(&parts, data)));
+        }
+    }
+    pushed
 }
 
 /// The request as `h2` wants it: pseudo-headers from the URL (RFC 9113 §8.3.1), fields

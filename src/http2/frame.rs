@@ -21,6 +21,9 @@ use std::fmt;
 /// The client connection preface (RFC 9113 §3.4).
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/// The preface's length: 24 bytes.
+pub const PREFACE_LEN: usize = PREFACE.len();
+
 /// The frame header is always 9 bytes (§4.1).
 pub const HEADER_LEN: usize = 9;
 
@@ -293,135 +296,54 @@ fn priority(b: &[u8]) -> Priority {
 
 /// Decodes one frame's payload as its header's type says.
 pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
-    let on_stream = header.stream != 0;
-    let need_stream = |name: &'static str| -> Result<(), FrameError> {
-        if on_stream {
-            Ok(())
-        } else {
-            Err(FrameError::Stream(name))
-        }
-    };
-    let need_connection = |name: &'static str| -> Result<(), FrameError> {
-        if on_stream {
-            Err(FrameError::Stream(name))
-        } else {
-            Ok(())
-        }
-    };
     match header.kind {
         kind::DATA => {
-            need_stream("DATA frames MUST be associated with a stream (§6.1)")?;
+            on_stream(
+                header,
+                "DATA frames MUST be associated with a stream (§6.1)",
+            )?;
             let (start, end) = unpad(header, payload)?;
             Ok(Frame::Data {
                 data: &payload[start..end],
                 padding: payload.len() - end,
             })
         }
-        kind::HEADERS => {
-            need_stream("HEADERS frames MUST be associated with a stream (§6.2)")?;
-            let (mut start, end) = unpad(header, payload)?;
-            let priority = if header.flags & flag::PRIORITY != 0 {
-                if end < start + 5 {
-                    return Err(FrameError::Size(
-                        "HEADERS with PRIORITY shorter than 5 bytes",
-                    ));
-                }
-                start += 5;
-                Some(priority(&payload[start - 5..]))
-            } else {
-                None
-            };
-            Ok(Frame::Headers {
-                priority,
-                block: &payload[start..end],
-                padding: payload.len() - end,
-            })
-        }
+        kind::HEADERS => headers(header, payload),
         kind::PRIORITY => {
-            need_stream("PRIORITY frames MUST be associated with a stream (§6.3)")?;
-            if payload.len() != 5 {
-                return Err(FrameError::Size(
-                    "a PRIORITY frame's payload is 5 bytes (§6.3)",
-                ));
-            }
+            on_stream(
+                header,
+                "PRIORITY frames MUST be associated with a stream (§6.3)",
+            )?;
+            exactly(payload, 5, "a PRIORITY frame's payload is 5 bytes (§6.3)")?;
             Ok(Frame::Priority(priority(payload)))
         }
         kind::RST_STREAM => {
-            need_stream("RST_STREAM frames MUST be associated with a stream (§6.4)")?;
-            if payload.len() != 4 {
-                return Err(FrameError::Size(
-                    "a RST_STREAM frame's payload is 4 bytes (§6.4)",
-                ));
-            }
+            on_stream(
+                header,
+                "RST_STREAM frames MUST be associated with a stream (§6.4)",
+            )?;
+            exactly(payload, 4, "a RST_STREAM frame's payload is 4 bytes (§6.4)")?;
             Ok(Frame::RstStream(ErrorCode(u32_at(payload, 0))))
         }
-        kind::SETTINGS => {
-            need_connection("SETTINGS frames apply to the connection, stream 0 (§6.5)")?;
-            if header.flags & flag::ACK != 0 && !payload.is_empty() {
-                return Err(FrameError::Size("a SETTINGS ACK carries no payload (§6.5)"));
-            }
-            if payload.len() % 6 != 0 {
-                return Err(FrameError::Size(
-                    "a SETTINGS payload is a multiple of 6 bytes (§6.5)",
-                ));
-            }
-            let mut params = Vec::new();
-            for p in payload.chunks_exact(6) {
-                let id = u16::from_be_bytes([p[0], p[1]]);
-                let value = u32_at(p, 2);
-                let bad = match id {
-                    0x2 => value > 1,
-                    0x4 => value > 0x7fff_ffff,
-                    0x5 => !(DEFAULT_MAX_FRAME_SIZE..=0x00ff_ffff).contains(&value),
-                    _ => false,
-                };
-                if bad {
-                    return Err(FrameError::Setting { id, value });
-                }
-                params.push((id, value));
-            }
-            Ok(Frame::Settings(params))
-        }
-        kind::PUSH_PROMISE => {
-            need_stream("PUSH_PROMISE frames MUST be associated with a stream (§6.6)")?;
-            let (start, end) = unpad(header, payload)?;
-            if end < start + 4 {
-                return Err(FrameError::Size(
-                    "PUSH_PROMISE without a Promised Stream ID",
-                ));
-            }
-            Ok(Frame::PushPromise {
-                promised: u32_at(payload, start) & 0x7fff_ffff,
-                block: &payload[start + 4..end],
-                padding: payload.len() - end,
-            })
-        }
+        kind::SETTINGS => settings(header, payload),
+        kind::PUSH_PROMISE => push_promise(header, payload),
         kind::PING => {
-            need_connection("PING frames are not associated with a stream (§6.7)")?;
+            on_connection(
+                header,
+                "PING frames are not associated with a stream (§6.7)",
+            )?;
             let data: [u8; 8] = payload
                 .try_into()
                 .map_err(|_| FrameError::Size("a PING frame's payload is 8 bytes (§6.7)"))?;
             Ok(Frame::Ping(data))
         }
-        kind::GOAWAY => {
-            need_connection("GOAWAY frames apply to the connection, stream 0 (§6.8)")?;
-            if payload.len() < 8 {
-                return Err(FrameError::Size(
-                    "a GOAWAY frame's payload is at least 8 bytes",
-                ));
-            }
-            Ok(Frame::GoAway {
-                last_stream: u32_at(payload, 0) & 0x7fff_ffff,
-                code: ErrorCode(u32_at(payload, 4)),
-                debug: &payload[8..],
-            })
-        }
+        kind::GOAWAY => goaway(header, payload),
         kind::WINDOW_UPDATE => {
-            if payload.len() != 4 {
-                return Err(FrameError::Size(
-                    "a WINDOW_UPDATE frame's payload is 4 bytes (§6.9)",
-                ));
-            }
+            exactly(
+                payload,
+                4,
+                "a WINDOW_UPDATE frame's payload is 4 bytes (§6.9)",
+            )?;
             let increment = u32_at(payload, 0) & 0x7fff_ffff;
             if increment == 0 {
                 return Err(FrameError::ZeroIncrement);
@@ -429,11 +351,17 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
             Ok(Frame::WindowUpdate(increment))
         }
         kind::CONTINUATION => {
-            need_stream("CONTINUATION frames MUST be associated with a stream (§6.10)")?;
+            on_stream(
+                header,
+                "CONTINUATION frames MUST be associated with a stream (§6.10)",
+            )?;
             Ok(Frame::Continuation(payload))
         }
         kind::PRIORITY_UPDATE => {
-            need_connection("PRIORITY_UPDATE is sent on stream 0 (RFC 9218 §7.1)")?;
+            on_connection(
+                header,
+                "PRIORITY_UPDATE is sent on stream 0 (RFC 9218 §7.1)",
+            )?;
             if payload.len() < 4 {
                 return Err(FrameError::Size("PRIORITY_UPDATE without a stream ID"));
             }
@@ -444,6 +372,123 @@ pub fn parse<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameE
         }
         _ => Ok(Frame::Unknown),
     }
+}
+
+/// A frame type that belongs to a stream, on stream 0: PROTOCOL_ERROR.
+fn on_stream(header: &Header, rule: &'static str) -> Result<(), FrameError> {
+    if header.stream == 0 {
+        return Err(FrameError::Stream(rule));
+    }
+    Ok(())
+}
+
+/// A frame type that belongs to the connection, on a stream: PROTOCOL_ERROR.
+fn on_connection(header: &Header, rule: &'static str) -> Result<(), FrameError> {
+    if header.stream != 0 {
+        return Err(FrameError::Stream(rule));
+    }
+    Ok(())
+}
+
+/// A payload of a fixed length, or FRAME_SIZE_ERROR.
+fn exactly(payload: &[u8], len: usize, rule: &'static str) -> Result<(), FrameError> {
+    if payload.len() != len {
+        return Err(FrameError::Size(rule));
+    }
+    Ok(())
+}
+
+/// HEADERS (§6.2): padding, the priority fields when PRIORITY is set, the block fragment.
+fn headers<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+    on_stream(
+        header,
+        "HEADERS frames MUST be associated with a stream (§6.2)",
+    )?;
+    let (mut start, end) = unpad(header, payload)?;
+    let mut fields = None;
+    if header.flags & flag::PRIORITY != 0 {
+        if end < start + 5 {
+            return Err(FrameError::Size(
+                "HEADERS with PRIORITY shorter than 5 bytes",
+            ));
+        }
+        fields = Some(priority(&payload[start..]));
+        start += 5;
+    }
+    Ok(Frame::Headers {
+        priority: fields,
+        block: &payload[start..end],
+        padding: payload.len() - end,
+    })
+}
+
+/// SETTINGS (§6.5): six bytes per parameter, each value in its range (§6.5.2).
+fn settings<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+    on_connection(
+        header,
+        "SETTINGS frames apply to the connection, stream 0 (§6.5)",
+    )?;
+    if header.flags & flag::ACK != 0 && !payload.is_empty() {
+        return Err(FrameError::Size("a SETTINGS ACK carries no payload (§6.5)"));
+    }
+    if payload.len() % 6 != 0 {
+        return Err(FrameError::Size(
+            "a SETTINGS payload is a multiple of 6 bytes (§6.5)",
+        ));
+    }
+    let mut params = Vec::new();
+    for p in payload.chunks_exact(6) {
+        let id = u16::from_be_bytes([p[0], p[1]]);
+        let value = u32_at(p, 2);
+        let bad = match id {
+            0x2 => value > 1,
+            0x4 => value > 0x7fff_ffff,
+            0x5 => !(DEFAULT_MAX_FRAME_SIZE..=0x00ff_ffff).contains(&value),
+            _ => false,
+        };
+        if bad {
+            return Err(FrameError::Setting { id, value });
+        }
+        params.push((id, value));
+    }
+    Ok(Frame::Settings(params))
+}
+
+/// PUSH_PROMISE (§6.6): padding, the promised stream, the block fragment.
+fn push_promise<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+    on_stream(
+        header,
+        "PUSH_PROMISE frames MUST be associated with a stream (§6.6)",
+    )?;
+    let (start, end) = unpad(header, payload)?;
+    if end < start + 4 {
+        return Err(FrameError::Size(
+            "PUSH_PROMISE without a Promised Stream ID",
+        ));
+    }
+    Ok(Frame::PushPromise {
+        promised: u32_at(payload, start) & 0x7fff_ffff,
+        block: &payload[start + 4..end],
+        padding: payload.len() - end,
+    })
+}
+
+/// GOAWAY (§6.8): the last stream, the error code, debug data.
+fn goaway<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
+    on_connection(
+        header,
+        "GOAWAY frames apply to the connection, stream 0 (§6.8)",
+    )?;
+    if payload.len() < 8 {
+        return Err(FrameError::Size(
+            "a GOAWAY frame's payload is at least 8 bytes",
+        ));
+    }
+    Ok(Frame::GoAway {
+        last_stream: u32_at(payload, 0) & 0x7fff_ffff,
+        code: ErrorCode(u32_at(payload, 4)),
+        debug: &payload[8..],
+    })
 }
 
 /// A frame type's name as the RFC spells it.

@@ -287,28 +287,35 @@ struct Node {
     symbol: Option<u16>,
 }
 
+/// The decoding tree of the code table, built once.
 fn tree() -> &'static [Node] {
     static TREE: OnceLock<Vec<Node>> = OnceLock::new();
     TREE.get_or_init(|| {
         let mut nodes = vec![Node::default()];
         for (symbol, &(code, len)) in CODES.iter().enumerate() {
-            let mut at = 0usize;
-            for i in (0..len).rev() {
-                let bit = ((code >> i) & 1) as usize;
-                at = match nodes[at].next[bit] {
-                    Some(n) => n as usize,
-                    None => {
-                        nodes.push(Node::default());
-                        let n = nodes.len() - 1;
-                        nodes[at].next[bit] = Some(n as u16);
-                        n
-                    }
-                };
-            }
-            nodes[at].symbol = Some(symbol as u16);
+            let leaf = path(&mut nodes, code, len);
+            nodes[leaf].symbol = Some(symbol as u16);
         }
         nodes
     })
+}
+
+/// Walks the `len` bits of `code`, most significant first, from the root, adding the nodes
+/// that are missing; returns where the path ends.
+fn path(nodes: &mut Vec<Node>, code: u32, len: u8) -> usize {
+    let mut at = 0usize;
+    for i in (0..len).rev() {
+        let bit = ((code >> i) & 1) as usize;
+        if let Some(n) = nodes[at].next[bit] {
+            at = n as usize;
+            continue;
+        }
+        nodes.push(Node::default());
+        let n = nodes.len() - 1;
+        nodes[at].next[bit] = Some(n as u16);
+        at = n;
+    }
+    at
 }
 
 /// Decodes a Huffman-coded string.

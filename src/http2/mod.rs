@@ -8,7 +8,8 @@
 //! 2. [`hpack`] and [`huffman`] — header compression: tables, integers, Huffman strings.
 //! 3. [`tap`] — a whole connection decoded, both directions (the tap and the trace).
 //! 4. [`server`] — the HTTP/1.1 handlers served over HTTP/2, behind a blocking facade;
-//!    [`io`] — the traced byte stream and flow-controlled bodies it shares with the client.
+//!    [`stream`] — one stream of it, request to response and pushes; [`io`] — the traced
+//!    byte stream and flow-controlled bodies it shares with the client.
 //! 5. [`client`] — several requests as concurrent streams on one connection.
 //! 6. [`tour`] — the HTTP/2 section of `netlab tour`.
 
@@ -18,5 +19,6 @@ pub mod hpack;
 pub mod huffman;
 pub mod io;
 pub mod server;
+pub mod stream;
 pub mod tap;
 pub mod tour;

@@ -1,17 +1,19 @@
 //! The HTTP/2 server: the same handlers as HTTP/1.1 (`crate::http::handler`), served over
 //! binary frames with many streams on one connection (RFC 9113).
 //!
-//! The `h2` crate is async, and netlab is not: this file is where the two meet, and the
-//! only place the server uses tokio (DESIGN.md principle 4). Threads, where they are made:
+//! The `h2` crate is async, and netlab is not: this file (the connection) and
+//! [`super::stream`] (each stream of it) are where the two meet, and the only places the
+//! server uses tokio (docs/design.md, principle 4). Threads, where they are made:
 //!
 //! - the accept loop is L4's ([`crate::l4::accept`]): one thread per connection, or with
 //!   `--serial` (`config.http1.threads`) none: one connection at a time on the loop's thread;
 //! - that thread runs a current-thread tokio runtime for its connection only, which polls
 //!   the `h2` connection and one task per stream (all on this one thread);
-//! - each request's handler runs on a thread of tokio's blocking pool (`spawn_blocking`), so
-//!   a slow handler holds back its own stream only: the others' frames keep flowing. So in a
-//!   debugger, a breakpoint in a handler stops a `tokio-runtime-worker` thread, while one in
-//!   the frame or HPACK decoders of the trace stops the connection's thread.
+//! - each request's handler runs on a thread of tokio's blocking pool (`spawn_blocking`, in
+//!   [`super::stream`]), so a slow handler holds back its own stream only: the others'
+//!   frames keep flowing. So in a debugger, a breakpoint in a handler stops a
+//!   `tokio-runtime-worker` thread, while one in the frame or HPACK decoders of the trace
+//!   stops the connection's thread.
 //!
 //! Which protocol a connection speaks is decided before any HTTP is read:
 //! - with TLS, by ALPN (RFC 7301): a client that offers `h2` gets HTTP/2, one that offers only
@@ -20,9 +22,9 @@
 //!   §3.3) or else HTTP/1.1. The `Upgrade: h2c` dance of RFC 7540 is deprecated by RFC 9113
 //!   (§3.1) and not offered.
 
-use super::io::{BodyError, Prefixed, Traced, read_body, send_data};
+use super::frame::{PREFACE, PREFACE_LEN};
+use super::io::{Prefixed, Traced};
 use crate::http::handler::Handler;
-use crate::http::message::{Headers, Request, Response, Version};
 use crate::http1;
 use crate::l4::accept;
 use crate::l4::background::Background;
@@ -155,7 +157,7 @@ pub fn http_streams(handler: Arc<dyn Handler>, max_body: usize) -> StreamFn {
         let handler = handler.clone();
         let role = trace::current_role();
         Box::pin(async move {
-            serve_stream(request, respond, peer, handler, max_body, role).await;
+            super::stream::serve_stream(request, respond, peer, handler, max_body, role).await;
         })
     })
 }
@@ -196,126 +198,177 @@ fn serve_connection(
     security: &Security,
 ) {
     // 1. A runtime for this connection alone, on this thread.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            trace::event(Layer::H2, || format!("{peer}: no runtime: {e}; closing"));
-            return;
-        }
+    let Some(conn) = Connection::new(peer, app, config) else {
+        return;
     };
     // Sockets handed to tokio register with this runtime's reactor.
-    let _enter = runtime.enter();
-    let handshake = Instant::now() + config.handshake_timeout;
+    let _enter = conn.runtime.enter();
     match security {
-        Security::Cleartext => {
-            // 2a. h2c: the preface says HTTP/2; anything else is HTTP/1.1.
-            if !starts_with_preface(&stream, handshake) {
-                let mut conn = Transport::Plain(stream);
-                match &app.http1 {
-                    Some(handler) => {
-                        trace::event(Layer::H2, || {
-                            format!(
-                                "{peer}: no HTTP/2 preface: serving HTTP/1.1 on this connection"
-                            )
-                        });
-                        http1::server::serve_connection(
-                            &mut conn,
-                            peer,
-                            handler.as_ref(),
-                            &config.http1,
-                        );
-                    }
-                    None => {
-                        trace::event(Layer::H2, || {
-                            format!(
-                                "{peer}: no HTTP/2 preface, and this server speaks only HTTP/2: closing"
-                            )
-                        });
-                    }
-                }
-                conn.close();
-                return;
-            }
-            let io = match to_async(stream) {
-                Ok(io) => io,
-                Err(_) => return,
-            };
-            runtime.block_on(serve_h2(io, peer, app.streams.clone(), config.clone()));
-        }
+        // 2a. h2c: the preface says HTTP/2; anything else is HTTP/1.1.
+        Security::Cleartext => conn.cleartext(stream),
+        // 2b. TLS: the handshake picks the protocol (ALPN), and h2 is served at once.
         Security::Tls(tls) => {
-            // 2b. TLS: the handshake picks the protocol (ALPN).
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
-            let Ok(io) = to_async(stream) else {
+            let Some(tls) = conn.tls(stream, tls) else {
                 return;
             };
-            let accepted = runtime.block_on(async {
-                let left = handshake.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, acceptor.accept(io)).await {
-                    Ok(Ok(tls)) => Some(tls),
-                    Ok(Err(e)) => {
-                        trace::event(Layer::Tls, || format!("{peer}: TLS handshake failed: {e}"));
-                        None
-                    }
-                    Err(_) => {
-                        trace::event(Layer::Tls, || {
-                            format!(
-                                "{peer}: no TLS handshake within {} ms; closing",
-                                config.handshake_timeout.as_millis()
-                            )
-                        });
-                        None
-                    }
-                }
-            });
-            let Some(tls) = accepted else {
-                return;
-            };
-            let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
-            trace::event(Layer::Tls, || {
-                format!(
-                    "{peer}: handshake complete, ALPN {}",
-                    alpn.as_deref()
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .unwrap_or_else(|| "none".into())
-                )
-            });
-            if alpn.as_deref() == Some(b"h2") {
-                runtime.block_on(serve_h2(tls, peer, app.streams.clone(), config.clone()));
-                return;
-            }
             // 3. HTTP/1.1 on the same TLS session, in blocking mode from here on.
-            let (io, session) = tls.into_inner();
-            let Ok(tcp) = io.into_std() else {
-                return;
-            };
-            if tcp.set_nonblocking(false).is_err() {
-                return;
+            conn.http1_over_tls(tls);
+        }
+    }
+}
+
+/// A TLS session over a socket tokio drives.
+type TlsStream = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+/// One connection being served: its peer, what to serve, and its own runtime. One method
+/// per step of [`serve_connection`].
+struct Connection<'a> {
+    peer: SocketAddr,
+    app: &'a App,
+    config: &'a Arc<Config>,
+    runtime: tokio::runtime::Runtime,
+    /// When the TLS handshake (or h2c's first bytes) must be done.
+    handshake: Instant,
+}
+
+impl<'a> Connection<'a> {
+    /// Step 1: the runtime, or `None` (traced) when the system gives none.
+    fn new(peer: SocketAddr, app: &'a App, config: &'a Arc<Config>) -> Option<Connection<'a>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let runtime = match runtime {
+            Ok(rt) => rt,
+            Err(e) => {
+                trace::event(Layer::H2, || format!("{peer}: no runtime: {e}; closing"));
+                return None;
             }
-            let mut conn = Transport::TlsServer(Box::new(rustls::StreamOwned::new(session, tcp)));
-            match &app.http1 {
-                Some(handler) => http1::server::serve_connection(
+        };
+        Some(Connection {
+            peer,
+            app,
+            config,
+            runtime,
+            handshake: Instant::now() + config.handshake_timeout,
+        })
+    }
+
+    /// Step 2a: h2c by prior knowledge, or HTTP/1.1 when the first bytes are not the preface.
+    fn cleartext(&self, stream: TcpStream) {
+        if starts_with_preface(&stream, self.handshake) {
+            if let Ok(io) = to_async(stream) {
+                self.h2(io);
+            }
+            return;
+        }
+        let peer = self.peer;
+        let mut conn = Transport::Plain(stream);
+        match &self.app.http1 {
+            Some(handler) => {
+                trace::event(Layer::H2, || {
+                    format!("{peer}: no HTTP/2 preface: serving HTTP/1.1 on this connection")
+                });
+                http1::server::serve_connection(
                     &mut conn,
                     peer,
                     handler.as_ref(),
-                    &config.http1,
-                ),
-                None => trace::event(Layer::Tls, || {
-                    format!(
-                        "{peer}: the client did not offer h2, and this server speaks only HTTP/2: closing"
-                    )
-                }),
+                    &self.config.http1,
+                );
             }
-            conn.close();
+            None => trace::event(Layer::H2, || {
+                format!("{peer}: no HTTP/2 preface, and this server speaks only HTTP/2: closing")
+            }),
         }
+        conn.close();
+    }
+
+    /// Step 2b: the TLS handshake within the time allowed; HTTP/2 served here when ALPN
+    /// chose h2, or the session handed back for HTTP/1.1.
+    fn tls(&self, stream: TcpStream, tls: &Arc<ServerConfig>) -> Option<TlsStream> {
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls.clone());
+        let io = to_async(stream).ok()?;
+        let tls = self.runtime.block_on(self.accept_tls(acceptor, io))?;
+        let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let peer = self.peer;
+        trace::event(Layer::Tls, || {
+            format!(
+                "{peer}: handshake complete, ALPN {}",
+                alpn.as_deref()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .unwrap_or_else(|| "none".into())
+            )
+        });
+        if alpn.as_deref() == Some(b"h2") {
+            self.h2(tls);
+            return None;
+        }
+        Some(tls)
+    }
+
+    /// The server's side of the TLS handshake, or `None` (traced) when it fails or is late.
+    async fn accept_tls(
+        &self,
+        acceptor: tokio_rustls::TlsAcceptor,
+        io: tokio::net::TcpStream,
+    ) -> Option<TlsStream> {
+        let (peer, config) = (self.peer, self.config);
+        let left = self.handshake.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, acceptor.accept(io)).await {
+            Ok(Ok(tls)) => Some(tls),
+            Ok(Err(e)) => {
+                trace::event(Layer::Tls, || format!("{peer}: TLS handshake failed: {e}"));
+                None
+            }
+            Err(_) => {
+                trace::event(Layer::Tls, || {
+                    format!(
+                        "{peer}: no TLS handshake within {} ms; closing",
+                        config.handshake_timeout.as_millis()
+                    )
+                });
+                None
+            }
+        }
+    }
+
+    /// Step 3: the session back on a blocking socket, served by the HTTP/1.1 server.
+    fn http1_over_tls(&self, tls: TlsStream) {
+        let (io, session) = tls.into_inner();
+        let Ok(tcp) = io.into_std() else {
+            return;
+        };
+        if tcp.set_nonblocking(false).is_err() {
+            return;
+        }
+        let peer = self.peer;
+        let mut conn = Transport::TlsServer(Box::new(rustls::StreamOwned::new(session, tcp)));
+        match &self.app.http1 {
+            Some(handler) => http1::server::serve_connection(
+                &mut conn,
+                peer,
+                handler.as_ref(),
+                &self.config.http1,
+            ),
+            None => trace::event(Layer::Tls, || {
+                format!(
+                    "{peer}: the client did not offer h2, and this server speaks only HTTP/2: closing"
+                )
+            }),
+        }
+        conn.close();
+    }
+
+    /// HTTP/2 on `io` until the connection ends ([`serve_h2`]).
+    fn h2<T: AsyncRead + AsyncWrite + Unpin>(&self, io: T) {
+        let (streams, config) = (self.app.streams.clone(), self.config.clone());
+        self.runtime
+            .block_on(serve_h2(io, self.peer, streams, config));
     }
 }
 
 /// Waits for the first bytes and says whether they are the client preface.
 fn starts_with_preface(stream: &TcpStream, deadline: Instant) -> bool {
-    let mut buf = [0u8; 24];
+    let mut buf = [0u8; PREFACE_LEN];
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
@@ -323,7 +376,7 @@ fn starts_with_preface(stream: &TcpStream, deadline: Instant) -> bool {
         }
         match stream.peek(&mut buf) {
             Ok(0) | Err(_) => return false,
-            Ok(n) if buf[..n] != super::frame::PREFACE[..n] => return false,
+            Ok(n) if buf[..n] != PREFACE[..n] => return false,
             Ok(n) if n == buf.len() => {
                 let _ = stream.set_read_timeout(None);
                 return true;
@@ -347,71 +400,20 @@ async fn serve_h2<T>(mut io: T, peer: SocketAddr, streams: StreamFn, config: Arc
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    // 1. The client's preface, checked here: "Clients and servers MUST treat an invalid
-    //    connection preface as a connection error of type PROTOCOL_ERROR" (RFC 9113 §3.4),
-    //    and a connection error is answered with GOAWAY (§5.4.1), which h2 alone does not send.
-    let mut preface = [0u8; 24];
-    let read = tokio::time::timeout(config.handshake_timeout, io.read_exact(&mut preface)).await;
-    if !matches!(read, Ok(Ok(_))) || preface != *super::frame::PREFACE {
-        trace::event(Layer::H2, || {
-            format!(
-                "{peer}: no valid connection preface ({}): SETTINGS, GOAWAY PROTOCOL_ERROR",
-                crate::trace::quoted(&preface, 24)
-            )
-        });
-        let _ = io.write_all(&goaway_invalid_preface()).await;
-        let _ = io.shutdown().await;
+    // 1. The client's preface, checked here.
+    if !read_preface(&mut io, peer, &config).await {
         return;
     }
     // 2. The SETTINGS exchange, through the frame trace (which sees the preface too).
-    let io = Traced::new(Prefixed::new(&preface, io), Side::Server);
-    let mut builder = h2::server::Builder::new();
-    builder
-        .max_concurrent_streams(config.max_concurrent_streams)
-        .max_header_list_size(config.max_header_list)
-        // Larger windows than the RFC's 65,535 bytes, so a big upload is not throttled by
-        // round trips on loopback; capacity is released as the body is read.
-        .initial_window_size(1 << 20)
-        .initial_connection_window_size(4 << 20);
-    let mut conn = match builder.handshake::<_, Bytes>(io).await {
-        Ok(c) => c,
-        Err(e) => {
-            trace::event(Layer::H2, || {
-                format!("{peer}: HTTP/2 handshake failed: {e}")
-            });
-            return;
-        }
+    let io = Traced::new(Prefixed::new(PREFACE, io), Side::Server);
+    let Some(mut conn) = handshake(io, peer, &config).await else {
+        return;
     };
     trace::event(Layer::H2, || format!("{peer}: HTTP/2 connection open"));
     let active = Arc::new(AtomicUsize::new(0));
     let mut opened = 0u64;
-    loop {
-        // 3. The next stream, or the connection's end. No stream for the idle time, and
-        //    none open: GOAWAY(NO_ERROR), then let the client finish.
-        let next = match tokio::time::timeout(config.idle_timeout, conn.accept()).await {
-            Ok(next) => next,
-            Err(_) => {
-                if active.load(Ordering::SeqCst) == 0 {
-                    trace::event(Layer::H2, || {
-                        format!(
-                            "{peer}: idle for {} ms: GOAWAY NO_ERROR",
-                            config.idle_timeout.as_millis()
-                        )
-                    });
-                    conn.graceful_shutdown();
-                }
-                continue;
-            }
-        };
-        let (request, respond) = match next {
-            None => break,
-            Some(Ok(pair)) => pair,
-            Some(Err(e)) => {
-                // A connection error: h2 has sent GOAWAY with the code (RFC 9113 §5.4.1).
-                trace::event(Layer::H2, || format!("{peer}: connection error: {e}"));
-                break;
-            }
-        };
+    // 3. The next stream, or the connection's end.
+    while let Some((request, respond)) = next_stream(&mut conn, peer, &config, &active).await {
         opened += 1;
         // 4. Each stream in its own task, so the connection keeps being polled (and
         //    flow-control windows keep being updated) while a body is read or written.
@@ -425,6 +427,102 @@ where
     trace::event(Layer::H2, || {
         format!("{peer}: HTTP/2 connection closed after {opened} stream(s)")
     });
+}
+
+/// Step 1 of [`serve_h2`]: "Clients and servers MUST treat an invalid connection preface as
+/// a connection error of type PROTOCOL_ERROR" (RFC 9113 §3.4), and a connection error is
+/// answered with GOAWAY (§5.4.1), which h2 alone does not send. True when it was valid.
+async fn read_preface<T>(io: &mut T, peer: SocketAddr, config: &Config) -> bool
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut preface = [0u8; PREFACE_LEN];
+    let read = tokio::time::timeout(config.handshake_timeout, io.read_exact(&mut preface)).await;
+    if matches!(read, Ok(Ok(_))) && preface == *PREFACE {
+        return true;
+    }
+    trace::event(Layer::H2, || {
+        format!(
+            "{peer}: no valid connection preface ({}): SETTINGS, GOAWAY PROTOCOL_ERROR",
+            crate::trace::quoted(&preface, PREFACE_LEN)
+        )
+    });
+    let _ = io.write_all(&goaway_invalid_preface()).await;
+    let _ = io.shutdown().await;
+    false
+}
+
+/// Step 2 of [`serve_h2`]: h2's handshake with this server's limits (SETTINGS both ways).
+async fn handshake<T>(
+    io: T,
+    peer: SocketAddr,
+    config: &Config,
+) -> Option<h2::server::Connection<T, Bytes>>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .max_header_list_size(config.max_header_list)
+        // Larger windows than the RFC's 65,535 bytes, so a big upload is not throttled by
+        // round trips on loopback; capacity is released as the body is read.
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(4 << 20);
+    match builder.handshake::<_, Bytes>(io).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            trace::event(Layer::H2, || {
+                format!("{peer}: HTTP/2 handshake failed: {e}")
+            });
+            None
+        }
+    }
+}
+
+/// No stream for the idle time, and none open: GOAWAY(NO_ERROR); the client may finish
+/// what it has under way.
+fn goaway_idle<T>(conn: &mut h2::server::Connection<T, Bytes>, peer: SocketAddr, config: &Config)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let idle = config.idle_timeout.as_millis();
+    trace::event(Layer::H2, || {
+        format!("{peer}: idle for {idle} ms: GOAWAY NO_ERROR")
+    });
+    conn.graceful_shutdown();
+}
+
+/// A stream's request and the handle that answers it.
+type Incoming = (
+    http::Request<h2::RecvStream>,
+    h2::server::SendResponse<Bytes>,
+);
+
+/// Step 3 of [`serve_h2`]: the next stream, or `None` at the connection's end. No stream
+/// for the idle time, and none open: GOAWAY(NO_ERROR), then let the client finish.
+async fn next_stream<T>(
+    conn: &mut h2::server::Connection<T, Bytes>,
+    peer: SocketAddr,
+    config: &Config,
+    active: &AtomicUsize,
+) -> Option<Incoming>
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        match tokio::time::timeout(config.idle_timeout, conn.accept()).await {
+            Err(_) if active.load(Ordering::SeqCst) == 0 => goaway_idle(conn, peer, config),
+            Err(_) => {}
+            Ok(None) => return None,
+            Ok(Some(Ok(pair))) => return Some(pair),
+            Ok(Some(Err(e))) => {
+                // A connection error: h2 has sent GOAWAY with the code (RFC 9113 §5.4.1).
+                trace::event(Layer::H2, || format!("{peer}: connection error: {e}"));
+                return None;
+            }
+        }
+    }
 }
 
 /// An empty SETTINGS (the server's preface, §3.4) and a GOAWAY(PROTOCOL_ERROR), by hand.
@@ -451,236 +549,4 @@ fn goaway_invalid_preface() -> Vec<u8> {
     .emit(&mut out);
     out.extend_from_slice(&payload);
     out
-}
-
-/// The request as a handler sees it: the same `Request` HTTP/1.1 builds, with
-/// `version = HTTP/2` and the `:authority` pseudo-header as `Host` (RFC 9113 §8.3.1).
-fn to_request(parts: &http::request::Parts, body: Vec<u8>, trailers: Headers) -> Request {
-    let mut headers = Headers::new();
-    if let Some(authority) = parts.uri.authority() {
-        if !parts.headers.contains_key(http::header::HOST) {
-            headers.append("host", authority.as_str());
-        }
-    }
-    for (name, value) in &parts.headers {
-        headers.append_latin1(name.as_str().as_bytes(), value.as_bytes());
-    }
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    Request {
-        method: parts.method.as_str().to_string(),
-        target,
-        version: Version::HTTP_2,
-        headers,
-        body,
-        trailers,
-    }
-}
-
-/// One stream: read the body (releasing flow-control capacity as it goes), run the handler,
-/// send the response in as many DATA frames as the peer's windows allow.
-async fn serve_stream(
-    request: http::Request<h2::RecvStream>,
-    mut respond: h2::server::SendResponse<Bytes>,
-    peer: SocketAddr,
-    handler: Arc<dyn Handler>,
-    max_body: usize,
-    role: Option<&'static str>,
-) {
-    let (parts, mut body) = request.into_parts();
-    // 1. The body, every DATA frame of it, with capacity given back as it is read.
-    let data = match read_body(&mut body, max_body).await {
-        Ok(d) => d,
-        Err(BodyError::TooLarge(max)) => {
-            let resp = Response::text(413, &format!("the body may be at most {max} bytes"));
-            send(&mut respond, &parts.method, resp).await;
-            return;
-        }
-        Err(BodyError::H2(e)) => {
-            trace::event(Layer::H2, || {
-                format!("{peer}: stream reset while reading: {e}")
-            });
-            return;
-        }
-    };
-    let trailers = match body.trailers().await {
-        Ok(Some(map)) => {
-            let mut t = Headers::new();
-            for (n, v) in &map {
-                t.append_latin1(n.as_str().as_bytes(), v.as_bytes());
-            }
-            t
-        }
-        _ => Headers::new(),
-    };
-    let req = to_request(&parts, data, trailers);
-    if let Some(p) = req.headers.get("priority") {
-        // RFC 9218 §4: urgency u=0..7 and incremental i. The streams here are answered as
-        // their handlers finish; the field is shown, not acted on.
-        trace::event(Layer::H2, || {
-            format!("{peer}: client priority \"{p}\" (RFC 9218), noted")
-        });
-    }
-    // 2. The handler, off the runtime's thread.
-    let method = parts.method.clone();
-    let resp = run_handler(handler.clone(), req, peer, role).await;
-    // 3. Server push (RFC 9113 §8.4): what the response names as preloads is promised
-    //    before the response that references it, then sent on streams of its own.
-    let mut pushes = Vec::new();
-    if method == http::Method::GET {
-        for path in preloads(&resp.headers) {
-            let uri = format!(
-                "{}://{}{path}",
-                parts.uri.scheme_str().unwrap_or("https"),
-                parts
-                    .uri
-                    .authority()
-                    .map(|a| a.as_str())
-                    .unwrap_or("localhost")
-            );
-            let Ok(promise) = http::Request::get(uri.as_str()).body(()) else {
-                continue;
-            };
-            match respond.push_request(promise) {
-                Ok(pushed) => pushes.push((path, pushed)),
-                Err(e) => {
-                    // curl sends SETTINGS_ENABLE_PUSH=0; so do browsers today.
-                    trace::event(Layer::H2, || {
-                        format!("{peer}: not pushing {path}: {e} (the client refuses pushes)")
-                    });
-                    break;
-                }
-            }
-        }
-    }
-    // 4. The response, then what was promised.
-    send(&mut respond, &method, resp).await;
-    for (path, mut pushed) in pushes {
-        let mut req = Request::new("GET", &path);
-        req.version = Version::HTTP_2;
-        if let Some(a) = parts.uri.authority() {
-            req.headers.append("host", a.as_str());
-        }
-        let resp = run_handler(handler.clone(), req, peer, role).await;
-        if let Some((head, body)) = head_and_body(&http::Method::GET, resp) {
-            if let Ok(mut stream) = pushed.send_response(head, body.is_none()) {
-                if let Some(b) = body {
-                    let _ = send_data(&mut stream, b, true).await;
-                }
-            }
-        }
-    }
-}
-
-/// Runs the handler on tokio's blocking pool; a panic costs its request a 500.
-async fn run_handler(
-    handler: Arc<dyn Handler>,
-    req: Request,
-    peer: SocketAddr,
-    role: Option<&'static str>,
-) -> Response {
-    let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
-    tokio::task::spawn_blocking(move || {
-        let _role = role.map(trace::role);
-        match crate::catch::call(|| handler.handle(&req)) {
-            Ok(r) => r,
-            Err(p) => {
-                crate::catch::report(Layer::H2, &what, &p, "answered 500, serving on");
-                Response::text(500, "the handler panicked")
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Response::text(500, "the handler did not finish"))
-}
-
-/// The paths a response names in `Link: <path>; rel=preload` fields (same origin only).
-pub fn preloads(headers: &Headers) -> Vec<String> {
-    headers
-        .get_all("link")
-        .flat_map(|v| v.split(','))
-        .filter_map(|link| {
-            let (target, params) = link.trim().split_once(';')?;
-            let path = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-            // rel=preload or rel="preload" (RFC 8288 §3: a quoted value is the same).
-            let preload = params.split(';').any(|p| match p.trim().split_once('=') {
-                Some((k, v)) => {
-                    k.trim().eq_ignore_ascii_case("rel")
-                        && v.trim().trim_matches('"').eq_ignore_ascii_case("preload")
-                }
-                None => false,
-            });
-            (preload && path.starts_with('/') && !path.starts_with("//")).then(|| path.to_string())
-        })
-        .collect()
-}
-
-/// A response as `h2` sends it: the head (no connection-specific fields, a Date, a
-/// Content-Length) and the body when one goes out.
-fn head_and_body(
-    method: &http::Method,
-    resp: Response,
-) -> Option<(http::Response<()>, Option<Bytes>)> {
-    let mut builder = http::Response::builder().status(resp.status);
-    for (name, value) in resp.headers.iter() {
-        let lower = name.to_ascii_lowercase();
-        if crate::http::fields::CONNECTION_SPECIFIC.contains(&lower.as_str()) {
-            continue;
-        }
-        let bytes: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();
-        if let (Ok(n), Ok(v)) = (
-            http::HeaderName::from_bytes(lower.as_bytes()),
-            http::HeaderValue::from_bytes(&bytes),
-        ) {
-            builder = builder.header(n, v);
-        }
-    }
-    // RFC 9110 §6.6.1: an origin server with a clock sends Date.
-    if !resp.headers.contains("date") {
-        builder = builder.header("date", crate::http::date::now());
-    }
-    let bodyless = resp.status == 204 || resp.status == 304 || resp.status < 200;
-    if !bodyless && !resp.headers.contains("content-length") {
-        builder = builder.header("content-length", resp.body.len());
-    }
-    let head = builder.body(()).ok()?;
-    let send_body = method != http::Method::HEAD && !bodyless && !resp.body.is_empty();
-    Some((head, send_body.then(|| Bytes::from(resp.body))))
-}
-
-/// Sends a response: HEADERS, then DATA frames as flow control allows (RFC 9113 §5.2).
-async fn send(
-    respond: &mut h2::server::SendResponse<Bytes>,
-    method: &http::Method,
-    resp: Response,
-) {
-    let Some((head, body)) = head_and_body(method, resp) else {
-        return respond.send_reset(h2::Reason::INTERNAL_ERROR);
-    };
-    if let Ok(mut stream) = respond.send_response(head, body.is_none()) {
-        if let Some(b) = body {
-            let _ = send_data(&mut stream, b, true).await;
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn preload_links_name_what_to_push() {
-        let mut h = Headers::new();
-        h.append(
-            "Link",
-            "</a.css>; rel=preload; as=style, <https://elsewhere/x.js>; rel=preload",
-        );
-        h.append("Link", "</b.js>; rel=\"preload\"");
-        h.append("Link", "</c.js>; rel=preload; as=script");
-        h.append("Link", "</next>; rel=next");
-        assert_eq!(preloads(&h), ["/a.css", "/b.js", "/c.js"]);
-    }
 }

@@ -13,7 +13,7 @@
 //! [hpack] →   :method: GET (indexed 2, static)
 //! ```
 
-use super::frame::{self, Frame, Header, PREFACE};
+use super::frame::{self, ErrorCode, Frame, Header, PREFACE, PREFACE_LEN};
 use super::hpack::{self, Decoder as Hpack};
 use crate::l4::relay::Side;
 use crate::tap::{Decoder, Line};
@@ -77,15 +77,10 @@ impl Conversation {
     pub fn feed(&mut self, from: Side, bytes: &[u8]) -> Vec<Line> {
         let dir = from.dir();
         let preview = self.preview;
+        let [client, server] = &mut self.sides;
         let (me, other) = match from {
-            Side::Client => {
-                let [a, b] = &mut self.sides;
-                (a, b)
-            }
-            Side::Server => {
-                let [a, b] = &mut self.sides;
-                (b, a)
-            }
+            Side::Client => (client, server),
+            Side::Server => (server, client),
         };
         let mut out = Vec::new();
         if me.broken {
@@ -93,45 +88,19 @@ impl Conversation {
         }
         me.buf.extend_from_slice(bytes);
         // 1. The client's preface, once.
-        if me.preface {
-            let n = me.buf.len().min(PREFACE.len());
-            if me.buf[..n] != PREFACE[..n] {
-                me.broken = true;
-                out.push(line(
-                    Dir::Event,
-                    Layer::H2,
-                    format!(
-                        "{} the client did not open with the HTTP/2 preface (RFC 9113 §3.4): {}; not decoded",
-                        dir_word(dir),
-                        quoted(&me.buf[..me.buf.len().min(24)], 24)
-                    ),
-                ));
-                return out;
-            }
-            if me.buf.len() < PREFACE.len() {
-                return out;
-            }
-            me.buf.drain(..PREFACE.len());
-            me.preface = false;
-            out.push(line(
-                dir,
-                Layer::H2,
-                "connection preface \"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n\" (24 bytes)".into(),
-            ));
+        if me.preface && !me.take_preface(dir, &mut out) {
+            return out;
         }
         // 2. Whole frames: header, then payload.
         while let Some(header) = Header::parse(&me.buf) {
             let total = frame::HEADER_LEN + header.length as usize;
             if total > MAX_FRAME {
                 me.broken = true;
-                out.push(line(
-                    Dir::Event,
-                    Layer::H2,
-                    format!(
-                        "a frame of {} bytes: not HTTP/2; not decoded",
-                        header.length
-                    ),
-                ));
+                let text = format!(
+                    "a frame of {} bytes: not HTTP/2; not decoded",
+                    header.length
+                );
+                out.push(line(Dir::Event, Layer::H2, text));
                 break;
             }
             if me.buf.len() < total {
@@ -139,43 +108,97 @@ impl Conversation {
             }
             let bytes: Vec<u8> = me.buf.drain(..total).collect();
             me.frames += 1;
-            let payload = &bytes[frame::HEADER_LEN..];
-            match frame::parse(&header, payload) {
-                Ok(f) => {
-                    let mut text = frame::describe(&header, &f);
-                    if let Frame::Data { data, .. } = &f {
-                        if !data.is_empty() && preview > 0 {
-                            text.push_str(&format!(" data={}", quoted(data, preview)));
-                        }
-                    }
-                    out.push(line(dir, Layer::H2, text));
-                    decode_more(me, other, &header, &f, dir, &mut out);
-                }
-                Err(e) => {
-                    out.push(line(
-                        dir,
-                        Layer::H2,
-                        format!(
-                            "{} stream={} length={}: {e}; the receiver answers {} {}",
-                            frame::kind_name(header.kind),
-                            header.stream,
-                            header.length,
-                            if header.stream == 0 || e.code().0 != 0x6 {
-                                "GOAWAY"
-                            } else {
-                                "RST_STREAM"
-                            },
-                            e.code()
-                        ),
-                    ));
-                }
-            }
+            frame_lines(
+                me,
+                other,
+                &header,
+                &bytes[frame::HEADER_LEN..],
+                dir,
+                preview,
+                &mut out,
+            );
             if me.broken {
                 break;
             }
         }
         out
     }
+}
+
+impl Direction {
+    /// Step 1 of [`Conversation::feed`]: the preface taken off the buffer once it is whole
+    /// (true), or not yet whole, or wrong: then this direction is not decoded (false).
+    fn take_preface(&mut self, dir: Dir, out: &mut Vec<Line>) -> bool {
+        let n = self.buf.len().min(PREFACE.len());
+        if self.buf[..n] != PREFACE[..n] {
+            self.broken = true;
+            out.push(line(
+                Dir::Event,
+                Layer::H2,
+                format!(
+                    "{} the client did not open with the HTTP/2 preface (RFC 9113 §3.4): {}; not decoded",
+                    dir_word(dir),
+                    quoted(&self.buf[..self.buf.len().min(PREFACE_LEN)], PREFACE_LEN)
+                ),
+            ));
+            return false;
+        }
+        if self.buf.len() < PREFACE.len() {
+            return false;
+        }
+        self.buf.drain(..PREFACE.len());
+        self.preface = false;
+        out.push(line(
+            dir,
+            Layer::H2,
+            "connection preface \"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n\" (24 bytes)".into(),
+        ));
+        true
+    }
+}
+
+/// Step 2 of [`Conversation::feed`], for one whole frame: its line (or what is wrong with
+/// it, and the receiver's answer), then what it means beyond ([`decode_more`]).
+fn frame_lines(
+    me: &mut Direction,
+    other: &mut Direction,
+    header: &Header,
+    payload: &[u8],
+    dir: Dir,
+    preview: usize,
+    out: &mut Vec<Line>,
+) {
+    let f = match frame::parse(header, payload) {
+        Ok(f) => f,
+        Err(e) => {
+            // A frame of the wrong size on a stream is shown as a stream error (RFC 9113 §4.2
+            // allows it where the frame does not change the connection's state); every other
+            // rule broken here is a connection error (§5.4.1).
+            let on_stream_only = header.stream != 0 && e.code() == ErrorCode::FRAME_SIZE_ERROR;
+            let answer = if !on_stream_only {
+                "GOAWAY"
+            } else {
+                "RST_STREAM"
+            };
+            let text = format!(
+                "{} stream={} length={}: {e}; the receiver answers {answer} {}",
+                frame::kind_name(header.kind),
+                header.stream,
+                header.length,
+                e.code()
+            );
+            out.push(line(dir, Layer::H2, text));
+            return;
+        }
+    };
+    let mut text = frame::describe(header, &f);
+    if let Frame::Data { data, .. } = &f {
+        if !data.is_empty() && preview > 0 {
+            text.push_str(&format!(" data={}", quoted(data, preview)));
+        }
+    }
+    out.push(line(dir, Layer::H2, text));
+    decode_more(me, other, header, &f, dir, out);
 }
 
 fn dir_word(dir: Dir) -> &'static str {

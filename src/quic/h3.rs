@@ -127,31 +127,14 @@ pub fn request(fields: &[Header]) -> Result<Request, Malformed> {
     })
 }
 
-/// The fields of a response and whether a body follows: `:status` first, names in lower
-/// case, no connection-specific fields, a Date and a Content-Length as HTTP/2 sends them.
+/// The fields of a response and whether a body follows: `:status` first, then the fields
+/// every binary version sends ([`crate::http::response_fields`]).
 pub fn response_fields(method: &str, resp: &Response) -> (Vec<Header>, bool) {
     let mut out = Vec::with_capacity(resp.headers.len() + 3);
     out.push(Header::new(b":status", resp.status.to_string().as_bytes()));
-    for (name, value) in resp.headers.iter() {
-        let lower = name.to_ascii_lowercase();
-        if CONNECTION_SPECIFIC.contains(&lower.as_str()) {
-            continue;
-        }
-        let bytes: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();
-        out.push(Header::new(lower.as_bytes(), &bytes));
-    }
-    // RFC 9110 §6.6.1: an origin server with a clock sends Date.
-    if !resp.headers.contains("date") {
-        out.push(Header::new(b"date", crate::http::date::now().as_bytes()));
-    }
-    let bodyless = resp.status == 204 || resp.status == 304 || resp.status < 200;
-    if !bodyless && !resp.headers.contains("content-length") {
-        out.push(Header::new(
-            b"content-length",
-            resp.body.len().to_string().as_bytes(),
-        ));
-    }
-    let with_body = method != "HEAD" && !bodyless && !resp.body.is_empty();
+    let with_body = crate::http::response_fields::response_fields(method, resp, |n, v| {
+        out.push(Header::new(n, v))
+    });
     (out, with_body)
 }
 
@@ -320,6 +303,9 @@ mod tests {
         assert!(field(&fields, "date").is_some());
         assert!(!response_fields("HEAD", &resp).1);
         assert!(!response_fields("GET", &Response::new(204)).1);
+        let not_modified = response_fields("GET", &Response::text(304, "stale"));
+        assert!(!not_modified.1);
+        assert_eq!(field(&not_modified.0, "content-length"), None);
         assert!(describe(&fields).starts_with(":status=200 content-type=text/plain"));
     }
 }
