@@ -109,6 +109,12 @@ pub fn latin1(bytes: &[u8]) -> String {
     }
 }
 
+/// Latin-1 encoding, the inverse of [`latin1`]: each char back to the byte with its number, so
+/// a value goes on the wire (any version) byte for byte as it arrived.
+pub fn latin1_bytes(value: &str) -> impl Iterator<Item = u8> + '_ {
+    value.chars().map(|c| c as u32 as u8)
+}
+
 /// Fields HTTP/2 and HTTP/3 forbid, since their framing does these fields' work
 /// (RFC 9113 §8.2.2, RFC 9114 §4.2): neither version sends them, whatever a handler set.
 pub const CONNECTION_SPECIFIC: &[&str] = &[

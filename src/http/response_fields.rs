@@ -17,7 +17,7 @@ pub fn response_fields(method: &str, resp: &Response, mut push: impl FnMut(&[u8]
             continue;
         }
         // A value holds Latin-1 (`Headers::append_latin1`): one byte per char on the wire.
-        let bytes: Vec<u8> = value.chars().map(|c| c as u32 as u8).collect();
+        let bytes: Vec<u8> = super::fields::latin1_bytes(value).collect();
         push(lower.as_bytes(), &bytes);
     }
     // RFC 9110 §6.6.1: an origin server with a clock sends Date.

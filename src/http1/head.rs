@@ -124,7 +124,7 @@ pub fn emit_fields(headers: &Headers, out: &mut Vec<u8>) {
     for (n, v) in headers.iter() {
         out.extend_from_slice(n.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend(v.chars().map(|c| c as u32 as u8));
+        out.extend(crate::http::fields::latin1_bytes(v));
         out.extend_from_slice(b"\r\n");
     }
 }
