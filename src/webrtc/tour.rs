@@ -9,6 +9,10 @@ use super::signaling;
 use crate::guide::{Guide, TourError};
 use std::time::Duration;
 
+/// User data in one DATA chunk: [`super::sctp::MAX_PACKET`] less the common header (12)
+/// and the DATA chunk header (16).
+const CHUNK_DATA: usize = super::sctp::MAX_PACKET as usize - 12 - 16;
+
 /// The steps of this section, in the order `run` takes them.
 pub const STEPS: &[&str] = &[
     "the offer and the answer: SDP for one data channel, no media",
@@ -16,6 +20,10 @@ pub const STEPS: &[&str] = &[
     "messages: text, binary, an empty one, and one larger than an SCTP packet",
     "closing: SCTP SHUTDOWN, then DTLS close_notify",
 ];
+
+/// Longer than SCTP's delayed acknowledgement (RFC 9260 §6.2 allows up to 500 ms;
+/// sctp-proto waits 200 ms).
+const SACK_DELAY: Duration = Duration::from_millis(300);
 
 fn wait_message(g: &Guide, peer: &mut Peer) -> Result<Message, TourError> {
     loop {
@@ -50,7 +58,7 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     for line in answer.lines() {
         g.say(&format!("    {line}"));
     }
-    g.say("a=setup:passive makes the answerer the DTLS server; a=ice-lite says it only answers checks, so the offerer checks and nominates.");
+    g.say("a=setup:passive makes the answerer the DTLS server. Both the offer (see the trace) and this answer say a=ice-lite: netlab only answers checks, which is all a browser or aiortc (full agents) needs. Between two lite agents the offerer takes the controlling role (RFC 8445 §6.1.1): its small checker sends the Binding Requests, with USE-CANDIDATE, and the answerer replies.");
     let echo = std::thread::spawn(move || signaling::echo(server));
 
     g.step(STEPS[1]);
@@ -86,13 +94,16 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
             Message::Text(t) => format!("text {t:?} (PPID 51)"),
             Message::Binary(b) if b.len() > 1100 => {
                 format!(
-                    "{} bytes of binary (PPID 53) in {} DATA chunks, reassembled",
+                    "{} bytes of binary (PPID 53) in {} DATA chunks, reassembled (the trace shows the first and the last of each direction)",
                     b.len(),
-                    b.len().div_ceil(1084)
+                    b.len().div_ceil(CHUNK_DATA)
                 )
             }
             Message::Binary(b) => format!("{} bytes of binary (PPID 53)", b.len()),
         };
+        // The echo's SACK is delayed (RFC 9260 §6.2): let it pass before the sentence that
+        // ends this exchange, so its line stays with it.
+        std::thread::sleep(SACK_DELAY);
         g.say(&format!("echoed unchanged: {what}"));
     }
 
@@ -100,6 +111,6 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     client.close();
     echo.join()
         .map_err(|_| g.fail("closing", "the echo peer panicked"))?;
-    g.say("both sides closed: SHUTDOWN, SHUTDOWN-ACK, SHUTDOWN-COMPLETE inside DTLS, then close_notify.");
+    g.say("both sides closed: SHUTDOWN, SHUTDOWN-ACK, SHUTDOWN-COMPLETE inside DTLS, then close_notify (an encrypted alert: the trace names it on the side that sent it).");
     Ok(())
 }
