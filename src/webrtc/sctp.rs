@@ -22,20 +22,18 @@
 //! The loop runs on the peer's association thread; the commands arrive through
 //! [`super::dtls::WakeReceiver`], the one queue [`Dtls::wait`] can watch next to a record.
 
+use super::channel::Channels;
 use super::chunk;
-use super::dcep::{self, ChannelType, Open, Reliability, ppid};
+use super::dcep;
 use super::dtls::{Dtls, DtlsError, Wait, WakeReceiver};
-use super::session::{
-    Channel, ChannelCmd, Cmd, Event, IceFailure, Message, PeerError, SctpFailure,
-};
+use super::session::{ChannelCmd, Cmd, Event, IceFailure, PeerError, SctpFailure};
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use sctp_proto::{
     Association as SctpAssociation, AssociationError, AssociationHandle, ClientConfig,
-    DatagramEvent, Endpoint, EndpointConfig, Event as SctpEvent, Payload,
-    PayloadProtocolIdentifier as Ppi, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
+    DatagramEvent, Endpoint, EndpointConfig, Event as SctpEvent, Payload, ServerConfig,
+    StreamEvent, TransportConfig,
 };
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
@@ -87,12 +85,6 @@ pub struct Settings {
 /// sctp-proto wants a socket address for its association; over DTLS there is one peer.
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), PORT);
 
-struct ChannelState {
-    channel: Channel,
-    /// We sent DATA_CHANNEL_OPEN and wait for the ACK (RFC 8832 §6).
-    awaiting_ack: bool,
-}
-
 fn transport(s: &Settings) -> TransportConfig {
     TransportConfig::default()
         .with_max_receive_message_size(s.max_receive)
@@ -102,31 +94,6 @@ fn transport(s: &Settings) -> TransportConfig {
         .with_max_data_retransmits(None)
         .with_local_port(s.local_port)
         .with_remote_port(s.remote_port)
-}
-
-fn reliability(ct: ChannelType) -> (ReliabilityType, u32) {
-    match ct.reliability {
-        Reliability::Reliable => (ReliabilityType::Reliable, 0),
-        Reliability::Rexmit(n) => (ReliabilityType::Rexmit, n),
-        Reliability::Timed(ms) => (ReliabilityType::Timed, ms),
-    }
-}
-
-/// The one trace text of a DATA_CHANNEL_OPEN, sent or received.
-fn describe_open(id: u16, open: &Open) -> String {
-    format!(
-        "DATA_CHANNEL_OPEN stream={id} label={:?} protocol={:?} type={} priority={}",
-        open.label, open.protocol, open.channel_type, open.priority
-    )
-}
-
-fn stream_error(id: u16) -> impl Fn(sctp_proto::Error) -> PeerError {
-    move |e| {
-        PeerError::Sctp(SctpFailure::Stream {
-            id,
-            why: e.to_string(),
-        })
-    }
 }
 
 /// What a step tells the loop.
@@ -180,12 +147,11 @@ pub fn run(
 /// Everything the loop keeps between rounds.
 struct Association<'a> {
     dtls: &'a Dtls,
-    settings: &'a Settings,
-    events: &'a Sender<Event>,
     endpoint: Endpoint,
     /// None until INIT is sent (DTLS client) or received (DTLS server).
     assoc: Option<(AssociationHandle, SctpAssociation)>,
-    channels: HashMap<u16, ChannelState>,
+    /// The data channels on its streams.
+    channels: Channels<'a>,
     /// Channel commands that came before the association was established.
     queued: Vec<ChannelCmd>,
     established: bool,
@@ -229,11 +195,9 @@ impl<'a> Association<'a> {
         };
         Ok(Association {
             dtls,
-            settings,
-            events,
             endpoint,
             assoc,
-            channels: HashMap::new(),
+            channels: Channels::new(events, settings.dtls_client, settings.on_open),
             queued: Vec::new(),
             established: false,
             closing: None,
@@ -325,14 +289,16 @@ impl<'a> Association<'a> {
                 }
                 Ok(Next::Go)
             }
-            SctpEvent::Stream(StreamEvent::Readable { id }) => self.read_stream(id),
+            SctpEvent::Stream(StreamEvent::Readable { id }) => {
+                let Some((_, a)) = self.assoc.as_mut() else {
+                    return Ok(Next::Go);
+                };
+                // A DCEP message was answered (or its stream reset): round again to send it.
+                let wrote = self.channels.read_stream(a, id)?;
+                Ok(if wrote { Next::Again } else { Next::Go })
+            }
             SctpEvent::Stream(StreamEvent::Finished { id }) => {
-                if let Some(c) = self.channels.remove(&id) {
-                    trace::event(Layer::Dcep, || {
-                        format!("channel {:?} on stream {id}: closed", c.channel.label)
-                    });
-                    let _ = self.events.send(Event::Closed(id));
-                }
+                self.channels.finished(id);
                 Ok(Next::Go)
             }
             _ => Ok(Next::Go),
@@ -368,11 +334,7 @@ impl<'a> Association<'a> {
         let Some((_, a)) = self.assoc.as_mut() else {
             return false;
         };
-        let queued_bytes: usize = self
-            .channels
-            .keys()
-            .filter_map(|id| a.stream(*id).ok().and_then(|s| s.buffered_amount().ok()))
-            .sum();
+        let queued_bytes = self.channels.buffered(a);
         if queued_bytes > 0 {
             return false;
         }
@@ -480,6 +442,14 @@ impl<'a> Association<'a> {
         Ok(Next::Go)
     }
 
+    /// A channel command, on an established association.
+    fn channel_command(&mut self, cmd: ChannelCmd) -> Result<(), PeerError> {
+        match self.assoc.as_mut() {
+            Some((_, a)) => self.channels.command(a, cmd),
+            None => Ok(()),
+        }
+    }
+
     /// DTLS ended. close_notify after SCTP's SHUTDOWN (ours or theirs) is the normal end.
     fn dtls_closed(&self, why: String) -> Result<Next, PeerError> {
         let shutting = self
@@ -491,205 +461,6 @@ impl<'a> Association<'a> {
             return Ok(Next::Done);
         }
         Err(PeerError::Dtls(DtlsError::Closed(why)))
-    }
-
-    /// A channel command, on an established association.
-    fn channel_command(&mut self, cmd: ChannelCmd) -> Result<(), PeerError> {
-        let Some((_, a)) = self.assoc.as_mut() else {
-            return Ok(());
-        };
-        match cmd {
-            ChannelCmd::Open { id, open } => {
-                let (rel, val) = reliability(open.channel_type);
-                let mut s = a.open_stream(id, Ppi::Dcep).map_err(|e| {
-                    PeerError::Sctp(SctpFailure::Stream {
-                        id,
-                        why: format!("cannot open: {e}"),
-                    })
-                })?;
-                let _ = s.set_reliability_params(open.channel_type.unordered, rel, val);
-                trace::sent(Layer::Dcep, || describe_open(id, &open));
-                let bytes = Bytes::from(dcep::encode_open(&open));
-                s.write_sctp(&bytes, Ppi::Dcep).map_err(stream_error(id))?;
-                let channel = Channel::from_open(id, open);
-                let state = ChannelState {
-                    channel,
-                    awaiting_ack: true,
-                };
-                self.channels.insert(id, state);
-            }
-            ChannelCmd::Send { id, message } => {
-                let (ppi, data) = payload(message);
-                let result = a.stream(id).and_then(|mut s| s.write_sctp(&data, ppi));
-                if let Err(e) = result {
-                    let _ = self
-                        .events
-                        .send(Event::Error(format!("stream {id}: cannot send: {e}")));
-                }
-            }
-            ChannelCmd::Close(id) => {
-                if let Ok(mut s) = a.stream(id) {
-                    trace::event(Layer::Sctp, || {
-                        format!("RE-CONFIG: resetting stream {id} (closing its channel)")
-                    });
-                    let _ = s.close();
-                }
-                if self.channels.remove(&id).is_some() {
-                    let _ = self.events.send(Event::Closed(id));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Step 3 for a readable stream: every complete message, DCEP or a user message of an
-    /// open channel. `Again` when a DCEP message was handled (its reply, or a reset, waits
-    /// to be sent).
-    fn read_stream(&mut self, id: u16) -> Result<Next, PeerError> {
-        let mut next = Next::Go;
-        while let Some((ppi, buf)) = self.next_message(id) {
-            match ppi {
-                Ppi::Dcep => {
-                    next = Next::Again;
-                    self.dcep_message(id, &buf)?;
-                }
-                Ppi::String | Ppi::Binary | Ppi::StringEmpty | Ppi::BinaryEmpty => {
-                    self.user_message(id, ppi, buf)
-                }
-                other => trace::event(Layer::Sctp, || {
-                    format!("stream {id}: PPID {other} is not a data channel's, dropped")
-                }),
-            }
-        }
-        Ok(next)
-    }
-
-    /// The next complete message of stream `id`, with its PPID.
-    fn next_message(&mut self, id: u16) -> Option<(Ppi, Vec<u8>)> {
-        let (_, a) = self.assoc.as_mut()?;
-        let chunks = a.stream(id).and_then(|mut s| s.read_sctp()).ok()??;
-        let mut buf = vec![0u8; chunks.len()];
-        let n = chunks.read(&mut buf).unwrap_or(0);
-        buf.truncate(n);
-        Some((chunks.ppi, buf))
-    }
-
-    /// A user message (RFC 8831 §6.6), for the application.
-    fn user_message(&self, id: u16, ppi: Ppi, buf: Vec<u8>) {
-        // RFC 8832 §6: the opener may send before the ACK arrives, so any known channel.
-        if !self.channels.contains_key(&id) {
-            trace::event(Layer::Dcep, || {
-                format!("stream {id}: a message on no open channel, dropped")
-            });
-            return;
-        }
-        let message = match ppi {
-            Ppi::String => Message::Text(String::from_utf8_lossy(&buf).into_owned()),
-            Ppi::Binary => Message::Binary(buf),
-            // The one byte of an empty message is ignored (RFC 8831 §6.6).
-            Ppi::StringEmpty => Message::Text(String::new()),
-            _ => Message::Binary(Vec::new()),
-        };
-        let _ = self.events.send(Event::Message(id, message));
-    }
-
-    /// A DCEP message (PPID 50): the ACK to our OPEN, or the peer's OPEN.
-    fn dcep_message(&mut self, id: u16, buf: &[u8]) -> Result<(), PeerError> {
-        if buf.first() == Some(&dcep::ACK) {
-            trace::received(Layer::Dcep, || format!("DATA_CHANNEL_ACK stream={id}"));
-            self.acknowledged(id);
-            return Ok(());
-        }
-        // "The DTLS client MUST use streams with an even stream identifier, the DTLS server
-        // MUST use streams with an odd stream identifier" (RFC 8832 §6): an OPEN from the
-        // peer comes on the peer's parity, and never on a stream already in use.
-        let peers_parity = dcep::first_stream(!self.settings.dtls_client) % 2;
-        let why = if self.channels.contains_key(&id) {
-            "the stream is already in use"
-        } else if id % 2 != peers_parity {
-            "the peer opened it on our parity (RFC 8832 §6)"
-        } else {
-            return self.peer_opened(id, buf);
-        };
-        trace::event(Layer::Dcep, || {
-            format!("DATA_CHANNEL_OPEN on stream {id} ignored: {why}")
-        });
-        Ok(())
-    }
-
-    /// DATA_CHANNEL_ACK for a channel we opened: it is open now.
-    fn acknowledged(&mut self, id: u16) {
-        let Some(c) = self.channels.get_mut(&id).filter(|c| c.awaiting_ack) else {
-            return;
-        };
-        c.awaiting_ack = false;
-        trace::event(Layer::Dcep, || {
-            format!("channel {:?} on stream {id}: open", c.channel.label)
-        });
-        let _ = self.events.send(Event::Open(c.channel.clone()));
-    }
-
-    /// The peer's DATA_CHANNEL_OPEN, answered by `on_open` (lab 10): the reply goes back on
-    /// the same stream and the channel is open; an error resets the stream (RFC 8832 has no
-    /// error message).
-    fn peer_opened(&mut self, id: u16, buf: &[u8]) -> Result<(), PeerError> {
-        let Some((_, a)) = self.assoc.as_mut() else {
-            return Ok(());
-        };
-        let (open, reply) = match (self.settings.on_open)(buf) {
-            Ok(answer) => answer,
-            Err(e) => {
-                trace::received(Layer::Dcep, || {
-                    format!("stream {id}: bad DCEP message: {e}; resetting the stream")
-                });
-                if let Ok(mut s) = a.stream(id) {
-                    let _ = s.close();
-                }
-                let _ = self.events.send(Event::Error(format!("stream {id}: {e}")));
-                return Ok(());
-            }
-        };
-        trace::received(Layer::Dcep, || describe_open(id, &open));
-        let (rel, val) = reliability(open.channel_type);
-        if let Ok(mut s) = a.stream(id) {
-            let _ = s.set_reliability_params(open.channel_type.unordered, rel, val);
-            if !reply.is_empty() {
-                trace::sent(Layer::Dcep, || describe_reply(id, &reply));
-                s.write_sctp(&Bytes::from(reply), Ppi::Dcep)
-                    .map_err(stream_error(id))?;
-            }
-        }
-        let channel = Channel::from_open(id, open);
-        trace::event(Layer::Dcep, || {
-            format!("channel {:?} on stream {id}: open", channel.label)
-        });
-        let state = ChannelState {
-            channel: channel.clone(),
-            awaiting_ack: false,
-        };
-        self.channels.insert(id, state);
-        let _ = self.events.send(Event::Open(channel));
-        Ok(())
-    }
-}
-
-/// What `on_open` replied, for the trace.
-fn describe_reply(id: u16, reply: &[u8]) -> String {
-    if reply == [dcep::ACK] {
-        format!("DATA_CHANNEL_ACK stream={id}")
-    } else {
-        format!("{} bytes in reply on stream {id}", reply.len())
-    }
-}
-
-/// A message as SCTP carries it: its PPID and its bytes.
-fn payload(message: Message) -> (Ppi, Bytes) {
-    match message {
-        // RFC 8831 §6.6: an empty message is one byte with the "empty" PPID.
-        Message::Text(t) if t.is_empty() => (Ppi::StringEmpty, Bytes::from_static(&[0])),
-        Message::Binary(b) if b.is_empty() => (Ppi::BinaryEmpty, Bytes::from_static(&[0])),
-        Message::Text(t) => (Ppi::String, Bytes::from(t.into_bytes())),
-        Message::Binary(b) => (Ppi::Binary, Bytes::from(b)),
     }
 }
 
@@ -712,14 +483,4 @@ fn send_packets(
         dtls.send(&p).map_err(PeerError::Dtls)?;
     }
     Ok(complete)
-}
-
-/// The SCTP user-message PPID as a number, for tests that look at the wire.
-pub fn ppid_of(m: &Message) -> u32 {
-    match m {
-        Message::Text(t) if t.is_empty() => ppid::STRING_EMPTY,
-        Message::Binary(b) if b.is_empty() => ppid::BINARY_EMPTY,
-        Message::Text(_) => ppid::STRING,
-        Message::Binary(_) => ppid::BINARY,
-    }
 }
