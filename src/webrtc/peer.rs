@@ -57,6 +57,18 @@ const ICE: u8 = 0;
 const DTLS: u8 = 1;
 const SCTP: u8 = 2;
 
+/// Our `a=max-message-size` (RFC 8841 §6): 256 KiB, what the browsers announce.
+const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
+
+/// The Priority of the channels we open (RFC 8832 §5.1): 256, "normal" on RFC 8831 §6.4's
+/// scale.
+const NORMAL_PRIORITY: u16 = 256;
+
+/// RFC 8839 §5.4 asks at least 4 characters of ice-ufrag and 22 of ice-pwd (24 bits and 128
+/// bits of randomness); a little more of each.
+const UFRAG_LEN: usize = 8;
+const PWD_LEN: usize = 24;
+
 /// Settings of one peer.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -83,7 +95,7 @@ impl Default for Config {
             ice_timeout: Duration::from_secs(10),
             dtls_timeout: Duration::from_secs(10),
             consent_timeout: Duration::from_secs(30),
-            max_message_size: 262144,
+            max_message_size: MAX_MESSAGE_SIZE,
             on_open: dcep::answer_open,
             role: "peer",
         }
@@ -102,8 +114,8 @@ fn ice_string(len: usize) -> String {
 
 fn new_credentials() -> Credentials {
     Credentials {
-        ufrag: ice_string(8),
-        pwd: ice_string(24),
+        ufrag: ice_string(UFRAG_LEN),
+        pwd: ice_string(PWD_LEN),
     }
 }
 
@@ -499,7 +511,7 @@ impl Peer {
         self.next_stream = self.next_stream.wrapping_add(2);
         let open = Open {
             channel_type,
-            priority: 256,
+            priority: NORMAL_PRIORITY,
             label: label.to_string(),
             protocol: String::new(),
         };

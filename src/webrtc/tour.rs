@@ -58,7 +58,11 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     for line in answer.lines() {
         g.say(&format!("    {line}"));
     }
-    g.say("a=setup:passive makes the answerer the DTLS server. Both the offer (see the trace) and this answer say a=ice-lite: netlab only answers checks, which is all a browser or aiortc (full agents) needs. Between two lite agents the offerer takes the controlling role (RFC 8445 §6.1.1): its small checker sends the Binding Requests, with USE-CANDIDATE, and the answerer replies.");
+    g.say("a=setup:passive makes the answerer the DTLS server (the offer said actpass).");
+    g.say("Both the offer (traced above) and this answer say a=ice-lite: a netlab peer answers");
+    g.say("checks on one host candidate, all a browser or aiortc (full agents, who check) needs.");
+    g.say("With two lite agents the offerer is controlling (RFC 8445 §6.1.1), so the offering");
+    g.say("peer runs a small checker: it sends the Binding Request, with USE-CANDIDATE.");
     let echo = std::thread::spawn(move || signaling::echo(server));
 
     g.step(STEPS[1]);
