@@ -427,7 +427,7 @@ fn main() {
             &format!("{python} tests/webrtc/aiortc_peer.py lab {url}   (aiortc opens the check's six channels)"),
             &format!("netlab webrtc connect --label mine {url} hello   (netlab's own peer opens one channel and sends hello)"),
             &format!("or open http://{}/ in a browser and press connect (netlab answers with your on_open)", http.addr()),
-            "start this with NETLAB_TRACE=dcep (or dcep,sctp) to see each OPEN that arrived and what on_open answered",
+            "(NETLAB_TRACE=dcep make serve LAB=10 shows each DATA_CHANNEL_OPEN that arrived and what your on_open answered)",
         ],
     );
     // One aiortc run opens every channel; each step then judges one of them.
