@@ -53,6 +53,9 @@ pub const MAX_PACKET: u32 = DATAGRAM - DTLS_OVERHEAD - IP_HEADER;
 const COMMON_HEADER: usize = 12;
 /// RFC 9260 §3.3.1: a DATA chunk's own header before the user data.
 const DATA_CHUNK_HEADER: u32 = 16;
+/// The user data one DATA chunk carries in a packet of [`MAX_PACKET`] bytes: a larger
+/// message is fragmented (RFC 9260 §6.9).
+pub const CHUNK_DATA: u32 = MAX_PACKET - COMMON_HEADER as u32 - DATA_CHUNK_HEADER;
 /// RFC 9260 §3.3.13: the chunk type of SHUTDOWN COMPLETE.
 const SHUTDOWN_COMPLETE: u8 = 14;
 
@@ -171,7 +174,7 @@ impl<'a> Association<'a> {
         events: &'a Sender<Event>,
     ) -> Result<Association<'a>, PeerError> {
         let mut endpoint_config = EndpointConfig::new();
-        endpoint_config.max_payload_size(MAX_PACKET - COMMON_HEADER as u32 - DATA_CHUNK_HEADER);
+        endpoint_config.max_payload_size(CHUNK_DATA);
         let mut server_config = ServerConfig::new();
         server_config.transport = Arc::new(transport(settings));
         // Always a ServerConfig: an INIT reaching an endpoint without one panics in

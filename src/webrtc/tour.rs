@@ -9,10 +9,6 @@ use super::signaling;
 use crate::guide::{Guide, TourError};
 use std::time::Duration;
 
-/// User data in one DATA chunk: [`super::sctp::MAX_PACKET`] less the common header (12)
-/// and the DATA chunk header (16).
-const CHUNK_DATA: usize = super::sctp::MAX_PACKET as usize - 12 - 16;
-
 /// The steps of this section, in the order `run` takes them.
 pub const STEPS: &[&str] = &[
     "the offer and the answer: SDP for one data channel, no media",
@@ -100,7 +96,7 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
                 format!(
                     "{} bytes of binary (PPID 53) in {} DATA chunks, reassembled (the trace shows the first and the last of each direction)",
                     b.len(),
-                    b.len().div_ceil(CHUNK_DATA)
+                    b.len().div_ceil(super::sctp::CHUNK_DATA as usize)
                 )
             }
             Message::Binary(b) => format!("{} bytes of binary (PPID 53)", b.len()),
