@@ -351,6 +351,94 @@ fn unknown_type_step(f: OnOpen) -> Result<(), String> {
     Ok(())
 }
 
+/// The session the server runs for each peer: record every channel the Rust side opened,
+/// and echo its messages.
+fn echo_session(record: Opened) -> signaling::Session {
+    Arc::new(move |peer: Peer| echo(peer, &record))
+}
+
+fn echo(mut peer: Peer, record: &Opened) {
+    loop {
+        match peer.recv(Duration::from_secs(30)) {
+            Some(Event::Open(c)) => record.lock().map(|mut v| v.push(c)).unwrap_or(()),
+            Some(Event::Message(id, m)) => {
+                let _ = peer.send(id, m);
+            }
+            Some(Event::Ended(_)) | None => break,
+            Some(_) => {}
+        }
+    }
+}
+
+/// The Channel Type aiortc asked for.
+fn ordered(reliability: Reliability) -> ChannelType {
+    ChannelType {
+        unordered: false,
+        reliability,
+    }
+}
+
+fn protocol_is_json(c: &Channel) -> Result<(), String> {
+    if c.protocol == "json-v1" {
+        return Ok(());
+    }
+    Err(format!(
+        "the protocol was decoded as {}, aiortc sent \"json-v1\" (§5.1 Protocol)",
+        show(&c.protocol)
+    ))
+}
+
+/// Steps 1-6: one aiortc run opened every channel; each step judges one of them.
+fn aiortc_steps(check: &mut Check, seen: &Seen, opened: &Opened) {
+    let of_type =
+        |label: &str, want: ChannelType| judge(seen, opened, label, |c| expect_type(c, want));
+    check.step(
+        "a reliable channel \"chat\": OPEN decoded, ACK sent, its message echoed",
+        || of_type("chat", ChannelType::RELIABLE),
+    );
+    let long = format!("long-{}", "x".repeat(295));
+    check.step(
+        "a label of 300 bytes: Label Length is 16 bits, network byte order (0x01 0x2c)",
+        || judge(seen, opened, &long, |_| Ok(())),
+    );
+    check.step(
+        "a channel with a protocol, \"json-v1\": it follows the label, with its own length",
+        || judge(seen, opened, "with-protocol", protocol_is_json),
+    );
+    let unordered = ChannelType {
+        unordered: true,
+        reliability: Reliability::Reliable,
+    };
+    check.step(
+        "an unordered channel: Channel Type 0x80, the high bit",
+        || of_type("unordered", unordered),
+    );
+    check.step(
+        "at most 3 retransmissions: type 0x01, the Reliability Parameter 3",
+        || of_type("rexmit", ordered(Reliability::Rexmit(3))),
+    );
+    check.step(
+        "a 500 ms lifetime: type 0x02, the Reliability Parameter in milliseconds",
+        || of_type("timed", ordered(Reliability::Timed(500))),
+    );
+}
+
+/// Steps 7-9: OPENs no browser sends, handed to `on_open` directly.
+fn direct_steps(check: &mut Check, subject: OnOpen) {
+    check.step(
+        "priority 258 (0x01 0x02): every field in network byte order",
+        || priority_step(subject),
+    );
+    check.step(
+        "malformed OPENs (cut short, lengths past the end) get an error, never a panic",
+        || malformed_step(subject),
+    );
+    check.step(
+        "an unknown Channel Type (0x03, 0x83, 0x7f) is refused",
+        || unknown_type_step(subject),
+    );
+}
+
 fn main() {
     let (mut check, subject) = Check::start(
         "10 (DCEP: answering DATA_CHANNEL_OPEN)",
@@ -380,24 +468,7 @@ fn main() {
         std::process::exit(1)
     });
     let opened: Opened = Arc::default();
-    let record = opened.clone();
-    // The session: record every channel the Rust side opened, and echo its messages.
-    let session: signaling::Session = Arc::new(move |mut peer: Peer| {
-        loop {
-            match peer.recv(Duration::from_secs(30)) {
-                Some(Event::Open(c)) => {
-                    if let Ok(mut v) = record.lock() {
-                        v.push(c)
-                    }
-                }
-                Some(Event::Message(id, m)) => {
-                    let _ = peer.send(id, m);
-                }
-                Some(Event::Ended(_)) | None => break,
-                Some(_) => {}
-            }
-        }
-    });
+    let session = echo_session(opened.clone());
     let subject = on_open(&subject);
     let _ = SUBJECT.set(subject);
     let config = Config {
@@ -433,88 +504,8 @@ fn main() {
     // One aiortc run opens every channel; each step then judges one of them.
     let seen = run_aiortc(python, &url);
 
-    check.step(
-        "a reliable channel \"chat\": OPEN decoded, ACK sent, its message echoed",
-        || {
-            judge(&seen, &opened, "chat", |c| {
-                expect_type(c, ChannelType::RELIABLE)
-            })
-        },
-    );
-    let long = format!("long-{}", "x".repeat(295));
-    check.step(
-        "a label of 300 bytes: Label Length is 16 bits, network byte order (0x01 0x2c)",
-        || judge(&seen, &opened, &long, |_| Ok(())),
-    );
-    check.step(
-        "a channel with a protocol, \"json-v1\": it follows the label, with its own length",
-        || {
-            judge(&seen, &opened, "with-protocol", |c| {
-                if c.protocol == "json-v1" {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the protocol was decoded as {}, aiortc sent \"json-v1\" (§5.1 Protocol)",
-                        show(&c.protocol)
-                    ))
-                }
-            })
-        },
-    );
-    check.step(
-        "an unordered channel: Channel Type 0x80, the high bit",
-        || {
-            judge(&seen, &opened, "unordered", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: true,
-                        reliability: Reliability::Reliable,
-                    },
-                )
-            })
-        },
-    );
-    check.step(
-        "at most 3 retransmissions: type 0x01, the Reliability Parameter 3",
-        || {
-            judge(&seen, &opened, "rexmit", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: false,
-                        reliability: Reliability::Rexmit(3),
-                    },
-                )
-            })
-        },
-    );
-    check.step(
-        "a 500 ms lifetime: type 0x02, the Reliability Parameter in milliseconds",
-        || {
-            judge(&seen, &opened, "timed", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: false,
-                        reliability: Reliability::Timed(500),
-                    },
-                )
-            })
-        },
-    );
-    check.step(
-        "priority 258 (0x01 0x02): every field in network byte order",
-        || priority_step(subject),
-    );
-    check.step(
-        "malformed OPENs (cut short, lengths past the end) get an error, never a panic",
-        || malformed_step(subject),
-    );
-    check.step(
-        "an unknown Channel Type (0x03, 0x83, 0x7f) is refused",
-        || unknown_type_step(subject),
-    );
+    aiortc_steps(&mut check, &seen, &opened);
+    direct_steps(&mut check, subject);
     http.stop();
     check.finish();
 }
