@@ -1,8 +1,8 @@
 //! What a WebRTC session's parts say to each other (RFC 8831 §6: a data channel, its
 //! messages): the channel as both sides agreed on it, the messages on it, the events the
 //! association loop reports, the commands the application sends it, and why a session
-//! failed. The peer (`peer.rs`), the SCTP loop (`sctp.rs`) and the socket loop (`socket.rs`)
-//! all speak these, so they live apart from any of them.
+//! failed. The peer (`peer.rs`), the SCTP loop and its channels (`sctp.rs`, `channel.rs`)
+//! and the socket loop (`socket.rs`) all speak these, so they live apart from any of them.
 
 use super::dcep::{ChannelType, Open};
 use super::dtls::DtlsError;
