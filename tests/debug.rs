@@ -124,6 +124,30 @@ fn poll_loop_shows_a_ready_connection_on_the_loops_thread() {
 }
 
 #[test]
+fn stun_shows_a_binding_request_and_the_reply() {
+    require("gdb");
+    check(&step("stun"));
+}
+
+#[test]
+fn dtls_shows_the_handshake_result() {
+    require("gdb");
+    check(&step("dtls"));
+}
+
+#[test]
+fn sctp_shows_a_user_message_from_its_data_chunk() {
+    require("gdb");
+    check(&step("sctp"));
+}
+
+#[test]
+fn dcep_shows_an_open_and_its_answer() {
+    require("gdb");
+    check(&step("dcep"));
+}
+
+#[test]
 fn every_step_is_tested_and_documented() {
     let tested = include_str!("debug.rs");
     let guide = include_str!("../docs/debugging.md");

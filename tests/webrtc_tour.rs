@@ -42,6 +42,48 @@ fn webrtc_section_opens_a_channel_and_traces_every_layer() {
             "{want:?} missing from the trace:\n{stderr}"
         );
     }
+    // A lecture, not a dump: the 20 kB message's 19 chunks each way are two lines and a
+    // summary, and the whole section fits on a few screens.
+    let lines = stdout.lines().count() + stderr.lines().count();
+    assert!(lines < 250, "{lines} lines:\n{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("(first of a fragmented message)")
+            && stderr.contains("the last of 19 DATA chunks")
+            && stderr.matches("DATA TSN=").count() < 40,
+        "DATA chunks not folded:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("[dtls] → Alert close_notify (encrypted"),
+        "the closing side names its close_notify:\n{stderr}"
+    );
+    sent_before_received(&stderr);
     let list = text(&run_netlab(&["tour", "--list"], b"", &[], Duration::from_secs(10)).stdout);
     assert!(list.contains("webrtc [L7] WebRTC"), "{list}");
+}
+
+/// Causal order: every SCTP and DCEP line one side received was printed, as sent, by the
+/// other side before it.
+fn sent_before_received(trace: &str) {
+    let mut sent: Vec<(&str, &str)> = Vec::new();
+    for line in trace.lines() {
+        let Some((_, rest)) = line.split_once(" [") else {
+            continue;
+        };
+        let Some((layer, what)) = rest.split_once("] ") else {
+            continue;
+        };
+        if layer != "sctp" && layer != "dcep" {
+            continue;
+        }
+        // Each side counts the SACKs it folded away in its own window: compare the SACK.
+        let what = what.split(" (").next().unwrap_or(what);
+        if let Some(m) = what.strip_prefix("→ ") {
+            sent.push((layer, m));
+        } else if let Some(m) = what.strip_prefix("← ") {
+            assert!(
+                sent.contains(&(layer, m)),
+                "received before it was sent: {line}\n{trace}"
+            );
+        }
+    }
 }

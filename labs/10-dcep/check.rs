@@ -1,8 +1,11 @@
 //! Lab 10 check: netlab's WebRTC server (in this process) answers with your `on_open`, and
 //! a real peer, aiortc, opens six data channels at once: reliable, with a 300-byte label, with
-//! a protocol, unordered, with at most 3 retransmissions, with a 500 ms lifetime. Each step
-//! judges one channel: did aiortc see it open (your ACK) and echo, and did your decoding
-//! give the Rust side the channel aiortc asked for? Run: `make check LAB=10`.
+//! a protocol, unordered, with at most 3 retransmissions, with a 500 ms lifetime. Steps 1–6
+//! judge one channel each: did aiortc see it open (your ACK) and echo, and did your decoding
+//! give the Rust side the channel aiortc asked for? Steps 7–9 hand `on_open` OPENs no
+//! browser sends (aiortc's priority is always 0, and it never sends a malformed one): a
+//! priority whose byte order matters, broken lengths, an unknown Channel Type.
+//! Run: `make check LAB=10`.
 
 #[path = "../common.rs"]
 mod common;
@@ -14,23 +17,29 @@ mod solution;
 mod wrong_label_length_one_byte;
 #[path = "wrong/no_ack.rs"]
 mod wrong_no_ack;
+#[path = "wrong/no_length_checks.rs"]
+mod wrong_no_length_checks;
 #[path = "wrong/parameter_dropped.rs"]
 mod wrong_parameter_dropped;
+#[path = "wrong/priority_little_endian.rs"]
+mod wrong_priority_little_endian;
 #[path = "wrong/protocol_ignored.rs"]
 mod wrong_protocol_ignored;
 #[path = "wrong/type_as_one_number.rs"]
 mod wrong_type_as_one_number;
+#[path = "wrong/unknown_type_accepted.rs"]
+mod wrong_unknown_type_accepted;
 
 use common::{Check, Subject, show};
 use netlab::http1::server;
-use netlab::webrtc::dcep::{ChannelType, OnOpen, Reliability};
+use netlab::webrtc::dcep::{ChannelType, DcepError, OnOpen, Open, Reliability};
 use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::peer::{Channel, Config, Event, Peer};
 use netlab::webrtc::signaling;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
@@ -42,9 +51,57 @@ fn on_open(subject: &Subject) -> OnOpen {
         Subject::Solution => solution::on_open,
         Subject::Wrong(n) if n == "label_length_one_byte" => wrong_label_length_one_byte::on_open,
         Subject::Wrong(n) if n == "no_ack" => wrong_no_ack::on_open,
+        Subject::Wrong(n) if n == "no_length_checks" => wrong_no_length_checks::on_open,
         Subject::Wrong(n) if n == "parameter_dropped" => wrong_parameter_dropped::on_open,
+        Subject::Wrong(n) if n == "priority_little_endian" => wrong_priority_little_endian::on_open,
         Subject::Wrong(n) if n == "protocol_ignored" => wrong_protocol_ignored::on_open,
+        Subject::Wrong(n) if n == "unknown_type_accepted" => wrong_unknown_type_accepted::on_open,
         Subject::Wrong(_) => wrong_type_as_one_number::on_open,
+    }
+}
+
+/// The `on_open` under test, and what it answered, so a failure can say what came back.
+static SUBJECT: OnceLock<OnOpen> = OnceLock::new();
+/// Per label: the reply `on_open` returned.
+static REPLIES: Mutex<Vec<(String, Vec<u8>)>> = Mutex::new(Vec::new());
+/// The errors `on_open` returned, in order.
+static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// What netlab's SCTP loop calls: the subject, with its answer written down.
+fn recorded(message: &[u8]) -> Result<(Open, Vec<u8>), DcepError> {
+    let subject = SUBJECT.get().copied().unwrap_or(dcep::on_open);
+    let answer = subject(message);
+    match &answer {
+        Ok((open, reply)) => {
+            if let Ok(mut r) = REPLIES.lock() {
+                r.push((open.label.clone(), reply.clone()));
+            }
+        }
+        Err(e) => {
+            if let Ok(mut r) = ERRORS.lock() {
+                r.push(e.to_string());
+            }
+        }
+    }
+    answer
+}
+
+/// What `on_open` replied to the OPEN of `label`, as a sentence.
+fn reply_to(label: &str) -> String {
+    let replies = REPLIES.lock().map(|r| r.clone()).unwrap_or_default();
+    match replies.iter().find(|(l, _)| l == label).map(|(_, r)| r) {
+        None => "on_open was not called for it".into(),
+        Some(r) if r.is_empty() => {
+            "on_open returned an empty reply, so nothing was sent back".into()
+        }
+        Some(r) if r.as_slice() == [0x02] => {
+            "on_open replied DATA_CHANNEL_ACK (0x02), yet aiortc did not take it".into()
+        }
+        Some(r) => format!(
+            "on_open replied {} ({} bytes), not DATA_CHANNEL_ACK, which is the one byte 0x02",
+            show(r),
+            r.len()
+        ),
     }
 }
 
@@ -121,13 +178,22 @@ fn judge(
     if !got.starts_with("open") {
         return Err(match rust {
             Some(_) => format!(
-                "aiortc's channel {} never opened ({got}): your decoding worked, but no DATA_CHANNEL_ACK (0x02) came back on its stream (RFC 8832 §5.2, §6)",
-                show(label)
+                "aiortc's channel {} never opened ({got}): your decoding worked, but {}; the opener waits for DATA_CHANNEL_ACK (0x02) on the same stream (RFC 8832 §5.2, §6)",
+                show(label),
+                reply_to(label)
             ),
-            None => format!(
-                "aiortc's channel {} never opened ({got}), and on_open returned an error or a channel with another label: see the trace with NETLAB_TRACE=dcep",
-                show(label)
-            ),
+            None => {
+                let errors = ERRORS.lock().map(|e| e.join("; ")).unwrap_or_default();
+                let said = if errors.is_empty() {
+                    "on_open returned a channel with another label".to_string()
+                } else {
+                    format!("on_open returned errors: {errors}")
+                };
+                format!(
+                    "aiortc's channel {} never opened ({got}), and {said}: NETLAB_TRACE=dcep shows what arrived",
+                    show(label)
+                )
+            }
         });
     }
     let want_echo = format!("open\ton {label}");
@@ -152,8 +218,9 @@ fn judge(
                 .map(|v| v.iter().map(|c| show(&c.label)).collect())
                 .unwrap_or_default();
             Err(format!(
-                "aiortc opened {}, but your on_open decoded the labels {labels:?}: the label is Label Length bytes of UTF-8 right after the 12-byte fixed part (§5.1)",
-                show(label)
+                "aiortc opened {}, but your on_open decoded the labels {}: the label is Label Length bytes of UTF-8 right after the 12-byte fixed part (§5.1)",
+                show(label),
+                labels.join(", ")
             ))
         }
     }
@@ -171,6 +238,207 @@ fn expect_type(c: &Channel, want: ChannelType) -> Result<(), String> {
     }
 }
 
+/// A DATA_CHANNEL_OPEN written field by field (§5.1), network byte order.
+fn open_bytes(channel_type: u8, priority: u16, label: &str, protocol: &str) -> Vec<u8> {
+    let mut m = vec![0x03, channel_type];
+    m.extend_from_slice(&priority.to_be_bytes());
+    m.extend_from_slice(&0u32.to_be_bytes());
+    m.extend_from_slice(&(label.len() as u16).to_be_bytes());
+    m.extend_from_slice(&(protocol.len() as u16).to_be_bytes());
+    m.extend_from_slice(label.as_bytes());
+    m.extend_from_slice(protocol.as_bytes());
+    m
+}
+
+/// Calls `on_open` directly; a panic comes back as its one-line text.
+fn call(f: OnOpen, message: &[u8]) -> Result<Result<(Open, Vec<u8>), DcepError>, String> {
+    netlab::catch::call(|| f(message)).map_err(|p| p.to_string())
+}
+
+/// Step 7: Priority 258 is 0x01 0x02 on the wire; read little-endian it is 513.
+fn priority_step(f: OnOpen) -> Result<(), String> {
+    let m = open_bytes(0x00, 258, "prio", "");
+    let open = match call(f, &m) {
+        Err(p) => return Err(format!("on_open {p}, on the well-formed OPEN {}", show(&m))),
+        Ok(Err(e)) => {
+            return Err(format!(
+                "on_open refused the well-formed OPEN {} (label \"prio\", priority 258): {e}",
+                show(&m)
+            ));
+        }
+        Ok(Ok((open, _))) => open,
+    };
+    match open.priority {
+        258 => Ok(()),
+        0x0201 => Err(
+            "Priority decoded as 513 (0x0201), the OPEN carried 258 (bytes 0x01 0x02): it was read little-endian, and every §5.1 field is in network byte order (u16::from_be_bytes)"
+                .into(),
+        ),
+        p => Err(format!(
+            "Priority decoded as {p}, the OPEN carried 258 (bytes 2 and 3: 0x01 0x02, network byte order, §5.1)"
+        )),
+    }
+}
+
+/// Step 8: OPENs whose lengths lie; each must come back as an error, never a panic.
+fn malformed_step(f: OnOpen) -> Result<(), String> {
+    let good = open_bytes(0x00, 0, "chat", "p2");
+    let with_lengths = |label: u16, protocol: u16| {
+        let mut m = good.clone();
+        m[8..10].copy_from_slice(&label.to_be_bytes());
+        m[10..12].copy_from_slice(&protocol.to_be_bytes());
+        m
+    };
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("cut to 3 bytes", good[..3].to_vec(), "ShortOpen(3)"),
+        (
+            "cut to 11 bytes, one short of the fixed part",
+            good[..11].to_vec(),
+            "ShortOpen(11)",
+        ),
+        (
+            "with Label Length 200 but 6 bytes after the fixed part",
+            with_lengths(200, 2),
+            "LengthsPastEnd",
+        ),
+        (
+            "with Protocol Length 9 past the end",
+            with_lengths(4, 9),
+            "LengthsPastEnd",
+        ),
+        (
+            "with both lengths 65535 (their sum overflows a u16)",
+            with_lengths(u16::MAX, u16::MAX),
+            "LengthsPastEnd",
+        ),
+    ];
+    for (what, m, want) in cases {
+        match call(f, &m) {
+            Ok(Err(_)) => {}
+            Err(p) => {
+                return Err(format!(
+                    "an OPEN {what} ({}): on_open {p}; expected Err(DcepError::{want}): check each length before indexing or slicing (§5.1)",
+                    show(&m)
+                ));
+            }
+            Ok(Ok((open, _))) => {
+                return Err(format!(
+                    "an OPEN {what} ({}): on_open accepted it as channel {}; expected Err(DcepError::{want}) (§5.1)",
+                    show(&m),
+                    show(&open.label)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Step 9: §5.1 defines Channel Types 0x00–0x02 (and 0x80–0x82); others are refused.
+fn unknown_type_step(f: OnOpen) -> Result<(), String> {
+    for ty in [0x03u8, 0x83, 0x7f] {
+        let m = open_bytes(ty, 0, "odd", "");
+        match call(f, &m) {
+            Ok(Err(_)) => {}
+            Err(p) => return Err(format!("Channel Type 0x{ty:02x}: on_open {p}")),
+            Ok(Ok((open, _))) => {
+                return Err(format!(
+                    "Channel Type 0x{ty:02x} was decoded as {}; §5.1 defines only 0x00, 0x01 and 0x02 (with the 0x80 bit for unordered), so expected Err(DcepError::UnknownChannelType(0x{ty:02x}))",
+                    open.channel_type
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The session the server runs for each peer: record every channel the Rust side opened,
+/// and echo its messages.
+fn echo_session(record: Opened) -> signaling::Session {
+    Arc::new(move |peer: Peer| echo(peer, &record))
+}
+
+fn echo(mut peer: Peer, record: &Opened) {
+    loop {
+        match peer.recv(Duration::from_secs(30)) {
+            Some(Event::Open(c)) => record.lock().map(|mut v| v.push(c)).unwrap_or(()),
+            Some(Event::Message(id, m)) => {
+                let _ = peer.send(id, m);
+            }
+            Some(Event::Ended(_)) | None => break,
+            Some(_) => {}
+        }
+    }
+}
+
+/// The Channel Type aiortc asked for.
+fn ordered(reliability: Reliability) -> ChannelType {
+    ChannelType {
+        unordered: false,
+        reliability,
+    }
+}
+
+fn protocol_is_json(c: &Channel) -> Result<(), String> {
+    if c.protocol == "json-v1" {
+        return Ok(());
+    }
+    Err(format!(
+        "the protocol was decoded as {}, aiortc sent \"json-v1\" (§5.1 Protocol)",
+        show(&c.protocol)
+    ))
+}
+
+/// Steps 1-6: one aiortc run opened every channel; each step judges one of them.
+fn aiortc_steps(check: &mut Check, seen: &Seen, opened: &Opened) {
+    let of_type =
+        |label: &str, want: ChannelType| judge(seen, opened, label, |c| expect_type(c, want));
+    check.step(
+        "a reliable channel \"chat\": OPEN decoded, ACK sent, its message echoed",
+        || of_type("chat", ChannelType::RELIABLE),
+    );
+    let long = format!("long-{}", "x".repeat(295));
+    check.step(
+        "a label of 300 bytes: Label Length is 16 bits, network byte order (0x01 0x2c)",
+        || judge(seen, opened, &long, |_| Ok(())),
+    );
+    check.step(
+        "a channel with a protocol, \"json-v1\": it follows the label, with its own length",
+        || judge(seen, opened, "with-protocol", protocol_is_json),
+    );
+    let unordered = ChannelType {
+        unordered: true,
+        reliability: Reliability::Reliable,
+    };
+    check.step(
+        "an unordered channel: Channel Type 0x80, the high bit",
+        || of_type("unordered", unordered),
+    );
+    check.step(
+        "at most 3 retransmissions: type 0x01, the Reliability Parameter 3",
+        || of_type("rexmit", ordered(Reliability::Rexmit(3))),
+    );
+    check.step(
+        "a 500 ms lifetime: type 0x02, the Reliability Parameter in milliseconds",
+        || of_type("timed", ordered(Reliability::Timed(500))),
+    );
+}
+
+/// Steps 7-9: OPENs no browser sends, handed to `on_open` directly.
+fn direct_steps(check: &mut Check, subject: OnOpen) {
+    check.step(
+        "priority 258 (0x01 0x02): every field in network byte order",
+        || priority_step(subject),
+    );
+    check.step(
+        "malformed OPENs (cut short, lengths past the end) get an error, never a panic",
+        || malformed_step(subject),
+    );
+    check.step(
+        "an unknown Channel Type (0x03, 0x83, 0x7f) is refused",
+        || unknown_type_step(subject),
+    );
+}
+
 fn main() {
     let (mut check, subject) = Check::start(
         "10 (DCEP: answering DATA_CHANNEL_OPEN)",
@@ -178,9 +446,12 @@ fn main() {
         &[
             "label_length_one_byte",
             "no_ack",
+            "no_length_checks",
             "parameter_dropped",
+            "priority_little_endian",
             "protocol_ignored",
             "type_as_one_number",
+            "unknown_type_accepted",
         ],
         Duration::from_secs(60),
     );
@@ -197,26 +468,11 @@ fn main() {
         std::process::exit(1)
     });
     let opened: Opened = Arc::default();
-    let record = opened.clone();
-    // The session: record every channel the Rust side opened, and echo its messages.
-    let session: signaling::Session = Arc::new(move |mut peer: Peer| {
-        loop {
-            match peer.recv(Duration::from_secs(30)) {
-                Some(Event::Open(c)) => {
-                    if let Ok(mut v) = record.lock() {
-                        v.push(c)
-                    }
-                }
-                Some(Event::Message(id, m)) => {
-                    let _ = peer.send(id, m);
-                }
-                Some(Event::Ended(_)) | None => break,
-                Some(_) => {}
-            }
-        }
-    });
+    let session = echo_session(opened.clone());
+    let subject = on_open(&subject);
+    let _ = SUBJECT.set(subject);
     let config = Config {
-        on_open: on_open(&subject),
+        on_open: recorded,
         role: "server",
         ..Config::default()
     };
@@ -238,81 +494,18 @@ fn main() {
     let url = format!("http://{}/webrtc", http.addr());
     check.serve(
         &format!("http://{}/", http.addr()),
-        &[&format!("{python} tests/webrtc/aiortc_peer.py lab {url}   (aiortc opens the check's six channels)"), &format!("or open http://{}/ in a browser and press connect (netlab answers with your on_open)", http.addr())],
+        &[
+            &format!("{python} tests/webrtc/aiortc_peer.py lab {url}   (aiortc opens the check's six channels)"),
+            &format!("netlab webrtc connect --label mine {url} hello   (netlab's own peer opens one channel and sends hello)"),
+            &format!("or open http://{}/ in a browser and press connect (netlab answers with your on_open)", http.addr()),
+            "(NETLAB_TRACE=dcep make serve LAB=10 shows each DATA_CHANNEL_OPEN that arrived and what your on_open answered)",
+        ],
     );
     // One aiortc run opens every channel; each step then judges one of them.
     let seen = run_aiortc(python, &url);
 
-    check.step(
-        "a reliable channel \"chat\": OPEN decoded, ACK sent, its message echoed",
-        || {
-            judge(&seen, &opened, "chat", |c| {
-                expect_type(c, ChannelType::RELIABLE)
-            })
-        },
-    );
-    let long = format!("long-{}", "x".repeat(295));
-    check.step(
-        "a label of 300 bytes: Label Length is 16 bits, network byte order (0x01 0x2c)",
-        || judge(&seen, &opened, &long, |_| Ok(())),
-    );
-    check.step(
-        "a channel with a protocol, \"json-v1\": it follows the label, with its own length",
-        || {
-            judge(&seen, &opened, "with-protocol", |c| {
-                if c.protocol == "json-v1" {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the protocol was decoded as {}, aiortc sent \"json-v1\" (§5.1 Protocol)",
-                        show(&c.protocol)
-                    ))
-                }
-            })
-        },
-    );
-    check.step(
-        "an unordered channel: Channel Type 0x80, the high bit",
-        || {
-            judge(&seen, &opened, "unordered", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: true,
-                        reliability: Reliability::Reliable,
-                    },
-                )
-            })
-        },
-    );
-    check.step(
-        "at most 3 retransmissions: type 0x01, the Reliability Parameter 3",
-        || {
-            judge(&seen, &opened, "rexmit", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: false,
-                        reliability: Reliability::Rexmit(3),
-                    },
-                )
-            })
-        },
-    );
-    check.step(
-        "a 500 ms lifetime: type 0x02, the Reliability Parameter in milliseconds",
-        || {
-            judge(&seen, &opened, "timed", |c| {
-                expect_type(
-                    c,
-                    ChannelType {
-                        unordered: false,
-                        reliability: Reliability::Timed(500),
-                    },
-                )
-            })
-        },
-    );
+    aiortc_steps(&mut check, &seen, &opened);
+    direct_steps(&mut check, subject);
     http.stop();
     check.finish();
 }

@@ -3,7 +3,7 @@
 //!
 //! When a browser or aiortc calls `createDataChannel`, its SCTP stack sends a
 //! DATA_CHANNEL_OPEN message (PPID 50) as the first message on a new SCTP stream. netlab's
-//! SCTP loop (src/webrtc/sctp.rs, `dcep_message`) hands those bytes to `on_open` below, and
+//! SCTP loop (src/webrtc/channel.rs, `dcep_message`) hands those bytes to `on_open` below, and
 //! sends whatever `on_open` returns back on the same stream. The channel is open on the
 //! other side only once that reply is a DATA_CHANNEL_ACK.
 //!

@@ -8,6 +8,8 @@
 //!  each chunk:    | type (8) | flags (8) | length (16) | value … | padding to 4 |
 //! ```
 
+use super::dcep::ppid;
+
 /// RFC 9260 §3.2 chunk type names (and the extensions a data channel meets).
 pub fn chunk_name(ty: u8) -> String {
     match ty {
@@ -45,89 +47,257 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 /// A PPID with its RFC 8831 §8 name.
-pub fn ppid_name(ppid: u32) -> String {
-    match ppid {
-        50 => "50 (DCEP)".into(),
-        51 => "51 (string)".into(),
-        53 => "53 (binary)".into(),
-        56 => "56 (empty string)".into(),
-        57 => "57 (empty binary)".into(),
-        p => p.to_string(),
+pub fn ppid_name(p: u32) -> String {
+    let name = match p {
+        ppid::DCEP => "DCEP",
+        ppid::STRING => "string",
+        ppid::BINARY => "binary",
+        ppid::STRING_EMPTY => "empty string",
+        ppid::BINARY_EMPTY => "empty binary",
+        _ => return p.to_string(),
+    };
+    format!("{p} ({name})")
+}
+
+/// RFC 9260 §3.1: the common header's length; chunks follow it.
+const COMMON_HEADER: usize = 12;
+/// RFC 9260 §3.2: type, flags and length.
+const CHUNK_HEADER: usize = 4;
+/// RFC 9260 §3.3.1: TSN, stream, SSN and PPID before a DATA chunk's user data.
+const DATA_FIELDS: usize = 12;
+
+/// The chunks of a packet (RFC 9260 §3.2): type, flags and value each, or the line that
+/// says why the walk stopped.
+enum Item<'a> {
+    Chunk { ty: u8, flags: u8, value: &'a [u8] },
+    Broken(String),
+}
+
+/// The verification tag and every chunk of a packet, or `Err` with the line for a packet
+/// too short for its common header.
+fn walk(packet: &[u8]) -> Result<(u32, Vec<Item<'_>>), String> {
+    let Some(vtag) = be32(packet, 4) else {
+        return Err(format!(
+            "{} bytes: too short for the SCTP common header (RFC 9260 §3.1)",
+            packet.len()
+        ));
+    };
+    let mut items = Vec::new();
+    let mut at = COMMON_HEADER;
+    while at + CHUNK_HEADER <= packet.len() {
+        let ty = packet[at];
+        let flags = packet[at + 1];
+        let len = be16(packet, at + 2).unwrap_or(0) as usize;
+        if len < CHUNK_HEADER || at + len > packet.len() {
+            items.push(Item::Broken(format!(
+                "{} with a bad length {len}",
+                chunk_name(ty)
+            )));
+            break;
+        }
+        let value = &packet[at + CHUNK_HEADER..at + len];
+        items.push(Item::Chunk { ty, flags, value });
+        // §3.2: chunks are padded to a multiple of 4 bytes.
+        at += len.div_ceil(4) * 4;
     }
+    Ok((vtag, items))
 }
 
 /// One line per chunk of an SCTP packet; a packet too short for its header says so.
 pub fn describe(packet: &[u8]) -> Vec<String> {
-    let Some(vtag) = be32(packet, 4) else {
-        return vec![format!(
-            "{} bytes: too short for the SCTP common header (RFC 9260 §3.1)",
-            packet.len()
-        )];
+    let (vtag, items) = match walk(packet) {
+        Ok(x) => x,
+        Err(line) => return vec![line],
     };
-    let mut out = Vec::new();
-    let mut at = 12;
-    while at + 4 <= packet.len() {
-        let ty = packet[at];
-        let flags = packet[at + 1];
-        let len = be16(packet, at + 2).unwrap_or(0) as usize;
-        if len < 4 || at + len > packet.len() {
-            out.push(format!("{} with a bad length {len}", chunk_name(ty)));
-            break;
-        }
-        let v = &packet[at + 4..at + len];
-        let line = match ty {
-            0 => {
-                let mut f = Vec::new();
-                if flags & 0x04 != 0 {
-                    f.push("U");
-                }
-                if flags & 0x02 != 0 {
-                    f.push("B");
-                }
-                if flags & 0x01 != 0 {
-                    f.push("E");
-                }
-                format!(
-                    "DATA TSN={} stream={} SSN={} PPID={} flags={} {} bytes {}",
-                    be32(v, 0).unwrap_or(0),
-                    be16(v, 4).unwrap_or(0),
-                    be16(v, 6).unwrap_or(0),
-                    ppid_name(be32(v, 8).unwrap_or(0)),
-                    if f.is_empty() {
-                        "-".into()
-                    } else {
-                        f.join("|")
-                    },
-                    v.len().saturating_sub(12),
-                    // The plaintext a capture cannot show (webrtc-dtls keeps no key log).
-                    crate::trace::quoted(v.get(12..).unwrap_or(&[]), 32)
-                )
-            }
-            1 | 2 => format!(
-                "{} vtag={vtag:#x} initiate-tag={:#x} a_rwnd={} OS={} MIS={} initial-TSN={}",
-                chunk_name(ty),
-                be32(v, 0).unwrap_or(0),
-                be32(v, 4).unwrap_or(0),
-                be16(v, 8).unwrap_or(0),
-                be16(v, 10).unwrap_or(0),
-                be32(v, 12).unwrap_or(0)
-            ),
-            3 => format!(
-                "SACK cumulative-TSN-ack={} a_rwnd={} gaps={} duplicates={}",
-                be32(v, 0).unwrap_or(0),
-                be32(v, 4).unwrap_or(0),
-                be16(v, 8).unwrap_or(0),
-                be16(v, 10).unwrap_or(0)
-            ),
-            192 => format!("FORWARD-TSN new-cumulative-TSN={}", be32(v, 0).unwrap_or(0)),
-            6 => format!("ABORT{}", if flags & 1 != 0 { " (T bit)" } else { "" }),
-            _ => chunk_name(ty),
+    items
+        .into_iter()
+        .map(|item| match item {
+            Item::Chunk { ty, flags, value } => describe_chunk(ty, flags, value, vtag),
+            Item::Broken(line) => line,
+        })
+        .collect()
+}
+
+/// §6.9: the DATA chunks of one fragmented message, as [`Fold`] counts them.
+struct Fragments {
+    stream: u16,
+    first_tsn: u32,
+    chunks: usize,
+    bytes: usize,
+}
+
+/// The trace of one association with each fragmented message (RFC 9260 §6.9) folded: its
+/// first DATA chunk's line, then one line at its last chunk with the count, the bytes and
+/// the TSN range. The SACKs that acknowledge parts of it are counted instead of shown, up
+/// to the one that acknowledges its last chunk. A 20 kB message is 19 DATA chunks and a
+/// handful of SACKs; a student reads three lines.
+#[derive(Default)]
+pub struct Fold {
+    sent: Option<Fragments>,
+    received: Option<Fragments>,
+    /// The last TSN of a message we sent, until a SACK acknowledges it.
+    unacked: Option<u32>,
+    /// SACKs not shown since the last one that was.
+    sacks: usize,
+}
+
+impl Fold {
+    /// [`describe`], folded: lines for the packet sent (`sent`) or received.
+    pub fn describe(&mut self, packet: &[u8], sent: bool) -> Vec<String> {
+        let (vtag, items) = match walk(packet) {
+            Ok(x) => x,
+            Err(line) => return vec![line],
         };
-        out.push(line);
-        // §3.2: chunks are padded to a multiple of 4 bytes.
-        at += len.div_ceil(4) * 4;
+        let mut out = Vec::new();
+        for item in items {
+            let line = match item {
+                Item::Chunk {
+                    ty: DATA,
+                    flags,
+                    value,
+                } => self.data(flags, value, sent),
+                Item::Chunk {
+                    ty: SACK, value, ..
+                } => self.sack(value, sent, vtag),
+                Item::Chunk { ty, flags, value } => Some(describe_chunk(ty, flags, value, vtag)),
+                Item::Broken(line) => Some(line),
+            };
+            out.extend(line);
+        }
+        out
     }
-    out
+
+    /// A SACK: counted while a fragmented message is in flight (or, received, while ours is
+    /// not yet all acknowledged); the next one shown says how many were not.
+    fn sack(&mut self, v: &[u8], sent: bool, vtag: u32) -> Option<String> {
+        let cumulative = be32(v, 0).unwrap_or(0);
+        // Serial number arithmetic (RFC 1982), as TSNs wrap.
+        let behind = |last: u32| (last.wrapping_sub(cumulative) as i32) > 0;
+        let waiting = !sent && self.unacked.is_some_and(behind);
+        if self.sent.is_some() || self.received.is_some() || waiting {
+            self.sacks += 1;
+            return None;
+        }
+        if !sent {
+            self.unacked = None;
+        }
+        let line = describe_chunk(SACK, 0, v, vtag);
+        match std::mem::take(&mut self.sacks) {
+            0 => Some(line),
+            n => Some(format!("{line} ({n} SACKs before it not shown)")),
+        }
+    }
+
+    /// A DATA chunk: shown when it is a whole message or the first of one, counted in the
+    /// middle, summarised at the end.
+    fn data(&mut self, flags: u8, v: &[u8], sent: bool) -> Option<String> {
+        let (begin, end) = (flags & FLAG_B != 0, flags & FLAG_E != 0);
+        let stream = be16(v, 4).unwrap_or(0);
+        let tsn = be32(v, 0).unwrap_or(0);
+        let bytes = v.len().saturating_sub(DATA_FIELDS);
+        let open = if sent {
+            &mut self.sent
+        } else {
+            &mut self.received
+        };
+        if begin && !end {
+            *open = Some(Fragments {
+                stream,
+                first_tsn: tsn,
+                chunks: 1,
+                bytes,
+            });
+            return Some(format!(
+                "{} (first of a fragmented message)",
+                describe_data(flags, v, FRAGMENT_PREVIEW)
+            ));
+        }
+        let Some(f) = open.as_mut().filter(|f| !begin && f.stream == stream) else {
+            // A whole message, or a chunk of no message being folded (a retransmission).
+            return Some(describe_data(flags, v, PREVIEW));
+        };
+        f.chunks += 1;
+        f.bytes += bytes;
+        if !end {
+            return None;
+        }
+        let line = format!(
+            "DATA TSN={tsn} stream={stream} flags=E: the last of {} DATA chunks (TSN {}–{tsn}), {} bytes in all; the {} between not shown",
+            f.chunks,
+            f.first_tsn,
+            f.bytes,
+            f.chunks - 2,
+        );
+        *open = None;
+        if sent {
+            self.unacked = Some(tsn);
+        }
+        Some(line)
+    }
+}
+
+/// RFC 9260 §3.2: the chunk types the fold looks at.
+const DATA: u8 = 0;
+const SACK: u8 = 3;
+/// §3.3.1: the B(eginning) and E(nding) bits of a DATA chunk's flags.
+const FLAG_B: u8 = 0x02;
+const FLAG_E: u8 = 0x01;
+
+/// One chunk: its type's fields (`v` is the value after the chunk header).
+fn describe_chunk(ty: u8, flags: u8, v: &[u8], vtag: u32) -> String {
+    match ty {
+        DATA => describe_data(flags, v, PREVIEW),
+        1 | 2 => format!(
+            "{} vtag={vtag:#x} initiate-tag={:#x} a_rwnd={} OS={} MIS={} initial-TSN={}",
+            chunk_name(ty),
+            be32(v, 0).unwrap_or(0),
+            be32(v, 4).unwrap_or(0),
+            be16(v, 8).unwrap_or(0),
+            be16(v, 10).unwrap_or(0),
+            be32(v, 12).unwrap_or(0)
+        ),
+        SACK => format!(
+            "SACK cumulative-TSN-ack={} a_rwnd={} gaps={} duplicates={}",
+            be32(v, 0).unwrap_or(0),
+            be32(v, 4).unwrap_or(0),
+            be16(v, 8).unwrap_or(0),
+            be16(v, 10).unwrap_or(0)
+        ),
+        192 => format!("FORWARD-TSN new-cumulative-TSN={}", be32(v, 0).unwrap_or(0)),
+        // §3.3.7: the T bit says the sender had no TCB and reflected our tag.
+        6 => format!("ABORT{}", if flags & 1 != 0 { " (T bit)" } else { "" }),
+        _ => chunk_name(ty),
+    }
+}
+
+/// How many bytes of user data a DATA line shows: a whole small message, and the start of
+/// a fragmented one (the rest of it is bytes the reader has seen the like of).
+const PREVIEW: usize = 32;
+const FRAGMENT_PREVIEW: usize = 8;
+
+/// §3.3.1 DATA: flags U (unordered), B (beginning), E (end) of a message; at most
+/// `preview` bytes of the user data.
+fn describe_data(flags: u8, v: &[u8], preview: usize) -> String {
+    let f: Vec<&str> = [(0x04, "U"), (FLAG_B, "B"), (FLAG_E, "E")]
+        .into_iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| name)
+        .collect();
+    format!(
+        "DATA TSN={} stream={} SSN={} PPID={} flags={} {} bytes {}",
+        be32(v, 0).unwrap_or(0),
+        be16(v, 4).unwrap_or(0),
+        be16(v, 6).unwrap_or(0),
+        ppid_name(be32(v, 8).unwrap_or(0)),
+        if f.is_empty() {
+            "-".into()
+        } else {
+            f.join("|")
+        },
+        v.len().saturating_sub(DATA_FIELDS),
+        // The plaintext a capture cannot show (webrtc-dtls keeps no key log).
+        crate::trace::quoted(v.get(DATA_FIELDS..).unwrap_or(&[]), preview)
+    )
 }
 
 #[cfg(test)]
@@ -150,6 +320,55 @@ mod tests {
                 "COOKIE-ACK"
             ]
         );
+    }
+
+    /// A packet with one DATA chunk: TSN, stream 0, flags, `n` bytes of user data.
+    fn data_packet(tsn: u32, flags: u8, n: usize) -> Vec<u8> {
+        let mut p = vec![0x13, 0x88, 0x13, 0x88, 0, 0, 0, 7, 0, 0, 0, 0];
+        p.extend_from_slice(&[0, flags]);
+        p.extend_from_slice(&((16 + n) as u16).to_be_bytes());
+        p.extend_from_slice(&tsn.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 3]);
+        p.extend_from_slice(&53u32.to_be_bytes());
+        p.extend(std::iter::repeat_n(7u8, n));
+        p.resize(p.len().div_ceil(4) * 4, 0);
+        p
+    }
+
+    #[test]
+    fn a_fragmented_message_is_two_lines() {
+        let mut fold = Fold::default();
+        let mut lines = Vec::new();
+        lines.extend(fold.describe(&data_packet(10, 0x02, 100), true));
+        lines.extend(fold.describe(&data_packet(11, 0x00, 100), true));
+        let sack = [
+            0x13, 0x88, 0x13, 0x88, 0, 0, 0, 7, 0, 0, 0, 0, 3, 0, 0, 16, 0, 0, 0, 10, 0, 1, 0, 0,
+            0, 0, 0, 0,
+        ];
+        lines.extend(fold.describe(&sack, false));
+        lines.extend(fold.describe(&data_packet(12, 0x01, 50), true));
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].ends_with("(first of a fragmented message)"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[1],
+            "DATA TSN=12 stream=0 flags=E: the last of 3 DATA chunks (TSN 10–12), 250 bytes in all; the 1 between not shown"
+        );
+        // A SACK short of the last chunk is counted; the one that acknowledges it is shown.
+        assert!(fold.describe(&sack, false).is_empty());
+        let mut all = sack;
+        all[19] = 12;
+        assert_eq!(
+            fold.describe(&all, false),
+            [
+                "SACK cumulative-TSN-ack=12 a_rwnd=65536 gaps=0 duplicates=0 (2 SACKs before it not shown)"
+            ]
+        );
+        // Whole messages and SACKs outside a fragmented message are shown as they are.
+        assert_eq!(fold.describe(&data_packet(13, 0x03, 5), true).len(), 1);
+        assert_eq!(fold.describe(&all, false).len(), 1);
     }
 
     #[test]

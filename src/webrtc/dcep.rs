@@ -15,7 +15,8 @@
 //!  +-------------------------------+
 //! ```
 //!
-//! Wire only: bytes ↔ [`Open`]. Which stream a new channel takes (§6: even for the DTLS
+//! Wire only: bytes ↔ [`Open`]. The encoder is public (the opener's side); the decoder and
+//! the answer to an OPEN are crate-private, because lab 10 is writing them. Which stream a new channel takes (§6: even for the DTLS
 //! client, odd for the server) is [`first_stream`]; the peer loop keeps the counter.
 
 use std::fmt;
@@ -24,8 +25,6 @@ use std::fmt;
 pub const OPEN: u8 = 0x03;
 /// §8.2.1: the Message Type of DATA_CHANNEL_ACK.
 pub const ACK: u8 = 0x02;
-/// §8.1: the SCTP Payload Protocol Identifier of every DCEP message.
-pub const PPID_DCEP: u32 = 50;
 
 /// §5.1 Channel Type: bit 0x80 is "unordered"; the low bits choose the reliability.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,12 +162,14 @@ pub fn encode_open(open: &Open) -> Vec<u8> {
 }
 
 /// DATA_CHANNEL_ACK (§5.2): one byte, the Message Type.
-pub fn encode_ack() -> Vec<u8> {
+pub(crate) fn encode_ack() -> Vec<u8> {
     vec![ACK]
 }
 
-/// Decodes a DCEP message (PPID 50).
-pub fn decode(bytes: &[u8]) -> Result<Message, DcepError> {
+/// Decodes a DCEP message (PPID 50). The SCTP loop tells ACK from OPEN by the first byte
+/// itself and hands an OPEN to `on_open` (lab 10's seam), so only the tests call this.
+#[cfg(test)]
+pub(crate) fn decode(bytes: &[u8]) -> Result<Message, DcepError> {
     match bytes.first() {
         None => Err(DcepError::Empty),
         Some(&OPEN) => decode_open(bytes).map(Message::Open),
@@ -179,7 +180,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DcepError> {
 }
 
 /// Decodes DATA_CHANNEL_OPEN (§5.1).
-pub fn decode_open(bytes: &[u8]) -> Result<Open, DcepError> {
+pub(crate) fn decode_open(bytes: &[u8]) -> Result<Open, DcepError> {
     if bytes.len() < 12 {
         return Err(DcepError::ShortOpen(bytes.len()));
     }
@@ -221,13 +222,14 @@ pub fn decode_open(bytes: &[u8]) -> Result<Open, DcepError> {
 }
 
 /// What answers a DATA_CHANNEL_OPEN: the channel it describes and the reply to send on its
-/// stream. [`answer_open`] is the one netlab uses; lab 10's student writes another.
+/// stream. netlab's own (`answer_open`, with the decoder, kept inside the crate: it is lab
+/// 10's answer) is the default of `peer::Config::on_open`; lab 10's student writes another.
 pub type OnOpen = fn(&[u8]) -> Result<(Open, Vec<u8>), DcepError>;
 
 /// What the side that did not open a channel does with DATA_CHANNEL_OPEN: decode it and
 /// answer DATA_CHANNEL_ACK on the same stream (§6: "the peer … MUST … respond with a
 /// DATA_CHANNEL_ACK message on its corresponding outgoing stream"). Lab 10 rewrites this.
-pub fn answer_open(message: &[u8]) -> Result<(Open, Vec<u8>), DcepError> {
+pub(crate) fn answer_open(message: &[u8]) -> Result<(Open, Vec<u8>), DcepError> {
     let open = decode_open(message)?;
     Ok((open, encode_ack()))
 }
@@ -240,6 +242,8 @@ pub fn first_stream(dtls_client: bool) -> u16 {
 
 /// The PPIDs of user messages (RFC 8831 §8): text and binary, and their "empty" forms.
 pub mod ppid {
+    /// RFC 8832 §8.1: every DCEP message.
+    pub const DCEP: u32 = 50;
     pub const STRING: u32 = 51;
     pub const BINARY: u32 = 53;
     /// §6.6 of RFC 8831: an empty message is sent as one byte with this PPID, and the byte

@@ -3,11 +3,20 @@
 //! its SDP (that check, not a CA, is what authenticates the peer), extended master secret
 //! (RFC 7627) required.
 //!
-//! webrtc-dtls is async (tokio). This file is the blocking facade DESIGN.md §4 asks for: it
-//! owns one current-thread runtime per peer and is the only place netlab touches tokio for
-//! WebRTC. The runtime runs only while the peer's own thread is inside [`Dtls::handshake`],
-//! [`Dtls::send`] or [`Dtls::wait`]: no hidden thread. Records come in through a channel the
-//! socket loop fills, and go out with `send_to` on the peer's one UDP socket.
+//! webrtc-dtls is async (tokio). This file is the blocking facade docs/design.md asks for
+//! (principle 4): it owns one current-thread runtime per peer and is the only file of
+//! `src/webrtc/` that names tokio. The runtime runs only while the peer's own thread is inside
+//! [`Dtls::handshake`], [`Dtls::send`] or [`Dtls::wait`]: no hidden thread. Two queues cross
+//! the border, and this file owns their types so the loops never see tokio:
+//!
+//! - [`records`]: datagrams from the socket loop to DTLS ([`RecordSender`] →
+//!   [`RecordReceiver`]), bounded; webrtc-dtls reads it from inside the runtime;
+//! - [`wake`]: commands from the application and the socket loop to the association loop
+//!   ([`WakeSender`] → [`WakeReceiver`]), which [`Dtls::wait`] watches together with the
+//!   DTLS connection and SCTP's timer in one `select!`. That is why it is a tokio channel: a
+//!   std channel cannot be awaited next to a record.
+//!
+//! Records go out with `send_to` on the peer's one UDP socket.
 //!
 //! webrtc-dtls has no key log, so a capture cannot be decrypted: the trace shows the SCTP
 //! plaintext at this boundary instead ([`super::chunk`]).
@@ -17,9 +26,11 @@ use crate::trace::{self, Layer};
 use async_trait::async_trait;
 use std::fmt;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{Receiver, UnboundedReceiver, error::TryRecvError};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender};
 use webrtc_dtls::config::{ClientAuthType, Config, ExtendedMasterSecretType};
 use webrtc_dtls::conn::DTLSConn;
 use webrtc_dtls::crypto::{Certificate, CryptoPrivateKey, CryptoPrivateKeyKind};
@@ -109,28 +120,138 @@ impl Identity {
     }
 }
 
+/// A bounded queue of datagrams from the socket loop to DTLS: beyond `capacity` waiting,
+/// [`RecordSender::offer`] says `Full` and the datagram is dropped, as a full socket buffer
+/// would drop it.
+pub fn records(capacity: usize) -> (RecordSender, RecordReceiver) {
+    let (tx, rx) = tokio::sync::mpsc::channel(capacity);
+    (RecordSender(tx), RecordReceiver(rx))
+}
+
+/// The socket loop's end of [`records`].
+pub struct RecordSender(Sender<Vec<u8>>);
+
+/// What became of a datagram offered to DTLS.
+pub enum Offered {
+    Queued,
+    /// DTLS is behind: the datagram was dropped.
+    Full,
+    /// The association loop has ended.
+    Closed,
+}
+
+impl RecordSender {
+    /// Queues a datagram without waiting.
+    pub fn offer(&self, datagram: Vec<u8>) -> Offered {
+        match self.0.try_send(datagram) {
+            Ok(()) => Offered::Queued,
+            Err(TrySendError::Full(_)) => Offered::Full,
+            Err(TrySendError::Closed(_)) => Offered::Closed,
+        }
+    }
+}
+
+/// DTLS's end of [`records`]: given to [`Dtls::handshake`].
+pub struct RecordReceiver(Receiver<Vec<u8>>);
+
+/// An unbounded queue that wakes the association loop out of [`Dtls::wait`].
+pub fn wake<T>() -> (WakeSender<T>, WakeReceiver<T>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    (WakeSender(tx), WakeReceiver(rx))
+}
+
+/// The sending end of [`wake`]; any thread may hold a clone.
+pub struct WakeSender<T>(UnboundedSender<T>);
+
+impl<T> Clone for WakeSender<T> {
+    fn clone(&self) -> Self {
+        WakeSender(self.0.clone())
+    }
+}
+
+impl<T> WakeSender<T> {
+    /// Queues `t`; gives it back when the association loop has gone.
+    pub fn send(&self, t: T) -> Result<(), T> {
+        self.0.send(t).map_err(|e| e.0)
+    }
+}
+
+/// The association loop's end of [`wake`].
+pub struct WakeReceiver<T>(UnboundedReceiver<T>);
+
+impl<T> WakeReceiver<T> {
+    /// What is already queued, without waiting.
+    pub fn try_recv(&mut self) -> Option<T> {
+        self.0.try_recv().ok()
+    }
+}
+
 /// The datagram transport webrtc-dtls reads and writes through: inbound records from the
 /// socket loop's channel, outbound with `send_to` on the shared socket.
 struct Transport {
     inbound: tokio::sync::Mutex<Receiver<Vec<u8>>>,
     socket: UdpSocket,
     remote: SocketAddr,
+    /// [`Dtls::close`] has begun: an alert this side sends now is its close_notify.
+    closing: AtomicBool,
+    /// An encrypted alert came in: webrtc-dtls answers it with one of its own.
+    alerted: AtomicBool,
 }
 
-fn trace_records(sent: bool, datagram: &[u8]) {
-    if !trace::is_on(Layer::Dtls) {
+impl Transport {
+    fn trace_records(&self, sent: bool, datagram: &[u8]) {
+        if !trace::is_on(Layer::Dtls) {
+            return;
+        }
+        let why = match (sent, self.closing.load(Ordering::Relaxed)) {
+            (true, true) => Some(Sent::Closing),
+            (true, false) if self.alerted.load(Ordering::Relaxed) => Some(Sent::Answer),
+            _ => None,
+        };
+        for r in record::describe(datagram) {
+            if !sent && r.starts_with(ENCRYPTED_ALERT) {
+                self.alerted.store(true, Ordering::Relaxed);
+            }
+            trace_record(sent, why, r);
+        }
+    }
+}
+
+/// How [`record::describe`] shows an alert after the handshake.
+const ENCRYPTED_ALERT: &str = "Alert (encrypted";
+
+/// Why this side sends an alert, when it knows.
+#[derive(Clone, Copy)]
+enum Sent {
+    /// From [`Dtls::close`]: close_notify.
+    Closing,
+    /// webrtc-dtls answers an alert it received: close_notify with close_notify (RFC 5246
+    /// §7.2.1), any other by sending it back.
+    Answer,
+}
+
+/// One record's line. After the handshake an alert is encrypted, so only its sender can
+/// name it, and only when it knows why it sends one.
+fn trace_record(sent: bool, why: Option<Sent>, r: String) {
+    // Application data is SCTP: the sctp layer shows it decrypted.
+    if r.starts_with("application_data") {
         return;
     }
-    for r in record::describe(datagram) {
-        // Application data is SCTP: the sctp layer shows it decrypted.
-        if r.starts_with("application_data") {
-            continue;
+    let r = match why {
+        Some(Sent::Closing) if r.starts_with(ENCRYPTED_ALERT) => {
+            r.replacen("Alert (", "Alert close_notify (", 1)
         }
-        if sent {
-            trace::sent(Layer::Dtls, || r.clone());
-        } else {
-            trace::received(Layer::Dtls, || r.clone());
-        }
+        Some(Sent::Answer) if r.starts_with(ENCRYPTED_ALERT) => r.replacen(
+            "bytes)",
+            "bytes): webrtc-dtls's answer to the alert it received, close_notify for close_notify",
+            1,
+        ),
+        _ => r,
+    };
+    if sent {
+        trace::sent(Layer::Dtls, || r);
+    } else {
+        trace::received(Layer::Dtls, || r);
     }
 }
 
@@ -144,7 +265,7 @@ impl Conn for Transport {
         let mut rx = self.inbound.lock().await;
         match rx.recv().await {
             Some(d) => {
-                trace_records(false, &d);
+                self.trace_records(false, &d);
                 let n = d.len().min(buf.len());
                 buf[..n].copy_from_slice(&d[..n]);
                 Ok(n)
@@ -159,7 +280,7 @@ impl Conn for Transport {
         Ok((n, self.remote))
     }
     async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
-        trace_records(true, buf);
+        self.trace_records(true, buf);
         // A UDP send does not block for long: the kernel queues or drops the datagram.
         Ok(self.socket.send_to(buf, self.remote)?)
     }
@@ -200,6 +321,7 @@ pub const BATCH: usize = 64;
 pub struct Dtls {
     runtime: tokio::runtime::Runtime,
     conn: DTLSConn,
+    transport: Arc<Transport>,
 }
 
 /// What a handshake needs.
@@ -211,8 +333,112 @@ pub struct Handshake<'a> {
     pub client: bool,
     pub socket: UdpSocket,
     pub remote: SocketAddr,
-    pub inbound: Receiver<Vec<u8>>,
+    pub inbound: RecordReceiver,
     pub timeout: Duration,
+}
+
+/// The peer-certificate check webrtc-dtls calls: SHA-256 of the first certificate against
+/// the SDP's fingerprint (RFC 8842 §5). The fingerprint that came is written to `seen`, so
+/// the result (or the error) can say which it was.
+type Verify = Arc<
+    dyn Fn(
+            &[Vec<u8>],
+            &[rustls::pki_types::CertificateDer<'static>],
+        ) -> Result<(), webrtc_dtls::Error>
+        + Send
+        + Sync,
+>;
+
+fn verifier(expected: [u8; 32], seen: Arc<Mutex<Option<[u8; 32]>>>) -> Verify {
+    // The first argument holds the peer's certificates as sent; the second the CA-verified
+    // chains, empty here.
+    Arc::new(
+        move |certs: &[Vec<u8>], _: &[rustls::pki_types::CertificateDer<'static>]| {
+            let Some(first) = certs.first() else {
+                return Err(webrtc_dtls::Error::Other(
+                    "the peer sent no certificate".into(),
+                ));
+            };
+            let got = fingerprint(first);
+            let verdict = if got == expected {
+                "matches"
+            } else {
+                "does NOT match"
+            };
+            trace::event(Layer::Dtls, || {
+                format!(
+                    "peer certificate sha-256 {}: {verdict} a=fingerprint",
+                    super::sdp::fingerprint_hex(&got)
+                )
+            });
+            if let Ok(mut m) = seen.lock() {
+                *m = Some(got);
+            }
+            if got == expected {
+                return Ok(());
+            }
+            Err(webrtc_dtls::Error::Other(
+                "certificate fingerprint mismatch".into(),
+            ))
+        },
+    )
+}
+
+/// webrtc-dtls's settings for WebRTC.
+fn config(identity: &Identity, verify: Verify) -> Config {
+    Config {
+        certificates: vec![identity.certificate.clone()],
+        extended_master_secret: ExtendedMasterSecretType::Require,
+        // Without it the server never asks for (and never checks) the client's certificate.
+        client_auth: ClientAuthType::RequireAnyClientCert,
+        // The callback is the only check of the peer: this turns off the CA path.
+        insecure_skip_verify: true,
+        verify_peer_certificate: Some(verify),
+        // Browsers and aiortc offer use_srtp even for data only; a server that offers no
+        // profile aborts the handshake (ErrServerNoMatchingSrtpProfile).
+        srtp_protection_profiles: vec![
+            SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
+            SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
+        ],
+        ..Config::default()
+    }
+}
+
+/// What a completed handshake established (`make debug STEP=dtls` stops where it is
+/// reported).
+#[derive(Debug)]
+pub struct Established {
+    /// RFC 8842 §5.3: this side was the DTLS client.
+    pub client: bool,
+    pub remote: SocketAddr,
+    pub millis: u128,
+    /// SHA-256 of the peer's certificate: equal to its SDP's `a=fingerprint`, or there
+    /// would be no handshake.
+    pub peer_fingerprint: [u8; 32],
+}
+
+/// The handshake's result, in the trace.
+fn established(e: &Established) {
+    trace::event(Layer::Dtls, || {
+        format!(
+            "handshake complete in {} ms: DTLS 1.2, mutual certificates, extended master secret",
+            e.millis
+        )
+    });
+}
+
+/// Why a handshake failed: the fingerprint check's verdict when it said no, else what
+/// webrtc-dtls said.
+fn failed(e: webrtc_dtls::Error, expected: [u8; 32], seen: Option<[u8; 32]>) -> DtlsError {
+    let err = match seen {
+        Some(got) if got != expected => DtlsError::Fingerprint {
+            expected: super::sdp::fingerprint_hex(&expected),
+            got: super::sdp::fingerprint_hex(&got),
+        },
+        _ => DtlsError::Handshake(e.to_string()),
+    };
+    trace::event(Layer::Dtls, || format!("handshake failed: {err}"));
+    err
 }
 
 impl Dtls {
@@ -223,102 +449,48 @@ impl Dtls {
             .build()
             .map_err(|e| DtlsError::Handshake(format!("cannot start the runtime: {e}")))?;
         let expected = h.remote_fingerprint;
-        // The callback is the only check of the peer (insecure_skip_verify turns off the CA
-        // path); it records a mismatch so the error can say what happened.
-        let mismatch: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let seen = mismatch.clone();
-        let verify = Arc::new(
-            // The first argument holds the peer's certificates as sent; the second the
-            // CA-verified chains, empty here.
-            move |certs: &[Vec<u8>], _: &[rustls::pki_types::CertificateDer<'static>]| {
-                let Some(first) = certs.first() else {
-                    return Err(webrtc_dtls::Error::Other(
-                        "the peer sent no certificate".into(),
-                    ));
-                };
-                let got = fingerprint(first);
-                trace::event(Layer::Dtls, || {
-                    format!(
-                        "peer certificate sha-256 {}: {}",
-                        super::sdp::fingerprint_hex(&got),
-                        if got == expected {
-                            "matches a=fingerprint"
-                        } else {
-                            "does NOT match a=fingerprint"
-                        }
-                    )
-                });
-                if got == expected {
-                    Ok(())
-                } else {
-                    if let Ok(mut m) = seen.lock() {
-                        *m = Some(super::sdp::fingerprint_hex(&got));
-                    }
-                    Err(webrtc_dtls::Error::Other(
-                        "certificate fingerprint mismatch".into(),
-                    ))
-                }
-            },
-        );
-        let config = Config {
-            certificates: vec![h.identity.certificate.clone()],
-            extended_master_secret: ExtendedMasterSecretType::Require,
-            // Without it the server never asks for (and never checks) the client's certificate.
-            client_auth: ClientAuthType::RequireAnyClientCert,
-            insecure_skip_verify: true,
-            verify_peer_certificate: Some(verify),
-            // Browsers and aiortc offer use_srtp even for data only; a server that offers no
-            // profile aborts the handshake (ErrServerNoMatchingSrtpProfile).
-            srtp_protection_profiles: vec![
-                SrtpProtectionProfile::Srtp_Aead_Aes_128_Gcm,
-                SrtpProtectionProfile::Srtp_Aes128_Cm_Hmac_Sha1_80,
-            ],
-            ..Config::default()
-        };
+        let seen: Arc<Mutex<Option<[u8; 32]>>> = Arc::new(Mutex::new(None));
+        let config = config(h.identity, verifier(expected, seen.clone()));
         let transport = Arc::new(Transport {
-            inbound: tokio::sync::Mutex::new(h.inbound),
+            inbound: tokio::sync::Mutex::new(h.inbound.0),
             socket: h.socket,
             remote: h.remote,
+            closing: AtomicBool::new(false),
+            alerted: AtomicBool::new(false),
         });
         trace::event(Layer::Dtls, || {
-            format!(
-                "handshake as {} with {}",
-                if h.client {
-                    "client (a=setup:active)"
-                } else {
-                    "server (a=setup:passive)"
-                },
-                h.remote
-            )
+            let role = if h.client {
+                "client (a=setup:active)"
+            } else {
+                "server (a=setup:passive)"
+            };
+            format!("handshake as {role} with {}", h.remote)
         });
         let started = Instant::now();
         let result = runtime.block_on(async {
-            tokio::time::timeout(h.timeout, DTLSConn::new(transport, config, h.client, None)).await
+            tokio::time::timeout(
+                h.timeout,
+                DTLSConn::new(transport.clone(), config, h.client, None),
+            )
+            .await
         });
-        match result {
-            Ok(Ok(conn)) => {
-                trace::event(Layer::Dtls, || {
-                    format!(
-                        "handshake complete in {} ms: DTLS 1.2, mutual certificates, extended master secret",
-                        started.elapsed().as_millis()
-                    )
-                });
-                Ok(Dtls { runtime, conn })
-            }
-            Ok(Err(e)) => {
-                let got = mismatch.lock().ok().and_then(|m| m.clone());
-                let err = match got {
-                    Some(got) => DtlsError::Fingerprint {
-                        expected: super::sdp::fingerprint_hex(&expected),
-                        got,
-                    },
-                    None => DtlsError::Handshake(e.to_string()),
-                };
-                trace::event(Layer::Dtls, || format!("handshake failed: {err}"));
-                Err(err)
-            }
-            Err(_) => Err(DtlsError::Timeout(h.timeout)),
-        }
+        let peer_fingerprint = seen.lock().ok().and_then(|m| *m);
+        let conn = match result {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => return Err(failed(e, expected, peer_fingerprint)),
+            Err(_) => return Err(DtlsError::Timeout(h.timeout)),
+        };
+        established(&Established {
+            client: h.client,
+            remote: h.remote,
+            millis: started.elapsed().as_millis(),
+            peer_fingerprint: peer_fingerprint.unwrap_or_default(),
+        });
+        Ok(Dtls {
+            runtime,
+            conn,
+            transport,
+        })
     }
 
     /// Sends one record of application data (one SCTP packet).
@@ -330,12 +502,12 @@ impl Dtls {
     }
 
     /// Waits for a record, something on `wake`, or `deadline`, whichever comes first.
-    pub fn wait<T>(&self, wake: &mut UnboundedReceiver<T>, deadline: Option<Instant>) -> Wait<T> {
+    pub fn wait<T>(&self, wake: &mut WakeReceiver<T>, deadline: Option<Instant>) -> Wait<T> {
         // Commands already queued first, without entering the runtime.
-        match wake.try_recv() {
-            Ok(t) => return Wait::Woken(t),
-            Err(TryRecvError::Disconnected) | Err(TryRecvError::Empty) => {}
+        if let Some(t) = wake.try_recv() {
+            return Wait::Woken(t);
         }
+        let wake = &mut wake.0;
         let mut buf = vec![0u8; 1 << 16];
         let far = Instant::now() + Duration::from_secs(3600);
         let sleep_until = tokio::time::Instant::from_std(deadline.unwrap_or(far));
@@ -371,11 +543,11 @@ impl Dtls {
         })
     }
 
-    /// Sends close_notify (RFC 5246 §7.2.1).
+    /// Sends close_notify (RFC 5246 §7.2.1); the trace names it on its record.
     pub fn close(&self) {
+        self.transport.closing.store(true, Ordering::Relaxed);
         let _ = self.runtime.block_on(async {
             tokio::time::timeout(Duration::from_millis(200), self.conn.close()).await
         });
-        trace::sent(Layer::Dtls, || "close_notify".into());
     }
 }

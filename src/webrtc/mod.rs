@@ -10,11 +10,13 @@
 //! 5. [`dtls`]: DTLS 1.2 with the peer's certificate checked against the SDP fingerprint
 //!    (RFC 8842), webrtc-dtls behind a blocking facade.
 //! 6. [`sctp`]: SCTP over DTLS (RFC 8261), sctp-proto driven by a loop with numbered steps;
-//!    [`chunk`] decodes its packets for the trace.
+//!    `channel.rs` keeps the data channels on its streams (RFC 8831 §6); [`chunk`] decodes
+//!    its packets for the trace.
 //! 7. [`dcep`]: opening a channel with DATA_CHANNEL_OPEN / ACK (RFC 8832).
 //! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close;
 //!    [`session`] holds what its parts say to each other (channels, messages, events).
 
+mod channel;
 pub mod chunk;
 pub mod dcep;
 pub mod demux;

@@ -21,38 +21,53 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Behind it, two threads per peer, each a loop of its own:
+//! Behind it, [`Peer::start`] runs two threads per peer, each a loop of its own:
 //! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
 //!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
 //!   (RFC 7675: no word from the peer for `consent_timeout` ends the session);
-//! - the association loop: waits for ICE, runs the DTLS handshake ([`super::dtls`]), then
-//!   SCTP and DCEP ([`super::sctp::run`]) until the end.
+//! - the association loop (`AssociationLoop`), in stages: waits for ICE, runs the DTLS
+//!   handshake ([`super::dtls`]), then SCTP and DCEP ([`super::sctp::run`]) until the end.
 //!
-//! The application talks to the association loop through two channels: commands in, [`Event`]s out.
+//! The application talks to the association loop through two queues: commands in (a
+//! [`WakeSender`], the DTLS facade's type, because [`Dtls::wait`] must watch it next to the
+//! connection; tokio stays inside `dtls.rs`), [`Event`]s out (a std channel).
 
 use super::dcep::{self, ChannelType, Open};
-use super::dtls::{Dtls, DtlsError, Handshake, Identity};
+use super::dtls::{
+    self, Dtls, DtlsError, Handshake, Identity, RecordReceiver, WakeReceiver, WakeSender,
+};
 use super::ice::{Checker, Credentials, Responder};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
-use super::socket::{SocketLoop, socket_loop};
+use super::socket::SocketLoop;
 use crate::trace::{self, Layer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 pub use super::session::{Channel, Event, IceFailure, Message, PeerError, SctpFailure};
-pub(super) use super::session::{Cmd, random};
+pub(super) use super::session::{ChannelCmd, Cmd, random};
 
 /// The steps of a session, in order (the values of `Peer::stage`).
 const ICE: u8 = 0;
 const DTLS: u8 = 1;
 const SCTP: u8 = 2;
+
+/// Our `a=max-message-size` (RFC 8841 §6): 256 KiB, what the browsers announce.
+const MAX_MESSAGE_SIZE: u32 = 256 * 1024;
+
+/// The Priority of the channels we open (RFC 8832 §5.1): 256, "normal" on RFC 8831 §6.4's
+/// scale.
+const NORMAL_PRIORITY: u16 = 256;
+
+/// RFC 8839 §5.4 asks at least 4 characters of ice-ufrag and 22 of ice-pwd (24 bits and 128
+/// bits of randomness); a little more of each.
+const UFRAG_LEN: usize = 8;
+const PWD_LEN: usize = 24;
 
 /// Settings of one peer.
 #[derive(Clone, Debug)]
@@ -67,7 +82,7 @@ pub struct Config {
     pub consent_timeout: Duration,
     /// Our `a=max-message-size` (RFC 8841 §6).
     pub max_message_size: u32,
-    /// Lab 10: what answers a DATA_CHANNEL_OPEN ([`dcep::answer_open`] by default).
+    /// Lab 10: what answers a DATA_CHANNEL_OPEN (netlab's own decoder and ACK by default).
     pub on_open: dcep::OnOpen,
     /// The trace role of the peer's threads.
     pub role: &'static str,
@@ -80,7 +95,7 @@ impl Default for Config {
             ice_timeout: Duration::from_secs(10),
             dtls_timeout: Duration::from_secs(10),
             consent_timeout: Duration::from_secs(30),
-            max_message_size: 262144,
+            max_message_size: MAX_MESSAGE_SIZE,
             on_open: dcep::answer_open,
             role: "peer",
         }
@@ -99,8 +114,8 @@ fn ice_string(len: usize) -> String {
 
 fn new_credentials() -> Credentials {
     Credentials {
-        ufrag: ice_string(8),
-        pwd: ice_string(24),
+        ufrag: ice_string(UFRAG_LEN),
+        pwd: ice_string(PWD_LEN),
     }
 }
 
@@ -149,7 +164,7 @@ fn describe(
         fingerprint: identity.fingerprint,
         setup,
         mid: mid.to_string(),
-        sctp_port: 5000,
+        sctp_port: sctp::PORT,
         max_message_size: cfg.max_message_size,
         candidates: vec![socket.local_addr().map_err(|e| PeerError::Io {
             doing: "local address",
@@ -223,9 +238,122 @@ fn trace_description(d: &Description, what: &str) {
     });
 }
 
+fn spawn_error(doing: &'static str) -> impl Fn(std::io::Error) -> PeerError {
+    move |e| PeerError::Io {
+        doing,
+        why: e.to_string(),
+    }
+}
+
+/// One of the peer's two threads, named, tracing as `role`.
+fn spawn(
+    name: &str,
+    role: &'static str,
+    body: impl FnOnce() + Send + 'static,
+) -> Result<JoinHandle<()>, PeerError> {
+    thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _r = trace::role(role);
+            body()
+        })
+        .map_err(spawn_error("start a thread"))
+}
+
+/// What the DTLS handshake needs, handed over once ICE has found the peer.
+struct HandshakeInputs {
+    identity: Identity,
+    remote_fingerprint: [u8; 32],
+    /// A clone of the peer's one UDP socket: DTLS sends on it.
+    socket: UdpSocket,
+    /// What the socket loop passes on.
+    inbound: RecordReceiver,
+    timeout: Duration,
+}
+
+/// The association thread: a session's stages, in order, each a method:
+///
+/// 1. `AssociationLoop::wait_for_ice`: the socket loop locks the peer's address;
+/// 2. `AssociationLoop::handshake`: DTLS with that address;
+/// 3. `AssociationLoop::associate`: SCTP and DCEP ([`sctp::run`]) until the end;
+/// 4. close_notify, and [`Event::Ended`] to the application.
+struct AssociationLoop {
+    ice: Receiver<SocketAddr>,
+    ice_timeout: Duration,
+    /// Taken by stage 2.
+    handshake: Option<HandshakeInputs>,
+    settings: Settings,
+    cmds: WakeReceiver<Cmd>,
+    events: Sender<Event>,
+    /// Which stage the thread is in, for a timeout's error in [`Peer::wait_open`].
+    stage: Arc<AtomicU8>,
+    /// Tells the socket loop to end when this thread does.
+    stop: Arc<AtomicBool>,
+}
+
+impl AssociationLoop {
+    fn run(mut self) {
+        let result = self.session();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Err(e) = &result {
+            trace::event(Layer::Sctp, || format!("session ended: {e}"));
+        }
+        let _ = self.events.send(Event::Ended(result.err()));
+    }
+
+    fn session(&mut self) -> Result<(), PeerError> {
+        // 1. ICE.
+        let remote = self.wait_for_ice()?;
+        // 2. DTLS.
+        self.stage.store(DTLS, Ordering::Relaxed);
+        let dtls = self.handshake(remote)?;
+        // 3. SCTP and DCEP.
+        self.stage.store(SCTP, Ordering::Relaxed);
+        let _ = self.events.send(Event::Connected);
+        let result = self.associate(&dtls);
+        // 4. close_notify, whatever SCTP's end.
+        dtls.close();
+        result
+    }
+
+    /// Stage 1: the first authenticated check (or answer to ours) locks the peer's address.
+    fn wait_for_ice(&self) -> Result<SocketAddr, PeerError> {
+        self.ice.recv_timeout(self.ice_timeout).map_err(|_| {
+            PeerError::Ice(IceFailure::NoCheck {
+                ms: self.ice_timeout.as_millis(),
+            })
+        })
+    }
+
+    /// Stage 2: the DTLS handshake with the locked address.
+    fn handshake(&mut self, remote: SocketAddr) -> Result<Dtls, PeerError> {
+        let h = self.handshake.take().ok_or(PeerError::Gone)?;
+        Ok(Dtls::handshake(Handshake {
+            identity: &h.identity,
+            remote_fingerprint: h.remote_fingerprint,
+            client: self.settings.dtls_client,
+            socket: h.socket,
+            remote,
+            inbound: h.inbound,
+            timeout: h.timeout,
+        })?)
+    }
+
+    /// Stage 3: the SCTP loop. A panic inside sctp-proto on what a peer sent ends this
+    /// session with one line, not a backtrace, and the server's other sessions go on.
+    fn associate(&mut self, dtls: &Dtls) -> Result<(), PeerError> {
+        let (settings, cmds, events) = (&self.settings, &mut self.cmds, &self.events);
+        crate::catch::call(|| sctp::run(dtls, settings, cmds, events)).unwrap_or_else(|p| {
+            Err(PeerError::Sctp(SctpFailure::Panicked {
+                what: p.to_string(),
+            }))
+        })
+    }
+}
+
 /// A running peer: its two threads, and the channels to talk to them.
 pub struct Peer {
-    cmds: UnboundedSender<Cmd>,
+    cmds: WakeSender<Cmd>,
     events: Receiver<Event>,
     next_stream: u16,
     stop: Arc<AtomicBool>,
@@ -299,6 +427,7 @@ impl Peer {
         Ok((peer, text))
     }
 
+    /// Starts the session: the socket loop and the association loop, each on its thread.
     fn start(
         socket: UdpSocket,
         local: Credentials,
@@ -312,103 +441,63 @@ impl Peer {
             doing: "local address",
             why: e.to_string(),
         })?;
-        let io = |e: std::io::Error| PeerError::Io {
-            doing: "clone the socket",
-            why: e.to_string(),
-        };
         let stop = Arc::new(AtomicBool::new(false));
         let stage = Arc::new(AtomicU8::new(ICE));
-        let stage2 = stage.clone();
-        let (cmd_tx, mut cmd_rx) = unbounded_channel();
+        let (cmd_tx, cmd_rx) = dtls::wake();
         let (event_tx, event_rx) = mpsc::channel();
         // Bounded: datagrams wait here for DTLS; beyond this many, the socket loop drops them.
-        let (dtls_tx, dtls_rx) = tokio::sync::mpsc::channel(DTLS_QUEUE);
+        let (records_tx, records_rx) = dtls::records(DTLS_QUEUE);
         let (connected_tx, connected_rx) = mpsc::channel();
-        let responder = Responder {
-            local,
-            remote_ufrag: Some(remote.ice_ufrag.clone()),
+        let association = AssociationLoop {
+            ice: connected_rx,
+            ice_timeout: config.ice_timeout,
+            handshake: Some(HandshakeInputs {
+                identity: identity.clone(),
+                remote_fingerprint: remote.fingerprint,
+                socket: socket
+                    .try_clone()
+                    .map_err(spawn_error("clone the socket"))?,
+                inbound: records_rx,
+                timeout: config.dtls_timeout,
+            }),
+            settings: Settings {
+                dtls_client: client,
+                local_port: sctp::PORT,
+                remote_port: remote.sctp_port,
+                max_receive: config.max_message_size,
+                max_send: remote.max_message_size,
+                on_open: config.on_open,
+            },
+            cmds: cmd_rx,
+            events: event_tx,
+            stage: stage.clone(),
+            stop: stop.clone(),
         };
-        let socket_for_dtls = socket.try_clone().map_err(io)?;
-        let role = config.role;
-        let ctx = SocketLoop {
+        let socket_loop = SocketLoop {
             socket,
-            responder,
+            responder: Responder {
+                local,
+                remote_ufrag: Some(remote.ice_ufrag.clone()),
+            },
             checker,
-            to_dtls: dtls_tx,
+            to_dtls: records_tx,
             connected: connected_tx,
             wake: cmd_tx.clone(),
             stop: stop.clone(),
             consent_timeout: config.consent_timeout,
         };
-        let t1 = thread::Builder::new()
-            .name("webrtc-socket".into())
-            .spawn(move || {
-                let _r = trace::role(role);
-                socket_loop(ctx)
-            })
-            .map_err(io)?;
-        let settings = Settings {
-            dtls_client: client,
-            local_port: 5000,
-            remote_port: remote.sctp_port,
-            max_receive: config.max_message_size,
-            max_send: remote.max_message_size,
-            on_open: config.on_open,
-        };
-        let identity = identity.clone();
-        let remote_fingerprint = remote.fingerprint;
-        let stop2 = stop.clone();
-        let t2 = thread::Builder::new()
-            .name("webrtc-association".into())
-            .spawn(move || {
-                let _r = trace::role(role);
-                let result = (|| {
-                    let remote = match connected_rx.recv_timeout(config.ice_timeout) {
-                        Ok(a) => a,
-                        Err(_) => {
-                            return Err(PeerError::Ice(IceFailure::NoCheck {
-                                ms: config.ice_timeout.as_millis(),
-                            }));
-                        }
-                    };
-                    stage2.store(DTLS, Ordering::Relaxed);
-                    let dtls = Dtls::handshake(Handshake {
-                        identity: &identity,
-                        remote_fingerprint,
-                        client,
-                        socket: socket_for_dtls,
-                        remote,
-                        inbound: dtls_rx,
-                        timeout: config.dtls_timeout,
-                    })?;
-                    stage2.store(SCTP, Ordering::Relaxed);
-                    let _ = event_tx.send(Event::Connected);
-                    // A panic inside sctp-proto on what a peer sent ends this session with
-                    // one line, not a backtrace, and the server's other sessions go on.
-                    let r =
-                        crate::catch::call(|| sctp::run(&dtls, &settings, &mut cmd_rx, &event_tx))
-                            .unwrap_or_else(|p| {
-                                Err(PeerError::Sctp(SctpFailure::Panicked {
-                                    what: p.to_string(),
-                                }))
-                            });
-                    dtls.close();
-                    r
-                })();
-                stop2.store(true, Ordering::Relaxed);
-                if let Err(e) = &result {
-                    trace::event(Layer::Sctp, || format!("session ended: {e}"));
-                }
-                let _ = event_tx.send(Event::Ended(result.err()));
-            })
-            .map_err(io)?;
+        let role = config.role;
+        let threads = vec![
+            spawn("webrtc-socket", role, move || socket_loop.run())?,
+            spawn("webrtc-association", role, move || association.run())?,
+        ];
         Ok(Peer {
             cmds: cmd_tx,
             events: event_rx,
             next_stream: dcep::first_stream(client),
             stop,
             stage,
-            threads: vec![t1, t2],
+            threads,
             local_addr,
             dtls_client: client,
             ended: false,
@@ -422,24 +511,24 @@ impl Peer {
         self.next_stream = self.next_stream.wrapping_add(2);
         let open = Open {
             channel_type,
-            priority: 256,
+            priority: NORMAL_PRIORITY,
             label: label.to_string(),
             protocol: String::new(),
         };
-        let _ = self.cmds.send(Cmd::Open { id, open });
+        let _ = self.cmds.send(Cmd::Channel(ChannelCmd::Open { id, open }));
         id
     }
 
     /// Sends a message on channel `id`.
     pub fn send(&self, id: u16, message: Message) -> Result<(), PeerError> {
         self.cmds
-            .send(Cmd::Send { id, message })
+            .send(Cmd::Channel(ChannelCmd::Send { id, message }))
             .map_err(|_| PeerError::Gone)
     }
 
     /// Closes one channel (resets its stream).
     pub fn close_channel(&self, id: u16) {
-        let _ = self.cmds.send(Cmd::Close(id));
+        let _ = self.cmds.send(Cmd::Channel(ChannelCmd::Close(id)));
     }
 
     /// The next event, or `None` after `timeout` (or once the session has ended and been reported).

@@ -4,38 +4,70 @@
 //! stream is DCEP ([`super::dcep`]).
 //!
 //! sctp-proto is sans-IO: it never reads a clock or a socket. [`run`] is the loop that drives
-//! it, its steps numbered as they happen each time round:
+//! it: `Association::start` makes the endpoint (and, as the DTLS client, sends INIT), then
+//! each time round, one method per step:
 //!
-//! 1. send what SCTP has queued, one DTLS record per SCTP packet;
-//! 2. pass events between the endpoint and the association;
-//! 3. act on the association's events (established, a stream readable, lost);
-//! 4. wait for a record, a command from the application, or SCTP's next timer;
-//! 5. feed whichever came to SCTP (or act on the command).
+//! 1. `Association::send_queued`: send what SCTP has queued, one DTLS record per SCTP
+//!    packet;
+//! 2. `Association::route_endpoint_events`: pass events from the association to the
+//!    endpoint;
+//! 3. `Association::handle_events`: act on the association's events (established, a stream
+//!    readable or finished, lost); round again to 1 when one of them wrote;
+//! 4. `Association::shutdown_when_drained`: once the application asked to close and
+//!    everything queued is acknowledged, SHUTDOWN (round again to send it);
+//! 5. `Association::wait`: wait for a DTLS record, a command, or SCTP's next timer;
+//! 6. `Association::act`: feed the records to SCTP, carry out the commands, or tell SCTP
+//!    its timer fired.
+//!
+//! The loop runs on the peer's association thread; the commands arrive through
+//! [`super::dtls::WakeReceiver`], the one queue [`Dtls::wait`] can watch next to a record.
 
+use super::channel::Channels;
 use super::chunk;
-use super::dcep::{self, ChannelType, Reliability, ppid};
-use super::dtls::{Dtls, Wait};
-use super::session::{Channel, Cmd, Event, IceFailure, Message, PeerError, SctpFailure};
+use super::dcep;
+use super::dtls::{Dtls, DtlsError, Wait, WakeReceiver};
+use super::session::{ChannelCmd, Cmd, Event, IceFailure, PeerError, SctpFailure};
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use sctp_proto::{
-    Association, AssociationError, AssociationHandle, ClientConfig, DatagramEvent, Endpoint,
-    EndpointConfig, Event as SctpEvent, Payload, PayloadProtocolIdentifier as Ppi, ReliabilityType,
-    ServerConfig, StreamEvent, TransportConfig,
+    Association as SctpAssociation, AssociationError, AssociationHandle, ClientConfig,
+    DatagramEvent, Endpoint, EndpointConfig, Event as SctpEvent, Payload, ServerConfig,
+    StreamEvent, TransportConfig,
 };
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
-use std::time::Instant;
-use tokio::sync::mpsc::UnboundedReceiver;
+use std::time::{Duration, Instant};
 
-/// RFC 8261 §5 and the DTLS MTU: an SCTP packet must fit one DTLS record in one 1200-byte
-/// datagram, less the DTLS record overhead and the IP and UDP headers (str0m's numbers).
-pub const MAX_PACKET: u32 = 1200 - 48 - 40;
+/// The datagram a DTLS record travels in on a WebRTC path (RFC 8831 §5's advice; str0m's
+/// number).
+const DATAGRAM: u32 = 1200;
+/// DTLS 1.2 record overhead with AES-GCM: header 13, explicit nonce 8, tag 16, and room to
+/// spare (str0m's number).
+const DTLS_OVERHEAD: u32 = 48;
+/// IPv6 (40) is the larger of the IP headers; UDP's 8 fit in the spare of the line above.
+const IP_HEADER: u32 = 40;
+/// RFC 8261 §5: an SCTP packet must fit one DTLS record in one datagram.
+pub const MAX_PACKET: u32 = DATAGRAM - DTLS_OVERHEAD - IP_HEADER;
+/// RFC 9260 §3.1: the common header (ports, verification tag, checksum).
+const COMMON_HEADER: usize = 12;
+/// RFC 9260 §3.3.1: a DATA chunk's own header before the user data.
+const DATA_CHUNK_HEADER: u32 = 16;
+/// The user data one DATA chunk carries in a packet of [`MAX_PACKET`] bytes: a larger
+/// message is fragmented (RFC 9260 §6.9).
+pub const CHUNK_DATA: u32 = MAX_PACKET - COMMON_HEADER as u32 - DATA_CHUNK_HEADER;
+/// RFC 9260 §3.3.13: the chunk type of SHUTDOWN COMPLETE.
+const SHUTDOWN_COMPLETE: u8 = 14;
+
+/// `a=sctp-port` (RFC 8841 §5): every WebRTC stack uses 5000, and so does netlab.
+pub const PORT: u16 = 5000;
 
 /// How long a SHUTDOWN we send may take before the loop ends anyway.
-const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_millis(1000);
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(1000);
+
+/// The most commands carried out in one round: an echo of many messages is many commands,
+/// and records must not starve behind them.
+const COMMAND_BATCH: usize = 256;
 
 /// What the loop needs to know from the SDP.
 #[derive(Clone, Debug)]
@@ -54,13 +86,7 @@ pub struct Settings {
 }
 
 /// sctp-proto wants a socket address for its association; over DTLS there is one peer.
-const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
-
-struct ChannelState {
-    channel: Channel,
-    /// We sent DATA_CHANNEL_OPEN and wait for the ACK (RFC 8832 §6).
-    awaiting_ack: bool,
-}
+const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), PORT);
 
 fn transport(s: &Settings) -> TransportConfig {
     TransportConfig::default()
@@ -73,512 +99,391 @@ fn transport(s: &Settings) -> TransportConfig {
         .with_remote_port(s.remote_port)
 }
 
-/// Sends each packet as one DTLS record; `true` if one was a SHUTDOWN COMPLETE (sctp-proto
-/// stays in SHUTDOWN-SENT after sending it, so the loop watches for it itself).
-fn send_packets(dtls: &Dtls, packets: Vec<Bytes>) -> Result<bool, PeerError> {
-    let mut complete = false;
-    for p in packets {
-        // RFC 9260 §3.3.13: chunk type 14, the first chunk after the 12-byte common header.
-        complete |= p.get(12) == Some(&14);
-        if trace::is_on(Layer::Sctp) {
-            for line in chunk::describe(&p) {
-                trace::sent(Layer::Sctp, || line);
-            }
-        }
-        dtls.send(&p).map_err(PeerError::Dtls)?;
-    }
-    Ok(complete)
-}
-
-fn reliability(ct: ChannelType) -> (ReliabilityType, u32) {
-    match ct.reliability {
-        Reliability::Reliable => (ReliabilityType::Reliable, 0),
-        Reliability::Rexmit(n) => (ReliabilityType::Rexmit, n),
-        Reliability::Timed(ms) => (ReliabilityType::Timed, ms),
-    }
+/// What a step tells the loop.
+#[derive(PartialEq, Eq)]
+enum Next {
+    /// Go on to the next step.
+    Go,
+    /// Something was written: round again from step 1 to send it.
+    Again,
+    /// The association is over, on purpose.
+    Done,
 }
 
 /// Runs the association until it ends. `Ok` when it was closed on purpose (by either side).
 pub fn run(
     dtls: &Dtls,
     settings: &Settings,
-    cmds: &mut UnboundedReceiver<Cmd>,
+    cmds: &mut WakeReceiver<Cmd>,
     events: &Sender<Event>,
 ) -> Result<(), PeerError> {
-    let mut endpoint_config = EndpointConfig::new();
-    endpoint_config.max_payload_size(MAX_PACKET - 12 - 16);
-    let mut server_config = ServerConfig::new();
-    server_config.transport = Arc::new(transport(settings));
-    // Always a ServerConfig: an INIT reaching an endpoint without one panics in sctp-proto,
-    // and Chrome and aiortc send INIT even when they are the DTLS server.
-    let mut endpoint = Endpoint::new(Arc::new(endpoint_config), Some(Arc::new(server_config)));
-    let mut assoc: Option<(AssociationHandle, Association)> = None;
-    if settings.dtls_client {
-        let mut config = ClientConfig::new();
-        config.transport = Arc::new(transport(settings));
-        let a = endpoint
-            .connect(config, PEER)
-            .map_err(|e| PeerError::Sctp(SctpFailure::Start { why: e.to_string() }))?;
-        trace::event(Layer::Sctp, || {
-            "COOKIE-WAIT: sending INIT (we are the DTLS client)".into()
-        });
-        assoc = Some(a);
-    } else {
-        trace::event(Layer::Sctp, || {
-            "CLOSED: waiting for the peer's INIT (we are the DTLS server)".into()
-        });
-    }
-    let mut channels: HashMap<u16, ChannelState> = HashMap::new();
-    let mut queued: Vec<Cmd> = Vec::new();
-    let mut established = false;
-    // When we asked for SHUTDOWN: the peer has this long to complete it (it may have vanished).
-    let mut closing: Option<Instant> = None;
-    let mut shutdown_sent = false;
+    let mut a = Association::start(dtls, settings, events)?;
     loop {
         let now = Instant::now();
-        // 1. Send what SCTP has queued: the endpoint's answers (INIT-ACK, COOKIE-ACK for a new
-        //    association), then the association's own packets.
-        while let Some(t) = endpoint.poll_transmit() {
-            if let Payload::RawEncode(packets) = t.payload {
-                send_packets(dtls, packets)?;
-            }
-        }
-        if let Some((handle, a)) = assoc.as_mut() {
-            let mut complete = false;
-            while let Some(t) = a.poll_transmit(now) {
-                if let Payload::RawEncode(packets) = t.payload {
-                    complete |= send_packets(dtls, packets)?;
-                }
-            }
-            if complete {
-                trace::event(Layer::Sctp, || "CLOSED: SHUTDOWN-COMPLETE sent".into());
-                return Ok(());
-            }
-            // 2. Endpoint events go to the endpoint only once the association is closed:
-            //    sctp-proto says "drained" as soon as SHUTDOWN starts, and an endpoint told so
-            //    no longer routes the SHUTDOWN-ACK that follows.
-            while let Some(ev) = a.poll_endpoint_event() {
-                if a.is_closed() {
-                    if let Some(back) = endpoint.handle_event(*handle, ev) {
-                        a.handle_event(back);
-                    }
-                }
-            }
-            // 3. The association's events; after any that wrote, round again from 1 to send
-            //    it. (Not after every event: each poll_transmit costs sctp-proto a scan of
-            //    everything in flight.)
-            let mut wrote = false;
-            while let Some(ev) = a.poll() {
-                match ev {
-                    SctpEvent::Connected => {
-                        wrote = true;
-                        established = true;
-                        trace::event(Layer::Sctp, || "ESTABLISHED".into());
-                        for cmd in queued.drain(..) {
-                            command(a, cmd, &mut channels, events)?;
-                        }
-                    }
-                    SctpEvent::HandshakeFailed { reason } => {
-                        return Err(PeerError::Sctp(SctpFailure::Handshake {
-                            why: reason.to_string(),
-                        }));
-                    }
-                    SctpEvent::AssociationLost { reason } => {
-                        // SHUTDOWN COMPLETE received: sctp-proto closes with this reason.
-                        let graceful = matches!(reason, AssociationError::AssociationClosed);
-                        trace::event(Layer::Sctp, || {
-                            if graceful {
-                                "CLOSED: SHUTDOWN-COMPLETE received (or ABORT)".into()
-                            } else {
-                                format!("CLOSED: {reason}")
-                            }
-                        });
-                        if closing.is_some() || graceful {
-                            return Ok(());
-                        }
-                        return Err(PeerError::Sctp(SctpFailure::Lost {
-                            why: reason.to_string(),
-                        }));
-                    }
-                    SctpEvent::Stream(StreamEvent::Opened { .. }) => {
-                        while a.accept_stream().is_some() {}
-                    }
-                    SctpEvent::Stream(StreamEvent::Readable { id }) => {
-                        wrote |= read_stream(a, id, settings, &mut channels, events)?;
-                    }
-                    SctpEvent::Stream(StreamEvent::Finished { id }) => {
-                        if let Some(c) = channels.remove(&id) {
-                            trace::event(Layer::Dcep, || {
-                                format!("channel {:?} on stream {id}: closed", c.channel.label)
-                            });
-                            let _ = events.send(Event::Closed(id));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            // A server's association is CLOSED until COOKIE-ECHO (RFC 9260 §5.1): only a
-            // shutdown we asked for ends the loop here.
-            if closing.is_some() && a.is_closed() {
-                trace::event(Layer::Sctp, || "CLOSED: shutdown complete".into());
-                return Ok(());
-            }
-            if wrote {
-                continue;
-            }
-            // SHUTDOWN only once every queued message is acknowledged: sctp-proto sends
-            // SHUTDOWN at once when nothing is in flight, even with DATA still queued.
-            if closing.is_some() && !shutdown_sent && established {
-                let queued_bytes: usize = channels
-                    .keys()
-                    .filter_map(|id| a.stream(*id).ok().and_then(|s| s.buffered_amount().ok()))
-                    .sum();
-                if queued_bytes == 0 {
-                    trace::event(Layer::Sctp, || {
-                        "SHUTDOWN-PENDING: closing the association".into()
-                    });
-                    let _ = a.shutdown();
-                    shutdown_sent = true;
-                    continue;
-                }
-            }
-        }
-        // 4. Wait for a DTLS record, a command, or SCTP's next timer (RTO, delayed SACK).
-        if closing.is_some_and(|t| Instant::now() >= t) {
-            trace::event(Layer::Sctp, || "CLOSED: no SHUTDOWN-ACK in time".into());
+        // 1. Send what SCTP has queued.
+        if a.send_queued(now)? == Next::Done {
             return Ok(());
         }
-        let deadline = match (assoc.as_ref().and_then(|(_, a)| a.poll_timeout()), closing) {
-            (Some(t), Some(c)) => Some(t.min(c)),
-            (t, c) => t.or(c),
+        // 2. Events from the association to the endpoint.
+        a.route_endpoint_events();
+        // 3. The association's events.
+        match a.handle_events()? {
+            Next::Done => return Ok(()),
+            Next::Again => continue,
+            Next::Go => {}
+        }
+        // 4. SHUTDOWN, once asked for and drained.
+        if a.shutdown_when_drained() {
+            continue;
+        }
+        // 5. Wait for a record, a command or the timer.
+        let Some(woke) = a.wait(cmds) else {
+            return Ok(());
         };
-        let woke = dtls.wait(cmds, deadline);
-        // 5. Feed SCTP what came.
-        match woke {
-            Wait::Records(records) => {
-                for record in records {
-                    feed(&mut endpoint, &mut assoc, record);
-                }
-            }
-            Wait::Woken(Cmd::Lost(ms)) => {
-                return Err(PeerError::Ice(IceFailure::ConsentLost { ms }));
-            }
-            Wait::Woken(Cmd::Shutdown) => {
-                closing = Some(Instant::now() + SHUTDOWN_WAIT);
-                if !established {
-                    return Ok(());
-                }
-            }
-            Wait::Woken(cmd) => {
-                // Commands already queued behind this one go in the same round (an echo of
-                // many messages is many commands), up to a bound so records are not starved.
-                let mut batch = vec![cmd];
-                while batch.len() < 256 {
-                    match cmds.try_recv() {
-                        Ok(Cmd::Shutdown) => {
-                            closing = Some(Instant::now() + SHUTDOWN_WAIT);
-                            break;
-                        }
-                        Ok(Cmd::Lost(ms)) => {
-                            return Err(PeerError::Ice(IceFailure::ConsentLost { ms }));
-                        }
-                        Ok(c) => batch.push(c),
-                        Err(_) => break,
-                    }
-                }
-                for cmd in batch {
-                    match assoc.as_mut() {
-                        Some((_, a)) if established => command(a, cmd, &mut channels, events)?,
-                        _ => queued.push(cmd),
-                    }
-                }
-                if closing.is_some() && !established {
-                    return Ok(());
-                }
-            }
-            Wait::Timeout => {
-                if let Some((_, a)) = assoc.as_mut() {
-                    a.handle_timeout(Instant::now());
-                }
-            }
-            Wait::Closed(why) => {
-                // close_notify after SCTP's SHUTDOWN (ours or theirs) is the normal end.
-                if closing.is_some()
-                    || assoc
-                        .as_ref()
-                        .is_some_and(|(_, a)| a.is_closing() || a.is_closed())
-                {
-                    trace::event(Layer::Sctp, || "CLOSED: DTLS closed after SHUTDOWN".into());
-                    return Ok(());
-                }
-                return Err(PeerError::Dtls(super::dtls::DtlsError::Closed(why)));
-            }
+        // 6. Act on what came.
+        if a.act(woke, cmds)? == Next::Done {
+            return Ok(());
         }
     }
 }
 
-/// Step 5 for one record: the endpoint routes it to the association, or makes a new one
-/// from an INIT.
-fn feed(
-    endpoint: &mut Endpoint,
-    assoc: &mut Option<(AssociationHandle, Association)>,
-    record: Vec<u8>,
-) {
-    if trace::is_on(Layer::Sctp) {
-        for line in chunk::describe(&record) {
-            trace::received(Layer::Sctp, || line);
-        }
+/// Everything the loop keeps between rounds.
+struct Association<'a> {
+    dtls: &'a Dtls,
+    endpoint: Endpoint,
+    /// None until INIT is sent (DTLS client) or received (DTLS server).
+    assoc: Option<(AssociationHandle, SctpAssociation)>,
+    /// The data channels on its streams.
+    channels: Channels<'a>,
+    /// Channel commands that came before the association was established.
+    queued: Vec<ChannelCmd>,
+    established: bool,
+    /// When we asked for SHUTDOWN: the peer has until then to complete it (it may have
+    /// vanished).
+    closing: Option<Instant>,
+    shutdown_sent: bool,
+    /// The trace of SCTP packets, fragmented messages folded.
+    fold: chunk::Fold,
+}
+
+impl<'a> Association<'a> {
+    /// Before the loop: the endpoint, and as the DTLS client the association (INIT queued).
+    fn start(
+        dtls: &'a Dtls,
+        settings: &'a Settings,
+        events: &'a Sender<Event>,
+    ) -> Result<Association<'a>, PeerError> {
+        let mut endpoint_config = EndpointConfig::new();
+        endpoint_config.max_payload_size(CHUNK_DATA);
+        let mut server_config = ServerConfig::new();
+        server_config.transport = Arc::new(transport(settings));
+        // Always a ServerConfig: an INIT reaching an endpoint without one panics in
+        // sctp-proto, and Chrome and aiortc send INIT even when they are the DTLS server.
+        let mut endpoint = Endpoint::new(Arc::new(endpoint_config), Some(Arc::new(server_config)));
+        let assoc = if settings.dtls_client {
+            let mut config = ClientConfig::new();
+            config.transport = Arc::new(transport(settings));
+            let a = endpoint
+                .connect(config, PEER)
+                .map_err(|e| PeerError::Sctp(SctpFailure::Start { why: e.to_string() }))?;
+            trace::event(Layer::Sctp, || {
+                "COOKIE-WAIT: sending INIT (we are the DTLS client)".into()
+            });
+            Some(a)
+        } else {
+            trace::event(Layer::Sctp, || {
+                "CLOSED: waiting for the peer's INIT (we are the DTLS server)".into()
+            });
+            None
+        };
+        Ok(Association {
+            dtls,
+            endpoint,
+            assoc,
+            channels: Channels::new(events, settings.dtls_client, settings.on_open),
+            queued: Vec::new(),
+            established: false,
+            closing: None,
+            shutdown_sent: false,
+            fold: chunk::Fold::default(),
+        })
     }
-    let now = Instant::now();
-    match endpoint.handle(now, PEER, None, None, Bytes::from(record)) {
-        Some((h, DatagramEvent::AssociationEvent(ev))) => {
-            if let Some((handle, a)) = assoc.as_mut() {
-                if *handle == h {
-                    a.handle_event(ev);
-                }
+
+    /// Step 1: the endpoint's packets (INIT-ACK, COOKIE-ACK for a new association), then the
+    /// association's own. `Done` after sending SHUTDOWN COMPLETE.
+    fn send_queued(&mut self, now: Instant) -> Result<Next, PeerError> {
+        while let Some(t) = self.endpoint.poll_transmit() {
+            if let Payload::RawEncode(packets) = t.payload {
+                send_packets(self.dtls, &mut self.fold, packets)?;
             }
         }
-        Some((h, DatagramEvent::NewAssociation(a))) => {
-            if assoc.is_none() {
-                trace::event(Layer::Sctp, || "INIT received: a new association".into());
-                *assoc = Some((h, a));
+        let Some((_, a)) = self.assoc.as_mut() else {
+            return Ok(Next::Go);
+        };
+        let mut complete = false;
+        while let Some(t) = a.poll_transmit(now) {
+            if let Payload::RawEncode(packets) = t.payload {
+                complete |= send_packets(self.dtls, &mut self.fold, packets)?;
+            }
+        }
+        if complete {
+            trace::event(Layer::Sctp, || "CLOSED: SHUTDOWN-COMPLETE sent".into());
+            return Ok(Next::Done);
+        }
+        Ok(Next::Go)
+    }
+
+    /// Step 2. Endpoint events go to the endpoint only once the association is closed:
+    /// sctp-proto says "drained" as soon as SHUTDOWN starts, and an endpoint told so no
+    /// longer routes the SHUTDOWN-ACK that follows.
+    fn route_endpoint_events(&mut self) {
+        let Some((handle, a)) = self.assoc.as_mut() else {
+            return;
+        };
+        while let Some(ev) = a.poll_endpoint_event() {
+            if !a.is_closed() {
+                continue;
+            }
+            if let Some(back) = self.endpoint.handle_event(*handle, ev) {
+                a.handle_event(back);
+            }
+        }
+    }
+
+    /// Step 3: every event the association has. `Again` after any that wrote (not after
+    /// every event: each poll_transmit costs sctp-proto a scan of everything in flight).
+    fn handle_events(&mut self) -> Result<Next, PeerError> {
+        let mut next = Next::Go;
+        while let Some(ev) = self.assoc.as_mut().and_then(|(_, a)| a.poll()) {
+            match self.on_event(ev)? {
+                Next::Done => return Ok(Next::Done),
+                Next::Again => next = Next::Again,
+                Next::Go => {}
+            }
+        }
+        // A server's association is CLOSED until COOKIE-ECHO (RFC 9260 §5.1): only a
+        // shutdown we asked for ends the loop here.
+        let closed = self.assoc.as_ref().is_some_and(|(_, a)| a.is_closed());
+        if self.closing.is_some() && closed {
+            trace::event(Layer::Sctp, || "CLOSED: shutdown complete".into());
+            return Ok(Next::Done);
+        }
+        Ok(next)
+    }
+
+    /// Step 3 for one event.
+    fn on_event(&mut self, ev: SctpEvent) -> Result<Next, PeerError> {
+        match ev {
+            SctpEvent::Connected => {
+                self.established = true;
+                trace::event(Layer::Sctp, || "ESTABLISHED".into());
+                for cmd in std::mem::take(&mut self.queued) {
+                    self.channel_command(cmd)?;
+                }
+                Ok(Next::Again)
+            }
+            SctpEvent::HandshakeFailed { reason } => Err(PeerError::Sctp(SctpFailure::Handshake {
+                why: reason.to_string(),
+            })),
+            SctpEvent::AssociationLost { reason } => self.lost(reason),
+            SctpEvent::Stream(StreamEvent::Opened { .. }) => {
+                if let Some((_, a)) = self.assoc.as_mut() {
+                    while a.accept_stream().is_some() {}
+                }
+                Ok(Next::Go)
+            }
+            SctpEvent::Stream(StreamEvent::Readable { id }) => {
+                let Some((_, a)) = self.assoc.as_mut() else {
+                    return Ok(Next::Go);
+                };
+                // A DCEP message was answered (or its stream reset): round again to send it.
+                let wrote = self.channels.read_stream(a, id)?;
+                Ok(if wrote { Next::Again } else { Next::Go })
+            }
+            SctpEvent::Stream(StreamEvent::Finished { id }) => {
+                self.channels.finished(id);
+                Ok(Next::Go)
+            }
+            _ => Ok(Next::Go),
+        }
+    }
+
+    /// The association ended: on purpose when SHUTDOWN COMPLETE came (sctp-proto closes with
+    /// AssociationClosed) or we were closing; lost otherwise.
+    fn lost(&self, reason: AssociationError) -> Result<Next, PeerError> {
+        let graceful = matches!(reason, AssociationError::AssociationClosed);
+        trace::event(Layer::Sctp, || {
+            if graceful {
+                "CLOSED: SHUTDOWN-COMPLETE received (or ABORT)".into()
             } else {
+                format!("CLOSED: {reason}")
+            }
+        });
+        if self.closing.is_some() || graceful {
+            return Ok(Next::Done);
+        }
+        Err(PeerError::Sctp(SctpFailure::Lost {
+            why: reason.to_string(),
+        }))
+    }
+
+    /// Step 4. SHUTDOWN only once every queued message is acknowledged: sctp-proto sends
+    /// SHUTDOWN at once when nothing is in flight, even with DATA still queued. `true` when
+    /// SHUTDOWN was started.
+    fn shutdown_when_drained(&mut self) -> bool {
+        if self.closing.is_none() || self.shutdown_sent || !self.established {
+            return false;
+        }
+        let Some((_, a)) = self.assoc.as_mut() else {
+            return false;
+        };
+        let queued_bytes = self.channels.buffered(a);
+        if queued_bytes > 0 {
+            return false;
+        }
+        trace::event(Layer::Sctp, || {
+            "SHUTDOWN-PENDING: closing the association".into()
+        });
+        let _ = a.shutdown();
+        self.shutdown_sent = true;
+        true
+    }
+
+    /// Step 5: a DTLS record, a command, or SCTP's next timer (RTO, delayed SACK), whichever
+    /// comes first. `None` when our SHUTDOWN has had its time.
+    fn wait(&self, cmds: &mut WakeReceiver<Cmd>) -> Option<Wait<Cmd>> {
+        if self.closing.is_some_and(|t| Instant::now() >= t) {
+            trace::event(Layer::Sctp, || "CLOSED: no SHUTDOWN-ACK in time".into());
+            return None;
+        }
+        let timer = self.assoc.as_ref().and_then(|(_, a)| a.poll_timeout());
+        let deadline = match (timer, self.closing) {
+            (Some(t), Some(c)) => Some(t.min(c)),
+            (t, c) => t.or(c),
+        };
+        Some(self.dtls.wait(cmds, deadline))
+    }
+
+    /// Step 6: what `Association::wait` brought.
+    fn act(&mut self, woke: Wait<Cmd>, cmds: &mut WakeReceiver<Cmd>) -> Result<Next, PeerError> {
+        match woke {
+            Wait::Records(records) => {
+                for record in records {
+                    self.feed(record);
+                }
+                Ok(Next::Go)
+            }
+            Wait::Woken(cmd) => self.commands(cmd, cmds),
+            Wait::Timeout => {
+                if let Some((_, a)) = self.assoc.as_mut() {
+                    a.handle_timeout(Instant::now());
+                }
+                Ok(Next::Go)
+            }
+            Wait::Closed(why) => self.dtls_closed(why),
+        }
+    }
+
+    /// Step 6 for one record: the endpoint routes it to the association, or makes a new one
+    /// from an INIT.
+    fn feed(&mut self, record: Vec<u8>) {
+        if trace::is_on(Layer::Sctp) {
+            for line in self.fold.describe(&record, false) {
+                trace::received(Layer::Sctp, || line);
+            }
+        }
+        let now = Instant::now();
+        match self
+            .endpoint
+            .handle(now, PEER, None, None, Bytes::from(record))
+        {
+            Some((h, DatagramEvent::AssociationEvent(ev))) => match self.assoc.as_mut() {
+                Some((handle, a)) if *handle == h => a.handle_event(ev),
+                _ => {}
+            },
+            Some((h, DatagramEvent::NewAssociation(a))) if self.assoc.is_none() => {
+                trace::event(Layer::Sctp, || "INIT received: a new association".into());
+                self.assoc = Some((h, a));
+            }
+            Some((_, DatagramEvent::NewAssociation(_))) => {
                 // Both sides sent INIT (RFC 9260 §5.2.1); ours goes on, theirs is dropped.
                 trace::event(Layer::Sctp, || {
                     "a second INIT (both sides opened): keeping ours".into()
                 });
             }
+            None => {}
         }
-        None => {}
     }
-}
 
-/// A command from the application, on an established association.
-fn command(
-    a: &mut Association,
-    cmd: Cmd,
-    channels: &mut HashMap<u16, ChannelState>,
-    events: &Sender<Event>,
-) -> Result<(), PeerError> {
-    match cmd {
-        Cmd::Open { id, open } => {
-            let (rel, val) = reliability(open.channel_type);
-            let bytes = dcep::encode_open(&open);
-            let mut s = a.open_stream(id, Ppi::Dcep).map_err(|e| {
-                PeerError::Sctp(SctpFailure::Stream {
-                    id,
-                    why: format!("cannot open: {e}"),
-                })
-            })?;
-            let _ = s.set_reliability_params(open.channel_type.unordered, rel, val);
-            trace::sent(Layer::Dcep, || {
-                format!(
-                    "DATA_CHANNEL_OPEN stream={id} label={:?} protocol={:?} type={} priority={}",
-                    open.label, open.protocol, open.channel_type, open.priority
-                )
-            });
-            s.write_sctp(&Bytes::from(bytes), Ppi::Dcep).map_err(|e| {
-                PeerError::Sctp(SctpFailure::Stream {
-                    id,
-                    why: e.to_string(),
-                })
-            })?;
-            channels.insert(
-                id,
-                ChannelState {
-                    channel: Channel {
-                        id,
-                        label: open.label,
-                        protocol: open.protocol,
-                        channel_type: open.channel_type,
-                    },
-                    awaiting_ack: true,
-                },
-            );
-        }
-        Cmd::Send { id, message } => {
-            let (ppi, data) = match &message {
-                // RFC 8831 §6.6: an empty message is one byte with the "empty" PPID.
-                Message::Text(t) if t.is_empty() => (Ppi::StringEmpty, vec![0]),
-                Message::Binary(b) if b.is_empty() => (Ppi::BinaryEmpty, vec![0]),
-                Message::Text(t) => (Ppi::String, t.as_bytes().to_vec()),
-                Message::Binary(b) => (Ppi::Binary, b.clone()),
-            };
-            let result = match a.stream(id) {
-                Ok(mut s) => s.write_sctp(&Bytes::from(data), ppi).map(|_| ()),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = result {
-                let _ = events.send(Event::Error(format!("stream {id}: cannot send: {e}")));
-            }
-        }
-        Cmd::Close(id) => {
-            if let Ok(mut s) = a.stream(id) {
-                trace::event(Layer::Sctp, || {
-                    format!("RE-CONFIG: resetting stream {id} (closing its channel)")
-                });
-                let _ = s.close();
-            }
-            if channels.remove(&id).is_some() {
-                let _ = events.send(Event::Closed(id));
-            }
-        }
-        Cmd::Shutdown => {}
-        Cmd::Lost(ms) => return Err(PeerError::Ice(IceFailure::ConsentLost { ms })),
-    }
-    Ok(())
-}
-
-/// Reads every complete message of stream `id`: DCEP, or a user message of an open channel.
-/// `true` when a DCEP message was handled (its reply, or a reset, waits to be sent).
-fn read_stream(
-    a: &mut Association,
-    id: u16,
-    settings: &Settings,
-    channels: &mut HashMap<u16, ChannelState>,
-    events: &Sender<Event>,
-) -> Result<bool, PeerError> {
-    let mut wrote = false;
-    loop {
-        let chunks = match a.stream(id).and_then(|mut s| s.read_sctp()) {
-            Ok(Some(c)) => c,
-            Ok(None) | Err(_) => return Ok(wrote),
-        };
-        let mut buf = vec![0u8; chunks.len()];
-        let n = chunks.read(&mut buf).unwrap_or(0);
-        buf.truncate(n);
-        let ppi = chunks.ppi;
-        match ppi {
-            Ppi::Dcep => {
-                wrote = true;
-                dcep_message(a, id, &buf, settings, channels, events)?
-            }
-            Ppi::String | Ppi::Binary | Ppi::StringEmpty | Ppi::BinaryEmpty => {
-                // RFC 8832 §6: the opener may send before the ACK arrives, so any known channel.
-                if !channels.contains_key(&id) {
-                    trace::event(Layer::Dcep, || {
-                        format!("stream {id}: a message on no open channel, dropped")
+    /// Step 6 for commands: this one and those already queued behind it, up to
+    /// [`COMMAND_BATCH`]. The one place Shutdown and Lost are handled.
+    fn commands(&mut self, first: Cmd, cmds: &mut WakeReceiver<Cmd>) -> Result<Next, PeerError> {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(cmd) = next {
+            match cmd {
+                Cmd::Lost(ms) => return Err(PeerError::Ice(IceFailure::ConsentLost { ms })),
+                Cmd::Shutdown => {
+                    self.closing = Some(Instant::now() + SHUTDOWN_WAIT);
+                    // Nothing to shut down before the association exists.
+                    return Ok(if self.established {
+                        Next::Go
+                    } else {
+                        Next::Done
                     });
-                    continue;
                 }
-                let message = match ppi {
-                    Ppi::String => Message::Text(String::from_utf8_lossy(&buf).into_owned()),
-                    Ppi::Binary => Message::Binary(buf),
-                    Ppi::StringEmpty => Message::Text(String::new()),
-                    _ => Message::Binary(Vec::new()),
-                };
-                let _ = events.send(Event::Message(id, message));
+                Cmd::Channel(c) if self.established => self.channel_command(c)?,
+                Cmd::Channel(c) => self.queued.push(c),
             }
-            other => {
-                trace::event(Layer::Sctp, || {
-                    format!("stream {id}: PPID {other} is not a data channel's, dropped")
-                });
-            }
-        }
-    }
-}
-
-fn dcep_message(
-    a: &mut Association,
-    id: u16,
-    buf: &[u8],
-    settings: &Settings,
-    channels: &mut HashMap<u16, ChannelState>,
-    events: &Sender<Event>,
-) -> Result<(), PeerError> {
-    if buf.first() == Some(&dcep::ACK) {
-        trace::received(Layer::Dcep, || format!("DATA_CHANNEL_ACK stream={id}"));
-        if let Some(c) = channels.get_mut(&id) {
-            if c.awaiting_ack {
-                c.awaiting_ack = false;
-                trace::event(Layer::Dcep, || {
-                    format!("channel {:?} on stream {id}: open", c.channel.label)
-                });
-                let _ = events.send(Event::Open(c.channel.clone()));
-            }
-        }
-        return Ok(());
-    }
-    // "The DTLS client MUST use streams with an even stream identifier, the DTLS server
-    // MUST use streams with an odd stream identifier" (RFC 8832 §6): an OPEN from the peer
-    // comes on the peer's parity, and never on a stream already in use.
-    let peers_parity = dcep::first_stream(!settings.dtls_client);
-    if id % 2 != peers_parity % 2 || channels.contains_key(&id) {
-        trace::event(Layer::Dcep, || {
-            let why = if channels.contains_key(&id) {
-                "the stream is already in use"
+            taken += 1;
+            next = if taken < COMMAND_BATCH {
+                cmds.try_recv()
             } else {
-                "the peer opened it on our parity (RFC 8832 §6)"
+                None
             };
-            format!("DATA_CHANNEL_OPEN on stream {id} ignored: {why}")
-        });
-        return Ok(());
-    }
-    match (settings.on_open)(buf) {
-        Ok((open, reply)) => {
-            trace::received(Layer::Dcep, || {
-                format!(
-                    "DATA_CHANNEL_OPEN stream={id} label={:?} protocol={:?} type={} priority={}",
-                    open.label, open.protocol, open.channel_type, open.priority
-                )
-            });
-            let (rel, val) = reliability(open.channel_type);
-            if let Ok(mut s) = a.stream(id) {
-                let _ = s.set_reliability_params(open.channel_type.unordered, rel, val);
-                if !reply.is_empty() {
-                    trace::sent(Layer::Dcep, || {
-                        if reply == [dcep::ACK] {
-                            format!("DATA_CHANNEL_ACK stream={id}")
-                        } else {
-                            format!("{} bytes in reply on stream {id}", reply.len())
-                        }
-                    });
-                    s.write_sctp(&Bytes::from(reply), Ppi::Dcep).map_err(|e| {
-                        PeerError::Sctp(SctpFailure::Stream {
-                            id,
-                            why: e.to_string(),
-                        })
-                    })?;
-                }
-            }
-            let channel = Channel {
-                id,
-                label: open.label,
-                protocol: open.protocol,
-                channel_type: open.channel_type,
-            };
-            trace::event(Layer::Dcep, || {
-                format!("channel {:?} on stream {id}: open", channel.label)
-            });
-            channels.insert(
-                id,
-                ChannelState {
-                    channel: channel.clone(),
-                    awaiting_ack: false,
-                },
-            );
-            let _ = events.send(Event::Open(channel));
         }
-        Err(e) => {
-            // RFC 8832 has no error message: the stream is reset, which closes the channel.
-            trace::received(Layer::Dcep, || {
-                format!("stream {id}: bad DCEP message: {e}; resetting the stream")
-            });
-            if let Ok(mut s) = a.stream(id) {
-                let _ = s.close();
-            }
-            let _ = events.send(Event::Error(format!("stream {id}: {e}")));
+        Ok(Next::Go)
+    }
+
+    /// A channel command, on an established association.
+    fn channel_command(&mut self, cmd: ChannelCmd) -> Result<(), PeerError> {
+        match self.assoc.as_mut() {
+            Some((_, a)) => self.channels.command(a, cmd),
+            None => Ok(()),
         }
     }
-    Ok(())
+
+    /// DTLS ended. close_notify after SCTP's SHUTDOWN (ours or theirs) is the normal end.
+    fn dtls_closed(&self, why: String) -> Result<Next, PeerError> {
+        let shutting = self
+            .assoc
+            .as_ref()
+            .is_some_and(|(_, a)| a.is_closing() || a.is_closed());
+        if self.closing.is_some() || shutting {
+            trace::event(Layer::Sctp, || "CLOSED: DTLS closed after SHUTDOWN".into());
+            return Ok(Next::Done);
+        }
+        Err(PeerError::Dtls(DtlsError::Closed(why)))
+    }
 }
 
-/// The SCTP user-message PPID as a number, for tests that look at the wire.
-pub fn ppid_of(m: &Message) -> u32 {
-    match m {
-        Message::Text(t) if t.is_empty() => ppid::STRING_EMPTY,
-        Message::Binary(b) if b.is_empty() => ppid::BINARY_EMPTY,
-        Message::Text(_) => ppid::STRING,
-        Message::Binary(_) => ppid::BINARY,
+/// Sends each packet as one DTLS record; `true` if one was a SHUTDOWN COMPLETE (sctp-proto
+/// stays in SHUTDOWN-SENT after sending it, so the loop watches for it itself).
+fn send_packets(
+    dtls: &Dtls,
+    fold: &mut chunk::Fold,
+    packets: Vec<Bytes>,
+) -> Result<bool, PeerError> {
+    let mut complete = false;
+    for p in packets {
+        // The first chunk's type follows the common header.
+        complete |= p.get(COMMON_HEADER) == Some(&SHUTDOWN_COMPLETE);
+        if trace::is_on(Layer::Sctp) {
+            for line in fold.describe(&p, true) {
+                trace::sent(Layer::Sctp, || line);
+            }
+        }
+        dtls.send(&p).map_err(PeerError::Dtls)?;
     }
+    Ok(complete)
 }

@@ -241,8 +241,66 @@ fn parse_candidate(v: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-/// Parses an offer or an answer from the other side.
+/// The attributes of the data channel section as written, before they are checked.
+/// Session-level values apply to every section unless the section repeats them (RFC 8866
+/// §5), so one set serves both levels.
+#[derive(Default)]
+struct Attributes {
+    ufrag: Option<String>,
+    pwd: Option<String>,
+    setup: Option<String>,
+    mid: Option<String>,
+    sctp_port: Option<String>,
+    max_size: Option<String>,
+    fingerprints: Vec<(String, String)>,
+    candidates: Vec<SocketAddr>,
+    ice_lite: bool,
+}
+
+impl Attributes {
+    /// One `a=name:arg` line.
+    fn add(&mut self, name: &str, arg: &str) {
+        match name {
+            "ice-ufrag" => self.ufrag = Some(arg.to_string()),
+            "ice-pwd" => self.pwd = Some(arg.to_string()),
+            "ice-lite" => self.ice_lite = true,
+            "fingerprint" => {
+                let (alg, v) = arg.split_once(' ').unwrap_or((arg, ""));
+                self.fingerprints
+                    .push((alg.to_ascii_lowercase(), v.trim().to_string()));
+            }
+            "setup" => self.setup = Some(arg.to_string()),
+            "mid" => self.mid = Some(arg.to_string()),
+            "sctp-port" => self.sctp_port = Some(arg.to_string()),
+            "max-message-size" => self.max_size = Some(arg.to_string()),
+            "candidate" => self.candidates.extend(parse_candidate(arg)),
+            // Everything else (ice-options, extmap-allow-mixed, msid-semantic, …) is tolerated.
+            _ => {}
+        }
+    }
+}
+
+/// Parses an offer or an answer from the other side: the lines first, then each value
+/// checked by its own rule.
 pub fn parse(text: &str, kind: Kind) -> Result<Description, SdpError> {
+    let a = read_lines(text)?;
+    let (ice_ufrag, ice_pwd) = ice_credentials(a.ufrag, a.pwd)?;
+    Ok(Description {
+        ice_ufrag,
+        ice_pwd,
+        ice_lite: a.ice_lite,
+        fingerprint: sha256_fingerprint(&a.fingerprints)?,
+        setup: setup(a.setup.as_deref(), kind)?,
+        mid: a.mid.unwrap_or_else(|| "0".into()),
+        sctp_port: sctp_port(a.sctp_port)?,
+        max_message_size: max_message_size(a.max_size)?,
+        candidates: a.candidates,
+    })
+}
+
+/// `v=0`, then every `type=value` line; the attributes of the session and of the first
+/// data channel section are kept, those of any other section skipped.
+fn read_lines(text: &str) -> Result<Attributes, SdpError> {
     let mut lines = text
         .lines()
         .map(|l| l.trim_end_matches('\r'))
@@ -252,121 +310,122 @@ pub fn parse(text: &str, kind: Kind) -> Result<Description, SdpError> {
         Some((_, "v=0")) => {}
         _ => return Err(SdpError::NotSdp),
     }
-    // Session-level values apply to every section unless the section repeats them (RFC 8866 §5).
-    let (mut ufrag, mut pwd, mut setup, mut mid, mut sctp_port, mut max_size) =
-        (None, None, None, None, None, None);
-    let mut fingerprints: Vec<(String, String)> = Vec::new();
-    let mut candidates = Vec::new();
-    let mut ice_lite = false;
+    let mut attributes = Attributes::default();
     // Which section the line is in: None before the first m=, then whether it is ours.
     let mut in_section: Option<bool> = None;
     let mut found = false;
     for (n, line) in lines {
-        let Some((ty, value)) = line.split_once('=') else {
-            return Err(SdpError::BadLine(n + 1));
+        let (ty, value) = match line.split_once('=') {
+            Some((ty, value)) if ty.len() == 1 => (ty, value),
+            _ => return Err(SdpError::BadLine(n + 1)),
         };
-        if ty.len() != 1 {
-            return Err(SdpError::BadLine(n + 1));
-        }
         if ty == "m" {
-            let f: Vec<&str> = value.split_whitespace().collect();
-            let media = f.first().copied().unwrap_or("");
-            match (media, f.get(2).copied(), f.get(3).copied()) {
-                ("application", Some(proto), Some("webrtc-datachannel"))
-                    if proto.ends_with("DTLS/SCTP") && !found =>
-                {
-                    found = true;
-                    in_section = Some(true);
-                }
-                ("application", Some("DTLS/SCTP"), _) => return Err(SdpError::LegacySctp),
-                ("audio" | "video", _, _) => return Err(SdpError::Media(media.to_string())),
-                // Another application section (not ours) or a second data channel section:
-                // ignored, its attributes too.
-                _ => in_section = Some(false),
-            }
+            // A second data channel section is ignored, like any other.
+            let ours = media_section(value)? && !found;
+            found |= ours;
+            in_section = Some(ours);
             continue;
         }
         if in_section == Some(false) || ty != "a" {
             continue;
         }
         let (name, arg) = value.split_once(':').unwrap_or((value, ""));
-        match name {
-            "ice-ufrag" => ufrag = Some(arg.to_string()),
-            "ice-pwd" => pwd = Some(arg.to_string()),
-            "ice-lite" => ice_lite = true,
-            "fingerprint" => {
-                let (alg, v) = arg.split_once(' ').unwrap_or((arg, ""));
-                fingerprints.push((alg.to_ascii_lowercase(), v.trim().to_string()));
-            }
-            "setup" => setup = Some(arg.to_string()),
-            "mid" => mid = Some(arg.to_string()),
-            "sctp-port" => sctp_port = Some(arg.to_string()),
-            "max-message-size" => max_size = Some(arg.to_string()),
-            "candidate" => candidates.extend(parse_candidate(arg)),
-            // Everything else (ice-options, extmap-allow-mixed, msid-semantic, …) is tolerated.
-            _ => {}
-        }
+        attributes.add(name, arg);
     }
     if !found {
         return Err(SdpError::NoDataChannel);
     }
-    let ice_ufrag = ufrag.ok_or(SdpError::MissingIceUfrag)?;
-    let ice_pwd = pwd.ok_or(SdpError::MissingIcePwd)?;
-    let n = ice_ufrag.chars().count();
+    Ok(attributes)
+}
+
+/// An `m=` line: `true` for a data channel section (RFC 8841 §4), `false` for another
+/// application section (ignored, its attributes too); media and the legacy SCTP form are
+/// refused.
+fn media_section(value: &str) -> Result<bool, SdpError> {
+    let f: Vec<&str> = value.split_whitespace().collect();
+    let media = f.first().copied().unwrap_or("");
+    match (media, f.get(2).copied(), f.get(3).copied()) {
+        ("application", Some(proto), Some("webrtc-datachannel"))
+            if proto.ends_with("DTLS/SCTP") =>
+        {
+            Ok(true)
+        }
+        ("application", Some("DTLS/SCTP"), _) => Err(SdpError::LegacySctp),
+        ("audio" | "video", _, _) => Err(SdpError::Media(media.to_string())),
+        _ => Ok(false),
+    }
+}
+
+/// RFC 8839 §5.4: ice-ufrag of 4 to 256 characters, ice-pwd of 22 to 256.
+fn ice_credentials(
+    ufrag: Option<String>,
+    pwd: Option<String>,
+) -> Result<(String, String), SdpError> {
+    let ufrag = ufrag.ok_or(SdpError::MissingIceUfrag)?;
+    let pwd = pwd.ok_or(SdpError::MissingIcePwd)?;
+    let n = ufrag.chars().count();
     if !(4..=256).contains(&n) {
         return Err(SdpError::IceUfragLength(n));
     }
-    let n = ice_pwd.chars().count();
+    let n = pwd.chars().count();
     if !(22..=256).contains(&n) {
         return Err(SdpError::IcePwdLength(n));
     }
+    Ok((ufrag, pwd))
+}
+
+/// RFC 8122 §5: the sha-256 one of the `a=fingerprint` lines.
+fn sha256_fingerprint(fingerprints: &[(String, String)]) -> Result<[u8; 32], SdpError> {
     if fingerprints.is_empty() {
         return Err(SdpError::NoFingerprint);
     }
-    let fingerprint = match fingerprints.iter().find(|(alg, _)| alg == "sha-256") {
-        Some((_, v)) => parse_fingerprint(v)?,
+    match fingerprints.iter().find(|(alg, _)| alg == "sha-256") {
+        Some((_, v)) => parse_fingerprint(v),
         None => {
             let algs: Vec<&str> = fingerprints.iter().map(|(a, _)| a.as_str()).collect();
-            return Err(SdpError::NoSha256Fingerprint(algs.join(", ")));
+            Err(SdpError::NoSha256Fingerprint(algs.join(", ")))
         }
-    };
-    let setup = match (setup.as_deref(), kind) {
-        (Some("actpass"), Kind::Offer) => Setup::Actpass,
-        // RFC 4145 §4: an offer without a=setup means active.
-        (None, Kind::Offer) => Setup::Active,
-        (Some("active"), _) => Setup::Active,
-        (Some("passive"), _) => Setup::Passive,
-        (Some(v @ "actpass"), Kind::Answer) => return Err(SdpError::AnswerSetup(v.to_string())),
-        (None, Kind::Answer) => {
-            return Err(SdpError::AnswerSetup("nothing (a=setup missing)".into()));
-        }
-        (Some(v), _) => return Err(SdpError::BadSetup(v.to_string())),
-    };
-    let sctp_port = match sctp_port {
-        None => 5000,
-        Some(v) => v.trim().parse().map_err(|_| SdpError::BadSctpPort(v))?,
-    };
-    let max_message_size = match max_size {
-        // RFC 8841 §6.1: absent means 64 KiB; 0 means "no limit", kept as the largest.
-        None => 65536,
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(0) => u32::MAX,
-            Ok(n) => n.min(u32::MAX as u64) as u32,
-            Err(_) => return Err(SdpError::BadMaxMessageSize(v)),
-        },
-    };
-    Ok(Description {
-        ice_ufrag,
-        ice_pwd,
-        ice_lite,
-        fingerprint,
-        setup,
-        mid: mid.unwrap_or_else(|| "0".into()),
-        sctp_port,
-        max_message_size,
-        candidates,
-    })
+    }
 }
+
+/// `a=setup` (RFC 4145 §4, RFC 8842 §5.3): an offer may say actpass, an answer must not.
+fn setup(value: Option<&str>, kind: Kind) -> Result<Setup, SdpError> {
+    match (value, kind) {
+        (Some("actpass"), Kind::Offer) => Ok(Setup::Actpass),
+        // RFC 4145 §4: an offer without a=setup means active.
+        (None, Kind::Offer) => Ok(Setup::Active),
+        (Some("active"), _) => Ok(Setup::Active),
+        (Some("passive"), _) => Ok(Setup::Passive),
+        (Some(v @ "actpass"), Kind::Answer) => Err(SdpError::AnswerSetup(v.to_string())),
+        (None, Kind::Answer) => Err(SdpError::AnswerSetup("nothing (a=setup missing)".into())),
+        (Some(v), _) => Err(SdpError::BadSetup(v.to_string())),
+    }
+}
+
+/// `a=sctp-port` (RFC 8841 §5.2), 5000 when absent.
+fn sctp_port(value: Option<String>) -> Result<u16, SdpError> {
+    match value {
+        None => Ok(DEFAULT_SCTP_PORT),
+        Some(v) => v.trim().parse().map_err(|_| SdpError::BadSctpPort(v)),
+    }
+}
+
+/// RFC 8841 §6.1: absent means 64 KiB; 0 means "no limit", kept as the largest.
+fn max_message_size(value: Option<String>) -> Result<u32, SdpError> {
+    match value {
+        None => Ok(DEFAULT_MAX_MESSAGE_SIZE),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(0) => Ok(u32::MAX),
+            Ok(n) => Ok(n.min(u32::MAX as u64) as u32),
+            Err(_) => Err(SdpError::BadMaxMessageSize(v)),
+        },
+    }
+}
+
+/// RFC 8841 §5.2: the SCTP port when `a=sctp-port` is absent.
+const DEFAULT_SCTP_PORT: u16 = 5000;
+/// RFC 8841 §6.1: the largest message when `a=max-message-size` is absent.
+const DEFAULT_MAX_MESSAGE_SIZE: u32 = 65536;
 
 /// RFC 8842 §5.3: the DTLS role this side takes. The answerer picks from the offer's
 /// `a=setup`; the offerer learns it from the answer's. `true` means DTLS client.

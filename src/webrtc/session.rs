@@ -1,8 +1,8 @@
 //! What a WebRTC session's parts say to each other (RFC 8831 §6: a data channel, its
 //! messages): the channel as both sides agreed on it, the messages on it, the events the
 //! association loop reports, the commands the application sends it, and why a session
-//! failed. The peer (`peer.rs`), the SCTP loop (`sctp.rs`) and the socket loop (`socket.rs`)
-//! all speak these, so they live apart from any of them.
+//! failed. The peer (`peer.rs`), the SCTP loop and its channels (`sctp.rs`, `channel.rs`)
+//! and the socket loop (`socket.rs`) all speak these, so they live apart from any of them.
 
 use super::dcep::{ChannelType, Open};
 use super::dtls::DtlsError;
@@ -17,6 +17,18 @@ pub struct Channel {
     pub label: String,
     pub protocol: String,
     pub channel_type: ChannelType,
+}
+
+impl Channel {
+    /// The channel a DATA_CHANNEL_OPEN describes, on stream `id` (whichever side sent it).
+    pub(super) fn from_open(id: u16, open: Open) -> Channel {
+        Channel {
+            id,
+            label: open.label,
+            protocol: open.protocol,
+            channel_type: open.channel_type,
+        }
+    }
 }
 
 /// A message on a channel: text (PPID 51) or binary (PPID 53), possibly empty (RFC 8831 §8).
@@ -43,22 +55,24 @@ pub enum Event {
     Ended(Option<PeerError>),
 }
 
-/// What the application asks of the association loop.
+/// What the association loop is asked to do: by the application, or by the socket loop.
 #[derive(Debug)]
 pub enum Cmd {
-    Open {
-        id: u16,
-        open: Open,
-    },
-    Send {
-        id: u16,
-        message: Message,
-    },
-    Close(u16),
+    /// Something to do on one channel; waits in a queue until the association is up.
+    Channel(ChannelCmd),
+    /// End the session: SCTP SHUTDOWN once everything queued is acknowledged.
     Shutdown,
     /// From the socket loop: the peer went silent for this many ms (RFC 7675), the session
     /// is over.
     Lost(u128),
+}
+
+/// What the application asks of one channel.
+#[derive(Debug)]
+pub enum ChannelCmd {
+    Open { id: u16, open: Open },
+    Send { id: u16, message: Message },
+    Close(u16),
 }
 
 /// Why a peer failed, naming the step.

@@ -3,8 +3,22 @@
 //! the checker's request, DTLS records passed on to the association loop once the peer's
 //! address is locked, and consent watched (RFC 7675 §5.1: no word from the peer for the
 //! consent timeout ends the session). The only place a WebRTC peer reads its socket.
+//!
+//! `SocketLoop::run` goes round these steps, one method each, until the association loop
+//! stops or consent is lost:
+//!
+//! 1. `SocketLoop::check`: the checker's next request, if one is due (only when we
+//!    offered to a lite agent);
+//! 2. `SocketLoop::consent_lost`: silence from the locked peer for too long ends it;
+//! 3. `SocketLoop::receive`: the next datagram (waking every 50 ms for steps 1 and 2);
+//! 4. `SocketLoop::sort`: by its first byte, to `SocketLoop::stun_request`,
+//!    `SocketLoop::stun_response` or `SocketLoop::dtls_record` (the rest is dropped).
+//!
+//! Records cross to DTLS through [`RecordSender`], and a lost consent wakes the association
+//! loop through [`WakeSender`]: both types of the DTLS facade, which hides tokio.
 
 use super::demux::{self, Kind};
+use super::dtls::{Offered, RecordSender, WakeSender};
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
 use crate::trace::{self, Layer};
@@ -13,156 +27,133 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::mpsc::error::TrySendError;
+
+/// How often a blocked receive wakes to send a check and look at consent.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The largest UDP payload.
+const MAX_DATAGRAM: usize = 65536;
 
 /// What the socket loop owns.
 pub(super) struct SocketLoop {
     pub(super) socket: UdpSocket,
     pub(super) responder: Responder,
     pub(super) checker: Option<(Checker, SocketAddr)>,
-    pub(super) to_dtls: tokio::sync::mpsc::Sender<Vec<u8>>,
+    pub(super) to_dtls: RecordSender,
     pub(super) connected: Sender<SocketAddr>,
     /// Wakes the association loop when consent is lost.
-    pub(super) wake: UnboundedSender<Cmd>,
+    pub(super) wake: WakeSender<Cmd>,
     pub(super) stop: Arc<AtomicBool>,
     pub(super) consent_timeout: Duration,
 }
 
-/// The socket loop: reads each datagram, sorts it by its first byte (RFC 7983) and hands
-/// it to whoever it is for. Ends when the association loop stops or consent is lost.
-pub(super) fn socket_loop(mut s: SocketLoop) {
-    let _ = s.socket.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = vec![0u8; 65536];
-    // RFC 8445 §7.3 / the note: the peer's address is locked on its first authenticated check.
-    let mut peer: Option<SocketAddr> = None;
-    let mut last_heard = Instant::now();
-    let mut nominated = false;
-    while !s.stop.load(Ordering::Relaxed) {
-        // 1. The checker's next request, if it is due (only when we offered to a lite agent).
-        if let Some((checker, addr)) = s.checker.as_mut() {
-            if let Some(Ok(req)) =
-                checker.poll_request(Instant::now(), super::session::random::<12>())
-            {
-                trace::sent(Layer::Stun, || {
-                    format!(
-                        "Binding Request to {addr} USERNAME={}:{} PRIORITY ICE-CONTROLLING USE-CANDIDATE MESSAGE-INTEGRITY FINGERPRINT",
-                        checker.remote.ufrag, checker.local.ufrag
-                    )
-                });
-                let _ = s.socket.send_to(&req, *addr);
+/// What the loop learns as it goes.
+struct State {
+    /// RFC 8445 §7.3 / the note: the peer's address is locked on its first authenticated
+    /// check.
+    peer: Option<SocketAddr>,
+    last_heard: Instant,
+    nominated: bool,
+}
+
+/// Whether the loop goes on after a step.
+#[derive(PartialEq, Eq)]
+enum Go {
+    On,
+    Stop,
+}
+
+impl SocketLoop {
+    /// The loop: reads each datagram, sorts it by its first byte (RFC 7983) and hands it to
+    /// whoever it is for.
+    pub(super) fn run(mut self) {
+        let _ = self.socket.set_read_timeout(Some(POLL));
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut state = State {
+            peer: None,
+            last_heard: Instant::now(),
+            nominated: false,
+        };
+        while !self.stop.load(Ordering::Relaxed) {
+            // 1. The checker's next request.
+            self.check();
+            // 2. Consent.
+            if self.consent_lost(&state) {
+                break;
+            }
+            // 3. The next datagram.
+            let Some((n, from)) = self.receive(&mut buf) else {
+                continue;
+            };
+            // 4. Sorted by its first byte.
+            if self.sort(&buf[..n], from, &mut state) == Go::Stop {
+                break;
             }
         }
-        // 2. Consent (RFC 7675 §5.1): silence for too long means the peer is gone.
-        if peer.is_some() && last_heard.elapsed() > s.consent_timeout {
-            trace::event(Layer::Stun, || {
-                format!(
-                    "ICE state failed: nothing from the peer for {} ms (consent lost, RFC 7675)",
-                    s.consent_timeout.as_millis()
-                )
-            });
-            let _ = s.wake.send(Cmd::Lost(s.consent_timeout.as_millis()));
-            break;
+    }
+
+    /// Step 1: the checker's request, when one is due.
+    fn check(&mut self) {
+        let Some((checker, addr)) = self.checker.as_mut() else {
+            return;
+        };
+        let Some(Ok(req)) = checker.poll_request(Instant::now(), super::session::random::<12>())
+        else {
+            return;
+        };
+        trace::sent(Layer::Stun, || {
+            format!(
+                "Binding Request to {addr} USERNAME={}:{} PRIORITY ICE-CONTROLLING USE-CANDIDATE MESSAGE-INTEGRITY FINGERPRINT",
+                checker.remote.ufrag, checker.local.ufrag
+            )
+        });
+        let _ = self.socket.send_to(&req, *addr);
+    }
+
+    /// Step 2 (RFC 7675 §5.1): silence from the peer for too long means it is gone; the
+    /// association loop is told. `true` when that happened.
+    fn consent_lost(&self, state: &State) -> bool {
+        if state.peer.is_none() || state.last_heard.elapsed() <= self.consent_timeout {
+            return false;
         }
-        // 3. The next datagram.
-        let (n, from) = match s.socket.recv_from(&mut buf) {
-            Ok(x) => x,
+        trace::event(Layer::Stun, || {
+            format!(
+                "ICE state failed: nothing from the peer for {} ms (consent lost, RFC 7675)",
+                self.consent_timeout.as_millis()
+            )
+        });
+        let _ = self.wake.send(Cmd::Lost(self.consent_timeout.as_millis()));
+        true
+    }
+
+    /// Step 3: one datagram, or `None` when the wait timed out (or the receive failed).
+    fn receive(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        match self.socket.recv_from(buf) {
+            Ok(x) => Some(x),
             Err(e)
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                 ) =>
             {
-                continue;
+                None
             }
             Err(e) => {
                 trace::event(Layer::L4, || format!("UDP receive failed: {e}"));
-                continue;
+                None
             }
-        };
-        let d = &buf[..n];
-        // 4. Sorted by its first byte.
+        }
+    }
+
+    /// Step 4: RFC 7983's first-byte ranges.
+    fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
+        let n = d.len();
         match demux::classify(d) {
-            Kind::Stun if super::ice::is_request(d) => match s.responder.answer(d, from) {
-                Reply::Success {
-                    response,
-                    nominated: use_candidate,
-                    summary,
-                } => {
-                    trace::received(Layer::Stun, || summary);
-                    trace::sent(Layer::Stun, || {
-                        format!(
-                            "Binding Success to {from} XOR-MAPPED-ADDRESS={from} MESSAGE-INTEGRITY FINGERPRINT"
-                        )
-                    });
-                    let _ = s.socket.send_to(&response, from);
-                    if peer.is_none() {
-                        peer = Some(from);
-                        trace::event(Layer::Stun, || {
-                            format!(
-                                "ICE state connected: peer {from} locked on its first authenticated check"
-                            )
-                        });
-                        let _ = s.connected.send(from);
-                    }
-                    if Some(from) == peer {
-                        last_heard = Instant::now();
-                    }
-                    if use_candidate && !nominated {
-                        nominated = true;
-                        trace::event(Layer::Stun, || {
-                            format!(
-                                "ICE state completed: pair with {from} nominated (USE-CANDIDATE)"
-                            )
-                        });
-                    }
-                }
-                Reply::Error { response, why } => {
-                    trace::received(Layer::Stun, || {
-                        format!("Binding Request from {from} rejected: {why}")
-                    });
-                    let _ = s.socket.send_to(&response, from);
-                }
-                Reply::Ignore(why) => {
-                    trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"))
-                }
-            },
-            Kind::Stun => match s.checker.as_mut() {
-                Some((checker, addr)) if from == *addr => match checker.on_response(d) {
-                    Ok(_) => {
-                        last_heard = Instant::now();
-                        if peer.is_none() {
-                            trace::received(Layer::Stun, || {
-                                format!("Binding Success from {from}: verified")
-                            });
-                            trace::event(Layer::Stun, || {
-                                format!(
-                                    "ICE state connected: pair with {from} checked and nominated"
-                                )
-                            });
-                            peer = Some(from);
-                            let _ = s.connected.send(from);
-                        }
-                    }
-                    Err(why) => {
-                        trace::received(Layer::Stun, || format!("response from {from}: {why}"))
-                    }
-                },
-                _ => trace::received(Layer::Stun, || {
-                    format!("STUN response from {from} for no check of ours: ignored")
-                }),
-            },
-            Kind::Dtls if Some(from) == peer => {
-                last_heard = Instant::now();
-                match s.to_dtls.try_send(d.to_vec()) {
-                    Ok(()) => {}
-                    // DTLS is behind: drop the datagram, as a full socket buffer would (the
-                    // peer's SCTP sends it again); memory stays bounded whatever it sends.
-                    Err(TrySendError::Full(_)) => trace::received(Layer::Dtls, || {
-                        format!("{n} bytes from {from}: the DTLS queue is full, dropped")
-                    }),
-                    Err(TrySendError::Closed(_)) => break,
-                }
+            Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
+            Kind::Stun => self.stun_response(d, from, state),
+            Kind::Dtls if Some(from) == state.peer => {
+                state.last_heard = Instant::now();
+                return self.dtls_record(d, from);
             }
             Kind::Dtls => trace::received(Layer::Dtls, || {
                 format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
@@ -176,6 +167,100 @@ pub(super) fn socket_loop(mut s: SocketLoop) {
                     d.first()
                 )
             }),
+        }
+        Go::On
+    }
+
+    /// Step 4 for a Binding Request: the ICE-lite responder's answer; the first
+    /// authenticated one locks the peer.
+    fn stun_request(&mut self, d: &[u8], from: SocketAddr, state: &mut State) {
+        let (response, use_candidate, summary) = match self.responder.answer(d, from) {
+            Reply::Success {
+                response,
+                nominated,
+                summary,
+            } => (response, nominated, summary),
+            Reply::Error { response, why } => {
+                trace::received(Layer::Stun, || {
+                    format!("Binding Request from {from} rejected: {why}")
+                });
+                let _ = self.socket.send_to(&response, from);
+                return;
+            }
+            Reply::Ignore(why) => {
+                let n = d.len();
+                trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"));
+                return;
+            }
+        };
+        trace::received(Layer::Stun, || summary);
+        trace::sent(Layer::Stun, || {
+            format!(
+                "Binding Success to {from} XOR-MAPPED-ADDRESS={from} MESSAGE-INTEGRITY FINGERPRINT"
+            )
+        });
+        let _ = self.socket.send_to(&response, from);
+        if state.peer.is_none() {
+            trace::event(Layer::Stun, || {
+                format!("ICE state connected: peer {from} locked on its first authenticated check")
+            });
+            self.lock(from, state);
+        }
+        if Some(from) == state.peer {
+            state.last_heard = Instant::now();
+        }
+        if use_candidate && !state.nominated {
+            state.nominated = true;
+            trace::event(Layer::Stun, || {
+                format!("ICE state completed: pair with {from} nominated (USE-CANDIDATE)")
+            });
+        }
+    }
+
+    /// Step 4 for a STUN response: the answer to our checker's request, if it is one.
+    fn stun_response(&mut self, d: &[u8], from: SocketAddr, state: &mut State) {
+        let Some((checker, _)) = self.checker.as_mut().filter(|(_, addr)| *addr == from) else {
+            trace::received(Layer::Stun, || {
+                format!("STUN response from {from} for no check of ours: ignored")
+            });
+            return;
+        };
+        if let Err(why) = checker.on_response(d) {
+            trace::received(Layer::Stun, || format!("response from {from}: {why}"));
+            return;
+        }
+        state.last_heard = Instant::now();
+        if state.peer.is_none() {
+            trace::received(Layer::Stun, || {
+                format!("Binding Success from {from}: verified")
+            });
+            trace::event(Layer::Stun, || {
+                format!("ICE state connected: pair with {from} checked and nominated")
+            });
+            self.lock(from, state);
+        }
+    }
+
+    /// The peer's address is known: DTLS may start.
+    fn lock(&self, from: SocketAddr, state: &mut State) {
+        state.peer = Some(from);
+        let _ = self.connected.send(from);
+    }
+
+    /// Step 4 for a DTLS record from the locked peer: queued for the association loop.
+    fn dtls_record(&self, d: &[u8], from: SocketAddr) -> Go {
+        match self.to_dtls.offer(d.to_vec()) {
+            Offered::Queued => Go::On,
+            // DTLS is behind: drop the datagram, as a full socket buffer would (the peer's
+            // SCTP sends it again); memory stays bounded whatever it sends.
+            Offered::Full => {
+                let n = d.len();
+                trace::received(Layer::Dtls, || {
+                    format!("{n} bytes from {from}: the DTLS queue is full, dropped")
+                });
+                Go::On
+            }
+            Offered::Closed => Go::Stop,
         }
     }
 }

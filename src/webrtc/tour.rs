@@ -17,6 +17,10 @@ pub const STEPS: &[&str] = &[
     "closing: SCTP SHUTDOWN, then DTLS close_notify",
 ];
 
+/// Longer than SCTP's delayed acknowledgement (RFC 9260 §6.2 allows up to 500 ms;
+/// sctp-proto waits 200 ms).
+const SACK_DELAY: Duration = Duration::from_millis(300);
+
 fn wait_message(g: &Guide, peer: &mut Peer) -> Result<Message, TourError> {
     loop {
         match peer.recv(Duration::from_secs(10)) {
@@ -50,7 +54,11 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     for line in answer.lines() {
         g.say(&format!("    {line}"));
     }
-    g.say("a=setup:passive makes the answerer the DTLS server; a=ice-lite says it only answers checks, so the offerer checks and nominates.");
+    g.say("a=setup:passive makes the answerer the DTLS server (the offer said actpass).");
+    g.say("Both the offer (traced above) and this answer say a=ice-lite: a netlab peer answers");
+    g.say("checks on one host candidate, all a browser or aiortc (full agents, who check) needs.");
+    g.say("With two lite agents the offerer is controlling (RFC 8445 §6.1.1), so the offering");
+    g.say("peer runs a small checker: it sends the Binding Request, with USE-CANDIDATE.");
     let echo = std::thread::spawn(move || signaling::echo(server));
 
     g.step(STEPS[1]);
@@ -86,13 +94,16 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
             Message::Text(t) => format!("text {t:?} (PPID 51)"),
             Message::Binary(b) if b.len() > 1100 => {
                 format!(
-                    "{} bytes of binary (PPID 53) in {} DATA chunks, reassembled",
+                    "{} bytes of binary (PPID 53) in {} DATA chunks, reassembled (the trace shows the first and the last of each direction)",
                     b.len(),
-                    b.len().div_ceil(1084)
+                    b.len().div_ceil(super::sctp::CHUNK_DATA as usize)
                 )
             }
             Message::Binary(b) => format!("{} bytes of binary (PPID 53)", b.len()),
         };
+        // The echo's SACK is delayed (RFC 9260 §6.2): let it pass before the sentence that
+        // ends this exchange, so its line stays with it.
+        std::thread::sleep(SACK_DELAY);
         g.say(&format!("echoed unchanged: {what}"));
     }
 
@@ -100,6 +111,6 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     client.close();
     echo.join()
         .map_err(|_| g.fail("closing", "the echo peer panicked"))?;
-    g.say("both sides closed: SHUTDOWN, SHUTDOWN-ACK, SHUTDOWN-COMPLETE inside DTLS, then close_notify.");
+    g.say("both sides closed: SHUTDOWN, SHUTDOWN-ACK, SHUTDOWN-COMPLETE inside DTLS, then close_notify (an encrypted alert: the trace names it on the side that sent it).");
     Ok(())
 }
