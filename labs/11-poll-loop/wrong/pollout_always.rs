@@ -2,7 +2,7 @@
 //! room in its send buffer is always writable, so poll returns at once, every turn, even
 //! when nothing is pending: the loop spins and burns a core for idle clients (step 6).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 
