@@ -78,9 +78,10 @@ pub struct Wrong<W: 'static> {
 /// whose `match` has one arm per file and no catch-all: a file missing from the list does
 /// not compile into the check, and a name not in it is a usage error (exit 2).
 /// `--list-wrong` prints the table; tests/labs.rs compares it with the folder.
+#[allow(unused_macros)] // a check that lists its wrong solutions by hand (labs 09, 10, for now)
 macro_rules! wrong_solutions {
     (
-        fn $pick:ident($m:ident) -> $ty:ty { $($body:tt)* }
+        fn $pick:ident($m:ident) -> $ty:ty $body:block
         student $student:ident, solution $solution:ident;
         $( $name:ident fails [$($step:literal),+ $(,)?]: $mistake:literal; )+
     ) => {
@@ -111,20 +112,21 @@ macro_rules! wrong_solutions {
             match subject {
                 $crate::common::Subject::Student => {
                     use $student as $m;
-                    $($body)*
+                    $body
                 }
                 $crate::common::Subject::Solution => {
                     use $solution as $m;
-                    $($body)*
+                    $body
                 }
                 $( $crate::common::Subject::Wrong(WrongName::$name) => {
                     use wrong::$name as $m;
-                    $($body)*
+                    $body
                 } )+
             }
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use wrong_solutions;
 
 /// What `Check::start` accepts as the lab's wrong solutions: the table of

@@ -10,7 +10,9 @@ mod decoder;
 mod solution;
 
 common::wrong_solutions! {
-    fn maker(m) -> Box<dyn Fn() -> Box<dyn Feed>> { Box::new(|| Box::new(m::Decoder::new())) }
+    fn maker(m) -> Box<dyn Fn() -> Box<dyn Feed>> {
+        Box::new(|| Box::new(Fed(m::Decoder::new(), m::Decoder::feed)))
+    }
     student decoder, solution solution;
     bare_lf_accepted fails [10]: "accepts a bare LF where RFC 9112 §7.1 says CRLF";
     from_str_radix fails [9]: "parses the size with from_str_radix, which takes a leading +";
@@ -20,33 +22,17 @@ common::wrong_solutions! {
 use common::{Check, show};
 use std::time::Duration;
 
-/// The interface both files implement.
+/// The interface every file implements: its `Decoder` and that decoder's `feed`.
 trait Feed {
     fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String>;
 }
-impl Feed for decoder::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        decoder::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for solution::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        solution::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_bare_lf_accepted::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_bare_lf_accepted::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_from_str_radix::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_from_str_radix::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_done_at_last_chunk::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_done_at_last_chunk::Decoder::feed(self, i, b)
+
+/// A decoder of any of the files, with its `feed` method.
+struct Fed<D>(D, fn(&mut D, &[u8], &mut Vec<u8>) -> Result<bool, String>);
+
+impl<D> Feed for Fed<D> {
+    fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String> {
+        (self.1)(&mut self.0, input, body)
     }
 }
 

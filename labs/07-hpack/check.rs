@@ -24,6 +24,10 @@ common::wrong_solutions! {
     no_plus_32 fails [4, 5, 6, 7, 8, 9]: "counts an entry as name + value, without the 32 (§4.1)";
     oldest_first fails [5, 6, 7, 8, 9, 11]: "numbers the entries oldest first (index 1 is the newest)";
     set_max_lazy fails [9]: "evicts only on the next insert after a size update (§4.3)";
+    overflow_wraps fails [3]: "adds continuation bytes with wrapping arithmetic and no limit";
+    evicts_newest fails [7, 8, 9]: "evicts from the front, the newest entry, instead of the oldest";
+    evict_when_full fails [10]: "evicts while the size is >= the limit: a full table loses an entry";
+    full_size_refused fails [10]: "refuses an entry exactly the maximum's size (§4.4 adds it)";
 }
 
 use block::{DecodeInteger, Decoder, Dynamic, Error, Field, How};
@@ -137,7 +141,8 @@ fn integer_err(
         (Ok(v), w) => Err(format!(
             "bytes {} with a {n}-bit prefix ({why}): expected {}, got Ok({v})\n      likely: {}",
             hex_of(bytes),
-            w.map_or("an error".to_string(), |w| format!("Err({w:?})")),
+            w.as_ref()
+                .map_or("an error".to_string(), |w| format!("Err({w:?})")),
             match w {
                 Some(Error::Truncated) =>
                     "the input ran out while a byte's MSB said more follows, and the loop returned what it had: running out there is Err(Truncated) (§5.1)",
@@ -224,7 +229,7 @@ fn likely_cause(want: &[(Vec<u8>, Vec<u8>)], got: &[(Vec<u8>, Vec<u8>)]) -> Opti
     let reversed: Vec<_> = got.iter().rev().cloned().collect();
     if got.is_empty() {
         Some(
-            "nothing is kept: does insert store the entry? One exactly the maximum's size is added too (§4.4: \"less than or equal to the maximum size\")",
+            "nothing is kept: does insert store the entry, newest first, and count its size? (an entry exactly the maximum's size is added too: §4.4, \"less than or equal to the maximum size\")",
         )
     } else if got.len() > 1 && reversed == want {
         Some("the order is reversed: get(1) is the entry inserted last (§2.3.3)")
@@ -265,7 +270,7 @@ fn example(
     let got = fields_of(&got);
     if got != pairs(fields) {
         return Err(format!(
-            "{name}: expected the fields {}\n      got {}",
+            "{name}: expected the fields {}\n      got {}\n      likely: a field taken from the dynamic table is not the one the encoder put there: which entry did your table evict, and is get(1) the newest?",
             listing(&pairs(fields)),
             listing(&got)
         ));

@@ -16,7 +16,7 @@ common::wrong_solutions! {
     collect_then_reply fails [3]: "reads the whole stream before answering any of it";
     ok_on_empty fails [5]: "answers an empty Add with OK and 0, not INVALID_ARGUMENT";
     sum_overflows fails [6]: "sums with +, which overflows instead of OUT_OF_RANGE";
-    int64_not_sint64 fails [1, 2, 3]: "declares the numbers int64 where lab.proto says sint64 (ZigZag)";
+    int64_not_sint64 fails [2, 3, 6]: "declares the numbers int64 where lab.proto says sint64 (ZigZag)";
     running_not_listed fails [3, 4]: "leaves Running out of methods(), so the server answers UNIMPLEMENTED";
 }
 
@@ -112,18 +112,27 @@ fn exactly(seen: &Seen, case: &str, call: &str, want: &str, likely: &str) -> Res
     if got == want {
         Ok(())
     } else {
-        let likely = match got.split_once(':') {
-            Some(("UNIMPLEMENTED", _)) => {
-                "the server answered UNIMPLEMENTED before calling your service: is the method in methods()?"
-            }
-            Some(("UNKNOWN", _)) => "UNKNOWN is what a panic in the handler becomes",
-            _ => likely,
-        };
+        let likely = likely_from(got, likely);
         Err(format!(
             "{call}: expected {}, grpcio saw {}\n      likely: {likely}",
             show(want),
             show(got)
         ))
+    }
+}
+
+/// The likely cause when grpcio saw `got`: what the status itself says (a method not
+/// listed, one not written, a panic) before the step's own guess `otherwise`.
+fn likely_from<'a>(got: &str, otherwise: &'a str) -> &'a str {
+    match got.split_once(':') {
+        Some(("UNIMPLEMENTED", m)) if m.contains("this server has") => {
+            "the server answered UNIMPLEMENTED before calling your service: is the method in methods()?"
+        }
+        Some(("UNIMPLEMENTED", _)) => {
+            "your call() answered UNIMPLEMENTED: write this method's arm of the match on call.method"
+        }
+        Some(("UNKNOWN", _)) => "UNKNOWN is what a panic in the handler becomes",
+        _ => otherwise,
     }
 }
 
@@ -137,8 +146,9 @@ fn status(seen: &Seen, case: &str, call: &str, code: &str, likely: &str) -> Resu
             "{call}: the status is {code}, but its message is empty: say what was wrong"
         )),
         _ => Err(format!(
-            "{call}: expected the status {code} with a message, grpcio saw {}\n      likely: {likely}",
-            show(got)
+            "{call}: expected the status {code} with a message, grpcio saw {}\n      likely: {}",
+            show(got),
+            likely_from(got, likely)
         )),
     }
 }
@@ -218,7 +228,7 @@ fn main() {
                 "running",
                 "Running(5, 7, -2), in turns",
                 "5/1 12/2 10/3",
-                "send each total as soon as its number is in (call.send inside the loop over call.recv): the client sends its next number only after it has the last total",
+                "a total missing: send each as soon as its number is in (call.send inside the loop over call.recv), for the client sends its next number only after it has the last total; totals wrong: compare Number and Total with lab.proto (field numbers, sint64)",
             )
         },
     );

@@ -26,7 +26,7 @@ common::wrong_solutions! {
     pollout_always fails [6, 7]: "asks POLLOUT even with nothing pending: the loop spins when idle";
     pollin_while_pending fails [7]: "asks POLLIN with bytes pending: spins while a client does not read";
     eof_ignored fails [6, 7]: "takes a read of 0 for nothing yet: closed sockets stay, readable for ever";
-    partial_write_dropped fails [3]: "empties out after one write, losing what the socket did not take";
+    partial_write_dropped fails [3, 4]: "empties out after one write, losing what the socket did not take";
 }
 
 use common::{Check, read_for, show};
@@ -157,12 +157,12 @@ fn big_echo(addr: SocketAddr, bytes: Vec<u8>, read_after: Duration) -> Result<()
     Ok(())
 }
 
-/// Step 7: a client sends 4 MB and reads nothing for 1.3 s, so its echo fills the sockets
-/// both ways and bytes stay pending; the loop's turns are counted meanwhile. With POLLOUT
+/// Step 7: a client sends 4 MB and reads nothing, so its echo fills the sockets both ways
+/// and bytes stay pending; the loop's turns are counted for half a second meanwhile. With POLLOUT
 /// only, poll sleeps until the socket has room; asking POLLIN too is answered at once, every
 /// turn, by the bytes waiting unread (`make check LAB=11 WRONG=pollin_while_pending`).
 fn stalled_costs_nothing(addr: SocketAddr, turns: &AtomicUsize) -> Result<(), String> {
-    let mut stuck = connect(addr)?;
+    let stuck = connect(addr)?;
     let mut w = stuck.try_clone().map_err(|e| e.to_string())?;
     let writer = thread::spawn(move || w.write_all(&data(4_000_000)));
     // Time for the sockets to fill: the writer blocks, the loop holds pending bytes.
@@ -170,18 +170,12 @@ fn stalled_costs_nothing(addr: SocketAddr, turns: &AtomicUsize) -> Result<(), St
     let before = turns.load(Ordering::SeqCst);
     thread::sleep(Duration::from_millis(500));
     let n = turns.load(Ordering::SeqCst) - before;
-    let back = read_for(&mut stuck, 4_000_000, WAIT);
+    // Whether the echo then arrives whole is step 3's business: end the client here.
     let _ = stuck.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
     if n > 100 {
         return Err(format!(
-            "expected about 10 turns of the loop in 500 ms while one client's echo waited for room (poll sleeps 50 ms), counted {n}: poll returns at once\n      likely: POLLIN asked for while bytes are pending: the client's next bytes wait unread, so POLLIN is ready every turn and ready() does nothing with it (with bytes pending, ask POLLOUT only)"
-        ));
-    }
-    if back.len() < 4_000_000 {
-        return Err(format!(
-            "sent 4000000 bytes, {} came back once the client read: the loop stopped sending",
-            back.len()
+            "expected about 10 turns of the loop in 500 ms while one client's echo waited for room (poll sleeps 50 ms), counted {n}: poll returns at once\n      likely: POLLIN asked for while bytes are pending: the client's next bytes wait unread, so POLLIN is ready every turn and ready() does nothing with it (with bytes pending, ask POLLOUT only); or a closed connection kept (its socket stays readable for ever)"
         ));
     }
     Ok(())
