@@ -206,7 +206,7 @@ fn lab06_zmq_kv() {
 
 #[test]
 fn lab07_hpack() {
-    passes_on_solution_fails_on_starter("lab07", 12);
+    passes_on_solution_fails_on_starter("lab07", 13);
     fails_on_its_wrong_solutions("lab07", "07-hpack");
 }
 
@@ -244,7 +244,7 @@ fn lab09_quic_loop() {
 
 #[test]
 fn lab11_poll_loop() {
-    passes_on_solution_fails_on_starter("lab11", 6);
+    passes_on_solution_fails_on_starter("lab11", 7);
     fails_on_its_wrong_solutions("lab11", "11-poll-loop");
 }
 
