@@ -130,7 +130,7 @@ fn main() {
     check.nothing_to_serve(
         "a decoder, fed bytes by the check",
         &[
-            "make check LAB=03, with NETLAB_NO_WATCHDOG=1 to take your time in a debugger",
+            "make check LAB=03   (your decoder on the check's inputs; NETLAB_NO_WATCHDOG=1 lifts the time limit)",
             "netlab's own chunked decoder at work: NETLAB_TRACE=http1 netlab http serve --addr 127.0.0.1:8080",
             "  then: curl -H 'Transfer-Encoding: chunked' --data-binary 'hello, chunks' http://127.0.0.1:8080/echo",
         ],

@@ -551,7 +551,7 @@ fn main() {
     check.nothing_to_serve(
         "an integer decoder and a table, driven by the check",
         &[
-            "make check LAB=07, with NETLAB_NO_WATCHDOG=1 to take your time in a debugger",
+            "make check LAB=07   (your code on RFC 7541's examples and live requests; NETLAB_NO_WATCHDOG=1 lifts the time limit)",
             "netlab's own HPACK decoder on live traffic: NETLAB_TRACE=hpack netlab h2 serve --h2c --addr 127.0.0.1:8080",
             "  then: nghttp -n http://127.0.0.1:8080/ http://127.0.0.1:8080/status/200   (the second request's fields come from the dynamic table)",
         ],
