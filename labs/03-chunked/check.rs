@@ -27,8 +27,11 @@ trait Feed {
     fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String>;
 }
 
+/// A file's `Decoder::feed`.
+type FeedFn<D> = fn(&mut D, &[u8], &mut Vec<u8>) -> Result<bool, String>;
+
 /// A decoder of any of the files, with its `feed` method.
-struct Fed<D>(D, fn(&mut D, &[u8], &mut Vec<u8>) -> Result<bool, String>);
+struct Fed<D>(D, FeedFn<D>);
 
 impl<D> Feed for Fed<D> {
     fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String> {
