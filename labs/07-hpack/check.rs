@@ -135,8 +135,13 @@ fn integer_err(
         (Err(e), Some(w)) if e == w => Ok(()),
         (Err(_), None) => Ok(()),
         (Err(e), Some(w)) => Err(format!(
-            "bytes {} with a {n}-bit prefix ({why}): expected Err({w:?}), got Err({e:?})",
-            hex_of(bytes)
+            "bytes {} with a {n}-bit prefix ({why}): expected Err({w:?}), got Err({e:?})\n      likely: {}",
+            hex_of(bytes),
+            if w == Error::Truncated {
+                "the input ended while a byte's MSB said more follows: that is Truncated, whatever the value so far"
+            } else {
+                "the bytes end properly, but the value is too large for a usize: that is IntegerOverflow"
+            }
         )),
         (Ok(v), w) => Err(format!(
             "bytes {} with a {n}-bit prefix ({why}): expected {}, got Ok({v})\n      likely: {}",
@@ -608,7 +613,7 @@ fn main() {
             integer_err(p, &[0x1f, 0x9a], 5, Some(Error::Truncated), "0x9a's MSB says more follows")?;
             integer_err(p, &[0x7f, 0xff, 0xff, 0x80], 7, Some(Error::Truncated), "every continuation byte says more")?;
             let huge = [&[0x1fu8][..], &[0xff; 10], &[0x01]].concat();
-            integer_err(p, &huge, 5, None, "over 2^64: 31 + 10 continuation bytes of all ones + 01")
+            integer_err(p, &huge, 5, Some(Error::IntegerOverflow), "over 2^64: 31 + 10 continuation bytes of all ones + 01")
         },
     );
     check.step(

@@ -1,7 +1,7 @@
 //! Wrong: writes once and empties `out`, as if `write` always took everything. On loopback
 //! a short echo is taken whole, so small exchanges pass; but a nonblocking write takes only
 //! what fits in the socket's buffer, and the rest is lost: a large echo comes back with
-//! holes (step 3).
+//! holes (steps 3 and 4).
 
 use crate::conn::Conn;
 use nix::poll::PollFlags;
