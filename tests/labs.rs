@@ -378,6 +378,18 @@ fn lab04_serve_answers_a_client_on_the_given_port() {
 }
 
 #[test]
+fn lab02_serve_answers_a_client_on_the_given_port() {
+    let exe = examples_dir().join("lab02");
+    let mut lab = spawn(
+        exe.to_str().unwrap(),
+        &["--serve", "127.0.0.1:0", "--solution"],
+    );
+    let addr = lab.listening();
+    let answer = raw_exchange(addr, b"hello\nQUIT\n", Duration::from_secs(10));
+    assert_eq!(text(&answer), "got 5 bytes\nBYE\n");
+}
+
+#[test]
 fn a_lab_with_no_handler_to_serve_says_so() {
     let (code, _) = check("lab07", &["--serve"]);
     assert_eq!(code, Some(2));
@@ -395,6 +407,21 @@ fn a_lab_with_no_handler_to_serve_says_so() {
         said.contains("has no handler a client can call")
             && said.contains("NETLAB_TRACE=hpack netlab h2 serve --h2c")
             && said.contains("step through the check itself"),
+        "{said}"
+    );
+    let exe = examples_dir().join("lab03");
+    let out = run(
+        exe.to_str().unwrap(),
+        &["--serve"],
+        b"",
+        &[],
+        Duration::from_secs(30),
+    );
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("NETLAB_TRACE=http1 netlab http serve")
+            && said.contains("Transfer-Encoding: chunked"),
         "{said}"
     );
 }
