@@ -1,7 +1,7 @@
 # netlab — the two commands of the README do all the set-up:
 #   make tour   build, then run every exchange on loopback, step by step
 #   make test   every test, interop with real peers included
-# Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME] [JUNIT=FILE] [JSON=FILE],
+# Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME | WRONG=list] [JUNIT=FILE] [JSON=FILE],
 # make grade [OUT=DIR], make serve LAB=NN [ADDR=HOST:PORT], make debug STEP=NAME,
 # make install, make bench, make deps, make fmt, make lint.
 
@@ -39,13 +39,14 @@ test: deps
 
 check:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make check LAB=01 (see labs/README.md)" >&2; exit 2; fi
-	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,) $(if $(WRONG),--wrong $(WRONG),) $(if $(JUNIT),--junit $(JUNIT),) $(if $(JSON),--json $(JSON),)
+	$(CARGO) run -q --example lab$(LAB) -- $(if $(SOLUTION),--solution,) $(if $(filter list,$(WRONG)),--list-wrong,$(if $(WRONG),--wrong $(WRONG),)) $(if $(JUNIT),--junit $(JUNIT),) $(if $(JSON),--json $(JSON),)
 
 # Every lab's check, and a table of steps passed per lab (OUT=DIR keeps JUnit XML and JSON).
 grade:
 	@CARGO=$(CARGO) OUT=$(OUT) scripts/grade.sh
 
-# Serves the student's handler of lab NN for curl and the debugger (labs 01, 04, 05, 06, 08, 10, 11).
+# Serves the student's handler of lab NN for curl and the debugger (labs 01, 02, 04, 05, 06, 08,
+# 10, 11; 03 and 07 have none and say what to run instead: labs/README.md has the table).
 serve:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make serve LAB=04 (see labs/README.md)" >&2; exit 2; fi
 	$(CARGO) run -q --example lab$(LAB) -- --serve $(ADDR) $(if $(SOLUTION),--solution,)

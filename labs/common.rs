@@ -43,11 +43,131 @@ struct StepResult {
 
 /// Which file a check drives: the student's, the reference, or one of the lab's known wrong
 /// solutions (`labs/NN-topic/wrong/NAME.rs`, which `make test` proves the check fails).
+/// `W` names the wrong solution: the lab's `WrongName` (see [`wrong_solutions!`]), or its
+/// file name for a check that still lists its wrong solutions by hand.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Subject {
+pub enum Subject<W = String> {
     Student,
     Solution,
-    Wrong(String),
+    Wrong(W),
+}
+
+/// One known wrong solution of a lab, `wrong/NAME.rs`: the steps its check must fail on it
+/// (tests/labs.rs asserts exactly these) and the mistake it makes, in one line.
+#[derive(Clone, Copy, Debug)]
+pub struct Wrong<W: 'static> {
+    pub id: W,
+    pub name: &'static str,
+    pub fails: &'static [usize],
+    pub mistake: &'static str,
+}
+
+/// The one list of a lab's wrong solutions, written once at the top of its check.rs:
+///
+/// ```ignore
+/// common::wrong_solutions! {
+///     fn handler(m) -> Handler { m::handle }            // how to get the parts from a file `m`
+///     student handler, solution solution;               // the modules of the two other files
+///     limit_1000 fails [7]: "cuts a line at 1000 bytes"; // wrong/limit_1000.rs
+/// }
+/// ```
+///
+/// It declares `mod wrong { pub mod limit_1000; … }` (the files `wrong/NAME.rs` beside the
+/// check, which is a crate root), an enum `WrongName` with one variant per file, the table
+/// `WRONG` that `Check::start` takes, and `fn handler(&Subject<WrongName>) -> Handler`,
+/// whose `match` has one arm per file and no catch-all: a file missing from the list does
+/// not compile into the check, and a name not in it is a usage error (exit 2).
+/// `--list-wrong` prints the table; tests/labs.rs compares it with the folder.
+#[allow(unused_macros)] // a check that lists its wrong solutions by hand (labs 09, 10, for now)
+macro_rules! wrong_solutions {
+    (
+        fn $pick:ident($m:ident) -> $ty:ty $body:block
+        student $student:ident, solution $solution:ident;
+        $( $name:ident fails [$($step:literal),+ $(,)?]: $mistake:literal; )+
+    ) => {
+        /// The lab's known wrong solutions, one file each (`wrong/NAME.rs`).
+        mod wrong {
+            $( pub mod $name; )+
+        }
+
+        /// One variant per file of `wrong/`.
+        #[allow(non_camel_case_types)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        enum WrongName {
+            $( $name, )+
+        }
+
+        /// What each wrong solution gets wrong and the steps the check must fail on it.
+        const WRONG: &[$crate::common::Wrong<WrongName>] = &[
+            $( $crate::common::Wrong {
+                id: WrongName::$name,
+                name: stringify!($name),
+                fails: &[$($step),+],
+                mistake: $mistake,
+            }, )+
+        ];
+
+        /// The parts under test, taken from the file the check drives.
+        fn $pick(subject: &$crate::common::Subject<WrongName>) -> $ty {
+            match subject {
+                $crate::common::Subject::Student => {
+                    use $student as $m;
+                    $body
+                }
+                $crate::common::Subject::Solution => {
+                    use $solution as $m;
+                    $body
+                }
+                $( $crate::common::Subject::Wrong(WrongName::$name) => {
+                    use wrong::$name as $m;
+                    $body
+                } )+
+            }
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use wrong_solutions;
+
+/// What `Check::start` accepts as the lab's wrong solutions: the table of
+/// [`wrong_solutions!`], or (until labs 09 and 10 are converted; then remove it) a plain
+/// list of file names.
+pub trait WrongList {
+    type Id: Clone;
+    /// (name, steps it must fail, the mistake), in the order listed.
+    fn rows(&self) -> Vec<(&'static str, &'static [usize], &'static str)>;
+    /// The wrong solution called `name`, if there is one.
+    fn find(&self, name: &str) -> Option<Self::Id>;
+}
+
+impl<W: Copy + 'static> WrongList for &[Wrong<W>] {
+    type Id = W;
+    fn rows(&self) -> Vec<(&'static str, &'static [usize], &'static str)> {
+        self.iter().map(|w| (w.name, w.fails, w.mistake)).collect()
+    }
+    fn find(&self, name: &str) -> Option<W> {
+        self.iter().find(|w| w.name == name).map(|w| w.id)
+    }
+}
+
+impl<const N: usize> WrongList for &[&'static str; N] {
+    type Id = String;
+    fn rows(&self) -> Vec<(&'static str, &'static [usize], &'static str)> {
+        self.iter().map(|n| (*n, &[][..], "")).collect()
+    }
+    fn find(&self, name: &str) -> Option<String> {
+        self.contains(&name).then(|| name.to_string())
+    }
+}
+
+/// `--list-wrong`: one line per wrong solution, `NAME<TAB>STEPS<TAB>MISTAKE` (steps joined
+/// by commas), the lines tests/labs.rs reads.
+fn list_wrong(rows: &[(&str, &[usize], &str)]) -> ! {
+    for (name, fails, mistake) in rows {
+        let steps: Vec<String> = fails.iter().map(|s| s.to_string()).collect();
+        println!("{name}\t{}\t{mistake}", steps.join(","));
+    }
+    process::exit(0)
 }
 
 /// The value after `--name` on the command line, or exit 2 naming the flag.
@@ -82,23 +202,29 @@ impl Check {
     /// Starts a check. On the command line, `--solution` checks the reference instead of the
     /// student's file, and `--wrong NAME` one of the wrong solutions named in `wrong`
     /// (`make check LAB=04 WRONG=etag_unquoted`); `--junit FILE` and `--json FILE` also write
-    /// the result there; `--serve [ADDR]` serves instead of checking (see [`Check::serve`]).
+    /// the result there; `--serve [ADDR]` serves instead of checking (see [`Check::serve`]);
+    /// `--list-wrong` prints the table of wrong solutions and exits.
     /// Returns the check and which file it drives.
-    pub fn start(
+    pub fn start<L: WrongList>(
         lab: &str,
         student_file: &str,
-        wrong: &[&str],
+        wrong: L,
         limit: Duration,
-    ) -> (Check, Subject) {
+    ) -> (Check, Subject<L::Id>) {
         let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "--list-wrong") {
+            list_wrong(&wrong.rows());
+        }
         let subject = match args.iter().position(|a| a == "--wrong") {
-            Some(i) => match args.get(i + 1) {
-                Some(name) if wrong.contains(&name.as_str()) => Subject::Wrong(name.clone()),
-                other => {
+            Some(i) => match args.get(i + 1).and_then(|n| wrong.find(n)) {
+                Some(id) => Subject::Wrong(id),
+                None => {
+                    let names: Vec<&str> = wrong.rows().iter().map(|r| r.0).collect();
                     eprintln!(
-                        "error: --wrong needs one of: {} (got {})",
-                        wrong.join(", "),
-                        other.map_or("nothing".to_string(), |n| format!("'{n}'"))
+                        "error: --wrong needs one of: {} (got {}); --list-wrong says what each gets wrong",
+                        names.join(", "),
+                        args.get(i + 1)
+                            .map_or("nothing".to_string(), |n| format!("'{n}'"))
                     );
                     process::exit(2);
                 }
@@ -113,10 +239,13 @@ impl Check {
         // `NETLAB_TRACE=l4 make check LAB=01` shows the trace (labs/README.md promises it).
         let _ = netlab::trace::enable_from_env();
         let dir = student_file.rsplit_once('/').map_or("", |(d, _)| d);
-        let which = match &subject {
-            Subject::Student => student_file.to_string(),
-            Subject::Solution => "the reference solution".to_string(),
-            Subject::Wrong(name) => format!("{dir}/wrong/{name}.rs (a known wrong solution)"),
+        let which = match (&subject, args.iter().position(|a| a == "--wrong")) {
+            (Subject::Student, _) => student_file.to_string(),
+            (Subject::Solution, _) => "the reference solution".to_string(),
+            (Subject::Wrong(_), i) => {
+                let name = i.and_then(|i| args.get(i + 1)).cloned().unwrap_or_default();
+                format!("{dir}/wrong/{name}.rs (a known wrong solution)")
+            }
         };
         let report = Arc::new(Mutex::new(Report {
             lab: lab.to_string(),
@@ -214,16 +343,40 @@ impl Check {
         }
     }
 
+    /// With `--serve`, for a lab that has no handler a client can call: says so, what to
+    /// run instead (`instead`, one command a line) and how to step through the check, then
+    /// exits 2 (a usage error). Without it: returns at once.
+    pub fn nothing_to_serve(&self, what: &str, instead: &[&str]) {
+        if self.serving.is_none() {
+            return;
+        }
+        let (lab, id) = self.lab_and_id();
+        eprintln!("error: lab {lab} has no handler a client can call ({what}); instead:");
+        for line in instead {
+            eprintln!("  {line}");
+        }
+        eprintln!(
+            "  or step through the check itself: cargo build --example lab{id} && rust-gdb -x scripts/debug/netlab.gdb --args target/debug/examples/lab{id} (see docs/debugging.md)"
+        );
+        process::exit(2);
+    }
+
+    /// The lab's title (`07 (HPACK: …)`) and number (`07`).
+    fn lab_and_id(&self) -> (String, String) {
+        let lab = self
+            .report
+            .lock()
+            .map(|r| r.lab.clone())
+            .unwrap_or_default();
+        let id = lab.split(' ').next().unwrap_or_default().to_string();
+        (lab, id)
+    }
+
     /// Runs one numbered step. A step fails with a sentence that says what went wrong.
     pub fn step(&mut self, title: &str, body: impl FnOnce() -> Result<(), String>) {
         if self.serving.is_some() {
-            // This lab called no `serve` before its steps: it has no handler to serve.
-            let lab = self
-                .report
-                .lock()
-                .map(|r| r.lab.clone())
-                .unwrap_or_default();
-            let id = lab.split(' ').next().unwrap_or_default().to_string();
+            // This lab called neither `serve` nor `nothing_to_serve` before its steps.
+            let (lab, id) = self.lab_and_id();
             eprintln!(
                 "error: lab {lab} has no handler a client can call: step through the check itself instead: cargo build --example lab{id} && rust-gdb -x scripts/debug/netlab.gdb --args target/debug/examples/lab{id} (see docs/debugging.md)"
             );

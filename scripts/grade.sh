@@ -11,13 +11,15 @@ keep=$(mktemp -d)
 trap 'rm -rf "$keep"' EXIT
 
 $CARGO build -q --examples || exit 1
+# Where cargo put them: CARGO_TARGET_DIR when set, as cargo itself reads it.
+examples=${CARGO_TARGET_DIR:-target}/debug/examples
 printf '%-4s %-52s %s\n' lab topic "steps passed"
 total=0 passed=0 all_ok=1
 for dir in labs/[0-9][0-9]-*/; do
   n=$(basename "$dir" | cut -c1-2)
   topic=$(basename "$dir" | cut -c4-)
   dest=${out:-$keep}
-  target/debug/examples/lab"$n" --junit "$dest/lab$n.xml" --json "$dest/lab$n.json" \
+  "$examples"/lab"$n" --junit "$dest/lab$n.xml" --json "$dest/lab$n.json" \
     >"$keep/lab$n.out" 2>&1
   line=$(sed -n 's/^lab result: \([0-9]*\) of \([0-9]*\) steps passed$/\1 \2/p' "$keep/lab$n.out")
   if [ -z "$line" ]; then

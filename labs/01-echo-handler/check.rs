@@ -7,14 +7,16 @@ mod common;
 mod handler;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/keeps_cr.rs"]
-mod wrong_keeps_cr;
-#[path = "wrong/limit_1000.rs"]
-mod wrong_limit_1000;
-#[path = "wrong/limit_off_by_one.rs"]
-mod wrong_limit_off_by_one;
 
-use common::{Check, Subject, closed_within, read_for, show};
+common::wrong_solutions! {
+    fn handler_of(m) -> Handler { m::handle }
+    student handler, solution solution;
+    limit_1000 fails [7]: "refuses lines over 1000 bytes, not over 1024";
+    limit_off_by_one fails [7]: "refuses a line of exactly 1024 bytes (only more is too long)";
+    keeps_cr fails [4]: "ends a line at \\n but keeps the \\r of CRLF";
+}
+
+use common::{Check, closed_within, read_for, show};
 use netlab::l4::echo::{self, Handler};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -75,18 +77,10 @@ fn main() {
     let (mut check, subject) = Check::start(
         "01 (echo handler)",
         "labs/01-echo-handler/handler.rs",
-        &["limit_1000", "limit_off_by_one", "keeps_cr"],
+        WRONG,
         Duration::from_secs(40),
     );
-    let handler: Handler = match &subject {
-        Subject::Student => handler::handle,
-        Subject::Solution => solution::handle,
-        Subject::Wrong(name) => match name.as_str() {
-            "limit_1000" => wrong_limit_1000::handle,
-            "limit_off_by_one" => wrong_limit_off_by_one::handle,
-            _ => wrong_keeps_cr::handle,
-        },
-    };
+    let handler = handler_of(&subject);
     let bind: SocketAddr = match check.listen_addr("127.0.0.1:7007").parse() {
         Ok(a) => a,
         Err(_) => {

@@ -7,12 +7,15 @@ mod common;
 mod server;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/no_quit.rs"]
-mod wrong_no_quit;
-#[path = "wrong/quit_only.rs"]
-mod wrong_quit_only;
 
-use common::{Check, Subject, closed_within, read_for, show};
+common::wrong_solutions! {
+    fn handle_of(m) -> Handle { m::handle }
+    student server, solution solution;
+    no_quit fails [3]: "answers QUIT like any other line: the server never closes first";
+    quit_only fails [2, 4]: "closes only on QUIT, never when the client closes (CLOSE-WAIT)";
+}
+
+use common::{Check, closed_within, read_for, show};
 use netlab::l4::sockets::{self, Filter, Socket, TcpState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -79,19 +82,15 @@ fn main() {
     let (mut check, subject) = Check::start(
         "02 (socket states)",
         "labs/02-socket-states/server.rs",
-        &["no_quit", "quit_only"],
+        WRONG,
         Duration::from_secs(40),
     );
-    let handle: Handle = match &subject {
-        Subject::Student => server::handle,
-        Subject::Solution => solution::handle,
-        Subject::Wrong(name) if name == "no_quit" => wrong_no_quit::handle,
-        Subject::Wrong(_) => wrong_quit_only::handle,
-    };
-    let listener = match TcpListener::bind("127.0.0.1:0") {
+    let handle = handle_of(&subject);
+    let bind = check.listen_addr("127.0.0.1:7002");
+    let listener = match TcpListener::bind(&bind) {
         Ok(l) => l,
         Err(e) => {
-            println!("cannot bind: {e}");
+            println!("cannot bind {bind}: {e}");
             std::process::exit(1);
         }
     };
@@ -108,6 +107,13 @@ fn main() {
             thread::spawn(move || handle(stream));
         }
     });
+    check.serve(
+        &format!("tcp://{addr}"),
+        &[
+            &format!("nc {} {port}   (type a line; then QUIT, or Ctrl-D to close first)", addr.ip()),
+            &format!("netlab sockets --port {port}   (in a third terminal: who is in CLOSE-WAIT, who in TIME-WAIT)"),
+        ],
+    );
 
     check.step("a line is answered with its length", || {
         client(addr, b"hello\n", b"got 5 bytes\n").map(drop)

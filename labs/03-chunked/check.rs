@@ -8,43 +8,34 @@ mod common;
 mod decoder;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/bare_lf_accepted.rs"]
-mod wrong_bare_lf_accepted;
-#[path = "wrong/done_at_last_chunk.rs"]
-mod wrong_done_at_last_chunk;
-#[path = "wrong/from_str_radix.rs"]
-mod wrong_from_str_radix;
 
-use common::{Check, Subject, show};
+common::wrong_solutions! {
+    fn maker(m) -> Box<dyn Fn() -> Box<dyn Feed>> {
+        Box::new(|| Box::new(Fed(m::Decoder::new(), m::Decoder::feed)))
+    }
+    student decoder, solution solution;
+    bare_lf_accepted fails [10]: "accepts a bare LF where RFC 9112 §7.1 says CRLF";
+    from_str_radix fails [9]: "parses the size with from_str_radix, which takes a leading +";
+    done_at_last_chunk fails [7, 13]: "ends the body at the last chunk, before its trailers and CRLF";
+}
+
+use common::{Check, show};
 use std::time::Duration;
 
-/// The interface both files implement.
+/// The interface every file implements: its `Decoder` and that decoder's `feed`.
 trait Feed {
     fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String>;
 }
-impl Feed for decoder::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        decoder::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for solution::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        solution::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_bare_lf_accepted::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_bare_lf_accepted::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_from_str_radix::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_from_str_radix::Decoder::feed(self, i, b)
-    }
-}
-impl Feed for wrong_done_at_last_chunk::Decoder {
-    fn feed(&mut self, i: &[u8], b: &mut Vec<u8>) -> Result<bool, String> {
-        wrong_done_at_last_chunk::Decoder::feed(self, i, b)
+
+/// A file's `Decoder::feed`.
+type FeedFn<D> = fn(&mut D, &[u8], &mut Vec<u8>) -> Result<bool, String>;
+
+/// A decoder of any of the files, with its `feed` method.
+struct Fed<D>(D, FeedFn<D>);
+
+impl<D> Feed for Fed<D> {
+    fn feed(&mut self, input: &[u8], body: &mut Vec<u8>) -> Result<bool, String> {
+        (self.1)(&mut self.0, input, body)
     }
 }
 
@@ -135,18 +126,18 @@ fn main() {
     let (mut check, subject) = Check::start(
         "03 (chunked decoding)",
         "labs/03-chunked/decoder.rs",
-        &["bare_lf_accepted", "from_str_radix", "done_at_last_chunk"],
+        WRONG,
         Duration::from_secs(30),
     );
-    let make: Box<dyn Fn() -> Box<dyn Feed>> = match &subject {
-        Subject::Student => Box::new(|| Box::new(decoder::Decoder::new())),
-        Subject::Solution => Box::new(|| Box::new(solution::Decoder::new())),
-        Subject::Wrong(name) => match name.as_str() {
-            "bare_lf_accepted" => Box::new(|| Box::new(wrong_bare_lf_accepted::Decoder::new())),
-            "from_str_radix" => Box::new(|| Box::new(wrong_from_str_radix::Decoder::new())),
-            _ => Box::new(|| Box::new(wrong_done_at_last_chunk::Decoder::new())),
-        },
-    };
+    let make = maker(&subject);
+    check.nothing_to_serve(
+        "a decoder, fed bytes by the check",
+        &[
+            "make check LAB=03   (your decoder on the check's inputs; NETLAB_NO_WATCHDOG=1 lifts the time limit)",
+            "netlab's own chunked decoder at work: NETLAB_TRACE=http1 netlab http serve --addr 127.0.0.1:8080",
+            "  then: curl -H 'Transfer-Encoding: chunked' --data-binary 'hello, chunks' http://127.0.0.1:8080/echo",
+        ],
+    );
     // A panicking decoder fails its step; the report says so, without a backtrace.
     std::panic::set_hook(Box::new(|_| {}));
     let m = make.as_ref();

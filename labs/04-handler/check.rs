@@ -7,14 +7,19 @@ mod common;
 mod counter;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/etag_unquoted.rs"]
-mod wrong_etag_unquoted;
-#[path = "wrong/if_match_put_only.rs"]
-mod wrong_if_match_put_only;
-#[path = "wrong/if_match_star_literal.rs"]
-mod wrong_if_match_star_literal;
 
-use common::{Check, Subject, show};
+common::wrong_solutions! {
+    fn handler_of(m) -> Arc<dyn netlab::http::handler::Handler> {
+        let c = Arc::new(m::Counter::default());
+        Arc::new(move |r: &Request| -> Response { m::handle(&c, r) })
+    }
+    student counter, solution solution;
+    etag_unquoted fails [7]: "sends the ETag without its double quotes (RFC 9110 §8.8.3)";
+    if_match_put_only fails [9]: "checks If-Match on PUT only, not on POST and DELETE";
+    if_match_star_literal fails [11]: "compares If-Match: * like a tag, so it never matches";
+}
+
+use common::{Check, show};
 use netlab::http::message::{Request, Response};
 use netlab::http1::server;
 use std::io::{Read, Write};
@@ -108,35 +113,10 @@ fn main() {
     let (mut check, subject) = Check::start(
         "04 (a resource handler)",
         "labs/04-handler/counter.rs",
-        &[
-            "etag_unquoted",
-            "if_match_put_only",
-            "if_match_star_literal",
-        ],
+        WRONG,
         Duration::from_secs(30),
     );
-    let handler: Arc<dyn netlab::http::handler::Handler> = match &subject {
-        Subject::Student => {
-            let c = Arc::new(counter::Counter::default());
-            Arc::new(move |r: &Request| -> Response { counter::handle(&c, r) })
-        }
-        Subject::Solution => {
-            let c = Arc::new(solution::Counter::default());
-            Arc::new(move |r: &Request| -> Response { solution::handle(&c, r) })
-        }
-        Subject::Wrong(name) if name == "etag_unquoted" => {
-            let c = Arc::new(wrong_etag_unquoted::Counter::default());
-            Arc::new(move |r: &Request| -> Response { wrong_etag_unquoted::handle(&c, r) })
-        }
-        Subject::Wrong(name) if name == "if_match_put_only" => {
-            let c = Arc::new(wrong_if_match_put_only::Counter::default());
-            Arc::new(move |r: &Request| -> Response { wrong_if_match_put_only::handle(&c, r) })
-        }
-        Subject::Wrong(_) => {
-            let c = Arc::new(wrong_if_match_star_literal::Counter::default());
-            Arc::new(move |r: &Request| -> Response { wrong_if_match_star_literal::handle(&c, r) })
-        }
-    };
+    let handler = handler_of(&subject);
     let listener = TcpListener::bind(check.listen_addr("127.0.0.1:8080")).unwrap_or_else(|e| {
         println!("cannot bind: {e}");
         std::process::exit(1)

@@ -9,14 +9,16 @@ mod common;
 mod search;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/case_sensitive.rs"]
-mod wrong_case_sensitive;
-#[path = "wrong/no_percent_decode.rs"]
-mod wrong_no_percent_decode;
-#[path = "wrong/soap_unescaped.rs"]
-mod wrong_soap_unescaped;
 
-use common::{Check, Subject};
+common::wrong_solutions! {
+    fn operations(m) -> (Op, Op) { (m::rest, m::soap) }
+    student search, solution solution;
+    case_sensitive fails [1, 5]: "compares with case, so apple does not find Apple";
+    no_percent_decode fails [2]: "searches for the query still percent-encoded (apple%20pie)";
+    soap_unescaped fails [6]: "puts & and < into the SOAP answer unescaped (malformed XML)";
+}
+
+use common::Check;
 use netlab::http::message::Request;
 use netlab::http::services::{app, notes::Store};
 use netlab::http::uri::Url;
@@ -108,18 +110,10 @@ fn main() {
     let (mut check, subject) = Check::start(
         "05 (REST vs SOAP)",
         "labs/05-rest-soap/search.rs",
-        &["case_sensitive", "no_percent_decode", "soap_unescaped"],
+        WRONG,
         Duration::from_secs(30),
     );
-    let (rest, soap): (Op, Op) = match &subject {
-        Subject::Student => (search::rest, search::soap),
-        Subject::Solution => (solution::rest, solution::soap),
-        Subject::Wrong(name) => match name.as_str() {
-            "case_sensitive" => (wrong_case_sensitive::rest, wrong_case_sensitive::soap),
-            "no_percent_decode" => (wrong_no_percent_decode::rest, wrong_no_percent_decode::soap),
-            _ => (wrong_soap_unescaped::rest, wrong_soap_unescaped::soap),
-        },
-    };
+    let (rest, soap) = operations(&subject);
     let store = Store::new();
     let (s1, s2) = (store.clone(), store.clone());
     let router = app::monolith(store.clone(), None)

@@ -7,14 +7,19 @@ mod common;
 mod kv;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/any_case.rs"]
-mod wrong_any_case;
-#[path = "wrong/no_key_limit.rs"]
-mod wrong_no_key_limit;
-#[path = "wrong/text_values.rs"]
-mod wrong_text_values;
 
-use common::{Check, Subject};
+common::wrong_solutions! {
+    fn handler_of(m) -> BoxedHandler {
+        let mut store = m::Store::default();
+        Box::new(move |request: &[Vec<u8>]| store.handle(request))
+    }
+    student kv, solution solution;
+    text_values fails [5]: "keeps values as text, so the bytes 00 ff come back changed";
+    any_case fails [7]: "accepts get and Put where the protocol says GET and PUT";
+    no_key_limit fails [8]: "accepts the empty key and a key of a megabyte";
+}
+
+use common::Check;
 use netlab::zmq::reqrep::{self, Client, PANIC_REPLY};
 use netlab::zmq::{Endpoint, Message};
 use std::time::Duration;
@@ -98,7 +103,7 @@ fn main() {
     let (mut check, subject) = Check::start(
         "06 (key-value over REQ/REP)",
         "labs/06-zmq-kv/kv.rs",
-        &["text_values", "any_case", "no_key_limit"],
+        WRONG,
         Duration::from_secs(60),
     );
     let ctx = zmq::Context::new();
@@ -114,28 +119,7 @@ fn main() {
         _ => any.clone(),
     };
     // The same server loop for both files: only the handler differs.
-    let handler: BoxedHandler = match &subject {
-        Subject::Student => {
-            let mut store = kv::Store::default();
-            Box::new(move |request: &[Vec<u8>]| store.handle(request))
-        }
-        Subject::Solution => {
-            let mut store = solution::Store::default();
-            Box::new(move |request: &[Vec<u8>]| store.handle(request))
-        }
-        Subject::Wrong(name) if name == "text_values" => {
-            let mut store = wrong_text_values::Store::default();
-            Box::new(move |request: &[Vec<u8>]| store.handle(request))
-        }
-        Subject::Wrong(name) if name == "any_case" => {
-            let mut store = wrong_any_case::Store::default();
-            Box::new(move |request: &[Vec<u8>]| store.handle(request))
-        }
-        Subject::Wrong(_) => {
-            let mut store = wrong_no_key_limit::Store::default();
-            Box::new(move |request: &[Vec<u8>]| store.handle(request))
-        }
-    };
+    let handler = handler_of(&subject);
     let server = match reqrep::spawn(&ctx, &bind, handler) {
         Ok(s) => s,
         Err(e) => {

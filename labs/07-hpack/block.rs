@@ -22,7 +22,8 @@ use std::fmt;
 pub enum Error {
     /// The block ended in the middle of an integer or a string (§5).
     Truncated,
-    /// An integer larger than this decoder takes (over 2^32: no real header is that big).
+    /// An integer larger than this decoder takes: one over 2^64 always, one over 2^32 if
+    /// the decoder likes (no real header is that big).
     IntegerOverflow,
     /// Index 0, or past the end of both tables (§2.3.3: "MUST be treated as a decoding
     /// error").

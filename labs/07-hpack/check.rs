@@ -10,19 +10,28 @@ mod common;
 mod solution;
 #[path = "table.rs"]
 mod table;
-#[path = "wrong/mask_in_u8.rs"]
-mod wrong_mask_in_u8;
-#[path = "wrong/no_plus_32.rs"]
-mod wrong_no_plus_32;
-#[path = "wrong/oldest_first.rs"]
-mod wrong_oldest_first;
-#[path = "wrong/set_max_lazy.rs"]
-mod wrong_set_max_lazy;
-#[path = "wrong/truncated_accepted.rs"]
-mod wrong_truncated_accepted;
+
+common::wrong_solutions! {
+    fn parts(m) -> Parts {
+        Parts {
+            integer: m::decode_integer,
+            table: |max| Box::new(m::Table::new(max)),
+        }
+    }
+    student table, solution solution;
+    mask_in_u8 fails [1]: "computes the mask (1 << N) - 1 in a u8, which overflows for N = 8";
+    truncated_accepted fails [3]: "returns what it has when the bytes end mid-integer";
+    no_plus_32 fails [4, 5, 6, 7, 8, 9, 10]: "counts an entry as name + value, without the 32 (§4.1)";
+    oldest_first fails [5, 6, 7, 8, 9, 10, 12]: "numbers the entries oldest first (index 1 is the newest)";
+    set_max_lazy fails [9]: "evicts only on the next insert after a size update (§4.3)";
+    overflow_wraps fails [3]: "adds continuation bytes with wrapping arithmetic and no limit";
+    evicts_newest fails [7, 8, 9]: "evicts from the front, the newest entry, instead of the oldest";
+    evict_when_full fails [10]: "evicts while the size is >= the limit: a full table loses an entry";
+    full_size_refused fails [10]: "refuses an entry exactly the maximum's size (§4.4 adds it)";
+}
 
 use block::{DecodeInteger, Decoder, Dynamic, Error, Field, How};
-use common::{Check, Subject, show};
+use common::{Check, show};
 use netlab::http2::frame::{self, Frame, Header, PREFACE, flag, kind};
 use netlab::l4::relay::{self, Observer, Side};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -42,39 +51,6 @@ struct Parts {
 impl Parts {
     fn decoder(&self, max: usize) -> Decoder {
         Decoder::new((self.table)(max), self.integer, max)
-    }
-}
-
-fn parts(subject: &Subject) -> Parts {
-    match subject {
-        Subject::Student => Parts {
-            integer: table::decode_integer,
-            table: |m| Box::new(table::Table::new(m)),
-        },
-        Subject::Solution => Parts {
-            integer: solution::decode_integer,
-            table: |m| Box::new(solution::Table::new(m)),
-        },
-        Subject::Wrong(n) if n == "mask_in_u8" => Parts {
-            integer: wrong_mask_in_u8::decode_integer,
-            table: |m| Box::new(wrong_mask_in_u8::Table::new(m)),
-        },
-        Subject::Wrong(n) if n == "no_plus_32" => Parts {
-            integer: wrong_no_plus_32::decode_integer,
-            table: |m| Box::new(wrong_no_plus_32::Table::new(m)),
-        },
-        Subject::Wrong(n) if n == "oldest_first" => Parts {
-            integer: wrong_oldest_first::decode_integer,
-            table: |m| Box::new(wrong_oldest_first::Table::new(m)),
-        },
-        Subject::Wrong(n) if n == "set_max_lazy" => Parts {
-            integer: wrong_set_max_lazy::decode_integer,
-            table: |m| Box::new(wrong_set_max_lazy::Table::new(m)),
-        },
-        Subject::Wrong(_) => Parts {
-            integer: wrong_truncated_accepted::decode_integer,
-            table: |m| Box::new(wrong_truncated_accepted::Table::new(m)),
-        },
     }
 }
 
@@ -159,13 +135,25 @@ fn integer_err(
         (Err(e), Some(w)) if e == w => Ok(()),
         (Err(_), None) => Ok(()),
         (Err(e), Some(w)) => Err(format!(
-            "bytes {} with a {n}-bit prefix ({why}): expected Err({w:?}), got Err({e:?})",
-            hex_of(bytes)
+            "bytes {} with a {n}-bit prefix ({why}): expected Err({w:?}), got Err({e:?})\n      likely: {}",
+            hex_of(bytes),
+            if w == Error::Truncated {
+                "the input ended while a byte's MSB said more follows: that is Truncated, whatever the value so far"
+            } else {
+                "the bytes end properly, but the value is too large for a usize: that is IntegerOverflow"
+            }
         )),
         (Ok(v), w) => Err(format!(
-            "bytes {} with a {n}-bit prefix ({why}): expected {}, got Ok({v})",
+            "bytes {} with a {n}-bit prefix ({why}): expected {}, got Ok({v})\n      likely: {}",
             hex_of(bytes),
-            w.map_or("an error".to_string(), |w| format!("Err({w:?})"))
+            w.as_ref()
+                .map_or("an error".to_string(), |w| format!("Err({w:?})")),
+            match w {
+                Some(Error::Truncated) =>
+                    "the input ran out while a byte's MSB said more follows, and the loop returned what it had: running out there is Err(Truncated) (§5.1)",
+                _ =>
+                    "the value went past what a usize holds and wrapped: stop with Err(IntegerOverflow) after a few continuation bytes, before the shift reaches 64 (§5.1: \"exceeds implementation limits\")",
+            }
         )),
     }
 }
@@ -232,12 +220,45 @@ fn table_is(t: &dyn Dynamic, after: &str, want: &[(&str, &str)]) -> Result<(), S
     }
     if got != want || len != want.len() || size != want_size {
         return Err(format!(
-            "after {after} the dynamic table should be:{}\n      yours (get(1), get(2), …; len() = {len}):{}",
+            "after {after} the dynamic table should be:{}\n      yours (get(1), get(2), …; len() = {len}):{}{}",
             rfc_table(&want, want_size),
-            rfc_table(&got, size)
+            rfc_table(&got, size),
+            likely_cause(&want, &got).map_or(String::new(), |c| format!("\n      likely: {c}"))
         ));
     }
     Ok(())
+}
+
+/// The mistake a wrong table most likely comes from, read off what it holds.
+fn likely_cause(want: &[(Vec<u8>, Vec<u8>)], got: &[(Vec<u8>, Vec<u8>)]) -> Option<&'static str> {
+    let reversed: Vec<_> = got.iter().rev().cloned().collect();
+    if got.is_empty() {
+        Some(
+            "nothing is kept: does insert store the entry, newest first, and count its size? (an entry exactly the maximum's size is added too: §4.4, \"less than or equal to the maximum size\")",
+        )
+    } else if got.len() > 1 && reversed == want {
+        Some("the order is reversed: get(1) is the entry inserted last (§2.3.3)")
+    } else if got.len() < want.len() && want.starts_with(got) {
+        Some(
+            "older entries were evicted although they fit: evict only while the size is over (maximum − new entry's size), so a table exactly full keeps them all (§4.4)",
+        )
+    } else if got.len() > want.len() && got.starts_with(want) {
+        Some(
+            "entries that no longer fit are still there: evict the oldest until the size is at most the maximum, at once when the maximum shrinks (§4.3, §4.4)",
+        )
+    } else if got.first() == want.first() || want.is_empty() {
+        None
+    } else if got.len() <= want.len() && want[1..].starts_with(&got[got.len().min(1)..]) {
+        Some(
+            "the newest entry is missing: is the new entry added after evicting, and is eviction taking the oldest (the end of the table, §4.4)?",
+        )
+    } else if got.iter().skip(1).any(|e| Some(e) == want.first()) {
+        Some(
+            "the newest entry is not get(1): evict from the end (the oldest entries), and add the new one at the front (§2.3.3, §4.4)",
+        )
+    } else {
+        None
+    }
 }
 
 /// Decodes one block of an Appendix C example and compares the fields and the table.
@@ -254,7 +275,7 @@ fn example(
     let got = fields_of(&got);
     if got != pairs(fields) {
         return Err(format!(
-            "{name}: expected the fields {}\n      got {}",
+            "{name}: expected the fields {}\n      got {}\n      likely: a field taken from the dynamic table is not the one the encoder put there: which entry did your table evict, and is get(1) the newest?",
             listing(&pairs(fields)),
             listing(&got)
         ));
@@ -297,6 +318,10 @@ const DATE1: &str = "Mon, 21 Oct 2013 20:13:21 GMT";
 const DATE2: &str = "Mon, 21 Oct 2013 20:13:22 GMT";
 const LOC: &str = "https://www.example.com";
 const COOKIE: &str = "foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1";
+/// C.2.1's literal with incremental indexing, `custom-key: custom-header` (10 + 13 + 32 = 55
+/// bytes), and one as large with another value.
+const C21: &str = "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572";
+const ANOTHER: &str = "400a 6375 7374 6f6d 2d6b 6579 0d61 6e6f 7468 6572 2d76 616c 7565";
 const RESP1: &[(&str, &str)] = &[
     (":status", "302"),
     ("cache-control", "private"),
@@ -524,16 +549,18 @@ fn main() {
     let (mut check, subject) = Check::start(
         "07 (HPACK: integers and the dynamic table)",
         "labs/07-hpack/table.rs",
-        &[
-            "mask_in_u8",
-            "no_plus_32",
-            "oldest_first",
-            "set_max_lazy",
-            "truncated_accepted",
-        ],
+        WRONG,
         Duration::from_secs(30),
     );
     let p = parts(&subject);
+    check.nothing_to_serve(
+        "an integer decoder and a table, driven by the check",
+        &[
+            "make check LAB=07   (your code on RFC 7541's examples and live requests; NETLAB_NO_WATCHDOG=1 lifts the time limit)",
+            "netlab's own HPACK decoder on live traffic: NETLAB_TRACE=hpack netlab h2 serve --h2c --addr 127.0.0.1:8080",
+            "  then: nghttp -n http://127.0.0.1:8080/ http://127.0.0.1:8080/status/200   (the second request's fields come from the dynamic table)",
+        ],
+    );
 
     check.step(
         "C.1: integers with 5- and 8-bit prefixes (RFC 7541 C.1.1–C.1.3)",
@@ -586,7 +613,7 @@ fn main() {
             integer_err(p, &[0x1f, 0x9a], 5, Some(Error::Truncated), "0x9a's MSB says more follows")?;
             integer_err(p, &[0x7f, 0xff, 0xff, 0x80], 7, Some(Error::Truncated), "every continuation byte says more")?;
             let huge = [&[0x1fu8][..], &[0xff; 10], &[0x01]].concat();
-            integer_err(p, &huge, 5, None, "over 2^64")
+            integer_err(p, &huge, 5, Some(Error::IntegerOverflow), "over 2^64: 31 + 10 continuation bytes of all ones + 01")
         },
     );
     check.step(
@@ -754,6 +781,43 @@ fn main() {
                 &big,
                 &[("cache-control", &x70)],
                 &[],
+            )
+        },
+    );
+    check.step(
+        "a table exactly full keeps its entries; an entry exactly the maximum's size is added (§4.4)",
+        || {
+            // Two 55-byte entries in a 110-byte table: 110 is not over 110, nothing goes.
+            let mut d = guarded("Table::new", || p.decoder(110))?;
+            example(
+                &mut d,
+                "custom-key: custom-header (C.2.1, 55 bytes) into a 110-byte table",
+                C21,
+                &[("custom-key", "custom-header")],
+                &[("custom-key", "custom-header")],
+            )?;
+            example(
+                &mut d,
+                "then custom-key: another-value (55 bytes: the table is now exactly full)",
+                ANOTHER,
+                &[("custom-key", "another-value")],
+                &[("custom-key", "another-value"), ("custom-key", "custom-header")],
+            )?;
+            // A size update to the size it already has (31 + 79 = 110) evicts nothing.
+            example(
+                &mut d,
+                "a size update to 110 (hex 3f 4f), the size the table has, then 82",
+                "3f4f 82",
+                &[(":method", "GET")],
+                &[("custom-key", "another-value"), ("custom-key", "custom-header")],
+            )?;
+            // Down to 55 (31 + 24): the older entry goes; a 55-byte entry then fills the table.
+            example(
+                &mut d,
+                "a size update to 55 (hex 3f 18), then custom-key: custom-header (55 bytes)",
+                &format!("3f18 {C21}"),
+                &[("custom-key", "custom-header")],
+                &[("custom-key", "custom-header")],
             )
         },
     );

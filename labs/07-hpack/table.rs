@@ -14,7 +14,9 @@ use crate::block::{Dynamic, Error};
 
 /// Decodes an integer whose first `prefix_bits` bits (1–8) are the low bits of `input[*at]`;
 /// advances `at` past the integer's last byte. Input that ends inside the integer is
-/// `Err(Error::Truncated)`; a value over 2^32 may be `Err(Error::IntegerOverflow)`.
+/// `Err(Error::Truncated)`; a value too large for a `usize` (over 2^64) must be
+/// `Err(Error::IntegerOverflow)`, never a wrapped number or a panic, and one over 2^32 may be
+/// (no real header is that big).
 pub fn decode_integer(input: &[u8], at: &mut usize, prefix_bits: u8) -> Result<usize, Error> {
     let first = *input.get(*at).ok_or(Error::Truncated)?;
     *at += 1;

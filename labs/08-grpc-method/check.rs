@@ -8,16 +8,19 @@ mod common;
 mod counter;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/collect_then_reply.rs"]
-mod wrong_collect_then_reply;
-#[path = "wrong/ok_on_empty.rs"]
-mod wrong_ok_on_empty;
-#[path = "wrong/sum_overflows.rs"]
-mod wrong_sum_overflows;
-#[path = "wrong/swapped_fields.rs"]
-mod wrong_swapped_fields;
 
-use common::{Check, Subject, show};
+common::wrong_solutions! {
+    fn service(m) -> Arc<dyn Service> { Arc::new(m::Counter) }
+    student counter, solution solution;
+    swapped_fields fails [1, 2, 3]: "gives Total's sum and count each other's field numbers";
+    collect_then_reply fails [3]: "reads the whole stream before answering any of it";
+    ok_on_empty fails [5]: "answers an empty Add with OK and 0, not INVALID_ARGUMENT";
+    sum_overflows fails [6]: "sums with +, which overflows instead of OUT_OF_RANGE";
+    int64_not_sint64 fails [2, 3, 6]: "declares the numbers int64 where lab.proto says sint64 (ZigZag)";
+    running_not_listed fails [3, 4]: "leaves Running out of methods(), so the server answers UNIMPLEMENTED";
+}
+
+use common::{Check, show};
 use netlab::grpc::call::Service;
 use netlab::http2::server::{Config, Security, spawn_app};
 use std::collections::HashMap;
@@ -92,19 +95,6 @@ fn run_client(python: &str, stubs: &Path, target: &str) -> Result<HashMap<String
         .collect())
 }
 
-fn service(subject: &Subject) -> Arc<dyn Service> {
-    match subject {
-        Subject::Student => Arc::new(counter::Counter),
-        Subject::Solution => Arc::new(solution::Counter),
-        Subject::Wrong(n) if n == "collect_then_reply" => {
-            Arc::new(wrong_collect_then_reply::Counter)
-        }
-        Subject::Wrong(n) if n == "ok_on_empty" => Arc::new(wrong_ok_on_empty::Counter),
-        Subject::Wrong(n) if n == "sum_overflows" => Arc::new(wrong_sum_overflows::Counter),
-        Subject::Wrong(_) => Arc::new(wrong_swapped_fields::Counter),
-    }
-}
-
 /// What the client saw: each case's line, or why it could not run.
 type Seen = Result<HashMap<String, String>, String>;
 
@@ -116,22 +106,39 @@ fn line<'a>(seen: &'a Seen, case: &str) -> Result<&'a str, String> {
         .unwrap_or("(no line from the client)"))
 }
 
-/// One case: what grpcio saw must be `want` exactly.
-fn exactly(seen: &Seen, case: &str, call: &str, want: &str) -> Result<(), String> {
+/// One case: what grpcio saw must be `want` exactly; `likely` names the probable cause.
+fn exactly(seen: &Seen, case: &str, call: &str, want: &str, likely: &str) -> Result<(), String> {
     let got = line(seen, case)?;
     if got == want {
         Ok(())
     } else {
+        let likely = likely_from(got, likely);
         Err(format!(
-            "{call}: expected {}, grpcio saw {}",
+            "{call}: expected {}, grpcio saw {}\n      likely: {likely}",
             show(want),
             show(got)
         ))
     }
 }
 
-/// One error case: the status by name, and a message that says something.
-fn status(seen: &Seen, case: &str, call: &str, code: &str) -> Result<(), String> {
+/// The likely cause when grpcio saw `got`: what the status itself says (a method not
+/// listed, one not written, a panic) before the step's own guess `otherwise`.
+fn likely_from<'a>(got: &str, otherwise: &'a str) -> &'a str {
+    match got.split_once(':') {
+        Some(("UNIMPLEMENTED", m)) if m.contains("this server has") => {
+            "the server answered UNIMPLEMENTED before calling your service: is the method in methods()?"
+        }
+        Some(("UNIMPLEMENTED", _)) => {
+            "your call() answered UNIMPLEMENTED: write this method's arm of the match on call.method"
+        }
+        Some(("UNKNOWN", _)) => "UNKNOWN is what a panic in the handler becomes",
+        _ => otherwise,
+    }
+}
+
+/// One error case: the status by name, and a message that says something; `likely` names
+/// the probable cause when another status came.
+fn status(seen: &Seen, case: &str, call: &str, code: &str, likely: &str) -> Result<(), String> {
     let got = line(seen, case)?;
     match got.split_once(": ") {
         Some((c, message)) if c == code && !message.trim().is_empty() => Ok(()),
@@ -139,8 +146,9 @@ fn status(seen: &Seen, case: &str, call: &str, code: &str) -> Result<(), String>
             "{call}: the status is {code}, but its message is empty: say what was wrong"
         )),
         _ => Err(format!(
-            "{call}: expected the status {code} with a message, grpcio saw {}",
-            show(got)
+            "{call}: expected the status {code} with a message, grpcio saw {}\n      likely: {}",
+            show(got),
+            likely_from(got, likely)
         )),
     }
 }
@@ -149,12 +157,7 @@ fn main() {
     let (mut check, subject) = Check::start(
         "08 (a gRPC service: one unary method, one stream)",
         "labs/08-grpc-method/counter.rs",
-        &[
-            "collect_then_reply",
-            "ok_on_empty",
-            "sum_overflows",
-            "swapped_fields",
-        ],
+        WRONG,
         Duration::from_secs(40),
     );
     let python = python().unwrap_or_else(|e| {
@@ -198,6 +201,7 @@ fn main() {
                 "add",
                 "Add(values=[1, 2, 3, 4], label=\"four\")",
                 "sum=10 count=4 label=four",
+                "compare your structs with lab.proto, field by field: the number of each field and its type (sint64 is ZigZag-encoded: read as int64, 1 is 2)",
             )
         },
     );
@@ -208,7 +212,7 @@ fn main() {
             match got.split_once(" (expected ") {
                 Some((bytes, want)) if want.strip_suffix(')') == Some(bytes) => Ok(()),
                 Some((bytes, want)) => Err(format!(
-                    "Add(values=[-5, 7, -2**40], label=\"mixed\") answered the bytes {bytes}; protobuf encodes Total(sum={}, count=3, label=\"mixed\") as {} (each field: tag = number << 3 | wire type)",
+                    "Add(values=[-5, 7, -2**40], label=\"mixed\") answered the bytes {bytes}; protobuf encodes Total(sum={}, count=3, label=\"mixed\") as {} (each field: tag = number << 3 | wire type)\n      likely: a field with another number or type than lab.proto's (sint64, not int64: negative numbers are ZigZag-encoded)",
                     -5 + 7 - (1i64 << 40),
                     want.trim_end_matches(')')
                 )),
@@ -218,15 +222,39 @@ fn main() {
     );
     check.step(
         "Running: one total per number, each sent as its number arrives (the client waits for each answer before sending the next)",
-        || exactly(&seen, "running", "Running(5, 7, -2), in turns", "5/1 12/2 10/3"),
+        || {
+            exactly(
+                &seen,
+                "running",
+                "Running(5, 7, -2), in turns",
+                "5/1 12/2 10/3",
+                "a total missing: send each as soon as its number is in (call.send inside the loop over call.recv), for the client sends its next number only after it has the last total; totals wrong: compare Number and Total with lab.proto (field numbers, sint64)",
+            )
+        },
     );
     check.step(
         "Running: an empty stream gets no totals and the status OK",
-        || exactly(&seen, "empty", "Running() with no numbers", "0 totals, OK"),
+        || {
+            exactly(
+                &seen,
+                "empty",
+                "Running() with no numbers",
+                "0 totals, OK",
+                "no number, no total: send only inside the loop, and end with Ok(())",
+            )
+        },
     );
     check.step(
         "Add with no values: INVALID_ARGUMENT, with a message that says why",
-        || status(&seen, "invalid", "Add(values=[])", "INVALID_ARGUMENT"),
+        || {
+            status(
+                &seen,
+                "invalid",
+                "Add(values=[])",
+                "INVALID_ARGUMENT",
+                "an empty values list is the caller's mistake: return Err(Status::new(Code::INVALID_ARGUMENT, why)) before summing",
+            )
+        },
     );
     check.step(
         "Add past the range of sint64: OUT_OF_RANGE, not a panic (UNKNOWN) or a wrapped sum",
@@ -236,6 +264,7 @@ fn main() {
                 "overflow",
                 "Add(values=[2**63 - 1, 1])",
                 "OUT_OF_RANGE",
+                "sum with checked_add and answer OUT_OF_RANGE when it returns None (UNKNOWN means the handler panicked on overflow; OK means the sum wrapped)",
             )
         },
     );
@@ -245,6 +274,7 @@ fn main() {
             "unknown",
             "/netlab.lab.Counter/Multiply",
             "UNIMPLEMENTED",
+            "a method not in methods() is answered by the server itself; one in the list but not in your match needs Err(Status::new(Code::UNIMPLEMENTED, …))",
         )
     });
     server.stop();

@@ -10,18 +10,26 @@ mod conn;
 mod poll_loop;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/always_pollin.rs"]
-mod wrong_always_pollin;
-#[path = "wrong/blocking_write.rs"]
-mod wrong_blocking_write;
-#[path = "wrong/pollout_always.rs"]
-mod wrong_pollout_always;
-#[path = "wrong/reads_while_sending.rs"]
-mod wrong_reads_while_sending;
-#[path = "wrong/write_all.rs"]
-mod wrong_write_all;
 
-use common::{Check, Subject, read_for, show};
+common::wrong_solutions! {
+    fn steps(m) -> Steps {
+        Steps {
+            interest: m::interest,
+            ready: m::ready,
+        }
+    }
+    student poll_loop, solution solution;
+    always_pollin fails [3, 4]: "asks only POLLIN, so pending bytes wait for the peer to send more";
+    write_all fails [3, 4]: "echoes with write_all, which gives up at the first WouldBlock";
+    reads_while_sending fails [4]: "reads while bytes are pending, so out grows without bound";
+    blocking_write fails [5]: "blocks in write when the socket is full, stalling every client";
+    pollout_always fails [6, 7]: "asks POLLOUT even with nothing pending: the loop spins when idle";
+    pollin_while_pending fails [7]: "asks POLLIN with bytes pending: spins while a client does not read";
+    eof_ignored fails [6, 7]: "takes a read of 0 for nothing yet: closed sockets stay, readable for ever";
+    partial_write_dropped fails [3, 4]: "empties out after one write, losing what the socket did not take";
+}
+
+use common::{Check, read_for, show};
 use conn::Conn;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::Write;
@@ -39,39 +47,6 @@ const WAIT: Duration = Duration::from_secs(8);
 struct Steps {
     interest: fn(&Conn) -> PollFlags,
     ready: fn(&mut Conn, &mut [u8]),
-}
-
-fn steps(subject: &Subject) -> Steps {
-    match subject {
-        Subject::Student => Steps {
-            interest: poll_loop::interest,
-            ready: poll_loop::ready,
-        },
-        Subject::Solution => Steps {
-            interest: solution::interest,
-            ready: solution::ready,
-        },
-        Subject::Wrong(n) if n == "always_pollin" => Steps {
-            interest: wrong_always_pollin::interest,
-            ready: wrong_always_pollin::ready,
-        },
-        Subject::Wrong(n) if n == "blocking_write" => Steps {
-            interest: wrong_blocking_write::interest,
-            ready: wrong_blocking_write::ready,
-        },
-        Subject::Wrong(n) if n == "pollout_always" => Steps {
-            interest: wrong_pollout_always::interest,
-            ready: wrong_pollout_always::ready,
-        },
-        Subject::Wrong(n) if n == "write_all" => Steps {
-            interest: wrong_write_all::interest,
-            ready: wrong_write_all::ready,
-        },
-        Subject::Wrong(_) => Steps {
-            interest: wrong_reads_while_sending::interest,
-            ready: wrong_reads_while_sending::ready,
-        },
-    }
 }
 
 /// The loop, in its own thread until `stop`: one `poll` over the listener and every
@@ -159,21 +134,49 @@ fn big_echo(addr: SocketAddr, bytes: Vec<u8>, read_after: Duration) -> Result<()
     // A loop that stopped reading would leave the writer blocked forever: end it.
     let _ = s.shutdown(std::net::Shutdown::Both);
     let _ = writer.join();
-    if got.len() < bytes.len() {
-        return Err(format!(
-            "sent {} bytes, {} came back within {} s (the rest never did: is what the socket did not take still pending, and does anything wake the loop to send it?)",
-            bytes.len(),
-            got.len(),
-            WAIT.as_secs()
-        ));
-    }
-    if got != bytes {
+    if got != bytes[..got.len()] {
         let at = got
             .iter()
             .zip(&bytes)
             .position(|(a, b)| a != b)
             .unwrap_or(0);
-        return Err(format!("the echo differs from byte {at} on"));
+        return Err(format!(
+            "sent {} bytes; {} came back, the same as sent up to byte {at} and different from there\n      likely: bytes a write did not take were dropped (write returns how many it took: keep the rest in out)",
+            bytes.len(),
+            got.len()
+        ));
+    }
+    if got.len() < bytes.len() {
+        return Err(format!(
+            "sent {} bytes, {} came back within {} s, the rest never did\n      likely: what the socket did not take is pending and nothing wakes the loop to send it (ask for POLLOUT while out is not empty), or the connection was given up at WouldBlock (write_all), or the bytes a write did not take were dropped",
+            bytes.len(),
+            got.len(),
+            WAIT.as_secs()
+        ));
+    }
+    Ok(())
+}
+
+/// Step 7: a client sends 4 MB and reads nothing, so its echo fills the sockets both ways
+/// and bytes stay pending; the loop's turns are counted for half a second meanwhile. With POLLOUT
+/// only, poll sleeps until the socket has room; asking POLLIN too is answered at once, every
+/// turn, by the bytes waiting unread (`make check LAB=11 WRONG=pollin_while_pending`).
+fn stalled_costs_nothing(addr: SocketAddr, turns: &AtomicUsize) -> Result<(), String> {
+    let stuck = connect(addr)?;
+    let mut w = stuck.try_clone().map_err(|e| e.to_string())?;
+    let writer = thread::spawn(move || w.write_all(&data(4_000_000)));
+    // Time for the sockets to fill: the writer blocks, the loop holds pending bytes.
+    thread::sleep(Duration::from_millis(500));
+    let before = turns.load(Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(500));
+    let n = turns.load(Ordering::SeqCst) - before;
+    // Whether the echo then arrives whole is step 3's business: end the client here.
+    let _ = stuck.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    if n > 100 {
+        return Err(format!(
+            "expected about 10 turns of the loop in 500 ms while one client's echo waited for room (poll sleeps 50 ms), counted {n}: poll returns at once\n      likely: POLLIN asked for while bytes are pending: the client's next bytes wait unread, so POLLIN is ready every turn and ready() does nothing with it (with bytes pending, ask POLLOUT only); or a closed connection kept (its socket stays readable for ever)"
+        ));
     }
     Ok(())
 }
@@ -182,13 +185,7 @@ fn main() {
     let (mut check, subject) = Check::start(
         "11 (poll loop)",
         "labs/11-poll-loop/poll_loop.rs",
-        &[
-            "always_pollin",
-            "write_all",
-            "reads_while_sending",
-            "blocking_write",
-            "pollout_always",
-        ],
+        WRONG,
         Duration::from_secs(80),
     );
     let bind = check.listen_addr("127.0.0.1:7011");
@@ -305,11 +302,15 @@ fn main() {
         // poll's timeout is 50 ms: about ten turns in half a second.
         if n > 100 {
             return Err(format!(
-                "{n} turns of the loop in 500 ms with one idle connection: poll returns at once (is POLLOUT asked for with nothing to send? a socket with room is always writable)"
+                "expected about 10 turns of the loop in 500 ms with one idle connection (poll sleeps 50 ms), counted {n}: poll returns at once\n      likely: POLLOUT asked for with nothing to send (a socket with room is always writable), or a closed connection kept (a read of 0 is the end: set closed, or its socket stays readable for ever)"
             ));
         }
         Ok(())
     });
+    check.step(
+        "a client that does not read costs nothing either: with its socket full, the loop sleeps",
+        || stalled_costs_nothing(addr, &turns),
+    );
     stop.store(true, Ordering::SeqCst);
     let _ = looping.join();
     check.finish();

@@ -2,7 +2,7 @@
 //! the peer has sent everything and waits for the rest of its echo, nothing wakes the loop
 //! for this connection again: the echo stalls (step 3).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 

@@ -3,7 +3,7 @@
 //! while one client does not read, the whole loop waits in that write, and every other
 //! client waits with it (step 5).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 

@@ -1,8 +1,9 @@
 //! Wrong: asks for POLLIN and POLLOUT all the time. The echo is right, but a socket with
 //! room in its send buffer is always writable, so poll returns at once, every turn, even
-//! when nothing is pending: the loop spins and burns a core for idle clients (step 6).
+//! when nothing is pending: the loop spins and burns a core for idle clients (step 6), and
+//! for a client that does not read, whose unread bytes keep POLLIN ready (step 7).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 

@@ -2,7 +2,7 @@
 //! still pending. The echo arrives whole, but a peer that sends faster than it reads makes
 //! `out` grow without bound: a server's memory is then the client's to fill (step 4).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 

@@ -2,7 +2,7 @@
 //! full send buffer is an error (WouldBlock) in the middle of the bytes, and the connection
 //! is given up: a large echo is cut short (step 3).
 
-use super::conn::Conn;
+use crate::conn::Conn;
 use nix::poll::PollFlags;
 use std::io::{self, Read, Write};
 

@@ -1,0 +1,124 @@
+//! Lab 08 — a plausible wrong solution, kept so that the check is proved to catch it:
+//! the numbers are declared `int64`, the type most languages call a 64-bit integer, where
+//! lab.proto says `sint64`. Both are varints with the same field numbers, so everything
+//! parses; but sint64 is ZigZag-encoded (0, -1, 1, -2 … become 0, 1, 2, 3 …), so a client
+//! built from lab.proto sends 1 as 2 and -1 as 1, and reads this server's sums the same way.
+//! The type, not only the number, is the contract on the wire.
+//! `make check LAB=08 WRONG=int64_not_sint64` shows the failure.
+
+use netlab::grpc::call::{Call, Describe, Service};
+use netlab::grpc::status::{Code, Status};
+
+/// `message Numbers { repeated sint64 values = 1; string label = 2; }`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Numbers {
+    /// sint64: ZigZag-encoded varints, so small negative numbers stay small on the wire.
+    // WRONG: int64, not sint64: the bytes are read without ZigZag.
+    #[prost(int64, repeated, tag = "1")]
+    pub values: Vec<i64>,
+    #[prost(string, tag = "2")]
+    pub label: String,
+}
+
+/// `message Number { sint64 value = 1; }`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Number {
+    #[prost(int64, tag = "1")]
+    pub value: i64,
+}
+
+/// `message Total { sint64 sum = 1; uint32 count = 2; string label = 3; }`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Total {
+    #[prost(int64, tag = "1")]
+    pub sum: i64,
+    #[prost(uint32, tag = "2")]
+    pub count: u32,
+    #[prost(string, tag = "3")]
+    pub label: String,
+}
+
+impl Describe for Numbers {
+    fn describe(&self) -> String {
+        format!("Numbers values={:?} label={:?}", self.values, self.label)
+    }
+}
+
+impl Describe for Number {
+    fn describe(&self) -> String {
+        format!("Number value={}", self.value)
+    }
+}
+
+impl Describe for Total {
+    fn describe(&self) -> String {
+        format!(
+            "Total sum={} count={} label={:?}",
+            self.sum, self.count, self.label
+        )
+    }
+}
+
+pub const ADD: &str = "/netlab.lab.Counter/Add";
+pub const RUNNING: &str = "/netlab.lab.Counter/Running";
+
+/// A sum past the range of sint64 is the caller's problem, said as such.
+fn add(sum: i64, value: i64) -> Result<i64, Status> {
+    sum.checked_add(value).ok_or_else(|| {
+        Status::new(
+            Code::OUT_OF_RANGE,
+            format!("the sum leaves the range of sint64 at {value}"),
+        )
+    })
+}
+
+/// Add: the sum of the values, their count, and the label back.
+pub fn add_all(numbers: Numbers) -> Result<Total, Status> {
+    if numbers.values.is_empty() {
+        return Err(Status::new(
+            Code::INVALID_ARGUMENT,
+            "values is empty: Add needs at least one number",
+        ));
+    }
+    let mut sum = 0i64;
+    for &v in &numbers.values {
+        sum = add(sum, v)?;
+    }
+    Ok(Total {
+        sum,
+        count: numbers.values.len() as u32,
+        label: numbers.label,
+    })
+}
+
+/// The service: one method per `:path`.
+pub struct Counter;
+
+impl Service for Counter {
+    fn methods(&self) -> &[&'static str] {
+        &[ADD, RUNNING]
+    }
+
+    fn call(&self, call: &mut Call) -> Result<(), Status> {
+        match call.method.as_str() {
+            ADD => {
+                let numbers: Numbers = call.one()?;
+                call.send(&add_all(numbers)?)
+            }
+            // Running: each total goes out as soon as its number is in, not at the end.
+            RUNNING => {
+                let mut total = Total::default();
+                while let Some(n) = call.recv::<Number>()? {
+                    total.sum = add(total.sum, n.value)?;
+                    total.count += 1;
+                    call.send(&total)?;
+                }
+                Ok(())
+            }
+            other => Err(Status::new(
+                Code::UNIMPLEMENTED,
+                format!("no method {other}"),
+            )),
+        }
+    }
+}
