@@ -13,24 +13,21 @@ mod common;
 mod dcep;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/label_length_one_byte.rs"]
-mod wrong_label_length_one_byte;
-#[path = "wrong/no_ack.rs"]
-mod wrong_no_ack;
-#[path = "wrong/no_length_checks.rs"]
-mod wrong_no_length_checks;
-#[path = "wrong/parameter_dropped.rs"]
-mod wrong_parameter_dropped;
-#[path = "wrong/priority_little_endian.rs"]
-mod wrong_priority_little_endian;
-#[path = "wrong/protocol_ignored.rs"]
-mod wrong_protocol_ignored;
-#[path = "wrong/type_as_one_number.rs"]
-mod wrong_type_as_one_number;
-#[path = "wrong/unknown_type_accepted.rs"]
-mod wrong_unknown_type_accepted;
 
-use common::{Check, Subject, show};
+common::wrong_solutions! {
+    fn on_open(m) -> OnOpen { m::on_open }
+    student dcep, solution solution;
+    no_ack fails [1, 2, 3, 4, 5, 6]: "decodes every field but sends no DATA_CHANNEL_ACK back";
+    label_length_one_byte fails [2]: "reads the Label Length from its low byte only";
+    protocol_ignored fails [3, 8]: "skips the protocol after the label (and never checks its length)";
+    type_as_one_number fails [4]: "matches the Channel Type as one number, forgetting the 0x80 unordered bit";
+    parameter_dropped fails [5, 6]: "decodes the channel type but not its Reliability Parameter";
+    priority_little_endian fails [7]: "reads the Priority in the machine's byte order, not the network's";
+    no_length_checks fails [8]: "checks no length, so a short or lying OPEN indexes out of bounds";
+    unknown_type_accepted fails [9]: "takes an unknown Channel Type as reliable instead of refusing it";
+}
+
+use common::{Check, show};
 use netlab::http1::server;
 use netlab::webrtc::dcep::{ChannelType, DcepError, OnOpen, Open, Reliability};
 use netlab::webrtc::dtls::Identity;
@@ -44,21 +41,6 @@ use std::time::Duration;
 
 const PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
 const PEER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/aiortc_peer.py");
-
-fn on_open(subject: &Subject) -> OnOpen {
-    match subject {
-        Subject::Student => dcep::on_open,
-        Subject::Solution => solution::on_open,
-        Subject::Wrong(n) if n == "label_length_one_byte" => wrong_label_length_one_byte::on_open,
-        Subject::Wrong(n) if n == "no_ack" => wrong_no_ack::on_open,
-        Subject::Wrong(n) if n == "no_length_checks" => wrong_no_length_checks::on_open,
-        Subject::Wrong(n) if n == "parameter_dropped" => wrong_parameter_dropped::on_open,
-        Subject::Wrong(n) if n == "priority_little_endian" => wrong_priority_little_endian::on_open,
-        Subject::Wrong(n) if n == "protocol_ignored" => wrong_protocol_ignored::on_open,
-        Subject::Wrong(n) if n == "unknown_type_accepted" => wrong_unknown_type_accepted::on_open,
-        Subject::Wrong(_) => wrong_type_as_one_number::on_open,
-    }
-}
 
 /// The `on_open` under test, and what it answered, so a failure can say what came back.
 static SUBJECT: OnceLock<OnOpen> = OnceLock::new();
@@ -443,16 +425,7 @@ fn main() {
     let (mut check, subject) = Check::start(
         "10 (DCEP: answering DATA_CHANNEL_OPEN)",
         "labs/10-dcep/dcep.rs",
-        &[
-            "label_length_one_byte",
-            "no_ack",
-            "no_length_checks",
-            "parameter_dropped",
-            "priority_little_endian",
-            "protocol_ignored",
-            "type_as_one_number",
-            "unknown_type_accepted",
-        ],
+        WRONG,
         Duration::from_secs(60),
     );
     let python = python().unwrap_or_else(|e| {
