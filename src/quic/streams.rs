@@ -129,34 +129,12 @@ pub(super) fn queue_with(
 
 /// Sends as much of a queued response as quiche takes now; keeps the rest for later turns.
 pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) {
+    if !push_fields(c, http3, stream) {
+        return;
+    }
     let Some(out) = c.outgoing.get_mut(&stream) else {
         return;
     };
-    if let Some(fields) = &out.fields {
-        let fin = out.body.is_empty();
-        match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
-            Ok(()) => {
-                trace::sent(Layer::H3, || {
-                    format!(
-                        "{}: HEADERS stream={stream} {}{}",
-                        c.id,
-                        h3::describe(fields),
-                        if fin { " (FIN)" } else { "" }
-                    )
-                });
-                out.fields = None;
-            }
-            // Not enough credit for the fields yet: the next turn tries again.
-            Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => return,
-            Err(e) => {
-                trace::event(Layer::H3, || {
-                    format!("{}: stream {stream}: cannot respond: {e}", c.id)
-                });
-                c.outgoing.remove(&stream);
-                return;
-            }
-        }
-    }
     while out.written < out.body.len() {
         match http3.send_body(&mut c.conn, stream, &out.body[out.written..], true) {
             Ok(n) => out.written += n,
@@ -171,14 +149,46 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
             }
         }
     }
-    if out.written >= out.body.len() {
-        let n = out.body.len();
-        if n > 0 {
+    let n = out.body.len();
+    if n > 0 {
+        trace::sent(Layer::H3, || {
+            format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+        });
+    }
+    c.outgoing.remove(&stream);
+}
+
+/// A queued response's HEADERS, unless already sent: `true` when its body may follow.
+fn push_fields(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) -> bool {
+    let Some(out) = c.outgoing.get_mut(&stream) else {
+        return false;
+    };
+    let Some(fields) = &out.fields else {
+        return true;
+    };
+    let fin = out.body.is_empty();
+    match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
+        Ok(()) => {
             trace::sent(Layer::H3, || {
-                format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+                format!(
+                    "{}: HEADERS stream={stream} {}{}",
+                    c.id,
+                    h3::describe(fields),
+                    if fin { " (FIN)" } else { "" }
+                )
             });
+            out.fields = None;
+            true
         }
-        c.outgoing.remove(&stream);
+        // Not enough credit for the fields yet: the next turn tries again.
+        Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => false,
+        Err(e) => {
+            trace::event(Layer::H3, || {
+                format!("{}: stream {stream}: cannot respond: {e}", c.id)
+            });
+            c.outgoing.remove(&stream);
+            false
+        }
     }
 }
 
