@@ -118,6 +118,12 @@ fn grpc_frame_shows_the_length_prefixed_message() {
 }
 
 #[test]
+fn quic_datagram_shows_the_clients_initial_before_quiche() {
+    require("gdb");
+    check(&step("quic-datagram"));
+}
+
+#[test]
 fn every_step_is_tested_and_documented() {
     let tested = include_str!("debug.rs");
     let guide = include_str!("../docs/debugging.md");

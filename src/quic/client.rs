@@ -256,8 +256,8 @@ impl<'a> Fetch<'a> {
             wire.send(&mut self.conn, &self.socket, self.peer)
                 .map_err(FetchError::Send)?;
             if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
-                let (id, stats) = (&self.id, udp::stats(&self.conn));
-                trace::event(Layer::Quic, || format!("{id}: {stats}"));
+                let (id, conn) = (&self.id, &self.conn);
+                trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
                 return Ok(());
             }
         }
@@ -305,8 +305,10 @@ impl<'a> Fetch<'a> {
         if self.finished < self.urls.len() {
             return Err(FetchError::Closed(why));
         }
-        let stats = udp::stats(&self.conn);
-        trace::event(Layer::Quic, || format!("{id}: closed: {why}; {stats}"));
+        let conn = &self.conn;
+        trace::event(Layer::Quic, || {
+            format!("{id}: closed: {why}; {}", udp::stats(conn))
+        });
         Ok(true)
     }
 
