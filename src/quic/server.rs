@@ -5,12 +5,13 @@
 //! 1. wait for a datagram, at most until the earliest timer of any connection (and take
 //!    those already queued behind it);
 //! 2. find its connection by destination connection ID, or make one (Initial packets only:
-//!    the admission steps 2a–2g of `Server::new_connection`, where Version Negotiation, Retry
+//!    the admission steps 2a–2g of `server/admission.rs`, where Version Negotiation, Retry
 //!    and address validation happen);
 //! 3. feed the datagram to quiche;
 //! 4. fire the timers that expired (loss detection, idle timeout);
 //! 5. collect the answers of handlers that finished;
-//! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler;
+//! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler (6a–6d in
+//!    `Server::http3`; the per-stream work is in `streams.rs`);
 //! 7. send every connection's packets until quiche has nothing left;
 //! 8. forget closed connections, saying why they closed.
 //!
@@ -21,24 +22,22 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use quiche::h3::NameValue;
 
 use super::codes;
-use super::config::{self, Identity, MAX_DATAGRAM, SetupError, Transport};
+use super::config::{self, Identity, SetupError, Transport};
 use super::h3;
-use super::packet::{self, Form, LongType};
-use super::streams::{Client, Incoming, closed, push_response, queue, queue_with, read_body};
+use super::packet;
+use super::streams::{Client, closed, events, open_http3, push_response, queue_with};
 use super::token::Minter;
 use super::udp;
 use crate::http::handler::Handler;
 use crate::http::message::{Request, Response};
 use crate::trace::{self, Layer};
+
+mod admission;
 
 /// The server's settings (the flags of `netlab h3 serve`).
 #[derive(Clone, Debug)]
@@ -65,10 +64,6 @@ impl Default for Config {
 
 /// Our connection IDs are this long (RFC 9000 §5.1 lets the issuer choose up to 20).
 const CID_LEN: usize = 16;
-
-/// The smallest datagram that may carry a client's first Initial (RFC 9000 §14.1; see
-/// [`big_enough`]).
-const MIN_INITIAL_DATAGRAM: usize = 1200;
 
 /// Handlers running at once, across connections; beyond, a request is answered 503 at once
 /// (each handler has a thread of its own, and threads are not free).
@@ -120,14 +115,6 @@ impl std::fmt::Display for ServeError {
 }
 
 impl std::error::Error for ServeError {}
-
-/// Seconds since 1970: the clock of Retry tokens.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// Serves HTTP/3 on `socket` until `stop` is set (and an empty datagram wakes the loop).
 pub fn serve(
@@ -322,218 +309,6 @@ impl Server {
         }
     }
 
-    /// A datagram for no known connection: admission, one step after another, each of which
-    /// may turn it away (`None`, traced):
-    ///
-    /// 2a. only an Initial (or a packet of a version we do not speak) may start a connection;
-    /// 2b. its datagram is at least 1200 bytes (RFC 9000 §14.1);
-    /// 2c. a version we speak, or else Version Negotiation (RFC 9000 §6);
-    /// 2d. fewer connections than the cap (`--max-connections`);
-    /// 2e. address validation: with `--retry`, a first Initial gets a Retry, the second must
-    ///     bring back a valid token (RFC 9000 §8.1.2);
-    /// 2f. the destination connection ID is one we issued;
-    /// 2g. accept: quiche's connection, the key log and qlog, the client's entry.
-    fn new_connection(
-        &mut self,
-        header: &packet::Header,
-        datagram_len: usize,
-        from: SocketAddr,
-    ) -> Option<Vec<u8>> {
-        // 2a.
-        may_start(header)?;
-        // 2b.
-        big_enough(datagram_len)?;
-        // 2c.
-        self.version_spoken(header, from)?;
-        // 2d.
-        self.under_cap()?;
-        // 2e.
-        let (scid, odcid) = self.validated(header, from)?;
-        // 2f.
-        issued(&scid)?;
-        // 2g.
-        self.accept(header, scid, odcid, from)
-    }
-
-    /// 2c: a version we do not speak gets Version Negotiation: the versions we speak, then
-    /// the client picks.
-    fn version_spoken(&self, header: &packet::Header, from: SocketAddr) -> Option<()> {
-        if quiche::version_is_supported(header.version) {
-            return Some(());
-        }
-        let scid_in = quiche::ConnectionId::from_ref(&header.scid);
-        let dcid_in = quiche::ConnectionId::from_ref(&header.dcid);
-        let mut out = [0u8; MAX_DATAGRAM];
-        let n = quiche::negotiate_version(&scid_in, &dcid_in, &mut out).ok()?;
-        trace::sent(Layer::Quic, || {
-            format!(
-                "Version Negotiation to {from}: version 0x{:08x} not spoken, offering 0x{:08x}",
-                header.version,
-                quiche::PROTOCOL_VERSION
-            )
-        });
-        udp::send(&self.socket, &out[..n], from);
-        None
-    }
-
-    /// 2d: beyond the cap, an Initial is dropped (the client tries again, or gives up).
-    fn under_cap(&self) -> Option<()> {
-        if self.clients.len() < self.config.max_connections {
-            return Some(());
-        }
-        trace::event(Layer::Quic, || {
-            format!(
-                "dropped: {} connections already open (--max-connections)",
-                self.clients.len()
-            )
-        });
-        None
-    }
-
-    /// 2e: our connection ID, and with `--retry` the original DCID a valid token vouches for.
-    fn validated(
-        &self,
-        header: &packet::Header,
-        from: SocketAddr,
-    ) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
-        if !self.config.retry {
-            return Some((self.derive_cid(&header.dcid), None));
-        }
-        let token: &[u8] = match &header.form {
-            Form::Long { token, .. } => token,
-            _ => &[],
-        };
-        if token.is_empty() {
-            self.retry(header, from);
-            return None;
-        }
-        let odcid = self.token_valid(header, token, from)?;
-        Some((header.dcid.clone(), Some(odcid)))
-    }
-
-    /// 2e, first Initial: a stateless Retry (RFC 9000 §8.1.2): no state kept, a token that
-    /// proves the address, and a new connection ID the client must use.
-    fn retry(&self, header: &packet::Header, from: SocketAddr) {
-        let scid_in = quiche::ConnectionId::from_ref(&header.scid);
-        let dcid_in = quiche::ConnectionId::from_ref(&header.dcid);
-        let new_cid = self.derive_cid(&header.dcid);
-        let new_scid = quiche::ConnectionId::from_ref(&new_cid);
-        let token = self.minter.mint(&from, &header.dcid, unix_now());
-        let mut out = [0u8; MAX_DATAGRAM];
-        let Ok(n) = quiche::retry(
-            &scid_in,
-            &dcid_in,
-            &new_scid,
-            &token,
-            header.version,
-            &mut out,
-        ) else {
-            return;
-        };
-        trace::sent(Layer::Quic, || {
-            format!(
-                "Retry to {from}: new scid={}, address-validation token {} bytes (HMAC over address, original dcid, time)",
-                packet::hex(&new_cid),
-                token.len()
-            )
-        });
-        udp::send(&self.socket, &out[..n], from);
-    }
-
-    /// 2e, second Initial: its token, checked; the original DCID it was minted for.
-    fn token_valid(
-        &self,
-        header: &packet::Header,
-        token: &[u8],
-        from: SocketAddr,
-    ) -> Option<Vec<u8>> {
-        match self.minter.validate(&from, token, unix_now()) {
-            // The token must come back to the connection ID the Retry handed out with it
-            // (derived from the original DCID), not be replayed toward another.
-            Ok(odcid) if header.dcid != self.derive_cid(&odcid) => {
-                trace::event(Layer::Quic, || {
-                    format!(
-                        "dropped Initial from {from}: a valid token sent to dcid={}, not to the one its Retry gave",
-                        packet::hex(&header.dcid)
-                    )
-                });
-                None
-            }
-            Ok(odcid) => {
-                trace::event(Layer::Quic, || {
-                    format!(
-                        "{from}: Retry token valid: address validated, original dcid={}",
-                        packet::hex(&odcid)
-                    )
-                });
-                Some(odcid)
-            }
-            Err(e) => {
-                // "If a server receives a client Initial that contains an invalid Retry
-                // token ... it MUST discard the packet" or close with INVALID_TOKEN
-                // (RFC 9000 §8.1.2): this server discards.
-                trace::event(Layer::Quic, || format!("dropped Initial from {from}: {e}"));
-                None
-            }
-        }
-    }
-
-    /// 2g: quiche's connection for an admitted Initial, with its key log, qlog and entry.
-    fn accept(
-        &mut self,
-        header: &packet::Header,
-        scid: Vec<u8>,
-        odcid: Option<Vec<u8>>,
-        from: SocketAddr,
-    ) -> Option<Vec<u8>> {
-        let scid_ref = quiche::ConnectionId::from_ref(&scid);
-        let odcid_ref = odcid.as_ref().map(|o| quiche::ConnectionId::from_ref(o));
-        let accepted = quiche::accept(
-            &scid_ref,
-            odcid_ref.as_ref(),
-            self.local,
-            from,
-            &mut self.quic,
-        );
-        let mut conn = match accepted {
-            Ok(c) => c,
-            Err(e) => {
-                trace::event(Layer::Quic, || format!("could not accept {from}: {e}"));
-                return None;
-            }
-        };
-        let id = packet::hex(&scid[..4]);
-        config::keylog(&mut conn);
-        if let Some(dir) = &self.config.transport.qlog_dir {
-            let dir: PathBuf = dir.clone();
-            if let Some(path) = config::qlog(&mut conn, &dir, "server", &packet::hex(&scid)) {
-                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
-            }
-        }
-        trace::event(Layer::Quic, || {
-            format!(
-                "{id}: new connection from {from}, our scid={}, client's scid={}",
-                packet::hex(&scid),
-                packet::hex(&header.scid)
-            )
-        });
-        self.clients.insert(
-            scid.clone(),
-            Client {
-                conn,
-                http3: None,
-                peer: from,
-                id,
-                incoming: HashMap::new(),
-                outgoing: HashMap::new(),
-                started: Instant::now(),
-                requests: 0,
-                buffered: 0,
-            },
-        );
-        Some(scid)
-    }
-
     /// Step 6 for one connection: HTTP/3 opened once QUIC is up, its events, responses
     /// waiting for credit, then the handlers of requests that are complete.
     fn http3(&mut self, cid: &[u8]) {
@@ -662,193 +437,6 @@ impl Server {
         );
         c.http3 = Some(http3);
     }
-}
-
-/// 2a: only an Initial, or a packet of a version we do not speak (2c answers it), may start
-/// a connection. A short header for a connection we do not know (it closed, or never was) is
-/// dropped: a stateless reset (RFC 9000 §10.3) is not sent by this server.
-fn may_start(header: &packet::Header) -> Option<()> {
-    let initial = matches!(
-        header.form,
-        Form::Long {
-            ty: LongType::Initial,
-            ..
-        }
-    );
-    if initial || matches!(header.form, Form::OtherVersion) {
-        return Some(());
-    }
-    trace::event(Layer::Quic, || {
-        format!(
-            "dropped: no connection for dcid={}",
-            packet::hex(&header.dcid)
-        )
-    });
-    None
-}
-
-/// 2b: "A server MUST discard an Initial packet that is carried in a UDP datagram with a
-/// payload that is smaller than ... 1200 bytes" (RFC 9000 §14.1).
-fn big_enough(datagram_len: usize) -> Option<()> {
-    if datagram_len >= MIN_INITIAL_DATAGRAM {
-        return Some(());
-    }
-    trace::event(Layer::Quic, || {
-        format!(
-            "dropped: a first datagram of {datagram_len} bytes, under the 1200 an Initial needs (RFC 9000 §14.1)"
-        )
-    });
-    None
-}
-
-/// 2f: a token-bearing Initial names as its DCID the connection ID our Retry gave; any other
-/// length is not one of ours.
-fn issued(scid: &[u8]) -> Option<()> {
-    if scid.len() == CID_LEN {
-        return Some(());
-    }
-    trace::event(Layer::Quic, || {
-        format!(
-            "dropped: a token-bearing Initial to a dcid we never issued ({})",
-            packet::hex(scid)
-        )
-    });
-    None
-}
-
-/// 6a: HTTP/3 on a connection whose handshake is done (or in 0-RTT); `false` when the
-/// connection cannot go on (not up yet, or HTTP/3 failed and the connection is closing).
-fn open_http3(c: &mut Client, config: &quiche::h3::Config) -> bool {
-    if c.http3.is_some() {
-        return true;
-    }
-    if !(c.conn.is_established() || c.conn.is_in_early_data()) {
-        return false;
-    }
-    match quiche::h3::Connection::with_transport(&mut c.conn, config) {
-        Ok(h) => {
-            trace::event(Layer::H3, || {
-                format!(
-                    "{}: HTTP/3 ready (control stream, QPACK encoder and decoder streams, SETTINGS sent)",
-                    c.id
-                )
-            });
-            c.http3 = Some(h);
-            true
-        }
-        Err(e) => {
-            trace::event(Layer::H3, || format!("{}: HTTP/3 set-up failed: {e}", c.id));
-            let _ = c.conn.close(
-                true,
-                codes::H3_GENERAL_PROTOCOL_ERROR,
-                b"HTTP/3 set-up failed",
-            );
-            false
-        }
-    }
-}
-
-/// 6b: every HTTP/3 event of one connection until `Done`; the requests now complete.
-fn events(
-    c: &mut Client,
-    http3: &mut quiche::h3::Connection,
-    max_body: usize,
-) -> Vec<(u64, Request)> {
-    let mut ready = Vec::new();
-    loop {
-        match http3.poll(&mut c.conn) {
-            Ok((stream, quiche::h3::Event::Headers { list, more_frames })) => {
-                let done = request_fields(c, http3, stream, &list, more_frames);
-                ready.extend(done.map(|r| (stream, r)));
-            }
-            Ok((stream, quiche::h3::Event::Data)) => read_body(c, http3, stream, max_body),
-            Ok((stream, quiche::h3::Event::Finished)) => {
-                ready.extend(request_finished(c, stream).map(|r| (stream, r)));
-            }
-            Ok((stream, quiche::h3::Event::Reset(code))) => request_reset(c, stream, code),
-            Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
-            Ok((id, quiche::h3::Event::GoAway)) => {
-                trace::received(Layer::H3, || format!("{}: GOAWAY id={id}", c.id));
-            }
-            Err(quiche::h3::Error::Done) => break,
-            Err(e) => {
-                // quiche has closed the connection with the matching H3 error code.
-                trace::event(Layer::H3, || format!("{}: HTTP/3 error: {e}", c.id));
-                break;
-            }
-        }
-    }
-    ready
-}
-
-/// A request's fields (or its trailers): the request, when no body follows.
-fn request_fields(
-    c: &mut Client,
-    http3: &mut quiche::h3::Connection,
-    stream: u64,
-    list: &[quiche::h3::Header],
-    more_frames: bool,
-) -> Option<Request> {
-    trace::received(Layer::H3, || {
-        format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(list))
-    });
-    // A second HEADERS on a request stream is its trailer section (RFC 9114 §4.1).
-    if let Some(incoming) = c.incoming.get_mut(&stream) {
-        for f in list {
-            incoming.request.trailers.append_latin1(f.name(), f.value());
-        }
-        return None;
-    }
-    let request = match h3::request(list) {
-        Ok(request) => request,
-        Err(e) => {
-            trace::event(Layer::H3, || {
-                format!("{}: stream {stream}: malformed request: {e}", c.id)
-            });
-            let resp = Response::text(400, &format!("malformed HTTP/3 request: {e}"));
-            queue(c, http3, stream, "GET", resp);
-            return None;
-        }
-    };
-    c.requests += 1;
-    if !more_frames {
-        return Some(request);
-    }
-    let incoming = Incoming {
-        request,
-        refused: false,
-    };
-    c.incoming.insert(stream, incoming);
-    None
-}
-
-/// The end of a request stream: the request, unless its body was refused (413 is queued).
-fn request_finished(c: &mut Client, stream: u64) -> Option<Request> {
-    let incoming = c.incoming.remove(&stream)?;
-    c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
-    trace::received(Layer::H3, || {
-        format!(
-            "{}: stream {stream} finished: request body {} bytes",
-            c.id,
-            incoming.request.body.len()
-        )
-    });
-    (!incoming.refused).then_some(incoming.request)
-}
-
-/// The client reset a request stream: forget what it had sent and what we meant to answer.
-fn request_reset(c: &mut Client, stream: u64, code: u64) {
-    trace::received(Layer::H3, || {
-        format!(
-            "{}: stream {stream} reset by the client: {}",
-            c.id,
-            codes::application(code)
-        )
-    });
-    if let Some(gone) = c.incoming.remove(&stream) {
-        c.buffered = c.buffered.saturating_sub(gone.request.body.len());
-    }
-    c.outgoing.remove(&stream);
 }
 
 /// A handler that answers every request with the same words: for the tour and tests.
