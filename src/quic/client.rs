@@ -17,7 +17,7 @@
 //! 9. send every packet quiche has ready.
 //!
 //! Steps 1–3 and 9 are the ones that touch the socket: they are a [`Wire`] (in
-//! `client/wire.rs`). [`fetch`] uses netlab's own ([`Traced`]: every datagram traced, a Retry
+//! `client/wire.rs`). [`fetch`] uses netlab's own (`Traced`: every datagram traced, a Retry
 //! noticed, bytes counted);
 //! [`fetch_with`] takes another, which is how lab 09 (`labs/09-quic-loop`) runs a student's
 //! `receive` and `send` inside this very loop.
@@ -41,7 +41,8 @@ use crate::trace::{self, Layer};
 mod error;
 mod wire;
 pub use error::{Closure, FetchError};
-pub use wire::{Traced, Wire};
+use wire::Traced;
+pub use wire::Wire;
 
 /// What the client does besides GET (the flags of `netlab h3 get`).
 #[derive(Clone, Debug)]

@@ -1,5 +1,6 @@
 //! Steps 1–3 and 9 of the client's turn (`src/quic/client.rs`), the ones that touch the
-//! socket: the [`Wire`] trait, and netlab's own, [`Traced`]. Lab 09 (`labs/09-quic-loop`)
+//! socket: the [`Wire`] trait, and netlab's own, [`Traced`] (not public: lab 09 asks for
+//! these steps, so netlab does not offer them as one call). Lab 09 (`labs/09-quic-loop`)
 //! plugs a student's `receive` and `send` in here instead.
 
 use std::io;
@@ -9,7 +10,7 @@ use std::time::Instant;
 use crate::quic::{packet, udp};
 use crate::trace::{self, Layer};
 
-/// Steps 1–3 and 9 of a turn: the ones that touch the socket. netlab's own is [`Traced`];
+/// Steps 1–3 and 9 of a turn: the ones that touch the socket. netlab's own is `Traced`;
 /// lab 09 brings the student's.
 pub trait Wire {
     /// Steps 1–3: wait for a datagram, at most until `conn.timeout()`; feed it to
@@ -37,7 +38,7 @@ pub trait Wire {
 
 /// netlab's own steps 1–3 and 9: every datagram traced through the header decoder, a Retry
 /// noticed, the bytes received counted at the socket, no wait past the fetch's deadline.
-pub struct Traced {
+pub(crate) struct Traced {
     id: String,
     local: SocketAddr,
     peer: SocketAddr,
