@@ -108,8 +108,9 @@ static DARK: AtomicBool = AtomicBool::new(false);
 const IDLE: Duration = Duration::from_secs(1);
 
 /// How late after the idle timeout the connection may close in step 4: a loop that wakes for
-/// `conn.timeout()` closes within milliseconds of it; one that sleeps a fixed 2 s does not.
-const IDLE_SLACK: Duration = Duration::from_millis(500);
+/// `conn.timeout()` closes within milliseconds of it (the rest is room for a loaded machine);
+/// one that sleeps a fixed 2 s cannot close before 2 s, however fast the machine.
+const IDLE_SLACK: Duration = Duration::from_millis(800);
 
 /// Turns of `receive()` allowed while the path is silent (step 5): the timers that fall due
 /// in that second (probes, backed off, and the idle timer) are about ten; a loop that never
@@ -448,7 +449,7 @@ fn main() {
         },
     );
     check.step(
-        "when the path falls silent, the connection closes on its idle timeout of 1 s, within 1.5 s (step 1 waits at most conn.timeout(), step 3 fires it)",
+        "when the path falls silent, the connection closes on its idle timeout of 1 s, within 1.8 s (step 1 waits at most conn.timeout(), step 3 fires it)",
         || {
             let seen = silent(s, server.addr(), &ca)?;
             let bound = IDLE + IDLE_SLACK;
