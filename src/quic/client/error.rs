@@ -246,6 +246,14 @@ mod tests {
                 "QUIC handshake failed: the server closed it: transport CRYPTO_ERROR (TLS alert 40 handshake_failure) (0x128)",
             ),
             (
+                FetchError::Closed(Closure::ByUs {
+                    app: true,
+                    code: codes::H3_NO_ERROR,
+                    reason: b"done".to_vec(),
+                }),
+                "connection closed before the responses were complete: we closed it: application H3_NO_ERROR (0x100) reason \"done\"",
+            ),
+            (
                 FetchError::Closed(Closure::IdleTimeout),
                 "connection closed before the responses were complete: idle timeout: the server stopped answering",
             ),
