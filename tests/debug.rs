@@ -148,6 +148,12 @@ fn dcep_shows_an_open_and_its_answer() {
 }
 
 #[test]
+fn quic_datagram_shows_the_clients_initial_before_quiche() {
+    require("gdb");
+    check(&step("quic-datagram"));
+}
+
+#[test]
 fn every_step_is_tested_and_documented() {
     let tested = include_str!("debug.rs");
     let guide = include_str!("../docs/debugging.md");

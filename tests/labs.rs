@@ -230,13 +230,15 @@ fn lab08_grpc_method() {
 
 #[test]
 fn lab09_quic_loop() {
-    passes_on_solution_fails_on_starter("lab09", 4);
+    passes_on_solution_fails_on_starter("lab09", 5);
     fails_on_each_wrong_solution(
         "lab09",
         "09-quic-loop",
         &[
-            ("no_timers", &[3, 4]),
-            ("blocking_read", &[4]),
+            ("no_timers", &[3, 4, 5]),
+            ("blocking_read", &[4, 5]),
+            ("fixed_read_timeout", &[4]),
+            ("nonblocking_spin", &[5]),
             ("one_datagram_per_turn", &[2]),
         ],
     );

@@ -1,6 +1,8 @@
-//! Lab 09 check: drives your `receive` (steps 1–3) and `send` (step 7) against netlab's
-//! HTTP/3 server in this process, doing steps 4–6 (HTTP/3) itself, first on a clean path and
-//! then through a relay that drops datagrams. Run: `make check LAB=09`.
+//! Lab 09 check: runs netlab's own HTTP/3 client (`src/quic/client.rs`, through
+//! `client::fetch_with`) with your `receive` (steps 1–3) and `send` (step 9) as its socket
+//! steps, against netlab's HTTP/3 server in this process: first on a clean path, then through
+//! a relay that drops datagrams, then on a path that falls silent. Steps 4–8 of each turn are
+//! the client's own. Run: `make check LAB=09`.
 
 #[path = "../common.rs"]
 mod common;
@@ -10,20 +12,25 @@ mod event_loop;
 mod solution;
 #[path = "wrong/blocking_read.rs"]
 mod wrong_blocking_read;
+#[path = "wrong/fixed_read_timeout.rs"]
+mod wrong_fixed_read_timeout;
 #[path = "wrong/no_timers.rs"]
 mod wrong_no_timers;
+#[path = "wrong/nonblocking_spin.rs"]
+mod wrong_nonblocking_spin;
 #[path = "wrong/one_datagram_per_turn.rs"]
 mod wrong_one_datagram_per_turn;
 
 use common::{Check, Subject};
 use netlab::http::message::{Request, Response};
+use netlab::http::uri::Url;
 use netlab::l4::udp_relay::{Losses, Relay};
-use netlab::quic::config::{self, Identity, Transport};
+use netlab::quic::client::{self, Closure, FetchError, Options, Outcome, Wire};
+use netlab::quic::config::{Identity, Transport};
 use netlab::quic::server::{self, Config};
-use quiche::h3::NameValue;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -57,6 +64,14 @@ fn steps(subject: &Subject) -> Steps {
             receive: wrong_blocking_read::receive,
             send: wrong_blocking_read::send,
         },
+        Subject::Wrong(n) if n == "fixed_read_timeout" => Steps {
+            receive: wrong_fixed_read_timeout::receive,
+            send: wrong_fixed_read_timeout::send,
+        },
+        Subject::Wrong(n) if n == "nonblocking_spin" => Steps {
+            receive: wrong_nonblocking_spin::receive,
+            send: wrong_nonblocking_spin::send,
+        },
         Subject::Wrong(_) => Steps {
             receive: wrong_one_datagram_per_turn::receive,
             send: wrong_one_datagram_per_turn::send,
@@ -85,263 +100,236 @@ fn handler(req: &Request) -> Response {
     }
 }
 
-/// One request for the exchange.
-struct Ask {
-    method: &'static str,
-    path: &'static str,
-    body: Vec<u8>,
-}
+/// Steps 4 and 5 use a path that falls silent once the handshake completes: the relay drops
+/// everything while this is set, so only the client's own idle timer can end the connection.
+static DARK: AtomicBool = AtomicBool::new(false);
 
-/// Where the exchange stood when it ended.
-struct Seen {
-    bodies: Vec<(u16, Vec<u8>)>,
-    established: bool,
-    sent: usize,
-    received: usize,
-    closed_after: Option<Duration>,
+/// The idle timeout of steps 4 and 5.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// How late after the idle timeout the connection may close in step 4: a loop that wakes for
+/// `conn.timeout()` closes within milliseconds of it (the rest is room for a loaded machine);
+/// one that sleeps a fixed 2 s cannot close before 2 s, however fast the machine.
+const IDLE_SLACK: Duration = Duration::from_millis(800);
+
+/// Turns of `receive()` allowed while the path is silent (step 5): the timers that fall due
+/// in that second (probes, backed off, and the idle timer) are about ten; a loop that never
+/// sleeps turns thousands of times, one whose timer stays due (never fired) hundreds.
+const SILENT_TURNS: usize = 100;
+
+/// Your two functions as the client's socket steps, watched: what they sent and left behind,
+/// the timers they left overdue, and when the connection closed.
+struct Watched {
+    steps: Steps,
+    /// Go dark (see [`DARK`]) as soon as the handshake completes.
+    dark_after_handshake: bool,
     /// Turns after which quiche still had a datagram ready (`send` stopped too early).
     left_behind: usize,
     /// Turns after which a timer was overdue (`receive` did not fire it).
     overdue: usize,
     /// Datagrams `send` itself sent.
     own_sends: usize,
+    /// quiche's packet counters, and whether the handshake completed, at the last look.
+    sent: usize,
+    received: usize,
+    established: bool,
+    /// When the path fell silent, the turns of `receive()` since, and when it closed after.
+    dark_since: Option<Instant>,
+    turns_dark: usize,
+    closed_after_dark: Option<Duration>,
 }
 
-/// Step 4's path goes dark once the responses are in: nothing reaches the client any more,
-/// so only its own idle timer can end the connection.
-static DARK: AtomicBool = AtomicBool::new(false);
+impl Watched {
+    fn new(steps: Steps, dark_after_handshake: bool) -> Watched {
+        Watched {
+            steps,
+            dark_after_handshake,
+            left_behind: 0,
+            overdue: 0,
+            own_sends: 0,
+            sent: 0,
+            received: 0,
+            established: false,
+            dark_since: None,
+            turns_dark: 0,
+            closed_after_dark: None,
+        }
+    }
 
-/// One exchange to run: where, what, and for how long.
+    /// After each of your calls: where the connection stands.
+    fn look(&mut self, conn: &quiche::Connection) {
+        self.sent = conn.stats().sent;
+        self.received = conn.stats().recv;
+        self.established |= conn.is_established();
+        if self.dark_after_handshake && self.established && self.dark_since.is_none() {
+            DARK.store(true, Ordering::SeqCst);
+            self.dark_since = Some(Instant::now());
+        }
+        if conn.is_closed() && self.closed_after_dark.is_none() {
+            self.closed_after_dark = self.dark_since.map(|t| t.elapsed());
+        }
+    }
+}
+
+impl Wire for Watched {
+    fn receive(
+        &mut self,
+        conn: &mut quiche::Connection,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+    ) -> io::Result<()> {
+        if self.dark_since.is_some() && !conn.is_closed() {
+            self.turns_dark += 1;
+        }
+        (self.steps.receive)(conn, socket, buf)?;
+        // A timer still due after steps 1–3 was not fired.
+        self.overdue += usize::from(conn.timeout() == Some(Duration::ZERO));
+        self.look(conn);
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        conn: &mut quiche::Connection,
+        socket: &UdpSocket,
+        peer: SocketAddr,
+    ) -> io::Result<()> {
+        let before = conn.stats().sent;
+        (self.steps.send)(conn, socket, peer)?;
+        self.own_sends += conn.stats().sent - before;
+        // Anything quiche still has ready is sent here (so the exchange goes on) and counted
+        // against `send`.
+        let mut out = [0u8; 1350];
+        let mut left = false;
+        while let Ok((n, _)) = conn.send(&mut out) {
+            left = true;
+            let _ = socket.send_to(&out[..n], peer);
+        }
+        self.left_behind += usize::from(left);
+        self.look(conn);
+        Ok(())
+    }
+}
+
+/// One exchange: where, what, and for how long.
 struct Plan {
     peer: SocketAddr,
     ca: PathBuf,
-    asks: Vec<Ask>,
-    /// The client's max_idle_timeout.
+    method: &'static str,
+    path: &'static str,
+    body: Option<Vec<u8>>,
     idle: Duration,
-    /// After the responses, turn on until the connection closes by itself.
-    until_closed: bool,
+    dark_after_handshake: bool,
     limit: Duration,
 }
 
-/// A request stream and what came back on it.
-struct Stream {
-    id: u64,
-    status: u16,
-    body: Vec<u8>,
-    finished: bool,
-    to_send: Vec<u8>,
+/// What one exchange gave: the client's result, and what the watch saw.
+struct Seen {
+    result: Result<Outcome, FetchError>,
+    watch: Watched,
 }
 
-/// Runs one connection with the steps under test: every `ask` as a stream, then (with
-/// `until_closed`) turns on until the connection closes by itself.
-fn exchange(s: Steps, plan: Plan, tx: mpsc::Sender<Result<Seen, String>>) {
-    let Plan {
-        peer,
-        ca,
-        asks,
-        idle,
-        until_closed,
-        limit,
-    } = plan;
-    let result = (|| -> Result<Seen, String> {
-        let t = Transport {
-            idle_timeout: idle,
+/// Runs netlab's client with your steps in a thread of its own: a `receive` that never
+/// returns must fail the step, not hang the check.
+fn run(s: Steps, plan: Plan) -> Result<Seen, String> {
+    let url = Url::parse(&format!(
+        "https://localhost:{}{}",
+        plan.peer.port(),
+        plan.path
+    ))
+    .map_err(|e| e.to_string())?;
+    let opts = Options {
+        cacert: Some(plan.ca.clone()),
+        transport: Transport {
+            idle_timeout: plan.idle,
             qlog_dir: None,
-        };
-        let mut cfg = config::client(Some(&ca), false, &t).map_err(|e| e.to_string())?;
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let local = socket.local_addr().map_err(|e| e.to_string())?;
-        let scid = [0x09u8; 16];
-        let scid = quiche::ConnectionId::from_ref(&scid);
-        let mut conn = quiche::connect(Some("localhost"), &scid, local, peer, &mut cfg)
-            .map_err(|e| e.to_string())?;
-        let h3cfg = quiche::h3::Config::new().map_err(|e| e.to_string())?;
-        let mut h3: Option<quiche::h3::Connection> = None;
-        let mut streams: Vec<Stream> = Vec::new();
-        let mut buf = vec![0u8; 65535];
-        let start = Instant::now();
-        let (mut left_behind, mut overdue, mut own_sends) = (0, 0, 0);
-        let seen = |conn: &quiche::Connection,
-                    streams: &[Stream],
-                    closed,
-                    left_behind,
-                    overdue,
-                    own_sends| Seen {
-            bodies: streams.iter().map(|s| (s.status, s.body.clone())).collect(),
-            established: conn.is_established(),
-            sent: conn.stats().sent,
-            received: conn.stats().recv,
-            closed_after: closed,
-            left_behind,
-            overdue,
-            own_sends,
-        };
-        // Step 7, then a look at what it left: anything quiche still has ready is sent here
-        // (so the exchange goes on) and counted against `send`.
-        let step7 = |conn: &mut quiche::Connection,
-                     left_behind: &mut usize,
-                     own_sends: &mut usize|
-         -> Result<(), String> {
-            let before = conn.stats().sent;
-            (s.send)(conn, &socket, peer).map_err(|e| format!("send(): {e}"))?;
-            *own_sends += conn.stats().sent - before;
-            let mut out = [0u8; 1350];
-            let mut left = false;
-            while let Ok((n, _)) = conn.send(&mut out) {
-                left = true;
-                let _ = socket.send_to(&out[..n], peer);
-            }
-            *left_behind += usize::from(left);
-            Ok(())
-        };
-        step7(&mut conn, &mut left_behind, &mut own_sends)?;
-        loop {
-            if start.elapsed() > limit {
-                return Ok(seen(&conn, &streams, None, left_behind, overdue, own_sends));
-            }
-            // Steps 1–3: yours. A timer still due afterwards was not fired.
-            (s.receive)(&mut conn, &socket, &mut buf).map_err(|e| format!("receive(): {e}"))?;
-            overdue += usize::from(conn.timeout() == Some(Duration::ZERO));
-            if conn.is_closed() {
-                return Ok(seen(
-                    &conn,
-                    &streams,
-                    Some(start.elapsed()),
-                    left_behind,
-                    overdue,
-                    own_sends,
-                ));
-            }
-            // Step 4: HTTP/3 once the handshake is done, and the requests.
-            if h3.is_none() && conn.is_established() {
-                let mut h = quiche::h3::Connection::with_transport(&mut conn, &h3cfg)
-                    .map_err(|e| e.to_string())?;
-                for a in &asks {
-                    let fields = [
-                        quiche::h3::Header::new(b":method", a.method.as_bytes()),
-                        quiche::h3::Header::new(b":scheme", b"https"),
-                        quiche::h3::Header::new(b":authority", b"localhost"),
-                        quiche::h3::Header::new(b":path", a.path.as_bytes()),
-                    ];
-                    let id = h
-                        .send_request(&mut conn, &fields, a.body.is_empty())
-                        .map_err(|e| e.to_string())?;
-                    streams.push(Stream {
-                        id,
-                        status: 0,
-                        body: Vec::new(),
-                        finished: false,
-                        to_send: a.body.clone(),
-                    });
-                }
-                h3 = Some(h);
-            }
-            // Steps 5 and 6: response events, request bodies.
-            if let Some(h) = h3.as_mut() {
-                loop {
-                    match h.poll(&mut conn) {
-                        Ok((id, quiche::h3::Event::Headers { list, .. })) => {
-                            let status = list
-                                .iter()
-                                .find(|f| f.name() == b":status")
-                                .and_then(|f| std::str::from_utf8(f.value()).ok()?.parse().ok())
-                                .unwrap_or(0);
-                            if let Some(st) = streams.iter_mut().find(|st| st.id == id) {
-                                st.status = status;
-                            }
-                        }
-                        Ok((id, quiche::h3::Event::Data)) => {
-                            while let Ok(n) = h.recv_body(&mut conn, id, &mut buf) {
-                                if let Some(st) = streams.iter_mut().find(|st| st.id == id) {
-                                    st.body.extend_from_slice(&buf[..n]);
-                                }
-                            }
-                        }
-                        Ok((id, quiche::h3::Event::Finished)) => {
-                            if let Some(st) = streams.iter_mut().find(|st| st.id == id) {
-                                st.finished = true;
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-                for st in streams.iter_mut() {
-                    while !st.to_send.is_empty() {
-                        match h.send_body(&mut conn, st.id, &st.to_send, true) {
-                            Ok(n) => {
-                                st.to_send.drain(..n);
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                }
-                if !streams.is_empty() && streams.iter().all(|st| st.finished) {
-                    if !until_closed {
-                        return Ok(seen(&conn, &streams, None, left_behind, overdue, own_sends));
-                    }
-                    DARK.store(true, Ordering::SeqCst);
-                }
-            }
-            // Step 7: yours.
-            step7(&mut conn, &mut left_behind, &mut own_sends)?;
-        }
-    })();
-    let _ = tx.send(result);
-}
-
-/// Runs an exchange in a thread of its own: a `receive` that never returns must fail the
-/// step, not hang the check.
-fn run(
-    s: Steps,
-    peer: SocketAddr,
-    ca: &std::path::Path,
-    asks: Vec<Ask>,
-    idle: Duration,
-    until_closed: bool,
-    limit: Duration,
-) -> Result<Seen, String> {
-    let (tx, rx) = mpsc::channel();
-    let plan = Plan {
-        peer,
-        ca: ca.to_path_buf(),
-        asks,
-        idle,
-        until_closed,
-        limit,
+        },
+        timeout: plan.limit,
+        method: plan.method.to_string(),
+        body: plan.body,
+        ..Options::default()
     };
-    std::thread::spawn(move || exchange(s, plan, tx));
-    match rx.recv_timeout(limit + Duration::from_secs(3)) {
-        Ok(r) => r,
-        Err(_) => Err(format!(
+    let (tx, rx) = mpsc::channel();
+    let dark = plan.dark_after_handshake;
+    std::thread::spawn(move || {
+        let mut watch = Watched::new(s, dark);
+        let result = client::fetch_with(&[url], &opts, &mut watch);
+        let _ = tx.send(Seen { result, watch });
+    });
+    let waited = plan.limit + Duration::from_secs(3);
+    rx.recv_timeout(waited).map_err(|_| {
+        format!(
             "receive() did not return for {} s: step 1 must not wait longer than conn.timeout() says (a read with no timeout waits forever when nothing comes)",
-            limit.as_secs() + 3
-        )),
+            waited.as_secs()
+        )
+    })
+}
+
+/// What to say when the client failed, from the error and how far the connection got.
+fn explain(seen: &Seen, what: &str) -> String {
+    let w = &seen.watch;
+    match &seen.result {
+        Ok(_) => format!("{what}: the responses came, but not as expected"),
+        Err(FetchError::Receive(e)) if e.to_string().contains("0 duration") => format!(
+            "receive() failed: {e}: conn.timeout() can be zero (a timer already due), and std refuses a zero read timeout: wait at least 1 ms (Duration::max), or skip the read"
+        ),
+        Err(FetchError::Receive(e)) => format!("receive() failed: {e}"),
+        Err(FetchError::Send(e)) => format!("send() failed: {e}"),
+        Err(_) if w.sent == 0 => "quiche had an Initial ready but none left this client: step 9 must call conn.send() until Err(Done) and send each datagram to peer".into(),
+        Err(_) if w.received == 0 => "datagrams went out but quiche never got one back: step 1 must read the socket and step 2 hand each datagram to conn.recv()".into(),
+        Err(e) if !w.established => format!("the handshake did not complete: {e}"),
+        Err(e) => format!(
+            "{what} did not complete: {e} ({} packets sent, {} received)",
+            w.sent, w.received
+        ),
     }
 }
 
-/// What to say when responses are missing, from how far the connection got.
-fn explain(seen: &Seen, what: &str) -> String {
-    if seen.sent == 0 {
-        return "quiche had an Initial ready but none left this client: step 7 must call conn.send() until Err(Done) and send each datagram to peer".into();
+/// The one response of an exchange, or why there is none.
+fn response(seen: &Seen, what: &str) -> Result<(u16, Vec<u8>), String> {
+    match &seen.result {
+        Ok(o) => match o.responses.first() {
+            Some(r) => Ok((r.status, r.body.clone())),
+            None => Err(explain(seen, what)),
+        },
+        Err(_) => Err(explain(seen, what)),
     }
-    if seen.received == 0 {
-        return "datagrams went out but quiche never got one back: step 1 must read the socket and step 2 hand each datagram to conn.recv()".into();
-    }
-    if !seen.established {
-        return "the handshake did not complete in time".into();
-    }
-    format!(
-        "{what} did not complete in time ({} packets sent, {} received)",
-        seen.sent, seen.received
-    )
+}
+
+/// The request never arrives on the silent path: the only way out is the idle timer.
+fn silent(s: Steps, server: SocketAddr, ca: &Path) -> Result<Seen, String> {
+    DARK.store(false, Ordering::SeqCst);
+    let dark = Losses {
+        up: |_| DARK.load(Ordering::SeqCst),
+        down: |_| DARK.load(Ordering::SeqCst),
+    };
+    let relay = Relay::start(server, dark).map_err(|e| e.to_string())?;
+    let plan = Plan {
+        peer: relay.addr(),
+        ca: ca.to_path_buf(),
+        method: "GET",
+        path: "/",
+        body: None,
+        idle: IDLE,
+        dark_after_handshake: true,
+        limit: Duration::from_secs(6),
+    };
+    let seen = run(s, plan);
+    DARK.store(false, Ordering::SeqCst);
+    seen
 }
 
 fn main() {
     let (mut check, subject) = Check::start(
         "09 (the QUIC loop: waiting, timers, sending)",
         "labs/09-quic-loop/event_loop.rs",
-        &["blocking_read", "no_timers", "one_datagram_per_turn"],
+        &[
+            "blocking_read",
+            "fixed_read_timeout",
+            "no_timers",
+            "nonblocking_spin",
+            "one_datagram_per_turn",
+        ],
         Duration::from_secs(80),
     );
     let s = steps(&subject);
@@ -381,40 +369,54 @@ fn main() {
         std::process::exit(1)
     });
     let idle = Duration::from_secs(5);
+    let plan = |peer: SocketAddr, method, path, body, limit| Plan {
+        peer,
+        ca: ca.clone(),
+        method,
+        path,
+        body,
+        idle,
+        dark_after_handshake: false,
+        limit: Duration::from_secs(limit),
+    };
 
     check.step(
-        "the handshake completes and GET / is answered, on a clean path (steps 1, 2 and 7)",
+        "the handshake completes and GET / is answered, on a clean path (steps 1, 2 and 9)",
         || {
-            let asks = vec![Ask { method: "GET", path: "/", body: Vec::new() }];
-            let seen = run(s, clean.addr(), &ca, asks, idle, false, Duration::from_secs(5))?;
-            if seen.own_sends == 0 {
-                return Err("send() sent no datagram at all (the check sent quiche's for it): step 7 takes each one from conn.send() and sends it to peer".into());
+            let seen = run(s, plan(clean.addr(), "GET", "/", None, 5))?;
+            if seen.watch.own_sends == 0 {
+                return Err("send() sent no datagram at all (the check sent quiche's for it): step 9 takes each one from conn.send() and sends it to peer".into());
             }
-            match seen.bodies.first() {
-                Some((200, b)) if b == b"hello over HTTP/3\n" => Ok(()),
-                Some((st, b)) if *st != 0 => Err(format!("GET / answered {st} {:?}", String::from_utf8_lossy(b))),
-                _ => Err(explain(&seen, "GET /")),
+            let want = b"hello over HTTP/3\n";
+            match response(&seen, "GET /")? {
+                (200, b) if b == want => Ok(()),
+                (st, b) => Err(format!(
+                    "expected 200 {:?}, came {st} {:?}",
+                    String::from_utf8_lossy(want),
+                    String::from_utf8_lossy(&b)
+                )),
             }
         },
     );
     check.step(
-        "a 1 MB upload arrives whole (step 7 sends everything quiche has ready, not one datagram a turn)",
+        "a 1 MB upload arrives whole (step 9 sends everything quiche has ready, not one datagram a turn)",
         || {
             let data = blob();
             let sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
-            let asks = vec![Ask { method: "POST", path: "/count", body: data }];
-            let seen = run(s, clean.addr(), &ca, asks, idle, false, Duration::from_secs(8))?;
+            let seen = run(s, plan(clean.addr(), "POST", "/count", Some(data), 8))?;
             let want = format!("1000000 bytes, sum {sum}\n");
-            if seen.left_behind > 0 {
+            if seen.watch.left_behind > 0 {
                 return Err(format!(
-                    "after {} of its calls, send() returned while quiche still had datagrams ready: step 7 loops on conn.send() until Err(quiche::Error::Done)",
-                    seen.left_behind
+                    "after {} of its calls, send() returned while quiche still had datagrams ready: step 9 loops on conn.send() until Err(quiche::Error::Done)",
+                    seen.watch.left_behind
                 ));
             }
-            match seen.bodies.first() {
-                Some((200, b)) if *b == want.as_bytes() => Ok(()),
-                Some((st, b)) if *st != 0 => Err(format!("the server counted {st} {:?}, expected {want:?}", String::from_utf8_lossy(b))),
-                _ => Err(explain(&seen, "the upload")),
+            match response(&seen, "the upload")? {
+                (200, b) if b == want.as_bytes() => Ok(()),
+                (st, b) => Err(format!(
+                    "expected the server to count 200 {want:?}, it counted {st} {:?}",
+                    String::from_utf8_lossy(&b)
+                )),
             }
         },
     );
@@ -428,38 +430,63 @@ fn main() {
                 down: |n| n % 11 == 0,
             };
             let lossy = Relay::start(server.addr(), losses).map_err(|e| e.to_string())?;
-            let asks = vec![Ask { method: "GET", path: "/blob", body: Vec::new() }];
-            let seen = run(s, lossy.addr(), &ca, asks, idle, false, Duration::from_secs(15))?;
-            match seen.bodies.first() {
-                Some((200, b)) if *b == blob() => Ok(()),
-                Some((200, b)) if seen.bodies.len() == 1 && !b.is_empty() => Err(format!(
-                    "{} of 1000000 bytes arrived, then the transfer stalled: lost packets are resent only when conn.on_timeout() runs (step 3, every turn)",
+            let seen = run(s, plan(lossy.addr(), "GET", "/blob", None, 15))?;
+            let cause = format!(
+                "{} datagrams dropped by the path; a timer was overdue after {} turns of receive(): lost packets are resent only when conn.on_timeout() runs (step 3, every turn)",
+                lossy.dropped(),
+                seen.watch.overdue
+            );
+            match response(&seen, "the download") {
+                Ok((200, b)) if b == blob() => Ok(()),
+                Ok((st, b)) => Err(format!(
+                    "expected 200 and the 1000000 bytes, came {st} and {} bytes ({cause})",
                     b.len()
                 )),
-                _ => Err(format!(
-                    "{} ({} datagrams dropped by the path; a timer was overdue after {} turns of receive()): lost packets are resent only when conn.on_timeout() runs (step 3, every turn)",
-                    explain(&seen, "the download"),
-                    lossy.dropped(),
-                    seen.overdue
+                // receive() or send() failed: their own message says why.
+                Err(why) if matches!(seen.result, Err(FetchError::Receive(_) | FetchError::Send(_))) => Err(why),
+                Err(why) => Err(format!("{why} ({cause})")),
+            }
+        },
+    );
+    check.step(
+        "when the path falls silent, the connection closes on its idle timeout of 1 s, within 1.8 s (step 1 waits at most conn.timeout(), step 3 fires it)",
+        || {
+            let seen = silent(s, server.addr(), &ca)?;
+            let bound = IDLE + IDLE_SLACK;
+            let closed = matches!(seen.result, Err(FetchError::Closed(Closure::IdleTimeout)));
+            match seen.watch.closed_after_dark {
+                Some(t) if closed && t <= bound => Ok(()),
+                Some(t) if closed => Err(format!(
+                    "expected the idle close within {} ms of the path falling silent (idle timeout {} ms), it came after {} ms: the read waited past conn.timeout() (a fixed read timeout?), so step 3 fired the idle timer late",
+                    bound.as_millis(),
+                    IDLE.as_millis(),
+                    t.as_millis()
+                )),
+                Some(t) => Err(format!(
+                    "expected an idle close, the connection closed after {} ms another way: {}",
+                    t.as_millis(),
+                    explain(&seen, "the exchange")
+                )),
+                None if !seen.watch.established => Err(explain(&seen, "the handshake")),
+                None => Err(format!(
+                    "expected the idle close within {} ms of the path falling silent, still open after 6 s: the idle timer never fired (step 3 calls conn.on_timeout() every turn)",
+                    bound.as_millis()
                 )),
             }
         },
     );
     check.step(
-        "when the server falls silent, the connection closes on its idle timeout of 1 s (step 1 waits at most conn.timeout(), step 3 fires it)",
+        "waiting costs nothing: while the path is silent, receive() sleeps until the next timer (at most 100 turns before the idle close)",
         || {
-            let dark = Losses {
-                up: |_| DARK.load(Ordering::SeqCst),
-                down: |_| DARK.load(Ordering::SeqCst),
-            };
-            let relay = Relay::start(server.addr(), dark).map_err(|e| e.to_string())?;
-            let asks = vec![Ask { method: "GET", path: "/", body: Vec::new() }];
-            let seen = run(s, relay.addr(), &ca, asks, Duration::from_secs(1), true, Duration::from_secs(6))?;
-            match seen.closed_after {
-                Some(t) if t < Duration::from_secs(4) => Ok(()),
-                Some(t) => Err(format!("closed only after {} ms", t.as_millis())),
-                None => Err("still open after 6 s: the idle timer never fired (step 3 calls conn.on_timeout() every turn)".into()),
+            let seen = silent(s, server.addr(), &ca)?;
+            let turns = seen.watch.turns_dark;
+            if turns <= SILENT_TURNS {
+                return Ok(());
             }
+            let over = seen.watch.overdue;
+            Err(format!(
+                "expected at most {SILENT_TURNS} turns of receive() while nothing came, counted {turns} ({over} of them with a timer left overdue): step 1 must block in recv_from until conn.timeout() (a non-blocking read, or a timer that never fires and so is always due, spins the CPU)"
+            ))
         },
     );
     drop(clean);

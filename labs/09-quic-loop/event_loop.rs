@@ -2,15 +2,16 @@
 //! UDP socket, with quiche as the protocol engine).
 //!
 //! quiche is sans-I/O: it never touches a socket or a clock. Your loop brings it datagrams
-//! and time, and carries away what it wants to send. The check calls, turn after turn:
+//! and time, and carries away what it wants to send. The check runs netlab's own HTTP/3
+//! client (`src/quic/client.rs`, `Fetch::run`) with your two functions as its socket steps:
 //!
 //! ```text
 //! receive(conn, socket, buf)   steps 1–3: yours
-//! (HTTP/3: requests, response events)  steps 4–6: the check does these
-//! send(conn, socket, peer)     step 7: yours
+//! (the client itself)          steps 4–8: the handshake's end, HTTP/3, requests, responses
+//! send(conn, socket, peer)     step 9: yours
 //! ```
 //!
-//! Step 2 is written. Steps 1, 3 and 7 are yours; see README.md. Check: `make check LAB=09`.
+//! Step 2 is written. Steps 1, 3 and 9 are yours; see README.md. Check: `make check LAB=09`.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -44,7 +45,7 @@ pub fn receive(
     Ok(())
 }
 
-/// Step 7: send every datagram quiche has ready.
+/// Step 9: send every datagram quiche has ready.
 pub fn send(conn: &mut quiche::Connection, socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
     // TODO: `conn.send(&mut out)` gives one datagram at a time, until Err(quiche::Error::Done).
     let _ = (conn, socket, peer);

@@ -1,4 +1,4 @@
-//! Lab 09 — the reference solution: the client's QUIC loop, steps 1–3 and 7.
+//! Lab 09 — the reference solution: the client's QUIC loop, steps 1–3 and 9.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -39,7 +39,7 @@ pub fn receive(
     Ok(())
 }
 
-/// Step 7: send every datagram quiche has ready, until it says `Done`.
+/// Step 9: send every datagram quiche has ready, until it says `Done`.
 pub fn send(conn: &mut quiche::Connection, socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
     let mut out = [0u8; 1350];
     loop {

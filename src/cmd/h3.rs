@@ -3,7 +3,7 @@
 use super::http::site;
 use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
 use netlab::http::uri::Url;
-use netlab::quic::client::{self, FetchError, Options};
+use netlab::quic::client::{self, Options};
 use netlab::quic::config::{Identity, Transport};
 use netlab::quic::server::{self, Config};
 use netlab::tls::certs;
@@ -236,9 +236,12 @@ fn get(m: &Matches) -> Result<(), CliError> {
         progress: true,
         each: None,
     };
-    let outcome = client::fetch(&urls, &opts).map_err(|e| match e {
-        FetchError::Urls(_) => CliError::Usage(e.to_string()),
-        other => CliError::Runtime(other.to_string()),
+    let outcome = client::fetch(&urls, &opts).map_err(|e| {
+        if e.is_usage() {
+            CliError::Usage(e.to_string())
+        } else {
+            CliError::Runtime(e.to_string())
+        }
     })?;
     let mut out: Box<dyn Write> = match m.get("output") {
         Some(path) => Box::new(

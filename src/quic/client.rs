@@ -1,20 +1,28 @@
 //! An HTTP/3 client (RFC 9114) over QUIC: one connection, every URL a request stream of its
 //! own, all in flight at once. The loop that drives quiche is the same shape as the server's,
-//! with one blocking `std::net::UdpSocket`:
+//! with one blocking `std::net::UdpSocket`. Before the first turn, step 9 sends the client's
+//! Initial; then each turn is one numbered step after another (`Fetch::run`):
 //!
 //! 1. wait for a datagram, at most until the connection's next timer (and take those
 //!    already queued behind it);
 //! 2. feed it to quiche;
 //! 3. fire the timers that expired (this is what retransmits lost packets: a loop that
 //!    skips it stalls on the first loss);
-//! 4. once the handshake is done, open HTTP/3 and send every request;
-//! 5. poll HTTP/3 events: response fields, body data, the end of a stream;
-//! 6. send request bodies as flow control allows;
-//! 7. send every packet quiche has ready;
-//! 8. when every response is complete, close the connection with H3_NO_ERROR.
+//! 4. see where the connection stands: the handshake just completed (noted once), or the
+//!    connection closed (the loop ends: an error unless every response was complete);
+//! 5. once the handshake is done, open HTTP/3 and send every request (once);
+//! 6. poll HTTP/3 events: response fields, body data, the end of a stream;
+//! 7. send request bodies as flow control allows;
+//! 8. when every response is complete, close the connection with H3_NO_ERROR;
+//! 9. send every packet quiche has ready.
+//!
+//! Steps 1–3 and 9 are the ones that touch the socket: they are a [`Wire`] (in
+//! `client/wire.rs`). [`fetch`] uses netlab's own (`Traced`: every datagram traced, a Retry
+//! noticed, bytes counted);
+//! [`fetch_with`] takes another, which is how lab 09 (`labs/09-quic-loop`) runs a student's
+//! `receive` and `send` inside this very loop.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
@@ -29,6 +37,12 @@ use super::packet;
 use super::udp;
 use crate::http::uri::Url;
 use crate::trace::{self, Layer};
+
+mod error;
+mod wire;
+pub use error::{Closure, FetchError};
+use wire::Traced;
+pub use wire::Wire;
 
 /// What the client does besides GET (the flags of `netlab h3 get`).
 #[derive(Clone, Debug)]
@@ -91,52 +105,15 @@ pub struct Outcome {
     pub responses: Vec<Fetched>,
     /// From the first Initial sent to the handshake's completion.
     pub handshake: Duration,
-    /// The server answered the first Initial with a Retry.
+    /// The server answered the first Initial with a Retry (as far as the [`Wire`] saw).
     pub retried: bool,
     /// quiche's counters: packets, losses, RTT, congestion window.
     pub stats: String,
-    /// Bytes of UDP payload sent and received (every datagram, counted at the socket).
+    /// Bytes of UDP payload sent and received (netlab's own [`Wire`] counts every datagram
+    /// at the socket; another one is credited with what quiche counted).
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
-
-/// Why a fetch failed, naming the step.
-#[derive(Debug)]
-pub enum FetchError {
-    /// The URLs do not share one https:// origin (one connection serves one origin).
-    Urls(String),
-    Setup(SetupError),
-    Io(std::io::Error),
-    /// The handshake did not complete: the close reason, if the peer sent one.
-    Handshake(String),
-    /// The connection closed before every response was complete.
-    Closed(String),
-    /// Nothing completed within the time limit.
-    Timeout {
-        waited: Duration,
-        step: &'static str,
-    },
-}
-
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Urls(e) => write!(f, "{e}"),
-            FetchError::Setup(e) => write!(f, "{e}"),
-            FetchError::Io(e) => write!(f, "{e}"),
-            FetchError::Handshake(e) => write!(f, "QUIC handshake failed: {e}"),
-            FetchError::Closed(e) => write!(
-                f,
-                "connection closed before the responses were complete: {e}"
-            ),
-            FetchError::Timeout { waited, step } => {
-                write!(f, "no answer within {} ms ({step})", waited.as_millis())
-            }
-        }
-    }
-}
-
-impl std::error::Error for FetchError {}
 
 /// A request stream in flight.
 struct Stream {
@@ -149,342 +126,461 @@ struct Stream {
     done: Option<Duration>,
 }
 
-/// Fetches every URL over one HTTP/3 connection.
+/// Fetches every URL over one HTTP/3 connection, with netlab's own steps 1–3 and 9.
 pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
     let _role = trace::default_role("client");
-    let first = urls
-        .first()
-        .ok_or_else(|| FetchError::Urls("no URL given".into()))?;
-    for u in urls {
-        if u.scheme.name() != "https" {
-            return Err(FetchError::Urls(format!(
-                "{}: HTTP/3 needs https://",
-                u.authority()
-            )));
-        }
-        if u.host != first.host || u.port != first.port {
-            return Err(FetchError::Urls(format!(
-                "{} and {}: one connection serves one origin; run one command per origin",
-                first.authority(),
-                u.authority()
-            )));
-        }
-    }
-    let peer = (first.host.as_str(), first.port)
-        .to_socket_addrs()
-        .map_err(FetchError::Io)?
-        .next()
-        .ok_or_else(|| {
-            FetchError::Io(std::io::Error::other(format!("{}: no address", first.host)))
-        })?;
-    let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, &opts.transport)
-        .map_err(FetchError::Setup)?;
-    let socket = UdpSocket::bind(bind_addr(&peer)).map_err(FetchError::Io)?;
-    let local = socket.local_addr().map_err(FetchError::Io)?;
-    trace::event(Layer::L4, || {
-        format!("bind {local} (UDP) → talking to {peer}")
-    });
+    let mut f = Fetch::connect(urls, opts)?;
+    let mut wire = Traced::new(&f.id, f.local, f.peer, f.started + opts.timeout);
+    f.run(&mut wire)?;
+    Ok(f.outcome(wire.received(), wire.retried()))
+}
 
-    // Our source connection ID: random, as RFC 9000 §7.2 wants the first DCID too.
-    let mut scid = [0u8; 16];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut scid)
-        .map_err(|_| FetchError::Io(std::io::Error::other("no random numbers")))?;
-    let scid = quiche::ConnectionId::from_ref(&scid);
-    let mut conn = quiche::connect(Some(&first.host), &scid, local, peer, &mut quic)
-        .map_err(|e| FetchError::Setup(SetupError::Quic(e)))?;
-    let id = packet::hex(&scid[..4]);
-    config::keylog(&mut conn);
-    if let Some(dir) = &opts.transport.qlog_dir {
-        if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
-            trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
-        }
-    }
-    trace::event(Layer::Quic, || {
-        format!(
-            "{id}: connecting to {peer} (SNI {}, {}), our scid={}",
-            first.host,
-            if opts.insecure {
-                "server NOT verified: --insecure"
-            } else {
-                "verifying the server's certificate"
-            },
-            packet::hex(&scid)
-        )
-    });
+/// [`fetch`], with steps 1–3 and 9 done by `wire` (lab 09's `receive` and `send`).
+pub fn fetch_with(
+    urls: &[Url],
+    opts: &Options,
+    wire: &mut dyn Wire,
+) -> Result<Outcome, FetchError> {
+    let _role = trace::default_role("client");
+    let mut f = Fetch::connect(urls, opts)?;
+    f.run(wire)?;
+    let received = f.conn.stats().recv_bytes;
+    Ok(f.outcome(received, wire.retried()))
+}
 
-    let h3_config =
-        quiche::h3::Config::new().map_err(|e| FetchError::Setup(SetupError::Tls(e.to_string())))?;
-    let mut http3: Option<quiche::h3::Connection> = None;
-    let mut streams: HashMap<u64, Stream> = HashMap::new();
-    let mut finished = 0usize;
-    let mut results: Vec<Option<Fetched>> = vec![None; urls.len()];
-    let started = Instant::now();
-    let mut handshake = None;
-    let mut retried = false;
-    let mut bytes_sent = 0u64;
-    let mut bytes_received = 0u64;
-    let mut progress = Progress::new(opts.progress && std::io::stderr().is_terminal());
-    let mut buf = vec![0u8; 65535];
-    let mut closing = false;
+/// Everything one fetch's loop owns.
+struct Fetch<'a> {
+    urls: &'a [Url],
+    opts: &'a Options,
+    socket: UdpSocket,
+    local: SocketAddr,
+    peer: SocketAddr,
+    conn: quiche::Connection,
+    /// The first bytes of our connection ID: what the trace calls this connection.
+    id: String,
+    h3_config: quiche::h3::Config,
+    http3: Option<quiche::h3::Connection>,
+    streams: HashMap<u64, Stream>,
+    finished: usize,
+    started: Instant,
+    handshake: Option<Duration>,
+    /// Step 8 has sent CONNECTION_CLOSE.
+    closing: bool,
+    progress: Progress,
+    buf: Vec<u8>,
+}
 
-    bytes_sent += flush(&socket, &mut conn, peer, &id);
-    loop {
-        if started.elapsed() > opts.timeout {
-            let step = if handshake.is_none() {
-                "handshake"
-            } else {
-                "responses"
-            };
-            return Err(FetchError::Timeout {
-                waited: opts.timeout,
-                step,
-            });
-        }
-        // 1. Wait for a datagram, at most until the connection's next timer; then take the
-        //    ones already queued behind it without waiting (one ACK for a batch, not one each).
-        let left = opts.timeout.saturating_sub(started.elapsed());
-        let timer = conn.timeout().map(|t| t.min(left)).or(Some(left));
-        let mut next = udp::recv(&socket, &mut buf, timer).map_err(FetchError::Io)?;
-        let mut batch = 0;
-        while let Some((n, from)) = next.take() {
-            if from == peer && n > 0 {
-                bytes_received += n as u64;
-                let dcid_len = scid.len();
-                trace::received(Layer::Quic, || {
-                    format!(
-                        "{id}: datagram {n} bytes from {from}: {}",
-                        packet::describe_datagram(&buf[..n], dcid_len)
-                    )
-                });
-                if let Ok(h) = packet::decode(&buf[..n], dcid_len) {
-                    if matches!(
-                        h.form,
-                        packet::Form::Long {
-                            ty: packet::LongType::Retry,
-                            ..
-                        }
-                    ) {
-                        retried = true;
-                    }
-                }
-                // 2. Feed it to quiche (it checks the Retry's integrity tag, decrypts, acks).
-                let info = quiche::RecvInfo { from, to: local };
-                if let Err(e) = conn.recv(&mut buf[..n], info) {
-                    trace::event(Layer::Quic, || {
-                        format!("{id}: quiche refused the datagram: {e}")
-                    });
-                }
-            } else {
-                trace::event(Layer::Quic, || {
-                    format!("{id}: ignored a datagram from {from}")
-                });
-            }
-            batch += 1;
-            if batch < udp::BATCH {
-                next = udp::queued(&socket, &mut buf).map_err(FetchError::Io)?;
+impl<'a> Fetch<'a> {
+    /// Before the loop: one origin, its address, a socket, and quiche's connection.
+    fn connect(urls: &'a [Url], opts: &'a Options) -> Result<Fetch<'a>, FetchError> {
+        let first = one_origin(urls)?;
+        let peer = resolve(&first.host, first.port)?;
+        let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, &opts.transport)
+            .map_err(FetchError::Setup)?;
+        let h3_config =
+            quiche::h3::Config::new().map_err(|e| FetchError::Setup(SetupError::Http3(e)))?;
+        let socket = UdpSocket::bind(bind_addr(&peer)).map_err(FetchError::Socket)?;
+        let local = socket.local_addr().map_err(FetchError::Socket)?;
+        trace::event(Layer::L4, || {
+            format!("bind {local} (UDP) → talking to {peer}")
+        });
+
+        // Our source connection ID: random, as RFC 9000 §7.2 wants the first DCID too.
+        let mut scid = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut scid)
+            .map_err(|_| FetchError::NoRandom)?;
+        let scid = quiche::ConnectionId::from_ref(&scid);
+        let mut conn = quiche::connect(Some(&first.host), &scid, local, peer, &mut quic)
+            .map_err(|e| FetchError::Setup(SetupError::Quic(e)))?;
+        let id = packet::hex(&scid[..4]);
+        config::keylog(&mut conn);
+        if let Some(dir) = &opts.transport.qlog_dir {
+            if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
+                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
             }
         }
-        // 3. Fire the timers that expired: loss detection and the idle timeout.
-        conn.on_timeout();
+        trace::event(Layer::Quic, || {
+            format!(
+                "{id}: connecting to {peer} (SNI {}, {}), our scid={}",
+                first.host,
+                if opts.insecure {
+                    "server NOT verified: --insecure"
+                } else {
+                    "verifying the server's certificate"
+                },
+                packet::hex(&scid)
+            )
+        });
+        Ok(Fetch {
+            urls,
+            opts,
+            socket,
+            local,
+            peer,
+            conn,
+            id,
+            h3_config,
+            http3: None,
+            streams: HashMap::new(),
+            finished: 0,
+            started: Instant::now(),
+            handshake: None,
+            closing: false,
+            progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
+            buf: vec![0u8; 65535],
+        })
+    }
 
-        if handshake.is_none() && conn.is_established() {
-            let took = started.elapsed();
-            handshake = Some(took);
+    /// The loop: the steps of the module doc, in order, turn after turn.
+    fn run(&mut self, wire: &mut dyn Wire) -> Result<(), FetchError> {
+        // Step 9 before the first wait: the client speaks first (its Initial).
+        wire.send(&mut self.conn, &self.socket, self.peer)
+            .map_err(FetchError::Send)?;
+        loop {
+            self.within_time()?;
+            // 1.–3. Wait for a datagram, feed it to quiche, fire the timers.
+            wire.receive(&mut self.conn, &self.socket, &mut self.buf)
+                .map_err(FetchError::Receive)?;
+            // 4. The handshake's end (once), or the connection's.
+            if self.closed(wire.retried())? {
+                return Ok(());
+            }
+            // 5. Once QUIC is up: HTTP/3, then every request at once.
+            self.open_http3()?;
+            // 6. HTTP/3 events: a response's fields, its body, its end.
+            self.responses()?;
+            // 7. Request bodies, as much as flow control lets through this turn.
+            self.request_bodies()?;
+            // 8. Every response complete: CONNECTION_CLOSE.
+            self.close_when_complete();
+            // 9. Send every packet quiche has ready.
+            wire.send(&mut self.conn, &self.socket, self.peer)
+                .map_err(FetchError::Send)?;
+            if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
+                let (id, conn) = (&self.id, &self.conn);
+                trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
+                return Ok(());
+            }
+        }
+    }
+
+    /// Before each turn: the whole exchange has `opts.timeout`, handshake included.
+    fn within_time(&self) -> Result<(), FetchError> {
+        if self.started.elapsed() <= self.opts.timeout {
+            return Ok(());
+        }
+        let step = if self.handshake.is_none() {
+            "handshake"
+        } else {
+            "responses"
+        };
+        Err(FetchError::Timeout {
+            waited: self.opts.timeout,
+            step,
+        })
+    }
+
+    /// Step 4: note the handshake's completion once; `true` when the connection has closed
+    /// after every response arrived, an error when it closed before.
+    fn closed(&mut self, retried: bool) -> Result<bool, FetchError> {
+        let id = &self.id;
+        if self.handshake.is_none() && self.conn.is_established() {
+            let took = self.started.elapsed();
+            self.handshake = Some(took);
+            let alpn = String::from_utf8_lossy(self.conn.application_proto());
             trace::event(Layer::Quic, || {
                 format!(
-                    "{id}: handshake complete after {:.1} ms{}, ALPN {}",
+                    "{id}: handshake complete after {:.1} ms{}, ALPN {alpn}",
                     took.as_secs_f64() * 1000.0,
                     if retried { " (with a Retry)" } else { "" },
-                    String::from_utf8_lossy(conn.application_proto())
                 )
             });
         }
-        if conn.is_closed() {
-            let why = close_reason(&conn);
-            if handshake.is_none() {
-                return Err(FetchError::Handshake(why));
-            }
-            if finished < urls.len() {
-                return Err(FetchError::Closed(why));
-            }
-            trace::event(Layer::Quic, || {
-                format!("{id}: closed: {why}; {}", udp::stats(&conn))
-            });
-            break;
+        if !self.conn.is_closed() {
+            return Ok(false);
         }
-
-        // 4. Once QUIC is up: HTTP/3's control streams, then every request at once.
-        if http3.is_none() && conn.is_established() {
-            let mut h = quiche::h3::Connection::with_transport(&mut conn, &h3_config)
-                .map_err(|e| FetchError::Closed(format!("HTTP/3 set-up: {e}")))?;
-            trace::event(Layer::H3, || {
-                format!("{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent)")
-            });
-            for (index, url) in urls.iter().enumerate() {
-                let fields = request_fields(url, opts);
-                let body = opts.body.clone().unwrap_or_default();
-                let fin = body.is_empty();
-                let stream = h
-                    .send_request(&mut conn, &fields, fin)
-                    .map_err(|e| FetchError::Closed(format!("request {}: {e}", url.target)))?;
-                trace::sent(Layer::H3, || {
-                    format!(
-                        "{id}: HEADERS stream={stream} {}{}",
-                        h3::describe(&fields),
-                        if fin { " (FIN)" } else { "" }
-                    )
-                });
-                streams.insert(
-                    stream,
-                    Stream {
-                        index,
-                        status: 0,
-                        fields: Vec::new(),
-                        body: Vec::new(),
-                        to_send: body,
-                        done: None,
-                    },
-                );
-            }
-            http3 = Some(h);
+        let why = Closure::of(&self.conn);
+        if self.handshake.is_none() {
+            return Err(FetchError::Handshake(why));
         }
+        if self.finished < self.urls.len() {
+            return Err(FetchError::Closed(why));
+        }
+        let conn = &self.conn;
+        trace::event(Layer::Quic, || {
+            format!("{id}: closed: {why}; {}", udp::stats(conn))
+        });
+        Ok(true)
+    }
 
-        if let Some(h) = http3.as_mut() {
-            // 5. HTTP/3 events: a response's fields, its body, its end.
-            loop {
-                match h.poll(&mut conn) {
-                    Ok((stream, quiche::h3::Event::Headers { list, .. })) => {
-                        trace::received(Layer::H3, || {
-                            format!("{id}: HEADERS stream={stream} {}", h3::describe(&list))
-                        });
-                        if let Some(s) = streams.get_mut(&stream) {
-                            if s.status >= 200 {
-                                // A trailer section after the response's fields (RFC 9114 §4.1).
-                                s.fields.extend(list.iter().map(|f| {
-                                    (
-                                        crate::http::fields::latin1(f.name()),
-                                        crate::http::fields::latin1(f.value()),
-                                    )
-                                }));
-                                continue;
-                            }
-                            s.status = h3::field(&list, ":status")
-                                .and_then(|v| std::str::from_utf8(v).ok())
-                                .and_then(|v| v.parse().ok())
-                                .unwrap_or(0);
-                            s.fields = list
-                                .iter()
-                                .map(|f| {
-                                    (
-                                        crate::http::fields::latin1(f.name()),
-                                        crate::http::fields::latin1(f.value()),
-                                    )
-                                })
-                                .collect();
-                        }
-                    }
-                    Ok((stream, quiche::h3::Event::Data)) => {
-                        while let Ok(n) = h.recv_body(&mut conn, stream, &mut buf) {
-                            if let Some(s) = streams.get_mut(&stream) {
-                                s.body.extend_from_slice(&buf[..n]);
-                                progress.add(n);
-                                if let Some(each) = &opts.each {
-                                    each.call(s.index, n);
-                                }
-                            }
-                        }
-                    }
-                    Ok((stream, quiche::h3::Event::Finished)) => {
-                        if let Some(s) = streams.get_mut(&stream) {
-                            let at = started.elapsed();
-                            s.done = Some(at);
-                            finished += 1;
-                            let (n, status) = (s.body.len(), s.status);
-                            trace::received(Layer::H3, || {
-                                format!(
-                                    "{id}: stream {stream} finished: {status}, body {n} bytes, at {:.1} ms",
-                                    at.as_secs_f64() * 1000.0
-                                )
-                            });
-                        }
-                    }
-                    Ok((stream, quiche::h3::Event::Reset(code))) => {
-                        return Err(FetchError::Closed(format!(
-                            "stream {stream} reset by the server: {}",
-                            codes::application(code)
-                        )));
-                    }
-                    Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
-                    Ok((goaway, quiche::h3::Event::GoAway)) => {
-                        trace::received(Layer::H3, || format!("{id}: GOAWAY id={goaway}"));
-                    }
-                    Err(quiche::h3::Error::Done) => break,
-                    Err(e) => return Err(FetchError::Closed(format!("HTTP/3: {e}"))),
-                }
-            }
-            // 6. Request bodies, as much as flow control lets through this turn.
-            for (&stream, s) in streams.iter_mut() {
-                while !s.to_send.is_empty() {
-                    match h.send_body(&mut conn, stream, &s.to_send, true) {
-                        Ok(n) => {
-                            s.to_send.drain(..n);
-                        }
-                        Err(_) => break,
+    /// Step 5: HTTP/3's control streams, then every request, once the handshake is done.
+    fn open_http3(&mut self) -> Result<(), FetchError> {
+        if self.http3.is_some() || !self.conn.is_established() {
+            return Ok(());
+        }
+        let mut h = quiche::h3::Connection::with_transport(&mut self.conn, &self.h3_config)
+            .map_err(FetchError::Http3Setup)?;
+        let id = &self.id;
+        trace::event(Layer::H3, || {
+            format!("{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent)")
+        });
+        for (index, url) in self.urls.iter().enumerate() {
+            let fields = request_fields(url, self.opts);
+            let body = self.opts.body.clone().unwrap_or_default();
+            let fin = body.is_empty();
+            let stream = h
+                .send_request(&mut self.conn, &fields, fin)
+                .map_err(|error| FetchError::Request {
+                    target: url.target.clone(),
+                    error,
+                })?;
+            trace::sent(Layer::H3, || {
+                format!(
+                    "{id}: HEADERS stream={stream} {}{}",
+                    h3::describe(&fields),
+                    if fin { " (FIN)" } else { "" }
+                )
+            });
+            let s = Stream {
+                index,
+                status: 0,
+                fields: Vec::new(),
+                body: Vec::new(),
+                to_send: body,
+                done: None,
+            };
+            self.streams.insert(stream, s);
+        }
+        self.http3 = Some(h);
+        Ok(())
+    }
+
+    /// Step 6: every HTTP/3 event quiche has, until `Done`.
+    fn responses(&mut self) -> Result<(), FetchError> {
+        let Some(mut h) = self.http3.take() else {
+            return Ok(());
+        };
+        let result = loop {
+            match h.poll(&mut self.conn) {
+                Ok((stream, event)) => {
+                    if let Err(e) = self.event(&mut h, stream, event) {
+                        break Err(e);
                     }
                 }
+                Err(quiche::h3::Error::Done) => break Ok(()),
+                Err(e) => break Err(FetchError::Http3(e)),
             }
-        }
+        };
+        self.http3 = Some(h);
+        result
+    }
 
-        // 8. Every response complete: close with H3_NO_ERROR (RFC 9114 §5.2).
-        if !closing && http3.is_some() && finished == urls.len() {
-            progress.finish();
-            for s in streams.values_mut() {
-                if let Some(at) = s.done {
-                    results[s.index] = Some(Fetched {
-                        url: format!(
-                            "https://{}{}",
-                            urls[s.index].authority(),
-                            urls[s.index].target
-                        ),
-                        status: s.status,
-                        fields: std::mem::take(&mut s.fields),
-                        body: std::mem::take(&mut s.body),
-                        done_after: at,
-                    });
-                }
+    /// Step 6 for one event.
+    fn event(
+        &mut self,
+        h: &mut quiche::h3::Connection,
+        stream: u64,
+        event: quiche::h3::Event,
+    ) -> Result<(), FetchError> {
+        let id = &self.id;
+        match event {
+            quiche::h3::Event::Headers { list, .. } => self.fields(stream, &list),
+            quiche::h3::Event::Data => self.data(h, stream),
+            quiche::h3::Event::Finished => self.finish(stream),
+            quiche::h3::Event::Reset(code) => return Err(FetchError::Reset { stream, code }),
+            quiche::h3::Event::PriorityUpdate => {}
+            quiche::h3::Event::GoAway => {
+                trace::received(Layer::H3, || format!("{id}: GOAWAY id={stream}"));
             }
-            trace::sent(Layer::Quic, || {
-                format!("{id}: CONNECTION_CLOSE H3_NO_ERROR: every response complete")
-            });
-            let _ = conn.close(true, codes::H3_NO_ERROR, b"done");
-            closing = true;
         }
-        // 7. Send every packet quiche has ready.
-        bytes_sent += flush(&socket, &mut conn, peer, &id);
-        if closing && (conn.is_closed() || conn.is_draining()) {
-            trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(&conn)));
-            break;
+        Ok(())
+    }
+
+    /// A response's fields, or after them its trailer section (RFC 9114 §4.1).
+    fn fields(&mut self, stream: u64, list: &[quiche::h3::Header]) {
+        let id = &self.id;
+        trace::received(Layer::H3, || {
+            format!("{id}: HEADERS stream={stream} {}", h3::describe(list))
+        });
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        if s.status >= 200 {
+            s.fields.extend(as_text(list));
+            return;
+        }
+        // A 1xx response is replaced by the final one that follows it.
+        s.status = h3::field(list, ":status")
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        s.fields = as_text(list);
+    }
+
+    /// Body bytes of a response, as many as quiche has.
+    fn data(&mut self, h: &mut quiche::h3::Connection, stream: u64) {
+        while let Ok(n) = h.recv_body(&mut self.conn, stream, &mut self.buf) {
+            let Some(s) = self.streams.get_mut(&stream) else {
+                continue;
+            };
+            s.body.extend_from_slice(&self.buf[..n]);
+            self.progress.add(n);
+            if let Some(each) = &self.opts.each {
+                each.call(s.index, n);
+            }
         }
     }
-    let stats = udp::stats(&conn);
-    Ok(Outcome {
-        responses: results.into_iter().flatten().collect(),
-        handshake: handshake.unwrap_or_default(),
-        retried,
-        stats,
-        bytes_sent,
-        bytes_received,
+
+    /// The end of a response stream.
+    fn finish(&mut self, stream: u64) {
+        let Some(s) = self.streams.get_mut(&stream) else {
+            return;
+        };
+        let at = self.started.elapsed();
+        s.done = Some(at);
+        self.finished += 1;
+        let (id, n, status) = (&self.id, s.body.len(), s.status);
+        trace::received(Layer::H3, || {
+            format!(
+                "{id}: stream {stream} finished: {status}, body {n} bytes, at {:.1} ms",
+                at.as_secs_f64() * 1000.0
+            )
+        });
+    }
+
+    /// Step 7: request bodies, as far as flow control allows now; the rest in later turns.
+    fn request_bodies(&mut self) -> Result<(), FetchError> {
+        let Some(h) = self.http3.as_mut() else {
+            return Ok(());
+        };
+        for (&stream, s) in self.streams.iter_mut() {
+            send_body(h, &mut self.conn, stream, &mut s.to_send, &self.id)?;
+        }
+        Ok(())
+    }
+
+    /// Step 8: every response complete: close with H3_NO_ERROR (RFC 9114 §5.2), once.
+    fn close_when_complete(&mut self) {
+        if self.closing || self.http3.is_none() || self.finished < self.urls.len() {
+            return;
+        }
+        self.progress.finish();
+        let id = &self.id;
+        trace::sent(Layer::Quic, || {
+            format!("{id}: CONNECTION_CLOSE H3_NO_ERROR: every response complete")
+        });
+        let _ = self.conn.close(true, codes::H3_NO_ERROR, b"done");
+        self.closing = true;
+    }
+
+    /// After the loop: the responses in the order of their URLs, and the counters.
+    fn outcome(mut self, bytes_received: u64, retried: bool) -> Outcome {
+        let mut responses: Vec<(usize, Fetched)> = Vec::new();
+        for s in self.streams.values_mut() {
+            let Some(at) = s.done else {
+                continue;
+            };
+            let url = &self.urls[s.index];
+            let fetched = Fetched {
+                url: format!("https://{}{}", url.authority(), url.target),
+                status: s.status,
+                fields: std::mem::take(&mut s.fields),
+                body: std::mem::take(&mut s.body),
+                done_after: at,
+            };
+            responses.push((s.index, fetched));
+        }
+        responses.sort_by_key(|(index, _)| *index);
+        Outcome {
+            responses: responses.into_iter().map(|(_, r)| r).collect(),
+            handshake: self.handshake.unwrap_or_default(),
+            retried,
+            stats: udp::stats(&self.conn),
+            bytes_sent: self.conn.stats().sent_bytes,
+            bytes_received,
+        }
+    }
+}
+
+/// Step 7 for one stream: as much of `to_send` as quiche takes now.
+fn send_body(
+    h: &mut quiche::h3::Connection,
+    conn: &mut quiche::Connection,
+    stream: u64,
+    to_send: &mut Vec<u8>,
+    id: &str,
+) -> Result<(), FetchError> {
+    while !to_send.is_empty() {
+        match h.send_body(conn, stream, to_send, true) {
+            Ok(n) => {
+                to_send.drain(..n);
+            }
+            // No credit now: a later turn goes on.
+            Err(quiche::h3::Error::Done) => return Ok(()),
+            // The server does not want the rest (STOP_SENDING, RFC 9000 §3.5): its response
+            // says why (413, for one), so the rest is dropped, and that is no failure.
+            Err(quiche::h3::Error::TransportError(quiche::Error::StreamStopped(code))) => {
+                stopped(id, stream, code, to_send.len());
+                to_send.clear();
+            }
+            Err(error) => return Err(FetchError::RequestBody { stream, error }),
+        }
+    }
+    Ok(())
+}
+
+/// The trace of a request body the server stopped (STOP_SENDING) with `left` bytes unsent.
+fn stopped(id: &str, stream: u64, code: u64, left: usize) {
+    trace::received(Layer::H3, || {
+        format!(
+            "{id}: stream {stream}: the server stopped the request body ({}); {left} bytes not sent",
+            codes::application(code)
+        )
+    });
+}
+
+/// The first URL, when every URL is https:// and of its origin (one connection, one origin).
+fn one_origin(urls: &[Url]) -> Result<&Url, FetchError> {
+    let first = urls.first().ok_or(FetchError::NoUrl)?;
+    for u in urls {
+        if u.scheme.name() != "https" {
+            return Err(FetchError::NotHttps {
+                authority: u.authority(),
+            });
+        }
+        if u.host != first.host || u.port != first.port {
+            return Err(FetchError::TwoOrigins {
+                first: first.authority(),
+                other: u.authority(),
+            });
+        }
+    }
+    Ok(first)
+}
+
+/// The server's first address.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, FetchError> {
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|error| FetchError::Resolve {
+            host: host.to_string(),
+            error,
+        })?;
+    addrs.next().ok_or_else(|| FetchError::NoAddress {
+        host: host.to_string(),
     })
 }
 
-/// Step 7, counting the bytes that went out.
-fn flush(socket: &UdpSocket, conn: &mut quiche::Connection, peer: SocketAddr, id: &str) -> u64 {
-    let before = conn.stats().sent_bytes;
-    // The server's connection IDs may have any length; the decoder shows long headers
-    // whole, and short headers only with the length we expect our peer's IDs to have.
-    let dcid_len = conn.destination_id().len();
-    udp::flush(socket, conn, peer, dcid_len, id);
-    conn.stats().sent_bytes.saturating_sub(before)
+/// A field section as text (latin-1: every byte a character, nothing lost).
+fn as_text(list: &[quiche::h3::Header]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|f| {
+            (
+                crate::http::fields::latin1(f.name()),
+                crate::http::fields::latin1(f.value()),
+            )
+        })
+        .collect()
 }
 
 /// The request's fields: the four pseudo-fields first (RFC 9114 §4.3.1), then the rest.
@@ -515,25 +611,6 @@ fn request_fields(url: &Url, opts: &Options) -> Vec<quiche::h3::Header> {
         }
     }
     fields
-}
-
-/// Why a connection closed, from either side's CONNECTION_CLOSE.
-fn close_reason(conn: &quiche::Connection) -> String {
-    if let Some(e) = conn.peer_error() {
-        format!(
-            "the server closed it: {}",
-            codes::describe_close(e.is_app, e.error_code, &e.reason)
-        )
-    } else if let Some(e) = conn.local_error() {
-        format!(
-            "we closed it: {}",
-            codes::describe_close(e.is_app, e.error_code, &e.reason)
-        )
-    } else if conn.is_timed_out() {
-        "idle timeout: the server stopped answering".into()
-    } else {
-        "closed".into()
-    }
 }
 
 /// Bytes and rate on one stderr line, redrawn at most ten times a second.
@@ -586,5 +663,19 @@ fn bind_addr(peer: &SocketAddr) -> SocketAddr {
         SocketAddr::from(([0, 0, 0, 0], 0))
     } else {
         SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_keep_every_byte_as_one_character() {
+        let list = [quiche::h3::Header::new(b"x-name", b"caf\xe9")];
+        assert_eq!(
+            as_text(&list),
+            vec![("x-name".to_string(), "caf\u{e9}".to_string())]
+        );
     }
 }

@@ -29,6 +29,8 @@ pub enum SetupError {
     Tls(String),
     /// quiche refused a setting.
     Quic(quiche::Error),
+    /// quiche's HTTP/3 layer refused its configuration.
+    Http3(quiche::h3::Error),
 }
 
 impl fmt::Display for SetupError {
@@ -37,6 +39,7 @@ impl fmt::Display for SetupError {
             SetupError::Pem { path, reason } => write!(f, "{path}: {reason}"),
             SetupError::Tls(e) => write!(f, "TLS set-up: {e}"),
             SetupError::Quic(e) => write!(f, "QUIC set-up: {e}"),
+            SetupError::Http3(e) => write!(f, "HTTP/3 set-up: {e}"),
         }
     }
 }

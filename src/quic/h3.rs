@@ -138,25 +138,23 @@ pub fn response_fields(method: &str, resp: &Response) -> (Vec<Header>, bool) {
     (out, with_body)
 }
 
+/// A response's priority when the request asks for none (RFC 9218 §4): urgency 3,
+/// non-incremental.
+pub const DEFAULT_PRIORITY: (u8, bool) = (3, false);
+
 /// The `Priority` field of a request (RFC 9218 §4): urgency `u` (0 most urgent … 7, default
 /// 3) and `i`, whether the response may be sent interleaved with others of the same urgency
 /// (default false: one after the other). Members this server does not know, or values out of
 /// range, are ignored, as §4 asks.
 pub fn priority(value: &str) -> (u8, bool) {
-    let (mut urgency, mut incremental) = (3u8, false);
+    let (mut urgency, mut incremental) = DEFAULT_PRIORITY;
     for member in value.split(',') {
         let (key, val) = match member.trim().split_once('=') {
             Some((k, v)) => (k.trim(), Some(v.trim())),
             None => (member.trim(), None),
         };
         match (key, val) {
-            ("u", Some(v)) => {
-                if let Ok(u) = v.parse::<u8>() {
-                    if u <= 7 {
-                        urgency = u;
-                    }
-                }
-            }
+            ("u", Some(v)) => urgency = v.parse::<u8>().ok().filter(|u| *u <= 7).unwrap_or(urgency),
             // A bare key is the boolean true in a Structured Field dictionary (RFC 8941 §3.2).
             ("i", None) | ("i", Some("?1")) => incremental = true,
             ("i", Some("?0")) => incremental = false,

@@ -12,8 +12,10 @@
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
-//! - [`server`], [`client`]: the loops, in numbered steps; `streams` holds the server's
-//!   per-stream work (request bodies in, responses out).
+//! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
+//!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
+//!   request bodies in, responses out); `client/wire.rs` holds the client's socket steps (the
+//!   ones lab 09 replaces), `client/error.rs` the ways a fetch fails.
 
 pub mod client;
 pub mod codes;

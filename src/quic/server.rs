@@ -5,11 +5,13 @@
 //! 1. wait for a datagram, at most until the earliest timer of any connection (and take
 //!    those already queued behind it);
 //! 2. find its connection by destination connection ID, or make one (Initial packets only:
-//!    Version Negotiation, Retry and address validation happen here);
+//!    the admission steps 2a–2g of `server/admission.rs`, where Version Negotiation, Retry
+//!    and address validation happen);
 //! 3. feed the datagram to quiche;
 //! 4. fire the timers that expired (loss detection, idle timeout);
 //! 5. collect the answers of handlers that finished;
-//! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler;
+//! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler (6a–6d in
+//!    `Server::http3`; the per-stream work is in `streams.rs`);
 //! 7. send every connection's packets until quiche has nothing left;
 //! 8. forget closed connections, saying why they closed.
 //!
@@ -20,24 +22,22 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use quiche::h3::NameValue;
 
 use super::codes;
-use super::config::{self, Identity, MAX_DATAGRAM, SetupError, Transport};
+use super::config::{self, Identity, SetupError, Transport};
 use super::h3;
-use super::packet::{self, Form, LongType};
-use super::streams::{Client, Incoming, closed, push_response, queue, queue_with, read_body};
+use super::packet;
+use super::streams::{Client, closed, events, open_http3, push_response, queue_with};
 use super::token::Minter;
 use super::udp;
 use crate::http::handler::Handler;
 use crate::http::message::{Request, Response};
 use crate::trace::{self, Layer};
+
+mod admission;
 
 /// The server's settings (the flags of `netlab h3 serve`).
 #[derive(Clone, Debug)]
@@ -64,10 +64,6 @@ impl Default for Config {
 
 /// Our connection IDs are this long (RFC 9000 §5.1 lets the issuer choose up to 20).
 const CID_LEN: usize = 16;
-
-/// "A server MUST discard an Initial packet that is carried in a UDP datagram with a
-/// payload that is smaller than ... 1200 bytes" (RFC 9000 §14.1).
-const MIN_INITIAL_DATAGRAM: usize = 1200;
 
 /// Handlers running at once, across connections; beyond, a request is answered 503 at once
 /// (each handler has a thread of its own, and threads are not free).
@@ -120,14 +116,6 @@ impl std::fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// Seconds since 1970: the clock of Retry tokens.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Serves HTTP/3 on `socket` until `stop` is set (and an empty datagram wakes the loop).
 pub fn serve(
     socket: UdpSocket,
@@ -138,8 +126,7 @@ pub fn serve(
 ) -> Result<(), ServeError> {
     let _role = trace::default_role("server");
     let quic = config::server(identity, &config.transport).map_err(ServeError::Setup)?;
-    let h3 =
-        quiche::h3::Config::new().map_err(|e| ServeError::Setup(SetupError::Tls(e.to_string())))?;
+    let h3 = quiche::h3::Config::new().map_err(|e| ServeError::Setup(SetupError::Http3(e)))?;
     let rng = ring::rand::SystemRandom::new();
     let unspecified = |_| ServeError::Io(io::Error::other("no random numbers for keys"));
     let minter = Minter::new().map_err(unspecified)?;
@@ -322,303 +309,28 @@ impl Server {
         }
     }
 
-    /// A datagram for no known connection: only an Initial may start one.
-    fn new_connection(
-        &mut self,
-        header: &packet::Header,
-        datagram_len: usize,
-        from: SocketAddr,
-    ) -> Option<Vec<u8>> {
-        let mut out = [0u8; MAX_DATAGRAM];
-        let version_ok = quiche::version_is_supported(header.version);
-        let initial = matches!(
-            header.form,
-            Form::Long {
-                ty: LongType::Initial,
-                ..
-            }
-        );
-        if !(initial || matches!(header.form, Form::OtherVersion)) {
-            // A short header for a connection we do not know (it closed, or never was);
-            // a stateless reset (RFC 9000 §10.3) is not sent by this server.
-            trace::event(Layer::Quic, || {
-                format!(
-                    "dropped: no connection for dcid={}",
-                    packet::hex(&header.dcid)
-                )
-            });
-            return None;
-        }
-        if datagram_len < MIN_INITIAL_DATAGRAM {
-            trace::event(Layer::Quic, || {
-                format!(
-                    "dropped: a first datagram of {datagram_len} bytes, under the 1200 an Initial needs (RFC 9000 §14.1)"
-                )
-            });
-            return None;
-        }
-        let scid_in = quiche::ConnectionId::from_ref(&header.scid);
-        let dcid_in = quiche::ConnectionId::from_ref(&header.dcid);
-        if !version_ok {
-            // Version Negotiation (RFC 9000 §6): the versions we speak, then the client picks.
-            let Ok(n) = quiche::negotiate_version(&scid_in, &dcid_in, &mut out) else {
-                return None;
-            };
-            trace::sent(Layer::Quic, || {
-                format!(
-                    "Version Negotiation to {from}: version 0x{:08x} not spoken, offering 0x{:08x}",
-                    header.version,
-                    quiche::PROTOCOL_VERSION
-                )
-            });
-            udp::send(&self.socket, &out[..n], from);
-            return None;
-        }
-        if self.clients.len() >= self.config.max_connections {
-            trace::event(Layer::Quic, || {
-                format!(
-                    "dropped: {} connections already open (--max-connections)",
-                    self.clients.len()
-                )
-            });
-            return None;
-        }
-        let token_bytes: &[u8] = match &header.form {
-            Form::Long { token, .. } => token,
-            _ => &[],
-        };
-        let (scid, odcid) = if self.config.retry {
-            if token_bytes.is_empty() {
-                // Stateless Retry (RFC 9000 §8.1.2): no state kept, a token that proves
-                // the address, and a new connection ID the client must use.
-                let new_cid = self.derive_cid(&header.dcid);
-                let new_scid = quiche::ConnectionId::from_ref(&new_cid);
-                let token = self.minter.mint(&from, &header.dcid, unix_now());
-                let Ok(n) = quiche::retry(
-                    &scid_in,
-                    &dcid_in,
-                    &new_scid,
-                    &token,
-                    header.version,
-                    &mut out,
-                ) else {
-                    return None;
-                };
-                trace::sent(Layer::Quic, || {
-                    format!(
-                        "Retry to {from}: new scid={}, address-validation token {} bytes (HMAC over address, original dcid, time)",
-                        packet::hex(&new_cid),
-                        token.len()
-                    )
-                });
-                udp::send(&self.socket, &out[..n], from);
-                return None;
-            }
-            match self.minter.validate(&from, token_bytes, unix_now()) {
-                // The token must come back to the connection ID the Retry handed out with it
-                // (derived from the original DCID), not be replayed toward another.
-                Ok(odcid) if header.dcid != self.derive_cid(&odcid) => {
-                    trace::event(Layer::Quic, || {
-                        format!(
-                            "dropped Initial from {from}: a valid token sent to dcid={}, not to the one its Retry gave",
-                            packet::hex(&header.dcid)
-                        )
-                    });
-                    return None;
-                }
-                Ok(odcid) => {
-                    trace::event(Layer::Quic, || {
-                        format!(
-                            "{from}: Retry token valid: address validated, original dcid={}",
-                            packet::hex(&odcid)
-                        )
-                    });
-                    (header.dcid.clone(), Some(odcid))
-                }
-                Err(e) => {
-                    // "If a server receives a client Initial that contains an invalid Retry
-                    // token ... it MUST discard the packet" or close with INVALID_TOKEN
-                    // (RFC 9000 §8.1.2): this server discards.
-                    trace::event(Layer::Quic, || format!("dropped Initial from {from}: {e}"));
-                    return None;
-                }
-            }
-        } else {
-            (self.derive_cid(&header.dcid), None)
-        };
-        if scid.len() != CID_LEN {
-            trace::event(Layer::Quic, || {
-                format!(
-                    "dropped: a token-bearing Initial to a dcid we never issued ({})",
-                    packet::hex(&scid)
-                )
-            });
-            return None;
-        }
-        let scid_ref = quiche::ConnectionId::from_ref(&scid);
-        let odcid_ref = odcid.as_ref().map(|o| quiche::ConnectionId::from_ref(o));
-        let mut conn = match quiche::accept(
-            &scid_ref,
-            odcid_ref.as_ref(),
-            self.local,
-            from,
-            &mut self.quic,
-        ) {
-            Ok(c) => c,
-            Err(e) => {
-                trace::event(Layer::Quic, || format!("could not accept {from}: {e}"));
-                return None;
-            }
-        };
-        let id = packet::hex(&scid[..4]);
-        config::keylog(&mut conn);
-        if let Some(dir) = &self.config.transport.qlog_dir {
-            let dir: PathBuf = dir.clone();
-            if let Some(path) = config::qlog(&mut conn, &dir, "server", &packet::hex(&scid)) {
-                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
-            }
-        }
-        trace::event(Layer::Quic, || {
-            format!(
-                "{id}: new connection from {from}, our scid={}, client's scid={}",
-                packet::hex(&scid),
-                packet::hex(&header.scid)
-            )
-        });
-        self.clients.insert(
-            scid.clone(),
-            Client {
-                conn,
-                http3: None,
-                peer: from,
-                id,
-                incoming: HashMap::new(),
-                outgoing: HashMap::new(),
-                started: Instant::now(),
-                requests: 0,
-                buffered: 0,
-            },
-        );
-        Some(scid)
-    }
-
-    /// Step 6 for one connection: HTTP/3 events, then responses waiting for credit.
+    /// Step 6 for one connection: HTTP/3 opened once QUIC is up, its events, responses
+    /// waiting for credit, then the handlers of requests that are complete.
     fn http3(&mut self, cid: &[u8]) {
         let Some(c) = self.clients.get_mut(cid) else {
             return;
         };
-        if c.http3.is_none() && (c.conn.is_established() || c.conn.is_in_early_data()) {
-            // HTTP/3 opens its control stream and QPACK streams once QUIC is up (RFC 9114 §6.2).
-            match quiche::h3::Connection::with_transport(&mut c.conn, &self.h3) {
-                Ok(h) => {
-                    trace::event(Layer::H3, || {
-                        format!(
-                            "{}: HTTP/3 ready (control stream, QPACK encoder and decoder streams, SETTINGS sent)",
-                            c.id
-                        )
-                    });
-                    c.http3 = Some(h);
-                }
-                Err(e) => {
-                    trace::event(Layer::H3, || format!("{}: HTTP/3 set-up failed: {e}", c.id));
-                    let _ = c.conn.close(
-                        true,
-                        codes::H3_GENERAL_PROTOCOL_ERROR,
-                        b"HTTP/3 set-up failed",
-                    );
-                    return;
-                }
-            }
+        // 6a. HTTP/3's control stream and QPACK streams once QUIC is up (RFC 9114 §6.2).
+        if !open_http3(c, &self.h3) {
+            return;
         }
         let Some(mut http3) = c.http3.take() else {
             return;
         };
-        let mut ready = Vec::new();
-        loop {
-            match http3.poll(&mut c.conn) {
-                Ok((stream, quiche::h3::Event::Headers { list, more_frames })) => {
-                    trace::received(Layer::H3, || {
-                        format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(&list))
-                    });
-                    // A second HEADERS on a request stream is its trailer section (RFC 9114 §4.1).
-                    if let Some(incoming) = c.incoming.get_mut(&stream) {
-                        for f in &list {
-                            incoming.request.trailers.append_latin1(f.name(), f.value());
-                        }
-                        continue;
-                    }
-                    match h3::request(&list) {
-                        Ok(request) => {
-                            c.requests += 1;
-                            let incoming = Incoming {
-                                request,
-                                refused: false,
-                            };
-                            if more_frames {
-                                c.incoming.insert(stream, incoming);
-                            } else {
-                                ready.push((stream, incoming.request));
-                            }
-                        }
-                        Err(e) => {
-                            trace::event(Layer::H3, || {
-                                format!("{}: stream {stream}: malformed request: {e}", c.id)
-                            });
-                            let resp =
-                                Response::text(400, &format!("malformed HTTP/3 request: {e}"));
-                            queue(c, &mut http3, stream, "GET", resp);
-                        }
-                    }
-                }
-                Ok((stream, quiche::h3::Event::Data)) => {
-                    read_body(c, &mut http3, stream, self.config.max_body);
-                }
-                Ok((stream, quiche::h3::Event::Finished)) => {
-                    if let Some(incoming) = c.incoming.remove(&stream) {
-                        c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
-                        trace::received(Layer::H3, || {
-                            format!(
-                                "{}: stream {stream} finished: request body {} bytes",
-                                c.id,
-                                incoming.request.body.len()
-                            )
-                        });
-                        if !incoming.refused {
-                            ready.push((stream, incoming.request));
-                        }
-                    }
-                }
-                Ok((stream, quiche::h3::Event::Reset(code))) => {
-                    trace::received(Layer::H3, || {
-                        format!(
-                            "{}: stream {stream} reset by the client: {}",
-                            c.id,
-                            codes::application(code)
-                        )
-                    });
-                    if let Some(gone) = c.incoming.remove(&stream) {
-                        c.buffered = c.buffered.saturating_sub(gone.request.body.len());
-                    }
-                    c.outgoing.remove(&stream);
-                }
-                Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
-                Ok((id, quiche::h3::Event::GoAway)) => {
-                    trace::received(Layer::H3, || format!("{}: GOAWAY id={id}", c.id));
-                }
-                Err(quiche::h3::Error::Done) => break,
-                Err(e) => {
-                    // quiche has closed the connection with the matching H3 error code.
-                    trace::event(Layer::H3, || format!("{}: HTTP/3 error: {e}", c.id));
-                    break;
-                }
-            }
-        }
-        // Responses that could not go out completely: continue where they stopped.
+        // 6b. Every event quiche has: requests' fields, bodies, ends, resets.
+        let ready = events(c, &mut http3, self.config.max_body);
+        // 6c. Responses that could not go out completely: continue where they stopped.
         let waiting: Vec<u64> = c.outgoing.keys().copied().collect();
         for stream in waiting {
             push_response(c, &mut http3, stream);
         }
         c.http3 = Some(http3);
+        // 6d. Complete requests to their handlers.
         for (stream, request) in ready {
             self.dispatch(cid.to_vec(), stream, request);
         }
@@ -634,7 +346,7 @@ impl Server {
                 cid,
                 stream,
                 method: request.method.clone(),
-                priority: (3, false),
+                priority: h3::DEFAULT_PRIORITY,
                 response: Response::text(503, "too many requests in progress; try again"),
             });
             wake(self.local);
@@ -683,7 +395,7 @@ impl Server {
                 cid: cid_again,
                 stream,
                 method: method_again,
-                priority: (3, false),
+                priority: h3::DEFAULT_PRIORITY,
                 response: Response::text(503, "the server cannot take this request now"),
             });
             wake(self.local);
@@ -699,7 +411,7 @@ impl Server {
             return;
         };
         let (urgency, incremental) = done.priority;
-        if (urgency, incremental) != (3, false) {
+        if (urgency, incremental) != h3::DEFAULT_PRIORITY {
             trace::event(Layer::H3, || {
                 format!(
                     "{}: stream {}: priority u={urgency}{} (RFC 9218){}",

@@ -1,11 +1,14 @@
-//! The HTTP/3 streams of one server connection (RFC 9114 §4.1): a request's body arriving
-//! in DATA frames (with the limits that keep one client from holding the server's memory),
+//! The HTTP/3 streams of one server connection (RFC 9114 §4.1): HTTP/3 opened once QUIC is
+//! up and its events polled (steps 6a and 6b of the loop in `server.rs`), a request's body
+//! arriving in DATA frames (with the limits that keep one client from holding the server's memory),
 //! and a response going out as flow control allows — HEADERS first, then DATA, continued
 //! turn after turn of the loop in `server.rs` until quiche has taken it all.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+use quiche::h3::NameValue;
 
 use super::codes;
 use super::h3;
@@ -129,34 +132,12 @@ pub(super) fn queue_with(
 
 /// Sends as much of a queued response as quiche takes now; keeps the rest for later turns.
 pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) {
+    if !push_fields(c, http3, stream) {
+        return;
+    }
     let Some(out) = c.outgoing.get_mut(&stream) else {
         return;
     };
-    if let Some(fields) = &out.fields {
-        let fin = out.body.is_empty();
-        match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
-            Ok(()) => {
-                trace::sent(Layer::H3, || {
-                    format!(
-                        "{}: HEADERS stream={stream} {}{}",
-                        c.id,
-                        h3::describe(fields),
-                        if fin { " (FIN)" } else { "" }
-                    )
-                });
-                out.fields = None;
-            }
-            // Not enough credit for the fields yet: the next turn tries again.
-            Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => return,
-            Err(e) => {
-                trace::event(Layer::H3, || {
-                    format!("{}: stream {stream}: cannot respond: {e}", c.id)
-                });
-                c.outgoing.remove(&stream);
-                return;
-            }
-        }
-    }
     while out.written < out.body.len() {
         match http3.send_body(&mut c.conn, stream, &out.body[out.written..], true) {
             Ok(n) => out.written += n,
@@ -171,14 +152,46 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
             }
         }
     }
-    if out.written >= out.body.len() {
-        let n = out.body.len();
-        if n > 0 {
+    let n = out.body.len();
+    if n > 0 {
+        trace::sent(Layer::H3, || {
+            format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+        });
+    }
+    c.outgoing.remove(&stream);
+}
+
+/// A queued response's HEADERS, unless already sent: `true` when its body may follow.
+fn push_fields(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) -> bool {
+    let Some(out) = c.outgoing.get_mut(&stream) else {
+        return false;
+    };
+    let Some(fields) = &out.fields else {
+        return true;
+    };
+    let fin = out.body.is_empty();
+    match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
+        Ok(()) => {
             trace::sent(Layer::H3, || {
-                format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+                format!(
+                    "{}: HEADERS stream={stream} {}{}",
+                    c.id,
+                    h3::describe(fields),
+                    if fin { " (FIN)" } else { "" }
+                )
             });
+            out.fields = None;
+            true
         }
-        c.outgoing.remove(&stream);
+        // Not enough credit for the fields yet: the next turn tries again.
+        Err(quiche::h3::Error::StreamBlocked) | Err(quiche::h3::Error::Done) => false,
+        Err(e) => {
+            trace::event(Layer::H3, || {
+                format!("{}: stream {stream}: cannot respond: {e}", c.id)
+            });
+            c.outgoing.remove(&stream);
+            false
+        }
     }
 }
 
@@ -205,4 +218,139 @@ pub(super) fn closed(c: &Client) -> String {
         c.requests,
         udp::stats(&c.conn)
     )
+}
+
+/// 6a: HTTP/3 on a connection whose handshake is done (or in 0-RTT); `false` when the
+/// connection cannot go on (not up yet, or HTTP/3 failed and the connection is closing).
+pub(super) fn open_http3(c: &mut Client, config: &quiche::h3::Config) -> bool {
+    if c.http3.is_some() {
+        return true;
+    }
+    if !(c.conn.is_established() || c.conn.is_in_early_data()) {
+        return false;
+    }
+    match quiche::h3::Connection::with_transport(&mut c.conn, config) {
+        Ok(h) => {
+            trace::event(Layer::H3, || {
+                format!(
+                    "{}: HTTP/3 ready (control stream, QPACK encoder and decoder streams, SETTINGS sent)",
+                    c.id
+                )
+            });
+            c.http3 = Some(h);
+            true
+        }
+        Err(e) => {
+            trace::event(Layer::H3, || format!("{}: HTTP/3 set-up failed: {e}", c.id));
+            let _ = c.conn.close(
+                true,
+                codes::H3_GENERAL_PROTOCOL_ERROR,
+                b"HTTP/3 set-up failed",
+            );
+            false
+        }
+    }
+}
+
+/// 6b: every HTTP/3 event of one connection until `Done`; the requests now complete.
+pub(super) fn events(
+    c: &mut Client,
+    http3: &mut quiche::h3::Connection,
+    max_body: usize,
+) -> Vec<(u64, Request)> {
+    let mut ready = Vec::new();
+    loop {
+        match http3.poll(&mut c.conn) {
+            Ok((stream, quiche::h3::Event::Headers { list, more_frames })) => {
+                let done = request_fields(c, http3, stream, &list, more_frames);
+                ready.extend(done.map(|r| (stream, r)));
+            }
+            Ok((stream, quiche::h3::Event::Data)) => read_body(c, http3, stream, max_body),
+            Ok((stream, quiche::h3::Event::Finished)) => {
+                ready.extend(request_finished(c, stream).map(|r| (stream, r)));
+            }
+            Ok((stream, quiche::h3::Event::Reset(code))) => request_reset(c, stream, code),
+            Ok((_, quiche::h3::Event::PriorityUpdate)) => {}
+            Ok((id, quiche::h3::Event::GoAway)) => {
+                trace::received(Layer::H3, || format!("{}: GOAWAY id={id}", c.id));
+            }
+            Err(quiche::h3::Error::Done) => break,
+            Err(e) => {
+                // quiche has closed the connection with the matching H3 error code.
+                trace::event(Layer::H3, || format!("{}: HTTP/3 error: {e}", c.id));
+                break;
+            }
+        }
+    }
+    ready
+}
+
+/// A request's fields (or its trailers): the request, when no body follows.
+fn request_fields(
+    c: &mut Client,
+    http3: &mut quiche::h3::Connection,
+    stream: u64,
+    list: &[quiche::h3::Header],
+    more_frames: bool,
+) -> Option<Request> {
+    trace::received(Layer::H3, || {
+        format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(list))
+    });
+    // A second HEADERS on a request stream is its trailer section (RFC 9114 §4.1).
+    if let Some(incoming) = c.incoming.get_mut(&stream) {
+        for f in list {
+            incoming.request.trailers.append_latin1(f.name(), f.value());
+        }
+        return None;
+    }
+    let request = match h3::request(list) {
+        Ok(request) => request,
+        Err(e) => {
+            trace::event(Layer::H3, || {
+                format!("{}: stream {stream}: malformed request: {e}", c.id)
+            });
+            let resp = Response::text(400, &format!("malformed HTTP/3 request: {e}"));
+            queue(c, http3, stream, "GET", resp);
+            return None;
+        }
+    };
+    c.requests += 1;
+    if !more_frames {
+        return Some(request);
+    }
+    let incoming = Incoming {
+        request,
+        refused: false,
+    };
+    c.incoming.insert(stream, incoming);
+    None
+}
+
+/// The end of a request stream: the request, unless its body was refused (413 is queued).
+fn request_finished(c: &mut Client, stream: u64) -> Option<Request> {
+    let incoming = c.incoming.remove(&stream)?;
+    c.buffered = c.buffered.saturating_sub(incoming.request.body.len());
+    trace::received(Layer::H3, || {
+        format!(
+            "{}: stream {stream} finished: request body {} bytes",
+            c.id,
+            incoming.request.body.len()
+        )
+    });
+    (!incoming.refused).then_some(incoming.request)
+}
+
+/// The client reset a request stream: forget what it had sent and what we meant to answer.
+fn request_reset(c: &mut Client, stream: u64, code: u64) {
+    trace::received(Layer::H3, || {
+        format!(
+            "{}: stream {stream} reset by the client: {}",
+            c.id,
+            codes::application(code)
+        )
+    });
+    if let Some(gone) = c.incoming.remove(&stream) {
+        c.buffered = c.buffered.saturating_sub(gone.request.body.len());
+    }
+    c.outgoing.remove(&stream);
 }

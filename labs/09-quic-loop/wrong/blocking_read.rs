@@ -39,7 +39,7 @@ pub fn receive(
     Ok(())
 }
 
-/// Step 7: send every datagram quiche has ready, until it says `Done`.
+/// Step 9: send every datagram quiche has ready, until it says `Done`.
 pub fn send(conn: &mut quiche::Connection, socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
     let mut out = [0u8; 1350];
     loop {

@@ -1,4 +1,4 @@
-//! Lab 09, wrong on purpose: step 7 sends one datagram per turn instead of all quiche has ready.
+//! Lab 09, wrong on purpose: step 9 sends one datagram per turn instead of all quiche has ready.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -39,7 +39,7 @@ pub fn receive(
     Ok(())
 }
 
-/// Step 7: send every datagram quiche has ready, until it says `Done`.
+/// Step 9: send every datagram quiche has ready, until it says `Done`.
 pub fn send(conn: &mut quiche::Connection, socket: &UdpSocket, peer: SocketAddr) -> io::Result<()> {
     let mut out = [0u8; 1350];
     // One datagram, then back to the loop: the rest waits for the next turn.
