@@ -46,7 +46,7 @@ struct StepResult {
 /// `W` names the wrong solution: the lab's `WrongName` (see [`wrong_solutions!`]), or its
 /// file name for a check that still lists its wrong solutions by hand.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Subject<W = String> {
+pub enum Subject<W> {
     Student,
     Solution,
     Wrong(W),
@@ -78,7 +78,6 @@ pub struct Wrong<W: 'static> {
 /// whose `match` has one arm per file and no catch-all: a file missing from the list does
 /// not compile into the check, and a name not in it is a usage error (exit 2).
 /// `--list-wrong` prints the table; tests/labs.rs compares it with the folder.
-#[allow(unused_macros)] // a check that lists its wrong solutions by hand (labs 09, 10, for now)
 macro_rules! wrong_solutions {
     (
         fn $pick:ident($m:ident) -> $ty:ty $body:block
@@ -126,12 +125,10 @@ macro_rules! wrong_solutions {
         }
     };
 }
-#[allow(unused_imports)]
 pub(crate) use wrong_solutions;
 
 /// What `Check::start` accepts as the lab's wrong solutions: the table of
-/// [`wrong_solutions!`], or (until labs 09 and 10 are converted; then remove it) a plain
-/// list of file names.
+/// [`wrong_solutions!`].
 pub trait WrongList {
     type Id: Clone;
     /// (name, steps it must fail, the mistake), in the order listed.
@@ -150,15 +147,6 @@ impl<W: Copy + 'static> WrongList for &[Wrong<W>] {
     }
 }
 
-impl<const N: usize> WrongList for &[&'static str; N] {
-    type Id = String;
-    fn rows(&self) -> Vec<(&'static str, &'static [usize], &'static str)> {
-        self.iter().map(|n| (*n, &[][..], "")).collect()
-    }
-    fn find(&self, name: &str) -> Option<String> {
-        self.contains(&name).then(|| name.to_string())
-    }
-}
 
 /// `--list-wrong`: one line per wrong solution, `NAME<TAB>STEPS<TAB>MISTAKE` (steps joined
 /// by commas), the lines tests/labs.rs reads.

@@ -10,18 +10,8 @@ mod common;
 mod event_loop;
 #[path = "solution.rs"]
 mod solution;
-#[path = "wrong/blocking_read.rs"]
-mod wrong_blocking_read;
-#[path = "wrong/fixed_read_timeout.rs"]
-mod wrong_fixed_read_timeout;
-#[path = "wrong/no_timers.rs"]
-mod wrong_no_timers;
-#[path = "wrong/nonblocking_spin.rs"]
-mod wrong_nonblocking_spin;
-#[path = "wrong/one_datagram_per_turn.rs"]
-mod wrong_one_datagram_per_turn;
 
-use common::{Check, Subject};
+use common::Check;
 use netlab::http::message::{Request, Response};
 use netlab::http::uri::Url;
 use netlab::l4::udp_relay::{Losses, Relay};
@@ -46,37 +36,14 @@ struct Steps {
     send: Send,
 }
 
-fn steps(subject: &Subject) -> Steps {
-    match subject {
-        Subject::Student => Steps {
-            receive: event_loop::receive,
-            send: event_loop::send,
-        },
-        Subject::Solution => Steps {
-            receive: solution::receive,
-            send: solution::send,
-        },
-        Subject::Wrong(n) if n == "no_timers" => Steps {
-            receive: wrong_no_timers::receive,
-            send: wrong_no_timers::send,
-        },
-        Subject::Wrong(n) if n == "blocking_read" => Steps {
-            receive: wrong_blocking_read::receive,
-            send: wrong_blocking_read::send,
-        },
-        Subject::Wrong(n) if n == "fixed_read_timeout" => Steps {
-            receive: wrong_fixed_read_timeout::receive,
-            send: wrong_fixed_read_timeout::send,
-        },
-        Subject::Wrong(n) if n == "nonblocking_spin" => Steps {
-            receive: wrong_nonblocking_spin::receive,
-            send: wrong_nonblocking_spin::send,
-        },
-        Subject::Wrong(_) => Steps {
-            receive: wrong_one_datagram_per_turn::receive,
-            send: wrong_one_datagram_per_turn::send,
-        },
-    }
+common::wrong_solutions! {
+    fn steps(m) -> Steps { Steps { receive: m::receive, send: m::send } }
+    student event_loop, solution solution;
+    no_timers fails [3, 4, 5]: "never fires quiche's timers, so nothing lost is resent and no idle close comes";
+    blocking_read fails [4, 5]: "waits for a datagram with no timeout, so a due timer never fires";
+    fixed_read_timeout fails [4]: "waits a fixed 2 s instead of conn.timeout(), so timers fire late";
+    nonblocking_spin fails [5]: "reads without waiting, so the loop spins while nothing arrives";
+    one_datagram_per_turn fails [2]: "sends one datagram per turn, not all quiche has ready";
 }
 
 /// 1 MB that is not all zeros, the same on both sides.
@@ -323,13 +290,7 @@ fn main() {
     let (mut check, subject) = Check::start(
         "09 (the QUIC loop: waiting, timers, sending)",
         "labs/09-quic-loop/event_loop.rs",
-        &[
-            "blocking_read",
-            "fixed_read_timeout",
-            "no_timers",
-            "nonblocking_spin",
-            "one_datagram_per_turn",
-        ],
+        WRONG,
         Duration::from_secs(80),
     );
     let s = steps(&subject);
