@@ -53,8 +53,9 @@ const TOUR: Command = Command {
 fn tour_help() -> String {
     let mut out = cli::help(&TOUR);
     out.push_str("\nsections (netlab tour --list shows their steps):\n");
+    let width = tour::name_width();
     for s in tour::SECTIONS {
-        out.push_str(&format!("  {:<6} {}\n", s.name, s.title));
+        out.push_str(&format!("  {:<width$} {}\n", s.name, s.title));
     }
     out.push_str(
         "\nOn a terminal the tour pauses before each step (Enter to go on); through a pipe it\n\
@@ -186,6 +187,8 @@ fn tour_cmd(m: &Matches) -> Result<(), CliError> {
     if !m.on("quiet") && std::env::var_os("NETLAB_TRACE").is_none() {
         trace::enable_all();
     }
+    // Before any thread starts: a tour cut short by a signal still removes its keys.
+    netlab::guide::remove_temp_dirs_on_signals();
     let mut guide = Guide::new(Box::new(cli::Stdout));
     // Pause for a reader at a terminal; a pipe, --no-pause or one step runs straight through.
     let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();

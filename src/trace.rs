@@ -36,11 +36,12 @@
 //! ```
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A protocol layer that can be traced. The name in brackets is the one `NETLAB_TRACE` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,15 +310,285 @@ pub fn step(layer: Layer, dir: Dir, message: impl FnOnce() -> String) {
     if !is_on(layer) {
         return;
     }
-    let mut line = format_line(layer, dir, &message());
-    line.push('\n');
+    let message = message();
+    // The summary's lock is taken before the sink's and held while writing, so a run's
+    // summary and the line that ended it come out in the order they were decided.
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    match runs.as_mut() {
+        Some(runs) => runs.line(layer, dir, &message, &mut lines),
+        None => lines.push(format_line(layer, dir, &message)),
+    }
+    write_lines(&lines);
+    LAST_LINE.store(elapsed_ms(), Ordering::Relaxed);
+}
+
+/// Writes finished lines to the sink, each with its newline, in one write.
+fn write_lines(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
     // One write per line, under one lock, so threads never interleave inside a line.
     // A poisoned lock only means another thread panicked while tracing: keep going.
     let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
     let _ = match guard.as_mut() {
-        Some(sink) => sink.write_all(line.as_bytes()),
-        None => std::io::stderr().lock().write_all(line.as_bytes()),
+        Some(sink) => sink.write_all(text.as_bytes()),
+        None => std::io::stderr().lock().write_all(text.as_bytes()),
     };
+}
+
+/// Milliseconds since this process first asked (for [`settle`]'s idea of "quiet").
+fn elapsed_ms() -> u64 {
+    let start = EPOCH.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// When the last line was written, in [`elapsed_ms`].
+static LAST_LINE: AtomicU64 = AtomicU64::new(0);
+
+/// Waits until no line has been written for `quiet`, or `limit` has passed. The tour calls
+/// it before a step's heading: a server thread notices a close only after the client has
+/// returned, and its "closed" line belongs to the step that closed it, not to the next one.
+pub fn settle(quiet: Duration, limit: Duration) {
+    let started = Instant::now();
+    let quiet_ms = u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX);
+    while started.elapsed() < limit {
+        let since = elapsed_ms().saturating_sub(LAST_LINE.load(Ordering::Relaxed));
+        if since >= quiet_ms {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Summarised runs, when [`summarise`] switched them on (the tour); `None` prints every line.
+static RUNS: Mutex<Option<Runs>> = Mutex::new(None);
+
+/// Summarises repeated lines from now on (`true`) or prints every line again (`false`,
+/// after writing what is pending). The tour shows each kind of step once: the first line
+/// of a kind is printed, the next ones of the same kind (the same text once numbers and
+/// hex are set aside, from the same role, layer and direction) are counted, and when a
+/// line of a new kind comes, one line says how many there were and what changed from the
+/// first to the last. A `--trace` run outside the tour prints every line in full.
+pub fn summarise(on: bool) {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+    }
+    *runs = on.then(Runs::default);
+    write_lines(&lines);
+}
+
+/// The runs counted so far are written now (the narration is about to speak of them).
+pub fn summary_flush() {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+    }
+    write_lines(&lines);
+}
+
+/// A step ends: the runs are written, and how many lines were left out as repeats.
+pub fn summary_step() {
+    summary_end(false);
+}
+
+/// A new section begins: the runs counted so far are written, and every kind of line will
+/// be shown once again.
+pub fn summary_break() {
+    summary_end(true);
+}
+
+fn summary_end(forget: bool) {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+        r.tally(&mut lines);
+        if forget {
+            r.seen.clear();
+            r.shown.clear();
+        }
+    }
+    write_lines(&lines);
+}
+
+/// The kinds of line shown since the last break, and the repeats being counted.
+#[derive(Default)]
+struct Runs {
+    /// Kind (see [`shape`]) → the message of the line that showed it.
+    seen: HashMap<String, String>,
+    /// Every line shown in full (role, layer, arrow and message): shown again, it says
+    /// nothing new, and is only counted.
+    shown: HashSet<String>,
+    /// Lines of a kind already shown, with other numbers, not yet written, in the order
+    /// their first one came.
+    pending: Vec<Run>,
+    /// Lines left out since the last break because they repeated one shown, word for word.
+    repeats: usize,
+}
+
+/// Held lines of one kind, and the thread's role that printed them.
+struct Run {
+    kind: String,
+    layer: Layer,
+    dir: Dir,
+    role: Option<&'static str>,
+    first: String,
+    last: String,
+    count: usize,
+}
+
+impl Runs {
+    fn line(&mut self, layer: Layer, dir: Dir, message: &str, out: &mut Vec<String>) {
+        let role = current_role();
+        let who = format!("{} {} {}", role.unwrap_or(""), layer.name(), dir.arrow());
+        // 1. Word for word a line shown before: counted, not shown.
+        if self.shown.contains(&format!("{who} {message}")) {
+            self.repeats += 1;
+            return;
+        }
+        let kind = format!("{who} {}", shape(message));
+        // 2. A new kind of line: what was held is written, then the line.
+        let Some(first) = self.seen.get(&kind) else {
+            self.flush(out);
+            out.push(format_line(layer, dir, message));
+            self.shown.insert(format!("{who} {message}"));
+            self.seen.insert(kind, message.to_string());
+            return;
+        };
+        // 3. A kind shown before, with other numbers: held, to be summed up.
+        match self.pending.iter_mut().find(|r| r.kind == kind) {
+            Some(run) => {
+                run.count += 1;
+                run.last = message.to_string();
+            }
+            None => self.pending.push(Run {
+                first: first.clone(),
+                kind,
+                layer,
+                dir,
+                role,
+                last: message.to_string(),
+                count: 1,
+            }),
+        }
+    }
+
+    /// Writes what was held: a single line as it was, a run as one line, and the count of
+    /// word-for-word repeats; each with the role of the thread that printed it.
+    fn flush(&mut self, out: &mut Vec<String>) {
+        for run in std::mem::take(&mut self.pending) {
+            let _as = RoleGuard(ROLE.with(|r| r.replace(run.role)));
+            if run.count == 1 {
+                out.push(format_line(run.layer, run.dir, &run.last));
+                let who = format!(
+                    "{} {} {}",
+                    run.role.unwrap_or(""),
+                    run.layer.name(),
+                    run.dir.arrow()
+                );
+                self.shown.insert(format!("{who} {}", run.last));
+            } else {
+                out.push(format_line(run.layer, run.dir, &run_summary(&run)));
+            }
+        }
+    }
+
+    /// One line for the lines left out word for word, at the end of a step.
+    fn tally(&mut self, out: &mut Vec<String>) {
+        if self.repeats > 0 {
+            let _none = RoleGuard(ROLE.with(|c| c.replace(None)));
+            let text = format!(
+                "{} more trace lines left out: each repeated, word for word, one shown above",
+                std::mem::take(&mut self.repeats)
+            );
+            out.push(format_line(Layer::Tour, Dir::Event, &text));
+        }
+    }
+}
+
+/// The kind of a trace message: every word that holds a digit (a count, a number, an
+/// address, a connection ID in hex) becomes `#`, so that `DATA stream=3 length=16384` and
+/// `DATA stream=5 length=912` are one kind.
+fn shape(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let end_word = |word: &mut String, out: &mut String| {
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            end_word(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    end_word(&mut word, &mut out);
+    out
+}
+
+/// `… 9 more like "DATA stream=1 length=16384"; first→last: stream=1→19, length=16384→912`.
+fn run_summary(run: &Run) -> String {
+    let head = format!("… {} more like \"{}\"", run.count, cut(&run.first, 50));
+    let a: Vec<&str> = run.first.split_whitespace().collect();
+    let b: Vec<&str> = run.last.split_whitespace().collect();
+    let changed: Vec<String> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x != y)
+        .map(|(x, y)| changed(x, y))
+        .collect();
+    match changed.len() {
+        _ if a.len() != b.len() => format!("{head}, the last: {}", cut(&run.last, 70)),
+        0 => format!("{head}, each the same"),
+        1..=3 => format!("{head}; first→last: {}", changed.join(", ")),
+        _ => format!("{head}, the last: {}", cut(&run.last, 70)),
+    }
+}
+
+/// One word's change from the first line of a run to its last: `stream=1→19` (the common
+/// start written once).
+fn changed(first: &str, last: &str) -> String {
+    let common = first
+        .char_indices()
+        .zip(last.chars())
+        .take_while(|((_, a), b)| a == b)
+        .map(|((i, a), _)| i + a.len_utf8())
+        .last()
+        .unwrap_or(0);
+    // Keep the name of a `name=value` word, and whole numbers.
+    let keep = first[..common].rfind(['=', ':', '(']).map_or(0, |i| i + 1);
+    format!(
+        "{}{}→{}",
+        cut(&first[..keep], 16),
+        cut(&first[keep..], 16),
+        cut(&last[keep..], 16)
+    )
+}
+
+/// At most `max` characters of `s`, `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 /// `[layer] → …`: something this program sent.

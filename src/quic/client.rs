@@ -208,7 +208,7 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
             } else {
                 "verifying the server's certificate"
             },
-            packet::hex(&scid)
+            packet::cid(&scid)
         )
     });
 
