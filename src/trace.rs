@@ -416,6 +416,7 @@ fn summary_end(forget: bool) {
         if forget {
             r.seen.clear();
             r.shown.clear();
+            r.sent_blocks.clear();
         }
     }
     write_lines(&lines);
@@ -434,6 +435,9 @@ struct Runs {
     pending: Vec<Run>,
     /// Lines left out since the last break because they repeated one shown, word for word.
     repeats: usize,
+    /// The indented lines of sent blocks (a head's lines, a header block's fields), by
+    /// layer: the receiving end's copy of them says nothing new.
+    sent_blocks: HashSet<String>,
 }
 
 /// Held lines of one kind, and the thread's role that printed them.
@@ -451,8 +455,15 @@ impl Runs {
     fn line(&mut self, layer: Layer, dir: Dir, message: &str, out: &mut Vec<String>) {
         let role = current_role();
         let who = format!("{} {} {}", role.unwrap_or(""), layer.name(), dir.arrow());
-        // 1. Word for word a line shown before: counted, not shown.
-        if self.shown.contains(&format!("{who} {message}")) {
+        // 1. Word for word a line shown before, or a line of a block received as the
+        //    other end printed it when sending (a field of a head, of a header block):
+        //    counted, not shown.
+        let block = format!("{} {message}", layer.name());
+        let echo = dir == Dir::Received && self.sent_blocks.contains(&block);
+        if dir == Dir::Sent && message.starts_with("  ") {
+            self.sent_blocks.insert(block);
+        }
+        if echo || self.shown.contains(&format!("{who} {message}")) {
             self.repeats += 1;
             return;
         }
@@ -508,7 +519,7 @@ impl Runs {
         if self.repeats > 0 {
             let _none = RoleGuard(ROLE.with(|c| c.replace(None)));
             let text = format!(
-                "{} more trace lines left out: each repeated, word for word, one shown above",
+                "{} more trace lines left out: each repeated, word for word, a line shown above",
                 std::mem::take(&mut self.repeats)
             );
             out.push(format_line(Layer::Tour, Dir::Event, &text));

@@ -30,7 +30,7 @@ fn measure_all() -> Result<Measured, (&'static str, String)> {
 /// The summary section: the table of `netlab compare`, with the trace of its runs left out.
 pub fn run(g: &mut Guide) -> Result<(), TourError> {
     g.step("one note over every transport of the course: round trips, bytes on the wire, time");
-    g.say("Every exchange below was traced step by step in its own section; here they run with the trace off (some 10,000 lines, mostly DATA and QUIC packets of the bulk transfers), and only what they measured is shown.");
+    g.say("The exchanges behind this table run with the trace off (each was traced step by step in its own section; here they would be some 10,000 lines, mostly the packets of the bulk transfers): only what they measured is shown.");
     // The runs are silent: the table is the lesson here, not the packets behind it.
     let layers = trace::layers();
     trace::restore(0);

@@ -391,11 +391,28 @@ fn hidden(packets: &[Header]) -> &'static str {
         .count();
     match (short, long) {
         (true, 0) => " (key phase + packet number masked, frames encrypted)",
-        (true, _) => " (key phases + packet numbers masked, frames encrypted)",
+        (true, _) => " (packet numbers + key phase masked, frames encrypted)",
         (false, 0) => "",
         (false, 1) => " (packet number masked, frames encrypted)",
         (false, _) => " (packet numbers masked, frames encrypted)",
     }
+}
+
+/// A packet after the first of its datagram, without the version and connection IDs it
+/// shares with the first: coalesced packets carry the same Destination Connection ID
+/// (RFC 9000 §12.2), and the line names it once.
+fn coalesced(p: &Header, first: &Header) -> String {
+    let mut text = p.to_string();
+    if p.version == first.version {
+        text = text.replacen(&format!(" v{}", p.version), "", 1);
+    }
+    if p.dcid == first.dcid {
+        text = text.replacen(&format!(" dcid={}", cid(&p.dcid)), "", 1);
+        if p.scid == first.scid {
+            text = text.replacen(&format!(" scid={}", cid(&p.scid)), "", 1);
+        }
+    }
+    text
 }
 
 /// One line for a whole datagram: its packets joined, then what they hide; or why it
@@ -403,7 +420,14 @@ fn hidden(packets: &[Header]) -> &'static str {
 pub fn describe_datagram(bytes: &[u8], short_dcid_len: usize) -> String {
     match decode_datagram(bytes, short_dcid_len) {
         Ok(packets) => {
-            let parts: Vec<String> = packets.iter().map(|p| p.to_string()).collect();
+            let parts: Vec<String> = packets
+                .iter()
+                .enumerate()
+                .map(|(i, p)| match i {
+                    0 => p.to_string(),
+                    _ => coalesced(p, &packets[0]),
+                })
+                .collect();
             format!("{}{}", parts.join(" + "), hidden(&packets))
         }
         Err(e) => format!("undecodable: {e}"),
@@ -465,7 +489,7 @@ mod tests {
             }
         ));
         assert!(describe_datagram(&d, 8).ends_with(
-            " + Handshake v1 dcid=- scid=- length=20 (packet numbers masked, frames encrypted)"
+            " + Handshake dcid=- scid=- length=20 (packet numbers masked, frames encrypted)"
         ));
     }
 
