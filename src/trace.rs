@@ -810,6 +810,97 @@ mod tests {
         assert!(!quoted(&[b'x'; 4096], 80).contains(&"x".repeat(80)));
     }
 
+    /// Feeds `lines` (role, layer, dir, message) to one summary, in one thread per role
+    /// change, and returns what it wrote, the step's tally included.
+    fn summed(lines: &[(&'static str, Layer, Dir, &str)]) -> Vec<String> {
+        let mut runs = Runs::default();
+        let mut out = Vec::new();
+        for &(who, layer, dir, message) in lines {
+            let _r = role(who);
+            runs.line(layer, dir, message, &mut out);
+        }
+        runs.flush(&mut out);
+        runs.tally(&mut out);
+        out
+    }
+
+    #[test]
+    fn the_first_line_of_a_kind_is_shown_and_a_run_of_more_is_one_line() {
+        let mut lines = vec![(
+            "client",
+            Layer::Quic,
+            Dir::Sent,
+            "datagram 1200 bytes: Initial",
+        )];
+        let pn: Vec<String> = (1..=5)
+            .map(|i| format!("datagram {} bytes: 1-RTT pn={i}", 1300 + i))
+            .collect();
+        for m in &pn {
+            lines.push(("client", Layer::Quic, Dir::Sent, m));
+        }
+        lines.push(("client", Layer::Quic, Dir::Event, "closed"));
+        let out = summed(&lines);
+        assert_eq!(
+            out,
+            [
+                "client [quic] → datagram 1200 bytes: Initial",
+                "client [quic] → datagram 1301 bytes: 1-RTT pn=1",
+                "client [quic] → … 4 more like \"datagram 1301 bytes: 1-RTT pn=1\"; first→last: 1301→1305, pn=1→5",
+                "client [quic] · closed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_variant_is_shown_whole_and_word_for_word_repeats_are_counted() {
+        let out = summed(&[
+            ("client", Layer::Http1, Dir::Sent, "request head, 88 bytes:"),
+            ("client", Layer::Http1, Dir::Sent, "  Host: a\\r\\n"),
+            (
+                "server",
+                Layer::Http1,
+                Dir::Received,
+                "request head, 88 bytes:",
+            ),
+            ("server", Layer::Http1, Dir::Received, "  Host: a\\r\\n"),
+            (
+                "client",
+                Layer::Http1,
+                Dir::Sent,
+                "request head, 141 bytes:",
+            ),
+            ("client", Layer::Http1, Dir::Sent, "  Host: a\\r\\n"),
+            ("client", Layer::Http1, Dir::Sent, "  Content-Length: 17"),
+        ]);
+        assert_eq!(
+            out,
+            [
+                "client [http1] → request head, 88 bytes:",
+                "client [http1] →   Host: a\\r\\n",
+                "server [http1] ← request head, 88 bytes:",
+                // The receiver's copy of the sender's field is left out (counted below).
+                "client [http1] → request head, 141 bytes:",
+                "client [http1] →   Content-Length: 17",
+                "[tour] · 2 more trace lines left out: each repeated, word for word, a line shown above",
+            ]
+        );
+    }
+
+    #[test]
+    fn shapes_set_numbers_and_hex_aside() {
+        assert_eq!(
+            shape("DATA stream=3 length=16384"),
+            "DATA stream=# length=#"
+        );
+        assert_eq!(shape("dcid=a1b2c3d4… spin=0"), "dcid=#… spin=#");
+        assert_eq!(shape("GET /status/200 HTTP/1.1"), "GET /status/# HTTP/#.#");
+        assert_eq!(changed("stream=1", "stream=19"), "stream=1→19");
+        assert_eq!(
+            changed("127.0.0.1:4001:", "127.0.0.1:4711:"),
+            "127.0.0.1:4001:→4711:"
+        );
+    }
+
     // The global switch is process-wide, so filtering, the off state and capture are
     // checked in one test (tests run in parallel threads).
     #[test]
