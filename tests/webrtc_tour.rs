@@ -43,5 +43,5 @@ fn webrtc_section_opens_a_channel_and_traces_every_layer() {
         );
     }
     let list = text(&run_netlab(&["tour", "--list"], b"", &[], Duration::from_secs(10)).stdout);
-    assert!(list.contains("webrtc [L7] WebRTC"), "{list}");
+    assert!(list.contains("webrtc  [L7] WebRTC"), "{list}");
 }
