@@ -23,6 +23,13 @@ const TOUR: Command = Command {
             help: "no trace, only the narration",
         },
         Flag {
+            name: "full-trace",
+            short: None,
+            value: None,
+            default: None,
+            help: "every trace line in full (by default a repeat is left out and a run summed up)",
+        },
+        Flag {
             name: "list",
             short: None,
             value: None,
@@ -187,6 +194,7 @@ fn tour_cmd(m: &Matches) -> Result<(), CliError> {
     if !m.on("quiet") && std::env::var_os("NETLAB_TRACE").is_none() {
         trace::enable_all();
     }
+    trace::full(m.on("full-trace"));
     // Before any thread starts: a tour cut short by a signal still removes its keys.
     netlab::guide::remove_temp_dirs_on_signals();
     let mut guide = Guide::new(Box::new(cli::Stdout));

@@ -367,6 +367,14 @@ pub fn settle(quiet: Duration, limit: Duration) {
     }
 }
 
+/// Every line in full, even where [`summarise`] is asked for (`netlab tour --full-trace`).
+static FULL: AtomicBool = AtomicBool::new(false);
+
+/// Keeps every line in full from now on: [`summarise`] then changes nothing.
+pub fn full(on: bool) {
+    FULL.store(on, Ordering::Relaxed);
+}
+
 /// Summarised runs, when [`summarise`] switched them on (the tour); `None` prints every line.
 static RUNS: Mutex<Option<Runs>> = Mutex::new(None);
 
@@ -382,7 +390,7 @@ pub fn summarise(on: bool) {
     if let Some(r) = runs.as_mut() {
         r.flush(&mut lines);
     }
-    *runs = on.then(Runs::default);
+    *runs = (on && !FULL.load(Ordering::Relaxed)).then(Runs::default);
     write_lines(&lines);
 }
 

@@ -480,6 +480,12 @@ fn h3_section_prints_each_frame_sent_before_received() {
         .find("server [h2] ← connection preface")
         .expect("preface received");
     assert!(sent < got, "{all}");
+    // Each step's connection closes inside that step, before the next heading.
+    let steps: Vec<&str> = all.split("\n--- ").collect();
+    assert_eq!(steps.len(), 4, "{all}");
+    for step in &steps[1..3] {
+        assert!(step.contains("closed by the client"), "{step}");
+    }
     // Short connection IDs (4 bytes and …), named once per datagram, keep them readable:
     // no 16-byte ID in full, and no line over 230 characters (once over 300).
     let full_id = |l: &str| {
@@ -552,4 +558,18 @@ fn help_aligns_every_section() {
     for text in [&help, &list] {
         assert_eq!(column(text, "compare"), column(text, "l4"), "{text}");
     }
+}
+
+/// `--full-trace` prints every line, as `netlab --trace` does outside the tour.
+#[test]
+fn full_trace_keeps_every_repeat() {
+    let short = merged("h2", Duration::from_secs(120));
+    let full = merged("--full-trace h2", Duration::from_secs(120));
+    assert!(short.contains(" more like \""), "{short}");
+    assert!(short.contains("more trace lines left out"), "{short}");
+    assert!(
+        !full.contains(" more like \"") && !full.contains("left out"),
+        "{full}"
+    );
+    assert!(full.lines().count() > short.lines().count() + 200);
 }
