@@ -432,6 +432,13 @@ fn parse(line: &str) -> Option<(&str, &str, &str, &str)> {
     }
     let text = match text.split_once(": ") {
         Some((id, rest)) if id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+        // `write 6 bytes to A: "…"` and `read 6 bytes from B: "…"` are one step of L4.
+        Some((head, rest))
+            if layer == "l4" && (head.starts_with("write ") || head.starts_with("read ")) =>
+        {
+            rest
+        }
+        Some((head, rest)) if layer == "l4" && head.starts_with("datagram of ") => rest,
         _ => text,
     };
     Some((role.trim(), layer, arrow, text))
@@ -459,6 +466,13 @@ fn assert_sent_before_received(all: &str, layers: &[&str]) {
         }
     }
     assert!(checked >= 5, "only {checked} frames matched:\n{all}");
+}
+
+#[test]
+fn l4_section_prints_each_write_before_its_read() {
+    require("python3");
+    let all = merged("l4", Duration::from_secs(120));
+    assert_sent_before_received(&all, &["l4"]);
 }
 
 #[test]

@@ -108,20 +108,26 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let _role = self.role.map(trace::role);
+        // Traced before the bytes leave: traced after, the peer's thread could print its
+        // read of them first.
+        trace::sent(Layer::L4, || {
+            format!(
+                "write {} bytes to {}: \"{}\"",
+                buf.len(),
+                self.peer,
+                trace::preview(buf, PREVIEW)
+            )
+        });
         match self.stream.write(buf) {
             Ok(n) => {
-                trace::sent(Layer::L4, || {
-                    let short = if n < buf.len() {
-                        format!(" (short write: {} of {} bytes accepted)", n, buf.len())
-                    } else {
-                        String::new()
-                    };
-                    format!(
-                        "write {n} bytes to {}: \"{}\"{short}",
-                        self.peer,
-                        trace::preview(&buf[..n], PREVIEW)
-                    )
-                });
+                if n < buf.len() {
+                    trace::event(Layer::L4, || {
+                        format!(
+                            "short write: the kernel took {n} of {} bytes; the rest goes in the next write",
+                            buf.len()
+                        )
+                    });
+                }
                 Ok(n)
             }
             Err(e) => {
