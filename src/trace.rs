@@ -561,7 +561,8 @@ fn shape(message: &str) -> String {
     out
 }
 
-/// `… 9 more like "DATA stream=1 length=16384"; first→last: stream=1→19, length=16384→912`.
+/// `… 9 more like "DATA stream=1 length=16384", the last with stream=19 length=912`: the
+/// words that changed, as the last line has them.
 fn run_summary(run: &Run) -> String {
     let head = format!("… {} more like \"{}\"", run.count, cut(&run.first, 50));
     let a: Vec<&str> = run.first.split_whitespace().collect();
@@ -570,34 +571,14 @@ fn run_summary(run: &Run) -> String {
         .iter()
         .zip(&b)
         .filter(|(x, y)| x != y)
-        .map(|(x, y)| changed(x, y))
+        .map(|(_, y)| cut(y, 24))
         .collect();
     match changed.len() {
         _ if a.len() != b.len() => format!("{head}, the last: {}", cut(&run.last, 70)),
         0 => format!("{head}, each the same"),
-        1..=3 => format!("{head}; first→last: {}", changed.join(", ")),
+        1..=3 => format!("{head}, the last with {}", changed.join(" ")),
         _ => format!("{head}, the last: {}", cut(&run.last, 70)),
     }
-}
-
-/// One word's change from the first line of a run to its last: `stream=1→19` (the common
-/// start written once).
-fn changed(first: &str, last: &str) -> String {
-    let common = first
-        .char_indices()
-        .zip(last.chars())
-        .take_while(|((_, a), b)| a == b)
-        .map(|((i, a), _)| i + a.len_utf8())
-        .last()
-        .unwrap_or(0);
-    // Keep the name of a `name=value` word, and whole numbers.
-    let keep = first[..common].rfind(['=', ':', '(']).map_or(0, |i| i + 1);
-    format!(
-        "{}{}→{}",
-        cut(&first[..keep], 16),
-        cut(&first[keep..], 16),
-        cut(&last[keep..], 16)
-    )
 }
 
 /// At most `max` characters of `s`, `…` when cut.
@@ -853,7 +834,7 @@ mod tests {
             [
                 "client [quic] → datagram 1200 bytes: Initial",
                 "client [quic] → datagram 1301 bytes: 1-RTT pn=1",
-                "client [quic] → … 4 more like \"datagram 1301 bytes: 1-RTT pn=1\"; first→last: 1301→1305, pn=1→5",
+                "client [quic] → … 4 more like \"datagram 1301 bytes: 1-RTT pn=1\", the last with 1305 pn=5",
                 "client [quic] · closed",
             ]
         );
@@ -902,11 +883,6 @@ mod tests {
         );
         assert_eq!(shape("dcid=a1b2c3d4… spin=0"), "dcid=#… spin=#");
         assert_eq!(shape("GET /status/200 HTTP/1.1"), "GET /status/# HTTP/#.#");
-        assert_eq!(changed("stream=1", "stream=19"), "stream=1→19");
-        assert_eq!(
-            changed("127.0.0.1:4001:", "127.0.0.1:4711:"),
-            "127.0.0.1:4001:→4711:"
-        );
     }
 
     // The global switch is process-wide, so filtering, the off state and capture are
