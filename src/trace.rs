@@ -573,8 +573,12 @@ fn run_summary(run: &Run) -> String {
         .filter(|(x, y)| x != y)
         .map(|(_, y)| cut(y, 24))
         .collect();
+    // A changed word inside quotes would show half a quotation: the last line then.
+    let quoted = changed.iter().any(|w| w.contains('"'));
     match changed.len() {
-        _ if a.len() != b.len() => format!("{head}, the last: {}", cut(&run.last, 70)),
+        _ if a.len() != b.len() || quoted => {
+            format!("{head}, the last: {}", cut(&run.last, 70))
+        }
         0 => format!("{head}, each the same"),
         1..=3 => format!("{head}, the last with {}", changed.join(" ")),
         _ => format!("{head}, the last: {}", cut(&run.last, 70)),
