@@ -27,7 +27,11 @@
 //! ```
 //!
 //! Lines are written one at a time under one lock, in the order the steps happened in this
-//! process. `NETLAB_TRACE_TIME=1` also stamps each line with the time since the first one
+//! process; a sender writes its line before its bytes leave, so a `→` line comes before the
+//! peer's `←` line for the same bytes. The tour asks for a summary ([`summarise`]): each kind
+//! of line is shown once per section, a run of the same kind with other numbers becomes one
+//! `… 9 more like "…", the last with …` line, and word-for-word repeats are only counted;
+//! `netlab tour --full-trace`, and any `--trace` run outside the tour, print every line. `NETLAB_TRACE_TIME=1` also stamps each line with the time since the first one
 //! (`+1.234ms`), to compare with a capture or another program's log.
 //!
 //! ```
