@@ -531,7 +531,7 @@ impl Runs {
         if self.repeats > 0 {
             let _none = RoleGuard(ROLE.with(|c| c.replace(None)));
             let text = format!(
-                "{} more trace lines left out: each repeated, word for word, a line shown above",
+                "{} more trace lines left out: each repeated, word for word, a line shown above in this section",
                 std::mem::take(&mut self.repeats)
             );
             out.push(format_line(Layer::Tour, Dir::Event, &text));
@@ -878,7 +878,7 @@ mod tests {
                 // The receiver's copy of the sender's field is left out (counted below).
                 "client [http1] → request head, 141 bytes:",
                 "client [http1] →   Content-Length: 17",
-                "[tour] · 2 more trace lines left out: each repeated, word for word, a line shown above",
+                "[tour] · 2 more trace lines left out: each repeated, word for word, a line shown above in this section",
             ]
         );
     }
