@@ -119,17 +119,16 @@ impl Write for Conn {
             )
         });
         match self.stream.write(buf) {
-            Ok(n) => {
-                if n < buf.len() {
-                    trace::event(Layer::L4, || {
-                        format!(
-                            "short write: the kernel took {n} of {} bytes; the rest goes in the next write",
-                            buf.len()
-                        )
-                    });
-                }
+            Ok(n) if n < buf.len() => {
+                let asked = buf.len();
+                trace::event(Layer::L4, || {
+                    format!(
+                        "short write: the kernel took {n} of {asked} bytes; the rest goes in the next write"
+                    )
+                });
                 Ok(n)
             }
+            Ok(n) => Ok(n),
             Err(e) => {
                 trace::event(Layer::L4, || format!("write to {} failed: {e}", self.peer));
                 Err(e)
