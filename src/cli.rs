@@ -80,6 +80,8 @@ pub struct Stdout;
 fn closed_ends_it<T>(result: io::Result<T>) -> io::Result<T> {
     if let Err(e) = &result {
         if e.kind() == io::ErrorKind::BrokenPipe {
+            // Exiting here drops nothing: the tour's keys are removed first.
+            netlab::guide::remove_temp_dirs();
             std::process::exit(CLOSED_STDOUT.into());
         }
     }

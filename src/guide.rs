@@ -10,6 +10,9 @@
 use crate::trace;
 use std::fmt;
 use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// A step of the tour that did not go as expected.
 #[derive(Debug)]
@@ -64,12 +67,15 @@ impl Guide {
         if self.muted.is_some() {
             return;
         }
+        // Repeats counted in the trace are summed up before the narration speaks of them.
+        trace::summary_flush();
         let _ = writeln!(self.out, "{text}");
         let _ = self.out.flush();
     }
 
     /// A heading for the next step.
     pub fn step(&mut self, title: &str) {
+        self.settle();
         self.taken += 1;
         let n = self.taken;
         match self.steps.get(n - 1) {
@@ -111,6 +117,16 @@ impl Guide {
             step: step.to_string(),
             reason: reason.to_string(),
         }
+    }
+
+    /// Lets the step before finish before the next heading: a server thread notices a
+    /// close only after the client returned, and its lines belong to the step that closed
+    /// it. What the trace held back to sum up is written then (see `trace::summarise`).
+    pub fn settle(&mut self) {
+        if self.muted.is_none() {
+            trace::settle(Duration::from_millis(150), Duration::from_secs(3));
+        }
+        trace::summary_step();
     }
 
     fn mute(&mut self, on: bool) {
@@ -169,6 +185,8 @@ impl Guide {
     /// The section being narrated; failures name it.
     pub fn enter(&mut self, section: &Section) {
         self.section = section.name;
+        // Each section shows every kind of trace line once again, whatever came before.
+        trace::summary_break();
         self.steps = section.steps;
         self.taken = 0;
         self.drift = None;
@@ -192,4 +210,88 @@ impl Guide {
             None => Ok(()),
         }
     }
+}
+
+/// The tour's own temporary directories (keys, certificates), for [`remove_temp_dirs`].
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// A directory for a section's files (a CA certificate, a private key), named
+/// `netlab-tour-NAME-PID` in the system's temp dir. It is removed when dropped (the section
+/// ended, or failed at a `?`), and [`remove_temp_dirs`] removes it when the tour is cut
+/// short (`netlab tour | head`, Ctrl-C), so no key is left behind.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(name: &str) -> std::io::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!("netlab-tour-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        lock_dirs().push(path.clone());
+        Ok(TempDir { path })
+    }
+
+    /// `file` inside the directory.
+    pub fn join(&self, file: &str) -> PathBuf {
+        self.path.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+        lock_dirs().retain(|p| *p != self.path);
+    }
+}
+
+fn lock_dirs() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A poisoned list is still the list: a panicking section must not keep its keys.
+    TEMP_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes every [`TempDir`] still there: called on the way out when the tour is cut short
+/// and nothing will be dropped (`std::process::exit`).
+pub fn remove_temp_dirs() {
+    for path in lock_dirs().drain(..) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+/// Ctrl-C, a closed terminal or `kill` would end the process without a drop: from now on
+/// those signals are taken by one thread, which removes the temp dirs and then exits as the
+/// signal would have (status 128 + its number). Call it before starting any thread (they
+/// inherit the blocked mask; child programs do not, std resets it when it spawns them).
+pub fn remove_temp_dirs_on_signals() {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(s);
+    }
+    if set.thread_block().is_err() {
+        return;
+    }
+    let waiter = std::thread::Builder::new()
+        .name("tour signals".into())
+        .spawn(move || {
+            if let Ok(signal) = set.wait() {
+                remove_temp_dirs();
+                std::process::exit(128 + signal as i32);
+            }
+        });
+    if waiter.is_err() {
+        // No thread to take them: let the signals act as before.
+        let _ = set.thread_unblock();
+    }
+}
+
+/// Runs `f` with the trace off: an exchange a section runs only to measure it (its steps
+/// were traced in their own section), so the lesson's own lines are not drowned.
+pub fn untraced<T>(f: impl FnOnce() -> T) -> T {
+    let layers = trace::layers();
+    trace::restore(0);
+    let result = f();
+    // Lines a server thread writes as its connection closes belong to this run too.
+    std::thread::sleep(Duration::from_millis(100));
+    trace::restore(layers);
+    result
 }

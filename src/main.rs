@@ -23,6 +23,13 @@ const TOUR: Command = Command {
             help: "no trace, only the narration",
         },
         Flag {
+            name: "full-trace",
+            short: None,
+            value: None,
+            default: None,
+            help: "every trace line in full (by default a repeat is left out and a run summed up)",
+        },
+        Flag {
             name: "list",
             short: None,
             value: None,
@@ -53,8 +60,9 @@ const TOUR: Command = Command {
 fn tour_help() -> String {
     let mut out = cli::help(&TOUR);
     out.push_str("\nsections (netlab tour --list shows their steps):\n");
+    let width = tour::name_width();
     for s in tour::SECTIONS {
-        out.push_str(&format!("  {:<6} {}\n", s.name, s.title));
+        out.push_str(&format!("  {:<width$} {}\n", s.name, s.title));
     }
     out.push_str(
         "\nOn a terminal the tour pauses before each step (Enter to go on); through a pipe it\n\
@@ -187,6 +195,9 @@ fn tour_cmd(m: &Matches) -> Result<(), CliError> {
     if !m.on("quiet") && std::env::var_os("NETLAB_TRACE").is_none() {
         trace::enable_all();
     }
+    trace::full(m.on("full-trace"));
+    // Before any thread starts: a tour cut short by a signal still removes its keys.
+    netlab::guide::remove_temp_dirs_on_signals();
     let mut guide = Guide::new(Box::new(cli::Stdout));
     // Pause for a reader at a terminal; a pipe, --no-pause or one step runs straight through.
     let terminal = io::stdout().is_terminal() && io::stdin().is_terminal();

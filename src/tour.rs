@@ -10,6 +10,7 @@
 //! sections and their steps; `netlab tour SECTION STEP` shows one step.
 
 use crate::guide::{Guide, Section, TourError};
+use crate::trace;
 
 /// Every section, in the order of the course. Each layer keeps its section in its own
 /// `tour.rs` (its body and its list of steps); adding a layer adds one entry here.
@@ -123,11 +124,17 @@ pub fn find(name: &str) -> Result<&'static Section, String> {
     })
 }
 
+/// The longest section name: the column the titles start after, in `--list` and `--help`.
+pub fn name_width() -> usize {
+    SECTIONS.iter().map(|s| s.name.len()).max().unwrap_or(0)
+}
+
 /// The sections and their numbered steps, for `netlab tour --list`.
 pub fn list() -> String {
     let mut out = String::new();
+    let width = name_width();
     for s in SECTIONS {
-        out.push_str(&format!("{:<6} {}\n", s.name, s.title));
+        out.push_str(&format!("{:<width$} {}\n", s.name, s.title));
         for (i, step) in s.steps.iter().enumerate() {
             out.push_str(&format!("  {:>2}  {step}\n", i + 1));
         }
@@ -145,13 +152,22 @@ pub fn run(only: Option<&str>, guide: &mut Guide) -> Result<(), TourError> {
             reason,
         })?],
     };
-    for s in chosen {
+    // Each kind of trace line is shown once per step, its repeats summed up (trace.rs).
+    trace::summarise(true);
+    let result = run_sections(&chosen, guide);
+    trace::summarise(false);
+    result
+}
+
+fn run_sections(chosen: &[&'static Section], guide: &mut Guide) -> Result<(), TourError> {
+    for &s in chosen {
         guide.enter(s);
         guide.say(&format!("\n=== {}", s.title));
         if guide.is_pausing() {
             guide.say(&format!("This section shows: {}", s.intro));
         }
         (s.run)(guide)?;
+        guide.settle();
         guide.leave()?;
         guide.say(&format!("=== {}: every exchange succeeded", s.name));
         if guide.is_pausing() {

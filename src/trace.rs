@@ -27,7 +27,11 @@
 //! ```
 //!
 //! Lines are written one at a time under one lock, in the order the steps happened in this
-//! process. `NETLAB_TRACE_TIME=1` also stamps each line with the time since the first one
+//! process; a sender writes its line before its bytes leave, so a `→` line comes before the
+//! peer's `←` line for the same bytes. The tour asks for a summary ([`summarise`]): each kind
+//! of line is shown once per section, a run of the same kind with other numbers becomes one
+//! `… 9 more like "…", the last with …` line, and word-for-word repeats are only counted;
+//! `netlab tour --full-trace`, and any `--trace` run outside the tour, print every line. `NETLAB_TRACE_TIME=1` also stamps each line with the time since the first one
 //! (`+1.234ms`), to compare with a capture or another program's log.
 //!
 //! ```
@@ -36,11 +40,12 @@
 //! ```
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A protocol layer that can be traced. The name in brackets is the one `NETLAB_TRACE` takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,15 +314,289 @@ pub fn step(layer: Layer, dir: Dir, message: impl FnOnce() -> String) {
     if !is_on(layer) {
         return;
     }
-    let mut line = format_line(layer, dir, &message());
-    line.push('\n');
+    let message = message();
+    // The summary's lock is taken before the sink's and held while writing, so a run's
+    // summary and the line that ended it come out in the order they were decided.
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    match runs.as_mut() {
+        Some(runs) => runs.line(layer, dir, &message, &mut lines),
+        None => lines.push(format_line(layer, dir, &message)),
+    }
+    write_lines(&lines);
+    LAST_LINE.store(elapsed_ms(), Ordering::Relaxed);
+}
+
+/// Writes finished lines to the sink, each with its newline, in one write.
+fn write_lines(lines: &[String]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        text.push('\n');
+    }
     // One write per line, under one lock, so threads never interleave inside a line.
     // A poisoned lock only means another thread panicked while tracing: keep going.
     let mut guard = SINK.lock().unwrap_or_else(|e| e.into_inner());
     let _ = match guard.as_mut() {
-        Some(sink) => sink.write_all(line.as_bytes()),
-        None => std::io::stderr().lock().write_all(line.as_bytes()),
+        Some(sink) => sink.write_all(text.as_bytes()),
+        None => std::io::stderr().lock().write_all(text.as_bytes()),
     };
+}
+
+/// Milliseconds since this process first asked (for [`settle`]'s idea of "quiet").
+fn elapsed_ms() -> u64 {
+    let start = EPOCH.get_or_init(Instant::now);
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+/// When the last line was written, in [`elapsed_ms`].
+static LAST_LINE: AtomicU64 = AtomicU64::new(0);
+
+/// Waits until no line has been written for `quiet`, or `limit` has passed. The tour calls
+/// it before a step's heading: a server thread notices a close only after the client has
+/// returned, and its "closed" line belongs to the step that closed it, not to the next one.
+pub fn settle(quiet: Duration, limit: Duration) {
+    let started = Instant::now();
+    let quiet_ms = u64::try_from(quiet.as_millis()).unwrap_or(u64::MAX);
+    while started.elapsed() < limit {
+        let since = elapsed_ms().saturating_sub(LAST_LINE.load(Ordering::Relaxed));
+        if since >= quiet_ms {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Every line in full, even where [`summarise`] is asked for (`netlab tour --full-trace`).
+static FULL: AtomicBool = AtomicBool::new(false);
+
+/// Keeps every line in full from now on: [`summarise`] then changes nothing.
+pub fn full(on: bool) {
+    FULL.store(on, Ordering::Relaxed);
+}
+
+/// Summarised runs, when [`summarise`] switched them on (the tour); `None` prints every line.
+static RUNS: Mutex<Option<Runs>> = Mutex::new(None);
+
+/// Summarises repeated lines from now on (`true`) or prints every line again (`false`,
+/// after writing what is pending). The tour shows each kind of step once: the first line
+/// of a kind is printed, the next ones of the same kind (the same text once numbers and
+/// hex are set aside, from the same role, layer and direction) are counted, and when a
+/// line of a new kind comes, one line says how many there were and what changed from the
+/// first to the last. A `--trace` run outside the tour prints every line in full.
+pub fn summarise(on: bool) {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+    }
+    *runs = (on && !FULL.load(Ordering::Relaxed)).then(Runs::default);
+    write_lines(&lines);
+}
+
+/// The runs counted so far are written now (the narration is about to speak of them).
+pub fn summary_flush() {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+    }
+    write_lines(&lines);
+}
+
+/// A step ends: the runs are written, and how many lines were left out as repeats.
+pub fn summary_step() {
+    summary_end(false);
+}
+
+/// A new section begins: the runs counted so far are written, and every kind of line will
+/// be shown once again.
+pub fn summary_break() {
+    summary_end(true);
+}
+
+fn summary_end(forget: bool) {
+    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lines = Vec::new();
+    if let Some(r) = runs.as_mut() {
+        r.flush(&mut lines);
+        r.tally(&mut lines);
+        if forget {
+            r.seen.clear();
+            r.shown.clear();
+            r.sent_blocks.clear();
+        }
+    }
+    write_lines(&lines);
+}
+
+/// The kinds of line shown since the last break, and the repeats being counted.
+#[derive(Default)]
+struct Runs {
+    /// Kind (see [`shape`]) → the message of the line that showed it.
+    seen: HashMap<String, String>,
+    /// Every line shown in full (role, layer, arrow and message): shown again, it says
+    /// nothing new, and is only counted.
+    shown: HashSet<String>,
+    /// Lines of a kind already shown, with other numbers, not yet written, in the order
+    /// their first one came.
+    pending: Vec<Run>,
+    /// Lines left out since the last break because they repeated one shown, word for word.
+    repeats: usize,
+    /// The indented lines of sent blocks (a head's lines, a header block's fields), by
+    /// layer: the receiving end's copy of them says nothing new.
+    sent_blocks: HashSet<String>,
+}
+
+/// Held lines of one kind, and the thread's role that printed them.
+struct Run {
+    kind: String,
+    layer: Layer,
+    dir: Dir,
+    role: Option<&'static str>,
+    first: String,
+    last: String,
+    count: usize,
+}
+
+impl Runs {
+    fn line(&mut self, layer: Layer, dir: Dir, message: &str, out: &mut Vec<String>) {
+        let role = current_role();
+        let who = format!("{} {} {}", role.unwrap_or(""), layer.name(), dir.arrow());
+        // 1. Word for word a line shown before, or a line of a block received as the
+        //    other end printed it when sending (a field of a head, of a header block):
+        //    counted, not shown.
+        let block = format!("{} {message}", layer.name());
+        let echo = dir == Dir::Received && self.sent_blocks.contains(&block);
+        if dir == Dir::Sent && message.starts_with("  ") {
+            self.sent_blocks.insert(block);
+        }
+        if echo || self.shown.contains(&format!("{who} {message}")) {
+            self.repeats += 1;
+            return;
+        }
+        let kind = format!("{who} {}", shape(message));
+        // 2. A new kind of line: what was held is written, then the line.
+        let Some(first) = self.seen.get(&kind) else {
+            self.flush(out);
+            out.push(format_line(layer, dir, message));
+            self.shown.insert(format!("{who} {message}"));
+            self.seen.insert(kind, message.to_string());
+            return;
+        };
+        // 3. A kind shown before, with other numbers: held, to be summed up.
+        match self.pending.iter_mut().find(|r| r.kind == kind) {
+            Some(run) => {
+                run.count += 1;
+                run.last = message.to_string();
+            }
+            None => self.pending.push(Run {
+                first: first.clone(),
+                kind,
+                layer,
+                dir,
+                role,
+                last: message.to_string(),
+                count: 1,
+            }),
+        }
+    }
+
+    /// Writes what was held: a single line as it was, a run as one line, and the count of
+    /// word-for-word repeats; each with the role of the thread that printed it.
+    fn flush(&mut self, out: &mut Vec<String>) {
+        for run in std::mem::take(&mut self.pending) {
+            let _as = RoleGuard(ROLE.with(|r| r.replace(run.role)));
+            if run.count == 1 {
+                out.push(format_line(run.layer, run.dir, &run.last));
+                let who = format!(
+                    "{} {} {}",
+                    run.role.unwrap_or(""),
+                    run.layer.name(),
+                    run.dir.arrow()
+                );
+                self.shown.insert(format!("{who} {}", run.last));
+            } else {
+                out.push(format_line(run.layer, run.dir, &run_summary(&run)));
+            }
+        }
+    }
+
+    /// One line for the lines left out word for word, at the end of a step.
+    fn tally(&mut self, out: &mut Vec<String>) {
+        if self.repeats > 0 {
+            let _none = RoleGuard(ROLE.with(|c| c.replace(None)));
+            let text = format!(
+                "{} more trace lines left out: each repeated, word for word, a line shown above in this section",
+                std::mem::take(&mut self.repeats)
+            );
+            out.push(format_line(Layer::Tour, Dir::Event, &text));
+        }
+    }
+}
+
+/// The kind of a trace message: every word that holds a digit (a count, a number, an
+/// address, a connection ID in hex) becomes `#`, so that `DATA stream=3 length=16384` and
+/// `DATA stream=5 length=912` are one kind.
+fn shape(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let end_word = |word: &mut String, out: &mut String| {
+        if word.bytes().any(|b| b.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            end_word(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    end_word(&mut word, &mut out);
+    out
+}
+
+/// `… 9 more like "DATA stream=1 length=16384", the last with stream=19 length=912`: the
+/// words that changed, as the last line has them.
+fn run_summary(run: &Run) -> String {
+    let head = format!("… {} more like \"{}\"", run.count, cut(&run.first, 50));
+    let a: Vec<&str> = run.first.split_whitespace().collect();
+    let b: Vec<&str> = run.last.split_whitespace().collect();
+    let changed: Vec<String> = a
+        .iter()
+        .zip(&b)
+        .filter(|(x, y)| x != y)
+        .map(|(_, y)| cut(y, 24))
+        .collect();
+    // A changed word inside quotes would show half a quotation: the last line then.
+    let quoted = changed.iter().any(|w| w.contains('"'));
+    match changed.len() {
+        _ if a.len() != b.len() || quoted => {
+            format!("{head}, the last: {}", cut(&run.last, 70))
+        }
+        0 => format!("{head}, each the same"),
+        1..=3 => format!("{head}, the last with {}", changed.join(" ")),
+        _ => format!("{head}, the last: {}", cut(&run.last, 70)),
+    }
+}
+
+/// At most `max` characters of `s`, `…` when cut.
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
 }
 
 /// `[layer] → …`: something this program sent.
@@ -526,6 +805,92 @@ mod tests {
         assert_eq!(shown, r#""abcdefghij"… (255 bytes)"#);
         // No run of 80 × x, whatever the input.
         assert!(!quoted(&[b'x'; 4096], 80).contains(&"x".repeat(80)));
+    }
+
+    /// Feeds `lines` (role, layer, dir, message) to one summary, in one thread per role
+    /// change, and returns what it wrote, the step's tally included.
+    fn summed(lines: &[(&'static str, Layer, Dir, &str)]) -> Vec<String> {
+        let mut runs = Runs::default();
+        let mut out = Vec::new();
+        for &(who, layer, dir, message) in lines {
+            let _r = role(who);
+            runs.line(layer, dir, message, &mut out);
+        }
+        runs.flush(&mut out);
+        runs.tally(&mut out);
+        out
+    }
+
+    #[test]
+    fn the_first_line_of_a_kind_is_shown_and_a_run_of_more_is_one_line() {
+        let mut lines = vec![(
+            "client",
+            Layer::Quic,
+            Dir::Sent,
+            "datagram 1200 bytes: Initial",
+        )];
+        let pn: Vec<String> = (1..=5)
+            .map(|i| format!("datagram {} bytes: 1-RTT pn={i}", 1300 + i))
+            .collect();
+        for m in &pn {
+            lines.push(("client", Layer::Quic, Dir::Sent, m));
+        }
+        lines.push(("client", Layer::Quic, Dir::Event, "closed"));
+        let out = summed(&lines);
+        assert_eq!(
+            out,
+            [
+                "client [quic] → datagram 1200 bytes: Initial",
+                "client [quic] → datagram 1301 bytes: 1-RTT pn=1",
+                "client [quic] → … 4 more like \"datagram 1301 bytes: 1-RTT pn=1\", the last with 1305 pn=5",
+                "client [quic] · closed",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_single_variant_is_shown_whole_and_word_for_word_repeats_are_counted() {
+        let out = summed(&[
+            ("client", Layer::Http1, Dir::Sent, "request head, 88 bytes:"),
+            ("client", Layer::Http1, Dir::Sent, "  Host: a\\r\\n"),
+            (
+                "server",
+                Layer::Http1,
+                Dir::Received,
+                "request head, 88 bytes:",
+            ),
+            ("server", Layer::Http1, Dir::Received, "  Host: a\\r\\n"),
+            (
+                "client",
+                Layer::Http1,
+                Dir::Sent,
+                "request head, 141 bytes:",
+            ),
+            ("client", Layer::Http1, Dir::Sent, "  Host: a\\r\\n"),
+            ("client", Layer::Http1, Dir::Sent, "  Content-Length: 17"),
+        ]);
+        assert_eq!(
+            out,
+            [
+                "client [http1] → request head, 88 bytes:",
+                "client [http1] →   Host: a\\r\\n",
+                "server [http1] ← request head, 88 bytes:",
+                // The receiver's copy of the sender's field is left out (counted below).
+                "client [http1] → request head, 141 bytes:",
+                "client [http1] →   Content-Length: 17",
+                "[tour] · 2 more trace lines left out: each repeated, word for word, a line shown above in this section",
+            ]
+        );
+    }
+
+    #[test]
+    fn shapes_set_numbers_and_hex_aside() {
+        assert_eq!(
+            shape("DATA stream=3 length=16384"),
+            "DATA stream=# length=#"
+        );
+        assert_eq!(shape("dcid=a1b2c3d4… spin=0"), "dcid=#… spin=#");
+        assert_eq!(shape("GET /status/200 HTTP/1.1"), "GET /status/# HTTP/#.#");
     }
 
     // The global switch is process-wide, so filtering, the off state and capture are

@@ -201,14 +201,14 @@ fn list_names_every_section_and_its_numbered_steps() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     for want in [
-        "l4     [L4] socket programming",
+        "l4      [L4] socket programming",
         "   1  TCP echo server: socket → bind → listen, on a port the kernel picks",
         "   7  UDP echo: one datagram in, the same datagram out; no connection, no states",
-        "zmq    [L7] ZeroMQ",
-        "http1  [L7] HTTP/1.1",
+        "zmq     [L7] ZeroMQ",
+        "http1   [L7] HTTP/1.1",
         "   6  the proxy: absolute-form request, hop-by-hop fields stripped, Via added",
-        "h2     [L7] HTTP/2",
-        "grpc   [L7] gRPC",
+        "h2      [L7] HTTP/2",
+        "grpc    [L7] gRPC",
     ] {
         assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
     }
@@ -218,7 +218,7 @@ fn list_names_every_section_and_its_numbered_steps() {
         help.contains("sections (netlab tour --list shows their steps):"),
         "{help}"
     );
-    assert!(help.contains("  http1  [L7] HTTP/1.1"), "{help}");
+    assert!(help.contains("  http1   [L7] HTTP/1.1"), "{help}");
     let out = run_netlab(&["tour", "nosuch"], b"", &[], Duration::from_secs(10));
     assert!(
         !text(&out.stderr).contains("tour tour"),
@@ -369,4 +369,221 @@ fn make_tour_passes_section_and_step() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// `netlab tour ARGS` with the trace and the narration in one stream, in the order they
+/// were written (as a reader sees them on a terminal).
+fn merged(args: &str, limit: Duration) -> String {
+    let script = format!("exec '{NETLAB}' tour --no-pause {args} 2>&1");
+    let out = run("sh", &["-c", &script], b"", &[], limit);
+    let all = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "netlab tour {args}:\n{all}");
+    all
+}
+
+/// Each section's lines: from its `=== [` title to the next one.
+fn sections(all: &str) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for line in all.lines() {
+        if let Some(title) = line.strip_prefix("=== [") {
+            out.push((title.chars().take(40).collect(), 0));
+        }
+        if let Some(last) = out.last_mut() {
+            last.1 += 1;
+        }
+    }
+    out
+}
+
+/// The lesson's length: a section a reader can follow is under 250 lines, trace included,
+/// and the whole tour under 1,500. (The webrtc section passes once its own rework, done
+/// beside this one, is merged.)
+#[test]
+fn every_section_is_under_250_lines_and_the_whole_tour_under_1500() {
+    require("python3");
+    let all = merged("", Duration::from_secs(600));
+    let total = all.lines().count();
+    let counts = sections(&all);
+    assert_eq!(counts.len(), 8, "eight sections: {counts:?}");
+    let (webrtc, others): (Vec<_>, Vec<_>) = counts
+        .iter()
+        .partition(|(title, _)| title.contains("WebRTC"));
+    for (title, n) in &others {
+        assert!(*n < 250, "section [{title}… has {n} lines: {counts:?}");
+    }
+    assert!(total < 1500, "the tour has {total} lines: {counts:?}");
+    for (title, n) in &webrtc {
+        assert!(*n < 250, "section [{title}… has {n} lines: {counts:?}");
+    }
+    // The summary shows its table, not the trace of its runs.
+    let compare = &all[all.find("=== [summary]").unwrap()..];
+    assert!(compare.contains("round trips"), "{compare}");
+    assert!(!compare.contains("[quic] →"), "{compare}");
+}
+
+/// One trace line: who printed it, the layer, the arrow, and the text, with a QUIC loop's
+/// connection id (`a1b2c3d4: `) set aside so both ends' lines of one frame compare equal.
+fn parse(line: &str) -> Option<(&str, &str, &str, &str)> {
+    let (role, rest) = line.split_once(" [")?;
+    let (layer, rest) = rest.split_once("] ")?;
+    let (arrow, text) = rest.split_once(' ')?;
+    if !["→", "←"].contains(&arrow) || role.trim().contains(' ') {
+        return None;
+    }
+    let text = match text.split_once(": ") {
+        Some((id, rest)) if id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+        // `write 6 bytes to A: "…"` and `read 6 bytes from B: "…"` are one step of L4.
+        Some((head, rest))
+            if layer == "l4" && (head.starts_with("write ") || head.starts_with("read ")) =>
+        {
+            rest
+        }
+        Some((head, rest)) if layer == "l4" && head.starts_with("datagram of ") => rest,
+        _ => text,
+    };
+    Some((role.trim(), layer, arrow, text))
+}
+
+/// Every frame received in `layers` was printed as sent, by the other end, before: a sent
+/// line first, for every role (the sender prints before its bytes leave).
+fn assert_sent_before_received(all: &str, layers: &[&str]) {
+    let lines: Vec<(&str, &str, &str, &str)> = all.lines().filter_map(parse).collect();
+    let mut checked = 0;
+    for (i, &(role, layer, arrow, text)) in lines.iter().enumerate() {
+        if arrow != "←" || !layers.contains(&layer) || text.starts_with('…') {
+            continue;
+        }
+        let sent = lines
+            .iter()
+            .position(|&(r, l, a, t)| r != role && l == layer && a == "→" && t == text);
+        if let Some(j) = sent {
+            checked += 1;
+            assert!(
+                j < i,
+                "{role} [{layer}] ← {text}\nis printed before the other end's → line:\n{}",
+                all
+            );
+        }
+    }
+    assert!(checked >= 5, "only {checked} frames matched:\n{all}");
+}
+
+#[test]
+fn l4_section_prints_each_write_before_its_read() {
+    require("python3");
+    let all = merged("l4", Duration::from_secs(120));
+    assert_sent_before_received(&all, &["l4"]);
+}
+
+#[test]
+fn h2_section_prints_each_frame_sent_before_received() {
+    let all = merged("h2", Duration::from_secs(120));
+    assert_sent_before_received(&all, &["h2"]);
+    let preface = |who: &str| all.find(&format!("{who} [h2] ")).unwrap_or(usize::MAX);
+    assert!(preface("client") < preface("server"), "{all}");
+}
+
+#[test]
+fn h3_section_prints_each_frame_sent_before_received() {
+    let all = merged("h3", Duration::from_secs(120));
+    assert_sent_before_received(&all, &["h2", "h3"]);
+    let sent = all
+        .find("client [h2] → connection preface")
+        .expect("preface sent");
+    let got = all
+        .find("server [h2] ← connection preface")
+        .expect("preface received");
+    assert!(sent < got, "{all}");
+    // Each step's connection closes inside that step, before the next heading.
+    let steps: Vec<&str> = all.split("\n--- ").collect();
+    assert_eq!(steps.len(), 4, "{all}");
+    for step in &steps[1..3] {
+        assert!(step.contains("closed by the client"), "{step}");
+    }
+    // Short connection IDs (4 bytes and …), named once per datagram, keep them readable:
+    // no 16-byte ID in full, and no line over 230 characters (once over 300).
+    let full_id = |l: &str| {
+        l.split(|c: char| !c.is_ascii_hexdigit())
+            .any(|w| w.len() >= 32)
+    };
+    for line in all.lines().filter(|l| l.contains("[quic]")) {
+        let n = line.chars().count();
+        assert!(!full_id(line), "a connection ID in full: {line}");
+        // The longest: Initial + Handshake + 1-RTT coalesced in one datagram.
+        assert!(n <= 230, "a line of {n} characters: {line}");
+        assert!(
+            !line.contains("(key phase, packet number + payload protected)"),
+            "{line}"
+        );
+    }
+    assert!(
+        all.contains("(key phase + packet number masked, frames encrypted)"),
+        "{all}"
+    );
+}
+
+/// `netlab tour h3 | head`, and Ctrl-C: the section's certificate and key go with it.
+#[test]
+fn a_tour_cut_short_leaves_no_keys_behind() {
+    use std::io::BufRead;
+    for how in ["closed pipe", "SIGINT"] {
+        let tmp = TempDir::new("tour-keys");
+        let mut p = spawn_netlab(&["tour", "--no-pause", "h3"], &[("TMPDIR", &tmp.path(""))]);
+        let mut out = p.stdout.take().expect("stdout");
+        let mut line = String::new();
+        while !line.contains("HTTP/3 on udp") {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "{how}: no HTTP/3 line"
+            );
+        }
+        let dir = tmp.0.join(format!("netlab-tour-h3-{}", p.pid()));
+        assert!(
+            dir.join("key.pem").exists(),
+            "{how}: the key is where it was expected"
+        );
+        match how {
+            "closed pipe" => drop(out),
+            _ => {
+                let _ = std::process::Command::new("kill")
+                    .args(["-INT", &p.pid().to_string()])
+                    .status();
+            }
+        }
+        let status = p.wait_exit(Duration::from_secs(30)).expect("netlab ended");
+        let want = if how == "SIGINT" { 130 } else { 141 };
+        assert_eq!(status.code(), Some(want), "{how}");
+        assert!(!dir.exists(), "{how}: {} is left behind", dir.display());
+    }
+}
+
+#[test]
+fn help_aligns_every_section() {
+    let help = text(&run_netlab(&["tour", "--help"], b"", &[], Duration::from_secs(10)).stdout);
+    let list = text(&run_netlab(&["tour", "--list"], b"", &[], Duration::from_secs(10)).stdout);
+    let column = |text: &str, name: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap();
+        line.find('[').unwrap()
+    };
+    for text in [&help, &list] {
+        assert_eq!(column(text, "compare"), column(text, "l4"), "{text}");
+    }
+}
+
+/// `--full-trace` prints every line, as `netlab --trace` does outside the tour.
+#[test]
+fn full_trace_keeps_every_repeat() {
+    let short = merged("h2", Duration::from_secs(120));
+    let full = merged("--full-trace h2", Duration::from_secs(120));
+    assert!(short.contains(" more like \""), "{short}");
+    assert!(short.contains("more trace lines left out"), "{short}");
+    assert!(
+        !full.contains(" more like \"") && !full.contains("left out"),
+        "{full}"
+    );
+    assert!(full.lines().count() > short.lines().count() + 200);
 }

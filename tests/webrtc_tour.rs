@@ -58,7 +58,7 @@ fn webrtc_section_opens_a_channel_and_traces_every_layer() {
     );
     sent_before_received(&stderr);
     let list = text(&run_netlab(&["tour", "--list"], b"", &[], Duration::from_secs(10)).stdout);
-    assert!(list.contains("webrtc [L7] WebRTC"), "{list}");
+    assert!(list.contains("webrtc  [L7] WebRTC"), "{list}");
 }
 
 /// Causal order: every SCTP and DCEP line one side received was printed, as sent, by the

@@ -3,6 +3,7 @@
 
 use super::exchange::{Kind, Servers};
 use crate::guide::{Guide, TourError};
+use crate::trace;
 
 /// The steps of this section, in the order `run` takes them.
 pub const STEPS: &[&str] =
@@ -11,17 +12,34 @@ pub const STEPS: &[&str] =
 /// The bulk size here: enough to show the rates, small enough for a tour.
 const BULK: usize = 1_000_000;
 
-pub fn run(g: &mut Guide) -> Result<(), TourError> {
-    g.step("one note over every transport of the course: round trips, bytes on the wire, time");
-    let servers = Servers::start().map_err(|e| g.fail("servers", e))?;
+/// What `measure_all` found: a row per kind, and the sizes of two HTTP/2 header blocks.
+type Measured = (Vec<super::Row>, Vec<usize>);
+
+/// Starts the servers and measures every kind, or names the one that failed.
+fn measure_all() -> Result<Measured, (&'static str, String)> {
+    let servers = Servers::start().map_err(|e| ("servers", e.to_string()))?;
     let mut rows = Vec::new();
     for kind in Kind::ALL {
-        rows.push(super::measure(kind, &servers, BULK).map_err(|e| g.fail(kind.name(), e))?);
+        let row = super::measure(kind, &servers, BULK).map_err(|e| (kind.name(), e.to_string()))?;
+        rows.push(row);
     }
+    let blocks = super::h2_header_blocks(&servers).map_err(|e| ("HPACK", e.to_string()))?;
+    Ok((rows, blocks))
+}
+
+/// The summary section: the table of `netlab compare`, with the trace of its runs left out.
+pub fn run(g: &mut Guide) -> Result<(), TourError> {
+    g.step("one note over every transport of the course: round trips, bytes on the wire, time");
+    g.say("The exchanges behind this table run with the trace off (each was traced step by step in its own section; here they would be some 10,000 lines, mostly the packets of the bulk transfers): only what they measured is shown.");
+    // The runs are silent: the table is the lesson here, not the packets behind it.
+    let layers = trace::layers();
+    trace::restore(0);
+    let measured = measure_all();
+    trace::restore(layers);
+    let (rows, blocks) = measured.map_err(|(step, e)| g.fail(step, e))?;
     for line in super::table(&rows, BULK).lines() {
         g.say(line);
     }
-    let blocks = super::h2_header_blocks(&servers).map_err(|e| g.fail("HPACK", e))?;
     if let [first, second, ..] = blocks[..] {
         g.say(&format!(
             "HTTP/2 header block of a GET: {first} bytes; the same GET again: {second} bytes (HPACK)."

@@ -114,6 +114,19 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     }
 
     g.step("one operation two ways: REST/JSON over HTTP/1.1 vs gRPC/protobuf over HTTP/2");
+    rest_next_to_grpc(g, grpc.addr(), &note, &opts)?;
+    grpc.stop();
+    Ok(())
+}
+
+/// Step 7: the same note echoed by REST/JSON (HTTP/1.1) and by gRPC's Echo (HTTP/2), each
+/// on a fresh connection through a relay that counts the bytes.
+fn rest_next_to_grpc(
+    g: &mut Guide,
+    grpc: std::net::SocketAddr,
+    note: &Note,
+    opts: &Options,
+) -> Result<(), TourError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| g.fail("bind", e))?;
     let rest = h1server::spawn(
         l,
@@ -142,16 +155,16 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     let rest_time = t.elapsed();
     let rest_bytes = counter.join().map_err(|_| g.fail("relay", "counter"))?;
     // gRPC: the same note through Echo.
-    let (front, counter) = counted(grpc.addr()).map_err(|e| g.fail("relay", e))?;
+    let (front, counter) = counted(grpc).map_err(|e| g.fail("relay", e))?;
     let t = Instant::now();
-    let _: Note = client::unary(&base(g, front)?, exchange::ECHO, &note, &opts)
+    let _: Note = client::unary(&base(g, front)?, exchange::ECHO, note, opts)
         .map_err(|e| g.fail("Echo", e))?;
     let grpc_time = t.elapsed();
     let grpc_bytes = counter.join().map_err(|_| g.fail("relay", "counter"))?;
     g.say(&format!(
         "the message itself: {} bytes of JSON, {} bytes of protobuf",
         json.len(),
-        prost::Message::encode_to_vec(&note).len()
+        prost::Message::encode_to_vec(note).len()
     ));
     g.say(&format!(
         "on the wire, connection set-up included: REST {} bytes up / {} down in {} µs; gRPC {} up / {} down in {} µs",
@@ -164,6 +177,5 @@ pub fn run(g: &mut Guide) -> Result<(), TourError> {
     ));
     g.say("one call each: a round trip for TCP, one for the exchange (gRPC's client does not wait for the server's SETTINGS). gRPC's first call carries HTTP/2's preface and SETTINGS; on a kept connection its headers shrink (HPACK) while REST repeats its text head.");
     rest.stop();
-    grpc.stop();
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::trace::{self, Dir, Layer};
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Sends a body as DATA frames, each as large as the peer's windows allow (RFC 9113 §5.2),
@@ -87,6 +87,8 @@ pub struct Traced<T> {
     /// Which side of the connection this end is.
     me: Side,
     conversation: Option<Conversation>,
+    /// Bytes taken (and traced) by `poll_write` but not yet written to `inner`.
+    pending: Vec<u8>,
 }
 
 impl<T> Traced<T> {
@@ -96,6 +98,7 @@ impl<T> Traced<T> {
             inner,
             me,
             conversation: on.then(Conversation::default),
+            pending: Vec::new(),
         }
     }
 
@@ -143,27 +146,49 @@ impl<T: AsyncRead + Unpin> AsyncRead for Traced<T> {
     }
 }
 
+impl<T: AsyncWrite + Unpin> Traced<T> {
+    /// Writes out what an earlier `poll_write` took and traced.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.pending))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.pending.drain(..n);
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Traced<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = result {
-            if self.conversation.is_some() {
-                let me = self.me;
-                self.show(me, &buf[..n]);
-            }
+        if self.conversation.is_none() {
+            return Pin::new(&mut self.inner).poll_write(cx, buf);
         }
-        result
+        // The frames are traced before their bytes leave: traced after the write, the
+        // peer's thread could print "← HEADERS" before this one printed "→ HEADERS". So
+        // the bytes are taken whole, shown, and written from here (flush finishes them).
+        ready!(self.poll_drain(cx))?;
+        let me = self.me;
+        self.show(me, buf);
+        self.pending.extend_from_slice(buf);
+        if let Poll::Ready(Err(e)) = self.poll_drain(cx) {
+            return Poll::Ready(Err(e));
+        }
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -108,22 +108,27 @@ impl Read for Conn {
 impl Write for Conn {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let _role = self.role.map(trace::role);
+        // Traced before the bytes leave: traced after, the peer's thread could print its
+        // read of them first.
+        trace::sent(Layer::L4, || {
+            format!(
+                "write {} bytes to {}: \"{}\"",
+                buf.len(),
+                self.peer,
+                trace::preview(buf, PREVIEW)
+            )
+        });
         match self.stream.write(buf) {
-            Ok(n) => {
-                trace::sent(Layer::L4, || {
-                    let short = if n < buf.len() {
-                        format!(" (short write: {} of {} bytes accepted)", n, buf.len())
-                    } else {
-                        String::new()
-                    };
+            Ok(n) if n < buf.len() => {
+                let asked = buf.len();
+                trace::event(Layer::L4, || {
                     format!(
-                        "write {n} bytes to {}: \"{}\"{short}",
-                        self.peer,
-                        trace::preview(&buf[..n], PREVIEW)
+                        "short write: the kernel took {n} of {asked} bytes; the rest goes in the next write"
                     )
                 });
                 Ok(n)
             }
+            Ok(n) => Ok(n),
             Err(e) => {
                 trace::event(Layer::L4, || format!("write to {} failed: {e}", self.peer));
                 Err(e)

@@ -392,15 +392,16 @@ pub fn serve_udp(socket: UdpSocket, stop: &AtomicBool) {
                 trace::preview(&buf[..n], 40)
             )
         });
-        // 2. Send the same bytes back to the sender's address.
-        match socket.send_to(&buf[..n], from) {
-            Ok(sent) => trace::sent(Layer::L4, || {
-                format!(
-                    "datagram of {sent} bytes to {from}: \"{}\"",
-                    trace::preview(&buf[..sent], 40)
-                )
-            }),
-            Err(e) => trace::event(Layer::L4, || format!("send_to({from}) failed: {e}")),
+        // 2. Send the same bytes back to the sender's address (traced first: a datagram
+        //    leaves whole or not at all, and the peer may print its arrival at once).
+        trace::sent(Layer::L4, || {
+            format!(
+                "datagram of {n} bytes to {from}: \"{}\"",
+                trace::preview(&buf[..n], 40)
+            )
+        });
+        if let Err(e) = socket.send_to(&buf[..n], from) {
+            trace::event(Layer::L4, || format!("send_to({from}) failed: {e}"));
         }
     }
 }
@@ -460,16 +461,17 @@ impl UdpClient {
             return Err(EchoError::TooLarge { len: message.len() });
         }
         let addr = self.addr;
-        let sent = self
-            .socket
-            .send(message)
-            .map_err(|source| self.udp_error(source))?;
+        // Traced before it leaves: the server may print its arrival at once.
         trace::sent(Layer::L4, || {
             format!(
-                "datagram of {sent} bytes to {addr}: \"{}\"",
+                "datagram of {} bytes to {addr}: \"{}\"",
+                message.len(),
                 trace::preview(message, 40)
             )
         });
+        self.socket
+            .send(message)
+            .map_err(|source| self.udp_error(source))?;
         let mut buf = vec![0u8; 65_536];
         let n = self
             .socket

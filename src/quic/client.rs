@@ -208,7 +208,7 @@ impl<'a> Fetch<'a> {
                 } else {
                     "verifying the server's certificate"
                 },
-                packet::hex(&scid)
+                packet::cid(&scid)
             )
         });
         Ok(Fetch {

@@ -313,6 +313,17 @@ pub fn hex(cid: &[u8]) -> String {
     cid.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A connection ID as trace lines show it: its first 4 bytes in hex and `…` when it is
+/// longer (`a1b2c3d4…`), `-` when empty. Every line that names a connection uses this form,
+/// so a reader matches them by eye; the loops' own ids (`a1b2c3d4: …`) are the same 4 bytes.
+/// The full IDs are in the qlog files and in a capture decrypted with the key log.
+pub fn cid(cid: &[u8]) -> String {
+    match cid.len() {
+        0..=4 => hex(cid),
+        _ => format!("{}…", hex(&cid[..4])),
+    }
+}
+
 impl fmt::Display for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.form {
@@ -321,8 +332,8 @@ impl fmt::Display for Header {
                 write!(
                     f,
                     "Version Negotiation dcid={} scid={} versions=[{}]",
-                    hex(&self.dcid),
-                    hex(&self.scid),
+                    cid(&self.dcid),
+                    cid(&self.scid),
                     list.join(", ")
                 )
             }
@@ -332,8 +343,8 @@ impl fmt::Display for Header {
                     "{} v{} dcid={} scid={}",
                     ty.name(),
                     self.version,
-                    hex(&self.dcid),
-                    hex(&self.scid)
+                    cid(&self.dcid),
+                    cid(&self.scid)
                 )?;
                 match ty {
                     LongType::Initial => write!(f, " token={} bytes", token.len())?,
@@ -343,7 +354,7 @@ impl fmt::Display for Header {
                     _ => {}
                 }
                 if let Some(n) = length {
-                    write!(f, " length={n} (packet number + payload protected)")?;
+                    write!(f, " length={n}")?;
                 }
                 Ok(())
             }
@@ -351,25 +362,73 @@ impl fmt::Display for Header {
                 f,
                 "long header of unknown version 0x{:08x} dcid={} scid={}",
                 self.version,
-                hex(&self.dcid),
-                hex(&self.scid)
+                cid(&self.dcid),
+                cid(&self.scid)
             ),
-            Form::Short { spin } => write!(
-                f,
-                "1-RTT dcid={} spin={} (key phase, packet number + payload protected)",
-                hex(&self.dcid),
-                u8::from(*spin)
-            ),
+            Form::Short { spin } => {
+                write!(f, "1-RTT dcid={} spin={}", cid(&self.dcid), u8::from(*spin))
+            }
         }
     }
 }
 
-/// One line for a whole datagram: its packets joined, or why it cannot be read.
+/// What the datagram's packets hide, named once at the end of its line: header protection
+/// masks the packet number and, in a short header, the key phase (RFC 9001 §5.4); AEAD
+/// encrypts the frames (RFC 9001 §5.3). Neither is guessed here.
+fn hidden(packets: &[Header]) -> &'static str {
+    let short = packets.iter().any(|p| matches!(p.form, Form::Short { .. }));
+    let long = packets
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.form,
+                Form::Long {
+                    length: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    match (short, long) {
+        (true, 0) => " (key phase + packet number masked, frames encrypted)",
+        (true, _) => " (packet numbers + key phase masked, frames encrypted)",
+        (false, 0) => "",
+        (false, 1) => " (packet number masked, frames encrypted)",
+        (false, _) => " (packet numbers masked, frames encrypted)",
+    }
+}
+
+/// A packet after the first of its datagram, without the version and connection IDs it
+/// shares with the first: coalesced packets carry the same Destination Connection ID
+/// (RFC 9000 §12.2), and the line names it once.
+fn coalesced(p: &Header, first: &Header) -> String {
+    let mut text = p.to_string();
+    if p.version == first.version {
+        text = text.replacen(&format!(" v{}", p.version), "", 1);
+    }
+    if p.dcid == first.dcid {
+        text = text.replacen(&format!(" dcid={}", cid(&p.dcid)), "", 1);
+        if p.scid == first.scid {
+            text = text.replacen(&format!(" scid={}", cid(&p.scid)), "", 1);
+        }
+    }
+    text
+}
+
+/// One line for a whole datagram: its packets joined, then what they hide; or why it
+/// cannot be read.
 pub fn describe_datagram(bytes: &[u8], short_dcid_len: usize) -> String {
     match decode_datagram(bytes, short_dcid_len) {
         Ok(packets) => {
-            let parts: Vec<String> = packets.iter().map(|p| p.to_string()).collect();
-            parts.join(" + ")
+            let parts: Vec<String> = packets
+                .iter()
+                .enumerate()
+                .map(|(i, p)| match i {
+                    0 => p.to_string(),
+                    _ => coalesced(p, &packets[0]),
+                })
+                .collect();
+            format!("{}{}", parts.join(" + "), hidden(&packets))
         }
         Err(e) => format!("undecodable: {e}"),
     }
@@ -410,7 +469,7 @@ mod tests {
         assert_eq!(h.size, p.len());
         assert_eq!(
             h.to_string(),
-            "Initial v1 dcid=0102030405060708 scid=09090909 token=3 bytes length=300 (packet number + payload protected)"
+            "Initial v1 dcid=01020304… scid=09090909 token=3 bytes length=300"
         );
     }
 
@@ -429,7 +488,9 @@ mod tests {
                 ..
             }
         ));
-        assert!(describe_datagram(&d, 8).contains(" + Handshake v1 dcid=- scid=-"));
+        assert!(describe_datagram(&d, 8).ends_with(
+            " + Handshake dcid=- scid=- length=20 (packet numbers masked, frames encrypted)"
+        ));
     }
 
     #[test]
@@ -438,7 +499,16 @@ mod tests {
         let h = decode(&d, 4).unwrap();
         assert_eq!(h.form, Form::Short { spin: true });
         assert_eq!(h.dcid, vec![7, 7, 7, 7]);
-        assert!(h.to_string().starts_with("1-RTT dcid=07070707 spin=1"));
+        assert_eq!(h.to_string(), "1-RTT dcid=07070707 spin=1");
+        assert_eq!(
+            describe_datagram(&d, 4),
+            "1-RTT dcid=07070707 spin=1 (key phase + packet number masked, frames encrypted)"
+        );
+        let long = [0xc0, 0, 0, 0, 1, 5, 1, 2, 3, 4, 5, 0, 0, 0];
+        assert_eq!(
+            describe_datagram(&long, 4),
+            "Initial v1 dcid=01020304… scid=- token=0 bytes length=0 (packet number masked, frames encrypted)"
+        );
     }
 
     #[test]

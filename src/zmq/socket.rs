@@ -367,12 +367,21 @@ impl Socket {
             let bytes = part.as_ref();
             let more = i + 1 < total;
             let flags = if more { zmq::SNDMORE } else { 0 };
-            self.sock
-                .send(bytes, flags)
-                .map_err(|e| self.turn_error(e, "send"))?;
+            // Traced before libzmq takes the part: its I/O thread sends at once, and a tap
+            // or the peer would print the bytes first. A refusal is an event after it.
             trace::sent(Layer::Zmq, || {
                 describe_part(self.name(), i, total, more, bytes)
             });
+            if let Err(e) = self.sock.send(bytes, flags) {
+                trace::event(Layer::Zmq, || {
+                    format!(
+                        "{} part {}/{total}: not sent, libzmq refused it ({e})",
+                        self.name(),
+                        i + 1
+                    )
+                });
+                return Err(self.turn_error(e, "send"));
+            }
         }
         Ok(())
     }

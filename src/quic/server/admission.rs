@@ -130,7 +130,7 @@ impl Server {
         trace::sent(Layer::Quic, || {
             format!(
                 "Retry to {from}: new scid={}, address-validation token {} bytes (HMAC over address, original dcid, time)",
-                packet::hex(&new_cid),
+                packet::cid(&new_cid),
                 token.len()
             )
         });
@@ -151,7 +151,7 @@ impl Server {
                 trace::event(Layer::Quic, || {
                     format!(
                         "dropped Initial from {from}: a valid token sent to dcid={}, not to the one its Retry gave",
-                        packet::hex(&header.dcid)
+                        packet::cid(&header.dcid)
                     )
                 });
                 None
@@ -160,7 +160,7 @@ impl Server {
                 trace::event(Layer::Quic, || {
                     format!(
                         "{from}: Retry token valid: address validated, original dcid={}",
-                        packet::hex(&odcid)
+                        packet::cid(&odcid)
                     )
                 });
                 Some(odcid)
@@ -210,8 +210,8 @@ impl Server {
         trace::event(Layer::Quic, || {
             format!(
                 "{id}: new connection from {from}, our scid={}, client's scid={}",
-                packet::hex(&scid),
-                packet::hex(&header.scid)
+                packet::cid(&scid),
+                packet::cid(&header.scid)
             )
         });
         self.clients.insert(
@@ -249,7 +249,7 @@ fn may_start(header: &packet::Header) -> Option<()> {
     trace::event(Layer::Quic, || {
         format!(
             "dropped: no connection for dcid={}",
-            packet::hex(&header.dcid)
+            packet::cid(&header.dcid)
         )
     });
     None
@@ -278,7 +278,7 @@ fn issued(scid: &[u8]) -> Option<()> {
     trace::event(Layer::Quic, || {
         format!(
             "dropped: a token-bearing Initial to a dcid we never issued ({})",
-            packet::hex(scid)
+            packet::cid(scid)
         )
     });
     None
