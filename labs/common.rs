@@ -147,7 +147,6 @@ impl<W: Copy + 'static> WrongList for &[Wrong<W>] {
     }
 }
 
-
 /// `--list-wrong`: one line per wrong solution, `NAME<TAB>STEPS<TAB>MISTAKE` (steps joined
 /// by commas), the lines tests/labs.rs reads.
 fn list_wrong(rows: &[(&str, &[usize], &str)]) -> ! {

@@ -201,7 +201,9 @@ fn a_kept_connection_is_closed_and_traced_at_exit() {
         "connect, keep, close and FIN out of order:\n{client}"
     );
     assert!(
-        client.trim_end().ends_with("the socket closes when dropped"),
+        client
+            .trim_end()
+            .ends_with("the socket closes when dropped"),
         "the FIN is not the last line:\n{client}"
     );
     let want = "keep-alive, waiting for request 2";

@@ -1,7 +1,7 @@
 //! What can go wrong in `netlab compare`: one variant per way, each naming the transport or
 //! the step, with a one-line text for `error: …`.
 
-use super::exchange::Kind;
+use super::transport::Kind;
 use std::fmt;
 
 /// Why a comparison could not be made.

@@ -21,6 +21,7 @@ pub mod hol;
 pub mod path;
 pub mod svg;
 pub mod tour;
+pub mod transport;
 
 use crate::http2::frame::{HEADER_LEN, PREFACE_LEN};
 use exchange::{CompareError, Kind, NOTE, Servers, Timed, exchange};
