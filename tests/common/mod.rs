@@ -219,7 +219,16 @@ pub fn run(
         Ok(out) => out.expect("wait"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("{program} {args:?} did not finish within {limit:?}");
+            // What it had said before it was stopped: which step it was waiting in.
+            let said = match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(Ok(out)) => format!(
+                    "\nits stderr:\n{}\nits stdout:\n{}",
+                    text(&out.stderr),
+                    text(&out.stdout)
+                ),
+                _ => String::new(),
+            };
+            panic!("{program} {args:?} did not finish within {limit:?}{said}");
         }
     }
 }
