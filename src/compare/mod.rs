@@ -113,7 +113,7 @@ fn one(
 
 /// The largest bulk size every server compared accepts: the smallest of their body limits,
 /// the HTTP/1.1 server's 8 MiB (HTTP/2's and HTTP/3's are 64 MiB; gRPC's messages are
-/// capped apart, [`GRPC_BULK_MAX`]). A larger body would be refused, and the client find
+/// capped apart, `GRPC_BULK_MAX`). A larger body would be refused, and the client find
 /// the connection closed under its upload.
 pub fn max_bulk() -> usize {
     let http1 = crate::http1::server::Config::default().max_body;

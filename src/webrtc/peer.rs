@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Behind it, [`Peer::start`] runs two threads per peer, each a loop of its own:
+//! Behind it, `Peer::start` runs two threads per peer, each a loop of its own:
 //! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
 //!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
