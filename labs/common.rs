@@ -62,6 +62,27 @@ pub struct Wrong<W: 'static> {
     pub mistake: &'static str,
 }
 
+/// The source text of the file a check drives (the student's, the solution, or a wrong one),
+/// so a step can look at what it calls: a lab's answer is written, not borrowed from netlab.
+/// `student` is the student's file, relative to the project (`labs/03-chunked/decoder.rs`).
+pub fn source_of<W: Copy + PartialEq>(
+    student: &str,
+    subject: &Subject<W>,
+    wrong: &[Wrong<W>],
+) -> String {
+    let dir = student.rsplit_once('/').map_or("", |(d, _)| d);
+    let file = match subject {
+        Subject::Student => student.to_string(),
+        Subject::Solution => format!("{dir}/solution.rs"),
+        Subject::Wrong(id) => {
+            let name = wrong.iter().find(|w| w.id == *id).map_or("", |w| w.name);
+            format!("{dir}/wrong/{name}.rs")
+        }
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&file);
+    std::fs::read_to_string(&path).unwrap_or_default()
+}
+
 /// The one list of a lab's wrong solutions, written once at the top of its check.rs:
 ///
 /// ```ignore

@@ -156,7 +156,7 @@ fn lab02_socket_states() {
 
 #[test]
 fn lab03_chunked_decoding() {
-    passes_on_solution_fails_on_starter("lab03", 13);
+    passes_on_solution_fails_on_starter("lab03", 14);
     fails_on_its_wrong_solutions("lab03", "03-chunked");
 }
 

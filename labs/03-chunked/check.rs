@@ -17,6 +17,7 @@ common::wrong_solutions! {
     bare_lf_accepted fails [10]: "accepts a bare LF where RFC 9112 §7.1 says CRLF";
     from_str_radix fails [9]: "parses the size with from_str_radix, which takes a leading +";
     done_at_last_chunk fails [7, 13]: "ends the body at the last chunk, before its trailers and CRLF";
+    wraps_netlabs_decoder fails [14]: "hands every byte to netlab's own ChunkedDecoder instead of decoding";
 }
 
 use common::{Check, show};
@@ -202,6 +203,16 @@ fn main() {
             b"0\r\nnot a field\r\n\r\n",
             "field-line = field-name \":\" field-value",
         )
+    });
+    let source = common::source_of("labs/03-chunked/decoder.rs", &subject, WRONG);
+    check.step("the decoder is your own, not netlab's", || {
+        // netlab's decoder is public (the HTTP/1.1 tap and the fuzz target use it): this lab
+        // is about writing one, so calling it is not an answer.
+        if source.contains("http1::chunked") || source.contains("ChunkedDecoder") {
+            Err("expected a decoder written in this file; it calls netlab's own (netlab::http1::chunked::ChunkedDecoder)\n      likely: the lab's point is the grammar of RFC 9112 §7.1; write the states yourself, then read src/http1/chunked.rs to compare".to_string())
+        } else {
+            Ok(())
+        }
     });
     check.finish();
 }

@@ -209,7 +209,7 @@ impl std::error::Error for HpackError {}
 /// if I < 2^N - 1, encode I on N bits
 /// else: N bits of ones, then I - (2^N - 1) in 7-bit groups, low first, MSB = "more"
 /// ```
-pub fn decode_integer(input: &[u8], at: &mut usize, n: u8) -> Result<usize, HpackError> {
+pub(crate) fn decode_integer(input: &[u8], at: &mut usize, n: u8) -> Result<usize, HpackError> {
     let first = *input.get(*at).ok_or(HpackError::Truncated)?;
     *at += 1;
     let max = (1usize << n) - 1;
