@@ -134,19 +134,34 @@ impl Recorder {
 /// In a namespace already set up with [`path_commands`]: the three downloads, one after the
 /// other, each of `streams` × `size` bytes of the same file.
 pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
+    // Each step says on stderr when it is done: the run takes seconds, and a step that never
+    // ends is then named by the last line.
+    let started = std::time::Instant::now();
+    let done = |what: &str| {
+        eprintln!(
+            "compare --loss: {what} ({} ms)",
+            started.elapsed().as_millis()
+        )
+    };
     // 1. The lossy path.
     for cmd in path_commands(setup.loss) {
         sh(&cmd)?;
     }
+    done("1. the lossy path is set");
     // 2. The file to download, and a server of each version serving it.
     let servers = LossyServers::start(setup.size)?;
+    done("2. the three servers listen");
     // 3. HTTP/1.1: one connection per stream, all at once, each read as it comes.
     let a1 = download_http1(setup.streams)?;
+    done("3. HTTP/1.1 downloaded");
     // 4. HTTP/2: every stream on one connection.
     let a2 = download_http2(setup.streams)?;
+    done("4. HTTP/2 downloaded");
     // 5. HTTP/3: every stream on one QUIC connection.
     let a3 = download_http3(setup.streams, &servers.ca)?;
+    done("5. HTTP/3 downloaded");
     servers.stop();
+    done("6. the servers stopped");
     Ok(vec![a1, a2, a3])
 }
 
