@@ -58,6 +58,9 @@ pub struct Stall {
     pub to_ms: f64,
 }
 
+/// The nftables table that holds the drop rule.
+const NFT_TABLE: &str = "lossy";
+
 /// The nftables and tc commands that make the path, for the namespace's loopback.
 pub fn path_commands(loss: f64) -> Vec<String> {
     let every = (100.0 / loss).round().max(2.0) as u32;
@@ -65,8 +68,8 @@ pub fn path_commands(loss: f64) -> Vec<String> {
         "ip link set lo mtu 1500".to_string(),
         "ip link set lo up".to_string(),
         "tc qdisc add dev lo root tbf rate 40mbit burst 16kb latency 40ms".to_string(),
-        "nft add table inet lossy".to_string(),
-        "nft add chain inet lossy in { type filter hook input priority 0 ; }".to_string(),
+        format!("nft add table inet {NFT_TABLE}"),
+        format!("nft add chain inet {NFT_TABLE} in {{ type filter hook input priority 0 ; }}"),
     ];
     for (proto, port) in [
         ("tcp", HTTP1_PORT),
@@ -74,7 +77,7 @@ pub fn path_commands(loss: f64) -> Vec<String> {
         ("udp", HTTP3_PORT),
     ] {
         cmds.push(format!(
-            "nft add rule inet lossy in {proto} sport {port} numgen inc mod {every} == {} drop",
+            "nft add rule inet {NFT_TABLE} in {proto} sport {port} numgen inc mod {every} == {} drop",
             every - 1
         ));
     }
@@ -151,17 +154,32 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
     // 2. The file to download, and a server of each version serving it.
     let servers = LossyServers::start(setup.size)?;
     done("2. the three servers listen");
-    // 3. HTTP/1.1: one connection per stream, all at once, each read as it comes.
-    let a1 = download_http1(setup.streams)?;
-    done("3. HTTP/1.1 downloaded");
-    // 4. HTTP/2: every stream on one connection.
-    let a2 = download_http2(setup.streams)?;
-    done("4. HTTP/2 downloaded");
-    // 5. HTTP/3: every stream on one QUIC connection.
-    let a3 = download_http3(setup.streams, &servers.ca)?;
-    done("5. HTTP/3 downloaded");
+    // 3–5. The same files over each version, one after the other.
+    let runs = download_each(setup.streams, &servers.ca, &done);
+    // 6. The path made whole again before the servers are stopped: a stop wakes each accept
+    // loop with a connection of its own, whose SYN-ACK the drop rule could take. Then stop,
+    // whether the downloads succeeded or not.
+    let _ = sh(&format!("nft delete table inet {NFT_TABLE}"));
     servers.stop();
     done("6. the servers stopped");
+    runs
+}
+
+/// Steps 3–5 of [`run_here`].
+fn download_each(
+    streams: usize,
+    ca: &std::path::Path,
+    done: &dyn Fn(&str),
+) -> Result<Vec<Arrivals>, CompareError> {
+    // 3. HTTP/1.1: one connection per stream, all at once, each read as it comes.
+    let a1 = download_http1(streams)?;
+    done("3. HTTP/1.1 downloaded");
+    // 4. HTTP/2: every stream on one connection.
+    let a2 = download_http2(streams)?;
+    done("4. HTTP/2 downloaded");
+    // 5. HTTP/3: every stream on one QUIC connection.
+    let a3 = download_http3(streams, ca)?;
+    done("5. HTTP/3 downloaded");
     Ok(vec![a1, a2, a3])
 }
 

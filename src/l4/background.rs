@@ -78,6 +78,20 @@ impl Background {
             return;
         };
         self.stop.store(true, Ordering::SeqCst);
+        // A wake can be lost (on a lossy path the SYN-ACK of the waking connection may be the
+        // dropped packet), and a loop blocked in accept would then never see the flag: wake
+        // it again until it has ended, for a while, before waiting for it for good.
+        for _ in 0..WAKES {
+            self.wake_once();
+            if wait_until_finished(&thread, Duration::from_millis(500)) {
+                break;
+            }
+        }
+        let _ = thread.join();
+    }
+
+    /// One nudge that makes a blocked `accept` or `recv_from` return.
+    fn wake_once(&self) {
         match self.wake {
             Wake::Tcp => {
                 let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
@@ -88,8 +102,22 @@ impl Background {
                 }
             }
         }
-        let _ = thread.join();
     }
+}
+
+/// How many times a stopping loop is woken before `stop` waits for it without a bound.
+const WAKES: usize = 10;
+
+/// Has `thread` ended within `limit`? Looks every few milliseconds.
+fn wait_until_finished(thread: &JoinHandle<()>, limit: Duration) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if thread.is_finished() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    thread.is_finished()
 }
 
 impl Drop for Background {
@@ -104,5 +132,40 @@ pub fn loopback_for(addr: &SocketAddr) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], 0))
     } else {
         SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A stop whose first wake is lost (here: a loop that lets its first wake-up pass, as a
+    /// dropped SYN-ACK would) still ends the loop: it is woken again.
+    #[test]
+    fn a_lost_wake_is_sent_again() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = Background::tcp(listener, "test loop", |listener, stop| {
+            let mut woken = 0;
+            for conn in listener.incoming() {
+                drop(conn);
+                if stop.load(Ordering::SeqCst) {
+                    woken += 1;
+                    if woken == 2 {
+                        return;
+                    }
+                }
+            }
+        })
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            server.stop();
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "stop() waited for a loop whose first wake was lost"
+        );
     }
 }
