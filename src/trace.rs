@@ -317,13 +317,10 @@ pub fn step(layer: Layer, dir: Dir, message: impl FnOnce() -> String) {
     let message = message();
     // The summary's lock is taken before the sink's and held while writing, so a run's
     // summary and the line that ended it come out in the order they were decided.
-    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lines = Vec::new();
-    match runs.as_mut() {
-        Some(runs) => runs.line(layer, dir, &message, &mut lines),
+    with_runs(|runs, lines| match runs.as_mut() {
+        Some(runs) => runs.line(layer, dir, &message, lines),
         None => lines.push(format_line(layer, dir, &message)),
-    }
-    write_lines(&lines);
+    });
     LAST_LINE.store(elapsed_ms(), Ordering::Relaxed);
 }
 
@@ -389,23 +386,21 @@ static RUNS: Mutex<Option<Runs>> = Mutex::new(None);
 /// line of a new kind comes, one line says how many there were and what changed from the
 /// first to the last. A `--trace` run outside the tour prints every line in full.
 pub fn summarise(on: bool) {
-    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lines = Vec::new();
-    if let Some(r) = runs.as_mut() {
-        r.flush(&mut lines);
-    }
-    *runs = (on && !FULL.load(Ordering::Relaxed)).then(Runs::default);
-    write_lines(&lines);
+    with_runs(|runs, lines| {
+        if let Some(r) = runs.as_mut() {
+            r.flush(lines);
+        }
+        *runs = (on && !FULL.load(Ordering::Relaxed)).then(Runs::default);
+    });
 }
 
 /// The runs counted so far are written now (the narration is about to speak of them).
 pub fn summary_flush() {
-    let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lines = Vec::new();
-    if let Some(r) = runs.as_mut() {
-        r.flush(&mut lines);
-    }
-    write_lines(&lines);
+    with_runs(|runs, lines| {
+        if let Some(r) = runs.as_mut() {
+            r.flush(lines);
+        }
+    });
 }
 
 /// A step ends: the runs are written, and how many lines were left out as repeats.
@@ -420,17 +415,25 @@ pub fn summary_break() {
 }
 
 fn summary_end(forget: bool) {
+    with_runs(|runs, lines| {
+        if let Some(r) = runs.as_mut() {
+            r.flush(lines);
+            r.tally(lines);
+            if forget {
+                r.seen.clear();
+                r.shown.clear();
+                r.sent_blocks.clear();
+            }
+        }
+    });
+}
+
+/// Runs `f` on the summary's state with the lock held, then writes the lines it gave, still
+/// holding it (a line traced meanwhile waits, and lands after them).
+fn with_runs(f: impl FnOnce(&mut Option<Runs>, &mut Vec<String>)) {
     let mut runs = RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let mut lines = Vec::new();
-    if let Some(r) = runs.as_mut() {
-        r.flush(&mut lines);
-        r.tally(&mut lines);
-        if forget {
-            r.seen.clear();
-            r.shown.clear();
-            r.sent_blocks.clear();
-        }
-    }
+    f(&mut runs, &mut lines);
     write_lines(&lines);
 }
 
