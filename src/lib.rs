@@ -8,7 +8,7 @@
 //! | \[L4\] socket programming: echo server and client | [`l4::conn`], [`l4::echo`] | `labs/01-echo-handler` |
 //! | \[L4\] viewing socket state (netstat -an) | [`l4::sockets`] | `labs/02-socket-states` |
 //! | \[L4\] a port already LISTENING | [`l4::port`] | — |
-//! | \[L7\] HTTP semantics for every version: messages, fields, status codes | [`http::message`], [`http::fields`], [`http::status`] | — |
+//! | \[L7\] HTTP semantics for every version: messages, fields, status codes, the rules every version shares (no body for 1xx/204/304/HEAD, response fields, preloads) | [`http::message`], [`http::fields`], [`http::status`], [`http::response_fields`], [`http::link`] | — |
 //! | \[L7\] HTTP/1.1 on the wire: the parser and emitter, framing, chunked bodies | [`http1::parse`], [`http1::head`], [`http1::framing`], [`http1::chunked`] | `labs/03-chunked` |
 //! | \[L7\] methods, status codes, the handler API and the server | [`http::handler`], [`http::router`], [`http1::server`] | `labs/04-handler` |
 //! | \[L7\] the same server as poll(2) loops: what a thread per connection costs | [`http1::event_loop`] | `labs/11-poll-loop` |
@@ -20,11 +20,11 @@
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
 //! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | `labs/07-hpack` |
 //! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | `labs/08-grpc-method` |
-//! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`], [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
+//! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`] (the step lab 09 plugs into: [`quic::client::Wire`]), [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
 //! | a lossy or delayed UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
-//! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::sctp`], [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
-//! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
+//! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
+//! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
