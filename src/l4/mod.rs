@@ -8,13 +8,15 @@
 //! 4. [`port`] — who holds a port, and how to end it.
 //! 5. [`relay`] — two connections joined byte for byte (the proxy's tunnel, the tap);
 //!    [`udp_relay`] — its datagram sibling, which can drop chosen datagrams or delay them
-//!    (lab 09, the comparison); [`background`] — a server loop in a thread of this process
+//!    (lab 09, the comparison), and [`impair`] — random loss, corruption and outages on
+//!    it (the QUIC interop cases); [`background`] — a server loop in a thread of this process
 //!    (tour, labs, tests).
 
 pub mod accept;
 pub mod background;
 pub mod conn;
 pub mod echo;
+pub mod impair;
 pub mod port;
 pub mod relay;
 pub mod sockets;

@@ -1,10 +1,13 @@
 //! The UDP relay, the datagram sibling of [`super::relay`]: between one client and one
 //! server, on a loopback port of its own, in user space (no root, no network namespace).
 //! An observer sees every datagram, numbered from 1 in each direction, and says whether it
-//! goes on; the relay can also hold every datagram back a fixed delay. Two observers:
+//! goes on (or changes its bytes first); the relay can also hold every datagram back a fixed
+//! delay. Three observers:
 //! - [`Losses`]: drop chosen datagrams by their number, so a test or a lab sees the same
 //!   losses on every run (lab 09; for random loss in the kernel, nftables in a network
 //!   namespace: `tests/h3_loop.rs` and `src/compare/hol.rs`);
+//! - [`super::impair::Impair`]: seeded random loss and corruption, and blackhole outages
+//!   (the QUIC interop cases);
 //! - the comparison's meter (`compare::path`): count datagrams and bytes, with a delay
 //!   that gives each round trip a known cost.
 //!
@@ -31,10 +34,18 @@ pub enum Verdict {
     Drop,
 }
 
-/// Sees every datagram that reaches the relay, before it is forwarded.
+/// Sees every datagram that reaches the relay, before it is forwarded. An observer that
+/// only looks implements `datagram`; one that changes bytes (corruption) implements `rewrite`.
 pub trait DatagramObserver: Send + Sync {
     /// Datagram number `n` (from 1, counted per direction) came from `from`.
-    fn datagram(&self, from: Side, n: u64, bytes: &[u8]) -> Verdict;
+    fn datagram(&self, _from: Side, _n: u64, _bytes: &[u8]) -> Verdict {
+        Verdict::Forward
+    }
+    /// The relay's call: as `datagram`, but the observer may change the bytes in place
+    /// before they go on (the length stays: a flipped byte, not a truncated datagram).
+    fn rewrite(&self, from: Side, n: u64, bytes: &mut [u8]) -> Verdict {
+        self.datagram(from, n, bytes)
+    }
     /// A server datagram is handed to the client now (after the delay): what the client
     /// sends next may answer it.
     fn delivering(&self) {}
@@ -178,8 +189,8 @@ impl Drop for Relay {
     }
 }
 
-/// One direction until `stop`: receive a datagram, number it, ask the observer, and forward
-/// it or count it dropped. (`receive` gives None on its read timeout.)
+/// One direction until `stop`: receive a datagram, number it, let the observer look (and
+/// maybe change it), and forward it or count it dropped. (`receive` gives None on its read timeout.)
 fn pump(
     side: Side,
     mut receive: impl FnMut(&mut [u8]) -> Option<usize>,
@@ -195,7 +206,7 @@ fn pump(
             continue;
         };
         count += 1;
-        match observer.datagram(side, count, &buf[..n]) {
+        match observer.rewrite(side, count, &mut buf[..n]) {
             Verdict::Forward => forward(buf[..n].to_vec()),
             Verdict::Drop => {
                 dropped.fetch_add(1, Ordering::SeqCst);
