@@ -10,7 +10,8 @@
 //!    skips it stalls on the first loss);
 //! 4. see where the connection stands: the handshake just completed (noted once), or the
 //!    connection closed (the loop ends: an error unless every response was complete);
-//! 5. once the handshake is done, open HTTP/3 and send every request (once);
+//! 5. once the handshake is done, open HTTP/3 and send the requests (as many at once as the
+//!    server's stream limit allows, the rest on later turns);
 //! 6. poll HTTP/3 events: response fields, body data, the end of a stream;
 //! 7. send request bodies as flow control allows;
 //! 8. when every response is complete, close the connection with H3_NO_ERROR;
@@ -24,7 +25,7 @@
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -161,6 +162,8 @@ struct Fetch<'a> {
     h3_config: quiche::h3::Config,
     http3: Option<quiche::h3::Connection>,
     streams: HashMap<u64, Stream>,
+    /// Requests sent so far (the URLs in order; step 5).
+    requested: usize,
     finished: usize,
     started: Instant,
     handshake: Option<Duration>,
@@ -175,7 +178,15 @@ impl<'a> Fetch<'a> {
     fn connect(urls: &'a [Url], opts: &'a Options) -> Result<Fetch<'a>, FetchError> {
         let first = one_origin(urls)?;
         let peer = resolve(&first.host, first.port)?;
-        let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, &opts.transport)
+        // "Literal IPv4 and IPv6 addresses are not permitted in HostName" (RFC 6066 §3): a
+        // server named by its address gets no SNI, and its certificate is checked for it.
+        let ip = first.host.parse::<IpAddr>().ok();
+        let sni = if ip.is_some() {
+            None
+        } else {
+            Some(first.host.as_str())
+        };
+        let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, ip, &opts.transport)
             .map_err(FetchError::Setup)?;
         let h3_config =
             quiche::h3::Config::new().map_err(|e| FetchError::Setup(SetupError::Http3(e)))?;
@@ -190,7 +201,7 @@ impl<'a> Fetch<'a> {
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut scid)
             .map_err(|_| FetchError::NoRandom)?;
         let scid = quiche::ConnectionId::from_ref(&scid);
-        let mut conn = quiche::connect(Some(&first.host), &scid, local, peer, &mut quic)
+        let mut conn = quiche::connect(sni, &scid, local, peer, &mut quic)
             .map_err(|e| FetchError::Setup(SetupError::Quic(e)))?;
         let id = packet::hex(&scid[..4]);
         config::keylog(&mut conn);
@@ -201,8 +212,11 @@ impl<'a> Fetch<'a> {
         }
         trace::event(Layer::Quic, || {
             format!(
-                "{id}: connecting to {peer} (SNI {}, {}), our scid={}",
-                first.host,
+                "{id}: connecting to {peer} ({}, {}), our scid={}",
+                match sni {
+                    Some(name) => format!("SNI {name}"),
+                    None => format!("no SNI: the certificate must name {}", first.host),
+                },
                 if opts.insecure {
                     "server NOT verified: --insecure"
                 } else {
@@ -222,6 +236,7 @@ impl<'a> Fetch<'a> {
             h3_config,
             http3: None,
             streams: HashMap::new(),
+            requested: 0,
             finished: 0,
             started: Instant::now(),
             handshake: None,
@@ -245,7 +260,7 @@ impl<'a> Fetch<'a> {
             if self.closed(wire.retried())? {
                 return Ok(());
             }
-            // 5. Once QUIC is up: HTTP/3, then every request at once.
+            // 5. Once QUIC is up: HTTP/3, then the requests the stream limit allows.
             self.open_http3()?;
             // 6. HTTP/3 events: a response's fields, its body, its end.
             self.responses()?;
@@ -313,18 +328,30 @@ impl<'a> Fetch<'a> {
         Ok(true)
     }
 
-    /// Step 5: HTTP/3's control streams, then every request, once the handshake is done.
+    /// Step 5: HTTP/3's control streams once the handshake is done, then the requests.
     fn open_http3(&mut self) -> Result<(), FetchError> {
-        if self.http3.is_some() || !self.conn.is_established() {
-            return Ok(());
+        if self.http3.is_none() && self.conn.is_established() {
+            let h = quiche::h3::Connection::with_transport(&mut self.conn, &self.h3_config)
+                .map_err(FetchError::Http3Setup)?;
+            let id = &self.id;
+            trace::event(Layer::H3, || {
+                format!("{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent)")
+            });
+            self.http3 = Some(h);
         }
-        let mut h = quiche::h3::Connection::with_transport(&mut self.conn, &self.h3_config)
-            .map_err(FetchError::Http3Setup)?;
+        self.send_requests()
+    }
+
+    /// Step 5, each turn: every request not sent yet, as far as the server's stream limit
+    /// lets it (initial_max_streams_bidi, raised by MAX_STREAMS: RFC 9000 §4.6); the rest
+    /// wait for a later turn, when responses have ended and the limit has grown.
+    fn send_requests(&mut self) -> Result<(), FetchError> {
+        let Some(mut h) = self.http3.take() else {
+            return Ok(());
+        };
         let id = &self.id;
-        trace::event(Layer::H3, || {
-            format!("{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent)")
-        });
-        for (index, url) in self.urls.iter().enumerate() {
+        while self.requested < self.urls.len() && self.conn.peer_streams_left_bidi() > 0 {
+            let (index, url) = (self.requested, &self.urls[self.requested]);
             let fields = request_fields(url, self.opts);
             let body = self.opts.body.clone().unwrap_or_default();
             let fin = body.is_empty();
@@ -350,6 +377,7 @@ impl<'a> Fetch<'a> {
                 done: None,
             };
             self.streams.insert(stream, s);
+            self.requested += 1;
         }
         self.http3 = Some(h);
         Ok(())

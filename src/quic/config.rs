@@ -9,6 +9,7 @@
 //! told: [`client`] turns verification on unless `--insecure` says otherwise.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -158,14 +159,21 @@ pub fn server(identity: &Identity, t: &Transport) -> Result<quiche::Config, Setu
 const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
 
 /// A client's configuration: trusts the system CAs and `cacert`, and verifies the server's
-/// certificate and name unless `insecure` (as `curl -k`: for experiments only).
+/// certificate and name unless `insecure` (as `curl -k`: for experiments only). A server
+/// named by an IP address (`ip`) sends no SNI, so its certificate must list that address.
 pub fn client(
     cacert: Option<&Path>,
     insecure: bool,
+    ip: Option<IpAddr>,
     t: &Transport,
 ) -> Result<quiche::Config, SetupError> {
     let mut tls = SslContextBuilder::new(SslMethod::tls())?;
     tls.set_curves_list(CURVES)?;
+    if let Some(ip) = ip {
+        // quiche checks the name only through SNI (set_host_name), and an address is no
+        // name: the certificate's iPAddress entries are checked instead (RFC 6125 §6.2.1).
+        tls.cert_store_mut().verify_param_mut().set_ip(ip)?;
+    }
     // The system's CAs are read and parsed once per process (a few milliseconds each time).
     static SYSTEM: std::sync::OnceLock<Vec<X509>> = std::sync::OnceLock::new();
     let system = SYSTEM.get_or_init(|| {
