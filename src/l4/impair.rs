@@ -21,12 +21,13 @@ use super::relay::Side;
 use super::udp_relay::{DatagramObserver, Verdict};
 use crate::trace::{self, Layer};
 
-/// Outages: the path carries datagrams for `on`, then drops all of them for `off`, and
-/// again, counted from the first datagram the relay sees.
+/// Outages: `start` after the first datagram the relay sees, the path drops every datagram
+/// for `off`, then carries them for `on`, then drops them for `off` again, and so on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Blackhole {
-    pub on: Duration,
+    pub start: Duration,
     pub off: Duration,
+    pub on: Duration,
 }
 
 /// What the path does to the datagrams it carries (the same both ways).
@@ -111,7 +112,7 @@ impl Impair {
         percent > 0 && self.next() % 100 < u64::from(percent)
     }
 
-    /// The outage `now` falls in, as (start, end) since the first datagram, if any.
+    /// The outage `now` falls in, as (begin, end) since the first datagram, if any.
     fn outage(&self, now: Instant) -> Option<(Duration, Duration)> {
         let b = self.spec.blackhole?;
         let first = *self
@@ -123,10 +124,10 @@ impl Impair {
         if period.is_zero() {
             return None;
         }
-        let since = now - first;
+        let since = (now - first).checked_sub(b.start)?;
         let cycles = since.as_nanos() / period.as_nanos();
-        let start = period * cycles as u32 + b.on;
-        (since >= start).then_some((start, start + b.off))
+        let begin = period * cycles as u32;
+        (since < begin + b.off).then_some((b.start + begin, b.start + begin + b.off))
     }
 }
 
@@ -238,8 +239,9 @@ mod tests {
     fn a_blackhole_drops_everything_during_its_outage_only() {
         let imp = Impair::new(Impairment {
             blackhole: Some(Blackhole {
-                on: Duration::from_millis(100),
+                start: Duration::from_millis(100),
                 off: Duration::from_millis(100),
+                on: Duration::from_millis(100),
             }),
             ..Impairment::default()
         });

@@ -8,6 +8,7 @@ use netlab::l4::udp_relay::{DatagramObserver, Verdict};
 use netlab::quic::packet::{self, Form, LongType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// One packet of a datagram: its long-header type (None for a short header or an
 /// undecodable one), connection IDs and token.
@@ -20,6 +21,8 @@ pub struct Seen {
     pub size: usize,
     /// The size of the whole datagram, on its first packet only (0 on the others).
     pub datagram: usize,
+    /// When it reached the relay.
+    pub at: Instant,
 }
 
 /// The log, shared between the relay's threads and the harness.
@@ -28,6 +31,7 @@ pub struct Capture(Arc<Mutex<Vec<Seen>>>);
 
 impl DatagramObserver for Capture {
     fn datagram(&self, from: Side, _n: u64, bytes: &[u8]) -> Verdict {
+        let at = Instant::now();
         let mut log = self.0.lock().unwrap_or_else(|p| p.into_inner());
         // Short headers do not say their connection ID's length; 0 is enough to tell them.
         match packet::decode_datagram(bytes, 0) {
@@ -44,6 +48,7 @@ impl DatagramObserver for Capture {
                         token,
                         size: h.size,
                         datagram: if i == 0 { bytes.len() } else { 0 },
+                        at,
                     });
                 }
             }
@@ -54,6 +59,7 @@ impl DatagramObserver for Capture {
                 token: Vec::new(),
                 size: bytes.len(),
                 datagram: bytes.len(),
+                at,
             }),
         }
         Verdict::Forward
@@ -140,13 +146,19 @@ impl Capture {
         (up, down)
     }
 
-    /// Datagrams with an Initial the client sent before the server's first answer: more
-    /// than one means the client retransmitted its first flight (longrtt).
-    pub fn client_initials_before_answer(&self) -> usize {
-        self.packets()
+    /// Datagrams with an Initial the client sent before the server's first answer reached
+    /// it (`delay` after the relay saw it): more than one means the client sent its first
+    /// flight again (longrtt).
+    pub fn client_initials_before_answer(&self, delay: Duration) -> usize {
+        let packets = self.packets();
+        let answered = packets
             .iter()
-            .take_while(|s| s.from == Side::Client)
-            .filter(|s| s.ty == Some(LongType::Initial) && s.datagram > 0)
+            .find(|s| s.from == Side::Server)
+            .map(|s| s.at + delay);
+        packets
+            .iter()
+            .filter(|s| s.from == Side::Client && s.ty == Some(LongType::Initial) && s.datagram > 0)
+            .filter(|s| answered.is_none_or(|t| s.at < t))
             .count()
     }
 }

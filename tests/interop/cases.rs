@@ -225,16 +225,17 @@ pub fn all() -> Vec<Case> {
         Case {
             path: Impairment {
                 blackhole: Some(Blackhole {
-                    on: Duration::from_millis(200),
+                    start: Duration::from_millis(100),
                     off: Duration::from_secs(2),
+                    on: Duration::from_secs(3),
                 }),
                 ..Impairment::default()
             },
             limit: Duration::from_secs(90),
             ..case(
                 "blackhole",
-                "the path drops everything for 2 s after every 200 ms: at least one outage hit; 1 handshake; 5 MB intact",
-                vec![5 * MB],
+                "the path drops everything for 2 s, 100 ms after the first datagram and then after every 3 s: an outage hit; 1 handshake; 10 MB intact",
+                vec![10 * MB],
             )
         },
         Case {

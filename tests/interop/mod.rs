@@ -145,6 +145,14 @@ fn gap(s: &Settings, case: &Case, role: Role) -> Option<String> {
     None
 }
 
+/// The work, under way on another branch, that a failing cell waits for.
+fn pending(case: &Case, role: Role) -> Option<&'static str> {
+    match (case.conns, role) {
+        (Conns::ZeroRtt, Role::Server) => Some("needs h-zerortt: early data in netlab h3 serve"),
+        _ => None,
+    }
+}
+
 /// Runs one cell: `case` with netlab in `role` against `peer`.
 pub fn run_cell(s: &Settings, case: &Case, peer: Peer, role: Role) -> Cell {
     if let Some(why) = gap(s, case, role) {
@@ -154,7 +162,13 @@ pub fn run_cell(s: &Settings, case: &Case, peer: Peer, role: Role) -> Cell {
         Ok(d) => d,
         Err(e) => return Cell::Fail(format!("set-up: {e}")),
     };
-    let cell = exchange(s, case, peer, role, &dirs).unwrap_or_else(Cell::Fail);
+    let cell = match exchange(s, case, peer, role, &dirs).unwrap_or_else(Cell::Fail) {
+        Cell::Fail(why) => Cell::Fail(match pending(case, role) {
+            Some(branch) => format!("{why} ({branch})"),
+            None => why,
+        }),
+        c => c,
+    };
     // A chacha20 run with netlab as the client passes only the half it can (see gap()).
     let cell = match (case.chacha20 && role == Role::Client, cell) {
         (true, Cell::Pass) => Cell::Gap(
@@ -246,15 +260,7 @@ fn exchange(s: &Settings, case: &Case, peer: Peer, role: Role, d: &Dirs) -> Resu
     let relay = Relay::observed(server.addr, impair.clone(), case.delay)
         .map_err(|e| format!("relay: {e}"))?;
     let started = Instant::now();
-    let runs = peers::client(
-        s,
-        client_peer,
-        case,
-        d,
-        relay.addr(),
-        server.prefix,
-        &names,
-    );
+    let runs = peers::client(s, client_peer, case, d, relay.addr(), server.prefix, &names);
     let took = started.elapsed();
     drop(relay);
     let facts = Facts {
@@ -313,7 +319,10 @@ fn files_intact(case: &Case, role: Role, d: &Dirs, names: &[String]) -> Result<(
             for (i, name) in names.iter().enumerate() {
                 let got = read(d.download.join(name))?;
                 if got != content(i, case.files[i]) {
-                    return Err(format!("{name}: {} bytes differ from the served file", got.len()));
+                    return Err(format!(
+                        "{name}: {} bytes differ from the served file",
+                        got.len()
+                    ));
                 }
             }
         }
@@ -351,13 +360,15 @@ fn case_checks(case: &Case, role: Role, f: &Facts) -> Result<(), String> {
     if case.path.blackhole.is_some() && c.blackholed.iter().sum::<u64>() == 0 {
         return Err("no outage hit the transfer".into());
     }
-    if !case.delay.is_zero() && f.capture.client_initials_before_answer() < 2 {
+    if !case.delay.is_zero() && f.capture.client_initials_before_answer(case.delay) < 2 {
         return Err("the client did not send its Initial again".into());
     }
     if case.long_chain {
         let (up, down) = f.capture.before_validation();
         if down > 3 * up {
-            return Err(format!("{down} bytes sent for {up} received before validation"));
+            return Err(format!(
+                "{down} bytes sent for {up} received before validation"
+            ));
         }
     }
     if matches!(case.conns, Conns::Resume | Conns::ZeroRtt) {
@@ -415,7 +426,10 @@ pub fn parse(md: &str) -> Vec<(String, Vec<String>)> {
     md.lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| case |"))
         .map(|l| {
-            let mut parts = l.trim_matches('|').split(" | ").map(|p| p.trim().to_string());
+            let mut parts = l
+                .trim_matches('|')
+                .split(" | ")
+                .map(|p| p.trim().to_string());
             let name = parts.next().unwrap_or_default();
             (name, parts.collect())
         })

@@ -272,10 +272,9 @@ pub fn groups(case: &Case, names: &[String]) -> Vec<(Vec<String>, bool)> {
     match case.conns {
         Conns::One => vec![(names.to_vec(), false)],
         Conns::PerFile => names.iter().map(|n| (vec![n.clone()], false)).collect(),
-        Conns::Resume | Conns::ZeroRtt => vec![
-            (names[..1].to_vec(), false),
-            (names[1..].to_vec(), true),
-        ],
+        Conns::Resume | Conns::ZeroRtt => {
+            vec![(names[..1].to_vec(), false), (names[1..].to_vec(), true)]
+        }
     }
 }
 

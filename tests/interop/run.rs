@@ -36,19 +36,28 @@ fn main() {
         .map(|dir| dir.join("netlab"))
         .filter(|p| p.exists());
     let Some(netlab) = netlab else {
-        eprintln!("error: no netlab binary next to {}: cargo build --bin netlab", exe.display());
+        eprintln!(
+            "error: no netlab binary next to {}: cargo build --bin netlab",
+            exe.display()
+        );
         std::process::exit(1);
     };
     let s = Settings::new(netlab);
     let missing = s.missing();
     if !missing.is_empty() {
-        eprintln!("error: missing peers: {} (make deps installs them)", missing.join(", "));
+        eprintln!(
+            "error: missing peers: {} (make deps installs them)",
+            missing.join(", ")
+        );
         std::process::exit(1);
     }
     let started = Instant::now();
     let mut rows = Vec::new();
     for case in cases::all() {
-        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == case.name)) {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|n| n == case.name))
+        {
             continue;
         }
         let mut cells = Vec::new();
@@ -66,7 +75,11 @@ fn main() {
         rows.push((case.name.to_string(), cells));
     }
     let matrix = interop::render(&rows);
-    let passed = rows.iter().flat_map(|(_, c)| c).filter(|c| **c == interop::Cell::Pass).count();
+    let passed = rows
+        .iter()
+        .flat_map(|(_, c)| c)
+        .filter(|c| **c == interop::Cell::Pass)
+        .count();
     let total = rows.len() * COLUMNS.len();
     let footer = format!(
         "\n{passed} of {total} cells ✓, in {:.0} s.\n",
