@@ -3,12 +3,12 @@
 #   make test   every test, interop with real peers included
 # Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME | WRONG=list] [JUNIT=FILE] [JSON=FILE],
 # make grade [OUT=DIR], make serve LAB=NN [ADDR=HOST:PORT], make debug STEP=NAME,
-# make install, make bench, make deps, make fmt, make lint.
+# make install, make bench, make interop, make deps, make fmt, make lint.
 
 CARGO ?= cargo
 LAB ?=
 
-.PHONY: all deps deps-build build tour test check grade serve debug install bench fmt lint clean
+.PHONY: all deps deps-build build tour test check grade serve debug install bench interop fmt lint clean
 
 all: build
 
@@ -56,6 +56,13 @@ serve:
 debug:
 	@$(CARGO) build -q --bin netlab
 	@scripts/debug/run.sh $(STEP)
+
+# The QUIC interop runner's cases against aioquic and ngtcp2, both roles, through netlab's
+# UDP relay (no Docker, no simulator): prints the matrix and keeps it in interop-results/.
+interop: deps
+	$(CARGO) build --bin netlab --example quic_interop
+	@ex=$$($(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/examples/quic_interop; \
+	$$ex --out interop-results/matrix.md
 
 bench: deps
 	$(CARGO) bench --bench l4

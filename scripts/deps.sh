@@ -41,8 +41,10 @@ PEER_PACKAGES=(
   "gdb:gdb"
   # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
   "nft:nftables"
-  # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
+  # ngtcp2's HTTP/3 client and server: the second peer of netlab h3 serve and h3 get
+  # (make interop, tests/quic_interop.rs).
   "gtlsclient:ngtcp2-client"
+  "gtlsserver:ngtcp2-server"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"
   "node:nodejs"

@@ -83,10 +83,19 @@ fn spawn(mut cmd: Command, log: &Path) -> Result<Child, String> {
     let err = std::fs::File::create(log).map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(err)
-        .env_remove("NETLAB_TRACE")
-        .spawn()
+        .stderr(err);
+    trace_if_asked(&mut cmd);
+    cmd.spawn()
         .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))
+}
+
+/// netlab's trace into the logs when `NETLAB_INTEROP_TRACE=LAYERS` asks (with
+/// `NETLAB_INTEROP_KEEP=1` to read them): off otherwise, as it slows a transfer.
+fn trace_if_asked(cmd: &mut Command) {
+    match std::env::var("NETLAB_INTEROP_TRACE") {
+        Ok(layers) => cmd.env("NETLAB_TRACE", layers),
+        Err(_) => cmd.env_remove("NETLAB_TRACE"),
+    };
 }
 
 /// Waits for the `listening on SCHEME://ADDR` line the server prints when ready.
@@ -232,16 +241,15 @@ pub fn finish(mut cmd: Command, limit: Duration, log: &Path) -> Ran {
         Ok(f) => f,
         Err(e) => return fail(e.to_string()),
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(err)
-        .env_remove("NETLAB_TRACE");
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(err);
+    trace_if_asked(&mut cmd);
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot start {:?}: {e}", cmd.get_program())),
     };
     let mut proc = Running { child };
-    let until = Instant::now() + limit;
+    let started = Instant::now();
+    let until = started + limit;
     let ok = loop {
         match proc.child.try_wait() {
             Ok(Some(status)) => break Ok(status.success()),
@@ -250,7 +258,11 @@ pub fn finish(mut cmd: Command, limit: Duration, log: &Path) -> Ran {
         }
     };
     drop(proc);
-    let stderr = std::fs::read_to_string(log).unwrap_or_default();
+    let took = started.elapsed();
+    let mut stderr = std::fs::read_to_string(log).unwrap_or_default();
+    // For a reader of a kept folder (NETLAB_INTEROP_KEEP): how long this connection took.
+    stderr += &format!("\n(interop: ran {:.1} s)\n", took.as_secs_f64());
+    let _ = std::fs::write(log, &stderr);
     match ok {
         Ok(ok) => Ran { ok, stderr },
         Err(()) => Ran {

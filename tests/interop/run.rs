@@ -2,7 +2,7 @@
 //! offline (`make interop`). Prints the matrix and writes it to `--out FILE`.
 //!
 //! ```text
-//! quic_interop [--cases a,b,...] [--out FILE]
+//! quic_interop [--cases a,b,...] [--columns 1,3] [--out FILE]
 //! ```
 //!
 //! netlab is the `netlab` binary next to this example's folder (cargo builds both into the
@@ -18,13 +18,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut only: Option<Vec<String>> = None;
     let mut out = None;
+    let mut columns: Vec<usize> = (1..=COLUMNS.len()).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match (a.as_str(), it.next()) {
             ("--cases", Some(v)) => only = Some(v.split(',').map(String::from).collect()),
             ("--out", Some(v)) => out = Some(v.clone()),
+            ("--columns", Some(v)) => columns = v.split(',').filter_map(|c| c.parse().ok()).collect(),
             _ => {
-                eprintln!("usage: quic_interop [--cases a,b,...] [--out FILE]");
+                eprintln!("usage: quic_interop [--cases a,b,...] [--columns 1,3] [--out FILE]");
                 std::process::exit(2);
             }
         }
@@ -61,9 +63,13 @@ fn main() {
             continue;
         }
         let mut cells = Vec::new();
-        for (role, peer, title) in COLUMNS {
+        for (i, (role, peer, title)) in COLUMNS.into_iter().enumerate() {
             let t = Instant::now();
-            let cell = interop::run_cell(&s, &case, peer, role);
+            let cell = if columns.contains(&(i + 1)) {
+                interop::run_cell(&s, &case, peer, role)
+            } else {
+                interop::Cell::Gap("not run (--columns)".into())
+            };
             eprintln!(
                 "{:<20} {title:<26} {:>6.1} s  {}",
                 case.name,

@@ -1,0 +1,77 @@
+//! The QUIC interop runner's cases (tests/interop/), every cell of the matrix, compared with
+//! the matrix committed in tests/interop/expected.md: a cell expected ✓ that is not ✓ now
+//! fails the test (a regression); a cell that became ✓ is printed, for expected.md to follow.
+//! One test per column (netlab's role × peer), so cargo runs two columns at once; the whole
+//! matrix takes about five minutes on two cores. A cell on a random path (loss, corruption,
+//! outages) that fails gets one second run. aioquic (.venv), gtlsclient and gtlsserver
+//! must be installed: a missing peer fails the test, it never skips.
+
+mod interop;
+
+use interop::{COLUMNS, Peer, Role, Settings, cases};
+
+const EXPECTED: &str = include_str!("interop/expected.md");
+
+fn column(role: Role, peer: Peer) {
+    let s = Settings::new(env!("CARGO_BIN_EXE_netlab").into());
+    let missing = s.missing();
+    assert!(
+        missing.is_empty(),
+        "missing peers: {} (run `make deps`)",
+        missing.join(", ")
+    );
+    let at = COLUMNS
+        .iter()
+        .position(|(r, p, _)| (*r, *p) == (role, peer))
+        .expect("a column");
+    let title = COLUMNS[at].2;
+    let expected = interop::parse(EXPECTED);
+    let mut regressions = Vec::new();
+    for case in cases::all() {
+        let want = expected
+            .iter()
+            .find(|(name, _)| name == case.name)
+            .and_then(|(_, cells)| cells.get(at))
+            .unwrap_or_else(|| panic!("expected.md has no cell for {} / {title}", case.name));
+        let mut got = interop::run_cell(&s, &case, peer, role).show();
+        // A random path can, rarely, lose or corrupt one connection's packets so often that
+        // a peer's backed-off timers outlast the case (seen: 50 s between two probes under
+        // 30 % corruption): such a cell gets a second run, and fails when both fail.
+        let random = case.path.loss > 0 || case.path.corrupt > 0 || case.path.blackhole.is_some();
+        if want == "✓" && got != "✓" && random {
+            eprintln!("{:<20} {title}: {got}; once more", case.name);
+            got = interop::run_cell(&s, &case, peer, role).show();
+        }
+        eprintln!("{:<20} {title}: {got}", case.name);
+        if want == "✓" && got != "✓" {
+            regressions.push(format!("{}: expected ✓, got {got}", case.name));
+        } else if want != "✓" && got == "✓" {
+            eprintln!("{}: now ✓ (expected.md says {want}): update it", case.name);
+        }
+    }
+    assert!(
+        regressions.is_empty(),
+        "{title}:\n{}",
+        regressions.join("\n")
+    );
+}
+
+#[test]
+fn netlab_server_with_aioquic_client() {
+    column(Role::Server, Peer::Aioquic);
+}
+
+#[test]
+fn netlab_server_with_ngtcp2_client() {
+    column(Role::Server, Peer::Ngtcp2);
+}
+
+#[test]
+fn netlab_client_with_aioquic_server() {
+    column(Role::Client, Peer::Aioquic);
+}
+
+#[test]
+fn netlab_client_with_ngtcp2_server() {
+    column(Role::Client, Peer::Ngtcp2);
+}
