@@ -193,6 +193,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         },
         max_body: m.number(&SERVE, "max-body")?,
         max_connections: m.number(&SERVE, "max-connections")?,
+        ..Config::default()
     };
     // A certificate or key BoringSSL refuses is an error before the `listening` line.
     netlab::quic::config::server(&identity, &config.transport).map_err(runtime)?;
