@@ -57,14 +57,19 @@ pub fn decide(method: &str, _target: &str, _fields: &Headers) -> Early {
     }
 }
 
+/// BoringSSL's `ssl_early_data_accepted`: the server read the client's 0-RTT.
+pub const ACCEPTED: u32 = 2;
+
 /// What BoringSSL says about early data on a connection (`Connection::early_data_reason`,
-/// BoringSSL's `ssl_early_data_reason_t`), for the handshake's trace line.
-pub fn reason(code: u32) -> &'static str {
+/// BoringSSL's `ssl_early_data_reason_t`), for the handshake's trace line; `server` says
+/// which side asks (code 4, "the peer declined", means opposite things).
+pub fn reason(code: u32, server: bool) -> &'static str {
     match code {
         1 => "0-RTT disabled",
-        2 => "0-RTT accepted",
+        ACCEPTED => "0-RTT accepted",
         3 => "0-RTT rejected: another TLS version",
-        4 => "0-RTT not offered by the client",
+        4 if server => "0-RTT not offered by the client",
+        4 => "0-RTT rejected by the server",
         5 => "no session offered",
         6 => "0-RTT rejected: the session was not resumed (a forged, expired or foreign ticket)",
         7 => "0-RTT rejected: the session does not allow it",

@@ -494,7 +494,7 @@ fn handshake_line(c: &Client) -> String {
         c.id,
         c.started.elapsed().as_secs_f64() * 1000.0,
         String::from_utf8_lossy(c.conn.application_proto()),
-        early::reason(c.conn.early_data_reason())
+        early::reason(c.conn.early_data_reason(), true)
     )
 }
 
