@@ -226,36 +226,13 @@ impl<'a> Fetch<'a> {
                 .map_err(|e| FetchError::Setup(SetupError::Quic(e)))
         };
         let mut conn = new(&mut quic)?;
-        let mut offered = false;
-        if let (Some(bytes), Some(path)) = (stored, opts.session.as_deref()) {
-            match conn.set_session(&bytes) {
-                Ok(()) => {
-                    offered = true;
-                    trace::event(Layer::Quic, || {
-                        format!(
-                            "{id}: offering the session from {} ({} bytes): resumption, requests in 0-RTT",
-                            path.display(),
-                            bytes.len()
-                        )
-                    });
-                }
-                Err(e) => {
-                    // quiche may have taken half of it: start again from a clean connection.
-                    trace::event(Layer::Quic, || {
-                        format!(
-                            "{id}: session file {} is not a session ({e}): full handshake",
-                            path.display()
-                        )
-                    });
-                    conn = new(&mut quic)?;
-                }
-            }
-        }
-        config::keylog(&mut conn);
-        if let Some(dir) = &opts.transport.qlog_dir {
-            if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
-                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
-            }
+        let tried = stored.is_some();
+        let offered = stored
+            .zip(opts.session.as_deref())
+            .is_some_and(|(bytes, path)| offer(&mut conn, &bytes, path, &id));
+        if tried && !offered {
+            // quiche may have taken half of the session: start again from a clean connection.
+            conn = new(&mut quic)?;
         }
         trace::event(Layer::Quic, || {
             format!(
@@ -652,6 +629,29 @@ impl<'a> Fetch<'a> {
             early_data: self
                 .offered
                 .then(|| self.conn.early_data_reason() == early::ACCEPTED),
+        }
+    }
+}
+
+/// Gives a stored session to quiche before the first packet; `false` (traced) when the
+/// bytes are not a session quiche can read.
+fn offer(conn: &mut quiche::Connection, bytes: &[u8], path: &Path, id: &str) -> bool {
+    let shown = path.display();
+    match conn.set_session(bytes) {
+        Ok(()) => {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: offering the session from {shown} ({} bytes): resumption, requests in 0-RTT",
+                    bytes.len()
+                )
+            });
+            true
+        }
+        Err(e) => {
+            trace::event(Layer::Quic, || {
+                format!("{id}: session file {shown} is not a session ({e}): full handshake")
+            });
+            false
         }
     }
 }
