@@ -11,9 +11,9 @@
 //! 4. see where the connection stands: the handshake just completed (noted once), or the
 //!    connection closed (the loop ends: an error unless every response was complete);
 //! 5. once the handshake is done (or, resuming with `--session`, as soon as quiche is in
-//!    early data), open HTTP/3 and send every request (once); after the handshake, send
-//!    again each request the server answered `425 Too Early` (RFC 8470 §5.2);
-//! 6. poll HTTP/3 events: response fields, body data, the end of a stream;
+//!    early data), open HTTP/3 and send every request (once);
+//! 6. poll HTTP/3 events: response fields, body data, the end of a stream; after the
+//!    handshake, send again each request the server answered `425 Too Early` (RFC 8470 §5.2);
 //! 7. send request bodies as flow control allows;
 //! 8. when every response is complete, close the connection with H3_NO_ERROR;
 //! 9. send every packet quiche has ready.
@@ -187,6 +187,8 @@ struct Fetch<'a> {
     handshake: Option<Duration>,
     /// Step 8 has sent CONNECTION_CLOSE.
     closing: bool,
+    /// Step 9 has run since the handshake completed (our Finished is out).
+    finished_sent: bool,
     /// A stored session was given to quiche (0-RTT attempted).
     offered: bool,
     /// URLs (by index) answered 425 from 0-RTT, to send again after the handshake.
@@ -261,6 +263,7 @@ impl<'a> Fetch<'a> {
             started: Instant::now(),
             handshake: None,
             closing: false,
+            finished_sent: false,
             offered,
             too_early: Vec::new(),
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
@@ -290,12 +293,13 @@ impl<'a> Fetch<'a> {
             if self.closed(wire.retried())? {
                 return Ok(());
             }
-            // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once; after
-            //    the handshake, the requests answered 425 Too Early again.
+            // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once.
             self.open_http3()?;
-            self.send_again()?;
-            // 6. HTTP/3 events: a response's fields, its body, its end.
+            // 6. HTTP/3 events: a response's fields, its body, its end; after the handshake,
+            //    the requests answered 425 Too Early go again (now, not in a later turn:
+            //    nothing else may come to wake this loop).
             self.responses()?;
+            self.send_again()?;
             // 7. Request bodies, as much as flow control lets through this turn.
             self.request_bodies()?;
             // 8. Every response complete: CONNECTION_CLOSE.
@@ -303,6 +307,7 @@ impl<'a> Fetch<'a> {
             // 9. Send every packet quiche has ready.
             wire.send(&mut self.conn, &self.socket, self.peer)
                 .map_err(FetchError::Send)?;
+            self.finished_sent |= self.conn.is_established();
             if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
                 let (id, conn) = (&self.id, &self.conn);
                 trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
@@ -434,7 +439,7 @@ impl<'a> Fetch<'a> {
         Ok(())
     }
 
-    /// Step 5, after the handshake: each request answered 425 Too Early, once more (RFC
+    /// Step 6, after the handshake: each request answered 425 Too Early, once more (RFC
     /// 8470 §5.2); now it cannot be a replay, and the server handles it.
     fn send_again(&mut self) -> Result<(), FetchError> {
         if self.too_early.is_empty() || !self.conn.is_established() {
@@ -578,6 +583,12 @@ impl<'a> Fetch<'a> {
     /// Step 8: every response complete: close with H3_NO_ERROR (RFC 9114 §5.2), once.
     fn close_when_complete(&mut self) {
         if self.closing || self.http3.is_none() || self.finished < self.urls.len() {
+            return;
+        }
+        // Answered from 0-RTT, the responses can be complete in the very turn the handshake
+        // completes: step 9 must first send our Finished, or the server never completes
+        // its side (quiche, closing, sends nothing more) and waits for its idle timeout.
+        if !self.finished_sent {
             return;
         }
         self.progress.finish();
