@@ -99,6 +99,9 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// From the start of the connection to the last byte of this response.
     pub done_after: Duration,
+    /// This request went first in 0-RTT, the server answered 425 Too Early, and this is the
+    /// answer to the same request sent again after the handshake.
+    pub too_early: bool,
 }
 
 impl Fetched {
@@ -141,6 +144,8 @@ struct Stream {
     done: Option<Duration>,
     /// Sent in 0-RTT: a 425 answer means "again, after the handshake".
     early: bool,
+    /// Sent again after a 425 to its 0-RTT attempt.
+    again: bool,
 }
 
 /// Fetches every URL over one HTTP/3 connection, with netlab's own steps 1–3 and 9.
@@ -235,6 +240,12 @@ impl<'a> Fetch<'a> {
         if tried && !offered {
             // quiche may have taken half of the session: start again from a clean connection.
             conn = new(&mut quic)?;
+        }
+        config::keylog(&mut conn);
+        if let Some(dir) = &opts.transport.qlog_dir {
+            if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
+                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
+            }
         }
         trace::event(Layer::Quic, || {
             format!(
@@ -399,14 +410,19 @@ impl<'a> Fetch<'a> {
             )
         });
         for index in 0..self.urls.len() {
-            self.request(&mut h, index)?;
+            self.request(&mut h, index, false)?;
         }
         self.http3 = Some(h);
         Ok(())
     }
 
     /// Step 5 for one URL: its request on a new stream (in 0-RTT if not established yet).
-    fn request(&mut self, h: &mut quiche::h3::Connection, index: usize) -> Result<(), FetchError> {
+    fn request(
+        &mut self,
+        h: &mut quiche::h3::Connection,
+        index: usize,
+        again: bool,
+    ) -> Result<(), FetchError> {
         let url = &self.urls[index];
         let fields = request_fields(url, self.opts);
         let body = self.opts.body.clone().unwrap_or_default();
@@ -434,6 +450,7 @@ impl<'a> Fetch<'a> {
             to_send: body,
             done: None,
             early,
+            again,
         };
         self.streams.insert(stream, s);
         Ok(())
@@ -457,7 +474,7 @@ impl<'a> Fetch<'a> {
                     "{id}: {target}: 425 Too Early from 0-RTT: sent again after the handshake (RFC 8470 §5.2)"
                 )
             });
-            result = result.and(self.request(&mut h, index));
+            result = result.and(self.request(&mut h, index, true));
         }
         self.http3 = Some(h);
         result
@@ -625,6 +642,7 @@ impl<'a> Fetch<'a> {
                 fields: std::mem::take(&mut s.fields),
                 body: std::mem::take(&mut s.body),
                 done_after: at,
+                too_early: s.again,
             };
             responses.push((s.index, fetched));
         }
