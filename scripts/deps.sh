@@ -41,9 +41,10 @@ PEER_PACKAGES=(
   "gdb:gdb"
   # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
   "nft:nftables"
-  # ngtcp2's HTTP/3 client and server: the second peer of netlab h3 serve and h3 get
-  # (make interop, tests/quic_interop.rs).
+  # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
   "gtlsclient:ngtcp2-client"
+  # ngtcp2's HTTP/3 server: resumes netlab h3 get --session with 0-RTT (tests/h3_zero_rtt.rs),
+  # and serves netlab's client in the interop cases (make interop, tests/quic_interop.rs).
   "gtlsserver:ngtcp2-server"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"

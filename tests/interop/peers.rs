@@ -81,9 +81,7 @@ pub struct Server {
 
 fn spawn(mut cmd: Command, log: &Path) -> Result<Child, String> {
     let err = std::fs::File::create(log).map_err(|e| e.to_string())?;
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(err);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(err);
     trace_if_asked(&mut cmd);
     cmd.spawn()
         .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))
@@ -348,7 +346,8 @@ fn netlab_get(
     // One output file per connection, named after its first file: the bodies follow each
     // other in the order of the URLs.
     let out = d.download.join(format!("netlab-{}", files[0]));
-    cmd.args(["h3", "get", "--timeout"])
+    // --stats: the handshake's line says "resumed" and "0-RTT accepted|rejected".
+    cmd.args(["h3", "get", "--stats", "--timeout"])
         .arg(case.limit.as_millis().to_string())
         .arg("--cacert")
         .arg(d.ca())

@@ -24,7 +24,9 @@ fn main() {
         match (a.as_str(), it.next()) {
             ("--cases", Some(v)) => only = Some(v.split(',').map(String::from).collect()),
             ("--out", Some(v)) => out = Some(v.clone()),
-            ("--columns", Some(v)) => columns = v.split(',').filter_map(|c| c.parse().ok()).collect(),
+            ("--columns", Some(v)) => {
+                columns = v.split(',').filter_map(|c| c.parse().ok()).collect()
+            }
             _ => {
                 eprintln!("usage: quic_interop [--cases a,b,...] [--columns 1,3] [--out FILE]");
                 std::process::exit(2);
