@@ -11,6 +11,8 @@
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
+//! - [`paths`]: connection migration: spare connection IDs, path events, the
+//!   anti-amplification limit on a new path, traced.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
 //!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
@@ -22,6 +24,7 @@ pub mod codes;
 pub mod config;
 pub mod h3;
 pub mod packet;
+pub mod paths;
 pub mod server;
 mod streams;
 pub mod token;
