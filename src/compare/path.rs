@@ -33,6 +33,8 @@ pub struct Counts {
     /// Connections the client opened: accepted TCP connections, or distinct source
     /// connection IDs in the client's QUIC long-header packets (one per handshake).
     pub connections: AtomicU64,
+    /// On a rebinding path: server bytes passed on to the client after the rebinding.
+    pub after_rebind: AtomicU64,
     /// Keep a copy of what the client sent (for decoding it afterwards).
     record: AtomicBool,
     recorded: Mutex<Vec<u8>>,
@@ -208,6 +210,10 @@ impl Observer for Meter {
         let up = from == Side::Client;
         self.counts.saw(up, bytes);
         if let Some((mapping, trigger)) = &self.nat {
+            if !up && trigger.fired() && !mapping.is_forgotten() {
+                let n = bytes.len() as u64;
+                self.counts.after_rebind.fetch_add(n, Ordering::SeqCst);
+            }
             if !up && trigger.due(self.counts.down()) {
                 // These bytes are not forwarded: the relay checks the mapping after this.
                 mapping.forget();
@@ -310,6 +316,10 @@ impl DatagramObserver for UdpMeter {
             &self.counts.datagrams_down
         };
         n.fetch_add(1, Ordering::SeqCst);
+        if !up && self.trigger.as_ref().is_some_and(|t| t.fired()) {
+            let n = bytes.len() as u64;
+            self.counts.after_rebind.fetch_add(n, Ordering::SeqCst);
+        }
         let due = !up
             && self
                 .trigger

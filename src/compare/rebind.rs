@@ -19,6 +19,7 @@
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::bulk_body;
@@ -39,7 +40,7 @@ pub const KINDS: [Kind; 3] = [Kind::Https, Kind::Http2, Kind::Http3];
 const FILE: &str = "rebind.bin";
 
 /// How long one download may take before its client gives up.
-const TIMEOUT: Duration = Duration::from_secs(20);
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The three servers, serving one file from a temp dir.
 pub struct Site {
@@ -150,6 +151,9 @@ pub struct Run {
     pub connections: u64,
     /// What the client said when its first connection failed.
     pub failure: Option<String>,
+    /// Server bytes the first connection carried to the client after the rebinding: what
+    /// came on through the client's new address.
+    pub after_rebind: u64,
     /// Bytes the server sent through the path, handshakes, headers and lost attempts
     /// included.
     pub bytes_down: u64,
@@ -243,7 +247,10 @@ pub fn measure(kind: Kind, site: &Site) -> Result<RebindRow, CompareError> {
 fn run(kind: Kind, site: &Site, trigger: Arc<Trigger>) -> Result<Run, CompareError> {
     let path = Path::start(kind, site.addr(kind)?, trigger.clone())?;
     let start = Instant::now();
-    let (body, failure) = match download(kind, path.addr(), site) {
+    let first = download(kind, path.addr(), site);
+    // Read before a second connection adds its own bytes.
+    let after_rebind = path.counts().after_rebind.load(Ordering::SeqCst);
+    let (body, failure) = match first {
         Ok(body) => (body, None),
         Err(e) => {
             // What the client said, without the transport's name the table already shows.
@@ -272,8 +279,9 @@ fn run(kind: Kind, site: &Site, trigger: Arc<Trigger>) -> Result<Run, CompareErr
     let counts = path.counts();
     Ok(Run {
         rebound: trigger.fired(),
-        connections: counts.connections.load(std::sync::atomic::Ordering::SeqCst),
+        connections: counts.connections.load(Ordering::SeqCst),
         failure,
+        after_rebind,
         bytes_down: counts.down(),
         stale: path.stale(),
         time,
@@ -337,40 +345,58 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// What became of the first connection: it carried the whole file; it was reset (TCP); it
+/// stalled after the change (the client gave up waiting).
+pub fn fate(r: &RebindRow) -> &'static str {
+    if r.survived() {
+        "survived"
+    } else if r.kind.over_tcp() {
+        "reset"
+    } else {
+        "stalled"
+    }
+}
+
 /// The table as text, for a terminal.
 pub fn table(rows: &[RebindRow], size: usize) -> String {
-    let mut out = format!(
-        "{:<24} {:<10} {:>5} {:>10} {:>11} {:>7} {:>10} {:>12}\n",
+    let line = |c: [&str; 9]| {
+        format!(
+            "{:<24} {:<10} {:>5} {:>11} {:>9} {:>11} {:>6} {:>9} {:>12}\n",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+        )
+    };
+    let mut out = line([
         "transport",
         "connection",
         "conns",
+        "bytes after",
         "again RTs",
         "bytes down",
         "× file",
         "whole ms",
-        "no rebind ms"
-    );
+        "no rebind ms",
+    ]);
     for r in rows {
-        let fate = if r.survived() { "survived" } else { "reset" };
-        out.push_str(&format!(
-            "{:<24} {:<10} {:>5} {:>10} {:>11} {:>7.2} {:>10} {:>12}\n",
+        out.push_str(&line([
             r.kind.name(),
-            fate,
-            r.with.connections,
-            r.extra_round_trips(),
-            r.with.bytes_down,
-            r.with.bytes_down as f64 / size.max(1) as f64,
-            ms(r.with.time),
-            ms(r.without.time),
-        ));
+            fate(r),
+            &r.with.connections.to_string(),
+            &r.with.after_rebind.to_string(),
+            &r.extra_round_trips().to_string(),
+            &r.with.bytes_down.to_string(),
+            &format!("{:.2}", r.with.bytes_down as f64 / size.max(1) as f64),
+            &ms(r.with.time),
+            &ms(r.without.time),
+        ]));
     }
     out.push_str(&format!(
-        "\nA {size}-byte file downloaded on loopback; after {} bytes had come down the path's NAT \
-         lost the client's mapping (its address changed to a new port). conns: connections the \
-         client opened; again RTs: handshake round trips paid again (TCP + TLS 1.3: 2; QUIC: 1); \
-         bytes down: everything the server sent through the path, handshakes and the lost first \
-         attempt included (netlab's servers serve no byte ranges, so a new TCP connection fetches \
-         the whole file again); no rebind: the same download on the same kind of path.\n",
+        "\nA {size}-byte file downloaded on loopback; after {} bytes had come down, the path's \
+         NAT lost the client's mapping (the client now appears from a new port). conns: \
+         connections the client opened; bytes after: what its first connection still carried \
+         to it after the change; again RTs: handshake round trips paid again (TCP + TLS 1.3: 2, \
+         QUIC: 1); bytes down: all the server sent through the path, handshakes and the lost \
+         attempt included (netlab's servers serve no byte ranges: a new connection fetches the \
+         whole file again); no rebind: the same download on the same kind of path.\n",
         size / 2
     ));
     for r in rows.iter().filter(|r| r.with.failure.is_some()) {
@@ -390,6 +416,7 @@ pub fn json(rows: &[RebindRow], size: usize) -> serde_json::Value {
             "rebound": r.rebound,
             "connections": r.connections,
             "failure": r.failure,
+            "bytes_after_rebind_on_first_connection": r.after_rebind,
             "bytes_down": r.bytes_down,
             "stale_datagrams_dropped": r.stale,
             "ms": r.time.as_secs_f64() * 1000.0,
@@ -401,6 +428,7 @@ pub fn json(rows: &[RebindRow], size: usize) -> serde_json::Value {
             serde_json::json!({
                 "transport": r.kind.name(),
                 "survived": r.survived(),
+                "connection": fate(r),
                 "handshake_round_trips_again": r.extra_round_trips(),
                 "with_rebind": run(&r.with),
                 "without_rebind": run(&r.without),
