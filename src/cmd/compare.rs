@@ -99,15 +99,17 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
 fn rebind(m: &Matches) -> Result<(), CliError> {
     let size: usize = m.number(&COMPARE, "size")?;
     compare::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
-    let site = rebind::Site::start(size).map_err(runtime)?;
-    let mut rows = Vec::new();
-    for kind in rebind::KINDS {
-        rows.push(rebind::measure(kind, &site).map_err(runtime)?);
-    }
+    let mut site = rebind::Site::start(size).map_err(runtime)?;
+    let (rows, no_reference) = rebind::measure_all(&mut site).map_err(runtime)?;
     if m.on("json") {
-        cli::put(format_args!("{:#}\n", rebind::json(&rows, size)));
+        let mut v = rebind::json(&rows, size);
+        v["reference_row_missing"] = serde_json::json!(no_reference);
+        cli::put(format_args!("{v:#}\n"));
     } else {
         cli::put(format_args!("{}", rebind::table(&rows, size)));
+        if let Some(why) = no_reference {
+            cli::put(format_args!("No row for ngtcp2's server: {why}\n"));
+        }
     }
     Ok(())
 }

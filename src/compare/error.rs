@@ -49,6 +49,11 @@ pub enum CompareError {
     Status { kind: Kind, status: u16 },
     /// The download ended before the path changed the client's address.
     NotRebound(Kind),
+    /// A reference program (another implementation's server) could not run.
+    Peer {
+        program: &'static str,
+        error: String,
+    },
 }
 
 impl fmt::Display for CompareError {
@@ -97,6 +102,7 @@ impl fmt::Display for CompareError {
                     kind.name()
                 )
             }
+            CompareError::Peer { program, error } => write!(f, "{program}: {error}"),
             CompareError::NotRebound(kind) => write!(
                 f,
                 "{}: the download ended before the path changed the client's address",
@@ -225,6 +231,13 @@ mod tests {
             (
                 CompareError::NotRebound(Kind::Http2),
                 "HTTP/2 + TLS: the download ended before the path changed the client's address",
+            ),
+            (
+                CompareError::Peer {
+                    program: "gtlsserver",
+                    error: s("exited at once: exit status: 1"),
+                },
+                "gtlsserver: exited at once: exit status: 1",
             ),
         ];
         for (error, text) in table {

@@ -47,10 +47,20 @@ pub struct Site {
     https: Background,
     http2: Background,
     http3: Background,
+    /// ngtcp2's HTTP/3 server (`gtlsserver`), serving the same file: the reference row.
+    ngtcp2: Option<(std::process::Child, SocketAddr)>,
     ca: PathBuf,
     dir: PathBuf,
     /// The file's bytes, to check each download against.
     body: Vec<u8>,
+}
+
+/// Whose server answers a row: netlab's own, or ngtcp2's (`gtlsserver`) for HTTP/3, the
+/// same protocol from another implementation, with netlab's client and the same path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    Netlab,
+    Ngtcp2,
 }
 
 impl Site {
@@ -115,6 +125,7 @@ impl Site {
             https,
             http2,
             http3,
+            ngtcp2: None,
             ca,
             dir,
             body,
@@ -126,18 +137,58 @@ impl Site {
         self.body.len()
     }
 
-    fn addr(&self, kind: Kind) -> Result<SocketAddr, CompareError> {
-        match kind {
-            Kind::Https => Ok(self.https.addr()),
-            Kind::Http2 => Ok(self.http2.addr()),
-            Kind::Http3 => Ok(self.http3.addr()),
-            other => Err(CompareError::NotDownloaded(other)),
+    /// Starts ngtcp2's HTTP/3 server on the same file and certificate, on a free port.
+    pub fn start_ngtcp2(&mut self) -> Result<(), CompareError> {
+        let e = |x: &dyn std::fmt::Display| CompareError::Peer {
+            program: "gtlsserver",
+            error: x.to_string(),
+        };
+        // A free port: the kernel's choice, released for the server to take.
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|x| e(&x))?
+            .port();
+        let path = |p: &str| self.dir.join(p).to_string_lossy().into_owned();
+        let mut child = std::process::Command::new("gtlsserver")
+            // -q: without it, a log line per packet slows the transfer to a crawl.
+            .args(["-q", "-d", &path("www"), "127.0.0.1", &port.to_string()])
+            .args([path("key.pem"), path("cert.pem")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|x| e(&format!("{x} (Debian package ngtcp2-server)")))?;
+        std::thread::sleep(Duration::from_millis(300));
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(e(&format!("exited at once: {status}")));
+        }
+        self.ngtcp2 = Some((child, SocketAddr::from(([127, 0, 0, 1], port))));
+        Ok(())
+    }
+
+    fn addr(&self, kind: Kind, server: Server) -> Result<SocketAddr, CompareError> {
+        match (kind, server) {
+            (Kind::Https, Server::Netlab) => Ok(self.https.addr()),
+            (Kind::Http2, Server::Netlab) => Ok(self.http2.addr()),
+            (Kind::Http3, Server::Netlab) => Ok(self.http3.addr()),
+            (Kind::Http3, Server::Ngtcp2) => match &self.ngtcp2 {
+                Some((_, addr)) => Ok(*addr),
+                None => Err(CompareError::Peer {
+                    program: "gtlsserver",
+                    error: "not started".into(),
+                }),
+            },
+            (other, _) => Err(CompareError::NotDownloaded(other)),
         }
     }
 }
 
 impl Drop for Site {
     fn drop(&mut self) {
+        // Stopped by its own PID.
+        if let Some((mut child, _)) = self.ngtcp2.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -167,11 +218,21 @@ pub struct Run {
 #[derive(Clone, Debug)]
 pub struct RebindRow {
     pub kind: Kind,
+    pub server: Server,
     pub with: Run,
     pub without: Run,
 }
 
 impl RebindRow {
+    /// The row's name in the table.
+    pub fn name(&self) -> &'static str {
+        match self.server {
+            Server::Netlab if self.kind == Kind::Http3 => "HTTP/3, netlab's server",
+            Server::Netlab => self.kind.name(),
+            Server::Ngtcp2 => "HTTP/3, ngtcp2's server",
+        }
+    }
+
     /// The connection carried the whole file through the rebinding: one connection, no
     /// failure.
     pub fn survived(&self) -> bool {
@@ -227,25 +288,49 @@ impl Path {
     }
 }
 
-/// Measures one transport: the download without, then with, the rebinding.
-pub fn measure(kind: Kind, site: &Site) -> Result<RebindRow, CompareError> {
-    let without = run(kind, site, Trigger::after_down(u64::MAX))?;
+/// Measures one transport against `server`: the download without, then with, the rebinding.
+pub fn measure(kind: Kind, server: Server, site: &Site) -> Result<RebindRow, CompareError> {
+    let target = site.addr(kind, server)?;
+    // A first download warms the server and client up (thread pools, caches), so that
+    // neither measured run pays for being first.
+    run(kind, target, site, Trigger::after_down(u64::MAX))?;
+    let without = run(kind, target, site, Trigger::after_down(u64::MAX))?;
     let half = (site.size() / 2) as u64;
-    let with = run(kind, site, Trigger::after_down(half))?;
+    let with = run(kind, target, site, Trigger::after_down(half))?;
     if !with.rebound {
         return Err(CompareError::NotRebound(kind));
     }
     Ok(RebindRow {
         kind,
+        server,
         with,
         without,
     })
 }
 
+/// Every row: HTTPS, HTTP/2 and HTTP/3 against netlab's servers, then HTTP/3 against
+/// ngtcp2's server when it can run (else the reason, for the table's notes).
+pub fn measure_all(site: &mut Site) -> Result<(Vec<RebindRow>, Option<String>), CompareError> {
+    let mut rows = Vec::new();
+    for kind in KINDS {
+        rows.push(measure(kind, Server::Netlab, site)?);
+    }
+    if let Err(e) = site.start_ngtcp2() {
+        return Ok((rows, Some(e.to_string())));
+    }
+    rows.push(measure(Kind::Http3, Server::Ngtcp2, site)?);
+    Ok((rows, None))
+}
+
 /// The steps of one run: 1. a path in front of the server; 2. the download; 3. if it failed,
 /// a new connection and the whole file again; 4. the file checked, the path's counts read.
-fn run(kind: Kind, site: &Site, trigger: Arc<Trigger>) -> Result<Run, CompareError> {
-    let path = Path::start(kind, site.addr(kind)?, trigger.clone())?;
+fn run(
+    kind: Kind,
+    target: SocketAddr,
+    site: &Site,
+    trigger: Arc<Trigger>,
+) -> Result<Run, CompareError> {
+    let path = Path::start(kind, target, trigger.clone())?;
     let start = Instant::now();
     let first = download(kind, path.addr(), site);
     // Read before a second connection adds its own bytes.
@@ -357,6 +442,16 @@ pub fn fate(r: &RebindRow) -> &'static str {
     }
 }
 
+/// Why netlab's HTTP/3 server stalls after a rebinding mid-download (read in quiche 0.30's
+/// recovery code, and shown by the ngtcp2 row on the same path).
+const QUICHE_STALL: &str = "HTTP/3, netlab's server: the connection followed the client to its \
+new address (bytes after > 0: path validated, migrated), then stopped short. quiche 0.30 keeps loss \
+recovery per path: the packets in flight to the old address when the NAT forgot it are never \
+acknowledged, and no later packet of that path ever is, so they are never declared lost; a PTO \
+resends the data of the same two oldest ones each time. The stream's missing bytes are never sent \
+again and the client gives up. ngtcp2's server, on the same path, declares them lost and resends \
+them: the protocol survives the change, this server does not yet.\n";
+
 /// The table as text, for a terminal.
 pub fn table(rows: &[RebindRow], size: usize) -> String {
     let line = |c: [&str; 9]| {
@@ -378,7 +473,7 @@ pub fn table(rows: &[RebindRow], size: usize) -> String {
     ]);
     for r in rows {
         out.push_str(&line([
-            r.kind.name(),
+            r.name(),
             fate(r),
             &r.with.connections.to_string(),
             &r.with.after_rebind.to_string(),
@@ -403,8 +498,14 @@ pub fn table(rows: &[RebindRow], size: usize) -> String {
         let why = r.with.failure.as_deref().unwrap_or_default();
         out.push_str(&format!(
             "{}: the first connection failed: {why}\n",
-            r.kind.name()
+            r.name()
         ));
+    }
+    let quiche_stalled = rows
+        .iter()
+        .any(|r| fate(r) == "stalled" && r.server == Server::Netlab && r.with.after_rebind > 0);
+    if quiche_stalled {
+        out.push_str(QUICHE_STALL);
     }
     out
 }
@@ -426,7 +527,7 @@ pub fn json(rows: &[RebindRow], size: usize) -> serde_json::Value {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "transport": r.kind.name(),
+                "transport": r.name(),
                 "survived": r.survived(),
                 "connection": fate(r),
                 "handshake_round_trips_again": r.extra_round_trips(),
