@@ -40,7 +40,7 @@ pub const KINDS: [Kind; 3] = [Kind::Https, Kind::Http2, Kind::Http3];
 const FILE: &str = "rebind.bin";
 
 /// How long one download may take before its client gives up.
-const TIMEOUT: Duration = Duration::from_secs(10);
+const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The three servers, serving one file from a temp dir.
 pub struct Site {
