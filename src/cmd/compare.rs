@@ -21,7 +21,7 @@ pub const COMPARE: Command = Command {
             "rebind",
             None,
             None,
-            "download a --size file over HTTPS, HTTP/2 and HTTP/3 while the client's address changes halfway: TCP's connection is reset, QUIC's survives",
+            "download a --size file over HTTPS, HTTP/2 and HTTP/3 (netlab's servers; ngtcp2's gtlsserver too for HTTP/3, when installed) while the client's address changes halfway, and say what became of each connection",
         ),
         flag(
             "loss",
