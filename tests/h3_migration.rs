@@ -230,3 +230,64 @@ fn a_spoofed_new_address_gets_at_most_three_times_what_it_sent_and_the_download_
     let limit = format!("anti-amplification: at most 3 × {sent} = {}", 3 * sent);
     assert!(trace.contains(&limit), "no '{limit}' in:\n{trace}");
 }
+
+#[test]
+fn netlab_get_rebinding_mid_download_gets_the_whole_file_and_says_so() {
+    let dir = TempDir::new("h3-migrate-netlab");
+    let certs = certs(&dir);
+    let data = blob(&dir, 6_000_000);
+    let (mut srv, addr) = server(&certs, &dir.path(""));
+    let out_file = dir.path("got.bin");
+    let ca = format!("{certs}/ca.pem");
+    let url = format!("https://localhost:{}/blob.bin", addr.port());
+    let out = run_netlab(
+        &[
+            "h3",
+            "get",
+            "--cacert",
+            &ca,
+            "--rebind-after",
+            "20",
+            "--stats",
+            "-o",
+            &out_file,
+            &url,
+        ],
+        b"",
+        &[("NETLAB_TRACE", "quic,l4")],
+        T,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let got = std::fs::read(&out_file).unwrap();
+    assert!(got == data, "{} bytes, differing", got.len());
+    assert!(err.contains("; migrated to a new local address;"), "{err}");
+    // The client's side: a new socket, the old one closed, the new path validated.
+    let moved = err
+        .find("closed: the connection moves")
+        .expect("no move traced");
+    let validated = err[moved..].find("validated: PATH_RESPONSE");
+    assert!(
+        validated.is_some(),
+        "the new path was not validated:\n{err}"
+    );
+    // The server's side: the new address seen, validated, migrated to.
+    let trace = srv.stderr_until(&["peer migrated to", "closed by the client"], T);
+    for want in [
+        "new path seen",
+        "validated: PATH_RESPONSE",
+        "peer migrated to",
+    ] {
+        assert!(trace.contains(want), "no '{want}' in the trace:\n{trace}");
+    }
+    // The download went on over the new path: the server sent many datagrams to it.
+    let after = trace.split("peer migrated to ").nth(1).unwrap();
+    let new_addr = after.split(": non-probing").next().unwrap();
+    let to_new = trace
+        .matches(&format!("bytes to {new_addr}: 1-RTT"))
+        .count();
+    assert!(
+        to_new > 10,
+        "{to_new} datagrams to {new_addr} after the move"
+    );
+}
