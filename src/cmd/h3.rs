@@ -135,6 +135,12 @@ pub const GET: Command = Command {
             Some("30000"),
             "give up when the whole exchange takes longer",
         ),
+        flag(
+            "rebind-after",
+            Some("MS"),
+            None,
+            "after MS ms, move the connection to a new local UDP socket (connection migration)",
+        ),
         Flag {
             name: "fail",
             short: Some('f'),
@@ -235,6 +241,10 @@ fn get(m: &Matches) -> Result<(), CliError> {
         headers,
         progress: true,
         each: None,
+        rebind_after: m
+            .get("rebind-after")
+            .map(|_| m.millis(&GET, "rebind-after"))
+            .transpose()?,
     };
     let outcome = client::fetch(&urls, &opts).map_err(|e| {
         if e.is_usage() {
@@ -261,9 +271,14 @@ fn get(m: &Matches) -> Result<(), CliError> {
     out.flush().map_err(runtime)?;
     if m.on("stats") {
         eprintln!(
-            "handshake {:.2} ms{}; {} bytes sent, {} received (UDP payload); {}",
+            "handshake {:.2} ms{}{}; {} bytes sent, {} received (UDP payload); {}",
             outcome.handshake.as_secs_f64() * 1000.0,
             if outcome.retried { " with a Retry" } else { "" },
+            if outcome.migrated {
+                "; migrated to a new local address"
+            } else {
+                ""
+            },
             outcome.bytes_sent,
             outcome.bytes_received,
             outcome.stats

@@ -183,7 +183,7 @@ fn describe(event: &quiche::PathEvent) -> String {
     use quiche::PathEvent as E;
     match event {
         E::New(_, peer) => format!(
-            "new path seen: a packet from {peer} for one of our connection IDs; PATH_CHALLENGE sent to it (RFC 9000 §8.2), at most 3× the bytes it sent us until it answers"
+            "new path seen: a packet from {peer} for one of our connection IDs; quiche challenges it (PATH_CHALLENGE, RFC 9000 §8.2) and sends it at most 3× the bytes it sent us until it answers"
         ),
         E::Validated(_, peer) => {
             format!("path to {peer} validated: PATH_RESPONSE echoed our challenge")
