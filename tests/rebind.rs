@@ -168,7 +168,8 @@ fn compare_rebind_resets_tcp_and_quic_follows_the_client() {
     let after = ours["with_rebind"]["bytes_after_rebind_on_first_connection"]
         .as_u64()
         .unwrap();
-    assert!(after > 100_000, "the connection did not follow: {ours}");
+    // More than path validation: a few windows of data went to the new address.
+    assert!(after > 20_000, "the connection did not follow: {ours}");
     match ours["connection"].as_str().unwrap() {
         "survived" => assert_eq!(ours["with_rebind"]["connections"], 1, "{ours}"),
         "stalled" => assert_eq!(ours["with_rebind"]["connections"], 2, "{ours}"),
