@@ -44,7 +44,8 @@ PEER_PACKAGES=(
   # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
   "gtlsclient:ngtcp2-client"
   # ngtcp2's HTTP/3 server: resumes netlab h3 get --session with 0-RTT (tests/h3_zero_rtt.rs),
-  # and serves netlab's client in the interop cases (make interop, tests/quic_interop.rs).
+  # the reference row of netlab compare --rebind, and netlab's client's peer in the interop
+  # cases (make interop, tests/quic_interop.rs).
   "gtlsserver:ngtcp2-server"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"

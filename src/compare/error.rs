@@ -43,6 +43,17 @@ pub enum CompareError {
         version: &'static str,
         error: String,
     },
+    /// The rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only.
+    NotDownloaded(Kind),
+    /// The file's server answered with another status than 200.
+    Status { kind: Kind, status: u16 },
+    /// The download ended before the path changed the client's address.
+    NotRebound(Kind),
+    /// A reference program (another implementation's server) could not run.
+    Peer {
+        program: &'static str,
+        error: String,
+    },
 }
 
 impl fmt::Display for CompareError {
@@ -79,6 +90,24 @@ impl fmt::Display for CompareError {
             CompareError::Download { version, error } => {
                 write!(f, "{version} download: {error}")
             }
+            CompareError::NotDownloaded(kind) => write!(
+                f,
+                "{}: the rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only",
+                kind.name()
+            ),
+            CompareError::Status { kind, status } => {
+                write!(
+                    f,
+                    "{}: the file was answered with status {status}",
+                    kind.name()
+                )
+            }
+            CompareError::Peer { program, error } => write!(f, "{program}: {error}"),
+            CompareError::NotRebound(kind) => write!(
+                f,
+                "{}: the download ended before the path changed the client's address",
+                kind.name()
+            ),
         }
     }
 }
@@ -187,6 +216,28 @@ mod tests {
                     error: s("stream reset"),
                 },
                 "HTTP/2 download: stream reset",
+            ),
+            (
+                CompareError::NotDownloaded(Kind::Grpc),
+                "gRPC (HTTP/2 cleartext): the rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only",
+            ),
+            (
+                CompareError::Status {
+                    kind: Kind::Http3,
+                    status: 404,
+                },
+                "HTTP/3 (QUIC): the file was answered with status 404",
+            ),
+            (
+                CompareError::NotRebound(Kind::Http2),
+                "HTTP/2 + TLS: the download ended before the path changed the client's address",
+            ),
+            (
+                CompareError::Peer {
+                    program: "gtlsserver",
+                    error: s("exited at once: exit status: 1"),
+                },
+                "gtlsserver: exited at once: exit status: 1",
             ),
         ];
         for (error, text) in table {

@@ -123,8 +123,10 @@ fn transport_parameters(config: &mut quiche::Config, t: &Transport) -> Result<()
     // control and QPACK streams.
     config.set_initial_max_streams_bidi(128);
     config.set_initial_max_streams_uni(16);
-    // One path only: the loop keeps one socket and one peer address per connection.
-    config.set_disable_active_migration(true);
+    // Migration (RFC 9000 §9): the client may move to a new address; each side holds a
+    // few of the other's connection IDs, spares for a new path (`paths.rs`).
+    config.set_disable_active_migration(false);
+    config.set_active_connection_id_limit(super::paths::ACTIVE_CID_LIMIT);
     if std::env::var_os("SSLKEYLOGFILE").is_some() {
         config.log_keys();
     }

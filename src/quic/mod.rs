@@ -12,6 +12,8 @@
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`early`]: what may be answered from 0-RTT (the early-data policy, RFC 8470).
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
+//! - [`paths`]: connection migration: spare connection IDs, path events, the
+//!   anti-amplification limit on a new path, traced.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
 //!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
@@ -24,6 +26,7 @@ pub mod config;
 pub mod early;
 pub mod h3;
 pub mod packet;
+pub mod paths;
 pub mod server;
 mod streams;
 pub mod token;

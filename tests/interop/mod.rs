@@ -113,7 +113,7 @@ impl Cell {
 }
 
 /// Step 1: what cannot be run, and why. `None`: run it.
-fn gap(s: &Settings, case: &Case, role: Role) -> Option<String> {
+fn gap(_s: &Settings, case: &Case, role: Role) -> Option<String> {
     if case.key_update && role == Role::Client {
         // quiche 0.30 flips its key phase only when the peer's changes (lib.rs, in recv);
         // the one call that starts an update is in its test utilities.

@@ -34,6 +34,18 @@ pub trait Wire {
     fn retried(&self) -> bool {
         false
     }
+
+    /// The connection moves to a new socket bound to `local` (`--rebind-after`, connection
+    /// migration): from now on `receive` is given that socket and must tell quiche that
+    /// datagrams arrived at `local`. A wire that keeps the address it was made with says
+    /// it cannot, and the fetch fails with that reason rather than feed quiche a wrong
+    /// address (which it would drop as a packet of an unknown path).
+    fn rebind(&mut self, local: SocketAddr) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("this Wire cannot move to a new local address ({local})"),
+        ))
+    }
 }
 
 /// netlab's own steps 1–3 and 9: every datagram traced through the header decoder, a Retry
@@ -89,6 +101,11 @@ impl Wire for Traced {
 
     fn retried(&self) -> bool {
         self.retried
+    }
+
+    fn rebind(&mut self, local: SocketAddr) -> io::Result<()> {
+        self.local = local;
+        Ok(())
     }
 }
 

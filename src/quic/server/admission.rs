@@ -214,6 +214,7 @@ impl Server {
                 packet::cid(&header.scid)
             )
         });
+        self.routes.insert(scid.clone(), scid.clone());
         self.clients.insert(
             scid.clone(),
             Client {
@@ -226,6 +227,7 @@ impl Server {
                 started: Instant::now(),
                 requests: 0,
                 buffered: 0,
+                paths: Default::default(),
             },
         );
         Some(scid)
