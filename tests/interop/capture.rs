@@ -4,10 +4,12 @@
 //! decrypts its pcap with the key log; the checks here need only what is visible in clear.
 
 use netlab::l4::relay::Side;
-use netlab::l4::udp_relay::{DatagramObserver, Verdict};
+use netlab::l4::udp_relay::{DatagramObserver, Rebinder, Verdict};
 use netlab::quic::packet::{self, Form, LongType};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// One packet of a datagram: its long-header type (None for a short header or an
@@ -25,14 +27,31 @@ pub struct Seen {
     pub at: Instant,
 }
 
-/// The log, shared between the relay's threads and the harness.
+/// The log, shared between the relay's threads and the harness, and the NAT rebinding the
+/// relay makes when the server has sent so many datagrams (rebind-port, rebind-addr).
 #[derive(Clone, Default)]
-pub struct Capture(Arc<Mutex<Vec<Seen>>>);
+pub struct Capture {
+    log: Arc<Mutex<Vec<Seen>>>,
+    mover: Arc<Mover>,
+}
+
+#[derive(Default)]
+struct Mover {
+    /// After this many server datagrams, from this address (None: a new port only).
+    at: OnceLock<(u64, Option<IpAddr>)>,
+    rebinder: OnceLock<Rebinder>,
+    from_server: AtomicU64,
+    /// What the rebinding gave: the new upstream address, or why it failed.
+    moved: Mutex<Option<Result<SocketAddr, String>>>,
+}
 
 impl DatagramObserver for Capture {
     fn datagram(&self, from: Side, _n: u64, bytes: &[u8]) -> Verdict {
         let at = Instant::now();
-        let mut log = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if from == Side::Server {
+            self.maybe_move();
+        }
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         // Short headers do not say their connection ID's length; 0 is enough to tell them.
         match packet::decode_datagram(bytes, 0) {
             Ok(headers) => {
@@ -67,8 +86,36 @@ impl DatagramObserver for Capture {
 }
 
 impl Capture {
+    /// The relay rebinds (through `rebinder`) when the server has sent `after` datagrams:
+    /// to a new port, or to the address `to`.
+    pub fn rebind_after(&self, after: u64, to: Option<IpAddr>, rebinder: Rebinder) {
+        let _ = self.mover.at.set((after, to));
+        let _ = self.mover.rebinder.set(rebinder);
+    }
+
+    fn maybe_move(&self) {
+        let m = &self.mover;
+        let n = m.from_server.fetch_add(1, Ordering::SeqCst) + 1;
+        let (Some((after, to)), Some(r)) = (m.at.get(), m.rebinder.get()) else {
+            return;
+        };
+        if n == *after {
+            let got = r.rebind(*to).map_err(|e| e.to_string());
+            *m.moved.lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
+        }
+    }
+
+    /// The relay's new upstream address, if it rebound (an error if it could not).
+    pub fn moved(&self) -> Option<Result<SocketAddr, String>> {
+        self.mover
+            .moved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub fn packets(&self) -> Vec<Seen> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn of(&self, from: Side, ty: LongType) -> Vec<Seen> {

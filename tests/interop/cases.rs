@@ -146,17 +146,19 @@ pub fn all() -> Vec<Case> {
         },
         Case {
             rebind: Some(Rebind::Port),
+            limit: Duration::from_secs(20),
             ..case(
                 "rebind-port",
-                "the relay moves the client to a new port mid-transfer; the server follows (path validation); the file intact",
+                "the relay moves the client to a new port after the server's 300th datagram (a NAT rebinding); the server follows; 1 handshake; the 5 MB file intact",
                 vec![5 * MB],
             )
         },
         Case {
             rebind: Some(Rebind::Addr),
+            limit: Duration::from_secs(20),
             ..case(
                 "rebind-addr",
-                "the relay moves the client to a new address mid-transfer; the server follows; the file intact",
+                "the relay moves the client to 127.0.0.2 after the server's 300th datagram; the server follows; 1 handshake; the 5 MB file intact",
                 vec![5 * MB],
             )
         },

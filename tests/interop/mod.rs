@@ -119,18 +119,14 @@ fn gap(_s: &Settings, case: &Case, role: Role) -> Option<String> {
         // the one call that starts an update is in its test utilities.
         return Some("quiche 0.30 cannot initiate a key update".into());
     }
-    if let Some(r) = case.rebind {
-        let what = if r == Rebind::Port { "port" } else { "address" };
-        return Some(format!(
-            "needs h-rebind (the relay's new {what}){}",
-            if role == Role::Server {
-                " and h-migrate (server follows)"
-            } else {
-                ""
-            }
-        ));
-    }
     None
+}
+
+/// Why a cell is known to fail, added to what its check saw (it still runs: a fix shows).
+fn known(case: &Case, role: Role) -> Option<&'static str> {
+    (case.rebind.is_some() && role == Role::Server).then_some(
+        "quiche 0.30 never declares lost what was in flight to the old address (recovery is per path), the stream stalls",
+    )
 }
 
 /// Runs one cell: `case` with netlab in `role` against `peer`.
@@ -142,7 +138,13 @@ pub fn run_cell(s: &Settings, case: &Case, peer: Peer, role: Role) -> Cell {
         Ok(d) => d,
         Err(e) => return Cell::Fail(format!("set-up: {e}")),
     };
-    let cell = exchange(s, case, peer, role, &dirs).unwrap_or_else(Cell::Fail);
+    let cell = match exchange(s, case, peer, role, &dirs).unwrap_or_else(Cell::Fail) {
+        Cell::Fail(why) => match known(case, role) {
+            Some(reason) => Cell::Fail(format!("{why}: {reason}")),
+            None => Cell::Fail(why),
+        },
+        c => c,
+    };
     // A chacha20 run with netlab as the client passes only the half it can (see gap()).
     let cell = match (case.chacha20 && role == Role::Client, cell) {
         (true, Cell::Pass) => Cell::Gap(
@@ -233,6 +235,12 @@ fn exchange(s: &Settings, case: &Case, peer: Peer, role: Role, d: &Dirs) -> Resu
     let impair = Arc::new(Impair::new(case.path).with_sender_view(Box::new(capture.clone())));
     let relay = Relay::observed(server.addr, impair.clone(), case.delay)
         .map_err(|e| format!("relay: {e}"))?;
+    // The NAT rebinding of rebind-port and rebind-addr: mid-transfer, after the server's
+    // 300th datagram (about 400 kB of the 5 MB file).
+    if let Some(r) = case.rebind {
+        let to = (r == Rebind::Addr).then(|| "127.0.0.2".parse().expect("an address"));
+        capture.rebind_after(300, to, relay.rebinder());
+    }
     let started = Instant::now();
     let runs = peers::client(s, client_peer, case, d, relay.addr(), server.prefix, &names);
     let took = started.elapsed();
@@ -336,6 +344,13 @@ fn case_checks(case: &Case, role: Role, f: &Facts) -> Result<(), String> {
     }
     if !case.delay.is_zero() && f.capture.client_initials_before_answer(case.delay) < 2 {
         return Err("the client did not send its Initial again".into());
+    }
+    if case.rebind.is_some() {
+        match f.capture.moved() {
+            None => return Err("the transfer ended before the relay rebound".into()),
+            Some(Err(e)) => return Err(format!("the relay could not rebind: {e}")),
+            Some(Ok(_)) => {}
+        }
     }
     if case.long_chain {
         let (up, down) = f.capture.before_validation();
