@@ -14,7 +14,7 @@ pub const COMPARE: Command = Command {
             "size",
             Some("BYTES"),
             Some("4000000"),
-            "the bulk transfer: this many bytes there and back; at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
+            "the bulk transfer: this many bytes there and back (with --rebind: the file's size); at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
         ),
         flag("json", None, None, "print JSON instead of a table"),
         flag(
