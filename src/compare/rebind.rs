@@ -36,6 +36,21 @@ use crate::trace::{self, Layer};
 /// The transports downloaded, in the order of the course.
 pub const KINDS: [Kind; 3] = [Kind::Https, Kind::Http2, Kind::Http3];
 
+/// The smallest file: its first half must reach well past the handshakes.
+pub const MIN_FILE: usize = 100_000;
+
+/// Refuses a file too small to be cut in the middle of its transfer, before any server
+/// starts.
+pub fn check_size(size: usize) -> Result<(), CompareError> {
+    if size < MIN_FILE {
+        return Err(CompareError::TooSmall {
+            size,
+            min: MIN_FILE,
+        });
+    }
+    super::check_size(size)
+}
+
 /// The file's name on every server.
 const FILE: &str = "rebind.bin";
 
