@@ -333,7 +333,12 @@ pub fn measure_all(site: &mut Site) -> Result<(Vec<RebindRow>, Option<String>), 
     if let Err(e) = site.start_ngtcp2() {
         return Ok((rows, Some(e.to_string())));
     }
-    rows.push(measure(Kind::Http3, Server::Ngtcp2, site)?);
+    // Its failures name the program, not only the protocol (netlab's HTTP/3 row has that).
+    let reference = measure(Kind::Http3, Server::Ngtcp2, site).map_err(|e| CompareError::Peer {
+        program: "gtlsserver",
+        error: e.to_string(),
+    })?;
+    rows.push(reference);
     Ok((rows, None))
 }
 
