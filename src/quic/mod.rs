@@ -10,6 +10,7 @@
 //! - [`token`]: the Retry token that validates a client's address (wire + a key).
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
+//! - [`keylog`]: the key log kept in memory, to unmask 1-RTT packets' key phase for the trace.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`paths`]: connection migration: spare connection IDs, path events, the
 //!   anti-amplification limit on a new path, traced.
@@ -23,6 +24,7 @@ pub mod client;
 pub mod codes;
 pub mod config;
 pub mod h3;
+pub mod keylog;
 pub mod packet;
 pub mod paths;
 pub mod server;
