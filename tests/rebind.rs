@@ -178,6 +178,21 @@ fn compare_rebind_resets_tcp_and_quic_follows_the_client() {
 }
 
 #[test]
+fn a_file_too_small_to_cut_is_a_usage_error() {
+    let out = run_netlab(
+        &["compare", "--rebind", "--size", "10"],
+        b"",
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: --size 10: with --rebind at least 100000 bytes (the address changes after half the file)"
+    );
+}
+
+#[test]
 fn the_rebind_table_names_what_happened() {
     let out = run_netlab(
         &["compare", "--rebind", "--size", "400000"],

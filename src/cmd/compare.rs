@@ -14,7 +14,7 @@ pub const COMPARE: Command = Command {
             "size",
             Some("BYTES"),
             Some("4000000"),
-            "the bulk transfer: this many bytes there and back; at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
+            "the bulk transfer: this many bytes there and back (with --rebind: the file's size, at least 100000); at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
         ),
         flag("json", None, None, "print JSON instead of a table"),
         flag(
@@ -98,7 +98,7 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
 /// `--rebind`: the file downloaded with and without a change of the client's address.
 fn rebind(m: &Matches) -> Result<(), CliError> {
     let size: usize = m.number(&COMPARE, "size")?;
-    compare::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
+    rebind::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
     let mut site = rebind::Site::start(size).map_err(runtime)?;
     let (rows, no_reference) = rebind::measure_all(&mut site).map_err(runtime)?;
     if m.on("json") {

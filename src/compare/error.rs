@@ -9,6 +9,8 @@ use std::fmt;
 pub enum CompareError {
     /// The bulk size is over the smallest body limit of the servers compared.
     TooLarge { size: usize, max: usize },
+    /// The rebinding run's file is too small to be cut in the middle of its transfer.
+    TooSmall { size: usize, min: usize },
     /// A server, or what it needs (certificates, a temp dir, a listener), did not start.
     Start { what: &'static str, error: String },
     /// The counting relay in front of a server did not start.
@@ -62,6 +64,10 @@ impl fmt::Display for CompareError {
             CompareError::TooLarge { size, max } => write!(
                 f,
                 "--size {size}: at most {max} bytes, the HTTP/1.1 server's body limit"
+            ),
+            CompareError::TooSmall { size, min } => write!(
+                f,
+                "--size {size}: with --rebind at least {min} bytes (the address changes after half the file)"
             ),
             CompareError::Start { what, error } => write!(f, "starting {what}: {error}"),
             CompareError::Relay { kind, error } => write!(f, "{}: relay: {error}", kind.name()),
@@ -216,6 +222,13 @@ mod tests {
                     error: s("stream reset"),
                 },
                 "HTTP/2 download: stream reset",
+            ),
+            (
+                CompareError::TooSmall {
+                    size: 10,
+                    min: 100_000,
+                },
+                "--size 10: with --rebind at least 100000 bytes (the address changes after half the file)",
             ),
             (
                 CompareError::NotDownloaded(Kind::Grpc),

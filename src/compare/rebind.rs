@@ -36,6 +36,21 @@ use crate::trace::{self, Layer};
 /// The transports downloaded, in the order of the course.
 pub const KINDS: [Kind; 3] = [Kind::Https, Kind::Http2, Kind::Http3];
 
+/// The smallest file: its first half must reach well past the handshakes.
+pub const MIN_FILE: usize = 100_000;
+
+/// Refuses a file too small to be cut in the middle of its transfer, before any server
+/// starts.
+pub fn check_size(size: usize) -> Result<(), CompareError> {
+    if size < MIN_FILE {
+        return Err(CompareError::TooSmall {
+            size,
+            min: MIN_FILE,
+        });
+    }
+    super::check_size(size)
+}
+
 /// The file's name on every server.
 const FILE: &str = "rebind.bin";
 
@@ -318,7 +333,12 @@ pub fn measure_all(site: &mut Site) -> Result<(Vec<RebindRow>, Option<String>), 
     if let Err(e) = site.start_ngtcp2() {
         return Ok((rows, Some(e.to_string())));
     }
-    rows.push(measure(Kind::Http3, Server::Ngtcp2, site)?);
+    // Its failures name the program, not only the protocol (netlab's HTTP/3 row has that).
+    let reference = measure(Kind::Http3, Server::Ngtcp2, site).map_err(|e| CompareError::Peer {
+        program: "gtlsserver",
+        error: e.to_string(),
+    })?;
+    rows.push(reference);
     Ok((rows, None))
 }
 

@@ -42,6 +42,7 @@ use super::codes;
 use super::config::{self, SetupError, Transport};
 use super::early;
 use super::h3;
+use super::keylog::{self, Keys};
 use super::packet;
 use super::paths::{self, Ids, Watch};
 use super::udp;
@@ -162,7 +163,8 @@ struct Stream {
 pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
     let _role = trace::default_role("client");
     let mut f = Fetch::connect(urls, opts)?;
-    let mut wire = Traced::new(&f.id, f.local, f.peer, f.started + opts.timeout);
+    let deadline = f.started + opts.timeout;
+    let mut wire = Traced::new(&f.id, f.local, f.peer, deadline, f.keys.clone());
     let ran = f.run(&mut wire);
     f.store_session();
     ran?;
@@ -213,6 +215,8 @@ struct Fetch<'a> {
     /// Spare connection IDs for the server, and our paths as the trace showed them.
     ids: Ids,
     paths: Watch,
+    /// The key log, kept for the trace's key phases (`keylog.rs`).
+    keys: Keys,
     /// Step 4 has moved the connection to a new socket (`--rebind-after`).
     rebound: bool,
     /// The trace said once that the move waits for a spare connection ID.
@@ -269,7 +273,7 @@ impl<'a> Fetch<'a> {
             conn = new(&mut quic)?;
         }
         let ids = Ids::new(scid.len()).map_err(|_| FetchError::NoRandom)?;
-        config::keylog(&mut conn);
+        let keys = keylog::capture(&mut conn);
         if let Some(dir) = &opts.transport.qlog_dir {
             if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
                 trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
@@ -311,6 +315,7 @@ impl<'a> Fetch<'a> {
             too_early: Vec::new(),
             ids,
             paths: Watch::default(),
+            keys,
             rebound: false,
             rebind_waits: false,
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),

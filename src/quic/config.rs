@@ -127,9 +127,9 @@ fn transport_parameters(config: &mut quiche::Config, t: &Transport) -> Result<()
     // few of the other's connection IDs, spares for a new path (`paths.rs`).
     config.set_disable_active_migration(false);
     config.set_active_connection_id_limit(super::paths::ACTIVE_CID_LIMIT);
-    if std::env::var_os("SSLKEYLOGFILE").is_some() {
-        config.log_keys();
-    }
+    // The key log is always on: the trace reads the key phase of 1-RTT packets with it
+    // (`keylog.rs`), and `$SSLKEYLOGFILE` gets a copy when set.
+    config.log_keys();
     Ok(())
 }
 
@@ -211,21 +211,6 @@ pub fn client(
     config.verify_peer(!insecure);
     transport_parameters(&mut config, t)?;
     Ok(config)
-}
-
-/// Appends this connection's TLS secrets to `$SSLKEYLOGFILE` (NSS key log format), so
-/// tshark and Wireshark can decrypt a capture of it.
-pub fn keylog(conn: &mut quiche::Connection) {
-    let Some(path) = std::env::var_os("SSLKEYLOGFILE") else {
-        return;
-    };
-    if let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        conn.set_keylog(Box::new(file));
-    }
 }
 
 /// Writes this connection's qlog (JSON-SEQ, RFC 7464; qvis opens it) to

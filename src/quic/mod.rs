@@ -11,6 +11,7 @@
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`early`]: what may be answered from 0-RTT (the early-data policy, RFC 8470).
+//! - [`keylog`]: the key log kept in memory, to unmask 1-RTT packets' key phase for the trace.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`paths`]: connection migration: spare connection IDs, path events, the
 //!   anti-amplification limit on a new path, traced.
@@ -25,6 +26,7 @@ pub mod codes;
 pub mod config;
 pub mod early;
 pub mod h3;
+pub mod keylog;
 pub mod packet;
 pub mod paths;
 pub mod server;

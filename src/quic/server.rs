@@ -279,7 +279,7 @@ impl Server {
             //    has nothing left.
             self.paths();
             for c in self.clients.values_mut() {
-                udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+                udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id, &c.keys);
                 c.paths.unvalidated(&c.conn, &c.id);
             }
             // 8. Forget closed connections and their IDs, saying why.
@@ -296,7 +296,7 @@ impl Server {
         // Stopping: tell every client, so none waits for its idle timeout.
         for c in self.clients.values_mut() {
             let _ = c.conn.close(true, codes::H3_NO_ERROR, b"server stopping");
-            udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+            udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id, &c.keys);
         }
     }
 
@@ -310,8 +310,15 @@ impl Server {
     fn datagram(&mut self, buf: &mut [u8], from: SocketAddr) {
         let len = buf.len();
         trace::received(Layer::Quic, || {
+            // A 1-RTT packet's key phase, unmasked with its connection's key log.
+            let note = packet::decode(buf, CID_LEN)
+                .ok()
+                .and_then(|h| self.routes.get(&h.dcid))
+                .and_then(|key| self.clients.get(key))
+                .map(|c| c.keys.note(buf, CID_LEN, true))
+                .unwrap_or_default();
             format!(
-                "datagram {len} bytes from {from}: {}",
+                "datagram {len} bytes from {from}: {}{note}",
                 packet::describe_datagram(buf, CID_LEN)
             )
         });

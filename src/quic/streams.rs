@@ -47,6 +47,8 @@ pub(super) struct Client {
     pub(super) buffered: usize,
     /// Its paths as the trace last showed them (`paths.rs`).
     pub(super) paths: super::paths::Watch,
+    /// Its key log, for the key phase in the trace (`keylog.rs`).
+    pub(super) keys: super::keylog::Keys,
 }
 
 /// The request-body bytes one connection may have buffered at once, across its streams (each

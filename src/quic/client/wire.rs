@@ -7,6 +7,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
+use crate::quic::keylog::Keys;
 use crate::quic::{packet, udp};
 use crate::trace::{self, Layer};
 
@@ -57,6 +58,8 @@ pub(crate) struct Traced {
     deadline: Instant,
     received: u64,
     retried: bool,
+    /// The connection's key log: the key phase of 1-RTT packets in the trace.
+    keys: Keys,
 }
 
 impl Wire for Traced {
@@ -95,7 +98,7 @@ impl Wire for Traced {
         // The server's connection IDs may have any length; the decoder shows long headers
         // whole, and short headers only with the length we expect our peer's IDs to have.
         let dcid_len = conn.destination_id().len();
-        udp::flush(socket, conn, peer, dcid_len, &self.id);
+        udp::flush(socket, conn, peer, dcid_len, &self.id, &self.keys);
         Ok(())
     }
 
@@ -111,9 +114,16 @@ impl Wire for Traced {
 
 impl Traced {
     /// For the connection the trace calls `id`, from `local` to `peer`, waiting for nothing
-    /// past `deadline`.
-    pub fn new(id: &str, local: SocketAddr, peer: SocketAddr, deadline: Instant) -> Traced {
+    /// past `deadline`; `keys` is its key log.
+    pub fn new(
+        id: &str,
+        local: SocketAddr,
+        peer: SocketAddr,
+        deadline: Instant,
+        keys: Keys,
+    ) -> Traced {
         Traced {
+            keys,
             id: id.to_string(),
             local,
             peer,
@@ -142,8 +152,9 @@ impl Traced {
         let dcid_len = conn.source_id().len();
         trace::received(Layer::Quic, || {
             format!(
-                "{id}: datagram {n} bytes from {from}: {}",
-                packet::describe_datagram(datagram, dcid_len)
+                "{id}: datagram {n} bytes from {from}: {}{}",
+                packet::describe_datagram(datagram, dcid_len),
+                self.keys.note(datagram, dcid_len, false)
             )
         });
         if let Ok(h) = packet::decode(datagram, dcid_len) {
