@@ -373,7 +373,7 @@ fn case_checks(case: &Case, role: Role, f: &Facts) -> Result<(), String> {
         }
     }
     if case.conns == Conns::ZeroRtt {
-        zero_rtt(role, f, &stderr)?;
+        zero_rtt(role, f, &stderr, case.files.len() - 1)?;
     }
     if case.chacha20 && stderr.contains("cipher: ") && !stderr.contains("cipher: CHACHA20") {
         return Err("the cipher suite was not ChaCha20".into());
@@ -384,7 +384,8 @@ fn case_checks(case: &Case, role: Role, f: &Facts) -> Result<(), String> {
     Ok(())
 }
 
-fn zero_rtt(role: Role, f: &Facts, stderr: &str) -> Result<(), String> {
+/// `want`: the requests of the second visit, all of which go in 0-RTT.
+fn zero_rtt(role: Role, f: &Facts, stderr: &str, want: usize) -> Result<(), String> {
     if f.capture.zero_rtt_bytes() == 0 {
         return Err("no 0-RTT packet from the client".into());
     }
@@ -398,6 +399,17 @@ fn zero_rtt(role: Role, f: &Facts, stderr: &str) -> Result<(), String> {
     }
     if role == Role::Client && !stderr.contains("0-RTT accepted") {
         return Err("netlab's client does not say 0-RTT accepted".into());
+    }
+    // The files of the second visit were asked for in 0-RTT, by netlab's h3 trace: the
+    // client's HEADERS lines, or the server's "read from 0-RTT: answered from 0-RTT".
+    let seen = match role {
+        Role::Client => stderr.matches("(FIN) in 0-RTT").count(),
+        Role::Server => f.server_log.matches("read from 0-RTT: answered").count(),
+    };
+    if seen < want {
+        return Err(format!(
+            "{seen} of the {want} requests of the second visit in 0-RTT"
+        ));
     }
     Ok(())
 }

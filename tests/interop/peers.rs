@@ -90,10 +90,26 @@ fn spawn(mut cmd: Command, log: &Path) -> Result<Child, String> {
 /// netlab's trace into the logs when `NETLAB_INTEROP_TRACE=LAYERS` asks (with
 /// `NETLAB_INTEROP_KEEP=1` to read them): off otherwise, as it slows a transfer.
 fn trace_if_asked(cmd: &mut Command) {
+    let chosen = cmd
+        .get_envs()
+        .any(|(k, v)| k == "NETLAB_TRACE" && v.is_some());
     match std::env::var("NETLAB_INTEROP_TRACE") {
-        Ok(layers) => cmd.env("NETLAB_TRACE", layers),
-        Err(_) => cmd.env_remove("NETLAB_TRACE"),
-    };
+        Ok(layers) => {
+            cmd.env("NETLAB_TRACE", layers);
+        }
+        Err(_) if !chosen => {
+            cmd.env_remove("NETLAB_TRACE");
+        }
+        Err(_) => {}
+    }
+}
+
+/// zerortt checks which requests travelled in 0-RTT from netlab's own h3 trace (a few lines
+/// for a few small files).
+fn trace_h3(cmd: &mut Command, case: &Case) {
+    if case.conns == Conns::ZeroRtt {
+        cmd.env("NETLAB_TRACE", "h3");
+    }
 }
 
 /// Waits for the `listening on SCHEME://ADDR` line the server prints when ready.
@@ -139,6 +155,7 @@ pub fn server(s: &Settings, peer: Option<Peer>, case: &Case, d: &Dirs) -> Result
             if case.retry {
                 cmd.arg("--retry");
             }
+            trace_h3(&mut cmd, case);
             let mut child = spawn(cmd, &log)?;
             let addr = listening(&mut child, Duration::from_secs(10));
             (child, addr, "/")
@@ -356,6 +373,7 @@ fn netlab_get(
     if matches!(case.conns, Conns::Resume | Conns::ZeroRtt) {
         cmd.arg("--session").arg(session);
     }
+    trace_h3(&mut cmd, case);
     cmd.args(urls);
     cmd
 }
