@@ -372,3 +372,23 @@ fn our_client_resumes_with_0rtt_from_ngtcp2s_server() {
     }
     assert!(stats.contains("resumed, 0-RTT accepted"), "{stats}");
 }
+
+#[test]
+fn a_ticket_stops_resuming_once_its_key_has_rotated() {
+    let dir = TempDir::new("h3-0rtt-rotation");
+    let certs = certs(&dir);
+    let config = Config {
+        ticket_rotation: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let (bg, _) = counting_server(&certs, config);
+    let session = PathBuf::from(dir.path("session"));
+    fetch(bg.addr(), &certs, &session, "GET", "/");
+    // Two periods later the key that made the ticket is gone (one key is live at a time).
+    std::thread::sleep(Duration::from_millis(700));
+    let later = fetch(bg.addr(), &certs, &session, "GET", "/");
+    assert!(!later.resumed, "a ticket under a retired key resumed");
+    assert_eq!(later.early_data, Some(false));
+    assert_eq!(later.responses[0].status, 200);
+    bg.stop();
+}
