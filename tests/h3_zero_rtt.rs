@@ -9,6 +9,8 @@ mod common;
 use common::*;
 use netlab::http::message::{Request, Response};
 use netlab::http::uri::Url;
+use netlab::l4::relay::Side;
+use netlab::l4::udp_relay::{DatagramObserver, Relay, Verdict};
 use netlab::quic::client::{self, Options, Outcome};
 use netlab::quic::config::Identity;
 use netlab::quic::server::{self, Config};
@@ -39,7 +41,16 @@ fn counting_server(
     config: Config,
 ) -> (netlab::l4::background::Background, Arc<AtomicUsize>) {
     let count = Arc::new(AtomicUsize::new(0));
-    let seen = count.clone();
+    (counting_with(certs, config, count.clone()), count)
+}
+
+/// [`counting_server`], counting into `count` (replicas share one).
+fn counting_with(
+    certs: &str,
+    config: Config,
+    count: Arc<AtomicUsize>,
+) -> netlab::l4::background::Background {
+    let seen = count;
     let handler = move |req: &Request| -> Response {
         if req.method == "POST" && req.target == "/count" {
             let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
@@ -48,8 +59,7 @@ fn counting_server(
         Response::text(200, "hello")
     };
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let bg = server::spawn(socket, identity(certs), Arc::new(handler), config).unwrap();
-    (bg, count)
+    server::spawn(socket, identity(certs), Arc::new(handler), config).unwrap()
 }
 
 fn fetch(addr: SocketAddr, certs: &str, session: &Path, method: &str, path: &str) -> Outcome {
@@ -391,4 +401,91 @@ fn a_ticket_stops_resuming_once_its_key_has_rotated() {
     assert_eq!(later.early_data, Some(false));
     assert_eq!(later.responses[0].status, 200);
     bg.stop();
+}
+
+/// Keeps the client's first flight: its datagrams until the server's first is delivered.
+#[derive(Default)]
+struct FirstFlight {
+    datagrams: std::sync::Mutex<Vec<Vec<u8>>>,
+    answered: std::sync::atomic::AtomicBool,
+}
+
+impl DatagramObserver for FirstFlight {
+    fn datagram(&self, from: Side, _n: u64, bytes: &[u8]) -> Verdict {
+        // A 0-RTT packet (long header, type 1) belongs to it even when seen late.
+        let zero_rtt = bytes.first().is_some_and(|b| b & 0xb0 == 0x90);
+        if from == Side::Client && (!self.answered.load(Ordering::SeqCst) || zero_rtt) {
+            self.datagrams.lock().unwrap().push(bytes.to_vec());
+        }
+        Verdict::Forward
+    }
+
+    fn delivering(&self) {
+        self.answered.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_replayed_first_flight_never_applies_its_post_again() {
+    let dir = TempDir::new("h3-0rtt-replay");
+    let certs = certs(&dir);
+    // Three servers with one ticket key and one counter: a cluster behind one name, where a
+    // replay is a new connection on each (one server would take a second copy for a
+    // duplicate of the connection the first copy made).
+    let count = Arc::new(AtomicUsize::new(0));
+    let key = [42u8; 48];
+    let servers: Vec<_> = (0..3)
+        .map(|_| {
+            let config = Config {
+                ticket_key: Some(key),
+                ..Config::default()
+            };
+            counting_with(&certs, config, count.clone())
+        })
+        .collect();
+    let session = PathBuf::from(dir.path("session"));
+    fetch(servers[0].addr(), &certs, &session, "GET", "/");
+    let flight = Arc::new(FirstFlight::default());
+    let relay = Relay::observed(servers[0].addr(), flight.clone(), Duration::ZERO).unwrap();
+    let post = fetch(relay.addr(), &certs, &session, "POST", "/count");
+    assert_eq!(post.early_data, Some(true));
+    assert!(
+        post.responses[0].too_early,
+        "the 0-RTT POST was answered 425 first"
+    );
+    assert_eq!(post.responses[0].body, b"count 1\n");
+    drop(relay);
+    let datagrams = flight.datagrams.lock().unwrap().clone();
+    assert!(
+        datagrams.len() >= 2,
+        "an Initial and 0-RTT packets: {}",
+        datagrams.len()
+    );
+    // The client's own connection is gone from the first server before its flight comes back.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut answered = 0;
+    for s in &servers {
+        let replayer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        for d in &datagrams {
+            replayer.send_to(d, s.addr()).unwrap();
+        }
+        replayer
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let mut buf = [0u8; 1500];
+        answered += usize::from(replayer.recv_from(&mut buf).is_ok());
+    }
+    assert_eq!(
+        answered, 3,
+        "every server ran a handshake for the replayed flight"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "a replay applied the POST again"
+    );
+    for s in servers {
+        s.stop();
+    }
 }
