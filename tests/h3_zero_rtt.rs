@@ -489,3 +489,27 @@ fn a_replayed_first_flight_never_applies_its_post_again() {
         s.stop();
     }
 }
+
+#[test]
+fn a_server_without_early_data_resumes_and_rejects_the_0rtt() {
+    let dir = TempDir::new("h3-0rtt-off");
+    let certs = certs(&dir);
+    let config = Config {
+        early_data: false,
+        ..Config::default()
+    };
+    let (bg, count) = counting_server(&certs, config);
+    let session = PathBuf::from(dir.path("session"));
+    fetch(bg.addr(), &certs, &session, "GET", "/");
+    // The POST went in 0-RTT, was dropped unread, and quiche sent it again in 1-RTT.
+    let second = fetch(bg.addr(), &certs, &session, "POST", "/count");
+    assert!(second.resumed);
+    assert_eq!(second.early_data, Some(false));
+    assert!(
+        !second.responses[0].too_early,
+        "never read from early data: no 425"
+    );
+    assert_eq!(second.responses[0].body, b"count 1\n");
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    bg.stop();
+}
