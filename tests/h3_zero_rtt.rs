@@ -141,7 +141,7 @@ fn an_early_post_is_answered_425_and_applied_once_after_the_handshake() {
 }
 
 #[test]
-fn a_foreign_or_corrupt_session_means_a_full_handshake_and_a_shared_key_resumes() {
+fn a_foreign_forged_or_corrupt_session_means_a_full_handshake_and_a_shared_key_resumes() {
     let dir = TempDir::new("h3-0rtt-foreign");
     let certs = certs(&dir);
     let key = [7u8; 48];
@@ -165,7 +165,17 @@ fn a_foreign_or_corrupt_session_means_a_full_handshake_and_a_shared_key_resumes(
     let shared = fetch(c.addr(), &certs, &session, "GET", "/");
     assert!(shared.resumed);
     assert_eq!(shared.early_data, Some(true));
-    // A forged session file: quiche refuses it, a full handshake, a valid session stored.
+    // A forged ticket: one byte of it changed, the session around it intact. The client
+    // offers it; the server cannot authenticate it: a full handshake, 0-RTT rejected.
+    let mut forged = from_a.clone();
+    let at = ticket_offset(&forged);
+    forged[at + 20] ^= 0x55;
+    std::fs::write(&session, &forged).unwrap();
+    let tampered = fetch(a.addr(), &certs, &session, "GET", "/");
+    assert!(!tampered.resumed);
+    assert_eq!(tampered.early_data, Some(false));
+    assert_eq!(tampered.responses[0].body, b"hello\n");
+    // A corrupt session file: quiche refuses it, a full handshake, a valid session stored.
     let mut forged = from_a.clone();
     forged.truncate(40);
     std::fs::write(&session, &forged).unwrap();
@@ -180,6 +190,22 @@ fn a_foreign_or_corrupt_session_means_a_full_handshake_and_a_shared_key_resumes(
     for bg in [a, b, c] {
         bg.stop();
     }
+}
+
+/// Where the ticket starts in quiche's session bytes: an 8-byte length, then BoringSSL's
+/// SSL_SESSION in DER, whose ticket is `[10] { OCTET STRING }` (192 bytes here, so both
+/// lengths take the two-byte form 0x81 NN).
+fn ticket_offset(session: &[u8]) -> usize {
+    let at = session
+        .windows(5)
+        .position(|w| w[0] == 0xaa && w[1] == 0x81 && w[3] == 0x04 && w[4] == 0x81)
+        .expect("a session ticket in the stored session");
+    let len = usize::from(session[at + 5]);
+    assert!(
+        len > 40 && at + 6 + len <= session.len(),
+        "ticket of {len} bytes"
+    );
+    at + 6
 }
 
 fn our_server(certs: &str) -> (Proc, SocketAddr) {
