@@ -50,6 +50,7 @@ use crate::http::uri::Url;
 use crate::trace::{self, Layer};
 
 mod error;
+mod leaving;
 mod session;
 mod wire;
 pub use error::{Closure, FetchError};
@@ -219,6 +220,8 @@ struct Fetch<'a> {
     keys: Keys,
     /// Step 4 has moved the connection to a new socket (`--rebind-after`).
     rebound: bool,
+    /// The socket it left, read until what was in flight to it has arrived.
+    leaving: Option<leaving::Leaving>,
     /// The trace said once that the move waits for a spare connection ID.
     rebind_waits: bool,
     progress: Progress,
@@ -317,6 +320,7 @@ impl<'a> Fetch<'a> {
             paths: Watch::default(),
             keys,
             rebound: false,
+            leaving: None,
             rebind_waits: false,
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
             buf: vec![0u8; 65535],
@@ -437,13 +441,19 @@ impl<'a> Fetch<'a> {
         self.ids.issue(&mut self.conn, &self.id);
         paths::retired(&mut self.conn, &self.id);
         self.paths.events(&mut self.conn, &self.id);
+        if let Some(old) = self.leaving.as_mut() {
+            if old.drain(&mut self.conn, &mut self.buf, &self.id, self.local) {
+                self.leaving = None;
+            }
+        }
         self.rebind(wire)
     }
 
     /// Step 4, `--rebind-after`: once its time has come, a new local socket, and the
     /// connection moved onto it with a fresh connection ID of the server's (so an observer
     /// cannot link the two paths, RFC 9000 §9.5); quiche validates the new path. The old
-    /// socket is closed: what the server still sends there is lost and sent again.
+    /// socket is read until what the server had in flight to it has arrived, then closed
+    /// (`client/leaving.rs`).
     fn rebind(&mut self, wire: &mut dyn Wire) -> Result<(), FetchError> {
         let Some(after) = self.opts.rebind_after else {
             return Ok(());
@@ -473,7 +483,9 @@ impl<'a> Fetch<'a> {
             .map_err(|error| FetchError::Migrate { local, error })?;
         let (old, dcid) = (self.local, packet::cid(&self.conn.destination_id()));
         trace::event(Layer::L4, || {
-            format!("bind {local} (UDP); {old} closed: the connection moves")
+            format!(
+                "bind {local} (UDP): the connection moves; {old} is read until the new path is validated"
+            )
         });
         trace::event(Layer::Quic, || {
             format!(
@@ -481,7 +493,8 @@ impl<'a> Fetch<'a> {
                 self.started.elapsed().as_millis()
             )
         });
-        self.socket = socket;
+        let left = std::mem::replace(&mut self.socket, socket);
+        self.leaving = Some(leaving::Leaving::new(left, old));
         self.local = local;
         self.rebound = true;
         Ok(())

@@ -211,10 +211,10 @@ fn secret(log: &[u8], by_client: bool) -> Option<Vec<u8>> {
 
 impl Keys {
     /// The trace's note for a datagram sent by the client (`by_client`) or the server: its
-    /// 1-RTT packet's number and key phase, the flip marked; empty when there is no 1-RTT
-    /// packet or no key yet.
+    /// 1-RTT packet's number and key phase, the flip marked; empty when it is not one 1-RTT
+    /// packet alone, or there is no key yet.
     pub fn note(&self, datagram: &[u8], dcid_len: usize, by_client: bool) -> String {
-        let Some(p) = last_short(datagram, dcid_len) else {
+        let Some(p) = lone_short(datagram, dcid_len) else {
             return String::new();
         };
         let Ok(mut inner) = self.inner.lock() else {
@@ -282,15 +282,15 @@ fn settle(log: &[u8], by_client: bool, p: &[u8], dcid_len: usize) -> Option<Dire
     None
 }
 
-/// The short-header packet of a datagram (always its last packet, RFC 9000 §12.2).
-fn last_short(datagram: &[u8], dcid_len: usize) -> Option<&[u8]> {
+/// The datagram's packet when it is one short-header packet alone. A 1-RTT packet coalesced
+/// behind handshake packets (RFC 9000 §12.2) belongs to the handshake, where the phase is
+/// always 0, and its trace line is long enough already: it gets no note.
+fn lone_short(datagram: &[u8], dcid_len: usize) -> Option<&[u8]> {
     let packets = packet::decode_datagram(datagram, dcid_len).ok()?;
-    let last = packets.last()?;
-    if !matches!(last.form, Form::Short { .. }) {
-        return None;
+    match packets.as_slice() {
+        [only] if matches!(only.form, Form::Short { .. }) => datagram.get(..only.size),
+        _ => None,
     }
-    let before: usize = packets[..packets.len() - 1].iter().map(|h| h.size).sum();
-    datagram.get(before..before + last.size)
 }
 
 /// Keeps this connection's key log in memory for [`Keys::note`], and appends it to

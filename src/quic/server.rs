@@ -351,12 +351,17 @@ impl Server {
         };
         let was_established = client.conn.is_established();
         let was_early = client.conn.is_in_early_data();
-        if let Err(e) = client.conn.recv(buf, info) {
-            // quiche drops what it cannot authenticate; a protocol violation closes the
-            // connection with CONNECTION_CLOSE, which step 7 sends.
-            trace::event(Layer::Quic, || {
+        let packets_before = client.conn.stats().recv;
+        match client.conn.recv(buf, info) {
+            // quiche drops what it cannot authenticate, silently: the trace says so.
+            Ok(_) if client.conn.stats().recv == packets_before => {
+                trace::event(Layer::Quic, || udp::unauthenticated(&client.id))
+            }
+            Ok(_) => {}
+            // A protocol violation closes the connection with CONNECTION_CLOSE (step 7).
+            Err(e) => trace::event(Layer::Quic, || {
                 format!("{}: quiche refused the datagram: {e}", client.id)
-            });
+            }),
         }
         if !was_early && !was_established && client.conn.is_in_early_data() {
             trace::event(Layer::Quic, || {

@@ -94,6 +94,17 @@ pub fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
+/// The trace's line for a datagram quiche took without error but none of whose packets it
+/// accepted: they did not authenticate (RFC 9001 §5.3: an attacker's bytes, or corruption on
+/// the path), repeated a packet number already received, or needed keys already discarded
+/// (or not yet there: quiche keeps early 0-RTT packets until it has their keys). Such
+/// packets are dropped and the connection goes on (RFC 9000 §12.2).
+pub fn unauthenticated(id: &str) -> String {
+    format!(
+        "{id}: dropped by quiche: no packet in the datagram was accepted (corrupted, a duplicate, or no keys for it); the connection goes on"
+    )
+}
+
 /// Where a socket bound to `0.0.0.0` or `::` can be reached from this host.
 pub fn reachable(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {

@@ -157,6 +157,8 @@ impl Traced {
                 self.keys.note(datagram, dcid_len, false)
             )
         });
+        // A Retry (or Version Negotiation) is no packet quiche counts as received.
+        let mut counted = true;
         if let Ok(h) = packet::decode(datagram, dcid_len) {
             let retry = matches!(
                 h.form,
@@ -166,15 +168,21 @@ impl Traced {
                 }
             );
             self.retried |= retry;
+            counted = !retry && !matches!(h.form, packet::Form::VersionNegotiation { .. });
         }
         let info = quiche::RecvInfo {
             from,
             to: self.local,
         };
-        if let Err(e) = conn.recv(datagram, info) {
-            trace::event(Layer::Quic, || {
+        let packets_before = conn.stats().recv;
+        match conn.recv(datagram, info) {
+            Ok(_) if counted && conn.stats().recv == packets_before => {
+                trace::event(Layer::Quic, || udp::unauthenticated(id))
+            }
+            Ok(_) => {}
+            Err(e) => trace::event(Layer::Quic, || {
                 format!("{id}: quiche refused the datagram: {e}")
-            });
+            }),
         }
     }
 }
