@@ -131,7 +131,7 @@ fn known(case: &Case, peer: Peer, role: Role) -> Option<&'static str> {
     }
     let handshakes = case.conns == Conns::PerFile;
     (handshakes && role == Role::Client && peer == Peer::Aioquic).then_some(
-        "seen in some runs: a request sent as the handshake completes, lost, is sent again only after a long PTO backoff (up to 50 s), not yet explained",
+        "fails in some runs, passes in others (netlab's client with aioquic under 30 % loss or corruption; not yet explained, see README)",
     )
 }
 

@@ -246,7 +246,7 @@ impl Ran {
             .find(|l| l.contains("error") || l.contains("ERR"))
             .or_else(|| self.stderr.lines().last())
             .unwrap_or("no output");
-        last.chars().take(100).collect()
+        last.chars().take(160).collect()
     }
 }
 
