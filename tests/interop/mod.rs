@@ -123,14 +123,13 @@ fn gap(_s: &Settings, case: &Case, role: Role) -> Option<String> {
 }
 
 /// Why a cell is known to fail, added to what its check saw (it still runs: a fix shows).
-fn known(case: &Case, peer: Peer, role: Role) -> Option<&'static str> {
+fn known(case: &Case, role: Role) -> Option<&'static str> {
     if case.rebind.is_some() && role == Role::Server {
         return Some(
             "quiche 0.30 never declares lost what was in flight to the old address (recovery is per path), the stream stalls",
         );
     }
     let handshakes = case.conns == Conns::PerFile;
-    let _ = peer;
     (handshakes && role == Role::Client).then_some(
         "fails in some runs, passes in others (netlab's client under 30 % loss or corruption; not yet explained, see README)",
     )
@@ -146,7 +145,7 @@ pub fn run_cell(s: &Settings, case: &Case, peer: Peer, role: Role) -> Cell {
         Err(e) => return Cell::Fail(format!("set-up: {e}")),
     };
     let cell = match exchange(s, case, peer, role, &dirs).unwrap_or_else(Cell::Fail) {
-        Cell::Fail(why) => match known(case, peer, role) {
+        Cell::Fail(why) => match known(case, role) {
             Some(reason) => Cell::Fail(format!("{why}: {reason}")),
             None => Cell::Fail(why),
         },
