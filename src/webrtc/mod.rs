@@ -22,6 +22,7 @@ pub mod dcep;
 pub mod demux;
 pub mod dtls;
 pub mod ice;
+pub mod keylog;
 pub mod peer;
 pub mod record;
 pub mod sctp;
