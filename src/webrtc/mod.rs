@@ -30,4 +30,5 @@ pub mod sdp;
 pub mod session;
 pub mod signaling;
 pub mod socket;
+pub mod stun_codec;
 pub mod tour;
