@@ -31,4 +31,6 @@ pub mod session;
 pub mod signaling;
 pub mod socket;
 pub mod stun_codec;
+pub mod stun_server;
 pub mod tour;
+pub mod turn;
