@@ -63,6 +63,12 @@ pub const TURN_SERVE: Command = Command {
             Some("100"),
             "allocations at once, all users (beyond: 508)",
         ),
+        flag(
+            "nonce-lifetime",
+            Some("SECS"),
+            Some("600"),
+            "how long a NONCE is accepted (then: 438 Stale Nonce and a new one)",
+        ),
     ],
     args: "",
     min_args: 0,
@@ -126,6 +132,7 @@ fn turn_serve(m: &Matches) -> Result<(), CliError> {
         users,
         max_per_user: m.number(&TURN_SERVE, "max-per-user")?,
         max_allocations: m.number(&TURN_SERVE, "max-allocations")?,
+        nonce_lifetime: std::time::Duration::from_secs(m.number(&TURN_SERVE, "nonce-lifetime")?),
         ..Config::default()
     };
     let allow = m.all("allow");
