@@ -11,15 +11,14 @@
 //!
 //! 1. `poll` the server's socket and every relayed socket, at most until the earliest
 //!    expiry (an allocation, a permission, a channel);
-//! 2. read what clients sent ([`Server::from_clients`]), sorted by the first byte (RFC 7983):
-//!    a. a STUN request: unknown comprehension-required attributes (420), then the long-term
-//!       credentials (401, 438: `turn/auth.rs`), then its method: Allocate, Refresh,
-//!       CreatePermission, ChannelBind, Binding; a success or an error, signed with the
-//!       user's key;
-//!    b. a Send indication: its DATA to its XOR-PEER-ADDRESS, if permitted;
-//!    c. ChannelData: its data to the channel's peer, if the channel is bound;
-//!    d. anything else: dropped;
-//! 3. read what peers sent to relayed sockets ([`Server::from_peers`]): from a permitted IP
+//! 2. read what clients sent ([`Server::read_clients`]), sorted by the first byte (RFC 7983):
+//!    2a. a STUN request: unknown comprehension-required attributes (420), the long-term
+//!    credentials (401, 438: `turn/auth.rs`), then its method (Allocate, Refresh,
+//!    CreatePermission, ChannelBind, Binding); a success or an error, signed with the user's
+//!    key; 2b. a Send indication: its DATA to its XOR-PEER-ADDRESS, if permitted;
+//!    2c. ChannelData: its data to the channel's peer, if the channel is bound;
+//!    2d. anything else: dropped;
+//! 3. read what peers sent to relayed sockets ([`Server::read_peers`]): from a permitted IP
 //!    only, to the client as ChannelData if a channel is bound to the peer, else as a Data
 //!    indication;
 //! 4. expire permissions, channels and allocations (a freed allocation closes its socket: the
@@ -343,11 +342,11 @@ impl Server {
             }
             // 2. What clients sent.
             if clients {
-                self.from_clients();
+                self.read_clients();
             }
             // 3. What peers sent to relayed addresses.
             for client in peers {
-                self.from_peers(client);
+                self.read_peers(client);
             }
             // 4. Expiry.
             self.expire(Instant::now());
@@ -396,7 +395,7 @@ impl Server {
     }
 
     /// Step 2: every datagram queued on the server's socket (a batch at most).
-    fn from_clients(&mut self) {
+    fn read_clients(&mut self) {
         for _ in 0..BATCH {
             let (n, from) = match self.socket.recv_from(&mut self.buf) {
                 Ok(got) => got,
@@ -825,7 +824,7 @@ impl Server {
     }
 
     /// Step 3: datagrams peers sent to `client`'s relayed address.
-    fn from_peers(&mut self, client: SocketAddr) {
+    fn read_peers(&mut self, client: SocketAddr) {
         let now = Instant::now();
         for _ in 0..BATCH {
             let Some(alloc) = self.allocations.get(&client) else {
