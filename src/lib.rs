@@ -24,6 +24,7 @@
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
 //! | a lossy or delayed UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
+//! | \[L7\] WebRTC: STUN and TURN servers, why P2P works behind NATs | [`webrtc::stun_codec`], [`webrtc::stun_server`], [`webrtc::turn`] | — |
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |

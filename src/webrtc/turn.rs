@@ -954,3 +954,147 @@ fn data_indication(
         None,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_has_its_code_and_one_line() {
+        let peer: SocketAddr = "8.8.8.8:53".parse().unwrap();
+        let table: Vec<(Refusal, u16, &str)> = vec![
+            (
+                Refusal::NoCredentials,
+                401,
+                "no MESSAGE-INTEGRITY: challenge with REALM and NONCE",
+            ),
+            (
+                Refusal::IncompleteCredentials,
+                400,
+                "MESSAGE-INTEGRITY without USERNAME, REALM or NONCE",
+            ),
+            (
+                Refusal::StaleNonce,
+                438,
+                "NONCE stale or not ours: a new one",
+            ),
+            (Refusal::UnknownUser("eve".into()), 401, "no user \"eve\""),
+            (
+                Refusal::WrongIntegrity("ana".into()),
+                401,
+                "MESSAGE-INTEGRITY does not verify with \"ana\"'s key",
+            ),
+            (
+                Refusal::WrongUser("ana".into()),
+                441,
+                "the allocation belongs to \"ana\"",
+            ),
+            (
+                Refusal::UnknownAttributes(vec![AttrType(0x31)]),
+                420,
+                "unknown comprehension-required attributes",
+            ),
+            (
+                Refusal::UnknownMethod("0x5".into()),
+                400,
+                "method 0x5 not served",
+            ),
+            (
+                Refusal::AllocationExists,
+                437,
+                "this client already has an allocation",
+            ),
+            (Refusal::NoAllocation, 437, "no allocation for this client"),
+            (Refusal::NoTransport, 400, "no REQUESTED-TRANSPORT"),
+            (
+                Refusal::UnsupportedTransport(6),
+                442,
+                "REQUESTED-TRANSPORT 6: only UDP (17)",
+            ),
+            (
+                Refusal::QuotaReached("bo".into(), 2),
+                486,
+                "\"bo\" holds 2 allocations already",
+            ),
+            (
+                Refusal::Capacity("100 allocations: the server's maximum".into()),
+                508,
+                "100 allocations: the server's maximum",
+            ),
+            (Refusal::NoPeer, 400, "no valid XOR-PEER-ADDRESS"),
+            (
+                Refusal::Forbidden(peer.ip()),
+                403,
+                "peer 8.8.8.8 is outside the allowed addresses",
+            ),
+            (
+                Refusal::FamilyMismatch(peer),
+                443,
+                "peer 8.8.8.8:53 is not of the relayed address's family",
+            ),
+            (
+                Refusal::BadChannel(Some(0x3000)),
+                400,
+                "channel 0x3000 outside 0x4000–0x4FFF",
+            ),
+            (Refusal::BadChannel(None), 400, "no CHANNEL-NUMBER"),
+            (
+                Refusal::ChannelTaken(0x4001, peer),
+                400,
+                "channel 0x4001 is bound to 8.8.8.8:53",
+            ),
+            (
+                Refusal::PeerHasChannel(peer, 0x4001),
+                400,
+                "peer 8.8.8.8:53 is bound to channel 0x4001",
+            ),
+        ];
+        for (refusal, code, line) in table {
+            assert_eq!(refusal.code().0, code, "{refusal}");
+            let shown = refusal.to_string();
+            assert!(shown.starts_with(line), "{shown:?} vs {line:?}");
+            assert!(!shown.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn nonces_verify_until_they_are_stale() {
+        let auth = Auth::new("r", &[("u".into(), "p".into())], Duration::from_secs(10)).unwrap();
+        let now = Instant::now();
+        let nonce = auth.nonce(now);
+        let m = |nonce: &str, pass: &str| {
+            let key =
+                MessageIntegrity::new_long_term_integrity("u".into(), "r".into(), pass.into());
+            let user = TextAttribute::new(stun::attributes::ATTR_USERNAME, "u".into());
+            let realm = TextAttribute::new(ATTR_REALM, "r".into());
+            let nonce = TextAttribute::new(ATTR_NONCE, nonce.into());
+            let typ = MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST);
+            let bytes = stun_codec::build(
+                typ,
+                TransactionId([7; 12]),
+                &[],
+                &[&user, &realm, &nonce],
+                Some(&key),
+            )
+            .unwrap();
+            stun_codec::decode(&bytes, true).unwrap()
+        };
+        assert!(auth.verify(&m(&nonce, "p"), now).is_ok());
+        assert!(matches!(
+            auth.verify(&m(&nonce, "x"), now),
+            Err(Refusal::WrongIntegrity(_))
+        ));
+        let later = now + Duration::from_secs(11);
+        assert!(matches!(
+            auth.verify(&m(&nonce, "p"), later),
+            Err(Refusal::StaleNonce)
+        ));
+        // A nonce with its birth changed no longer matches its tag.
+        let (_, tag) = nonce.split_once('-').unwrap();
+        let forged = format!("ffffff-{tag}");
+        assert!(matches!(
+            auth.verify(&m(&forged, "p"), now),
+            Err(Refusal::StaleNonce)
+        ));
+    }
+}
