@@ -498,7 +498,10 @@ fn aioice_allocates_and_echoes_through_the_relay_and_refreshes() {
         .find_map(|l| l.strip_prefix("relayed "))
         .unwrap()
         .to_string();
-    let trace = server.stderr_until(&["Refresh Success LIFETIME=0 (deleted)"], Duration::from_secs(10));
+    let trace = server.stderr_until(
+        &["Refresh Success LIFETIME=0 (deleted)"],
+        Duration::from_secs(10),
+    );
     for want in [
         "Allocate Error 401 Unauthorized",
         "Allocate Request from",
@@ -803,4 +806,81 @@ fn an_allocation_expires_and_frees_its_port() {
     // And the client's allocation is gone: 437.
     assert_eq!(code(&c.request(METHOD_REFRESH, &[])), Some(437));
     server.stop();
+}
+
+#[test]
+fn chromium_reaches_the_rust_peer_through_the_relay_only() {
+    netns::enter();
+    require("node");
+    require("chromium");
+    let module = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/playwright-core");
+    assert!(
+        std::path::Path::new(module).exists(),
+        "playwright-core is missing: run `make deps` (npm install, no browser download)"
+    );
+    let mut page = spawn_netlab(
+        &["webrtc", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "stun")],
+    );
+    let page_addr = page.listening();
+    let mut relay = spawn_netlab(
+        &[
+            "turn",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--user",
+            "chromium:pw",
+        ],
+        &[],
+    );
+    let turn_addr = relay.listening();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/stun_turn/chromium_relay.js"
+    );
+    let out = run(
+        "node",
+        &[
+            script,
+            &format!("http://{page_addr}/"),
+            &turn_addr.port().to_string(),
+            "chromium",
+            "pw",
+        ],
+        b"",
+        &[],
+        Duration::from_secs(90),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "chromium: {stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("\"local\":\"relay\""), "{stdout}");
+    let trace = relay.stderr_until(&["→ ChannelData 0x4000 to"], Duration::from_secs(10));
+    let relayed = trace
+        .lines()
+        .find_map(|l| l.split("XOR-RELAYED-ADDRESS=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no allocation:\n{trace}"))
+        .to_string();
+    for want in [
+        "Allocate Error 401 Unauthorized",
+        "Allocate Success",
+        "CreatePermission Success permission for 127.0.0.1",
+        "ChannelBind Success channel 0x4000",
+    ] {
+        assert!(trace.contains(want), "{want:?} missing:\n{trace}");
+    }
+    // The Rust peer's ICE-lite side was checked from the relayed address, not from Chromium.
+    let checks = page.stderr_until(
+        &[&format!("Binding Request from {relayed}")],
+        Duration::from_secs(5),
+    );
+    assert!(
+        checks.contains(&format!("Binding Request from {relayed}")),
+        "{checks}"
+    );
 }
