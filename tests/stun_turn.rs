@@ -154,7 +154,17 @@ impl Client {
 
     /// One transaction: `attrs` raw, credentials if `auth`, FINGERPRINT; the answer.
     fn once(&self, method: Method, attrs: &[(AttrType, Vec<u8>)], auth: bool) -> Message {
-        let tid = TransactionId::new();
+        self.once_as(TransactionId::new(), method, attrs, auth)
+    }
+
+    /// `once` with a chosen transaction id (a retransmission reuses it).
+    fn once_as(
+        &self,
+        tid: TransactionId,
+        method: Method,
+        attrs: &[(AttrType, Vec<u8>)],
+        auth: bool,
+    ) -> Message {
         let user = TextAttribute::new(ATTR_USERNAME, self.user.clone());
         let realm = TextAttribute::new(ATTR_REALM, self.realm.clone());
         let nonce = TextAttribute::new(ATTR_NONCE, self.nonce.clone());
@@ -883,4 +893,32 @@ fn chromium_reaches_the_rust_peer_through_the_relay_only() {
         checks.contains(&format!("Binding Request from {relayed}")),
         "{checks}"
     );
+}
+
+#[test]
+fn a_retransmitted_allocate_gets_its_answer_again_and_the_server_is_no_peer() {
+    netns::enter();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = turn::spawn(socket, turn::Config::default()).unwrap();
+    let mut c = Client::new(server.addr(), "netlab", "netlab");
+    let challenge = c.once(METHOD_ALLOCATE, &[], false);
+    c.learn(&challenge);
+    let udp = [(ATTR_REQUESTED_TRANSPORT, vec![17, 0, 0, 0])];
+    let tid = TransactionId::new();
+    let first = c.once_as(tid, METHOD_ALLOCATE, &udp, true);
+    // Its answer "lost": the same request again, same transaction id.
+    let again = c.once_as(tid, METHOD_ALLOCATE, &udp, true);
+    assert_eq!(code(&first), None);
+    assert_eq!(
+        code(&again),
+        None,
+        "a retransmission is not a second allocation"
+    );
+    assert_eq!(c.relayed(&first), c.relayed(&again));
+    // A new transaction asking for a second allocation on the same 5-tuple: 437.
+    assert_eq!(code(&c.once(METHOD_ALLOCATE, &udp, true)), Some(437));
+    // The server's own address is loopback, but relaying to it would loop: 403.
+    let m = c.with_peer(METHOD_CREATE_PERMISSION, server.addr(), &[]);
+    assert_eq!(code(&m), Some(403));
+    server.stop();
 }

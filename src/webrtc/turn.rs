@@ -147,6 +147,8 @@ pub enum Refusal {
     NoPeer,
     /// A peer outside the allow list: 403.
     Forbidden(IpAddr),
+    /// The server's own address as a peer: 403.
+    ServerItself(SocketAddr),
     /// A peer of the other address family than the relayed address: 443.
     FamilyMismatch(SocketAddr),
     /// CHANNEL-NUMBER missing or outside 0x4000–0x4FFF: 400.
@@ -171,7 +173,7 @@ impl Refusal {
             Refusal::UnsupportedTransport(_) => (442, "Unsupported Transport Protocol"),
             Refusal::QuotaReached(..) => (486, "Allocation Quota Reached"),
             Refusal::Capacity(_) => (508, "Insufficient Capacity"),
-            Refusal::Forbidden(_) => (403, "Forbidden"),
+            Refusal::Forbidden(_) | Refusal::ServerItself(_) => (403, "Forbidden"),
             Refusal::FamilyMismatch(_) => (443, "Peer Address Family Mismatch"),
             Refusal::IncompleteCredentials
             | Refusal::UnknownMethod(_)
@@ -211,6 +213,9 @@ impl fmt::Display for Refusal {
             Refusal::Capacity(why) => write!(f, "{why}"),
             Refusal::NoPeer => write!(f, "no valid XOR-PEER-ADDRESS"),
             Refusal::Forbidden(ip) => write!(f, "peer {ip} is outside the allowed addresses"),
+            Refusal::ServerItself(p) => {
+                write!(f, "peer {p} is this server's own address: a loop")
+            }
             Refusal::FamilyMismatch(p) => {
                 write!(f, "peer {p} is not of the relayed address's family")
             }
@@ -460,12 +465,8 @@ impl Server {
         } else {
             Err(Refusal::UnknownAttributes(unknown))
         };
-        let outcome = match &verified {
-            Ok(v) => self.method(m, from, v, now),
-            Err(_) => Err(Refusal::NoCredentials),
-        };
         let (outcome, key) = match verified {
-            Ok(v) => (outcome, Some(v.key)),
+            Ok(v) => (self.method(m, from, &v, now), Some(v.key)),
             Err(refusal) => (Err(refusal), None),
         };
         let response = match outcome {
@@ -522,7 +523,13 @@ impl Server {
         user: &str,
         now: Instant,
     ) -> Result<Success, Refusal> {
-        if self.allocations.contains_key(&from) {
+        if let Some(a) = self.allocations.get(&from) {
+            // §7.2: a retransmission of the Allocate that made it (its answer was lost) gets
+            // the same success again; any other Allocate on this 5-tuple is a mismatch.
+            if a.transaction == m.transaction_id.0 {
+                let left = a.expires.saturating_duration_since(now);
+                return Ok(allocated(m, from, a.relayed, left));
+            }
             return Err(Refusal::AllocationExists);
         }
         let transport = m
@@ -550,23 +557,14 @@ impl Server {
             .local_addr()
             .map_err(|e| Refusal::Capacity(format!("no relayed address: {e}")))?;
         let lifetime = self.lifetime(m);
-        let alloc = Allocation::new(from, user.to_string(), relay, relayed, now + lifetime);
+        let mut alloc = Allocation::new(from, user.to_string(), relay, relayed, now + lifetime);
+        alloc.transaction = m.transaction_id.0;
         self.allocations.insert(from, alloc);
-        let tid = &m.transaction_id.0;
-        let secs = lifetime.as_secs() as u32;
         trace::event(Layer::Stun, || {
+            let secs = lifetime.as_secs();
             format!("allocation {from} ↔ {relayed} for {user:?}, {secs} s")
         });
-        Ok(Success {
-            attrs: vec![
-                (ATTR_XOR_RELAYED_ADDRESS, xor_address(relayed, tid)),
-                (ATTR_LIFETIME, secs.to_be_bytes().to_vec()),
-                (ATTR_XORMAPPED_ADDRESS, xor_address(from, tid)),
-            ],
-            summary: format!(
-                "XOR-RELAYED-ADDRESS={relayed} XOR-MAPPED-ADDRESS={from} LIFETIME={secs}"
-            ),
-        })
+        Ok(allocated(m, from, relayed, lifetime))
     }
 
     /// RFC 8656 §7.2: the lifetime asked for, at least the default and at most the maximum.
@@ -611,6 +609,11 @@ impl Server {
         let peer = parse_xor_address(value, &m.transaction_id.0).ok_or(Refusal::NoPeer)?;
         if !self.config.allow.iter().any(|c| c.contains(peer.ip())) {
             return Err(Refusal::Forbidden(peer.ip()));
+        }
+        // Relaying to the server's own socket would feed the relay's output back in as
+        // requests from the relayed address: a loop, refused like any forbidden peer.
+        if peer == self.local {
+            return Err(Refusal::ServerItself(peer));
         }
         let relayed = self.allocations.get(&from).map(|a| a.relayed);
         if relayed.is_some_and(|r| r.is_ipv4() != peer.is_ipv4()) {
@@ -916,6 +919,20 @@ fn name(m: &Message) -> String {
     }
 }
 
+/// An Allocate success: XOR-RELAYED-ADDRESS, LIFETIME, XOR-MAPPED-ADDRESS (RFC 8656 §7.2).
+fn allocated(m: &Message, from: SocketAddr, relayed: SocketAddr, lifetime: Duration) -> Success {
+    let tid = &m.transaction_id.0;
+    let secs = lifetime.as_secs() as u32;
+    Success {
+        attrs: vec![
+            (ATTR_XOR_RELAYED_ADDRESS, xor_address(relayed, tid)),
+            (ATTR_LIFETIME, secs.to_be_bytes().to_vec()),
+            (ATTR_XORMAPPED_ADDRESS, xor_address(from, tid)),
+        ],
+        summary: format!("XOR-RELAYED-ADDRESS={relayed} XOR-MAPPED-ADDRESS={from} LIFETIME={secs}"),
+    }
+}
+
 /// LIFETIME (RFC 8656 §18.2), in seconds.
 fn requested_lifetime(m: &Message) -> Option<Duration> {
     let v = m.get(ATTR_LIFETIME).ok()?;
@@ -1026,6 +1043,11 @@ mod tests {
                 Refusal::Forbidden(peer.ip()),
                 403,
                 "peer 8.8.8.8 is outside the allowed addresses",
+            ),
+            (
+                Refusal::ServerItself(peer),
+                403,
+                "peer 8.8.8.8:53 is this server's own address: a loop",
             ),
             (
                 Refusal::FamilyMismatch(peer),

@@ -25,6 +25,8 @@ pub struct Allocation {
     pub relay: UdpSocket,
     pub relayed: SocketAddr,
     pub expires: Instant,
+    /// The transaction id of the Allocate that made it: a retransmission gets its answer again.
+    pub transaction: [u8; 12],
     /// Peer IP → when its permission expires (§9: permissions are per IP, not per port).
     permissions: HashMap<IpAddr, Instant>,
     channels: HashMap<u16, Channel>,
@@ -44,6 +46,7 @@ impl Allocation {
             relay,
             relayed,
             expires,
+            transaction: [0; 12],
             permissions: HashMap::new(),
             channels: HashMap::new(),
         }
