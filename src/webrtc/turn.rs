@@ -11,14 +11,14 @@
 //!
 //! 1. `poll` the server's socket and every relayed socket, at most until the earliest
 //!    expiry (an allocation, a permission, a channel);
-//! 2. read what clients sent ([`Server::read_clients`]), sorted by the first byte (RFC 7983):
+//! 2. read what clients sent (`Server::read_clients`), sorted by the first byte (RFC 7983):
 //!    2a. a STUN request: unknown comprehension-required attributes (420), the long-term
 //!    credentials (401, 438: `turn/auth.rs`), then its method (Allocate, Refresh,
 //!    CreatePermission, ChannelBind, Binding); a success or an error, signed with the user's
 //!    key; 2b. a Send indication: its DATA to its XOR-PEER-ADDRESS, if permitted;
 //!    2c. ChannelData: its data to the channel's peer, if the channel is bound;
 //!    2d. anything else: dropped;
-//! 3. read what peers sent to relayed sockets ([`Server::read_peers`]): from a permitted IP
+//! 3. read what peers sent to relayed sockets (`Server::read_peers`): from a permitted IP
 //!    only, to the client as ChannelData if a channel is bound to the peer, else as a Data
 //!    indication;
 //! 4. expire permissions, channels and allocations (a freed allocation closes its socket: the
