@@ -658,6 +658,9 @@ fn hostile_clients_are_refused_with_their_codes_and_a_good_client_is_still_serve
     assert_eq!(code(&wrong.allocate()), Some(401));
     let mut nobody = Client::new(addr, "nobody", "pw");
     assert_eq!(code(&nobody.allocate()), Some(401));
+    // A USERNAME that tries to forge a trace line is quoted, not printed raw.
+    let mut forger = Client::new(addr, "x\n[stun] · allocation granted", "pw");
+    assert_eq!(code(&forger.allocate()), Some(401));
 
     // A nonce the server never gave: 438 with a new one.
     let mut forged = Client::new(addr, "good", "pw");
@@ -782,6 +785,7 @@ fn hostile_clients_are_refused_with_their_codes_and_a_good_client_is_still_serve
         "Allocate Error 486 Allocation Quota Reached",
         "Allocate Error 508 Insufficient Capacity",
         "Refresh Error 438 Stale Nonce",
+        "USERNAME=\"x\\n[stun] · allocation granted\"",
     ] {
         assert!(trace.contains(want), "{want:?} missing:\n{trace}");
     }

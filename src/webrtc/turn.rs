@@ -454,7 +454,7 @@ impl Server {
     fn request(&mut self, m: &Message, from: SocketAddr) {
         let now = Instant::now();
         let user = TextAttribute::get_from_as(m, stun::attributes::ATTR_USERNAME)
-            .map(|u| format!(" USERNAME={}", u.text))
+            .map(|u| format!(" USERNAME={:?}", u.text))
             .unwrap_or_default();
         trace::received(Layer::Stun, || {
             format!("{} Request from {from}{user}", name(m))
