@@ -926,3 +926,116 @@ fn a_retransmitted_allocate_gets_its_answer_again_and_the_server_is_no_peer() {
     assert_eq!(code(&m), Some(403));
     server.stop();
 }
+
+/// A small deterministic generator (xorshift64*): the same "random" input on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+#[test]
+fn authenticated_nonsense_never_stops_the_server() {
+    netns::enter();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = turn::spawn(socket, turn::Config::default()).unwrap();
+    let addr = server.addr();
+    let mut fuzz = Client::new(addr, "netlab", "netlab");
+    assert_eq!(code(&fuzz.allocate()), None);
+    let methods = [
+        METHOD_ALLOCATE,
+        METHOD_REFRESH,
+        METHOD_CREATE_PERMISSION,
+        METHOD_CHANNEL_BIND,
+        METHOD_SEND,
+        METHOD_CONNECT,
+    ];
+    let attrs = [
+        ATTR_LIFETIME,
+        ATTR_REQUESTED_TRANSPORT,
+        ATTR_XOR_PEER_ADDRESS,
+        ATTR_CHANNEL_NUMBER,
+        ATTR_DATA,
+        ATTR_DONT_FRAGMENT,
+        AttrType(0x8031),
+    ];
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut answered = 0;
+    for i in 0..1500 {
+        let method = methods[rng.below(methods.len() as u64) as usize];
+        let mut list = Vec::new();
+        for _ in 0..rng.below(4) {
+            let t = attrs[rng.below(attrs.len() as u64) as usize];
+            let len = [0, 1, 2, 4, 8, 20, 7][rng.below(7) as usize];
+            list.push((t, rng.bytes(len)));
+        }
+        if i % 5 == 0 {
+            // ChannelData with any number and any length field.
+            let mut cd = vec![0x40 | rng.below(16) as u8, rng.next() as u8];
+            let len = 2 + rng.below(40) as usize;
+            cd.extend(rng.bytes(len));
+            fuzz.sock.send_to(&cd, addr).unwrap();
+            continue;
+        }
+        let class = if method == METHOD_SEND {
+            CLASS_INDICATION
+        } else {
+            CLASS_REQUEST
+        };
+        let tid = TransactionId::new();
+        let user = TextAttribute::new(ATTR_USERNAME, fuzz.user.clone());
+        let realm = TextAttribute::new(ATTR_REALM, fuzz.realm.clone());
+        let nonce = TextAttribute::new(ATTR_NONCE, fuzz.nonce.clone());
+        let key = MessageIntegrity::new_long_term_integrity(
+            fuzz.user.clone(),
+            fuzz.realm.clone(),
+            fuzz.pass.clone(),
+        );
+        let typ = MessageType::new(method, class);
+        let bytes =
+            stun_codec::build(typ, tid, &list, &[&user, &realm, &nonce], Some(&key)).unwrap();
+        fuzz.sock.send_to(&bytes, addr).unwrap();
+        if class == CLASS_REQUEST {
+            // Every request gets an answer, success or error: none is lost to a panic.
+            let m = loop {
+                let m = stun_codec::decode(&fuzz.next(), false);
+                if let Ok(m) = m {
+                    if m.transaction_id == tid {
+                        break m;
+                    }
+                }
+            };
+            assert!(m.typ.class == CLASS_SUCCESS_RESPONSE || code(&m).is_some());
+            answered += 1;
+        }
+    }
+    assert!(answered > 800, "{answered} requests answered");
+    // And a fresh client is served as if nothing happened.
+    let peer = echo_peer();
+    let mut good = Client::new(addr, "netlab", "netlab");
+    assert_eq!(code(&good.allocate()), None);
+    let m = good.with_peer(
+        METHOD_CHANNEL_BIND,
+        peer,
+        &[(ATTR_CHANNEL_NUMBER, vec![0x4f, 0xff, 0, 0])],
+    );
+    assert_eq!(code(&m), None);
+    good.sock
+        .send_to(&[0x4f, 0xff, 0x00, 0x02, b'o', b'k'], addr)
+        .unwrap();
+    assert_eq!(good.next(), [0x4f, 0xff, 0x00, 0x02, b'o', b'k']);
+    server.stop();
+}
