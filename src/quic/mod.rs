@@ -10,16 +10,20 @@
 //! - [`token`]: the Retry token that validates a client's address (wire + a key).
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
+//! - [`early`]: what may be answered from 0-RTT (the early-data policy, RFC 8470).
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
-//!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
-//!   request bodies in, responses out); `client/wire.rs` holds the client's socket steps (the
-//!   ones lab 09 replaces), `client/error.rs` the ways a fetch fails.
+//!   may start a connection, `server/tickets.rs` keeps and rotates the session-ticket key,
+//!   `streams` holds the server's per-stream work (HTTP/3 events, the early-data policy
+//!   applied, request bodies in, responses out); `client/wire.rs` holds the client's socket
+//!   steps (the ones lab 09 replaces), `client/error.rs` the ways a fetch fails,
+//!   `client/session.rs` the session stored between visits (`--session`).
 
 pub mod client;
 pub mod codes;
 pub mod config;
+pub mod early;
 pub mod h3;
 pub mod packet;
 pub mod server;
