@@ -141,6 +141,12 @@ pub const GET: Command = Command {
             None,
             "resume the session stored in FILE (requests in 0-RTT) and store the new one there",
         ),
+        flag(
+            "rebind-after",
+            Some("MS"),
+            None,
+            "after MS ms, move the connection to a new local UDP socket (connection migration)",
+        ),
         Flag {
             name: "fail",
             short: Some('f'),
@@ -243,6 +249,10 @@ fn get(m: &Matches) -> Result<(), CliError> {
         progress: true,
         each: None,
         session: m.get("session").map(PathBuf::from),
+        rebind_after: m
+            .get("rebind-after")
+            .map(|_| m.millis(&GET, "rebind-after"))
+            .transpose()?,
     };
     let outcome = client::fetch(&urls, &opts).map_err(|e| {
         if e.is_usage() {
@@ -274,10 +284,15 @@ fn get(m: &Matches) -> Result<(), CliError> {
             Some(false) => ", 0-RTT rejected",
         };
         eprintln!(
-            "handshake {:.2} ms{}{}{early}; {} bytes sent, {} received (UDP payload); {}",
+            "handshake {:.2} ms{}{}{early}{}; {} bytes sent, {} received (UDP payload); {}",
             outcome.handshake.as_secs_f64() * 1000.0,
             if outcome.retried { " with a Retry" } else { "" },
             if outcome.resumed { ", resumed" } else { "" },
+            if outcome.migrated {
+                "; migrated to a new local address"
+            } else {
+                ""
+            },
             outcome.bytes_sent,
             outcome.bytes_received,
             outcome.stats

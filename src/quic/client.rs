@@ -9,7 +9,9 @@
 //! 3. fire the timers that expired (this is what retransmits lost packets: a loop that
 //!    skips it stalls on the first loss);
 //! 4. see where the connection stands: the handshake just completed (noted once), or the
-//!    connection closed (the loop ends: an error unless every response was complete);
+//!    connection closed (the loop ends: an error unless every response was complete); then
+//!    its paths (`paths.rs`): spare connection IDs for the server, path events traced, and
+//!    with `--rebind-after` the move to a new socket, once (connection migration);
 //! 5. once the handshake is done (or, resuming with `--session`, as soon as quiche is in
 //!    early data), open HTTP/3 and send every request (once);
 //! 6. poll HTTP/3 events: response fields, body data, the end of a stream; after the
@@ -39,13 +41,16 @@ use super::codes;
 use super::config::{self, SetupError, Transport};
 use super::early;
 use super::h3;
+use super::keylog::{self, Keys};
 use super::packet;
+use super::paths::{self, Ids, Watch};
 use super::udp;
 use crate::http::uri::Url;
 use crate::trace::{self, Layer};
 
 mod error;
 mod session;
+mod leaving;
 mod wire;
 pub use error::{Closure, FetchError};
 use wire::Traced;
@@ -70,6 +75,9 @@ pub struct Options {
     /// `--session FILE`: resume the session stored there (sending the requests in 0-RTT),
     /// and store the new one there after the handshake.
     pub session: Option<PathBuf>,
+    /// `--rebind-after MS`: this long after the start, move the connection to a new local
+    /// socket (connection migration, RFC 9000 §9), as a NAT rebinding or a new network would.
+    pub rebind_after: Option<Duration>,
 }
 
 impl Default for Options {
@@ -85,6 +93,7 @@ impl Default for Options {
             progress: false,
             each: None,
             session: None,
+            rebind_after: None,
         }
     }
 }
@@ -131,6 +140,8 @@ pub struct Outcome {
     pub resumed: bool,
     /// None: no 0-RTT attempted (no usable session); Some(accepted?) otherwise.
     pub early_data: Option<bool>,
+    /// The connection moved to a new local address and went on there (`--rebind-after`).
+    pub migrated: bool,
 }
 
 /// A request stream in flight.
@@ -152,7 +163,8 @@ struct Stream {
 pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
     let _role = trace::default_role("client");
     let mut f = Fetch::connect(urls, opts)?;
-    let mut wire = Traced::new(&f.id, f.local, f.peer, f.started + opts.timeout);
+    let deadline = f.started + opts.timeout;
+    let mut wire = Traced::new(&f.id, f.local, f.peer, deadline, f.keys.clone());
     let ran = f.run(&mut wire);
     f.store_session();
     ran?;
@@ -198,6 +210,17 @@ struct Fetch<'a> {
     offered: bool,
     /// URLs (by index) answered 425 from 0-RTT, to send again after the handshake.
     too_early: Vec<usize>,
+    /// Spare connection IDs for the server, and our paths as the trace showed them.
+    ids: Ids,
+    paths: Watch,
+    /// The key log, kept for the trace's key phases (`keylog.rs`).
+    keys: Keys,
+    /// Step 4 has moved the connection to a new socket (`--rebind-after`).
+    rebound: bool,
+    /// The socket it left, read until what was in flight to it has arrived.
+    leaving: Option<leaving::Leaving>,
+    /// The trace said once that the move waits for a spare connection ID.
+    rebind_waits: bool,
     progress: Progress,
     buf: Vec<u8>,
 }
@@ -241,7 +264,8 @@ impl<'a> Fetch<'a> {
             // quiche may have taken half of the session: start again from a clean connection.
             conn = new(&mut quic)?;
         }
-        config::keylog(&mut conn);
+        let ids = Ids::new(scid.len()).map_err(|_| FetchError::NoRandom)?;
+        let keys = keylog::capture(&mut conn);
         if let Some(dir) = &opts.transport.qlog_dir {
             if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
                 trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
@@ -277,6 +301,12 @@ impl<'a> Fetch<'a> {
             finished_sent: false,
             offered,
             too_early: Vec::new(),
+            ids,
+            paths: Watch::default(),
+            keys,
+            rebound: false,
+            leaving: None,
+            rebind_waits: false,
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
             buf: vec![0u8; 65535],
         })
@@ -304,6 +334,7 @@ impl<'a> Fetch<'a> {
             if self.closed(wire.retried())? {
                 return Ok(());
             }
+            self.paths(wire)?;
             // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once.
             self.open_http3()?;
             // 6. HTTP/3 events: a response's fields, its body, its end; after the handshake,
@@ -386,6 +417,71 @@ impl<'a> Fetch<'a> {
             format!("{id}: closed: {why}; {}", udp::stats(conn))
         });
         Ok(true)
+    }
+
+    /// Step 4, the paths: spare connection IDs for the server (a new path needs one of ours
+    /// and one of theirs), the path events traced, and with `--rebind-after` the move.
+    fn paths(&mut self, wire: &mut dyn Wire) -> Result<(), FetchError> {
+        self.ids.issue(&mut self.conn, &self.id);
+        paths::retired(&mut self.conn, &self.id);
+        self.paths.events(&mut self.conn, &self.id);
+        if let Some(old) = self.leaving.as_mut() {
+            if old.drain(&mut self.conn, &mut self.buf, &self.id, self.local) {
+                self.leaving = None;
+            }
+        }
+        self.rebind(wire)
+    }
+
+    /// Step 4, `--rebind-after`: once its time has come, a new local socket, and the
+    /// connection moved onto it with a fresh connection ID of the server's (so an observer
+    /// cannot link the two paths, RFC 9000 §9.5); quiche validates the new path. The old
+    /// socket is read until what the server had in flight to it has arrived, then closed
+    /// (`client/leaving.rs`).
+    fn rebind(&mut self, wire: &mut dyn Wire) -> Result<(), FetchError> {
+        let Some(after) = self.opts.rebind_after else {
+            return Ok(());
+        };
+        if self.rebound || !self.conn.is_established() || self.started.elapsed() < after {
+            return Ok(());
+        }
+        let id = &self.id;
+        if self.conn.available_dcids() == 0 {
+            if !self.rebind_waits {
+                self.rebind_waits = true;
+                trace::event(Layer::Quic, || {
+                    format!("{id}: the move waits for a spare connection ID from the server")
+                });
+            }
+            return Ok(());
+        }
+        let socket = UdpSocket::bind(bind_addr(&self.peer)).map_err(FetchError::Socket)?;
+        let local = socket.local_addr().map_err(FetchError::Socket)?;
+        wire.rebind(local).map_err(FetchError::Rebind)?;
+        // The new path is probed (PATH_CHALLENGE from us too), then made the active one.
+        let peer = self.peer;
+        let seq = self
+            .conn
+            .probe_path(local, peer)
+            .and_then(|_| self.conn.migrate_source(local))
+            .map_err(|error| FetchError::Migrate { local, error })?;
+        let (old, dcid) = (self.local, packet::cid(&self.conn.destination_id()));
+        trace::event(Layer::L4, || {
+            format!(
+                "bind {local} (UDP): the connection moves; {old} is read until the new path is validated"
+            )
+        });
+        trace::event(Layer::Quic, || {
+            format!(
+                "{id}: migrating to {local} after {} ms: the server's connection ID seq={seq} dcid={dcid}; PATH_CHALLENGE to validate the new path",
+                self.started.elapsed().as_millis()
+            )
+        });
+        let left = std::mem::replace(&mut self.socket, socket);
+        self.leaving = Some(leaving::Leaving::new(left, old));
+        self.local = local;
+        self.rebound = true;
+        Ok(())
     }
 
     /// Step 5: HTTP/3's control streams, then every request, once the handshake is done or
@@ -658,6 +754,7 @@ impl<'a> Fetch<'a> {
             early_data: self
                 .offered
                 .then(|| self.conn.early_data_reason() == early::ACCEPTED),
+            migrated: self.rebound,
         }
     }
 }

@@ -122,11 +122,13 @@ fn transport_parameters(config: &mut quiche::Config, t: &Transport) -> Result<()
     // control and QPACK streams.
     config.set_initial_max_streams_bidi(128);
     config.set_initial_max_streams_uni(16);
-    // One path only: the loop keeps one socket and one peer address per connection.
-    config.set_disable_active_migration(true);
-    if std::env::var_os("SSLKEYLOGFILE").is_some() {
-        config.log_keys();
-    }
+    // Migration (RFC 9000 §9): the client may move to a new address; each side holds a
+    // few of the other's connection IDs, spares for a new path (`paths.rs`).
+    config.set_disable_active_migration(false);
+    config.set_active_connection_id_limit(super::paths::ACTIVE_CID_LIMIT);
+    // The key log is always on: the trace reads the key phase of 1-RTT packets with it
+    // (`keylog.rs`), and `$SSLKEYLOGFILE` gets a copy when set.
+    config.log_keys();
     Ok(())
 }
 
@@ -201,21 +203,6 @@ pub fn client(
     config.verify_peer(!insecure);
     transport_parameters(&mut config, t)?;
     Ok(config)
-}
-
-/// Appends this connection's TLS secrets to `$SSLKEYLOGFILE` (NSS key log format), so
-/// tshark and Wireshark can decrypt a capture of it.
-pub fn keylog(conn: &mut quiche::Connection) {
-    let Some(path) = std::env::var_os("SSLKEYLOGFILE") else {
-        return;
-    };
-    if let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-    {
-        conn.set_keylog(Box::new(file));
-    }
 }
 
 /// Writes this connection's qlog (JSON-SEQ, RFC 7464; qvis opens it) to

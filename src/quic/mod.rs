@@ -11,7 +11,10 @@
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`early`]: what may be answered from 0-RTT (the early-data policy, RFC 8470).
+//! - [`keylog`]: the key log kept in memory, to unmask 1-RTT packets' key phase for the trace.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
+//! - [`paths`]: connection migration: spare connection IDs, path events, the
+//!   anti-amplification limit on a new path, traced.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
 //!   may start a connection, `server/tickets.rs` keeps and rotates the session-ticket key,
@@ -25,7 +28,9 @@ pub mod codes;
 pub mod config;
 pub mod early;
 pub mod h3;
+pub mod keylog;
 pub mod packet;
+pub mod paths;
 pub mod server;
 mod streams;
 pub mod token;

@@ -5,9 +5,10 @@
 //! 1. wait for a datagram, at most until the earliest timer of any connection or the
 //!    session-ticket key's rotation (`server/tickets.rs`), and take those already queued
 //!    behind it;
-//! 2. find its connection by destination connection ID, or make one (Initial packets only:
-//!    the admission steps 2a–2g of `server/admission.rs`, where Version Negotiation, Retry
-//!    and address validation happen);
+//! 2. find its connection by destination connection ID — any ID we issued to it, so a
+//!    client whose address changed is still found (`paths.rs`) — or make one (Initial
+//!    packets only: the admission steps 2a–2g of `server/admission.rs`, where Version
+//!    Negotiation, Retry and address validation happen);
 //! 3. feed the datagram to quiche;
 //! 4. fire the timers that expired (loss detection, idle timeout);
 //! 5. collect the answers of handlers that finished;
@@ -15,8 +16,10 @@
 //!    `Server::http3`; the per-stream work is in `streams.rs`). A request read from 0-RTT
 //!    (early data, before the handshake completes) first goes through `Config::early_policy`
 //!    (`early.rs`): answered, or `425 Too Early`;
-//! 7. send every connection's packets until quiche has nothing left;
-//! 8. forget closed connections, saying why they closed.
+//! 7. connection IDs and paths: spare IDs handed out, retired ones forgotten, path events
+//!    (a new address, its validation, a migration) traced; then every connection's packets
+//!    sent until quiche has nothing left, each to the address quiche names;
+//! 8. forget closed connections (and their IDs), saying why they closed.
 //!
 //! Handlers are the same [`Handler`]s HTTP/1.1 and HTTP/2 call. Each runs in a thread of its
 //! own, so a slow one holds back only its stream; when it finishes, it wakes the loop with
@@ -35,6 +38,7 @@ use super::config::{self, Identity, SetupError, Transport};
 use super::early;
 use super::h3;
 use super::packet;
+use super::paths::{self, Ids};
 use super::streams::{Client, closed, events, open_http3, push_response, queue_with};
 use super::token::Minter;
 use super::udp;
@@ -118,6 +122,11 @@ struct Server {
     /// one handshake (retransmissions included) finds the same connection.
     cid_key: ring::hmac::Key,
     clients: HashMap<Vec<u8>, Client>,
+    /// Every connection ID we issued → the ID its client is filed under (the first one):
+    /// how a packet sent to a spare ID, from a new address, finds its connection.
+    routes: HashMap<Vec<u8>, Vec<u8>>,
+    /// Makes the spare connection IDs and their stateless reset tokens.
+    ids: Ids,
     done_tx: mpsc::Sender<Done>,
     done_rx: mpsc::Receiver<Done>,
     role: Option<&'static str>,
@@ -163,6 +172,7 @@ pub fn serve(
     let unspecified = |_| ServeError::Io(io::Error::other("no random numbers for keys"));
     let minter = Minter::new().map_err(unspecified)?;
     let cid_key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(unspecified)?;
+    let ids = Ids::new(CID_LEN).map_err(|e| ServeError::Io(io::Error::other(e)))?;
     let local = socket.local_addr().map_err(ServeError::Io)?;
     let granted = crate::l4::sockopt::receive_buffer(&socket, crate::l4::sockopt::RECEIVE_BUFFER);
     trace::event(Layer::L4, || {
@@ -180,6 +190,8 @@ pub fn serve(
         tickets,
         cid_key,
         clients: HashMap::new(),
+        routes: HashMap::new(),
+        ids,
         done_tx,
         done_rx,
         role: trace::current_role(),
@@ -263,23 +275,28 @@ impl Server {
             for cid in cids {
                 self.http3(&cid);
             }
-            // 7. Send every connection's packets until quiche has nothing left.
+            // 7. Connection IDs and paths, then every connection's packets until quiche
+            //    has nothing left.
+            self.paths();
             for c in self.clients.values_mut() {
-                udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+                udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id, &c.keys);
+                c.paths.unvalidated(&c.conn, &c.id);
             }
-            // 8. Forget closed connections, saying why.
-            self.clients.retain(|_, c| {
+            // 8. Forget closed connections and their IDs, saying why.
+            let routes = &mut self.routes;
+            self.clients.retain(|key, c| {
                 if !c.conn.is_closed() {
                     return true;
                 }
                 trace::event(Layer::Quic, || closed(c));
+                routes.retain(|_, to| to != key);
                 false
             });
         }
         // Stopping: tell every client, so none waits for its idle timeout.
         for c in self.clients.values_mut() {
             let _ = c.conn.close(true, codes::H3_NO_ERROR, b"server stopping");
-            udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id);
+            udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id, &c.keys);
         }
     }
 
@@ -293,8 +310,15 @@ impl Server {
     fn datagram(&mut self, buf: &mut [u8], from: SocketAddr) {
         let len = buf.len();
         trace::received(Layer::Quic, || {
+            // A 1-RTT packet's key phase, unmasked with its connection's key log.
+            let note = packet::decode(buf, CID_LEN)
+                .ok()
+                .and_then(|h| self.routes.get(&h.dcid))
+                .and_then(|key| self.clients.get(key))
+                .map(|c| c.keys.note(buf, CID_LEN, true))
+                .unwrap_or_default();
             format!(
-                "datagram {len} bytes from {from}: {}",
+                "datagram {len} bytes from {from}: {}{note}",
                 packet::describe_datagram(buf, CID_LEN)
             )
         });
@@ -305,8 +329,8 @@ impl Server {
                 return;
             }
         };
-        let key = if self.clients.contains_key(&header.dcid) {
-            header.dcid.clone()
+        let key = if let Some(key) = self.routes.get(&header.dcid) {
+            key.clone()
         } else {
             let derived = self.derive_cid(&header.dcid);
             if self.clients.contains_key(&derived) {
@@ -327,12 +351,17 @@ impl Server {
         };
         let was_established = client.conn.is_established();
         let was_early = client.conn.is_in_early_data();
-        if let Err(e) = client.conn.recv(buf, info) {
-            // quiche drops what it cannot authenticate; a protocol violation closes the
-            // connection with CONNECTION_CLOSE, which step 7 sends.
-            trace::event(Layer::Quic, || {
+        let packets_before = client.conn.stats().recv;
+        match client.conn.recv(buf, info) {
+            // quiche drops what it cannot authenticate, silently: the trace says so.
+            Ok(_) if client.conn.stats().recv == packets_before => {
+                trace::event(Layer::Quic, || udp::unauthenticated(&client.id))
+            }
+            Ok(_) => {}
+            // A protocol violation closes the connection with CONNECTION_CLOSE (step 7).
+            Err(e) => trace::event(Layer::Quic, || {
                 format!("{}: quiche refused the datagram: {e}", client.id)
-            });
+            }),
         }
         if !was_early && !was_established && client.conn.is_in_early_data() {
             trace::event(Layer::Quic, || {
@@ -351,6 +380,25 @@ impl Server {
         // be told from one sent after the handshake.
         if client.conn.is_in_early_data() {
             self.http3(&key);
+        }
+    }
+
+    /// Step 7, before sending: spare connection IDs for every connection (routed from now
+    /// on), retired ones forgotten, and the path events of this turn traced.
+    fn paths(&mut self) {
+        for (key, c) in self.clients.iter_mut() {
+            for cid in self.ids.issue(&mut c.conn, &c.id) {
+                self.routes.insert(cid, key.clone());
+            }
+            for cid in paths::retired(&mut c.conn, &c.id) {
+                // The first ID stays: it names the connection in the loop's tables.
+                if &cid != key {
+                    self.routes.remove(&cid);
+                }
+            }
+            if let Some(peer) = c.paths.events(&mut c.conn, &c.id) {
+                c.peer = peer;
+            }
         }
     }
 

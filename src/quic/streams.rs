@@ -45,6 +45,10 @@ pub(super) struct Client {
     pub(super) requests: u64,
     /// Bytes of request bodies held for this connection's streams, all together.
     pub(super) buffered: usize,
+    /// Its paths as the trace last showed them (`paths.rs`).
+    pub(super) paths: super::paths::Watch,
+    /// Its key log, for the key phase in the trace (`keylog.rs`).
+    pub(super) keys: super::keylog::Keys,
 }
 
 /// The request-body bytes one connection may have buffered at once, across its streams (each

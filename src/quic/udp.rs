@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use super::config::MAX_DATAGRAM;
+use super::keylog::Keys;
 use super::packet;
 use crate::trace::{self, Layer};
 
@@ -51,13 +52,15 @@ pub fn queued(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, S
     }
 }
 
-/// Sends every datagram quiche has ready for this connection, until it says `Done`.
+/// Sends every datagram quiche has ready for this connection, until it says `Done`; each
+/// to the address quiche names (after a migration, the new path's).
 pub fn flush(
     socket: &UdpSocket,
     conn: &mut quiche::Connection,
     peer: SocketAddr,
     cid_len: usize,
     id: &str,
+    keys: &Keys,
 ) {
     let mut out = [0u8; MAX_DATAGRAM];
     loop {
@@ -73,9 +76,11 @@ pub fn flush(
         // `info.at` is quiche's pacing hint: a teaching loop sends at once.
         let to = if info.to.port() == 0 { peer } else { info.to };
         trace::sent(Layer::Quic, || {
+            let dcid_len = conn.destination_id().len();
             format!(
-                "{id}: datagram {n} bytes to {to}: {}",
-                packet::describe_datagram(&out[..n], cid_len)
+                "{id}: datagram {n} bytes to {to}: {}{}",
+                packet::describe_datagram(&out[..n], cid_len),
+                keys.note(&out[..n], dcid_len, !conn.is_server())
             )
         });
         send(socket, &out[..n], to);
@@ -87,6 +92,17 @@ pub fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     if let Err(e) = socket.send_to(bytes, to) {
         trace::event(Layer::Quic, || format!("send_to {to} failed: {e}"));
     }
+}
+
+/// The trace's line for a datagram quiche took without error but none of whose packets it
+/// accepted: they did not authenticate (RFC 9001 §5.3: an attacker's bytes, or corruption on
+/// the path), repeated a packet number already received, or needed keys already discarded
+/// (or not yet there: quiche keeps early 0-RTT packets until it has their keys). Such
+/// packets are dropped and the connection goes on (RFC 9000 §12.2).
+pub fn unauthenticated(id: &str) -> String {
+    format!(
+        "{id}: dropped by quiche: no packet in the datagram was accepted (corrupted, a duplicate, or no keys for it); the connection goes on"
+    )
 }
 
 /// Where a socket bound to `0.0.0.0` or `::` can be reached from this host.

@@ -127,6 +127,13 @@ pub enum FetchError {
         stream: u64,
         error: quiche::h3::Error,
     },
+    /// Step 4 (`--rebind-after`): the [`Wire`](super::Wire) cannot move to a new socket.
+    Rebind(io::Error),
+    /// Step 4 (`--rebind-after`): quiche refused to move the connection to the new socket.
+    Migrate {
+        local: std::net::SocketAddr,
+        error: quiche::Error,
+    },
     /// Nothing completed within the time limit.
     Timeout {
         waited: Duration,
@@ -167,6 +174,10 @@ impl fmt::Display for FetchError {
             ),
             FetchError::RequestBody { stream, error } => {
                 write!(f, "request body on stream {stream}: {error}")
+            }
+            FetchError::Rebind(e) => write!(f, "moving to a new socket (step 4): {e}"),
+            FetchError::Migrate { local, error } => {
+                write!(f, "migrating to {local} (step 4): {error}")
             }
             FetchError::Timeout { waited, step } => {
                 write!(f, "no answer within {} ms ({step})", waited.as_millis())
@@ -237,6 +248,17 @@ mod tests {
                 "receiving (steps 1–3): refused",
             ),
             (FetchError::Send(gone()), "sending (step 9): refused"),
+            (
+                FetchError::Rebind(io::Error::new(io::ErrorKind::Unsupported, "no")),
+                "moving to a new socket (step 4): no",
+            ),
+            (
+                FetchError::Migrate {
+                    local: "127.0.0.1:5000".parse().unwrap(),
+                    error: quiche::Error::OutOfIdentifiers,
+                },
+                "migrating to 127.0.0.1:5000 (step 4): OutOfIdentifiers",
+            ),
             (
                 FetchError::Handshake(Closure::ByServer {
                     app: false,

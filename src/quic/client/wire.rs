@@ -7,6 +7,7 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::Instant;
 
+use crate::quic::keylog::Keys;
 use crate::quic::{packet, udp};
 use crate::trace::{self, Layer};
 
@@ -34,6 +35,18 @@ pub trait Wire {
     fn retried(&self) -> bool {
         false
     }
+
+    /// The connection moves to a new socket bound to `local` (`--rebind-after`, connection
+    /// migration): from now on `receive` is given that socket and must tell quiche that
+    /// datagrams arrived at `local`. A wire that keeps the address it was made with says
+    /// it cannot, and the fetch fails with that reason rather than feed quiche a wrong
+    /// address (which it would drop as a packet of an unknown path).
+    fn rebind(&mut self, local: SocketAddr) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("this Wire cannot move to a new local address ({local})"),
+        ))
+    }
 }
 
 /// netlab's own steps 1–3 and 9: every datagram traced through the header decoder, a Retry
@@ -45,6 +58,8 @@ pub(crate) struct Traced {
     deadline: Instant,
     received: u64,
     retried: bool,
+    /// The connection's key log: the key phase of 1-RTT packets in the trace.
+    keys: Keys,
 }
 
 impl Wire for Traced {
@@ -83,20 +98,32 @@ impl Wire for Traced {
         // The server's connection IDs may have any length; the decoder shows long headers
         // whole, and short headers only with the length we expect our peer's IDs to have.
         let dcid_len = conn.destination_id().len();
-        udp::flush(socket, conn, peer, dcid_len, &self.id);
+        udp::flush(socket, conn, peer, dcid_len, &self.id, &self.keys);
         Ok(())
     }
 
     fn retried(&self) -> bool {
         self.retried
     }
+
+    fn rebind(&mut self, local: SocketAddr) -> io::Result<()> {
+        self.local = local;
+        Ok(())
+    }
 }
 
 impl Traced {
     /// For the connection the trace calls `id`, from `local` to `peer`, waiting for nothing
-    /// past `deadline`.
-    pub fn new(id: &str, local: SocketAddr, peer: SocketAddr, deadline: Instant) -> Traced {
+    /// past `deadline`; `keys` is its key log.
+    pub fn new(
+        id: &str,
+        local: SocketAddr,
+        peer: SocketAddr,
+        deadline: Instant,
+        keys: Keys,
+    ) -> Traced {
         Traced {
+            keys,
             id: id.to_string(),
             local,
             peer,
@@ -125,10 +152,13 @@ impl Traced {
         let dcid_len = conn.source_id().len();
         trace::received(Layer::Quic, || {
             format!(
-                "{id}: datagram {n} bytes from {from}: {}",
-                packet::describe_datagram(datagram, dcid_len)
+                "{id}: datagram {n} bytes from {from}: {}{}",
+                packet::describe_datagram(datagram, dcid_len),
+                self.keys.note(datagram, dcid_len, false)
             )
         });
+        // A Retry (or Version Negotiation) is no packet quiche counts as received.
+        let mut counted = true;
         if let Ok(h) = packet::decode(datagram, dcid_len) {
             let retry = matches!(
                 h.form,
@@ -138,15 +168,21 @@ impl Traced {
                 }
             );
             self.retried |= retry;
+            counted = !retry && !matches!(h.form, packet::Form::VersionNegotiation { .. });
         }
         let info = quiche::RecvInfo {
             from,
             to: self.local,
         };
-        if let Err(e) = conn.recv(datagram, info) {
-            trace::event(Layer::Quic, || {
+        let packets_before = conn.stats().recv;
+        match conn.recv(datagram, info) {
+            Ok(_) if counted && conn.stats().recv == packets_before => {
+                trace::event(Layer::Quic, || udp::unauthenticated(id))
+            }
+            Ok(_) => {}
+            Err(e) => trace::event(Layer::Quic, || {
                 format!("{id}: quiche refused the datagram: {e}")
-            });
+            }),
         }
     }
 }

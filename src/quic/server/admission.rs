@@ -9,6 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{CID_LEN, Server};
 use crate::quic::config::{self, MAX_DATAGRAM};
+use crate::quic::keylog;
 use crate::quic::packet::{self, Form, LongType};
 use crate::quic::streams::Client;
 use crate::quic::udp;
@@ -200,7 +201,7 @@ impl Server {
             }
         };
         let id = packet::hex(&scid[..4]);
-        config::keylog(&mut conn);
+        let keys = keylog::capture(&mut conn);
         if let Some(dir) = &self.config.transport.qlog_dir {
             let dir: PathBuf = dir.clone();
             if let Some(path) = config::qlog(&mut conn, &dir, "server", &packet::hex(&scid)) {
@@ -214,6 +215,7 @@ impl Server {
                 packet::cid(&header.scid)
             )
         });
+        self.routes.insert(scid.clone(), scid.clone());
         self.clients.insert(
             scid.clone(),
             Client {
@@ -226,6 +228,8 @@ impl Server {
                 started: Instant::now(),
                 requests: 0,
                 buffered: 0,
+                paths: Default::default(),
+                keys,
             },
         );
         Some(scid)

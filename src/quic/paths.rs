@@ -1,0 +1,203 @@
+//! Connection migration (RFC 9000 §9): what lets a QUIC connection survive a new address.
+//!
+//! A TCP connection *is* its 4-tuple; a QUIC connection is named by connection IDs, so a
+//! packet from a new address still finds its connection. Each side hands the other spare
+//! IDs (NEW_CONNECTION_ID frames, each with a stateless reset token, RFC 9000 §5.1.1), so a
+//! client that moves on purpose can use a fresh one that an observer cannot link to the old
+//! path. A new address is not trusted until it answers a PATH_CHALLENGE (RFC 9000 §8.2):
+//! until then a server sends it at most three times the bytes it received from it (§8,
+//! §9.3), so a spoofed source address cannot turn the server into an amplifier.
+//!
+//! quiche does the protocol (path validation, the 3× limit, switching paths); this module
+//! is what a loop adds: connection IDs made and handed out ([`Ids`]), retired ones
+//! forgotten, and every path event and unvalidated path traced ([`Watch`]).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use ring::rand::{SecureRandom, SystemRandom};
+
+use super::packet;
+use crate::trace::{self, Layer};
+
+/// How many connection IDs of ours the peer may hold at once (the transport parameter
+/// active_connection_id_limit, RFC 9000 §18.2): one in use, the others spares.
+pub const ACTIVE_CID_LIMIT: u64 = 4;
+
+/// Makes connection IDs and their stateless reset tokens.
+pub struct Ids {
+    rng: SystemRandom,
+    /// The reset token of a CID is an HMAC of it: the same CID always has the same token,
+    /// and nobody without the key can compute one (RFC 9000 §10.3.2).
+    reset_key: ring::hmac::Key,
+    len: usize,
+}
+
+/// No random numbers from the system.
+#[derive(Debug)]
+pub struct NoRandom;
+
+impl std::fmt::Display for NoRandom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "no random numbers for connection IDs")
+    }
+}
+
+impl std::error::Error for NoRandom {}
+
+impl Ids {
+    /// Connection IDs of `len` bytes.
+    pub fn new(len: usize) -> Result<Ids, NoRandom> {
+        let rng = SystemRandom::new();
+        let reset_key =
+            ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).map_err(|_| NoRandom)?;
+        Ok(Ids {
+            rng,
+            reset_key,
+            len,
+        })
+    }
+
+    /// The stateless reset token of `cid`.
+    fn reset_token(&self, cid: &[u8]) -> u128 {
+        let tag = ring::hmac::sign(&self.reset_key, cid);
+        let mut token = [0u8; 16];
+        token.copy_from_slice(&tag.as_ref()[..16]);
+        u128::from_be_bytes(token)
+    }
+
+    /// Hands the peer spare connection IDs, as many as its limit allows (none before the
+    /// handshake: the limit is in the peer's transport parameters). Returns the new IDs, so
+    /// that the server can route packets sent to them.
+    pub fn issue(&self, conn: &mut quiche::Connection, id: &str) -> Vec<Vec<u8>> {
+        let mut issued = Vec::new();
+        if !conn.is_established() || conn.is_closed() {
+            return issued;
+        }
+        while conn.scids_left() > 0 {
+            let mut cid = vec![0u8; self.len];
+            if self.rng.fill(&mut cid).is_err() {
+                break;
+            }
+            let token = self.reset_token(&cid);
+            let scid = quiche::ConnectionId::from_ref(&cid);
+            let Ok(seq) = conn.new_scid(&scid, token, false) else {
+                break;
+            };
+            trace::sent(Layer::Quic, || {
+                format!(
+                    "{id}: NEW_CONNECTION_ID seq={seq} cid={} (a spare for a new path), reset token {:08x}…",
+                    packet::cid(&cid),
+                    (token >> 96) as u32
+                )
+            });
+            issued.push(cid);
+        }
+        issued
+    }
+}
+
+/// Our connection IDs the peer retired (RETIRE_CONNECTION_ID): no longer routed.
+pub fn retired(conn: &mut quiche::Connection, id: &str) -> Vec<Vec<u8>> {
+    let mut gone = Vec::new();
+    while let Some(cid) = conn.retired_scid_next() {
+        trace::received(Layer::Quic, || {
+            format!(
+                "{id}: RETIRE_CONNECTION_ID: cid={} no longer used",
+                packet::cid(&cid)
+            )
+        });
+        gone.push(cid.to_vec());
+    }
+    gone
+}
+
+/// The paths of one connection as the trace last showed them.
+#[derive(Default)]
+pub struct Watch {
+    /// Unvalidated paths: (bytes received, bytes sent) when last traced.
+    shown: HashMap<(SocketAddr, SocketAddr), (u64, u64)>,
+    /// The connection has used more than one path.
+    pub moved: bool,
+}
+
+impl Watch {
+    /// Every path event quiche has, traced in the order it happened; returns the address
+    /// the peer migrated to, if it did.
+    pub fn events(&mut self, conn: &mut quiche::Connection, id: &str) -> Option<SocketAddr> {
+        let mut migrated = None;
+        while let Some(event) = conn.path_event_next() {
+            if let quiche::PathEvent::PeerMigrated(_, peer) = event {
+                migrated = Some(peer);
+            }
+            if let quiche::PathEvent::New(..) | quiche::PathEvent::PeerMigrated(..) = event {
+                self.moved = true;
+            }
+            let line = describe(&event);
+            trace::event(Layer::Quic, || format!("{id}: {line}"));
+        }
+        migrated
+    }
+
+    /// The anti-amplification limit at work: for every path not validated yet, the bytes
+    /// received from it and sent to it, traced when they change (after step 7's sends).
+    pub fn unvalidated(&mut self, conn: &quiche::Connection, id: &str) {
+        for p in conn.path_stats() {
+            let key = (p.local_addr, p.peer_addr);
+            // quiche 0.30 does not export its `PathState`: its name is read from Debug.
+            let state = format!("{:?}", p.validation_state);
+            let validated = state.starts_with("Validat") && state != "Validating";
+            // The first path of a server connection is validated by the handshake (quiche
+            // says Unknown for it): only later paths are shown.
+            if validated || !self.moved || p.recv_bytes == 0 {
+                self.shown.remove(&key);
+                continue;
+            }
+            let now = (p.recv_bytes, p.sent_bytes);
+            if self.shown.get(&key) == Some(&now) {
+                continue;
+            }
+            self.shown.insert(key, now);
+            let state = match state.as_str() {
+                "Failed" => "failed validation",
+                "Validating" => "PATH_CHALLENGE sent, no PATH_RESPONSE yet",
+                _ => "not validated",
+            };
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: path to {} {state}: received {} bytes, sent {} (anti-amplification: at most 3 × {} = {}){}",
+                    p.peer_addr,
+                    now.0,
+                    now.1,
+                    now.0,
+                    3 * now.0,
+                    if p.active { ", the active path" } else { "" }
+                )
+            });
+        }
+    }
+}
+
+/// One path event as a line of the trace.
+fn describe(event: &quiche::PathEvent) -> String {
+    use quiche::PathEvent as E;
+    match event {
+        E::New(_, peer) => format!(
+            "new path seen: a packet from {peer} for one of our connection IDs; quiche challenges it (PATH_CHALLENGE, RFC 9000 §8.2) and sends it at most 3× the bytes it sent us until it answers"
+        ),
+        E::Validated(_, peer) => {
+            format!("path to {peer} validated: PATH_RESPONSE echoed our challenge")
+        }
+        E::FailedValidation(_, peer) => format!(
+            "path to {peer} failed validation: no PATH_RESPONSE; it is not used (the connection stays on its validated path)"
+        ),
+        E::Closed(_, peer) => format!("path to {peer} closed"),
+        E::ReusedSourceConnectionId(seq, (_, old), (_, new)) => format!(
+            "connection ID seq={seq} used from {old} is now reused from {new} (a NAT rebinding: same ID, new address)"
+        ),
+        E::PeerMigrated(_, peer) => format!(
+            "peer migrated to {peer}: non-probing packets from a validated address; replies go there now"
+        ),
+        other => format!("{other:?}"),
+    }
+}
