@@ -23,10 +23,10 @@
 //! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`] (the step lab 09 plugs into: [`quic::client::Wire`]), [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
 //! | \[L7\] HTTP/3's second visit: resumption, 0-RTT, and what may be answered from it | [`quic::early`] (the policy lab 12 replaces: `quic::server::Config::early_policy`), [`quic::client`] (`Options::session`) | `labs/12-early-data` |
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
-//! | a lossy or delayed UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
+//! | a lossy, delayed or rebinding UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
 //! | \[L7\] WebRTC: STUN and TURN servers, why P2P works behind NATs | [`webrtc::stun_codec`], [`webrtc::stun_server`], [`webrtc::turn`] | — |
-//! | the summary: one exchange over every transport; head-of-line blocking on a lossy path | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`]) | — |
+//! | the summary: one exchange over every transport; head-of-line blocking on a lossy path; a new client address mid-download | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`], [`compare::rebind`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |

@@ -103,7 +103,7 @@ pub const SECTIONS: &[Section] = &[
         name: "compare",
         title: "[summary] information exchange side by side: one note over every transport",
         steps: crate::compare::tour::STEPS,
-        intro: "The course's summary, measured: the same small JSON note over TCP, ZeroMQ, HTTP/1.1, HTTPS, HTTP/2, gRPC, HTTP/3 and a WebRTC data channel, each on a fresh connection, with the round trips before the answer, the bytes each way, and the times.",
+        intro: "The course's summary, measured: the same small JSON note over TCP, ZeroMQ, HTTP/1.1, HTTPS, HTTP/2, gRPC, HTTP/3 and a WebRTC data channel, each on a fresh connection, with the round trips before the answer, the bytes each way, and the times; then a download over HTTPS, HTTP/2 and HTTP/3 while the client's address changes.",
         summary: [
             "Each layer on top of TCP added bytes and, with TLS, a round trip before the first answer.",
             "QUIC carried TLS in its own handshake: HTTP/3 answered after fewer round trips than HTTPS.",

@@ -1,21 +1,28 @@
 //! `netlab compare`: the same exchange over every transport, as a table (or JSON); with
-//! `--loss`, parallel streams over HTTP/1.1, HTTP/2 and HTTP/3 on a lossy path.
+//! `--loss`, parallel streams over HTTP/1.1, HTTP/2 and HTTP/3 on a lossy path; with
+//! `--rebind`, a download over HTTPS, HTTP/2 and HTTP/3 while the client's address changes.
 
 use crate::cli::{self, CliError, Command, Matches, flag, runtime};
-use netlab::compare::{self, exchange::Kind, exchange::Servers, hol};
+use netlab::compare::{self, exchange::Kind, exchange::Servers, hol, rebind};
 use std::process::Stdio;
 
 pub const COMPARE: Command = Command {
     path: "netlab compare",
-    about: "one exchange over every transport, side by side; --loss: head-of-line blocking on a lossy path",
+    about: "one exchange over every transport, side by side; --loss: head-of-line blocking on a lossy path; --rebind: a download while the client's address changes",
     flags: &[
         flag(
             "size",
             Some("BYTES"),
             Some("4000000"),
-            "the bulk transfer: this many bytes there and back; at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
+            "the bulk transfer: this many bytes there and back (with --rebind: the file's size, at least 100000); at most 8388608 (8 MiB, the HTTP/1.1 server's body limit)",
         ),
         flag("json", None, None, "print JSON instead of a table"),
+        flag(
+            "rebind",
+            None,
+            None,
+            "download a --size file over HTTPS, HTTP/2 and HTTP/3 (netlab's servers; ngtcp2's gtlsserver too for HTTP/3, when installed) while the client's address changes halfway, and say what became of each connection",
+        ),
         flag(
             "loss",
             Some("PERCENT"),
@@ -62,6 +69,9 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
     if m.get("loss").is_some() {
         return lossy(&m);
     }
+    if m.on("rebind") {
+        return rebind(&m);
+    }
     let size: usize = m.number(&COMPARE, "size")?;
     compare::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
     let servers = Servers::start().map_err(runtime)?;
@@ -80,6 +90,25 @@ pub fn run(tail: &[String]) -> Result<(), CliError> {
             cli::put(format_args!(
                 "HTTP/2 header block of a GET: {first} bytes; the same GET again on the connection: {second} bytes (HPACK names the fields by their index in its dynamic table).\n"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// `--rebind`: the file downloaded with and without a change of the client's address.
+fn rebind(m: &Matches) -> Result<(), CliError> {
+    let size: usize = m.number(&COMPARE, "size")?;
+    rebind::check_size(size).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut site = rebind::Site::start(size).map_err(runtime)?;
+    let (rows, no_reference) = rebind::measure_all(&mut site).map_err(runtime)?;
+    if m.on("json") {
+        let mut v = rebind::json(&rows, size);
+        v["reference_row_missing"] = serde_json::json!(no_reference);
+        cli::put(format_args!("{v:#}\n"));
+    } else {
+        cli::put(format_args!("{}", rebind::table(&rows, size)));
+        if let Some(why) = no_reference {
+            cli::put(format_args!("No row for ngtcp2's server: {why}\n"));
         }
     }
     Ok(())

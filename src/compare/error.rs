@@ -9,6 +9,8 @@ use std::fmt;
 pub enum CompareError {
     /// The bulk size is over the smallest body limit of the servers compared.
     TooLarge { size: usize, max: usize },
+    /// The rebinding run's file is too small to be cut in the middle of its transfer.
+    TooSmall { size: usize, min: usize },
     /// A server, or what it needs (certificates, a temp dir, a listener), did not start.
     Start { what: &'static str, error: String },
     /// The counting relay in front of a server did not start.
@@ -43,6 +45,17 @@ pub enum CompareError {
         version: &'static str,
         error: String,
     },
+    /// The rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only.
+    NotDownloaded(Kind),
+    /// The file's server answered with another status than 200.
+    Status { kind: Kind, status: u16 },
+    /// The download ended before the path changed the client's address.
+    NotRebound(Kind),
+    /// A reference program (another implementation's server) could not run.
+    Peer {
+        program: &'static str,
+        error: String,
+    },
 }
 
 impl fmt::Display for CompareError {
@@ -51,6 +64,10 @@ impl fmt::Display for CompareError {
             CompareError::TooLarge { size, max } => write!(
                 f,
                 "--size {size}: at most {max} bytes, the HTTP/1.1 server's body limit"
+            ),
+            CompareError::TooSmall { size, min } => write!(
+                f,
+                "--size {size}: with --rebind at least {min} bytes (the address changes after half the file)"
             ),
             CompareError::Start { what, error } => write!(f, "starting {what}: {error}"),
             CompareError::Relay { kind, error } => write!(f, "{}: relay: {error}", kind.name()),
@@ -79,6 +96,24 @@ impl fmt::Display for CompareError {
             CompareError::Download { version, error } => {
                 write!(f, "{version} download: {error}")
             }
+            CompareError::NotDownloaded(kind) => write!(
+                f,
+                "{}: the rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only",
+                kind.name()
+            ),
+            CompareError::Status { kind, status } => {
+                write!(
+                    f,
+                    "{}: the file was answered with status {status}",
+                    kind.name()
+                )
+            }
+            CompareError::Peer { program, error } => write!(f, "{program}: {error}"),
+            CompareError::NotRebound(kind) => write!(
+                f,
+                "{}: the download ended before the path changed the client's address",
+                kind.name()
+            ),
         }
     }
 }
@@ -187,6 +222,35 @@ mod tests {
                     error: s("stream reset"),
                 },
                 "HTTP/2 download: stream reset",
+            ),
+            (
+                CompareError::TooSmall {
+                    size: 10,
+                    min: 100_000,
+                },
+                "--size 10: with --rebind at least 100000 bytes (the address changes after half the file)",
+            ),
+            (
+                CompareError::NotDownloaded(Kind::Grpc),
+                "gRPC (HTTP/2 cleartext): the rebinding run downloads over HTTPS, HTTP/2 and HTTP/3 only",
+            ),
+            (
+                CompareError::Status {
+                    kind: Kind::Http3,
+                    status: 404,
+                },
+                "HTTP/3 (QUIC): the file was answered with status 404",
+            ),
+            (
+                CompareError::NotRebound(Kind::Http2),
+                "HTTP/2 + TLS: the download ended before the path changed the client's address",
+            ),
+            (
+                CompareError::Peer {
+                    program: "gtlsserver",
+                    error: s("exited at once: exit status: 1"),
+                },
+                "gtlsserver: exited at once: exit status: 1",
             ),
         ];
         for (error, text) in table {

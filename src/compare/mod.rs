@@ -1,6 +1,7 @@
 //! The course's summary, measured: the same exchange over every transport, side by side
 //! (`netlab compare`), and what a lossy path does to parallel streams over HTTP/1.1, HTTP/2
-//! and HTTP/3 (`netlab compare --loss`, [`hol`]).
+//! and HTTP/3 (`netlab compare --loss`, [`hol`]), and what a change of the client's address
+//! does to a download over each (`netlab compare --rebind`, [`rebind`]).
 //!
 //! For each transport, on a fresh connection each time:
 //! - **round trips before the answer**: the exchange runs again on a path that holds every
@@ -19,6 +20,7 @@ pub mod error;
 pub mod exchange;
 pub mod hol;
 pub mod path;
+pub mod rebind;
 pub mod svg;
 pub mod tour;
 pub mod transport;

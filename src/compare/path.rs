@@ -10,10 +10,11 @@
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
-use crate::l4::relay::{self, Observer, Side};
-use crate::l4::udp_relay::{self, DatagramObserver, Verdict};
+use crate::l4::relay::{self, Mapping, Observer, Side};
+use crate::l4::udp_relay::{self, DatagramObserver, Rebinder, Verdict};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,11 @@ pub struct Counts {
     /// a flight: it may have waited for them).
     server_last: AtomicBool,
     flights: Mutex<Vec<Instant>>,
+    /// Connections the client opened: accepted TCP connections, or distinct source
+    /// connection IDs in the client's QUIC long-header packets (one per handshake).
+    pub connections: AtomicU64,
+    /// On a rebinding path: server bytes passed on to the client after the rebinding.
+    pub after_rebind: AtomicU64,
     /// Keep a copy of what the client sent (for decoding it afterwards).
     record: AtomicBool,
     recorded: Mutex<Vec<u8>>,
@@ -79,6 +85,34 @@ impl Counts {
     }
 }
 
+/// When a rebinding path changes the client's address: once, when this many bytes have come
+/// down from the server.
+#[derive(Debug)]
+pub struct Trigger {
+    at: u64,
+    fired: AtomicBool,
+}
+
+impl Trigger {
+    /// Due once `at` bytes have come down (`u64::MAX`: never, the same path without a rebind).
+    pub fn after_down(at: u64) -> Arc<Trigger> {
+        Arc::new(Trigger {
+            at,
+            fired: AtomicBool::new(false),
+        })
+    }
+
+    /// True once: the first time `down` has reached the mark.
+    fn due(&self, down: u64) -> bool {
+        down >= self.at && !self.fired.swap(true, Ordering::SeqCst)
+    }
+
+    /// Whether the rebinding happened.
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
 /// A TCP relay on a loopback port of its own, for any number of connections to `target`.
 pub struct TcpPath {
     addr: SocketAddr,
@@ -88,15 +122,27 @@ pub struct TcpPath {
 
 impl TcpPath {
     pub fn start(target: SocketAddr, delay: Duration) -> io::Result<TcpPath> {
-        TcpPath::start_with(target, delay, false)
+        TcpPath::start_with(target, delay, false, None)
     }
 
     /// A path that also keeps a copy of every byte the client sends.
     pub fn recording(target: SocketAddr) -> io::Result<TcpPath> {
-        TcpPath::start_with(target, Duration::ZERO, true)
+        TcpPath::start_with(target, Duration::ZERO, true, None)
     }
 
-    fn start_with(target: SocketAddr, delay: Duration, record: bool) -> io::Result<TcpPath> {
+    /// A path that plays a NAT which loses the client's mapping once `trigger` is due: the
+    /// connection then carrying bytes is reset (see [`Mapping::forget`]); connections made
+    /// after it pass as on any path.
+    pub fn rebinding(target: SocketAddr, trigger: Arc<Trigger>) -> io::Result<TcpPath> {
+        TcpPath::start_with(target, Duration::ZERO, false, Some(trigger))
+    }
+
+    fn start_with(
+        target: SocketAddr,
+        delay: Duration,
+        record: bool,
+        trigger: Option<Arc<Trigger>>,
+    ) -> io::Result<TcpPath> {
         let listener = TcpListener::bind(crate::l4::background::loopback_for(&target))?;
         let addr = listener.local_addr()?;
         let counts = Arc::new(Counts::default());
@@ -116,12 +162,20 @@ impl TcpPath {
                     };
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
+                    c.connections.fetch_add(1, Ordering::SeqCst);
+                    let nat = trigger
+                        .clone()
+                        .and_then(|t| Some((Mapping::new(&client, &server).ok()?, t)));
+                    let mapping = nat.as_ref().map(|(m, _)| m.clone());
                     // The project's one relay, with an observer that counts and delays.
                     let meter: Arc<dyn Observer> = Arc::new(Meter {
                         counts: c.clone(),
                         delay,
+                        nat,
                     });
-                    thread::spawn(move || relay::relay(client, server, None, Some(meter)));
+                    thread::spawn(move || {
+                        relay::relay_mapped(client, server, None, Some(meter), mapping)
+                    });
                 }
             })?;
         Ok(TcpPath { addr, counts, stop })
@@ -147,12 +201,24 @@ impl Drop for TcpPath {
 struct Meter {
     counts: Arc<Counts>,
     delay: Duration,
+    /// On a rebinding path: this connection's mapping, forgotten when the trigger is due.
+    nat: Option<(Arc<Mapping>, Arc<Trigger>)>,
 }
 
 impl Observer for Meter {
     fn bytes(&self, from: Side, bytes: &[u8]) {
         let up = from == Side::Client;
         self.counts.saw(up, bytes);
+        if let Some((mapping, trigger)) = &self.nat {
+            if !up && trigger.fired() && !mapping.is_forgotten() {
+                let n = bytes.len() as u64;
+                self.counts.after_rebind.fetch_add(n, Ordering::SeqCst);
+            }
+            if !up && trigger.due(self.counts.down()) {
+                // These bytes are not forwarded: the relay checks the mapping after this.
+                mapping.forget();
+            }
+        }
         if !self.delay.is_zero() {
             thread::sleep(self.delay);
         }
@@ -173,12 +239,36 @@ pub struct UdpPath {
 
 impl UdpPath {
     pub fn start(target: SocketAddr, delay: Duration) -> io::Result<UdpPath> {
+        UdpPath::start_with(target, delay, None)
+    }
+
+    /// A path that plays a NAT which rebinds the client (a new source port) once `trigger`
+    /// is due: see [`udp_relay::Relay::rebind`].
+    pub fn rebinding(target: SocketAddr, trigger: Arc<Trigger>) -> io::Result<UdpPath> {
+        UdpPath::start_with(target, Duration::ZERO, Some(trigger))
+    }
+
+    fn start_with(
+        target: SocketAddr,
+        delay: Duration,
+        trigger: Option<Arc<Trigger>>,
+    ) -> io::Result<UdpPath> {
         let counts = Arc::new(Counts::default());
         let meter = Arc::new(UdpMeter {
             counts: counts.clone(),
+            scids: Mutex::new(HashSet::new()),
+            trigger,
+            rebinder: OnceLock::new(),
         });
-        let relay = udp_relay::Relay::observed(target, meter, delay)?;
+        let relay = udp_relay::Relay::observed(target, meter.clone(), delay)?;
+        // The meter is made before the relay it rebinds: it gets its handle now.
+        let _ = meter.rebinder.set(relay.rebinder());
         Ok(UdpPath { relay, counts })
+    }
+
+    /// Server datagrams dropped because they went to the mapping a rebinding replaced.
+    pub fn stale(&self) -> u64 {
+        self.relay.stale()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -190,6 +280,29 @@ impl UdpPath {
 /// delivered just before they go on, as [`Meter`] does for TCP.
 struct UdpMeter {
     counts: Arc<Counts>,
+    /// The source connection IDs of the client's long-header packets seen so far.
+    scids: Mutex<HashSet<Vec<u8>>>,
+    trigger: Option<Arc<Trigger>>,
+    rebinder: OnceLock<Rebinder>,
+}
+
+impl UdpMeter {
+    /// A client datagram that starts with a long header names its connection by its source
+    /// connection ID: a new one is a new connection (a new handshake).
+    fn count_connection(&self, bytes: &[u8]) {
+        let long = bytes.first().is_some_and(|b| b & 0x80 != 0);
+        if !long {
+            return;
+        }
+        let Ok(header) = crate::quic::packet::decode(bytes, 0) else {
+            return;
+        };
+        if let Ok(mut seen) = self.scids.lock() {
+            if seen.insert(header.scid) {
+                self.counts.connections.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
 }
 
 impl DatagramObserver for UdpMeter {
@@ -197,11 +310,29 @@ impl DatagramObserver for UdpMeter {
         let up = from == Side::Client;
         self.counts.saw(up, bytes);
         let n = if up {
+            self.count_connection(bytes);
             &self.counts.datagrams_up
         } else {
             &self.counts.datagrams_down
         };
         n.fetch_add(1, Ordering::SeqCst);
+        if !up && self.trigger.as_ref().is_some_and(|t| t.fired()) {
+            let n = bytes.len() as u64;
+            self.counts.after_rebind.fetch_add(n, Ordering::SeqCst);
+        }
+        let due = !up
+            && self
+                .trigger
+                .as_ref()
+                .is_some_and(|t| t.due(self.counts.down()));
+        if let (true, Some(r)) = (due, self.rebinder.get()) {
+            // This datagram still goes on: it came through the mapping before it changed.
+            if let Err(e) = r.rebind(None) {
+                crate::trace::event(crate::trace::Layer::L4, || {
+                    format!("path: rebinding failed: {e}")
+                });
+            }
+        }
         Verdict::Forward
     }
 

@@ -6,9 +6,10 @@
 //!    client, TCP (RFC 9293) and UDP (RFC 768).
 //! 3. [`sockets`] — socket state as `netstat -anp` shows it, from /proc.
 //! 4. [`port`] — who holds a port, and how to end it.
-//! 5. [`relay`] — two connections joined byte for byte (the proxy's tunnel, the tap);
-//!    [`udp_relay`] — its datagram sibling, which can drop chosen datagrams or delay them
-//!    (lab 09, the comparison); [`background`] — a server loop in a thread of this process
+//! 5. [`relay`] — two connections joined byte for byte (the proxy's tunnel, the tap), which
+//!    can also reset both as a NAT that lost the mapping would;
+//!    [`udp_relay`] — its datagram sibling, which can drop chosen datagrams, delay them, or
+//!    move the client to a new port or address (lab 09, the comparison); [`background`] — a server loop in a thread of this process
 //!    (tour, labs, tests).
 
 pub mod accept;

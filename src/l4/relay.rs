@@ -11,13 +11,20 @@
 //! sending can still receive. With an idle limit, a relay in which neither side has sent
 //! anything for that long is closed both ways, so a forgotten tunnel does not hold its two
 //! threads and its sockets for ever.
+//!
+//! A relay started with a [`Mapping`] plays a NAT for its connection: [`Mapping::forget`] is
+//! the NAT losing that mapping. A TCP connection is its 4-tuple, so it does not survive: the
+//! client's next segment (an ACK, during a download) reaches the server from a new port,
+//! the server answers it with RST (RFC 9293 §3.10.7.1: no connection for that 4-tuple), and
+//! the client's connection is reset. The relay models that end: it forwards nothing more,
+//! and resets both of its connections (RST, not FIN), so the client must connect again.
 
 use super::conn::is_timeout;
 use crate::trace::Dir;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -88,6 +95,69 @@ impl Activity {
     }
 }
 
+/// A NAT's mapping for one relayed connection: the client's address as the server sees it
+/// (the relay's upstream socket). Forgetting it ends the connection for good.
+pub struct Mapping {
+    forgotten: AtomicBool,
+    /// Handles on the relay's two sockets, given up by `forget` so that the relay's own are
+    /// the last: closing the last handle of a socket with a zero linger sends RST.
+    sockets: Mutex<Option<(TcpStream, TcpStream)>>,
+    /// (client, the client as the server saw it, server)
+    addrs: (Option<SocketAddr>, Option<SocketAddr>, Option<SocketAddr>),
+}
+
+impl Mapping {
+    /// The mapping of a relay between `client` and `server`.
+    pub fn new(client: &TcpStream, server: &TcpStream) -> std::io::Result<Arc<Mapping>> {
+        let addrs = (
+            client.peer_addr().ok(),
+            server.local_addr().ok(),
+            server.peer_addr().ok(),
+        );
+        Ok(Arc::new(Mapping {
+            forgotten: AtomicBool::new(false),
+            sockets: Mutex::new(Some((client.try_clone()?, server.try_clone()?))),
+            addrs,
+        }))
+    }
+
+    /// Whether the mapping has been forgotten.
+    pub fn is_forgotten(&self) -> bool {
+        self.forgotten.load(Ordering::SeqCst)
+    }
+
+    /// The NAT forgets the mapping: 1. nothing more is forwarded (each pump checks before it
+    /// writes); 2. both sockets get a zero linger, so their close is an RST; 3. both reads
+    /// are woken (shutting down the read side sends nothing) and the pumps end without the
+    /// half-close they would otherwise pass on. Once a second time: nothing.
+    pub fn forget(&self) {
+        if self.forgotten.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let show = |a: Option<SocketAddr>| a.map(|a| a.to_string()).unwrap_or_else(|| "?".into());
+        let (client, outside, server) = self.addrs;
+        crate::trace::event(crate::trace::Layer::L4, || {
+            format!(
+                "path: the NAT forgot {} → {} (the client as {}): the client's next segment reaches the server from a new port and is answered with RST; the connection is reset on both sides",
+                show(client),
+                show(server),
+                show(outside)
+            )
+        });
+        let taken = self.sockets.lock().ok().and_then(|mut s| s.take());
+        if let Some((client, server)) = taken {
+            for s in [&client, &server] {
+                let linger = nix::libc::linger {
+                    l_onoff: 1,
+                    l_linger: 0,
+                };
+                let _ = nix::sys::socket::setsockopt(s, nix::sys::socket::sockopt::Linger, &linger);
+                let _ = s.shutdown(Shutdown::Read);
+            }
+        }
+    }
+}
+
 /// Relays until both directions have ended (or the relay idled out). `idle: None` waits for
 /// ever, as a tap between two programs should.
 pub fn relay(
@@ -95,6 +165,17 @@ pub fn relay(
     server: TcpStream,
     idle: Option<Duration>,
     observer: Option<Arc<dyn Observer>>,
+) -> Totals {
+    relay_mapped(client, server, idle, observer, None)
+}
+
+/// [`relay`], ended for good when `mapping` is forgotten (see [`Mapping::forget`]).
+pub fn relay_mapped(
+    client: TcpStream,
+    server: TcpStream,
+    idle: Option<Duration>,
+    observer: Option<Arc<dyn Observer>>,
+    mapping: Option<Arc<Mapping>>,
 ) -> Totals {
     let activity = Arc::new(Activity {
         start: Instant::now(),
@@ -109,29 +190,27 @@ pub fn relay(
         };
     };
     // 1. client → server in a thread of its own; 2. server → client in this one.
-    let (act, obs) = (activity.clone(), observer.clone());
+    let (act, obs, map) = (activity.clone(), observer.clone(), mapping.clone());
     let role = crate::trace::current_role();
     let up = thread::Builder::new()
         .name("relay →".into())
         .spawn(move || {
             let _role = role.map(crate::trace::role);
-            pump(
-                Side::Client,
-                client_rd,
-                server_wr,
+            let ends = Ends {
                 idle,
-                &act,
-                obs.as_deref(),
-            )
+                activity: &act,
+                observer: obs.as_deref(),
+                mapping: map.as_deref(),
+            };
+            pump(Side::Client, client_rd, server_wr, &ends)
         });
-    let down = pump(
-        Side::Server,
-        server,
-        client,
+    let ends = Ends {
         idle,
-        &activity,
-        observer.as_deref(),
-    );
+        activity: &activity,
+        observer: observer.as_deref(),
+        mapping: mapping.as_deref(),
+    };
+    let down = pump(Side::Server, server, client, &ends);
     // 3. Both directions done: the totals.
     let up = match up {
         Ok(handle) => handle.join().unwrap_or(0),
@@ -144,15 +223,24 @@ pub fn relay(
     }
 }
 
-/// Copies `from` → `to` until end of stream, then passes the FIN on. Returns the bytes copied.
-fn pump(
-    side: Side,
-    mut from: TcpStream,
-    mut to: TcpStream,
+/// What both pumps of one relay share.
+struct Ends<'a> {
     idle: Option<Duration>,
-    activity: &Activity,
-    observer: Option<&dyn Observer>,
-) -> u64 {
+    activity: &'a Activity,
+    observer: Option<&'a dyn Observer>,
+    mapping: Option<&'a Mapping>,
+}
+
+impl Ends<'_> {
+    fn forgotten(&self) -> bool {
+        self.mapping.is_some_and(Mapping::is_forgotten)
+    }
+}
+
+/// Copies `from` → `to` until end of stream, then passes the FIN on (unless the mapping was
+/// forgotten: then the connection is reset, not closed). Returns the bytes copied.
+fn pump(side: Side, mut from: TcpStream, mut to: TcpStream, ends: &Ends) -> u64 {
+    let (idle, activity, observer) = (ends.idle, ends.activity, ends.observer);
     // A read that waits this long checks whether the whole relay has been silent. A zero
     // duration would mean "no timeout" to the OS: at least one millisecond.
     let wait = idle.map(|d| d.max(Duration::from_millis(1)));
@@ -184,13 +272,18 @@ fn pump(
         if let Some(o) = observer {
             o.bytes(side, &buf[..n]);
         }
-        if to.write_all(&buf[..n]).is_err() {
+        // The observer may have had the mapping forgotten: then these bytes are lost too.
+        if ends.forgotten() || to.write_all(&buf[..n]).is_err() {
             break;
         }
         total += n as u64;
     }
     if let Some(o) = observer {
         o.closed(side);
+    }
+    if ends.forgotten() {
+        // No FIN: both connections end with the RST of their last close.
+        return total;
     }
     // Half-close: the other peer reads end of stream, and may still answer.
     let _ = to.shutdown(Shutdown::Write);
@@ -283,5 +376,30 @@ mod tests {
         assert!(totals.idled_out);
         assert_eq!(totals.up, 4);
         assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn a_forgotten_mapping_resets_both_connections() {
+        let (mut client, client_end) = pair();
+        let (mut server, server_end) = pair();
+        let mapping = Mapping::new(&client_end, &server_end).unwrap();
+        let m = mapping.clone();
+        let t = thread::spawn(move || relay_mapped(client_end, server_end, None, None, Some(m)));
+        server.write_all(b"first half").unwrap();
+        let mut got = [0u8; 10];
+        client.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"first half");
+        mapping.forget();
+        let totals = t.join().unwrap();
+        assert_eq!(totals.down, 10);
+        // Not an end of stream (a FIN would look like a complete answer): a reset.
+        for (who, s) in [("client", &mut client), ("server", &mut server)] {
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let mut rest = Vec::new();
+            let e = s.read_to_end(&mut rest).expect_err(who);
+            assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{who}: {e}");
+        }
+        mapping.forget(); // a second time: nothing
+        assert!(mapping.is_forgotten());
     }
 }

@@ -13,11 +13,18 @@
 //! client ◀── relay ◀── server      observer.datagram(Server, n, bytes); delivering() just
 //!                                  before each server datagram goes to the client
 //! ```
+//!
+//! The relay's server side plays a NAT: the server sees the client as the address of the
+//! relay's upstream socket. [`Relay::rebind`] is a NAT that lost its mapping: the client's
+//! next datagrams leave from a new socket (a new port, or a new address such as 127.0.0.2),
+//! and what the server still sends to the old one is dropped. The client itself notices
+//! nothing; the server sees a new address for the same connection (QUIC migration, RFC 9000
+//! §9; the interop runner's rebind-port and rebind-addr cases).
 
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -76,12 +83,69 @@ impl DatagramObserver for Losses {
     }
 }
 
-/// The relay, running in two threads (one per direction) until dropped.
-pub struct Relay {
+/// What the relay's threads share: the sockets, the client's address, and the mapping a
+/// rebinding replaces.
+struct Shared {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    dropped: Arc<AtomicU64>,
-    threads: Vec<JoinHandle<()>>,
+    server: SocketAddr,
+    /// The client's side: where it sends, and where its answers leave from.
+    front: UdpSocket,
+    /// The client's address, learnt from its datagrams.
+    client: Mutex<Option<SocketAddr>>,
+    /// The socket the client's datagrams leave from: the address the server sees, as a NAT's
+    /// mapping is. A rebinding puts a new socket here.
+    back: Mutex<Arc<UdpSocket>>,
+    /// Bumped by each rebinding: a receiving thread whose socket is older than this drops
+    /// what the server still sends there.
+    generation: AtomicU64,
+    observer: Arc<dyn DatagramObserver>,
+    delay: Duration,
+    stop: AtomicBool,
+    dropped: AtomicU64,
+    /// Server datagrams that reached a mapping after it was replaced.
+    stale: AtomicU64,
+    /// The server's datagrams are numbered across every mapping (one receiving thread each).
+    down_count: AtomicU64,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The relay, running in two threads (one per direction, and one more per rebinding) until
+/// dropped.
+pub struct Relay {
+    shared: Arc<Shared>,
+}
+
+/// Rebinds a relay from elsewhere (an observer, a timer thread): it does not keep the relay
+/// alive, and once the relay is dropped it fails with `NotConnected`.
+#[derive(Clone)]
+pub struct Rebinder(Weak<Shared>);
+
+impl Rebinder {
+    /// As [`Relay::rebind`].
+    pub fn rebind(&self, new_source: Option<IpAddr>) -> io::Result<SocketAddr> {
+        match self.0.upgrade() {
+            Some(shared) => rebind(&shared, new_source),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "the relay is gone",
+            )),
+        }
+    }
+}
+
+/// A socket on `ip` (or the loopback of `server`'s family), connected to `server`, with a
+/// read timeout short enough that its thread notices the stop flag.
+fn upstream_socket(server: SocketAddr, ip: Option<IpAddr>) -> io::Result<UdpSocket> {
+    let local = match ip {
+        Some(ip) => SocketAddr::new(ip, 0),
+        None => super::background::loopback_for(&server),
+    };
+    let back = UdpSocket::bind(local)?;
+    back.connect(server)?;
+    back.set_read_timeout(Some(Duration::from_millis(50)))?;
+    // A relay that dropped bursts in its own socket buffers would add losses nobody chose.
+    super::sockopt::receive_buffer(&back, super::sockopt::RECEIVE_BUFFER);
+    Ok(back)
 }
 
 impl Relay {
@@ -98,107 +162,210 @@ impl Relay {
         delay: Duration,
     ) -> io::Result<Relay> {
         let front = UdpSocket::bind(super::background::loopback_for(&server))?;
-        let back = UdpSocket::bind(super::background::loopback_for(&server))?;
-        back.connect(server)?;
         // Short read timeouts only so that each thread notices the stop flag.
         front.set_read_timeout(Some(Duration::from_millis(50)))?;
-        back.set_read_timeout(Some(Duration::from_millis(50)))?;
-        // A relay that dropped bursts in its own socket buffers would add losses nobody chose.
-        for s in [&front, &back] {
-            super::sockopt::receive_buffer(s, super::sockopt::RECEIVE_BUFFER);
+        super::sockopt::receive_buffer(&front, super::sockopt::RECEIVE_BUFFER);
+        let back = upstream_socket(server, None)?;
+        let shared = Arc::new(Shared {
+            addr: front.local_addr()?,
+            server,
+            front,
+            client: Mutex::new(None),
+            back: Mutex::new(Arc::new(back)),
+            generation: AtomicU64::new(0),
+            observer,
+            delay,
+            stop: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+            stale: AtomicU64::new(0),
+            down_count: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
+        });
+        let up = spawn_up(&shared)?;
+        let down = spawn_down(&shared, current(&shared), 0)?;
+        if let Ok(mut t) = shared.threads.lock() {
+            t.extend([up, down]);
         }
-        let addr = front.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let dropped = Arc::new(AtomicU64::new(0));
-        // The client's address, learnt from its datagrams.
-        let client = Arc::new(Mutex::new(None::<SocketAddr>));
-        let (front2, back2) = (front.try_clone()?, back.try_clone()?);
-        let up = {
-            let (stop, dropped, client, observer) = (
-                stop.clone(),
-                dropped.clone(),
-                client.clone(),
-                observer.clone(),
-            );
-            let forward = later(delay, move |d: Vec<u8>| {
-                let _ = back.send(&d);
-            });
-            // The client's datagrams, remembering where they come from.
-            let receive = move |buf: &mut [u8]| {
-                let (n, from) = front.recv_from(buf).ok()?;
-                if let Ok(mut c) = client.lock() {
-                    *c = Some(from);
-                }
-                Some(n)
-            };
-            thread::Builder::new()
-                .name(format!("udp relay {addr} up"))
-                .spawn(move || pump(Side::Client, receive, &*observer, forward, &stop, &dropped))?
-        };
-        let down = {
-            let (stop, dropped) = (stop.clone(), dropped.clone());
-            let to = observer.clone();
-            let forward = later(delay, move |d: Vec<u8>| {
-                if let Some(c) = client.lock().ok().and_then(|c| *c) {
-                    // Before the send: the client may answer before this thread runs again.
-                    to.delivering();
-                    let _ = front2.send_to(&d, c);
-                }
-            });
-            let receive = move |buf: &mut [u8]| back2.recv(buf).ok();
-            thread::Builder::new()
-                .name(format!("udp relay {addr} down"))
-                .spawn(move || pump(Side::Server, receive, &*observer, forward, &stop, &dropped))?
-        };
-        Ok(Relay {
-            addr,
-            stop,
-            dropped,
-            threads: vec![up, down],
-        })
+        Ok(Relay { shared })
     }
 
     /// Where the client sends instead of the server.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.shared.addr
     }
 
-    /// Datagrams dropped so far, both ways.
+    /// Where the server sees the client's datagrams come from (changed by [`Relay::rebind`]).
+    pub fn upstream(&self) -> io::Result<SocketAddr> {
+        current(&self.shared).local_addr()
+    }
+
+    /// Datagrams dropped so far, both ways, by the observer's verdict.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::SeqCst)
+        self.shared.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Server datagrams dropped because they went to a mapping a rebinding had replaced.
+    pub fn stale(&self) -> u64 {
+        self.shared.stale.load(Ordering::SeqCst)
+    }
+
+    /// A NAT rebinding: from now on the client's datagrams leave from a new socket — a new
+    /// port, on `new_source` if given (any address of 127/8 is loopback's: 127.0.0.2 for a
+    /// new address), otherwise on the address used so far — and the server's answers to it
+    /// go back to the client. What the server still sends to the old address is dropped
+    /// (traced): that mapping is gone. Returns the new address.
+    pub fn rebind(&self, new_source: Option<IpAddr>) -> io::Result<SocketAddr> {
+        rebind(&self.shared, new_source)
+    }
+
+    /// A handle that can call [`Relay::rebind`] from an observer or another thread.
+    pub fn rebinder(&self) -> Rebinder {
+        Rebinder(Arc::downgrade(&self.shared))
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for t in self.threads.drain(..) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let threads = match self.shared.threads.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(_) => Vec::new(),
+        };
+        for t in threads {
             let _ = t.join();
         }
     }
 }
 
+/// The socket of the current mapping.
+fn current(shared: &Shared) -> Arc<UdpSocket> {
+    match shared.back.lock() {
+        Ok(b) => b.clone(),
+        Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// The steps of a rebinding: 1. a new socket; 2. it becomes the mapping (the old socket's
+/// thread sees the new generation and drops from now on); 3. a thread for its answers.
+fn rebind(shared: &Arc<Shared>, new_source: Option<IpAddr>) -> io::Result<SocketAddr> {
+    if shared.stop.load(Ordering::SeqCst) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotConnected,
+            "the relay is stopping",
+        ));
+    }
+    let old = current(shared).local_addr()?;
+    let ip = new_source.or(Some(old.ip()));
+    let socket = Arc::new(upstream_socket(shared.server, ip)?);
+    let new = socket.local_addr()?;
+    let generation = {
+        let mut back = shared
+            .back
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?;
+        *back = socket.clone();
+        shared.generation.fetch_add(1, Ordering::SeqCst) + 1
+    };
+    trace::event(Layer::L4, || {
+        format!("path: client now appears as {new} (was {old})")
+    });
+    let down = spawn_down(shared, socket, generation)?;
+    if let Ok(mut t) = shared.threads.lock() {
+        t.push(down);
+    }
+    Ok(new)
+}
+
+/// The client → server thread: datagrams from the client, remembering where they come
+/// from, sent on from the current mapping's socket.
+fn spawn_up(shared: &Arc<Shared>) -> io::Result<JoinHandle<()>> {
+    let s = shared.clone();
+    let to_server = shared.clone();
+    let forward = later(shared.delay, move |d: Vec<u8>| {
+        let _ = current(&to_server).send(&d);
+    });
+    let counter = AtomicU64::new(0);
+    thread::Builder::new()
+        .name(format!("udp relay {} up", shared.addr))
+        .spawn(move || {
+            let receive = |buf: &mut [u8]| {
+                let (n, from) = s.front.recv_from(buf).ok()?;
+                if let Ok(mut c) = s.client.lock() {
+                    *c = Some(from);
+                }
+                Some(n)
+            };
+            pump(Side::Client, receive, &s, forward, &counter)
+        })
+}
+
+/// A server → client thread for the mapping of `generation`: forwards while it is the
+/// current one; afterwards drops (and traces) what still arrives on it.
+fn spawn_down(
+    shared: &Arc<Shared>,
+    socket: Arc<UdpSocket>,
+    generation: u64,
+) -> io::Result<JoinHandle<()>> {
+    let s = shared.clone();
+    let to_client = shared.clone();
+    let forward = later(shared.delay, move |d: Vec<u8>| {
+        if let Some(c) = to_client.client.lock().ok().and_then(|c| *c) {
+            // Before the send: the client may answer before this thread runs again.
+            to_client.observer.delivering();
+            let _ = to_client.front.send_to(&d, c);
+        }
+    });
+    thread::Builder::new()
+        .name(format!("udp relay {} down", shared.addr))
+        .spawn(move || {
+            let receive = |buf: &mut [u8]| from_server(&s, &socket, generation, buf);
+            pump(Side::Server, receive, &s, forward, &s.down_count)
+        })
+}
+
+/// A datagram from the server on the mapping of `generation`: its length while that mapping
+/// is current; once replaced, None (dropped and traced: the NAT forgot it).
+fn from_server(
+    shared: &Shared,
+    socket: &UdpSocket,
+    generation: u64,
+    buf: &mut [u8],
+) -> Option<usize> {
+    let n = socket.recv(buf).ok()?;
+    if shared.generation.load(Ordering::SeqCst) == generation {
+        return Some(n);
+    }
+    shared.stale.fetch_add(1, Ordering::SeqCst);
+    trace::event(Layer::L4, || {
+        let at = socket
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        format!("path: dropped a server datagram ({n} bytes) to {at}: that mapping is gone")
+    });
+    None
+}
+
 /// One direction until `stop`: receive a datagram, number it, ask the observer, and forward
-/// it or count it dropped. (`receive` gives None on its read timeout.)
+/// it or count it dropped. (`receive` gives None on its read timeout, or for a datagram it
+/// dealt with itself.)
 fn pump(
     side: Side,
     mut receive: impl FnMut(&mut [u8]) -> Option<usize>,
-    observer: &dyn DatagramObserver,
+    shared: &Shared,
     mut forward: Box<dyn FnMut(Vec<u8>) + Send>,
-    stop: &AtomicBool,
-    dropped: &AtomicU64,
+    count: &AtomicU64,
 ) {
     let mut buf = vec![0u8; 65535];
-    let mut count = 0u64;
-    while !stop.load(Ordering::SeqCst) {
+    while !shared.stop.load(Ordering::SeqCst) {
         let Some(n) = receive(&mut buf) else {
             continue;
         };
-        count += 1;
-        match observer.datagram(side, count, &buf[..n]) {
+        let number = count.fetch_add(1, Ordering::SeqCst) + 1;
+        match shared.observer.datagram(side, number, &buf[..n]) {
             Verdict::Forward => forward(buf[..n].to_vec()),
             Verdict::Drop => {
-                dropped.fetch_add(1, Ordering::SeqCst);
+                shared.dropped.fetch_add(1, Ordering::SeqCst);
             }
         }
     }
@@ -229,4 +396,72 @@ fn later(
     Box::new(move |d| {
         let _ = tx.send((Instant::now(), d));
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn socket() -> UdpSocket {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    }
+
+    /// The client sends `what` through the relay; the server receives it from the address
+    /// it returns.
+    fn up(client: &UdpSocket, relay: &Relay, server: &UdpSocket, what: &[u8]) -> SocketAddr {
+        client.send_to(what, relay.addr()).unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], what);
+        from
+    }
+
+    #[test]
+    fn a_rebinding_moves_the_client_and_forgets_the_old_mapping() {
+        let (client, server) = (socket(), socket());
+        let relay = Relay::start(server.local_addr().unwrap(), Losses::none()).unwrap();
+        let first = up(&client, &relay, &server, b"one");
+        assert_eq!(first, relay.upstream().unwrap());
+        // 1. A new port on the same address: the server sees the client move.
+        let second = relay.rebind(None).unwrap();
+        assert_eq!(up(&client, &relay, &server, b"two"), second);
+        assert_eq!(second.ip(), first.ip());
+        assert_ne!(second.port(), first.port());
+        // 2. Answers to the new address reach the client, from the relay's address as before.
+        let mut buf = [0u8; 64];
+        server.send_to(b"to the new one", second).unwrap();
+        let (n, from) = client.recv_from(&mut buf).unwrap();
+        assert_eq!((&buf[..n], from), (&b"to the new one"[..], relay.addr()));
+        // 3. Answers to the old address are dropped: the mapping is gone.
+        server.send_to(b"to the old one", first).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(
+            client.recv_from(&mut buf).is_err(),
+            "the old mapping still forwards"
+        );
+        assert_eq!(relay.stale(), 1);
+        assert_eq!(relay.dropped(), 0, "the observer dropped nothing");
+        // 4. A new address (loopback owns 127/8), through a handle as an observer holds it.
+        let third = relay
+            .rebinder()
+            .rebind(Some(Ipv4Addr::new(127, 0, 0, 2).into()))
+            .unwrap();
+        assert_eq!(third.ip(), IpAddr::from(Ipv4Addr::new(127, 0, 0, 2)));
+        assert_eq!(up(&client, &relay, &server, b"three"), third);
+    }
+
+    #[test]
+    fn a_handle_outliving_its_relay_fails_cleanly() {
+        let server = socket();
+        let relay = Relay::start(server.local_addr().unwrap(), Losses::none()).unwrap();
+        let handle = relay.rebinder();
+        drop(relay);
+        let e = handle.rebind(None).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotConnected);
+    }
 }
