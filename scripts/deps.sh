@@ -32,6 +32,8 @@ PEER_PACKAGES=(
   "nc.openbsd:netcat-openbsd"
   "ss:iproute2"
   "curl:curl"
+  # openssl s_server: a TLS 1.3 server netlab's client resumes against (tests/tls_resumption.rs).
+  "openssl:openssl"
   "wrk:wrk"
   "nginx:nginx"
   "nghttp:nghttp2-client"
@@ -43,6 +45,7 @@ PEER_PACKAGES=(
   "nft:nftables"
   # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
   "gtlsclient:ngtcp2-client"
+  "gtlsserver:ngtcp2-server"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"
   "node:nodejs"
