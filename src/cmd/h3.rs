@@ -135,6 +135,12 @@ pub const GET: Command = Command {
             Some("30000"),
             "give up when the whole exchange takes longer",
         ),
+        flag(
+            "session",
+            Some("FILE"),
+            None,
+            "resume the session stored in FILE (requests in 0-RTT) and store the new one there",
+        ),
         Flag {
             name: "fail",
             short: Some('f'),
@@ -193,6 +199,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         },
         max_body: m.number(&SERVE, "max-body")?,
         max_connections: m.number(&SERVE, "max-connections")?,
+        ..Config::default()
     };
     // A certificate or key BoringSSL refuses is an error before the `listening` line.
     netlab::quic::config::server(&identity, &config.transport).map_err(runtime)?;
@@ -235,6 +242,7 @@ fn get(m: &Matches) -> Result<(), CliError> {
         headers,
         progress: true,
         each: None,
+        session: m.get("session").map(PathBuf::from),
     };
     let outcome = client::fetch(&urls, &opts).map_err(|e| {
         if e.is_usage() {
@@ -260,10 +268,16 @@ fn get(m: &Matches) -> Result<(), CliError> {
     }
     out.flush().map_err(runtime)?;
     if m.on("stats") {
+        let early = match outcome.early_data {
+            None => "",
+            Some(true) => ", 0-RTT accepted",
+            Some(false) => ", 0-RTT rejected",
+        };
         eprintln!(
-            "handshake {:.2} ms{}; {} bytes sent, {} received (UDP payload); {}",
+            "handshake {:.2} ms{}{}{early}; {} bytes sent, {} received (UDP payload); {}",
             outcome.handshake.as_secs_f64() * 1000.0,
             if outcome.retried { " with a Retry" } else { "" },
+            if outcome.resumed { ", resumed" } else { "" },
             outcome.bytes_sent,
             outcome.bytes_received,
             outcome.stats

@@ -10,11 +10,16 @@
 //!    skips it stalls on the first loss);
 //! 4. see where the connection stands: the handshake just completed (noted once), or the
 //!    connection closed (the loop ends: an error unless every response was complete);
-//! 5. once the handshake is done, open HTTP/3 and send every request (once);
+//! 5. once the handshake is done (or, resuming with `--session`, as soon as quiche is in
+//!    early data), open HTTP/3 and send every request (once); after the handshake, send
+//!    again each request the server answered `425 Too Early` (RFC 8470 §5.2);
 //! 6. poll HTTP/3 events: response fields, body data, the end of a stream;
 //! 7. send request bodies as flow control allows;
 //! 8. when every response is complete, close the connection with H3_NO_ERROR;
 //! 9. send every packet quiche has ready.
+//!
+//! A client resuming a session does not wait for the server before step 5: the requests go
+//! out in 0-RTT packets right behind its Initial (`Fetch::run`, before the loop).
 //!
 //! Steps 1–3 and 9 are the ones that touch the socket: they are a [`Wire`] (in
 //! `client/wire.rs`). [`fetch`] uses netlab's own (`Traced`: every datagram traced, a Retry
@@ -25,13 +30,14 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use quiche::h3::NameValue;
 
 use super::codes;
 use super::config::{self, SetupError, Transport};
+use super::early;
 use super::h3;
 use super::packet;
 use super::udp;
@@ -39,6 +45,7 @@ use crate::http::uri::Url;
 use crate::trace::{self, Layer};
 
 mod error;
+mod session;
 mod wire;
 pub use error::{Closure, FetchError};
 use wire::Traced;
@@ -60,6 +67,9 @@ pub struct Options {
     pub progress: bool,
     /// Told of every piece of every response body as it arrives.
     pub each: Option<crate::http::progress::Progress>,
+    /// `--session FILE`: resume the session stored there (sending the requests in 0-RTT),
+    /// and store the new one there after the handshake.
+    pub session: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -74,6 +84,7 @@ impl Default for Options {
             headers: Vec::new(),
             progress: false,
             each: None,
+            session: None,
         }
     }
 }
@@ -113,6 +124,10 @@ pub struct Outcome {
     /// at the socket; another one is credited with what quiche counted).
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// The server accepted the stored session's ticket (an abbreviated handshake).
+    pub resumed: bool,
+    /// None: no 0-RTT attempted (no usable session); Some(accepted?) otherwise.
+    pub early_data: Option<bool>,
 }
 
 /// A request stream in flight.
@@ -124,6 +139,8 @@ struct Stream {
     /// Request body bytes still to send.
     to_send: Vec<u8>,
     done: Option<Duration>,
+    /// Sent in 0-RTT: a 425 answer means "again, after the handshake".
+    early: bool,
 }
 
 /// Fetches every URL over one HTTP/3 connection, with netlab's own steps 1–3 and 9.
@@ -131,7 +148,9 @@ pub fn fetch(urls: &[Url], opts: &Options) -> Result<Outcome, FetchError> {
     let _role = trace::default_role("client");
     let mut f = Fetch::connect(urls, opts)?;
     let mut wire = Traced::new(&f.id, f.local, f.peer, f.started + opts.timeout);
-    f.run(&mut wire)?;
+    let ran = f.run(&mut wire);
+    f.store_session();
+    ran?;
     Ok(f.outcome(wire.received(), wire.retried()))
 }
 
@@ -143,7 +162,9 @@ pub fn fetch_with(
 ) -> Result<Outcome, FetchError> {
     let _role = trace::default_role("client");
     let mut f = Fetch::connect(urls, opts)?;
-    f.run(wire)?;
+    let ran = f.run(wire);
+    f.store_session();
+    ran?;
     let received = f.conn.stats().recv_bytes;
     Ok(f.outcome(received, wire.retried()))
 }
@@ -166,6 +187,10 @@ struct Fetch<'a> {
     handshake: Option<Duration>,
     /// Step 8 has sent CONNECTION_CLOSE.
     closing: bool,
+    /// A stored session was given to quiche (0-RTT attempted).
+    offered: bool,
+    /// URLs (by index) answered 425 from 0-RTT, to send again after the handshake.
+    too_early: Vec<usize>,
     progress: Progress,
     buf: Vec<u8>,
 }
@@ -177,6 +202,10 @@ impl<'a> Fetch<'a> {
         let peer = resolve(&first.host, first.port)?;
         let mut quic = config::client(opts.cacert.as_deref(), opts.insecure, &opts.transport)
             .map_err(FetchError::Setup)?;
+        if opts.session.is_some() {
+            // Lets the client send stream data before the handshake completes (0-RTT).
+            quic.enable_early_data();
+        }
         let h3_config =
             quiche::h3::Config::new().map_err(|e| FetchError::Setup(SetupError::Http3(e)))?;
         let socket = UdpSocket::bind(bind_addr(&peer)).map_err(FetchError::Socket)?;
@@ -190,14 +219,20 @@ impl<'a> Fetch<'a> {
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut scid)
             .map_err(|_| FetchError::NoRandom)?;
         let scid = quiche::ConnectionId::from_ref(&scid);
-        let mut conn = quiche::connect(Some(&first.host), &scid, local, peer, &mut quic)
-            .map_err(|e| FetchError::Setup(SetupError::Quic(e)))?;
         let id = packet::hex(&scid[..4]);
-        config::keylog(&mut conn);
-        if let Some(dir) = &opts.transport.qlog_dir {
-            if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
-                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
-            }
+        let stored = opts.session.as_deref().and_then(|p| session::load(p, &id));
+        let new = |quic: &mut quiche::Config| {
+            quiche::connect(Some(&first.host), &scid, local, peer, quic)
+                .map_err(|e| FetchError::Setup(SetupError::Quic(e)))
+        };
+        let mut conn = new(&mut quic)?;
+        let tried = stored.is_some();
+        let offered = stored
+            .zip(opts.session.as_deref())
+            .is_some_and(|(bytes, path)| offer(&mut conn, &bytes, path, &id));
+        if tried && !offered {
+            // quiche may have taken half of the session: start again from a clean connection.
+            conn = new(&mut quic)?;
         }
         trace::event(Layer::Quic, || {
             format!(
@@ -226,6 +261,8 @@ impl<'a> Fetch<'a> {
             started: Instant::now(),
             handshake: None,
             closing: false,
+            offered,
+            too_early: Vec::new(),
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
             buf: vec![0u8; 65535],
         })
@@ -236,6 +273,14 @@ impl<'a> Fetch<'a> {
         // Step 9 before the first wait: the client speaks first (its Initial).
         wire.send(&mut self.conn, &self.socket, self.peer)
             .map_err(FetchError::Send)?;
+        // Resuming: quiche is in early data as soon as the ClientHello is out, so steps 5,
+        // 7 and 9 run once more, without waiting: the requests follow in 0-RTT packets.
+        if self.conn.is_in_early_data() {
+            self.open_http3()?;
+            self.request_bodies()?;
+            wire.send(&mut self.conn, &self.socket, self.peer)
+                .map_err(FetchError::Send)?;
+        }
         loop {
             self.within_time()?;
             // 1.–3. Wait for a datagram, feed it to quiche, fire the timers.
@@ -245,8 +290,10 @@ impl<'a> Fetch<'a> {
             if self.closed(wire.retried())? {
                 return Ok(());
             }
-            // 5. Once QUIC is up: HTTP/3, then every request at once.
+            // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once; after
+            //    the handshake, the requests answered 425 Too Early again.
             self.open_http3()?;
+            self.send_again()?;
             // 6. HTTP/3 events: a response's fields, its body, its end.
             self.responses()?;
             // 7. Request bodies, as much as flow control lets through this turn.
@@ -288,9 +335,21 @@ impl<'a> Fetch<'a> {
             let took = self.started.elapsed();
             self.handshake = Some(took);
             let alpn = String::from_utf8_lossy(self.conn.application_proto());
+            let resumed = if self.conn.is_resumed() {
+                ", resumed"
+            } else if self.offered {
+                ", not resumed (the server refused the ticket: full handshake)"
+            } else {
+                ""
+            };
+            let early = if self.offered {
+                format!(", {}", early::reason(self.conn.early_data_reason(), false))
+            } else {
+                String::new()
+            };
             trace::event(Layer::Quic, || {
                 format!(
-                    "{id}: handshake complete after {:.1} ms{}, ALPN {alpn}",
+                    "{id}: handshake complete after {:.1} ms{}, ALPN {alpn}{resumed}{early}",
                     took.as_secs_f64() * 1000.0,
                     if retried { " (with a Retry)" } else { "" },
                 )
@@ -313,46 +372,90 @@ impl<'a> Fetch<'a> {
         Ok(true)
     }
 
-    /// Step 5: HTTP/3's control streams, then every request, once the handshake is done.
+    /// Step 5: HTTP/3's control streams, then every request, once the handshake is done or
+    /// quiche is in early data (a resumed session: the requests go in 0-RTT packets).
     fn open_http3(&mut self) -> Result<(), FetchError> {
-        if self.http3.is_some() || !self.conn.is_established() {
+        let up = self.conn.is_established() || self.conn.is_in_early_data();
+        if self.http3.is_some() || !up {
             return Ok(());
         }
         let mut h = quiche::h3::Connection::with_transport(&mut self.conn, &self.h3_config)
             .map_err(FetchError::Http3Setup)?;
         let id = &self.id;
+        let early = !self.conn.is_established();
         trace::event(Layer::H3, || {
-            format!("{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent)")
+            format!(
+                "{id}: HTTP/3 ready (control stream, QPACK streams, SETTINGS sent){}",
+                if early {
+                    ": in 0-RTT, before the handshake completes"
+                } else {
+                    ""
+                }
+            )
         });
-        for (index, url) in self.urls.iter().enumerate() {
-            let fields = request_fields(url, self.opts);
-            let body = self.opts.body.clone().unwrap_or_default();
-            let fin = body.is_empty();
-            let stream = h
-                .send_request(&mut self.conn, &fields, fin)
-                .map_err(|error| FetchError::Request {
-                    target: url.target.clone(),
-                    error,
-                })?;
-            trace::sent(Layer::H3, || {
-                format!(
-                    "{id}: HEADERS stream={stream} {}{}",
-                    h3::describe(&fields),
-                    if fin { " (FIN)" } else { "" }
-                )
-            });
-            let s = Stream {
-                index,
-                status: 0,
-                fields: Vec::new(),
-                body: Vec::new(),
-                to_send: body,
-                done: None,
-            };
-            self.streams.insert(stream, s);
+        for index in 0..self.urls.len() {
+            self.request(&mut h, index)?;
         }
         self.http3 = Some(h);
         Ok(())
+    }
+
+    /// Step 5 for one URL: its request on a new stream (in 0-RTT if not established yet).
+    fn request(&mut self, h: &mut quiche::h3::Connection, index: usize) -> Result<(), FetchError> {
+        let url = &self.urls[index];
+        let fields = request_fields(url, self.opts);
+        let body = self.opts.body.clone().unwrap_or_default();
+        let fin = body.is_empty();
+        let stream = h
+            .send_request(&mut self.conn, &fields, fin)
+            .map_err(|error| FetchError::Request {
+                target: url.target.clone(),
+                error,
+            })?;
+        let (id, early) = (&self.id, !self.conn.is_established());
+        trace::sent(Layer::H3, || {
+            format!(
+                "{id}: HEADERS stream={stream} {}{}{}",
+                h3::describe(&fields),
+                if fin { " (FIN)" } else { "" },
+                if early { " in 0-RTT" } else { "" }
+            )
+        });
+        let s = Stream {
+            index,
+            status: 0,
+            fields: Vec::new(),
+            body: Vec::new(),
+            to_send: body,
+            done: None,
+            early,
+        };
+        self.streams.insert(stream, s);
+        Ok(())
+    }
+
+    /// Step 5, after the handshake: each request answered 425 Too Early, once more (RFC
+    /// 8470 §5.2); now it cannot be a replay, and the server handles it.
+    fn send_again(&mut self) -> Result<(), FetchError> {
+        if self.too_early.is_empty() || !self.conn.is_established() {
+            return Ok(());
+        }
+        let Some(mut h) = self.http3.take() else {
+            return Ok(());
+        };
+        let mut result = Ok(());
+        for index in std::mem::take(&mut self.too_early) {
+            let target = &self.urls[index].target;
+            let id = &self.id;
+            trace::event(Layer::H3, || {
+                format!(
+                    "{id}: {target}: 425 Too Early from 0-RTT: sent again after the handshake (RFC 8470 §5.2)"
+                )
+            });
+            result = result.and(self.request(&mut h, index));
+        }
+        self.http3 = Some(h);
+        result
     }
 
     /// Step 6: every HTTP/3 event quiche has, until `Done`.
@@ -431,11 +534,24 @@ impl<'a> Fetch<'a> {
         }
     }
 
-    /// The end of a response stream.
+    /// The end of a response stream. A 425 to a request sent in 0-RTT is not the answer:
+    /// the request goes again after the handshake (`send_again`), on a new stream.
     fn finish(&mut self, stream: u64) {
         let Some(s) = self.streams.get_mut(&stream) else {
             return;
         };
+        if s.early && s.status == 425 {
+            let index = s.index;
+            self.streams.remove(&stream);
+            self.too_early.push(index);
+            let id = &self.id;
+            trace::received(Layer::H3, || {
+                format!(
+                    "{id}: stream {stream} finished: 425 Too Early (the server will not act on early data)"
+                )
+            });
+            return;
+        }
         let at = self.started.elapsed();
         s.done = Some(at);
         self.finished += 1;
@@ -473,6 +589,17 @@ impl<'a> Fetch<'a> {
         self.closing = true;
     }
 
+    /// After the loop (whatever its result): the session quiche holds now, to `--session`.
+    fn store_session(&self) {
+        let Some(path) = self.opts.session.as_deref() else {
+            return;
+        };
+        match self.conn.session() {
+            Some(bytes) => session::store(path, bytes, &self.id),
+            None => no_session(path, &self.id),
+        }
+    }
+
     /// After the loop: the responses in the order of their URLs, and the counters.
     fn outcome(mut self, bytes_received: u64, retried: bool) -> Outcome {
         let mut responses: Vec<(usize, Fetched)> = Vec::new();
@@ -498,8 +625,45 @@ impl<'a> Fetch<'a> {
             stats: udp::stats(&self.conn),
             bytes_sent: self.conn.stats().sent_bytes,
             bytes_received,
+            resumed: self.conn.is_resumed(),
+            early_data: self
+                .offered
+                .then(|| self.conn.early_data_reason() == early::ACCEPTED),
         }
     }
+}
+
+/// Gives a stored session to quiche before the first packet; `false` (traced) when the
+/// bytes are not a session quiche can read.
+fn offer(conn: &mut quiche::Connection, bytes: &[u8], path: &Path, id: &str) -> bool {
+    let shown = path.display();
+    match conn.set_session(bytes) {
+        Ok(()) => {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: offering the session from {shown} ({} bytes): resumption, requests in 0-RTT",
+                    bytes.len()
+                )
+            });
+            true
+        }
+        Err(e) => {
+            trace::event(Layer::Quic, || {
+                format!("{id}: session file {shown} is not a session ({e}): full handshake")
+            });
+            false
+        }
+    }
+}
+
+/// The server sent no ticket (yet): the file keeps what it had.
+fn no_session(path: &Path, id: &str) {
+    trace::event(Layer::Quic, || {
+        format!(
+            "{id}: no session ticket from the server: {} left as it was",
+            path.display()
+        )
+    });
 }
 
 /// Step 7 for one stream: as much of `to_send` as quiche takes now.

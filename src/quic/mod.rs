@@ -10,6 +10,7 @@
 //! - [`token`]: the Retry token that validates a client's address (wire + a key).
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
+//! - [`early`]: what may be answered from 0-RTT (the early-data policy, RFC 8470).
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
@@ -20,6 +21,7 @@
 pub mod client;
 pub mod codes;
 pub mod config;
+pub mod early;
 pub mod h3;
 pub mod packet;
 pub mod server;

@@ -2,8 +2,9 @@
 //! file is the loop that drives it, with one blocking `std::net::UdpSocket` for every
 //! connection. Each turn of the loop is one numbered step after another:
 //!
-//! 1. wait for a datagram, at most until the earliest timer of any connection (and take
-//!    those already queued behind it);
+//! 1. wait for a datagram, at most until the earliest timer of any connection or the
+//!    session-ticket key's rotation (`server/tickets.rs`), and take those already queued
+//!    behind it;
 //! 2. find its connection by destination connection ID, or make one (Initial packets only:
 //!    the admission steps 2a–2g of `server/admission.rs`, where Version Negotiation, Retry
 //!    and address validation happen);
@@ -11,7 +12,9 @@
 //! 4. fire the timers that expired (loss detection, idle timeout);
 //! 5. collect the answers of handlers that finished;
 //! 6. poll HTTP/3 events: a request's fields, its body, its end → the handler (6a–6d in
-//!    `Server::http3`; the per-stream work is in `streams.rs`);
+//!    `Server::http3`; the per-stream work is in `streams.rs`). A request read from 0-RTT
+//!    (early data, before the handshake completes) first goes through `Config::early_policy`
+//!    (`early.rs`): answered, or `425 Too Early`;
 //! 7. send every connection's packets until quiche has nothing left;
 //! 8. forget closed connections, saying why they closed.
 //!
@@ -25,9 +28,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::time::Instant;
 
 use super::codes;
 use super::config::{self, Identity, SetupError, Transport};
+use super::early;
 use super::h3;
 use super::packet;
 use super::streams::{Client, closed, events, open_http3, push_response, queue_with};
@@ -38,6 +43,7 @@ use crate::http::message::{Request, Response};
 use crate::trace::{self, Layer};
 
 mod admission;
+pub mod tickets;
 
 /// The server's settings (the flags of `netlab h3 serve`).
 #[derive(Clone, Debug)]
@@ -49,6 +55,17 @@ pub struct Config {
     pub max_body: usize,
     /// Connections kept at once; Initials beyond are dropped.
     pub max_connections: usize,
+    /// Accept 0-RTT from clients that resume (RFC 9001 §4.6); off: every returning client
+    /// waits for the handshake (its early data is rejected, then sent again in 1-RTT).
+    pub early_data: bool,
+    /// What a request read from early data gets: answered, or 425 (`early::decide`; lab 12
+    /// plugs a student's function in here).
+    pub early_policy: early::Policy,
+    /// The first session-ticket key (None: a random one). Two servers given the same key
+    /// resume each other's clients.
+    pub ticket_key: Option<[u8; tickets::KEY_LEN]>,
+    /// A new random ticket key this often; tickets under the old key stop resuming.
+    pub ticket_rotation: std::time::Duration,
 }
 
 impl Default for Config {
@@ -58,9 +75,18 @@ impl Default for Config {
             transport: Transport::default(),
             max_body: 64 * 1024 * 1024,
             max_connections: 1000,
+            early_data: true,
+            early_policy: early::decide,
+            ticket_key: None,
+            ticket_rotation: TICKET_ROTATION,
         }
     }
 }
+
+/// How long a ticket key is used: short enough that a stolen key opens little (forward
+/// secrecy for resumed sessions), long enough that a student's second visit an hour later
+/// still resumes.
+pub const TICKET_ROTATION: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Our connection IDs are this long (RFC 9000 §5.1 lets the issuer choose up to 20).
 const CID_LEN: usize = 16;
@@ -87,6 +113,7 @@ struct Server {
     config: Config,
     handler: Arc<dyn Handler>,
     minter: Minter,
+    tickets: tickets::Tickets,
     /// Derives our connection ID from the client's first DCID, so that every Initial of
     /// one handshake (retransmissions included) finds the same connection.
     cid_key: ring::hmac::Key,
@@ -125,7 +152,12 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) -> Result<(), ServeError> {
     let _role = trace::default_role("server");
-    let quic = config::server(identity, &config.transport).map_err(ServeError::Setup)?;
+    let mut quic = config::server(identity, &config.transport).map_err(ServeError::Setup)?;
+    if config.early_data {
+        quic.enable_early_data();
+    }
+    let tickets = tickets::Tickets::start(&mut quic, config.ticket_key, config.ticket_rotation)
+        .map_err(|e| ServeError::Setup(SetupError::Quic(e)))?;
     let h3 = quiche::h3::Config::new().map_err(|e| ServeError::Setup(SetupError::Http3(e)))?;
     let rng = ring::rand::SystemRandom::new();
     let unspecified = |_| ServeError::Io(io::Error::other("no random numbers for keys"));
@@ -145,6 +177,7 @@ pub fn serve(
         config,
         handler,
         minter,
+        tickets,
         cid_key,
         clients: HashMap::new(),
         done_tx,
@@ -183,13 +216,21 @@ impl Server {
     fn run(&mut self, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65535];
         loop {
-            // 1. Wait for a datagram, at most until the earliest timer of any connection;
-            //    then take the ones already queued behind it, without waiting.
+            // 1. Wait for a datagram, at most until the earliest timer of any connection or
+            //    the ticket key's rotation (done before any datagram is read, so that no
+            //    ticket outlives its key's period); then take the ones already queued behind
+            //    it, without waiting.
+            let rotate = self
+                .tickets
+                .deadline()
+                .saturating_duration_since(Instant::now());
             let timer = self.clients.values().filter_map(|c| c.conn.timeout()).min();
+            let timer = Some(timer.map_or(rotate, |t| t.min(rotate)));
             let mut got = udp::recv(&self.socket, &mut buf, timer);
             if stop.load(Ordering::SeqCst) {
                 break;
             }
+            self.tickets.rotate_if_due(&mut self.quic);
             for _ in 0..udp::BATCH {
                 match got {
                     // An empty datagram: a handler finished, or someone wants us to stop.
@@ -285,6 +326,7 @@ impl Server {
             to: self.local,
         };
         let was_established = client.conn.is_established();
+        let was_early = client.conn.is_in_early_data();
         if let Err(e) = client.conn.recv(buf, info) {
             // quiche drops what it cannot authenticate; a protocol violation closes the
             // connection with CONNECTION_CLOSE, which step 7 sends.
@@ -292,20 +334,16 @@ impl Server {
                 format!("{}: quiche refused the datagram: {e}", client.id)
             });
         }
-        if !was_established && client.conn.is_established() {
+        if !was_early && !was_established && client.conn.is_in_early_data() {
             trace::event(Layer::Quic, || {
                 format!(
-                    "{}: handshake complete after {:.1} ms, ALPN {}{}",
-                    client.id,
-                    client.started.elapsed().as_secs_f64() * 1000.0,
-                    String::from_utf8_lossy(client.conn.application_proto()),
-                    if client.conn.is_resumed() {
-                        " (resumed)"
-                    } else {
-                        ""
-                    }
+                    "{}: resuming a session: 0-RTT accepted, requests read before the handshake completes go through the early-data policy",
+                    client.id
                 )
             });
+        }
+        if !was_established && client.conn.is_established() {
+            trace::event(Layer::Quic, || handshake_line(client));
         }
     }
 
@@ -323,7 +361,12 @@ impl Server {
             return;
         };
         // 6b. Every event quiche has: requests' fields, bodies, ends, resets.
-        let ready = events(c, &mut http3, self.config.max_body);
+        let ready = events(
+            c,
+            &mut http3,
+            self.config.max_body,
+            self.config.early_policy,
+        );
         // 6c. Responses that could not go out completely: continue where they stopped.
         let waiting: Vec<u64> = c.outgoing.keys().copied().collect();
         for stream in waiting {
@@ -437,6 +480,22 @@ impl Server {
         );
         c.http3 = Some(http3);
     }
+}
+
+/// The handshake's end: how long it took, and whether the client resumed and sent 0-RTT.
+fn handshake_line(c: &Client) -> String {
+    let resumed = if c.conn.is_resumed() {
+        "resumed"
+    } else {
+        "not resumed (full handshake)"
+    };
+    format!(
+        "{}: handshake complete after {:.1} ms, ALPN {}, {resumed}, {}",
+        c.id,
+        c.started.elapsed().as_secs_f64() * 1000.0,
+        String::from_utf8_lossy(c.conn.application_proto()),
+        early::reason(c.conn.early_data_reason(), true)
+    )
 }
 
 /// A handler that answers every request with the same words: for the tour and tests.

@@ -11,6 +11,7 @@ use std::time::Instant;
 use quiche::h3::NameValue;
 
 use super::codes;
+use super::early::{Early, Policy};
 use super::h3;
 use super::udp;
 use crate::http::message::{Request, Response};
@@ -257,12 +258,13 @@ pub(super) fn events(
     c: &mut Client,
     http3: &mut quiche::h3::Connection,
     max_body: usize,
+    policy: Policy,
 ) -> Vec<(u64, Request)> {
     let mut ready = Vec::new();
     loop {
         match http3.poll(&mut c.conn) {
             Ok((stream, quiche::h3::Event::Headers { list, more_frames })) => {
-                let done = request_fields(c, http3, stream, &list, more_frames);
+                let done = request_fields(c, http3, stream, &list, more_frames, policy);
                 ready.extend(done.map(|r| (stream, r)));
             }
             Ok((stream, quiche::h3::Event::Data)) => read_body(c, http3, stream, max_body),
@@ -292,6 +294,7 @@ fn request_fields(
     stream: u64,
     list: &[quiche::h3::Header],
     more_frames: bool,
+    policy: Policy,
 ) -> Option<Request> {
     trace::received(Layer::H3, || {
         format!("{}: HEADERS stream={stream} {}", c.id, h3::describe(list))
@@ -315,15 +318,48 @@ fn request_fields(
         }
     };
     c.requests += 1;
+    let refused = too_early(c, http3, stream, &request, policy);
     if !more_frames {
-        return Some(request);
+        return (!refused).then_some(request);
     }
-    let incoming = Incoming {
-        request,
-        refused: false,
-    };
+    // A refused request's body is read and dropped (as for 413).
+    let incoming = Incoming { request, refused };
     c.incoming.insert(stream, incoming);
     None
+}
+
+/// A request whose fields were read from 0-RTT (the handshake not yet complete, so anyone
+/// who recorded the client's first flight could have sent it): `policy` decides; `true`
+/// when it was answered 425 and must not reach the handler (RFC 8470 §5.2).
+fn too_early(
+    c: &mut Client,
+    http3: &mut quiche::h3::Connection,
+    stream: u64,
+    request: &Request,
+    policy: Policy,
+) -> bool {
+    if !c.conn.is_in_early_data() {
+        return false;
+    }
+    let decision = policy(&request.method, &request.target, &request.headers);
+    trace::event(Layer::H3, || {
+        format!(
+            "{}: stream {stream}: {} {} read from 0-RTT: {}",
+            c.id,
+            request.method,
+            request.target,
+            decision.describe()
+        )
+    });
+    if decision == Early::Answer {
+        return false;
+    }
+    let resp = Response::text(
+        425,
+        "sent in 0-RTT early data, which can be replayed: send it again after the handshake",
+    );
+    queue(c, http3, stream, &request.method, resp);
+    true
 }
 
 /// The end of a request stream: the request, unless its body was refused (413 is queued).
