@@ -298,7 +298,14 @@ impl<'a> Fetch<'a> {
             self.responses()?;
             // 7. Request bodies, as much as flow control lets through this turn.
             self.request_bodies()?;
-            // 8. Every response complete: CONNECTION_CLOSE.
+            // 8. Every response complete: CONNECTION_CLOSE. What quiche has ready leaves
+            //    first: in 0-RTT the answer can come before our Finished has left, and a
+            //    close sent in its place leaves the server with a handshake it cannot
+            //    complete, retransmitting until a timeout.
+            if !self.closing && self.finished >= self.urls.len() {
+                wire.send(&mut self.conn, &self.socket, self.peer)
+                    .map_err(FetchError::Send)?;
+            }
             self.close_when_complete();
             // 9. Send every packet quiche has ready.
             wire.send(&mut self.conn, &self.socket, self.peer)
