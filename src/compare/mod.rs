@@ -14,6 +14,12 @@
 //!   came back to (after TCP, TLS, QUIC, or ICE, DTLS, SCTP and DCEP), as the relay saw it;
 //! - **answer**: from nothing to the whole answer;
 //! - **bulk**: `size` bytes sent and the same bytes back, per second both ways.
+//!
+//! Two rows are a second visit (HTTPS resumed, HTTP/3 0-RTT): before each of their
+//! exchanges, a first visit straight to the server (not through the relay, not timed) leaves
+//! a session ticket in the client; the exchange measured, through the relay like every other,
+//! is then a GET of the same bytes (the note, the bulk) with that ticket. A GET, because
+//! 0-RTT answers only safe methods (RFC 8470); their bulk goes one way only.
 
 pub mod error;
 pub mod exchange;
@@ -180,7 +186,9 @@ pub fn measure(kind: Kind, servers: &Servers, size: usize) -> Result<Row, Compar
     };
     let body = bulk_body(bulk_bytes);
     let (bulk, _path) = one(kind, servers, Duration::ZERO, &body, false)?;
-    let bulk_mb_s = 2.0 * bulk_bytes as f64 / 1e6 / bulk.answer.as_secs_f64().max(1e-9);
+    // A second visit GETs its bulk: one way only.
+    let ways = if kind.second_visit() { 1.0 } else { 2.0 };
+    let bulk_mb_s = ways * bulk_bytes as f64 / 1e6 / bulk.answer.as_secs_f64().max(1e-9);
     Ok(Row {
         kind,
         round_trips: through_relay + tcp_handshake,
@@ -273,6 +281,13 @@ pub fn table(rows: &[Row], size: usize) -> String {
             GRPC_BULK_MAX
         ));
     }
+    if rows.iter().any(|r| r.kind.second_visit()) {
+        out.push_str(
+            " Resumed, 0-RTT: a second visit, with the ticket of a first one (not counted); \
+             the note and the bulk are fetched with a GET (0-RTT answers only safe methods), \
+             so nothing goes up but the request and the bulk goes one way.",
+        );
+    }
     out.push('\n');
     out
 }
@@ -292,6 +307,7 @@ pub fn json(rows: &[Row], size: usize) -> serde_json::Value {
                 "answer_ms": r.answer.as_secs_f64() * 1000.0,
                 "bulk_mb_per_s": r.bulk_mb_s,
                 "bulk_bytes": r.bulk_bytes,
+                "second_visit": r.kind.second_visit(),
             })
         })
         .collect();
