@@ -181,3 +181,15 @@ fn netlab_resumes_against_openssl_s_server() {
     assert!(page.contains("New, TLSv1.3"), "{page}");
     assert!(page.contains("Reused, TLSv1.3"), "{page}");
 }
+
+#[test]
+fn repeat_takes_one_or_more_visits() {
+    let out = run_netlab(
+        &["http", "request", "--repeat", "0", "https://localhost:1/"],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("--repeat takes 1 or more"));
+}
