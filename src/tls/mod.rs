@@ -114,7 +114,7 @@ pub fn server_config(
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     // Stateless tickets for TLS 1.3 resumption; rustls's in-memory session cache (256
     // sessions) stays the fallback for a ticketer that fails to seal.
-    config.ticketer = resumption::Tickets::new().map_err(TlsError::Config)?;
+    config.ticketer = resumption::Tickets::rotating().map_err(TlsError::Config)?;
     config.send_tls13_tickets = resumption::TICKETS_PER_HANDSHAKE;
     Ok((Arc::new(config), made))
 }

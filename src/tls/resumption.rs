@@ -42,7 +42,7 @@ pub struct Tickets {
 
 impl Tickets {
     /// rustls's ring `Ticketer`: keys rotated every 6 h, each ticket valid for 12 h.
-    pub fn new() -> Result<Arc<dyn ProducesTickets>, rustls::Error> {
+    pub fn rotating() -> Result<Arc<dyn ProducesTickets>, rustls::Error> {
         Ok(Arc::new(Tickets {
             inner: rustls::crypto::ring::Ticketer::new()?,
         }))
@@ -192,7 +192,7 @@ mod tests {
 
     #[test]
     fn a_forged_ticket_does_not_open() {
-        let t = Tickets::new().expect("a ticketer");
+        let t = Tickets::rotating().expect("a ticketer");
         let sealed = t.encrypt(b"session state").expect("sealed");
         assert_eq!(t.decrypt(&sealed).as_deref(), Some(&b"session state"[..]));
         let mut forged = sealed.clone();
@@ -200,7 +200,7 @@ mod tests {
         forged[last] ^= 1;
         assert_eq!(t.decrypt(&forged), None);
         // Another server's key (a ticketer of its own) cannot open it either.
-        let other = Tickets::new().expect("a ticketer");
+        let other = Tickets::rotating().expect("a ticketer");
         assert_eq!(other.decrypt(&sealed), None);
         assert_eq!(t.lifetime(), 12 * 60 * 60);
     }
