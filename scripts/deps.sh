@@ -45,6 +45,7 @@ PEER_PACKAGES=(
   "nft:nftables"
   # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
   "gtlsclient:ngtcp2-client"
+  # ngtcp2's HTTP/3 server: resumes netlab h3 get --session with 0-RTT (tests/h3_zero_rtt.rs).
   "gtlsserver:ngtcp2-server"
   # The browser that loads netlab's pages over HTTP/3 and WebRTC, driven by playwright-core.
   "chromium:chromium"

@@ -21,6 +21,7 @@
 //! | \[L7\] HTTP/2: binary frames, HPACK, multiplexing, push | [`http2::frame`], [`http2::hpack`], [`http2::server`], [`http2::client`] | `labs/07-hpack` |
 //! | \[L7\] gRPC: protobuf calls on HTTP/2, next to REST | [`grpc::exchange`], [`grpc::wire`], [`grpc::server`], [`grpc::client`] | `labs/08-grpc-method` |
 //! | \[L7\] HTTP/3 over QUIC: the loop that drives quiche, packet headers, Retry | [`quic::server`], [`quic::client`] (the step lab 09 plugs into: [`quic::client::Wire`]), [`quic::udp`], [`quic::packet`], [`quic::token`], [`quic::h3`] | `labs/09-quic-loop` |
+//! | \[L7\] HTTP/3's second visit: resumption, 0-RTT, and what may be answered from it | [`quic::early`] (the policy lab 12 replaces: `quic::server::Config::early_policy`), [`quic::client`] (`Options::session`) | `labs/12-early-data` |
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
 //! | a lossy or delayed UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |

@@ -225,6 +225,12 @@ fn lab11_poll_loop() {
 }
 
 #[test]
+fn lab12_early_data() {
+    passes_on_solution_fails_on_starter("lab12", 4);
+    fails_on_its_wrong_solutions("lab12", "12-early-data");
+}
+
+#[test]
 fn lab10_dcep() {
     passes_on_solution_fails_on_starter("lab10", 9);
     fails_on_its_wrong_solutions("lab10", "10-dcep");
@@ -466,7 +472,7 @@ fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
     assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
     let (mut passed, mut total) = (0, 0);
     for n in [
-        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11",
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
     ] {
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),

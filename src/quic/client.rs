@@ -11,9 +11,9 @@
 //! 4. see where the connection stands: the handshake just completed (noted once), or the
 //!    connection closed (the loop ends: an error unless every response was complete);
 //! 5. once the handshake is done (or, resuming with `--session`, as soon as quiche is in
-//!    early data), open HTTP/3 and send every request (once); after the handshake, send
-//!    again each request the server answered `425 Too Early` (RFC 8470 §5.2);
-//! 6. poll HTTP/3 events: response fields, body data, the end of a stream;
+//!    early data), open HTTP/3 and send every request (once);
+//! 6. poll HTTP/3 events: response fields, body data, the end of a stream; after the
+//!    handshake, send again each request the server answered `425 Too Early` (RFC 8470 §5.2);
 //! 7. send request bodies as flow control allows;
 //! 8. when every response is complete, close the connection with H3_NO_ERROR;
 //! 9. send every packet quiche has ready.
@@ -99,6 +99,9 @@ pub struct Fetched {
     pub body: Vec<u8>,
     /// From the start of the connection to the last byte of this response.
     pub done_after: Duration,
+    /// This request went first in 0-RTT, the server answered 425 Too Early, and this is the
+    /// answer to the same request sent again after the handshake.
+    pub too_early: bool,
 }
 
 impl Fetched {
@@ -141,6 +144,8 @@ struct Stream {
     done: Option<Duration>,
     /// Sent in 0-RTT: a 425 answer means "again, after the handshake".
     early: bool,
+    /// Sent again after a 425 to its 0-RTT attempt.
+    again: bool,
 }
 
 /// Fetches every URL over one HTTP/3 connection, with netlab's own steps 1–3 and 9.
@@ -187,6 +192,8 @@ struct Fetch<'a> {
     handshake: Option<Duration>,
     /// Step 8 has sent CONNECTION_CLOSE.
     closing: bool,
+    /// Step 9 has run since the handshake completed (our Finished is out).
+    finished_sent: bool,
     /// A stored session was given to quiche (0-RTT attempted).
     offered: bool,
     /// URLs (by index) answered 425 from 0-RTT, to send again after the handshake.
@@ -234,6 +241,12 @@ impl<'a> Fetch<'a> {
             // quiche may have taken half of the session: start again from a clean connection.
             conn = new(&mut quic)?;
         }
+        config::keylog(&mut conn);
+        if let Some(dir) = &opts.transport.qlog_dir {
+            if let Some(path) = config::qlog(&mut conn, dir, "client", &packet::hex(&scid)) {
+                trace::event(Layer::Quic, || format!("{id}: qlog → {}", path.display()));
+            }
+        }
         trace::event(Layer::Quic, || {
             format!(
                 "{id}: connecting to {peer} (SNI {}, {}), our scid={}",
@@ -261,6 +274,7 @@ impl<'a> Fetch<'a> {
             started: Instant::now(),
             handshake: None,
             closing: false,
+            finished_sent: false,
             offered,
             too_early: Vec::new(),
             progress: Progress::new(opts.progress && std::io::stderr().is_terminal()),
@@ -290,26 +304,21 @@ impl<'a> Fetch<'a> {
             if self.closed(wire.retried())? {
                 return Ok(());
             }
-            // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once; after
-            //    the handshake, the requests answered 425 Too Early again.
+            // 5. Once QUIC is up (or in 0-RTT): HTTP/3, then every request at once.
             self.open_http3()?;
-            self.send_again()?;
-            // 6. HTTP/3 events: a response's fields, its body, its end.
+            // 6. HTTP/3 events: a response's fields, its body, its end; after the handshake,
+            //    the requests answered 425 Too Early go again (now, not in a later turn:
+            //    nothing else may come to wake this loop).
             self.responses()?;
+            self.send_again()?;
             // 7. Request bodies, as much as flow control lets through this turn.
             self.request_bodies()?;
-            // 8. Every response complete: CONNECTION_CLOSE. What quiche has ready leaves
-            //    first: in 0-RTT the answer can come before our Finished has left, and a
-            //    close sent in its place leaves the server with a handshake it cannot
-            //    complete, retransmitting until a timeout.
-            if !self.closing && self.finished >= self.urls.len() {
-                wire.send(&mut self.conn, &self.socket, self.peer)
-                    .map_err(FetchError::Send)?;
-            }
+            // 8. Every response complete: CONNECTION_CLOSE.
             self.close_when_complete();
             // 9. Send every packet quiche has ready.
             wire.send(&mut self.conn, &self.socket, self.peer)
                 .map_err(FetchError::Send)?;
+            self.finished_sent |= self.conn.is_established();
             if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
                 let (id, conn) = (&self.id, &self.conn);
                 trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
@@ -401,14 +410,19 @@ impl<'a> Fetch<'a> {
             )
         });
         for index in 0..self.urls.len() {
-            self.request(&mut h, index)?;
+            self.request(&mut h, index, false)?;
         }
         self.http3 = Some(h);
         Ok(())
     }
 
     /// Step 5 for one URL: its request on a new stream (in 0-RTT if not established yet).
-    fn request(&mut self, h: &mut quiche::h3::Connection, index: usize) -> Result<(), FetchError> {
+    fn request(
+        &mut self,
+        h: &mut quiche::h3::Connection,
+        index: usize,
+        again: bool,
+    ) -> Result<(), FetchError> {
         let url = &self.urls[index];
         let fields = request_fields(url, self.opts);
         let body = self.opts.body.clone().unwrap_or_default();
@@ -436,12 +450,13 @@ impl<'a> Fetch<'a> {
             to_send: body,
             done: None,
             early,
+            again,
         };
         self.streams.insert(stream, s);
         Ok(())
     }
 
-    /// Step 5, after the handshake: each request answered 425 Too Early, once more (RFC
+    /// Step 6, after the handshake: each request answered 425 Too Early, once more (RFC
     /// 8470 §5.2); now it cannot be a replay, and the server handles it.
     fn send_again(&mut self) -> Result<(), FetchError> {
         if self.too_early.is_empty() || !self.conn.is_established() {
@@ -459,7 +474,7 @@ impl<'a> Fetch<'a> {
                     "{id}: {target}: 425 Too Early from 0-RTT: sent again after the handshake (RFC 8470 §5.2)"
                 )
             });
-            result = result.and(self.request(&mut h, index));
+            result = result.and(self.request(&mut h, index, true));
         }
         self.http3 = Some(h);
         result
@@ -587,6 +602,12 @@ impl<'a> Fetch<'a> {
         if self.closing || self.http3.is_none() || self.finished < self.urls.len() {
             return;
         }
+        // Answered from 0-RTT, the responses can be complete in the very turn the handshake
+        // completes: step 9 must first send our Finished, or the server never completes
+        // its side (quiche, closing, sends nothing more) and waits for its idle timeout.
+        if !self.finished_sent {
+            return;
+        }
         self.progress.finish();
         let id = &self.id;
         trace::sent(Layer::Quic, || {
@@ -621,6 +642,7 @@ impl<'a> Fetch<'a> {
                 fields: std::mem::take(&mut s.fields),
                 body: std::mem::take(&mut s.body),
                 done_after: at,
+                too_early: s.again,
             };
             responses.push((s.index, fetched));
         }

@@ -49,7 +49,9 @@ const SAFE: [&str; 4] = ["GET", "HEAD", "OPTIONS", "TRACE"];
 /// nothing says they are safe) is `TooEarly`. Method names are case-sensitive (RFC 9110
 /// §9.1): `get` is not GET. The target and the fields do not matter: a path cannot make a
 /// POST safe, and a field saying "this is fine" is sent by the same client a replayer copies.
-pub fn decide(method: &str, _target: &str, _fields: &Headers) -> Early {
+/// Not public: it is lab 12's answer, and `docs/design.md` keeps labs' answers out of the
+/// public API (the server's `Config::default()` uses it).
+pub(crate) fn decide(method: &str, _target: &str, _fields: &Headers) -> Early {
     if SAFE.contains(&method) {
         Early::Answer
     } else {

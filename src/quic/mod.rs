@@ -14,9 +14,11 @@
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
-//!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
-//!   request bodies in, responses out); `client/wire.rs` holds the client's socket steps (the
-//!   ones lab 09 replaces), `client/error.rs` the ways a fetch fails.
+//!   may start a connection, `server/tickets.rs` keeps and rotates the session-ticket key,
+//!   `streams` holds the server's per-stream work (HTTP/3 events, the early-data policy
+//!   applied, request bodies in, responses out); `client/wire.rs` holds the client's socket
+//!   steps (the ones lab 09 replaces), `client/error.rs` the ways a fetch fails,
+//!   `client/session.rs` the session stored between visits (`--session`).
 
 pub mod client;
 pub mod codes;

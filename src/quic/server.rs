@@ -345,6 +345,13 @@ impl Server {
         if !was_established && client.conn.is_established() {
             trace::event(Layer::Quic, || handshake_line(client));
         }
+        // 6, at once for a connection in 0-RTT: the requests this datagram carried are read
+        // now, while the handshake is still incomplete, because the next datagram of the
+        // batch may be the client's Finished, and a request read after that could no longer
+        // be told from one sent after the handshake.
+        if client.conn.is_in_early_data() {
+            self.http3(&key);
+        }
     }
 
     /// Step 6 for one connection: HTTP/3 opened once QUIC is up, its events, responses

@@ -2,7 +2,7 @@
 """A real HTTP/3 client (aioquic) for netlab's interop tests.
 
 Usage: client.py URL [URL...] [--cacert FILE] [--insecure] [--method POST --data STRING]
-                 [--timeout SECONDS]
+                 [--timeout SECONDS] [--session FILE]
 
 Opens ONE QUIC connection (ALPN h3, SNI and name check "localhost") to the host of the first
 URL and sends every URL on its own request stream, all at once. For each URL, in the order
@@ -12,6 +12,10 @@ given, it prints two lines to stdout:
 and exits 0. On stderr: "retry: yes|no" (did the server send a Retry?). Any failure prints
 "error: ..." to stderr and exits 1; the whole run is limited to 20 seconds (--timeout: aioquic
 moves only ~5-10 MB/s here, so a 100 MB benchmark download needs more).
+--session FILE resumes the session ticket stored in FILE (pickled; a missing or unreadable file
+means a full handshake) and sends the requests in 0-RTT, without waiting for the handshake;
+the newest ticket the server sends is stored there. Then stderr also says
+"resumed: yes|no" and "early data: accepted|rejected|not attempted".
 The certificate is checked against --cacert; --insecure turns the check off.
 --data is sent as the body of every request, with content-type text/plain.
 """
@@ -21,6 +25,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import pickle
 import ssl
 import sys
 from urllib.parse import urlsplit
@@ -117,16 +122,49 @@ async def run(args):
     if os.environ.get("SSLKEYLOGFILE"):
         config.secrets_log_file = open(os.environ["SSLKEYLOGFILE"], "a")
 
+    offered = load_session(args.session, config)
+    tickets = []
     port = first.port or 443
-    async with connect(host, port, configuration=config, create_protocol=H3Client) as client:
-        # aioquic counts Retry packets in a private field (aioquic 1.7.2).
-        print(f"retry: {'yes' if client._quic._retry_count else 'no'}", file=sys.stderr)
+    async with connect(
+        host,
+        port,
+        configuration=config,
+        create_protocol=H3Client,
+        session_ticket_handler=tickets.append if args.session else None,
+        # Resuming: the requests go in 0-RTT, before the handshake completes.
+        wait_connected=not offered,
+    ) as client:
         # All requests at once, each on its own stream; gather keeps the order of the URLs.
         requests = [client.request(args.method, url, args.data) for url in args.urls]
         responses = await asyncio.gather(*requests)
+        # aioquic counts Retry packets in a private field (aioquic 1.7.2).
+        print(f"retry: {'yes' if client._quic._retry_count else 'no'}", file=sys.stderr)
+        if args.session:
+            tls = client._quic.tls
+            print(f"resumed: {'yes' if tls.session_resumed else 'no'}", file=sys.stderr)
+            early = "not attempted"
+            if offered:
+                early = "accepted" if tls.early_data_accepted else "rejected"
+            print(f"early data: {early}", file=sys.stderr)
+    if args.session and tickets:
+        with open(args.session, "wb") as f:
+            pickle.dump(tickets[-1], f)
     for r in responses:
         print(f"{r.status} {r.length} {r.sha256.hexdigest()}")
         print(r.content_type)
+
+
+def load_session(path, config):
+    """The stored ticket into `config`; True when there is one to offer (0-RTT then)."""
+    if not path or not os.path.exists(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            config.session_ticket = pickle.load(f)
+        return True
+    except Exception as e:  # a corrupt file: a full handshake
+        print(f"session: {path} unusable ({e}): full handshake", file=sys.stderr)
+        return False
 
 
 def main():
@@ -137,6 +175,7 @@ def main():
     p.add_argument("--method", default="GET")
     p.add_argument("--data", help="request body (sent with content-type text/plain)")
     p.add_argument("--timeout", type=float, default=20.0, help="seconds for the whole run (20)")
+    p.add_argument("--session", help="resume the ticket stored in FILE, store the new one")
     args = p.parse_args()
     # aioquic logs a closed connection as a warning; our "error:" line says it once, shorter.
     logging.getLogger("quic").setLevel(logging.ERROR)

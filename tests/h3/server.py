@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A real HTTP/3 server (aioquic) for netlab's interop tests and benchmarks.
 
-Usage: server.py --cert FILE --key FILE [--port 0] [--retry] [--root DIR]
+Usage: server.py --cert FILE --key FILE [--port 0] [--retry] [--root DIR] [--tickets]
 
 Binds 127.0.0.1 (UDP; port 0 = any free port) and, when ready, prints one line to stdout:
 `listening on https://127.0.0.1:PORT`. Routes:
@@ -12,7 +12,10 @@ Binds 127.0.0.1 (UDP; port 0 = any free port) and, when ready, prints one line t
   POST /echo      the request body back, with the request's content-type
   anything else   404
 --retry makes the server answer each first Initial with a Retry (address validation, RFC 9000
-section 8.1). SIGTERM or Ctrl-C stops it cleanly (exit 0). $SSLKEYLOGFILE gets the TLS keys.
+section 8.1). --tickets issues session tickets (kept in memory, each good for one resumption, as
+aioquic's own example does) and accepts 0-RTT from a client that resumes; each connection
+prints "handshake: resumed=yes|no early_data=accepted|rejected" on stderr once the server has
+read the ClientHello. SIGTERM or Ctrl-C stops it cleanly (exit 0). $SSLKEYLOGFILE gets the TLS keys.
 """
 
 import argparse
@@ -87,6 +90,12 @@ class H3Server(QuicConnectionProtocol):
         # 1. QUIC event: the handshake picked a protocol, or the connection ended.
         if isinstance(event, ProtocolNegotiated) and event.alpn_protocol in H3_ALPN:
             self._h3 = H3Connection(self._quic)
+            # Said now, when the ClientHello has been read: HandshakeCompleted may never be
+            # seen if the client's Finished comes with its CONNECTION_CLOSE.
+            tls = self._quic.tls
+            resumed = "yes" if tls.session_resumed else "no"
+            early = "accepted" if tls.early_data_accepted else "rejected"
+            print(f"handshake: resumed={resumed} early_data={early}", file=sys.stderr, flush=True)
         elif isinstance(event, ConnectionTerminated):
             self._gone = True
             self._acked.set()
@@ -155,6 +164,7 @@ async def main():
     p.add_argument("--port", type=int, default=0, help="UDP port (default 0 = any)")
     p.add_argument("--retry", action="store_true", help="send a Retry before each handshake")
     p.add_argument("--root", type=pathlib.Path, help="folder served under /file/")
+    p.add_argument("--tickets", action="store_true", help="session tickets and 0-RTT")
     args = p.parse_args()
 
     config = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
@@ -166,12 +176,16 @@ async def main():
     if os.environ.get("SSLKEYLOGFILE"):
         config.secrets_log_file = open(os.environ["SSLKEYLOGFILE"], "a")
 
+    tickets = {}  # ticket bytes -> SessionTicket
     server = await serve(
         "127.0.0.1",
         args.port,
         configuration=config,
         create_protocol=functools.partial(H3Server, root=args.root),
         retry=args.retry,
+        # The fetcher pops: a ticket resumes once (aioquic's own anti-replay, as in its example).
+        session_ticket_fetcher=(lambda t: tickets.pop(t, None)) if args.tickets else None,
+        session_ticket_handler=(lambda t: tickets.__setitem__(t.ticket, t)) if args.tickets else None,
     )
     # serve() does not return the bound address; its transport (private) knows it.
     port = server._transport.get_extra_info("sockname")[1]
