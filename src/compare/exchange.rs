@@ -202,6 +202,9 @@ pub struct Timed {
     pub answer: Duration,
     /// When the answer was complete.
     pub ended: Instant,
+    /// For a client that returns later than its answer came (QUIC's, which closes its
+    /// connection first): when the answer was complete, counted from its first packet.
+    pub from_first_packet: Option<Duration>,
 }
 
 fn url(kind: Kind, s: &str) -> Result<Url, CompareError> {
@@ -228,13 +231,18 @@ pub fn exchange(
         None
     };
     let start = Instant::now();
+    let mut from_first_packet = None;
     let (got, setup) = match kind {
         Kind::TcpEcho => tcp_echo(to, body, start)?,
         Kind::Zmq => zmq_request(to, servers, body)?,
         Kind::Http1 | Kind::Https | Kind::HttpsResumed => http1(kind, to, servers, body, earlier)?,
         Kind::Http2 => http2(to, servers, body, start)?,
         Kind::Grpc => grpc(to, body)?,
-        Kind::Http3 | Kind::Http3ZeroRtt => http3(kind, to, servers, body, earlier)?,
+        Kind::Http3 | Kind::Http3ZeroRtt => {
+            let (got, done) = http3(kind, to, servers, body, earlier)?;
+            from_first_packet = Some(done);
+            got
+        }
         // Its answering peer is made per exchange: see [`webrtc_exchange`].
         Kind::WebRtc => return Err(CompareError::NoFixedServer(kind)),
     };
@@ -251,6 +259,7 @@ pub fn exchange(
         setup,
         answer,
         ended,
+        from_first_packet,
     })
 }
 
@@ -427,14 +436,14 @@ fn h3_options(servers: &Servers, session: Option<PathBuf>) -> crate::quic::clien
 
 /// HTTP/3: a POST to `/echo`; or, on a second visit, the first visit's GET sent in 0-RTT
 /// with its session, which the server must accept. The set-up is QUIC's handshake as the
-/// client saw it.
+/// client saw it; with the answer, when it was complete after the connection's first packet.
 fn http3(
     kind: Kind,
     to: SocketAddr,
     servers: &Servers,
     body: &[u8],
     earlier: Option<(Earlier, String)>,
-) -> Result<Got, CompareError> {
+) -> Result<(Got, Duration), CompareError> {
     let origin = format!("https://localhost:{}", to.port());
     let (opts, target) = match earlier {
         Some((Earlier::Http3(session), path)) => (
@@ -461,7 +470,7 @@ fn http3(
         }
     }
     let response = out.responses.pop().ok_or(CompareError::NoResponse(kind))?;
-    Ok((response.body, Some(out.handshake)))
+    Ok(((response.body, Some(out.handshake)), response.done_after))
 }
 
 /// The WebRTC exchange: an answering peer that echoes, an offering peer that opens a reliable
@@ -535,6 +544,7 @@ pub fn webrtc_exchange<P>(
             setup,
             answer: answer_time,
             ended,
+            from_first_packet: None,
         },
         path,
     ))
