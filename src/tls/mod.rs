@@ -112,8 +112,9 @@ pub fn server_config(
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     // Appends the session secrets to $SSLKEYLOGFILE when it is set (NSS key log format).
     config.key_log = Arc::new(rustls::KeyLogFile::new());
-    // Stateless tickets for TLS 1.3 resumption; rustls's in-memory session cache (256
-    // sessions) stays the fallback for a ticketer that fails to seal.
+    // Stateless tickets for TLS 1.3 resumption: the server keeps nothing per client. (With a
+    // ticketer set, rustls does not use its session cache for TLS 1.3: a ticket that fails
+    // to seal is not sent, and that client's next visit is a full handshake.)
     config.ticketer = resumption::Tickets::rotating().map_err(TlsError::Config)?;
     config.send_tls13_tickets = resumption::TICKETS_PER_HANDSHAKE;
     Ok((Arc::new(config), made))
