@@ -66,6 +66,7 @@ bench: deps
 	$(CARGO) bench --bench h2
 	$(CARGO) bench --bench h3
 	$(CARGO) bench --bench webrtc
+	$(CARGO) bench --bench revisit
 	python3 scripts/bench-readme.py
 	python3 scripts/bench-chart.py
 

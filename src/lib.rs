@@ -14,7 +14,7 @@
 //! | \[L7\] the same server as poll(2) loops: what a thread per connection costs | [`http1::event_loop`] | `labs/11-poll-loop` |
 //! | \[L7\] media types, URIs | [`http::media`], [`http::uri`] | — |
 //! | \[L7\] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
-//! | \[L7\] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
+//! | \[L7\] TLS and certificates for localhost; a second visit resumed with a ticket | [`tls`], [`tls::certs`], [`tls::resumption`] | — |
 //! | \[L7\] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |

@@ -192,6 +192,12 @@ pub const REQUEST: Command = Command {
             Some("30000"),
             "bound connect and every wait for the server",
         ),
+        flag(
+            "repeat",
+            Some("N"),
+            Some("1"),
+            "visit N times, each visit on new connections (https: the next visits resume TLS 1.3 with a ticket of the one before)",
+        ),
     ],
     args: "URL…",
     min_args: 1,
@@ -554,8 +560,14 @@ fn request(m: &Matches) -> Result<(), CliError> {
         }
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
+    let visits: usize = m.number(&REQUEST, "repeat")?;
+    if visits == 0 {
+        return Err(CliError::Usage(
+            "--repeat takes 1 or more (see netlab http request --help)".into(),
+        ));
+    }
     let mut client = Client::new(opts);
-    let sent = send_each(&mut client, m, &method, &headers, body.as_deref());
+    let sent = visit(&mut client, m, visits, &method, &headers, body.as_deref());
     // The connection kept for a next request that will not come ends here, and its FIN is
     // traced like any other close.
     client.close_idle();
@@ -565,6 +577,32 @@ fn request(m: &Matches) -> Result<(), CliError> {
         ));
     }
     Ok(())
+}
+
+/// `--repeat N`: the requests sent N times, each visit after the first on new connections
+/// (the kept ones closed), as a browser that comes back later; true when a response had an
+/// error status.
+fn visit(
+    client: &mut Client,
+    m: &Matches,
+    visits: usize,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Result<bool, CliError> {
+    let _role = netlab::trace::default_role("client");
+    let mut failed = false;
+    for n in 1..=visits {
+        if n > 1 {
+            // The TLS configuration, and the tickets in its session store, stay.
+            client.close_idle();
+            netlab::trace::event(netlab::trace::Layer::Http1, || {
+                format!("visit {n} of {visits}: on new connections")
+            });
+        }
+        failed |= send_each(client, m, method, headers, body)?;
+    }
+    Ok(failed)
 }
 
 /// Sends the request to each URL in turn and writes each response to stdout; true when a

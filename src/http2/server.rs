@@ -298,6 +298,7 @@ impl<'a> Connection<'a> {
                     .unwrap_or_else(|| "none".into())
             )
         });
+        trace::event(Layer::Tls, || crate::tls::handshake_kind(tls.get_ref().1));
         if alpn.as_deref() == Some(b"h2") {
             self.h2(tls);
             return None;
