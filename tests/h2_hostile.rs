@@ -49,7 +49,7 @@ impl Raw {
     fn until(
         &mut self,
         limit: Duration,
-        want: impl Fn(&Header, &Frame) -> bool,
+        mut want: impl FnMut(&Header, &Frame) -> bool,
     ) -> Option<(Header, Vec<u8>)> {
         let end = Instant::now() + limit;
         let mut chunk = [0u8; 16384];
@@ -130,9 +130,14 @@ fn connection_errors_get_goaway_with_the_rfc_code() {
             "SETTINGS of 5 bytes (§6.5)",
             frame(kind::SETTINGS, 0, 0, b"\x00\x03\x00\x00\x00"),
             ErrorCode::FRAME_SIZE_ERROR,
-            // h2 answers any malformed SETTINGS with PROTOCOL_ERROR; netlab's own decoder
-            // (the trace, the tap) names FRAME_SIZE_ERROR as §6.5 does.
-            Some(ErrorCode::PROTOCOL_ERROR),
+            // h2 alone would answer PROTOCOL_ERROR: netlab's guard answers first.
+            None,
+        ),
+        (
+            "SETTINGS ACK with a payload (§6.5)",
+            frame(kind::SETTINGS, 0x1, 0, b"\x00\x03\x00\x00\x00\x64"),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
         ),
         (
             "SETTINGS on a stream (§6.5)",
@@ -144,7 +149,37 @@ fn connection_errors_get_goaway_with_the_rfc_code() {
             "PING of 7 bytes (§6.7)",
             frame(kind::PING, 0, 0, b"1234567"),
             ErrorCode::FRAME_SIZE_ERROR,
-            Some(ErrorCode::PROTOCOL_ERROR),
+            None,
+        ),
+        (
+            "RST_STREAM of 3 bytes (§6.4)",
+            frame(kind::RST_STREAM, 0, 1, b"\x00\x00\x08"),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "WINDOW_UPDATE of 5 bytes (§6.9)",
+            frame(kind::WINDOW_UPDATE, 0, 0, b"\x00\x00\x00\x01\x00"),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "GOAWAY of 4 bytes (§6.8)",
+            frame(kind::GOAWAY, 0, 0, b"\x00\x00\x00\x00"),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "HEADERS flagged PRIORITY with 2 bytes (§6.2, §4.2)",
+            frame(kind::HEADERS, 0x24, 1, b"\x00\x00"),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
+        ),
+        (
+            "a DATA frame over SETTINGS_MAX_FRAME_SIZE (§4.2; h2 answers it)",
+            frame(kind::DATA, 0, 1, &[0; 16_385]),
+            ErrorCode::FRAME_SIZE_ERROR,
+            None,
         ),
         (
             "connection window past 2^31-1 (§6.9.1)",
@@ -220,6 +255,48 @@ fn a_stream_error_resets_only_that_stream() {
     assert!(
         answer.is_some(),
         "stream 3 answered after stream 1 was reset"
+    );
+}
+
+#[test]
+fn a_priority_of_the_wrong_size_resets_its_stream_only() {
+    let (_s, addr) = server();
+    let mut raw = Raw::open(addr);
+    // A PRIORITY not of 5 bytes is a stream error of type FRAME_SIZE_ERROR (§6.3): the
+    // stream is reset, by netlab (h2 alone closes the connection with PROTOCOL_ERROR).
+    raw.send(&frame(kind::HEADERS, 0x4, 1, &get_block("/delay/300")));
+    raw.send(&frame(kind::PRIORITY, 0, 1, b"\x00\x00\x00\x00"));
+    let reset = raw.until(T, |h, _| {
+        (h.kind == kind::RST_STREAM && h.stream == 1) || h.kind == kind::GOAWAY
+    });
+    let (h, payload) = reset.expect("a RST_STREAM on stream 1");
+    assert_eq!(
+        frame::parse(&h, &payload),
+        Ok(Frame::RstStream(ErrorCode::FRAME_SIZE_ERROR))
+    );
+    // The connection goes on: stream 3 is answered, and nothing more comes on stream 1.
+    raw.send(&frame(kind::HEADERS, 0x5, 3, &get_block("/status/200")));
+    let mut on_1 = Vec::new();
+    let answer = raw.until(T, |h, _| {
+        if h.stream == 1 {
+            on_1.push(h.kind);
+        }
+        h.kind == kind::DATA && h.stream == 3
+    });
+    assert!(
+        answer.is_some(),
+        "stream 3 answered after stream 1 was reset"
+    );
+    let _ = raw.until(Duration::from_millis(600), |h, _| {
+        if h.stream == 1 {
+            on_1.push(h.kind);
+        }
+        false
+    });
+    assert_eq!(
+        on_1,
+        Vec::<u8>::new(),
+        "frames on stream 1 after its RST_STREAM"
     );
 }
 

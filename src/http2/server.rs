@@ -23,6 +23,7 @@
 //!   (§3.1) and not offered.
 
 use super::frame::{PREFACE, PREFACE_LEN};
+use super::guard::Guard;
 use super::io::{Prefixed, Traced};
 use crate::http::handler::Handler;
 use crate::http1;
@@ -405,7 +406,8 @@ where
         return;
     }
     // 2. The SETTINGS exchange, through the frame trace (which sees the preface too).
-    let io = Traced::new(Prefixed::new(PREFACE, io), Side::Server);
+    //    Frames of the wrong size get RFC 9113's answer from netlab's guard, not h2's.
+    let io = Guard::new(Traced::new(Prefixed::new(PREFACE, io), Side::Server), peer);
     let Some(mut conn) = handshake(io, peer, &config).await else {
         return;
     };

@@ -1,0 +1,512 @@
+//! RFC 9113's own answer to a frame of the wrong size, given before `h2` sees the frame.
+//!
+//! The `h2` crate answers a SETTINGS of 5 bytes, a PING of 7, a WINDOW_UPDATE or RST_STREAM
+//! not of 4, a GOAWAY under 8 and a short HEADERS with GOAWAY(PROTOCOL_ERROR), and a PRIORITY
+//! not of 5 the same way, where the RFC names FRAME_SIZE_ERROR (§4.2, §6) and, for PRIORITY,
+//! a stream error only. The server's byte stream goes through this guard on its way to
+//! `h2`: it reads each frame header the client sends ([`frame::size_rule`]), keeps a frame
+//! that breaks a length rule from `h2`, and writes the RFC's answer itself:
+//!
+//! ```text
+//! client ──bytes──▶ Traced (the trace) ──▶ Guard ──frames that pass──▶ h2
+//!                                            │
+//!   connection error: GOAWAY(FRAME_SIZE_ERROR), close   (h2 reads the end of the stream)
+//!   stream error:     RST_STREAM(FRAME_SIZE_ERROR)      (h2 reads the stream reset instead)
+//! ```
+//!
+//! A frame larger than SETTINGS_MAX_FRAME_SIZE (§4.2) is left to `h2`, which answers it
+//! with FRAME_SIZE_ERROR already. Two pieces: [`Screen`], sans-IO (client bytes in, the
+//! bytes `h2` may read and the answers out), and [`Guard`], the async byte stream around it.
+
+use super::frame::{self, ErrorCode, HEADER_LEN, Header, PREFACE_LEN, Scope, kind};
+use crate::trace::{self, Layer};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// A frame the guard answered: the rule it broke, and the frame the server sends for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub header: Header,
+    pub scope: Scope,
+    pub rule: &'static str,
+    /// The GOAWAY or RST_STREAM, whole (header and payload).
+    pub bytes: Vec<u8>,
+}
+
+/// A frame being kept from `h2`: its payload is read and dropped, then it is answered.
+struct Withheld {
+    header: Header,
+    scope: Scope,
+    rule: &'static str,
+    left: usize,
+}
+
+/// The client's side of the connection, frame by frame: which bytes `h2` may read.
+pub struct Screen {
+    /// Bytes of the client preface still to pass (`h2` checks it).
+    preface_left: usize,
+    /// A frame header not yet whole.
+    head: Vec<u8>,
+    /// Payload bytes of a frame that passed, still to come.
+    pass_left: usize,
+    withheld: Option<Withheld>,
+    /// The highest stream the client opened with HEADERS: a stream error on a stream at or
+    /// below it concerns a stream `h2` knows.
+    last_opened: u32,
+    /// After a connection error nothing more passes.
+    closed: bool,
+}
+
+impl Screen {
+    /// A screen for a stream that starts with the client preface (`preface`) or right after it.
+    pub fn new(preface: bool) -> Screen {
+        Screen {
+            preface_left: if preface { PREFACE_LEN } else { 0 },
+            head: Vec::with_capacity(HEADER_LEN),
+            pass_left: 0,
+            withheld: None,
+            last_opened: 0,
+            closed: false,
+        }
+    }
+
+    /// True once a connection error was answered: the connection is to be closed.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Bytes the client sent, in order. Appends to `out` what `h2` may read and returns the
+    /// answers now due (a connection error's is the last: what follows it is dropped).
+    pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> Vec<Answer> {
+        let mut answers = Vec::new();
+        while !input.is_empty() && !self.closed {
+            // 1. Bytes that pass as they are: the preface, a good frame's payload.
+            let free = self.preface_left.max(self.pass_left);
+            if free > 0 {
+                let n = free.min(input.len());
+                out.extend_from_slice(&input[..n]);
+                input = &input[n..];
+                if self.preface_left > 0 {
+                    self.preface_left -= n;
+                } else {
+                    self.pass_left -= n;
+                }
+                continue;
+            }
+            // 2. A withheld frame's payload: dropped; answered once it is all in.
+            if let Some(w) = self.withheld.as_mut() {
+                let n = w.left.min(input.len());
+                input = &input[n..];
+                w.left -= n;
+                if w.left == 0 {
+                    answers.push(self.answer(out));
+                }
+                continue;
+            }
+            // 3. A frame header, whole, then judged.
+            let n = (HEADER_LEN - self.head.len()).min(input.len());
+            self.head.extend_from_slice(&input[..n]);
+            input = &input[n..];
+            if let Some(header) = Header::parse(&self.head) {
+                self.judge(header, out);
+                if self.withheld.as_ref().is_some_and(|w| w.left == 0) {
+                    answers.push(self.answer(out));
+                }
+            }
+        }
+        answers
+    }
+
+    /// Step 3 of [`Screen::feed`]: a header that breaks no length rule passes (with its
+    /// payload); one that does is withheld.
+    fn judge(&mut self, header: Header, out: &mut Vec<u8>) {
+        let too_large = header.length > frame::DEFAULT_MAX_FRAME_SIZE;
+        match frame::size_rule(&header).filter(|_| !too_large) {
+            None => {
+                if header.kind == kind::HEADERS {
+                    self.last_opened = self.last_opened.max(header.stream);
+                }
+                out.extend_from_slice(&self.head);
+                self.pass_left = header.length as usize;
+            }
+            Some((scope, rule)) => {
+                self.withheld = Some(Withheld {
+                    header,
+                    scope,
+                    rule,
+                    left: header.length as usize,
+                })
+            }
+        }
+        self.head.clear();
+    }
+
+    /// The answer to the withheld frame, now whole. A stream error on a stream `h2` knows
+    /// reaches `h2` as the client's RST_STREAM, so that `h2` sends nothing more on it.
+    fn answer(&mut self, out: &mut Vec<u8>) -> Answer {
+        let w = self.withheld.take().expect("a withheld frame");
+        let code = ErrorCode::FRAME_SIZE_ERROR.0.to_be_bytes();
+        let bytes = match w.scope {
+            Scope::Connection => {
+                self.closed = true;
+                let mut payload = self.last_opened.to_be_bytes().to_vec();
+                payload.extend_from_slice(&code);
+                payload.extend_from_slice(w.rule.as_bytes());
+                frame::emit(kind::GOAWAY, 0, 0, &payload)
+            }
+            Scope::Stream(id) => {
+                if id <= self.last_opened {
+                    out.extend(frame::emit(kind::RST_STREAM, 0, id, &code));
+                }
+                frame::emit(kind::RST_STREAM, 0, id, &code)
+            }
+        };
+        Answer {
+            header: w.header,
+            scope: w.scope,
+            rule: w.rule,
+            bytes,
+        }
+    }
+}
+
+/// Where the server's own frames end: the guard writes its answer between two of `h2`'s
+/// frames, never inside one.
+#[derive(Default)]
+struct Boundary {
+    head: Vec<u8>,
+    left: usize,
+}
+
+impl Boundary {
+    fn at_edge(&self) -> bool {
+        self.head.is_empty() && self.left == 0
+    }
+
+    /// How many bytes may be written before the next edge is known or reached.
+    fn room(&self) -> usize {
+        if self.head.is_empty() {
+            self.left
+        } else {
+            HEADER_LEN - self.head.len()
+        }
+    }
+
+    fn wrote(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(bytes.len());
+                self.left -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let n = (HEADER_LEN - self.head.len()).min(bytes.len());
+            self.head.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+            if let Some(h) = Header::parse(&self.head) {
+                self.left = h.length as usize;
+                self.head.clear();
+            }
+        }
+    }
+}
+
+/// The server's byte stream with the [`Screen`] between the client and `h2`.
+pub struct Guard<T> {
+    inner: T,
+    peer: SocketAddr,
+    screen: Screen,
+    /// Client bytes screened, not yet read by `h2`.
+    ready: Vec<u8>,
+    /// Answers not yet written.
+    answers: Vec<u8>,
+    /// An answer is being written: `h2`'s bytes wait until it is out.
+    answering: bool,
+    out: Boundary,
+    /// After a connection error, once the GOAWAY is out: shut down, then nothing more.
+    shut: bool,
+}
+
+impl<T> Guard<T> {
+    /// `inner` starts with the client preface (the server reads it again through the trace).
+    pub fn new(inner: T, peer: SocketAddr) -> Guard<T> {
+        Guard {
+            inner,
+            peer,
+            screen: Screen::new(true),
+            ready: Vec::new(),
+            answers: Vec::new(),
+            answering: false,
+            out: Boundary::default(),
+            shut: false,
+        }
+    }
+
+    /// Traces each answer and queues its bytes.
+    fn queue(&mut self, answers: Vec<Answer>) {
+        let peer = self.peer;
+        for a in answers {
+            let answer = match a.scope {
+                Scope::Connection => "GOAWAY FRAME_SIZE_ERROR, then close".to_string(),
+                Scope::Stream(id) => format!("RST_STREAM FRAME_SIZE_ERROR on stream {id}"),
+            };
+            trace::event(Layer::H2, || {
+                format!(
+                    "{peer}: {} stream={} length={}: {}; answered by netlab (h2 would say PROTOCOL_ERROR): {answer}",
+                    frame::kind_name(a.header.kind),
+                    a.header.stream,
+                    a.header.length,
+                    a.rule
+                )
+            });
+            self.answers.extend_from_slice(&a.bytes);
+        }
+    }
+}
+
+fn closed_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "connection closed after GOAWAY FRAME_SIZE_ERROR",
+    )
+}
+
+impl<T: AsyncWrite + Unpin> Guard<T> {
+    /// Writes the queued answers when the server's output is between two frames. Ready when
+    /// none is left; after a connection error, also shuts the stream down.
+    fn poll_answers(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.answers.is_empty() && (self.answering || self.out.at_edge()) {
+            self.answering = true;
+            while !self.answers.is_empty() {
+                let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &self.answers))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                self.answers.drain(..n);
+            }
+            self.answering = false;
+        }
+        if self.screen.closed() && self.answers.is_empty() && !self.shut {
+            ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+            ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+            self.shut = true;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = &mut *self;
+        loop {
+            // 1. Answers due go out first; after a connection error `h2` reads what came
+            //    before the bad frame, then the end.
+            if me.screen.closed() && me.ready.is_empty() {
+                if !me.answers.is_empty() && !me.answering && !me.out.at_edge() {
+                    // `h2` is inside a frame: its next write finishes it, then the GOAWAY.
+                    return Poll::Pending;
+                }
+                ready!(me.poll_answers(cx))?;
+                return Poll::Ready(Ok(()));
+            }
+            // Stream errors' answers: best effort here, or with h2's next write or flush.
+            if let Poll::Ready(Err(e)) = me.poll_answers(cx) {
+                return Poll::Ready(Err(e));
+            }
+            // 2. Screened bytes, as many as fit.
+            if !me.ready.is_empty() {
+                let n = me.ready.len().min(buf.remaining());
+                buf.put_slice(&me.ready[..n]);
+                me.ready.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            // 3. More from the client, through the screen.
+            let mut chunk = [0u8; 16 * 1024];
+            let mut read = ReadBuf::new(&mut chunk);
+            ready!(Pin::new(&mut me.inner).poll_read(cx, &mut read))?;
+            if read.filled().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            let answers = me.screen.feed(read.filled(), &mut me.ready);
+            me.queue(answers);
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Guard<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let me = &mut *self;
+        ready!(me.poll_answers(cx))?;
+        if me.shut {
+            return Poll::Ready(Err(closed_error()));
+        }
+        // With an answer waiting, `h2` writes up to the end of its current frame only.
+        let limit = if me.answers.is_empty() {
+            buf.len()
+        } else {
+            me.out.room().min(buf.len())
+        };
+        let n = ready!(Pin::new(&mut me.inner).poll_write(cx, &buf[..limit]))?;
+        me.out.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_answers(cx))?;
+        if self.shut {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_answers(cx))?;
+        if self.shut {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http2::frame::{PREFACE, emit};
+
+    fn screen(bytes: &[u8]) -> (Vec<u8>, Vec<Answer>, Screen) {
+        let mut s = Screen::new(true);
+        let mut out = Vec::new();
+        let mut answers = Vec::new();
+        // One byte at a time: a frame split anywhere is judged the same.
+        for b in bytes {
+            answers.extend(s.feed(std::slice::from_ref(b), &mut out));
+        }
+        (out, answers, s)
+    }
+
+    fn client(frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = PREFACE.to_vec();
+        frames.iter().for_each(|f| b.extend_from_slice(f));
+        b
+    }
+
+    #[test]
+    fn good_frames_pass_untouched() {
+        let bytes = client(&[
+            emit(kind::SETTINGS, 0, 0, &[0, 3, 0, 0, 0, 100]),
+            emit(kind::PING, 0, 0, b"12345678"),
+            emit(kind::HEADERS, 0x5, 1, b"\x82"),
+            emit(kind::WINDOW_UPDATE, 0, 0, &1u32.to_be_bytes()),
+        ]);
+        let (out, answers, s) = screen(&bytes);
+        assert_eq!(out, bytes);
+        assert!(answers.is_empty());
+        assert!(!s.closed());
+    }
+
+    #[test]
+    fn a_short_ping_is_a_connection_error_and_nothing_after_it_passes() {
+        let settings = emit(kind::SETTINGS, 0, 0, b"");
+        let bytes = client(&[
+            settings.clone(),
+            emit(kind::PING, 0, 0, b"1234567"),
+            emit(kind::PING, 0, 0, b"12345678"),
+        ]);
+        let (out, answers, s) = screen(&bytes);
+        assert_eq!(out, client(&[settings]));
+        assert!(s.closed());
+        let [a] = answers.as_slice() else {
+            panic!("{answers:?}")
+        };
+        assert_eq!(a.scope, Scope::Connection);
+        let h = Header::parse(&a.bytes).unwrap();
+        assert_eq!(
+            frame::parse(&h, &a.bytes[HEADER_LEN..]),
+            Ok(frame::Frame::GoAway {
+                last_stream: 0,
+                code: ErrorCode::FRAME_SIZE_ERROR,
+                debug: a.rule.as_bytes()
+            })
+        );
+    }
+
+    #[test]
+    fn a_short_priority_resets_its_stream_only() {
+        let headers = emit(kind::HEADERS, 0x4, 1, b"\x82");
+        let after = emit(kind::PING, 0, 0, b"12345678");
+        let bytes = client(&[
+            headers.clone(),
+            emit(kind::PRIORITY, 0, 1, b"\0\0\0"),
+            emit(kind::PRIORITY, 0, 9, b"\0\0\0"),
+            after.clone(),
+        ]);
+        let (out, answers, s) = screen(&bytes);
+        assert!(!s.closed());
+        let rst = |id| emit(kind::RST_STREAM, 0, id, &6u32.to_be_bytes());
+        // h2 reads stream 1 reset (it knows stream 1), nothing of idle stream 9.
+        assert_eq!(out, client(&[headers, rst(1), after]));
+        let sent: Vec<_> = answers.iter().map(|a| a.bytes.clone()).collect();
+        assert_eq!(sent, vec![rst(1), rst(9)]);
+    }
+
+    #[test]
+    fn each_length_rule_is_named() {
+        let cases = [
+            (
+                emit(kind::SETTINGS, 0, 0, b"\0\x03\0\0\0"),
+                Scope::Connection,
+            ),
+            (emit(kind::SETTINGS, 0x1, 0, &[0; 6]), Scope::Connection),
+            (emit(kind::RST_STREAM, 0, 1, b"\0\0\0"), Scope::Connection),
+            (
+                emit(kind::WINDOW_UPDATE, 0, 1, b"\0\0\0\0\x01"),
+                Scope::Connection,
+            ),
+            (emit(kind::GOAWAY, 0, 0, b"\0\0\0\0"), Scope::Connection),
+            (emit(kind::HEADERS, 0x20, 1, b"\0\0"), Scope::Connection),
+            (
+                emit(kind::PRIORITY, 0, 3, b"\0\0\0\0\0\0"),
+                Scope::Stream(3),
+            ),
+        ];
+        for (f, scope) in cases {
+            let (_, answers, _) = screen(&client(&[f.clone()]));
+            assert_eq!(answers.len(), 1, "{f:?}");
+            assert_eq!(answers[0].scope, scope, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn what_h2_already_answers_right_is_left_to_it() {
+        // SETTINGS on a stream (PROTOCOL_ERROR first), a frame over SETTINGS_MAX_FRAME_SIZE.
+        let big = emit(kind::PING, 0, 0, &[0; 20_000]);
+        let bytes = client(&[emit(kind::SETTINGS, 0, 1, b"\0\0\0"), big]);
+        let (out, answers, _) = screen(&bytes);
+        assert!(answers.is_empty());
+        assert_eq!(out, bytes);
+    }
+
+    #[test]
+    fn the_boundary_tracks_the_servers_frames() {
+        let mut b = Boundary::default();
+        let f = emit(kind::DATA, 0, 1, b"hello");
+        b.wrote(&f[..4]);
+        assert_eq!(b.room(), 5);
+        b.wrote(&f[4..10]);
+        assert!(!b.at_edge());
+        assert_eq!(b.room(), 4);
+        b.wrote(&f[10..]);
+        assert!(b.at_edge());
+    }
+}
