@@ -73,6 +73,12 @@ pub const SERVE: Command = Command {
             "connections served at once; more get 503",
         ),
         flag(
+            "per-source",
+            Some("N"),
+            None,
+            "connections one client address may hold at once; more from it get 503 (default: a quarter of --max-conns)",
+        ),
+        flag(
             "idle-timeout",
             Some("MS"),
             Some("15000"),
@@ -445,6 +451,10 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     let router = site(&SERVE, m)?;
     let config = Config {
         max_conns: m.number(&SERVE, "max-conns")?,
+        per_source: match m.get("per-source") {
+            None => None,
+            Some(_) => Some(m.number(&SERVE, "per-source")?),
+        },
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
         body_timeout: m.timeout(&SERVE, "body-timeout")?,

@@ -18,10 +18,12 @@ use super::dtls::Identity;
 use super::peer::{Config, Peer, PeerError};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
+use crate::l4::share::Shares;
 use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
@@ -34,14 +36,10 @@ pub const PAGE: &str = include_str!("page.html");
 /// Sessions at once; more offers get 503.
 pub const MAX_SESSIONS: usize = 64;
 
-/// Counts a session while its thread runs.
-struct Live(Arc<AtomicUsize>);
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+/// Sessions one source address may hold at once, a quarter of [`MAX_SESSIONS`]: an offer
+/// costs nothing to send, and a session that never sees an ICE check holds its place until
+/// it expires (~10 s), so without a share one address could lock everyone else out.
+pub const PER_SOURCE: usize = MAX_SESSIONS / 4;
 
 /// The largest SDP accepted (a data-channel offer is about 600 bytes).
 const MAX_SDP: usize = 64 * 1024;
@@ -102,7 +100,7 @@ pub fn router(
     log: Option<TraceLog>,
 ) -> Router {
     let next = Arc::new(AtomicU64::new(1));
-    let live = Arc::new(AtomicUsize::new(0));
+    let live = Shares::new(MAX_SESSIONS, PER_SOURCE);
     let rooms: Rooms = Arc::default();
     let (r1, r2) = (rooms.clone(), rooms);
     let mut router = Router::new()
@@ -146,7 +144,7 @@ fn offer(
     config: &Config,
     session: &Session,
     next: &AtomicU64,
-    live: &Arc<AtomicUsize>,
+    live: &Shares,
 ) -> Response {
     if !is_sdp(req) {
         return Response::text(
@@ -160,14 +158,27 @@ fn offer(
     let Ok(text) = std::str::from_utf8(&req.body) else {
         return Response::text(400, "the offer is not UTF-8 (RFC 8866 §5)");
     };
-    // A session holds a UDP socket and two threads: a small server takes so many at once.
-    // The place is taken before the check, so two offers at once cannot both get the last
-    // one; the guard gives it back however this ends (a refused offer, a failed thread).
-    let count = Live(live.clone());
-    if live.fetch_add(1, Ordering::SeqCst) >= MAX_SESSIONS {
-        return Response::text(503, "too many WebRTC sessions at once; try again later")
+    // A session holds a UDP socket and two threads: a small server takes so many at once,
+    // and each source address a share of them. The place is checked and taken at once, so
+    // two offers cannot both get the last one; the permit gives it back however this ends
+    // (a refused offer, a failed thread, the session's end). A request without a peer (a
+    // test's) counts as one unknown source.
+    let source = req
+        .peer
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let count = match live.try_take(source) {
+        Ok(permit) => permit,
+        Err(why) => {
+            trace::event(Layer::Sdp, || {
+                format!("offer from {source} refused: {why}: 503 with Retry-After")
+            });
+            return Response::text(
+                503,
+                &format!("{why}: no WebRTC session for this offer now; try again later"),
+            )
             .header("Retry-After", "5");
-    }
+        }
+    };
     let n = next.fetch_add(1, Ordering::Relaxed);
     match Peer::answer(text, identity, config.clone()) {
         Ok((peer, answer)) => {
@@ -305,16 +316,22 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cap_is_taken_before_it_is_checked_and_given_back() {
+    fn a_source_gets_its_share_of_sessions_and_a_refused_or_bad_offer_gives_its_place_back() {
         let identity = Identity::generate().unwrap();
         let config = Config::default();
         let session: Session = Arc::new(|_| {});
         let next = AtomicU64::new(0);
         let sdp = Some("application/sdp");
-        // At the cap: 503, and the count is what it was.
-        let live = Arc::new(AtomicUsize::new(MAX_SESSIONS));
+        let from = |a: &str| {
+            let mut r = req("POST", "/webrtc", sdp, "v=0");
+            r.peer = Some(format!("{a}:5000").parse().unwrap());
+            r
+        };
+        let live = Shares::new(2, 1);
+        let held = live.try_take("127.0.0.2".parse().unwrap()).unwrap();
+        // The flooding source holds its share: 503, with the reason, and nothing taken.
         let r = offer(
-            &req("POST", "/webrtc", sdp, "v=0"),
+            &from("127.0.0.2"),
             &identity,
             &config,
             &session,
@@ -322,11 +339,17 @@ mod tests {
             &live,
         );
         assert_eq!(r.status, 503);
-        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS);
-        // One below: a bad offer takes the last place for a moment and gives it back.
-        live.store(MAX_SESSIONS - 1, Ordering::SeqCst);
+        assert_eq!(r.headers.get("retry-after"), Some("5"));
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(
+            body.contains("source 127.0.0.2 holds 1 of 2 places"),
+            "{body}"
+        );
+        assert_eq!(live.taken(), 1);
+        // Another source is not refused: its bad offer takes the last place for a moment
+        // and gives it back.
         let r = offer(
-            &req("POST", "/webrtc", sdp, "v=0"),
+            &from("127.0.0.3"),
             &identity,
             &config,
             &session,
@@ -334,7 +357,9 @@ mod tests {
             &live,
         );
         assert_eq!(r.status, 400);
-        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS - 1);
+        assert_eq!(live.taken(), 1);
+        drop(held);
+        assert_eq!(live.taken(), 0);
     }
 
     #[test]
