@@ -494,3 +494,58 @@ fn a_bad_preface_after_alpn_h2_gets_goaway_protocol_error() {
         netlab::trace::quoted(&got, 200)
     );
 }
+
+#[test]
+fn one_address_gets_its_share_of_connections_and_another_is_served() {
+    use netlab::http::handler::Handler;
+    use netlab::http::message::{Request, Response};
+    use netlab::http2::server::{self, Config, Security};
+    require("curl");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let handler: std::sync::Arc<dyn Handler> =
+        std::sync::Arc::new(|_: &Request| Response::text(200, "served"));
+    let config = Config {
+        max_conns: 8,
+        per_source: Some(4),
+        ..Config::default()
+    };
+    let bg = server::spawn(listener, handler, config, Security::Cleartext).unwrap();
+    let addr = bg.addr();
+    let hello = [PREFACE, &frame(kind::SETTINGS, 0, 0, b"")].concat();
+    // 127.0.0.2 opens four HTTP/2 connections and keeps them (all of 127/8 is loopback).
+    let held: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = connect_from("127.0.0.2", addr);
+            s.write_all(&hello).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // Its fifth is refused before a byte is read: 503 with Retry-After, naming the share.
+    let answer = text(&exchange_from("127.0.0.2", addr, &hello));
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(answer.contains("Retry-After: 1\r\n"), "{answer}");
+    assert!(
+        answer.contains("source 127.0.0.2 holds 4 of 8 places"),
+        "{answer}"
+    );
+    // 127.0.0.3 is served over HTTP/2 meanwhile.
+    let out = run(
+        "curl",
+        &[
+            "-sS",
+            "--http2-prior-knowledge",
+            "--interface",
+            "127.0.0.3",
+            "--max-time",
+            "5",
+            &format!("http://{addr}/"),
+        ],
+        b"",
+        &[],
+        T,
+    );
+    assert_eq!(text(&out.stdout), "served\n", "{}", text(&out.stderr));
+    drop(held);
+    bg.stop();
+}
