@@ -11,6 +11,7 @@
 //! - [`codes`]: transport, HTTP/3 and QPACK error codes by name.
 //! - [`config`]: TLS (BoringSSL with rcgen certificates) and transport parameters.
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
+//! - [`handshakes`]: each source address's share of the handshakes in progress.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
 //!   may start a connection, `streams` holds the server's per-stream work (HTTP/3 events,
@@ -21,6 +22,7 @@ pub mod client;
 pub mod codes;
 pub mod config;
 pub mod h3;
+pub mod handshakes;
 pub mod packet;
 pub mod server;
 mod streams;
