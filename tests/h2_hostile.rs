@@ -188,6 +188,13 @@ fn connection_errors_get_goaway_with_the_rfc_code() {
             None,
         ),
         (
+            "INITIAL_WINDOW_SIZE = 2^31 (§6.5.2)",
+            frame(kind::SETTINGS, 0, 0, b"\x00\x04\x80\x00\x00\x00"),
+            ErrorCode::FLOW_CONTROL_ERROR,
+            // h2 alone would answer PROTOCOL_ERROR: netlab's guard answers first.
+            None,
+        ),
+        (
             "ENABLE_PUSH = 2 (§6.5.2)",
             frame(kind::SETTINGS, 0, 0, b"\x00\x02\x00\x00\x00\x02"),
             ErrorCode::PROTOCOL_ERROR,

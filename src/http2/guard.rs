@@ -3,14 +3,16 @@
 //! The `h2` crate answers a SETTINGS of 5 bytes, a PING of 7, a WINDOW_UPDATE or RST_STREAM
 //! not of 4, a GOAWAY under 8 and a short HEADERS with GOAWAY(PROTOCOL_ERROR), and a PRIORITY
 //! not of 5 the same way, where the RFC names FRAME_SIZE_ERROR (§4.2, §6) and, for PRIORITY,
-//! a stream error only. The server's byte stream goes through this guard on its way to
-//! `h2`: it reads each frame header the client sends ([`frame::size_rule`]), keeps a frame
-//! that breaks a length rule from `h2`, and writes the RFC's answer itself:
+//! a stream error only; and a SETTINGS_INITIAL_WINDOW_SIZE over 2^31−1 with PROTOCOL_ERROR
+//! where §6.5.2 names FLOW_CONTROL_ERROR. The server's byte stream goes through this guard
+//! on its way to `h2`: it reads each frame header the client sends ([`frame::size_rule`])
+//! and each SETTINGS frame's values, keeps a frame that breaks a rule from `h2`, and writes
+//! the RFC's answer itself:
 //!
 //! ```text
 //! client ──bytes──▶ Traced (the trace) ──▶ Guard ──frames that pass──▶ h2
 //!                                            │
-//!   connection error: GOAWAY(FRAME_SIZE_ERROR), close   (h2 reads the end of the stream)
+//!   connection error: GOAWAY(FRAME_SIZE_ERROR or FLOW_CONTROL_ERROR), close  (h2 reads EOF)
 //!   stream error:     RST_STREAM(FRAME_SIZE_ERROR)      (h2 reads the stream reset instead)
 //! ```
 //!
@@ -31,16 +33,23 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Answer {
     pub header: Header,
     pub scope: Scope,
+    pub code: ErrorCode,
     pub rule: &'static str,
     /// The GOAWAY or RST_STREAM, whole (header and payload).
     pub bytes: Vec<u8>,
 }
 
-/// A frame being kept from `h2`: its payload is read and dropped, then it is answered.
+/// What the guard says of a frame it withholds: its scope, code and rule.
+type Verdict = (Scope, ErrorCode, &'static str);
+
+/// A frame being kept from `h2` until it is whole. Either already judged by its header (its
+/// payload is then read and dropped), or a SETTINGS frame judged by its values once whole:
+/// then it passes, or is answered.
 struct Withheld {
     header: Header,
-    scope: Scope,
-    rule: &'static str,
+    verdict: Option<Verdict>,
+    /// The frame so far, header included, while it is not judged.
+    bytes: Vec<u8>,
     left: usize,
 }
 
@@ -96,14 +105,15 @@ impl Screen {
                 }
                 continue;
             }
-            // 2. A withheld frame's payload: dropped; answered once it is all in.
+            // 2. A withheld frame's payload: kept while it is to be judged, else dropped.
             if let Some(w) = self.withheld.as_mut() {
                 let n = w.left.min(input.len());
+                if w.verdict.is_none() {
+                    w.bytes.extend_from_slice(&input[..n]);
+                }
                 input = &input[n..];
                 w.left -= n;
-                if w.left == 0 {
-                    answers.push(self.answer(out));
-                }
+                self.settle(out, &mut answers);
                 continue;
             }
             // 3. A frame header, whole, then judged.
@@ -112,64 +122,99 @@ impl Screen {
             input = &input[n..];
             if let Some(header) = Header::parse(&self.head) {
                 self.judge(header, out);
-                if self.withheld.as_ref().is_some_and(|w| w.left == 0) {
-                    answers.push(self.answer(out));
-                }
+                self.settle(out, &mut answers);
             }
         }
         answers
     }
 
     /// Step 3 of [`Screen::feed`]: a header that breaks no length rule passes (with its
-    /// payload); one that does is withheld.
+    /// payload); one that does is withheld, and so is a SETTINGS frame until its values
+    /// are seen.
     fn judge(&mut self, header: Header, out: &mut Vec<u8>) {
         let too_large = header.length > frame::DEFAULT_MAX_FRAME_SIZE;
-        match frame::size_rule(&header).filter(|_| !too_large) {
-            None => {
-                if header.kind == kind::HEADERS {
-                    self.last_opened = self.last_opened.max(header.stream);
-                }
-                out.extend_from_slice(&self.head);
-                self.pass_left = header.length as usize;
+        let rule = frame::size_rule(&header).filter(|_| !too_large);
+        let values = header.kind == kind::SETTINGS
+            && header.stream == 0
+            && header.flags & frame::flag::ACK == 0
+            && header.length > 0
+            && !too_large;
+        if rule.is_some() || values {
+            self.withheld = Some(Withheld {
+                header,
+                verdict: rule.map(|(scope, rule)| (scope, ErrorCode::FRAME_SIZE_ERROR, rule)),
+                bytes: self.head.clone(),
+                left: header.length as usize,
+            });
+        } else {
+            if header.kind == kind::HEADERS {
+                self.last_opened = self.last_opened.max(header.stream);
             }
-            Some((scope, rule)) => {
-                self.withheld = Some(Withheld {
-                    header,
-                    scope,
-                    rule,
-                    left: header.length as usize,
-                })
-            }
+            out.extend_from_slice(&self.head);
+            self.pass_left = header.length as usize;
         }
         self.head.clear();
+    }
+
+    /// A withheld frame, once whole: answered, or (a SETTINGS frame within the rules)
+    /// passed on to `h2` as it came.
+    fn settle(&mut self, out: &mut Vec<u8>, answers: &mut Vec<Answer>) {
+        let Some(w) = self.withheld.as_mut().filter(|w| w.left == 0) else {
+            return;
+        };
+        if w.verdict.is_none() {
+            w.verdict = settings_rule(&w.header, &w.bytes[HEADER_LEN..]);
+        }
+        if w.verdict.is_none() {
+            out.extend_from_slice(&w.bytes);
+            self.withheld = None;
+            return;
+        }
+        answers.push(self.answer(out));
     }
 
     /// The answer to the withheld frame, now whole. A stream error on a stream `h2` knows
     /// reaches `h2` as the client's RST_STREAM, so that `h2` sends nothing more on it.
     fn answer(&mut self, out: &mut Vec<u8>) -> Answer {
         let w = self.withheld.take().expect("a withheld frame");
-        let code = ErrorCode::FRAME_SIZE_ERROR.0.to_be_bytes();
-        let bytes = match w.scope {
+        let (scope, code, rule) = w.verdict.expect("a judged frame");
+        let bytes = match scope {
             Scope::Connection => {
                 self.closed = true;
                 let mut payload = self.last_opened.to_be_bytes().to_vec();
-                payload.extend_from_slice(&code);
-                payload.extend_from_slice(w.rule.as_bytes());
+                payload.extend_from_slice(&code.0.to_be_bytes());
+                payload.extend_from_slice(rule.as_bytes());
                 frame::emit(kind::GOAWAY, 0, 0, &payload)
             }
             Scope::Stream(id) => {
+                let reset = frame::emit(kind::RST_STREAM, 0, id, &code.0.to_be_bytes());
                 if id <= self.last_opened {
-                    out.extend(frame::emit(kind::RST_STREAM, 0, id, &code));
+                    out.extend_from_slice(&reset);
                 }
-                frame::emit(kind::RST_STREAM, 0, id, &code)
+                reset
             }
         };
         Answer {
             header: w.header,
-            scope: w.scope,
-            rule: w.rule,
+            scope,
+            code,
+            rule,
             bytes,
         }
+    }
+}
+
+/// "Values above the maximum flow-control window size of 2^31−1 MUST be treated as a
+/// connection error of type FLOW_CONTROL_ERROR" (§6.5.2, SETTINGS_INITIAL_WINDOW_SIZE), where
+/// `h2` says PROTOCOL_ERROR. The other values out of range `h2` answers as the RFC does.
+fn settings_rule(header: &Header, payload: &[u8]) -> Option<Verdict> {
+    match frame::parse(header, payload) {
+        Err(e) if e.code() == ErrorCode::FLOW_CONTROL_ERROR => Some((
+            Scope::Connection,
+            ErrorCode::FLOW_CONTROL_ERROR,
+            "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 (§6.5.2)",
+        )),
+        _ => None,
     }
 }
 
@@ -249,9 +294,10 @@ impl<T> Guard<T> {
     fn queue(&mut self, answers: Vec<Answer>) {
         let peer = self.peer;
         for a in answers {
+            let code = a.code;
             let answer = match a.scope {
-                Scope::Connection => "GOAWAY FRAME_SIZE_ERROR, then close".to_string(),
-                Scope::Stream(id) => format!("RST_STREAM FRAME_SIZE_ERROR on stream {id}"),
+                Scope::Connection => format!("GOAWAY {code}, then close"),
+                Scope::Stream(id) => format!("RST_STREAM {code} on stream {id}"),
             };
             trace::event(Layer::H2, || {
                 format!(
@@ -270,7 +316,7 @@ impl<T> Guard<T> {
 fn closed_error() -> io::Error {
     io::Error::new(
         io::ErrorKind::BrokenPipe,
-        "connection closed after GOAWAY FRAME_SIZE_ERROR",
+        "connection closed after netlab's GOAWAY",
     )
 }
 
@@ -485,6 +531,16 @@ mod tests {
             assert_eq!(answers.len(), 1, "{f:?}");
             assert_eq!(answers[0].scope, scope, "{f:?}");
         }
+    }
+
+    #[test]
+    fn an_initial_window_over_2_31_is_a_flow_control_error() {
+        let settings = emit(kind::SETTINGS, 0, 0, &[0, 4, 0x80, 0, 0, 0]);
+        let (out, answers, s) = screen(&client(&[settings]));
+        assert_eq!(out, PREFACE);
+        assert!(s.closed());
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].code, ErrorCode::FLOW_CONTROL_ERROR);
     }
 
     #[test]
