@@ -183,7 +183,8 @@ impl Screen {
                 self.closed = true;
                 let mut payload = self.last_opened.to_be_bytes().to_vec();
                 payload.extend_from_slice(&code.0.to_be_bytes());
-                payload.extend_from_slice(rule.as_bytes());
+                // Debug data is opaque bytes (§6.8): the rule, in ASCII.
+                payload.extend_from_slice(rule.replace('§', "section ").as_bytes());
                 frame::emit(kind::GOAWAY, 0, 0, &payload)
             }
             Scope::Stream(id) => {
@@ -482,7 +483,7 @@ mod tests {
             Ok(frame::Frame::GoAway {
                 last_stream: 0,
                 code: ErrorCode::FRAME_SIZE_ERROR,
-                debug: a.rule.as_bytes()
+                debug: b"a PING frame's payload is 8 bytes (section 6.7)"
             })
         );
     }
