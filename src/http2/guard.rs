@@ -528,7 +528,7 @@ mod tests {
             ),
         ];
         for (f, scope) in cases {
-            let (_, answers, _) = screen(&client(&[f.clone()]));
+            let (_, answers, _) = screen(&client(std::slice::from_ref(&f)));
             assert_eq!(answers.len(), 1, "{f:?}");
             assert_eq!(answers[0].scope, scope, "{f:?}");
         }
