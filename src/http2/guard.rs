@@ -3,16 +3,19 @@
 //! The `h2` crate answers a SETTINGS of 5 bytes, a PING of 7, a WINDOW_UPDATE or RST_STREAM
 //! not of 4, a GOAWAY under 8 and a short HEADERS with GOAWAY(PROTOCOL_ERROR), and a PRIORITY
 //! not of 5 the same way, where the RFC names FRAME_SIZE_ERROR (§4.2, §6) and, for PRIORITY,
-//! a stream error only; and a SETTINGS_INITIAL_WINDOW_SIZE over 2^31−1 with PROTOCOL_ERROR
-//! where §6.5.2 names FLOW_CONTROL_ERROR. The server's byte stream goes through this guard
-//! on its way to `h2`: it reads each frame header the client sends ([`frame::size_rule`])
-//! and each SETTINGS frame's values, keeps a frame that breaks a rule from `h2`, and writes
-//! the RFC's answer itself:
+//! a stream error only; a SETTINGS_INITIAL_WINDOW_SIZE over 2^31−1 with PROTOCOL_ERROR
+//! where §6.5.2 names FLOW_CONTROL_ERROR; and a header block it cannot decode with
+//! PROTOCOL_ERROR where §4.3 names COMPRESSION_ERROR. The server's byte stream goes through
+//! this guard on its way to `h2`: it reads each frame header the client sends
+//! ([`frame::size_rule`]), each SETTINGS frame's values and each header block (with its own
+//! HPACK decoder, in step with `h2`'s), keeps a frame that breaks a rule from `h2`, and
+//! writes the RFC's answer itself:
 //!
 //! ```text
 //! client ──bytes──▶ Traced (the trace) ──▶ Guard ──frames that pass──▶ h2
 //!                                            │
-//!   connection error: GOAWAY(FRAME_SIZE_ERROR or FLOW_CONTROL_ERROR), close  (h2 reads EOF)
+//!   connection error: GOAWAY(FRAME_SIZE_ERROR, FLOW_CONTROL_ERROR or COMPRESSION_ERROR),
+//!                     close                             (h2 reads the end of the stream)
 //!   stream error:     RST_STREAM(FRAME_SIZE_ERROR)      (h2 reads the stream reset instead)
 //! ```
 //!
@@ -21,6 +24,7 @@
 //! bytes `h2` may read and the answers out), and [`Guard`], the async byte stream around it.
 
 use super::frame::{self, ErrorCode, HEADER_LEN, Header, PREFACE_LEN, Scope, kind};
+use super::hpack::Decoder;
 use crate::trace::{self, Layer};
 use std::io;
 use std::net::SocketAddr;
@@ -34,17 +38,18 @@ pub struct Answer {
     pub header: Header,
     pub scope: Scope,
     pub code: ErrorCode,
-    pub rule: &'static str,
+    pub rule: String,
     /// The GOAWAY or RST_STREAM, whole (header and payload).
     pub bytes: Vec<u8>,
 }
 
 /// What the guard says of a frame it withholds: its scope, code and rule.
-type Verdict = (Scope, ErrorCode, &'static str);
+type Verdict = (Scope, ErrorCode, String);
 
 /// A frame being kept from `h2` until it is whole. Either already judged by its header (its
-/// payload is then read and dropped), or a SETTINGS frame judged by its values once whole:
-/// then it passes, or is answered.
+/// payload is then read and dropped), or judged once whole — a SETTINGS frame by its
+/// values, a HEADERS or CONTINUATION frame with its header block: then it passes, or is
+/// answered.
 struct Withheld {
     header: Header,
     verdict: Option<Verdict>,
@@ -67,7 +72,24 @@ pub struct Screen {
     last_opened: u32,
     /// After a connection error nothing more passes.
     closed: bool,
+    /// The client's header blocks decoded as `h2` decodes them (its own HPACK table, in
+    /// step with `h2`'s), to answer a block that cannot be decoded; `None` once the guard
+    /// gave up on that (a block too large to hold, or frames `h2` must answer itself).
+    hpack: Option<Decoder>,
+    /// The header block being assembled: its stream, its frames as they came, its fragments.
+    block: Option<Block>,
 }
+
+/// A header block held back until its END_HEADERS (RFC 9113 §4.3).
+struct Block {
+    stream: u32,
+    frames: Vec<u8>,
+    fragment: Vec<u8>,
+}
+
+/// The most a held header block may take: a larger one (a CONTINUATION flood, an oversized
+/// header list) is passed to `h2`, whose limits answer it, and HPACK is no longer screened.
+const MAX_BLOCK: usize = 64 * 1024;
 
 impl Screen {
     /// A screen for a stream that starts with the client preface (`preface`) or right after it.
@@ -79,6 +101,8 @@ impl Screen {
             withheld: None,
             last_opened: 0,
             closed: false,
+            hpack: Some(Decoder::default()),
+            block: None,
         }
     }
 
@@ -134,15 +158,27 @@ impl Screen {
     fn judge(&mut self, header: Header, out: &mut Vec<u8>) {
         let too_large = header.length > frame::DEFAULT_MAX_FRAME_SIZE;
         let rule = frame::size_rule(&header).filter(|_| !too_large);
+        // Only a CONTINUATION of its stream may follow a block's start (§6.10): anything
+        // else is `h2`'s to answer, with the block as it came.
+        let continues = header.kind == kind::CONTINUATION
+            && self
+                .block
+                .as_ref()
+                .is_some_and(|b| b.stream == header.stream);
+        if self.block.is_some() && !continues {
+            self.give_up_hpack(out);
+        }
         let values = header.kind == kind::SETTINGS
             && header.stream == 0
             && header.flags & frame::flag::ACK == 0
-            && header.length > 0
-            && !too_large;
-        if rule.is_some() || values {
+            && header.length > 0;
+        let block = self.hpack.is_some() && header.stream != 0 && !too_large && continues
+            || self.hpack.is_some() && header.kind == kind::HEADERS && header.stream != 0;
+        if rule.is_some() || (values || block) && !too_large {
             self.withheld = Some(Withheld {
                 header,
-                verdict: rule.map(|(scope, rule)| (scope, ErrorCode::FRAME_SIZE_ERROR, rule)),
+                verdict: rule
+                    .map(|(scope, rule)| (scope, ErrorCode::FRAME_SIZE_ERROR, rule.to_string())),
                 bytes: self.head.clone(),
                 left: header.length as usize,
             });
@@ -162,15 +198,86 @@ impl Screen {
         let Some(w) = self.withheld.as_mut().filter(|w| w.left == 0) else {
             return;
         };
-        if w.verdict.is_none() {
+        if w.verdict.is_none() && w.header.kind == kind::SETTINGS {
             w.verdict = settings_rule(&w.header, &w.bytes[HEADER_LEN..]);
+        } else if w.verdict.is_none() {
+            let (header, bytes) = (w.header, std::mem::take(&mut w.bytes));
+            let verdict = self.header_block(header, bytes, out);
+            let w = self.withheld.as_mut().expect("the withheld frame");
+            w.verdict = verdict;
+            if w.verdict.is_none() {
+                self.withheld = None;
+                return;
+            }
         }
+        let w = self.withheld.as_mut().expect("the withheld frame");
         if w.verdict.is_none() {
             out.extend_from_slice(&w.bytes);
             self.withheld = None;
             return;
         }
         answers.push(self.answer(out));
+    }
+
+    /// A HEADERS or CONTINUATION frame, whole, added to the block it starts or continues;
+    /// at END_HEADERS the block is decoded: it passes to `h2` with its frames, or its
+    /// decoding error is a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3), where
+    /// `h2` says PROTOCOL_ERROR.
+    fn header_block(
+        &mut self,
+        header: Header,
+        bytes: Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Option<Verdict> {
+        let fragment = match frame::parse(&header, &bytes[HEADER_LEN..]) {
+            Ok(frame::Frame::Headers { block, .. }) | Ok(frame::Frame::Continuation(block)) => {
+                block.to_vec()
+            }
+            // A frame `h2` must answer itself (bad padding …): it gets it as it came.
+            _ => {
+                self.give_up_hpack(out);
+                out.extend_from_slice(&bytes);
+                return None;
+            }
+        };
+        let block = self.block.get_or_insert_with(|| Block {
+            stream: header.stream,
+            frames: Vec::new(),
+            fragment: Vec::new(),
+        });
+        block.frames.extend_from_slice(&bytes);
+        block.fragment.extend_from_slice(&fragment);
+        if block.frames.len() > MAX_BLOCK {
+            self.give_up_hpack(out);
+            return None;
+        }
+        if header.flags & frame::flag::END_HEADERS == 0 {
+            return None;
+        }
+        let block = self.block.take().expect("the block just extended");
+        let decoded = self.hpack.as_mut().map(|d| d.decode(&block.fragment));
+        match decoded {
+            Some(Err(e)) => Some((
+                Scope::Connection,
+                ErrorCode::COMPRESSION_ERROR,
+                format!("the header block on stream {}: {e}", block.stream),
+            )),
+            _ => {
+                self.last_opened = self.last_opened.max(block.stream);
+                out.extend_from_slice(&block.frames);
+                None
+            }
+        }
+    }
+
+    /// Stops screening header blocks: a held block goes to `h2` as it came, and from here
+    /// on `h2`'s own HPACK answers (the two tables are no longer known to be in step).
+    fn give_up_hpack(&mut self, out: &mut Vec<u8>) {
+        if let Some(block) = self.block.take() {
+            self.last_opened = self.last_opened.max(block.stream);
+            out.extend_from_slice(&block.frames);
+        }
+        self.hpack = None;
     }
 
     /// The answer to the withheld frame, now whole. A stream error on a stream `h2` knows
@@ -213,7 +320,7 @@ fn settings_rule(header: &Header, payload: &[u8]) -> Option<Verdict> {
         Err(e) if e.code() == ErrorCode::FLOW_CONTROL_ERROR => Some((
             Scope::Connection,
             ErrorCode::FLOW_CONTROL_ERROR,
-            "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 (§6.5.2)",
+            "SETTINGS_INITIAL_WINDOW_SIZE above 2^31-1 (§6.5.2)".to_string(),
         )),
         _ => None,
     }
@@ -542,6 +649,38 @@ mod tests {
         assert!(s.closed());
         assert_eq!(answers.len(), 1);
         assert_eq!(answers[0].code, ErrorCode::FLOW_CONTROL_ERROR);
+    }
+
+    #[test]
+    fn header_blocks_pass_whole_with_the_table_in_step_and_a_bad_one_is_a_compression_error() {
+        // A literal added to the dynamic table (index 62), split over HEADERS and
+        // CONTINUATION, then a second block naming index 62: both pass as they came.
+        let first = [&[0x82, 0x86, 0x84, 0x40, 0x01, b'x'][..], &[0x01, b'y']];
+        let frames = [
+            emit(kind::HEADERS, 0x1, 1, first[0]),
+            emit(kind::CONTINUATION, 0x4, 1, first[1]),
+            emit(kind::HEADERS, 0x5, 3, &[0x82, 0x86, 0x84, 0xbe]),
+        ];
+        let (out, answers, _) = screen(&client(&frames));
+        assert_eq!(out, client(&frames));
+        assert!(answers.is_empty(), "{answers:?}");
+        // Index 63 is in neither table: COMPRESSION_ERROR, and the frame never reaches h2.
+        let bad = emit(kind::HEADERS, 0x5, 5, &[0x82, 0xbf]);
+        let (out, answers, s) = screen(&client(&[frames[0].clone(), frames[1].clone(), bad]));
+        assert_eq!(out, client(&frames[..2]));
+        assert!(s.closed());
+        assert_eq!(answers[0].code, ErrorCode::COMPRESSION_ERROR);
+        assert!(answers[0].rule.contains("index 63"), "{}", answers[0].rule);
+    }
+
+    #[test]
+    fn a_block_too_large_to_hold_goes_to_h2_and_hpack_is_no_longer_screened() {
+        let mut frames = vec![emit(kind::HEADERS, 0, 1, &[0x82])];
+        frames.extend((0..5).map(|_| emit(kind::CONTINUATION, 0, 1, &[0x00; 16_000])));
+        frames.push(emit(kind::HEADERS, 0x5, 3, &[0xbf]));
+        let (out, answers, s) = screen(&client(&frames));
+        assert_eq!(out, client(&frames));
+        assert!(answers.is_empty() && !s.closed());
     }
 
     #[test]
