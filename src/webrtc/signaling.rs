@@ -18,7 +18,7 @@ use super::dtls::Identity;
 use super::peer::{Config, Peer, PeerError};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
-use crate::l4::share::Shares;
+use crate::l4::share::{Permit, Shares};
 use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
@@ -89,8 +89,35 @@ impl TraceLog {
     }
 }
 
-/// Rooms of the two-tab relay: name → (offer, answer).
-type Rooms = Arc<Mutex<HashMap<String, (Option<String>, Option<String>)>>>;
+/// Rooms of the two-tab relay at once, and one source address's share of them: a room
+/// lasts until its answer is collected, so without a share one address could hold every
+/// room for good.
+pub const MAX_ROOMS: usize = 100;
+pub const ROOMS_PER_SOURCE: usize = MAX_ROOMS / 4;
+
+/// Rooms of the two-tab relay: name → room, and the places they hold.
+#[derive(Clone)]
+struct Rooms {
+    map: Arc<Mutex<HashMap<String, Room>>>,
+    places: Shares,
+}
+
+impl Default for Rooms {
+    fn default() -> Rooms {
+        Rooms {
+            map: Arc::default(),
+            places: Shares::new(MAX_ROOMS, ROOMS_PER_SOURCE),
+        }
+    }
+}
+
+/// One room: the offer, the answer once posted, and the place its offer's poster holds.
+struct Room {
+    offer: Option<String>,
+    answer: Option<String>,
+    by: IpAddr,
+    place: Permit,
+}
 
 /// The routes of `netlab webrtc serve`.
 pub fn router(
@@ -101,7 +128,7 @@ pub fn router(
 ) -> Router {
     let next = Arc::new(AtomicU64::new(1));
     let live = Shares::new(MAX_SESSIONS, PER_SOURCE);
-    let rooms: Rooms = Arc::default();
+    let rooms = Rooms::default();
     let (r1, r2) = (rooms.clone(), rooms);
     let mut router = Router::new()
         .get("/", |_: &Request| {
@@ -237,13 +264,36 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
     let Ok(text) = String::from_utf8(req.body.clone()) else {
         return Response::text(400, "the SDP is not UTF-8");
     };
-    let Ok(mut rooms) = rooms.lock() else {
+    let Ok(mut map) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
-    // A small server: at most 100 rooms at a time.
-    if rooms.len() >= 100 && !rooms.contains_key(&name) {
-        return Response::text(503, "too many rooms; try again later");
-    }
+    // A new offer takes a room's place (a small server: 100 rooms, 25 per address); one
+    // that replaces the poster's own room keeps its place.
+    let source = req
+        .peer
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let place = match map.remove(&name) {
+        Some(own) if is_offer && own.by == source => Some(own.place),
+        Some(other) => {
+            map.insert(name.clone(), other);
+            None
+        }
+        None => None,
+    };
+    let place = match place {
+        Some(p) => Some(p),
+        None if !is_offer => None,
+        None => match rooms.places.try_take(source) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                trace::event(Layer::Sdp, || {
+                    format!("room {name:?}: offer from {source} refused: {why}: 503")
+                });
+                return Response::text(503, &format!("{why}: no room for this offer now"))
+                    .header("Retry-After", "5");
+            }
+        },
+    };
     trace::event(Layer::Sdp, || {
         format!(
             "room {name:?}: {} relayed ({} bytes)",
@@ -251,13 +301,20 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
             text.len()
         )
     });
-    if is_offer {
-        rooms.insert(name, (Some(text), None));
-    } else {
-        match rooms.get_mut(&name) {
-            Some(room) if room.0.is_some() => room.1 = Some(text),
-            _ => return Response::text(409, "no offer in this room to answer"),
+    match place {
+        Some(place) => {
+            let room = Room {
+                offer: Some(text),
+                answer: None,
+                by: source,
+                place,
+            };
+            map.insert(name, room);
         }
+        None => match map.get_mut(&name) {
+            Some(room) if room.offer.is_some() => room.answer = Some(text),
+            _ => return Response::text(409, "no offer in this room to answer"),
+        },
     }
     Response::new(204)
 }
@@ -268,12 +325,16 @@ fn room_get(req: &Request, rooms: &Rooms) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(mut rooms) = rooms.lock() else {
+    let Ok(mut rooms) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
-    let found = rooms
-        .get(&name)
-        .and_then(|(o, a)| if is_offer { o.clone() } else { a.clone() });
+    let found = rooms.get(&name).and_then(|r| {
+        if is_offer {
+            r.offer.clone()
+        } else {
+            r.answer.clone()
+        }
+    });
     match found {
         Some(sdp) => {
             // Once the answer is collected the room has done its work.
@@ -364,7 +425,7 @@ mod tests {
 
     #[test]
     fn a_room_relays_one_offer_and_one_answer() {
-        let rooms: Rooms = Arc::default();
+        let rooms = Rooms::default();
         let sdp = Some("application/sdp");
         assert_eq!(
             room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
@@ -405,8 +466,45 @@ mod tests {
     }
 
     #[test]
+    fn one_address_gets_a_quarter_of_the_rooms() {
+        let rooms = Rooms::default();
+        let post = |from: &str, room: &str| {
+            let mut r = req(
+                "POST",
+                &format!("/rooms/{room}/offer"),
+                Some("application/sdp"),
+                "v=0",
+            );
+            r.peer = Some(format!("{from}:5000").parse().unwrap());
+            room_post(&r, &rooms)
+        };
+        for n in 0..ROOMS_PER_SOURCE {
+            assert_eq!(post("127.0.0.2", &format!("r{n}")).status, 204);
+        }
+        let refused = post("127.0.0.2", "one-more");
+        assert_eq!(refused.status, 503);
+        let body = String::from_utf8_lossy(&refused.body).into_owned();
+        assert!(
+            body.contains("source 127.0.0.2 holds 25 of 100 places"),
+            "{body}"
+        );
+        // Its own room may be offered again; another address still finds rooms.
+        assert_eq!(post("127.0.0.2", "r0").status, 204);
+        assert_eq!(post("127.0.0.3", "theirs").status, 204);
+        // A collected answer frees the room's place.
+        let mut answer = req("POST", "/rooms/r1/answer", Some("application/sdp"), "v=0 a");
+        answer.peer = Some("127.0.0.4:1".parse().unwrap());
+        assert_eq!(room_post(&answer, &rooms).status, 204);
+        assert_eq!(
+            room_get(&req("GET", "/rooms/r1/answer", None, ""), &rooms).status,
+            200
+        );
+        assert_eq!(post("127.0.0.2", "one-more").status, 204);
+    }
+
+    #[test]
     fn rooms_refuse_what_they_cannot_relay() {
-        let rooms: Rooms = Arc::default();
+        let rooms = Rooms::default();
         assert_eq!(
             room_post(
                 &req("POST", "/rooms/a/offer", Some("text/plain"), "x"),
