@@ -29,6 +29,7 @@
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path; a new client address mid-download | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`], [`compare::rebind`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
+//! | hostile clients: RFC 9113's own codes before `h2`; one address cannot take every place | [`http2::guard`], [`l4::share`], [`quic::handshakes`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
 //!
 //! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2,

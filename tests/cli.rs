@@ -101,6 +101,11 @@ fn usage_errors_exit_2() {
         2,
         "--max-conns takes a number",
     );
+    assert_error(
+        &["http", "serve", "--per-source", "0"],
+        2,
+        "--per-source takes 1 or more",
+    );
     assert_error(&["http", "request"], 2, "needs URL");
     assert_error(
         &["http", "request", "--proxy", "nope", "http://127.0.0.1/"],

@@ -73,6 +73,12 @@ pub const SERVE: Command = Command {
             "connections served at once; more get 503",
         ),
         flag(
+            "per-source",
+            Some("N"),
+            None,
+            "connections one client address may hold at once; more from it get 503 (default: a quarter of --max-conns)",
+        ),
+        flag(
             "idle-timeout",
             Some("MS"),
             Some("15000"),
@@ -428,6 +434,19 @@ pub fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
     })
 }
 
+/// `--per-source N`: at least 1, or `None` (a quarter of `--max-conns`).
+fn per_source(m: &Matches) -> Result<Option<usize>, CliError> {
+    if m.get("per-source").is_none() {
+        return Ok(None);
+    }
+    match m.number(&SERVE, "per-source")? {
+        0 => Err(CliError::Usage(
+            "--per-source takes 1 or more (see netlab http serve --help)".into(),
+        )),
+        n => Ok(Some(n)),
+    }
+}
+
 fn serve(m: &Matches) -> Result<(), CliError> {
     // --loops N: the same server as N poll loops (plain HTTP only).
     let loops = match m.get("loops") {
@@ -451,6 +470,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     let router = site(&SERVE, m)?;
     let config = Config {
         max_conns: m.number(&SERVE, "max-conns")?,
+        per_source: per_source(m)?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
         body_timeout: m.timeout(&SERVE, "body-timeout")?,
