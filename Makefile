@@ -3,12 +3,12 @@
 #   make test   every test, interop with real peers included
 # Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME | WRONG=list] [JUNIT=FILE] [JSON=FILE],
 # make grade [OUT=DIR], make serve LAB=NN [ADDR=HOST:PORT], make debug STEP=NAME,
-# make install, make bench, make interop, make deps, make fmt, make lint.
+# make install, make bench, make soak [SOAK_SECS=N], make interop, make deps, make fmt, make lint.
 
 CARGO ?= cargo
 LAB ?=
 
-.PHONY: all deps deps-build build tour test check grade serve debug install bench interop fmt lint clean
+.PHONY: all deps deps-build build tour test check grade serve debug install bench soak interop fmt lint clean
 
 all: build
 
@@ -73,8 +73,16 @@ bench: deps
 	$(CARGO) bench --bench h2
 	$(CARGO) bench --bench h3
 	$(CARGO) bench --bench webrtc
+	$(CARGO) bench --bench revisit
 	python3 scripts/bench-readme.py
 	python3 scripts/bench-chart.py
+
+# Every server at once under real and hostile load for SOAK_SECS (default 600); fails when a
+# server's memory, threads or descriptors grow, a real client sees an error, or a server stops
+# answering. Results in soak-results/ (soak.md, soak.json, rss.svg).
+soak: deps
+	$(CARGO) build --release --bin netlab
+	.venv/bin/python scripts/soak.py --secs $(or $(SOAK_SECS),600) --netlab target/release/netlab
 
 fmt:
 	$(CARGO) fmt

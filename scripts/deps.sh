@@ -32,6 +32,8 @@ PEER_PACKAGES=(
   "nc.openbsd:netcat-openbsd"
   "ss:iproute2"
   "curl:curl"
+  # openssl s_server: a TLS 1.3 server netlab's client resumes against (tests/tls_resumption.rs).
+  "openssl:openssl"
   "wrk:wrk"
   "nginx:nginx"
   "nghttp:nghttp2-client"

@@ -14,7 +14,7 @@
 //! | \[L7\] the same server as poll(2) loops: what a thread per connection costs | [`http1::event_loop`] | `labs/11-poll-loop` |
 //! | \[L7\] media types, URIs | [`http::media`], [`http::uri`] | — |
 //! | \[L7\] SOAP/XML vs REST/JSON; monolith vs microservices | [`http::services`] | `labs/05-rest-soap` |
-//! | \[L7\] TLS and certificates for localhost | [`tls`], [`tls::certs`] | — |
+//! | \[L7\] TLS and certificates for localhost; a second visit resumed with a ticket | [`tls`], [`tls::certs`], [`tls::resumption`] | — |
 //! | \[L7\] the client and the proxy | [`http1::client`], [`http1::proxy`] | — |
 //! | \[L7\] ZeroMQ patterns: REQ/REP, PUB/SUB, PUSH/PULL, ROUTER/DEALER, Lazy Pirate | [`zmq`] ([`zmq::reqrep`], [`zmq::pubsub`], [`zmq::pipeline`], [`zmq::broker`], [`zmq::pirate`]) | `labs/06-zmq-kv` |
 //! | \[L7\] ZeroMQ on the wire: ZMTP 3.x, seen through a relay | [`zmq::zmtp`], [`zmq::zmtp_tap`], [`tap`] | — |
@@ -25,9 +25,11 @@
 //! | \[L7\] advertising HTTP/3 from TCP: Alt-Svc | [`http::alt_svc`] | — |
 //! | a lossy, delayed or rebinding UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
+//! | \[L7\] WebRTC: STUN and TURN servers, why P2P works behind NATs | [`webrtc::stun_codec`], [`webrtc::stun_server`], [`webrtc::turn`] | — |
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path; a new client address mid-download | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`], [`compare::rebind`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
+//! | hostile clients: RFC 9113's own codes before `h2`; one address cannot take every place | [`http2::guard`], [`l4::share`], [`quic::handshakes`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
 //!
 //! These are the layers that exist: L4, ZeroMQ, HTTP/1.1 with TLS and the proxy, HTTP/2,

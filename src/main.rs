@@ -84,6 +84,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::h3::COMMANDS);
     all.extend_from_slice(cmd::compare::COMMANDS);
     all.extend_from_slice(cmd::webrtc::COMMANDS);
+    all.extend_from_slice(cmd::stun::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -153,6 +154,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "h3" => cmd::h3::run(tail),
         "compare" => cmd::compare::run(tail),
         "webrtc" => cmd::webrtc::run(tail),
+        "stun" | "turn" => cmd::stun::run(head, tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => match cli::parse(&TOUR, tail) {

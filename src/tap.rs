@@ -115,7 +115,8 @@ pub fn serve(
     accept::serve(
         &listener,
         stop,
-        MAX_CONNS,
+        // One person's tap between their own programs: no share per source.
+        &crate::l4::share::Shares::whole(MAX_CONNS),
         accept::Threads::PerConnection,
         serve_one,
         &accept::close_silently,

@@ -72,7 +72,8 @@ pub enum Layer {
     Quic,
     /// HTTP/3 fields, data and streams.
     H3,
-    /// STUN and ICE: connectivity checks, their answers, ICE state (src/webrtc/ice.rs).
+    /// STUN and ICE: connectivity checks, their answers, ICE state (src/webrtc/ice.rs); the
+    /// STUN and TURN servers (src/webrtc/stun_server.rs, src/webrtc/turn.rs).
     Stun,
     /// DTLS: handshake messages, alerts, the fingerprint check (src/webrtc/dtls.rs).
     Dtls,

@@ -101,6 +101,11 @@ fn usage_errors_exit_2() {
         2,
         "--max-conns takes a number",
     );
+    assert_error(
+        &["http", "serve", "--per-source", "0"],
+        2,
+        "--per-source takes 1 or more",
+    );
     assert_error(&["http", "request"], 2, "needs URL");
     assert_error(
         &["http", "request", "--proxy", "nope", "http://127.0.0.1/"],
@@ -268,4 +273,69 @@ fn a_zero_consent_timeout_is_a_usage_error() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn the_stun_and_turn_commands_keep_the_contract() {
+    assert_error(&["stun"], 2, "netlab stun needs a verb");
+    assert_error(&["turn", "relay"], 2, "unknown verb 'relay'");
+    let serve = ["turn", "serve", "--addr", "127.0.0.1:0"];
+    assert_error(
+        &[&serve[..], &["--user", "nopassword"]].concat(),
+        2,
+        "--user takes NAME:PASS",
+    );
+    assert_error(
+        &[&serve[..], &["--allow", "10.0.0.0/40"]].concat(),
+        2,
+        "--allow: \"10.0.0.0/40\" is not ADDR/PREFIX",
+    );
+    assert_error(
+        &[&serve[..], &["--max-per-user", "many"]].concat(),
+        2,
+        "--max-per-user takes a number",
+    );
+    let held = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    assert_error(&["stun", "serve", "--addr", &addr], 1, "cannot bind");
+    // --help lists every flag with its default, and the README's usage line names each.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (verb, defaults) in [
+        ("stun", &["--addr 127.0.0.1:3478"][..]),
+        (
+            "turn",
+            &[
+                "--addr 127.0.0.1:3479",
+                "--user netlab:netlab",
+                "--realm netlab",
+                "--allow CIDR",
+                "--max-per-user 10",
+                "--max-allocations 100",
+                "--nonce-lifetime 600",
+            ][..],
+        ),
+    ] {
+        let out = run_netlab(&[verb, "serve", "--help"], b"", &[], T);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        let usage = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("netlab {verb} serve ")))
+            .expect("a usage line in the README");
+        for d in defaults {
+            let (flag, value) = d.split_once(' ').unwrap();
+            assert!(help.contains(flag), "{verb}: {help}");
+            if value != "CIDR" {
+                assert!(
+                    help.contains(&format!("(default: {value})")),
+                    "{verb} {flag}: {help}"
+                );
+            }
+            assert!(
+                usage.contains(d),
+                "README's {verb} usage lacks {d}: {usage}"
+            );
+        }
+    }
 }

@@ -226,7 +226,8 @@ fn a_body_that_ends_early_is_dropped_and_the_server_goes_on() {
 
 #[test]
 fn a_thousand_idle_connections_do_not_stop_the_server() {
-    for (_p, addr) in both_shapes(&[]) {
+    // All from 127.0.0.1, so that one source may hold them all (its share is 512 by default).
+    for (_p, addr) in both_shapes(&["--per-source", "2048"]) {
         let idle: Vec<TcpStream> = (0..1000)
             .map(|_| TcpStream::connect(addr).unwrap())
             .collect();
@@ -243,7 +244,7 @@ fn a_thousand_idle_connections_do_not_stop_the_server() {
 
 #[test]
 fn over_the_connection_cap_answers_503() {
-    for (_p, addr) in both_shapes(&["--max-conns", "5"]) {
+    for (_p, addr) in both_shapes(&["--max-conns", "5", "--per-source", "5"]) {
         let held: Vec<TcpStream> = (0..5).map(|_| TcpStream::connect(addr).unwrap()).collect();
         thread::sleep(Duration::from_millis(200));
         let answer = raw_exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", T);
@@ -251,6 +252,51 @@ fn over_the_connection_cap_answers_503() {
         drop(held);
         thread::sleep(Duration::from_millis(300));
         still_serving(addr);
+    }
+}
+
+#[test]
+fn a_flood_from_one_address_fills_its_share_and_another_address_is_served() {
+    for (mut p, addr) in both_shapes(&["--max-conns", "8", "--per-source", "4", "--trace=l4,http1"])
+    {
+        // 127.0.0.2 holds its four places, idle (all of 127/8 is this host's loopback).
+        let held: Vec<TcpStream> = (0..4).map(|_| connect_from("127.0.0.2", addr)).collect();
+        thread::sleep(Duration::from_millis(200));
+        // Its fifth connection is refused with the protocol's own answer and the reason.
+        let answer = exchange_from("127.0.0.2", addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        assert_eq!(status_of(&answer), 503, "{text}");
+        assert!(text.contains("\r\nRetry-After: 1\r\n"), "{text}");
+        assert!(
+            text.contains("source 127.0.0.2 holds 4 of 8 places"),
+            "{text}"
+        );
+        // Another address is served meanwhile, twice over.
+        for _ in 0..2 {
+            let answer = exchange_from(
+                "127.0.0.3",
+                addr,
+                b"GET /status/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            );
+            assert_eq!(
+                status_of(&answer),
+                200,
+                "{}",
+                String::from_utf8_lossy(&answer)
+            );
+        }
+        // The refusal is traced with its reason.
+        let log = p.stderr_until(&["source 127.0.0.2 holds 4 of 8 places"], T);
+        assert!(log.contains("refusing this one"), "{log}");
+        // Its places come back when it lets go.
+        drop(held);
+        thread::sleep(Duration::from_millis(300));
+        let answer = exchange_from(
+            "127.0.0.2",
+            addr,
+            b"GET /status/200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(status_of(&answer), 200);
     }
 }
 

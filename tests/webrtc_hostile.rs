@@ -345,3 +345,63 @@ fn an_idle_session_outlives_the_consent_timeout_while_checks_flow() {
     );
     no_panic(&mut server);
 }
+
+#[test]
+fn an_offer_flood_from_one_address_fills_its_share_and_others_are_still_served() {
+    netns::enter();
+    let mut server = spawn_netlab(
+        &["webrtc", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "sdp")],
+    );
+    let addr = server.listening();
+    let url = format!("http://{addr}/webrtc");
+    // 70 unauthenticated offers from 127.0.0.2 (all of 127/8 is loopback), as fast as they
+    // go: sessions that will never see an ICE check, each holding a place until it expires.
+    let offer = Peer::offer(&Identity::generate().unwrap(), Config::default())
+        .unwrap()
+        .sdp;
+    let request = format!(
+        "POST /webrtc HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{offer}",
+        offer.len()
+    );
+    let status = |answer: &[u8]| -> u16 {
+        let text = String::from_utf8_lossy(answer);
+        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+    };
+    let started = Instant::now();
+    let answers: Vec<Vec<u8>> = (0..70)
+        .map(|_| exchange_from("127.0.0.2", addr, request.as_bytes()))
+        .collect();
+    let took = started.elapsed();
+    let created = answers.iter().filter(|a| status(a) == 201).count();
+    let refused: Vec<&Vec<u8>> = answers.iter().filter(|a| status(a) == 503).collect();
+    assert_eq!(
+        (created, refused.len()),
+        (16, 54),
+        "the flood's 70 offers ({} ms): 16 of 64 places for one address",
+        took.as_millis()
+    );
+    let last = String::from_utf8_lossy(refused[0]).into_owned();
+    assert!(last.contains("\r\nRetry-After: 5\r\n"), "{last}");
+    assert!(
+        last.contains("source 127.0.0.2 holds 16 of 64 places"),
+        "{last}"
+    );
+    // Meanwhile another address's offer is answered…
+    let other = exchange_from("127.0.0.3", addr, request.as_bytes());
+    assert_eq!(status(&other), 201, "{}", String::from_utf8_lossy(&other));
+    // …and a real peer (from 127.0.0.1) connects and echoes, while the flood's sessions
+    // still hold their places.
+    let (mut good, id) = good_peer(&url);
+    still_echoes(&mut good, id, "served during the flood");
+    let log = server.stderr_until(
+        &["source 127.0.0.2 holds 16 of 64 places"],
+        Duration::from_secs(5),
+    );
+    assert!(log.contains("offer from 127.0.0.2 refused"), "{log}");
+    eprintln!(
+        "70 offers from one address in {} ms: 16 sessions, 54 refused",
+        took.as_millis()
+    );
+    no_panic(&mut server);
+}

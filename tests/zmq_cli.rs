@@ -337,3 +337,25 @@ fn slow_joiner_loses_messages_unless_the_publisher_waits() {
         }
     }
 }
+
+/// Found by the soak: a REP server whose trace is off never read its socket monitor, the
+/// monitor's queue filled after ~660 connections (three events each), libzmq's I/O thread
+/// blocked on it, and the server stopped answering anyone. 1500 connections, one request
+/// each, must all be answered.
+#[test]
+fn a_rep_server_answers_connection_after_connection() {
+    let mut rep = spawn_netlab(&["zmq", "rep", "--bind", "tcp://127.0.0.1:*"], &[]);
+    let ep = endpoint_line(&mut rep);
+    let ctx = zmq::Context::new();
+    for n in 0..1500 {
+        let req = ctx.socket(zmq::REQ).unwrap();
+        req.set_linger(0).unwrap();
+        req.set_rcvtimeo(5000).unwrap();
+        req.connect(&ep).unwrap();
+        req.send(format!("request {n}").as_bytes(), 0).unwrap();
+        let reply = req
+            .recv_bytes(0)
+            .unwrap_or_else(|e| panic!("connection {n}: no reply ({e})"));
+        assert_eq!(reply, format!("request {n}").as_bytes());
+    }
+}

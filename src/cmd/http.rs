@@ -73,6 +73,12 @@ pub const SERVE: Command = Command {
             "connections served at once; more get 503",
         ),
         flag(
+            "per-source",
+            Some("N"),
+            None,
+            "connections one client address may hold at once; more from it get 503 (default: a quarter of --max-conns)",
+        ),
+        flag(
             "idle-timeout",
             Some("MS"),
             Some("15000"),
@@ -191,6 +197,12 @@ pub const REQUEST: Command = Command {
             Some("MS"),
             Some("30000"),
             "bound connect and every wait for the server",
+        ),
+        flag(
+            "repeat",
+            Some("N"),
+            Some("1"),
+            "visit N times, each visit on new connections (https: the next visits resume TLS 1.3 with a ticket of the one before)",
         ),
     ],
     args: "URL…",
@@ -422,6 +434,19 @@ pub fn bind(cmd: &Command, m: &Matches) -> Result<TcpListener, CliError> {
     })
 }
 
+/// `--per-source N`: at least 1, or `None` (a quarter of `--max-conns`).
+fn per_source(m: &Matches) -> Result<Option<usize>, CliError> {
+    if m.get("per-source").is_none() {
+        return Ok(None);
+    }
+    match m.number(&SERVE, "per-source")? {
+        0 => Err(CliError::Usage(
+            "--per-source takes 1 or more (see netlab http serve --help)".into(),
+        )),
+        n => Ok(Some(n)),
+    }
+}
+
 fn serve(m: &Matches) -> Result<(), CliError> {
     // --loops N: the same server as N poll loops (plain HTTP only).
     let loops = match m.get("loops") {
@@ -445,6 +470,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
     let router = site(&SERVE, m)?;
     let config = Config {
         max_conns: m.number(&SERVE, "max-conns")?,
+        per_source: per_source(m)?,
         idle_timeout: m.timeout(&SERVE, "idle-timeout")?,
         head_timeout: m.timeout(&SERVE, "head-timeout")?,
         body_timeout: m.timeout(&SERVE, "body-timeout")?,
@@ -554,8 +580,14 @@ fn request(m: &Matches) -> Result<(), CliError> {
         }
         headers.push((n.trim().to_string(), v.trim().to_string()));
     }
+    let visits: usize = m.number(&REQUEST, "repeat")?;
+    if visits == 0 {
+        return Err(CliError::Usage(
+            "--repeat takes 1 or more (see netlab http request --help)".into(),
+        ));
+    }
     let mut client = Client::new(opts);
-    let sent = send_each(&mut client, m, &method, &headers, body.as_deref());
+    let sent = visit(&mut client, m, visits, &method, &headers, body.as_deref());
     // The connection kept for a next request that will not come ends here, and its FIN is
     // traced like any other close.
     client.close_idle();
@@ -565,6 +597,32 @@ fn request(m: &Matches) -> Result<(), CliError> {
         ));
     }
     Ok(())
+}
+
+/// `--repeat N`: the requests sent N times, each visit after the first on new connections
+/// (the kept ones closed), as a browser that comes back later; true when a response had an
+/// error status.
+fn visit(
+    client: &mut Client,
+    m: &Matches,
+    visits: usize,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<&[u8]>,
+) -> Result<bool, CliError> {
+    let _role = netlab::trace::default_role("client");
+    let mut failed = false;
+    for n in 1..=visits {
+        if n > 1 {
+            // The TLS configuration, and the tickets in its session store, stay.
+            client.close_idle();
+            netlab::trace::event(netlab::trace::Layer::Http1, || {
+                format!("visit {n} of {visits}: on new connections")
+            });
+        }
+        failed |= send_each(client, m, method, headers, body)?;
+    }
+    Ok(failed)
 }
 
 /// Sends the request to each URL in turn and writes each response to stdout; true when a

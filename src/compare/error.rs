@@ -34,6 +34,10 @@ pub enum CompareError {
     SessionEnded { kind: Kind, why: String },
     /// The echo did not come back in time.
     NoEcho(Kind),
+    /// A second visit made a full handshake: the first visit's ticket was not used.
+    NotResumed(Kind),
+    /// A second visit over QUIC resumed, but its request did not go in 0-RTT.
+    NoEarlyData(Kind),
     /// Counting HTTP/2's header blocks off the wire failed.
     HeaderBlocks(String),
     /// A command that makes the lossy path (ip, tc, nft) failed.
@@ -90,6 +94,16 @@ impl fmt::Display for CompareError {
                 write!(f, "{}: session ended: {why}", kind.name())
             }
             CompareError::NoEcho(kind) => write!(f, "{}: no echo in time", kind.name()),
+            CompareError::NotResumed(kind) => write!(
+                f,
+                "{}: the second visit made a full handshake (the first visit's ticket was not used)",
+                kind.name()
+            ),
+            CompareError::NoEarlyData(kind) => write!(
+                f,
+                "{}: the second visit resumed, but its early data (0-RTT) was not accepted",
+                kind.name()
+            ),
             CompareError::HeaderBlocks(error) => write!(f, "HTTP/2 header blocks: {error}"),
             CompareError::PathCommand { command, error } => write!(f, "{command}: {error}"),
             CompareError::LossySetup { what, error } => write!(f, "{what}: {error}"),
@@ -197,6 +211,14 @@ mod tests {
             (
                 CompareError::NoEcho(Kind::WebRtc),
                 "WebRTC data channel: no echo in time",
+            ),
+            (
+                CompareError::NotResumed(Kind::HttpsResumed),
+                "HTTPS (resumed): the second visit made a full handshake (the first visit's ticket was not used)",
+            ),
+            (
+                CompareError::NoEarlyData(Kind::Http3ZeroRtt),
+                "HTTP/3 (0-RTT): the second visit resumed, but its early data (0-RTT) was not accepted",
             ),
             (
                 CompareError::HeaderBlocks(s("no frames")),

@@ -7,11 +7,15 @@
 //! |---|---|---|
 //! | TCP echo | `l4::echo` | a `TcpStream` |
 //! | ZeroMQ REQ/REP | `zmq::reqrep` | `zmq::reqrep::Client` |
-//! | HTTP/1.1, HTTPS | `http1::server` | `http1::client` |
+//! | HTTP/1.1, HTTPS (and resumed) | `http1::server` | `http1::client` |
 //! | HTTP/2 (TLS) | `http2::server` | `http2::client` |
 //! | gRPC (HTTP/2, cleartext) | `grpc::server` | `grpc::client::unary` |
-//! | HTTP/3 | `quic::server` | `quic::client` |
+//! | HTTP/3 (and 0-RTT) | `quic::server` | `quic::client` |
 //! | WebRTC data channel | a `webrtc::peer` answering, echoing | a `webrtc::peer` offering |
+//!
+//! A second visit (HTTPS resumed, HTTP/3 0-RTT) starts with a first visit straight to the
+//! server, not through the relay and before the clock starts: it only leaves a ticket in
+//! the client. The visit measured then goes through the relay like any other.
 //!
 //! WebRTC's signaling is a function call here (the offer and answer are handed over in this
 //! process): what is measured is the data channel's own path, ICE, DTLS, SCTP and DCEP.
@@ -52,6 +56,8 @@ pub struct Servers {
     /// The CA of the certificate every TLS and QUIC server uses.
     pub ca: PathBuf,
     dir: PathBuf,
+    /// Static files every HTTP server serves (for the second visits' GETs).
+    site: PathBuf,
 }
 
 impl Servers {
@@ -68,10 +74,12 @@ impl Servers {
             .map_err(|x| e("ZeroMQ", &x))?;
         let zmq = crate::zmq::reqrep::spawn(&zmq_ctx, &endpoint, crate::zmq::reqrep::echo)
             .map_err(|x| e("ZeroMQ", &x))?;
-        let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), None));
         let pki = tls::certs::generate().map_err(|x| e("certificates", &x))?;
         let dir = std::env::temp_dir().join(format!("netlab-compare-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|x| e("a temp dir", &x))?;
+        // The files a second visit GETs (the note, the bulk), apart from the keys.
+        let site = dir.join("site");
+        std::fs::create_dir_all(&site).map_err(|x| e("a temp dir", &x))?;
+        let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), Some(site.clone())));
         let (ca, cert, key) = (
             dir.join("ca.pem"),
             dir.join("cert.pem"),
@@ -146,6 +154,7 @@ impl Servers {
             http3,
             ca,
             dir,
+            site,
         })
     }
 
@@ -163,10 +172,10 @@ impl Servers {
                     })?
             }
             Kind::Http1 => self.http1.addr(),
-            Kind::Https => self.https.addr(),
+            Kind::Https | Kind::HttpsResumed => self.https.addr(),
             Kind::Http2 => self.http2.addr(),
             Kind::Grpc => self.grpc.addr(),
-            Kind::Http3 => self.http3.addr(),
+            Kind::Http3 | Kind::Http3ZeroRtt => self.http3.addr(),
             // Each WebRTC exchange makes its answering peer (and its port) anew.
             Kind::WebRtc => return Err(CompareError::NoFixedServer(kind)),
         })
@@ -193,6 +202,9 @@ pub struct Timed {
     pub answer: Duration,
     /// When the answer was complete.
     pub ended: Instant,
+    /// For a client that returns later than its answer came (QUIC's, which closes its
+    /// connection first): when the answer was complete, counted from its first packet.
+    pub from_first_packet: Option<Duration>,
 }
 
 fn url(kind: Kind, s: &str) -> Result<Url, CompareError> {
@@ -211,14 +223,26 @@ pub fn exchange(
     servers: &Servers,
     body: &[u8],
 ) -> Result<Timed, CompareError> {
+    // A second visit's first: not timed, not through the relay.
+    let earlier = if kind.second_visit() {
+        let path = resource(servers, body)?;
+        Some((first_visit(kind, servers, &path)?, path))
+    } else {
+        None
+    };
     let start = Instant::now();
+    let mut from_first_packet = None;
     let (got, setup) = match kind {
         Kind::TcpEcho => tcp_echo(to, body, start)?,
         Kind::Zmq => zmq_request(to, servers, body)?,
-        Kind::Http1 | Kind::Https => http1(kind, to, servers, body)?,
+        Kind::Http1 | Kind::Https | Kind::HttpsResumed => http1(kind, to, servers, body, earlier)?,
         Kind::Http2 => http2(to, servers, body, start)?,
         Kind::Grpc => grpc(to, body)?,
-        Kind::Http3 => http3(to, servers, body)?,
+        Kind::Http3 | Kind::Http3ZeroRtt => {
+            let (got, done) = http3(kind, to, servers, body, earlier)?;
+            from_first_packet = Some(done);
+            got
+        }
         // Its answering peer is made per exchange: see [`webrtc_exchange`].
         Kind::WebRtc => return Err(CompareError::NoFixedServer(kind)),
     };
@@ -235,6 +259,7 @@ pub fn exchange(
         setup,
         answer,
         ended,
+        from_first_packet,
     })
 }
 
@@ -268,25 +293,88 @@ fn zmq_request(to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, Co
     Ok((reply.into_iter().next().unwrap_or_default(), None))
 }
 
-/// HTTP/1.1 or HTTPS: a POST to `/echo`.
-fn http1(kind: Kind, to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, CompareError> {
-    let scheme = if kind == Kind::Https { "https" } else { "http" };
-    let host = if kind == Kind::Https {
+/// What a first visit left in the client for the second: the HTTP/1.1 client (its TLS
+/// configuration holds the tickets), or the file QUIC's session was written to.
+pub enum Earlier {
+    Https(crate::http1::client::Client),
+    Http3(PathBuf),
+}
+
+/// A second visit GETs its bytes (0-RTT answers only safe methods, RFC 8470: a POST would
+/// get 425 Too Early and wait for the handshake): `body` is put where the servers serve
+/// files, and this is its path.
+fn resource(servers: &Servers, body: &[u8]) -> Result<String, CompareError> {
+    let name = format!("visit-{}.bin", body.len());
+    std::fs::write(servers.site.join(&name), body).map_err(|x| CompareError::Start {
+        what: "a file for the second visits",
+        error: x.to_string(),
+    })?;
+    Ok(format!("/{name}"))
+}
+
+/// The first visit of a second-visit row, straight to the server (not through the relay):
+/// the same GET, which brings back a session ticket.
+fn first_visit(kind: Kind, servers: &Servers, path: &str) -> Result<Earlier, CompareError> {
+    let server = servers.addr(kind)?;
+    let target = url(kind, &format!("https://localhost:{}{path}", server.port()))?;
+    if kind == Kind::Http3ZeroRtt {
+        let session = servers.dir.join("h3-session");
+        // A session from an earlier exchange would make this first visit a second one.
+        let _ = std::fs::remove_file(&session);
+        let opts = h3_options(servers, Some(session.clone()));
+        crate::quic::client::fetch(&[target], &opts).map_err(client(kind))?;
+        return Ok(Earlier::Http3(session));
+    }
+    let mut c = https_client(servers);
+    c.send(&crate::http1::client::Outgoing::new("GET", target))
+        .map_err(client(kind))?;
+    // Its connection ends: the measured visit must open one of its own.
+    c.close_idle();
+    Ok(Earlier::Https(c))
+}
+
+fn https_client(servers: &Servers) -> crate::http1::client::Client {
+    crate::http1::client::Client::new(crate::http1::client::Options {
+        cacert: Some(servers.ca.clone()),
+        ..Default::default()
+    })
+}
+
+/// HTTP/1.1 or HTTPS: a POST to `/echo`; or, on a second visit, the GET of the first
+/// visit by the same client, which must then resume.
+fn http1(
+    kind: Kind,
+    to: SocketAddr,
+    servers: &Servers,
+    body: &[u8],
+    earlier: Option<(Earlier, String)>,
+) -> Result<Got, CompareError> {
+    let tls = kind != Kind::Http1;
+    let scheme = if tls { "https" } else { "http" };
+    let host = if tls {
         "localhost".to_string()
     } else {
         to.ip().to_string()
     };
-    let mut c = crate::http1::client::Client::new(crate::http1::client::Options {
-        cacert: Some(servers.ca.clone()),
-        ..Default::default()
-    });
-    let mut req = crate::http1::client::Outgoing::new(
-        "POST",
-        url(kind, &format!("{scheme}://{host}:{}/echo", to.port()))?,
-    );
-    req.headers.set("Content-Type", "application/json");
-    req.body = body.to_vec();
+    let origin = format!("{scheme}://{host}:{}", to.port());
+    let (mut c, req) = match earlier {
+        Some((Earlier::Https(c), path)) => {
+            let req =
+                crate::http1::client::Outgoing::new("GET", url(kind, &format!("{origin}{path}"))?);
+            (c, req)
+        }
+        _ => {
+            let mut req =
+                crate::http1::client::Outgoing::new("POST", url(kind, &format!("{origin}/echo"))?);
+            req.headers.set("Content-Type", "application/json");
+            req.body = body.to_vec();
+            (https_client(servers), req)
+        }
+    };
     let r = c.send(&req).map_err(client(kind))?;
+    if kind == Kind::HttpsResumed && c.last_handshake() != Some(rustls::HandshakeKind::Resumed) {
+        return Err(CompareError::NotResumed(kind));
+    }
     Ok((r.body, None))
 }
 
@@ -337,21 +425,52 @@ fn grpc(to: SocketAddr, body: &[u8]) -> Result<Got, CompareError> {
     Ok((back.text.into_bytes(), None))
 }
 
-/// HTTP/3: a POST to `/echo`; the set-up is QUIC's handshake as the client saw it.
-fn http3(to: SocketAddr, servers: &Servers, body: &[u8]) -> Result<Got, CompareError> {
-    let kind = Kind::Http3;
-    let opts = crate::quic::client::Options {
+fn h3_options(servers: &Servers, session: Option<PathBuf>) -> crate::quic::client::Options {
+    crate::quic::client::Options {
         cacert: Some(servers.ca.clone()),
-        method: "POST".into(),
-        body: Some(body.to_vec()),
-        headers: vec![("content-type".into(), "application/json".into())],
         timeout: Duration::from_secs(60),
+        session,
         ..Default::default()
+    }
+}
+
+/// HTTP/3: a POST to `/echo`; or, on a second visit, the first visit's GET sent in 0-RTT
+/// with its session, which the server must accept. The set-up is QUIC's handshake as the
+/// client saw it; with the answer, when it was complete after the connection's first packet.
+fn http3(
+    kind: Kind,
+    to: SocketAddr,
+    servers: &Servers,
+    body: &[u8],
+    earlier: Option<(Earlier, String)>,
+) -> Result<(Got, Duration), CompareError> {
+    let origin = format!("https://localhost:{}", to.port());
+    let (opts, target) = match earlier {
+        Some((Earlier::Http3(session), path)) => (
+            h3_options(servers, Some(session)),
+            url(kind, &format!("{origin}{path}"))?,
+        ),
+        _ => {
+            let opts = crate::quic::client::Options {
+                method: "POST".into(),
+                body: Some(body.to_vec()),
+                headers: vec![("content-type".into(), "application/json".into())],
+                ..h3_options(servers, None)
+            };
+            (opts, url(kind, &format!("{origin}/echo"))?)
+        }
     };
-    let target = url(kind, &format!("https://localhost:{}/echo", to.port()))?;
     let mut out = crate::quic::client::fetch(&[target], &opts).map_err(client(kind))?;
+    if kind == Kind::Http3ZeroRtt {
+        if !out.resumed {
+            return Err(CompareError::NotResumed(kind));
+        }
+        if out.early_data != Some(true) {
+            return Err(CompareError::NoEarlyData(kind));
+        }
+    }
     let response = out.responses.pop().ok_or(CompareError::NoResponse(kind))?;
-    Ok((response.body, Some(out.handshake)))
+    Ok(((response.body, Some(out.handshake)), response.done_after))
 }
 
 /// The WebRTC exchange: an answering peer that echoes, an offering peer that opens a reliable
@@ -425,6 +544,7 @@ pub fn webrtc_exchange<P>(
             setup,
             answer: answer_time,
             ended,
+            from_first_packet: None,
         },
         path,
     ))

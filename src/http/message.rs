@@ -46,6 +46,9 @@ pub struct Request {
     /// Trailer fields (RFC 9110 §6.5): after the last chunk in HTTP/1.1 (RFC 9112 §7.1.2),
     /// in a last HEADERS frame in HTTP/2 and HTTP/3.
     pub trailers: Headers,
+    /// The address the request came from, when a server received it (`None` in a request a
+    /// client or a test builds): what a handler needs to give each source its share.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Request {
@@ -58,6 +61,7 @@ impl Request {
             headers: Headers::new(),
             body: Vec::new(),
             trailers: Headers::new(),
+            peer: None,
         }
     }
 

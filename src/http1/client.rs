@@ -131,6 +131,9 @@ pub struct Client {
     opts: Options,
     tls: Option<Arc<rustls::ClientConfig>>,
     idle: Vec<Conn>,
+    /// The kind of the last TLS handshake made (full or resumed), for a caller that
+    /// measures second visits.
+    last_handshake: Option<rustls::HandshakeKind>,
 }
 
 impl Client {
@@ -139,7 +142,14 @@ impl Client {
             opts,
             tls: None,
             idle: Vec::new(),
+            last_handshake: None,
         }
+    }
+
+    /// Whether the last TLS connection opened was a full or a resumed handshake (`None`:
+    /// no TLS connection yet).
+    pub fn last_handshake(&self) -> Option<rustls::HandshakeKind> {
+        self.last_handshake
     }
 
     fn tls_config(&mut self) -> Result<Arc<rustls::ClientConfig>, ClientError> {
@@ -338,6 +348,9 @@ impl Client {
                 tls::connect(self.tls_config()?, &url.host, tcp).map_err(ClientError::Tls)?
             }
         };
+        if let Transport::TlsClient(s) = &transport {
+            self.last_handshake = s.conn.handshake_kind();
+        }
         Ok(Conn {
             key: key.to_string(),
             transport,

@@ -35,13 +35,14 @@ use super::reader::{self, ReadError};
 use super::server::{self, BeforeBody, Config};
 use crate::http::handler::Handler;
 use crate::http::message::Headers;
+use crate::l4::share::{Permit, Shares};
 use crate::trace::{self, Dir, Layer};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Where a connection is in its current request.
@@ -65,6 +66,8 @@ struct Pending {
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    /// Its place among the connections; given back when the connection is forgotten.
+    _place: Permit,
     /// Received and not yet used (the start of the next message, when pipelined).
     buf: Vec<u8>,
     /// A response (or part of one) the socket has not taken yet.
@@ -80,7 +83,8 @@ struct Conn {
 }
 
 /// Serves `handler` from `loops` threads, each a poll loop over its share of connections,
-/// until `stop` is set. `config.max_conns` is the cap over all loops (503 beyond it).
+/// until `stop` is set. `config.max_conns` is the cap over all loops, with each source's
+/// share of it (`config.per_source`); 503 beyond either.
 pub fn serve(
     listener: TcpListener,
     handler: Arc<dyn Handler>,
@@ -93,18 +97,18 @@ pub fn serve(
     listener.set_nonblocking(true)?;
     let _role = trace::role("server");
     let config = Arc::new(config);
-    let open = Arc::new(AtomicUsize::new(0));
+    let places = config.places();
     let role = trace::current_role();
     let mut threads = Vec::new();
     for n in 0..loops.max(1) {
         let (listener, handler, config) = (listener.try_clone()?, handler.clone(), config.clone());
-        let (stop, open) = (stop.clone(), open.clone());
+        let (stop, places) = (stop.clone(), places.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("loop {n}"))
                 .spawn(move || {
                     let _role = role.map(trace::role);
-                    run(&listener, handler.as_ref(), &config, &stop, &open);
+                    run(&listener, handler.as_ref(), &config, &stop, &places);
                 })?,
         );
     }
@@ -137,8 +141,8 @@ struct Loop<'a> {
     handler: &'a dyn Handler,
     config: &'a Config,
     stop: &'a AtomicBool,
-    /// Connections open over all loops (the cap is `config.max_conns`).
-    open: &'a AtomicUsize,
+    /// The connection places over all loops (the cap is `config.max_conns`).
+    places: &'a Shares,
     conns: Vec<Conn>,
     /// Where each read lands before it joins a connection's buffer.
     scratch: Vec<u8>,
@@ -151,14 +155,14 @@ fn run(
     handler: &dyn Handler,
     config: &Config,
     stop: &AtomicBool,
-    open: &AtomicUsize,
+    places: &Shares,
 ) {
     let mut lp = Loop {
         listener,
         handler,
         config,
         stop,
-        open,
+        places,
         conns: Vec::new(),
         scratch: vec![0u8; 16 * 1024],
     };
@@ -243,13 +247,7 @@ impl Loop<'_> {
 
     /// Step 2: one new connection, if one is still waiting (another loop may have taken it).
     fn accept(&mut self) {
-        accept_one(
-            self.listener,
-            self.config,
-            self.stop,
-            self.open,
-            &mut self.conns,
-        );
+        accept_one(self.listener, self.stop, self.places, &mut self.conns);
     }
 
     /// Steps 3–4 for every connection that `poll` found ready (`ready` is in the order of
@@ -279,10 +277,8 @@ impl Loop<'_> {
         for c in self.conns.iter().filter(|c| c.closed) {
             close(c);
         }
-        let before = self.conns.len();
+        // Each forgotten connection gives its place back (its permit is dropped).
         self.conns.retain(|c| !c.closed);
-        self.open
-            .fetch_sub(before - self.conns.len(), Ordering::SeqCst);
     }
 }
 
@@ -320,13 +316,7 @@ fn is_idle(c: &Conn) -> bool {
     c.sent == c.out.len() && matches!(c.step, Step::Head { since: None }) && c.buf.is_empty()
 }
 
-fn accept_one(
-    listener: &TcpListener,
-    config: &Config,
-    stop: &AtomicBool,
-    open: &AtomicUsize,
-    conns: &mut Vec<Conn>,
-) {
+fn accept_one(listener: &TcpListener, stop: &AtomicBool, places: &Shares, conns: &mut Vec<Conn>) {
     let (stream, peer) = match listener.accept() {
         Ok(pair) => pair,
         // Another loop took it.
@@ -348,29 +338,27 @@ fn accept_one(
     trace::event(Layer::L4, || {
         format!("accept() → new connection from {peer}, ESTABLISHED")
     });
-    // Reserve a place first, so that two loops accepting at once cannot both take the last.
-    if open.fetch_add(1, Ordering::SeqCst) >= config.max_conns {
-        open.fetch_sub(1, Ordering::SeqCst);
-        trace::event(Layer::L4, || {
-            format!(
-                "{peer}: {} connections already; refusing this one",
-                config.max_conns
-            )
-        });
-        server::overloaded(stream, peer);
-        return;
-    }
+    // A place (the cap, and this address's share of it), checked and taken at once, so
+    // that two loops accepting at once cannot both take the last.
+    let place = match places.try_take(peer.ip()) {
+        Ok(place) => place,
+        Err(why) => {
+            trace::event(Layer::L4, || format!("{peer}: {why}; refusing this one"));
+            server::overloaded(stream, peer, &why);
+            return;
+        }
+    };
     trace::event(Layer::Http1, || {
         format!("accepted a connection from {peer}")
     });
     // No Nagle, as in the threaded server; nonblocking, so a read or write never waits.
     if stream.set_nodelay(true).is_err() || stream.set_nonblocking(true).is_err() {
-        open.fetch_sub(1, Ordering::SeqCst);
         return;
     }
     conns.push(Conn {
         stream,
         peer,
+        _place: place,
         buf: Vec::new(),
         out: Vec::new(),
         sent: 0,

@@ -40,6 +40,7 @@ impl RequestHead {
             headers: self.headers,
             body,
             trailers,
+            peer: None,
         }
     }
 }

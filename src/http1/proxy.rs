@@ -59,14 +59,14 @@ impl Default for ProxyConfig {
 /// Serves the proxy on `listener` until `stop` is set.
 pub fn serve(listener: TcpListener, config: ProxyConfig, stop: Arc<AtomicBool>) {
     let _role = trace::role("proxy");
-    let max = config.server.max_conns;
+    let places = config.server.places();
     let config = Arc::new(config);
     let serve_one =
         Arc::new(move |tcp: TcpStream, peer: SocketAddr| relay_connection(tcp, peer, &config));
     accept::serve(
         &listener,
         &stop,
-        max,
+        &places,
         accept::Threads::PerConnection,
         serve_one,
         &server::overloaded,

@@ -21,6 +21,7 @@ use crate::http::handler::Handler;
 use crate::http::message::{Headers, Response, Version};
 use crate::l4::accept;
 use crate::l4::background::Background;
+use crate::l4::share::{Refusal, Shares};
 use crate::tls::transport::Transport;
 use crate::trace::{self, Dir, Layer};
 use std::io::Write;
@@ -34,6 +35,9 @@ use std::time::{Duration, Instant};
 pub struct Config {
     /// Connections served at once; more are answered 503 and closed.
     pub max_conns: usize,
+    /// Connections one source address may hold at once (`None`: a quarter of `max_conns`);
+    /// more from it are answered 503, so a flood from one address locks no one else out.
+    pub per_source: Option<usize>,
     /// A kept-alive connection may stay silent this long between requests.
     pub idle_timeout: Duration,
     /// Once a request has started, its head must be complete within this time (slowloris).
@@ -58,6 +62,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             max_conns: 2048,
+            per_source: None,
             idle_timeout: Duration::from_secs(15),
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
@@ -82,7 +87,7 @@ pub fn serve(
     stop: Arc<AtomicBool>,
 ) {
     let _role = trace::role("server");
-    let (max, threads) = (config.max_conns, config.threads);
+    let (places, threads) = (config.places(), config.threads);
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
         trace::event(Layer::Http1, || {
@@ -93,17 +98,32 @@ pub fn serve(
             conn.close();
         }
     };
-    accept::serve(&listener, &stop, max, threads, Arc::new(work), &overloaded);
+    accept::serve(
+        &listener,
+        &stop,
+        &places,
+        threads,
+        Arc::new(work),
+        &overloaded,
+    );
 }
 
-/// Beyond the connection cap: say so in HTTP (503 with Retry-After, RFC 9110 §15.6.4) and
-/// close, rather than leave the client waiting in the listen queue.
-pub fn overloaded(stream: TcpStream, peer: SocketAddr) {
+impl Config {
+    /// The connection places: `max_conns`, and each source's share of them.
+    pub fn places(&self) -> Shares {
+        Shares::capped(self.max_conns, self.per_source)
+    }
+}
+
+/// No place for this connection (the cap, or its address's share of it): say so in HTTP
+/// (503 with Retry-After, RFC 9110 §15.6.4) and close, rather than leave the client waiting
+/// in the listen queue.
+pub fn overloaded(stream: TcpStream, peer: SocketAddr, why: &Refusal) {
     trace::event(Layer::Http1, || {
-        format!("{peer}: too many connections already, answering 503")
+        format!("{peer}: {why}: answering 503 with Retry-After")
     });
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let resp = Response::new(503)
+    let resp = Response::text(503, &format!("{why}; try again later"))
         .header("Retry-After", "1")
         .header("Connection", "close");
     let _ = write_response(&mut Transport::Plain(stream), "GET", &resp);
@@ -286,7 +306,8 @@ pub(super) fn answer(
     body: Vec<u8>,
     trailers: Headers,
 ) -> (Vec<u8>, persistence::Decision) {
-    let req = head.into_request(body, trailers);
+    let mut req = head.into_request(body, trailers);
+    req.peer = Some(peer);
     let mut resp = match catch::call(|| handler.handle(&req)) {
         Ok(r) => r,
         Err(p) => {

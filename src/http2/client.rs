@@ -243,6 +243,7 @@ async fn tls_handshake(
             alpn.as_deref().unwrap_or("none")
         )
     });
+    trace::event(Layer::Tls, || tls::handshake_kind(tls.get_ref().1));
     if alpn.as_deref() != Some("h2") {
         return Err(ClientError::NoH2(alpn));
     }

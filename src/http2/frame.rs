@@ -491,6 +491,60 @@ fn goaway<'a>(header: &Header, payload: &'a [u8]) -> Result<Frame<'a>, FrameErro
     })
 }
 
+/// Where a frame-size error applies (RFC 9113 §5.4): the whole connection (GOAWAY) or one
+/// stream (RST_STREAM, the connection goes on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Connection,
+    Stream(u32),
+}
+
+/// The length rules a frame's header alone shows broken (§4.2, §6): the scope of the
+/// FRAME_SIZE_ERROR and the rule, or `None`. A frame on the wrong stream is left to the
+/// other checks (PROTOCOL_ERROR comes first there, as in [`parse`]); so is a frame larger
+/// than SETTINGS_MAX_FRAME_SIZE, which `h2` already answers with FRAME_SIZE_ERROR.
+pub fn size_rule(header: &Header) -> Option<(Scope, &'static str)> {
+    let (len, on_zero) = (header.length, header.stream == 0);
+    let conn = |rule| Some((Scope::Connection, rule));
+    match header.kind {
+        kind::SETTINGS if on_zero && header.flags & flag::ACK != 0 && len != 0 => {
+            conn("a SETTINGS ACK carries no payload (§6.5)")
+        }
+        kind::SETTINGS if on_zero && len % 6 != 0 => {
+            conn("a SETTINGS payload is a multiple of 6 bytes (§6.5)")
+        }
+        kind::PING if on_zero && len != 8 => conn("a PING frame's payload is 8 bytes (§6.7)"),
+        kind::GOAWAY if on_zero && len < 8 => {
+            conn("a GOAWAY frame's payload is at least 8 bytes (§6.8)")
+        }
+        kind::RST_STREAM if !on_zero && len != 4 => {
+            conn("a RST_STREAM frame's payload is 4 bytes (§6.4)")
+        }
+        kind::WINDOW_UPDATE if len != 4 => {
+            conn("a WINDOW_UPDATE frame's payload is 4 bytes (§6.9)")
+        }
+        // "A frame size error in a frame that could alter the state of the entire connection
+        // MUST be treated as a connection error" (§4.2): a HEADERS frame carries a field block.
+        kind::HEADERS if !on_zero && (len as usize) < headers_minimum(header.flags) => {
+            conn("HEADERS too short for its Pad Length and priority fields (§6.2)")
+        }
+        // PRIORITY changes nothing beyond its stream: a stream error (§6.3).
+        kind::PRIORITY if !on_zero && len != 5 => Some((
+            Scope::Stream(header.stream),
+            "a PRIORITY frame's payload is 5 bytes (§6.3)",
+        )),
+        _ => None,
+    }
+}
+
+/// The bytes a HEADERS frame's flags promise before its field block: Pad Length (1) when
+/// PADDED, the priority fields (5) when PRIORITY.
+fn headers_minimum(flags: u8) -> usize {
+    let padded = usize::from(flags & flag::PADDED != 0);
+    let priority = if flags & flag::PRIORITY != 0 { 5 } else { 0 };
+    padded + priority
+}
+
 /// A frame type's name as the RFC spells it.
 pub fn kind_name(kind: u8) -> String {
     match kind {

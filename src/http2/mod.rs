@@ -9,15 +9,18 @@
 //! 3. [`tap`] — a whole connection decoded, both directions (the tap and the trace).
 //! 4. [`server`] — the HTTP/1.1 handlers served over HTTP/2, behind a blocking facade;
 //!    [`stream`] — one stream of it, request to response and pushes; [`io`] — the traced
-//!    byte stream and flow-controlled bodies it shares with the client.
+//!    byte stream and flow-controlled bodies it shares with the client; [`guard`] (and its
+//!    sans-IO [`screen`]) — RFC 9113's own error codes, before `h2` sees the frames.
 //! 5. [`client`] — several requests as concurrent streams on one connection.
 //! 6. [`tour`] — the HTTP/2 section of `netlab tour`.
 
 pub mod client;
 pub mod frame;
+pub mod guard;
 pub mod hpack;
 pub mod huffman;
 pub mod io;
+pub mod screen;
 pub mod server;
 pub mod stream;
 pub mod tap;

@@ -23,12 +23,14 @@
 //!   (§3.1) and not offered.
 
 use super::frame::{PREFACE, PREFACE_LEN};
+use super::guard::Guard;
 use super::io::{Prefixed, Traced};
 use crate::http::handler::Handler;
 use crate::http1;
 use crate::l4::accept;
 use crate::l4::background::Background;
 use crate::l4::relay::Side;
+use crate::l4::share::Shares;
 use crate::tls::transport::Transport;
 use crate::trace::{self, Layer};
 use bytes::Bytes;
@@ -47,6 +49,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub struct Config {
     /// Connections served at once (both versions); more are answered 503 and closed.
     pub max_conns: usize,
+    /// Connections one source address may hold at once (`None`: a quarter of `max_conns`).
+    pub per_source: Option<usize>,
     /// Streams a client may open at once (SETTINGS_MAX_CONCURRENT_STREAMS, RFC 9113 §6.5.2).
     pub max_concurrent_streams: u32,
     /// The largest header list accepted (SETTINGS_MAX_HEADER_LIST_SIZE): bounds a
@@ -66,6 +70,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             max_conns: 2048,
+            per_source: None,
             max_concurrent_streams: 100,
             max_header_list: 64 * 1024,
             max_body: 64 << 20,
@@ -136,7 +141,8 @@ pub fn serve_app(
 ) {
     let _role = trace::role("server");
     // Serial or not is the HTTP/1.1 server's setting: both versions share the port.
-    let (max, threads) = (config.max_conns, config.http1.threads);
+    let threads = config.http1.threads;
+    let places = Shares::capped(config.max_conns, config.per_source);
     let config = Arc::new(config);
     let work = move |stream: TcpStream, peer: SocketAddr| {
         serve_connection(stream, peer, &app, &config, &security);
@@ -144,7 +150,7 @@ pub fn serve_app(
     accept::serve(
         &listener,
         &stop,
-        max,
+        &places,
         threads,
         Arc::new(work),
         &http1::server::overloaded,
@@ -298,6 +304,7 @@ impl<'a> Connection<'a> {
                     .unwrap_or_else(|| "none".into())
             )
         });
+        trace::event(Layer::Tls, || crate::tls::handshake_kind(tls.get_ref().1));
         if alpn.as_deref() == Some(b"h2") {
             self.h2(tls);
             return None;
@@ -405,7 +412,8 @@ where
         return;
     }
     // 2. The SETTINGS exchange, through the frame trace (which sees the preface too).
-    let io = Traced::new(Prefixed::new(PREFACE, io), Side::Server);
+    //    Frames of the wrong size get RFC 9113's answer from netlab's guard, not h2's.
+    let io = Guard::new(Traced::new(Prefixed::new(PREFACE, io), Side::Server), peer);
     let Some(mut conn) = handshake(io, peer, &config).await else {
         return;
     };

@@ -38,6 +38,7 @@ fn to_request(parts: &http::request::Parts, body: Vec<u8>, trailers: Headers) ->
         headers,
         body,
         trailers,
+        peer: None,
     }
 }
 
@@ -174,10 +175,11 @@ async fn push(
 /// Runs the handler on tokio's blocking pool; a panic costs its request a 500.
 async fn run_handler(
     handler: Arc<dyn Handler>,
-    req: Request,
+    mut req: Request,
     peer: SocketAddr,
     role: Option<&'static str>,
 ) -> Response {
+    req.peer = Some(peer);
     let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
     tokio::task::spawn_blocking(move || {
         let _role = role.map(trace::role);

@@ -1,10 +1,10 @@
 //! The accept loop, the one every TCP server of netlab runs (echo, HTTP/1.1, HTTP/2 and
 //! gRPC, the proxy, the tap): `accept(2)` in a loop, one thread per connection, a cap on
-//! connections served at once, and a stop flag.
+//! connections served at once with a share per source address ([`Shares`]), and a stop flag.
 //!
 //! ```text
 //! socket → bind → listen ─┬─▶ accept ──▶ thread per connection ──▶ serve_one(stream, peer)
-//!                         └── (more than max_conns at once) ──▶ refuse(stream, peer), close
+//!                         └── (no place: the cap, or the source's share) ──▶ refuse, close
 //! ```
 //!
 //! This is where netlab makes threads for connections, and the only place: one thread per
@@ -18,22 +18,23 @@
 //! connection's thread. (HTTP/2 still runs each handler on tokio's blocking pool, see
 //! [`crate::http2::server`].)
 
+use super::share::{Refusal, Shares};
 use crate::trace::{self, Layer};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
 /// What a server does with one accepted connection, in that connection's own thread.
 pub type ServeOne = Arc<dyn Fn(TcpStream, SocketAddr) + Send + Sync>;
 
-/// What a server tells a connection beyond its cap (an HTTP server answers 503), on the
-/// accept loop's thread, before the connection is closed. It must not block for long.
-pub type Refuse = dyn Fn(TcpStream, SocketAddr) + Send + Sync;
+/// What a server tells a connection it has no place for (an HTTP server answers 503), on
+/// the accept loop's thread, before the connection is closed. It must not block for long.
+pub type Refuse = dyn Fn(TcpStream, SocketAddr, &Refusal) + Send + Sync;
 
 /// Closes a connection beyond the cap without a word: what a plain TCP server can do.
-pub fn close_silently(_: TcpStream, _: SocketAddr) {}
+pub fn close_silently(_: TcpStream, _: SocketAddr, _: &Refusal) {}
 
 /// Where connections are served: each in a thread of its own, or one after the other on the
 /// accept loop's thread (`--serial`, for stepping through one exchange in a debugger).
@@ -45,16 +46,16 @@ pub enum Threads {
 }
 
 /// Accepts connections until `stop` is set (a connection of the stopper's own then wakes
-/// `accept`, and is not served). A failing `accept` or thread never stops the loop.
+/// `accept`, and is not served), each while it holds a place of `places`. A failing
+/// `accept` or thread never stops the loop.
 pub fn serve(
     listener: &TcpListener,
     stop: &AtomicBool,
-    max_conns: usize,
+    places: &Shares,
     threads: Threads,
     serve_one: ServeOne,
     refuse: &Refuse,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
     // Connection threads play the role of the thread that runs the loop (server, proxy, tap).
     let role = trace::current_role();
     loop {
@@ -88,27 +89,28 @@ pub fn serve(
             serve_one(stream, peer);
             continue;
         }
-        // 4. Beyond the cap, say so and close, rather than queue silently.
-        if active.load(Ordering::SeqCst) >= max_conns {
-            trace::event(Layer::L4, || {
-                format!("{peer}: {max_conns} connections already; refusing this one")
-            });
-            refuse(stream, peer);
-            continue;
-        }
-        // 5. Serve it in its own thread so a slow client never holds up the others.
-        active.fetch_add(1, Ordering::SeqCst);
-        let (work, count) = (serve_one.clone(), active.clone());
+        // 4. No place (the cap, or this address's share of it): say so and close, rather
+        //    than queue silently.
+        let place = match places.try_take(peer.ip()) {
+            Ok(place) => place,
+            Err(why) => {
+                trace::event(Layer::L4, || format!("{peer}: {why}; refusing this one"));
+                refuse(stream, peer, &why);
+                continue;
+            }
+        };
+        // 5. Serve it in its own thread so a slow client never holds up the others; the
+        //    place is given back when the thread ends (or was never started).
+        let work = serve_one.clone();
         let spawned = thread::Builder::new()
             .name(format!("conn {peer}"))
             .stack_size(512 * 1024)
             .spawn(move || {
                 let _role = role.map(trace::role);
+                let _place = place;
                 work(stream, peer);
-                count.fetch_sub(1, Ordering::SeqCst);
             });
         if let Err(e) = spawned {
-            active.fetch_sub(1, Ordering::SeqCst);
             trace::event(Layer::L4, || {
                 format!("cannot start a thread for {peer}: {e}; closed")
             });
@@ -134,11 +136,18 @@ mod tests {
                 let mut b = [0u8; 1];
                 let _ = s.read(&mut b);
             });
-            let refuse = move |mut s: TcpStream, _| {
+            let refuse = move |mut s: TcpStream, _, _: &Refusal| {
                 *r2.lock().unwrap() += 1;
                 let _ = s.write_all(b"full");
             };
-            serve(&l, &stop, 2, Threads::PerConnection, hold, &refuse);
+            serve(
+                &l,
+                &stop,
+                &Shares::whole(2),
+                Threads::PerConnection,
+                hold,
+                &refuse,
+            );
         })
         .unwrap();
         let a = TcpStream::connect(bg.addr()).unwrap();
@@ -170,7 +179,14 @@ mod tests {
                     .push((b[0], thread::current().id() == loop_thread));
                 let _ = s.write_all(&b);
             });
-            serve(&l, &stop, 1, Threads::Serial, record, &close_silently);
+            serve(
+                &l,
+                &stop,
+                &Shares::whole(1),
+                Threads::Serial,
+                record,
+                &close_silently,
+            );
         })
         .unwrap();
         // b connects while a is being served: serial never refuses, b waits its turn.

@@ -197,7 +197,8 @@ pub fn serve_tcp(listener: TcpListener, handler: Handler, threads: Threads, stop
     accept::serve(
         &listener,
         stop,
-        MAX_CONNS,
+        // A lab's echo server: no share per source (every test client is 127.0.0.1).
+        &super::share::Shares::whole(MAX_CONNS),
         threads,
         serve_one,
         &accept::close_silently,

@@ -2,8 +2,9 @@
 //!
 //! Read in this order:
 //! 1. [`conn`] — a TCP connection whose every read, write and close is traced.
-//! 2. [`accept`] — the accept loop every TCP server runs; [`echo`] — the echo server and
-//!    client, TCP (RFC 9293) and UDP (RFC 768).
+//! 2. [`accept`] — the accept loop every TCP server runs, its places shared out per source
+//!    address by [`share`]; [`echo`] — the echo server and client, TCP (RFC 9293) and UDP
+//!    (RFC 768).
 //! 3. [`sockets`] — socket state as `netstat -anp` shows it, from /proc.
 //! 4. [`port`] — who holds a port, and how to end it.
 //! 5. [`relay`] — two connections joined byte for byte (the proxy's tunnel, the tap), which
@@ -21,6 +22,7 @@ pub mod echo;
 pub mod impair;
 pub mod port;
 pub mod relay;
+pub mod share;
 pub mod sockets;
 pub mod sockopt;
 pub mod tour;

@@ -124,6 +124,7 @@ pub fn request(fields: &[Header]) -> Result<Request, Malformed> {
         headers,
         body: Vec::new(),
         trailers: Headers::new(),
+        peer: None,
     })
 }
 

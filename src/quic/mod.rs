@@ -15,6 +15,7 @@
 //! - [`h3`]: HTTP/3 fields ↔ the version-neutral `Request` / `Response`.
 //! - [`paths`]: connection migration: spare connection IDs, path events, the
 //!   anti-amplification limit on a new path, traced.
+//! - [`handshakes`]: each source address's share of the handshakes in progress.
 //! - [`udp`]: wait for a datagram until the next timer; send what quiche has ready.
 //! - [`server`], [`client`]: the loops, in numbered steps; `server/admission.rs` decides who
 //!   may start a connection, `server/tickets.rs` keeps and rotates the session-ticket key,
@@ -28,6 +29,7 @@ pub mod codes;
 pub mod config;
 pub mod early;
 pub mod h3;
+pub mod handshakes;
 pub mod keylog;
 pub mod packet;
 pub mod paths;

@@ -3,11 +3,14 @@
 //! and the key log (`SSLKEYLOGFILE`) that lets Wireshark decrypt a capture.
 //!
 //! - [`certs`] makes the local CA and the localhost certificate.
+//! - [`resumption`]: the server's session tickets and the client's session store (TLS 1.3
+//!   resumption: a second visit without the certificate).
 //! - [`server_config`] and [`client_config`] build what rustls needs.
 //! - [`transport`] is the byte stream every TCP-based HTTP version runs on: plain TCP or
 //!   TLS over TCP, read and written the same way.
 
 pub mod certs;
+pub mod resumption;
 pub mod transport;
 
 use crate::trace::{self, Layer};
@@ -109,6 +112,11 @@ pub fn server_config(
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     // Appends the session secrets to $SSLKEYLOGFILE when it is set (NSS key log format).
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    // Stateless tickets for TLS 1.3 resumption: the server keeps nothing per client. (With a
+    // ticketer set, rustls does not use its session cache for TLS 1.3: a ticket that fails
+    // to seal is not sent, and that client's next visit is a full handshake.)
+    config.ticketer = resumption::Tickets::rotating().map_err(TlsError::Config)?;
+    config.send_tls13_tickets = resumption::TICKETS_PER_HANDSHAKE;
     Ok((Arc::new(config), made))
 }
 
@@ -144,6 +152,8 @@ pub fn client_config(
     };
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    // Tickets are kept per configuration: a client that reuses this one resumes.
+    config.resumption = rustls::client::Resumption::store(resumption::Sessions::new());
     Ok(Arc::new(config))
 }
 
@@ -172,6 +182,7 @@ pub fn accept(
             conn.server_name(),
         )
     });
+    trace::event(Layer::Tls, || handshake_kind(&conn));
     Ok(Transport::TlsServer(Box::new(StreamOwned::new(conn, tcp))))
 }
 
@@ -202,7 +213,14 @@ pub fn connect(
             Some(host),
         )
     });
+    trace::event(Layer::Tls, || handshake_kind(&conn));
     Ok(Transport::TlsClient(Box::new(StreamOwned::new(conn, tcp))))
+}
+
+/// "TLS 1.3: resumed (PSK)…" or "TLS 1.3: full handshake…", for the trace after a handshake.
+pub fn handshake_kind(conn: &rustls::CommonState) -> String {
+    let tls13 = conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
+    resumption::describe(conn.handshake_kind(), tls13).to_string()
 }
 
 fn describe(

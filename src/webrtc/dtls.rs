@@ -18,8 +18,10 @@
 //!
 //! Records go out with `send_to` on the peer's one UDP socket.
 //!
-//! webrtc-dtls has no key log, so a capture cannot be decrypted: the trace shows the SCTP
-//! plaintext at this boundary instead ([`super::chunk`]).
+//! webrtc-dtls has no key log of its own: when `$SSLKEYLOGFILE` is set, [`Dtls::handshake`]
+//! writes the connection's `CLIENT_RANDOM` line itself ([`super::keylog`]), so tshark and
+//! Wireshark decrypt a capture down to SCTP and DCEP. The trace shows the same SCTP
+//! plaintext at this boundary ([`super::chunk`]).
 
 use super::record;
 use crate::trace::{self, Layer};
@@ -441,6 +443,24 @@ fn failed(e: webrtc_dtls::Error, expected: [u8; 32], seen: Option<[u8; 32]>) -> 
     err
 }
 
+/// Appends this connection's secrets to `$SSLKEYLOGFILE` (see [`super::keylog`]); a
+/// failure is traced, never fatal.
+fn key_log(runtime: &tokio::runtime::Runtime, conn: &DTLSConn, client: bool) {
+    let state = runtime.block_on(async { conn.connection_state().await.marshal_binary().await });
+    let written = match state {
+        Ok(bytes) => super::keylog::line(&bytes, client)
+            .map_err(|e| e.to_string())
+            .and_then(|l| super::keylog::append(&l).map_err(|e| e.to_string())),
+        Err(e) => Err(e.to_string()),
+    };
+    match written {
+        Ok(_) => trace::event(Layer::Dtls, || {
+            "key log: CLIENT_RANDOM line appended to $SSLKEYLOGFILE".to_string()
+        }),
+        Err(e) => trace::event(Layer::Dtls, || format!("key log not written: {e}")),
+    }
+}
+
 impl Dtls {
     /// Runs the whole handshake (webrtc-dtls returns only when it is done or failed).
     pub fn handshake(h: Handshake) -> Result<Dtls, DtlsError> {
@@ -486,6 +506,9 @@ impl Dtls {
             millis: started.elapsed().as_millis(),
             peer_fingerprint: peer_fingerprint.unwrap_or_default(),
         });
+        if super::keylog::wanted() {
+            key_log(&runtime, &conn, h.client);
+        }
         Ok(Dtls {
             runtime,
             conn,

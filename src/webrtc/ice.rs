@@ -1,8 +1,9 @@
 //! ICE, the little this peer needs: an ICE-lite responder (RFC 8445 §2.5: a lite agent only
 //! answers connectivity checks) and, for when this peer offers to another lite agent (two
 //! lite agents cannot connect, §6.1.1), a controlling checker that sends one check and
-//! nominates (§7.2, §8.1.1). STUN messages (RFC 8489) are encoded by the `stun` crate; the
-//! ICE attributes (§16.1) are added raw, since that crate only names them.
+//! nominates (§7.2, §8.1.1). STUN messages (RFC 8489) are encoded by the `stun` crate through
+//! [`super::stun_codec`]; the ICE attributes (§16.1) are added raw, since that crate only
+//! names them.
 //!
 //! State machines without I/O: datagrams and `now` in, datagrams and decisions out. The socket
 //! loop is [`super::peer`].
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 use stun::agent::TransactionId;
 use stun::attributes::{ATTR_USERNAME, AttrType};
 use stun::error_code::{CODE_BAD_REQUEST, CODE_UNAUTHORIZED, ErrorCode, ErrorCodeAttribute};
-use stun::fingerprint::FINGERPRINT;
 use stun::integrity::MessageIntegrity;
 use stun::message::{
     BINDING_ERROR, BINDING_REQUEST, BINDING_SUCCESS, CLASS_REQUEST, CLASS_SUCCESS_RESPONSE,
@@ -21,6 +21,8 @@ use stun::message::{
 };
 use stun::textattrs::TextAttribute;
 use stun::xoraddr::XorMappedAddress;
+
+use super::stun_codec::{self, CodecError};
 
 /// RFC 8445 §16.1: PRIORITY.
 pub const ATTR_PRIORITY: AttrType = AttrType(0x0024);
@@ -85,6 +87,15 @@ impl fmt::Display for IceError {
 
 impl std::error::Error for IceError {}
 
+impl From<CodecError> for IceError {
+    fn from(e: CodecError) -> IceError {
+        match e {
+            CodecError::Malformed(m) => IceError::Malformed(m),
+            CodecError::Fingerprint => IceError::Fingerprint,
+        }
+    }
+}
+
 /// What the responder does with a datagram.
 #[derive(Debug)]
 pub enum Reply {
@@ -102,17 +113,12 @@ pub enum Reply {
     Ignore(IceError),
 }
 
-/// Decodes a STUN message, checking FINGERPRINT when present (ICE requires it: §7.3).
+/// Decodes a STUN message; ICE requires FINGERPRINT (§7.3).
 fn decode(datagram: &[u8]) -> Result<Message, IceError> {
-    let mut m = Message::new();
-    m.unmarshal_binary(datagram)
-        .map_err(|e| IceError::Malformed(e.to_string()))?;
-    FINGERPRINT.check(&m).map_err(|_| IceError::Fingerprint)?;
-    Ok(m)
+    stun_codec::decode(datagram, true).map_err(IceError::from)
 }
 
-/// Builds a message: the transaction id of `tid`, its type, `attrs` (type, value) raw, then
-/// MESSAGE-INTEGRITY with `pwd` if given, and FINGERPRINT last (RFC 8489 §14.5, §14.7).
+/// Builds a message with MESSAGE-INTEGRITY (short-term, with `pwd`) if given, and FINGERPRINT.
 fn build(
     typ: stun::message::MessageType,
     tid: TransactionId,
@@ -120,24 +126,8 @@ fn build(
     setters: &[&dyn Setter],
     pwd: Option<&str>,
 ) -> Result<Vec<u8>, IceError> {
-    let mut m = Message::new();
-    m.typ = typ;
-    m.transaction_id = tid;
-    m.write_header();
-    let broken = |e: stun::Error| IceError::Malformed(e.to_string());
-    for s in setters {
-        s.add_to(&mut m).map_err(broken)?;
-    }
-    for (t, v) in attrs {
-        m.add(*t, v);
-    }
-    if let Some(pwd) = pwd {
-        MessageIntegrity::new_short_term_integrity(pwd.to_string())
-            .add_to(&mut m)
-            .map_err(broken)?;
-    }
-    FINGERPRINT.add_to(&mut m).map_err(broken)?;
-    Ok(m.raw)
+    let integrity = pwd.map(|p| MessageIntegrity::new_short_term_integrity(p.to_string()));
+    stun_codec::build(typ, tid, attrs, setters, integrity.as_ref()).map_err(IceError::from)
 }
 
 /// The ICE-lite responder: answers Binding Requests authenticated with our credentials.

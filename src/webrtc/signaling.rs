@@ -18,10 +18,12 @@ use super::dtls::Identity;
 use super::peer::{Config, Peer, PeerError};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
+use crate::l4::share::{Permit, Shares};
 use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
@@ -34,14 +36,10 @@ pub const PAGE: &str = include_str!("page.html");
 /// Sessions at once; more offers get 503.
 pub const MAX_SESSIONS: usize = 64;
 
-/// Counts a session while its thread runs.
-struct Live(Arc<AtomicUsize>);
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
+/// Sessions one source address may hold at once, a quarter of [`MAX_SESSIONS`]: an offer
+/// costs nothing to send, and a session that never sees an ICE check holds its place until
+/// it expires (~10 s), so without a share one address could lock everyone else out.
+pub const PER_SOURCE: usize = MAX_SESSIONS / 4;
 
 /// The largest SDP accepted (a data-channel offer is about 600 bytes).
 const MAX_SDP: usize = 64 * 1024;
@@ -91,8 +89,35 @@ impl TraceLog {
     }
 }
 
-/// Rooms of the two-tab relay: name → (offer, answer).
-type Rooms = Arc<Mutex<HashMap<String, (Option<String>, Option<String>)>>>;
+/// Rooms of the two-tab relay at once, and one source address's share of them: a room
+/// lasts until its answer is collected, so without a share one address could hold every
+/// room for good.
+pub const MAX_ROOMS: usize = 100;
+pub const ROOMS_PER_SOURCE: usize = MAX_ROOMS / 4;
+
+/// Rooms of the two-tab relay: name → room, and the places they hold.
+#[derive(Clone)]
+struct Rooms {
+    map: Arc<Mutex<HashMap<String, Room>>>,
+    places: Shares,
+}
+
+impl Default for Rooms {
+    fn default() -> Rooms {
+        Rooms {
+            map: Arc::default(),
+            places: Shares::new(MAX_ROOMS, ROOMS_PER_SOURCE),
+        }
+    }
+}
+
+/// One room: the offer, the answer once posted, and the place its offer's poster holds.
+struct Room {
+    offer: Option<String>,
+    answer: Option<String>,
+    by: IpAddr,
+    place: Permit,
+}
 
 /// The routes of `netlab webrtc serve`.
 pub fn router(
@@ -102,8 +127,8 @@ pub fn router(
     log: Option<TraceLog>,
 ) -> Router {
     let next = Arc::new(AtomicU64::new(1));
-    let live = Arc::new(AtomicUsize::new(0));
-    let rooms: Rooms = Arc::default();
+    let live = Shares::new(MAX_SESSIONS, PER_SOURCE);
+    let rooms = Rooms::default();
     let (r1, r2) = (rooms.clone(), rooms);
     let mut router = Router::new()
         .get("/", |_: &Request| {
@@ -146,7 +171,7 @@ fn offer(
     config: &Config,
     session: &Session,
     next: &AtomicU64,
-    live: &Arc<AtomicUsize>,
+    live: &Shares,
 ) -> Response {
     if !is_sdp(req) {
         return Response::text(
@@ -160,14 +185,27 @@ fn offer(
     let Ok(text) = std::str::from_utf8(&req.body) else {
         return Response::text(400, "the offer is not UTF-8 (RFC 8866 §5)");
     };
-    // A session holds a UDP socket and two threads: a small server takes so many at once.
-    // The place is taken before the check, so two offers at once cannot both get the last
-    // one; the guard gives it back however this ends (a refused offer, a failed thread).
-    let count = Live(live.clone());
-    if live.fetch_add(1, Ordering::SeqCst) >= MAX_SESSIONS {
-        return Response::text(503, "too many WebRTC sessions at once; try again later")
+    // A session holds a UDP socket and two threads: a small server takes so many at once,
+    // and each source address a share of them. The place is checked and taken at once, so
+    // two offers cannot both get the last one; the permit gives it back however this ends
+    // (a refused offer, a failed thread, the session's end). A request without a peer (a
+    // test's) counts as one unknown source.
+    let source = req
+        .peer
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let count = match live.try_take(source) {
+        Ok(permit) => permit,
+        Err(why) => {
+            trace::event(Layer::Sdp, || {
+                format!("offer from {source} refused: {why}: 503 with Retry-After")
+            });
+            return Response::text(
+                503,
+                &format!("{why}: no WebRTC session for this offer now; try again later"),
+            )
             .header("Retry-After", "5");
-    }
+        }
+    };
     let n = next.fetch_add(1, Ordering::Relaxed);
     match Peer::answer(text, identity, config.clone()) {
         Ok((peer, answer)) => {
@@ -226,13 +264,36 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
     let Ok(text) = String::from_utf8(req.body.clone()) else {
         return Response::text(400, "the SDP is not UTF-8");
     };
-    let Ok(mut rooms) = rooms.lock() else {
+    let Ok(mut map) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
-    // A small server: at most 100 rooms at a time.
-    if rooms.len() >= 100 && !rooms.contains_key(&name) {
-        return Response::text(503, "too many rooms; try again later");
-    }
+    // A new offer takes a room's place (a small server: 100 rooms, 25 per address); one
+    // that replaces the poster's own room keeps its place.
+    let source = req
+        .peer
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.ip());
+    let place = match map.remove(&name) {
+        Some(own) if is_offer && own.by == source => Some(own.place),
+        Some(other) => {
+            map.insert(name.clone(), other);
+            None
+        }
+        None => None,
+    };
+    let place = match place {
+        Some(p) => Some(p),
+        None if !is_offer => None,
+        None => match rooms.places.try_take(source) {
+            Ok(p) => Some(p),
+            Err(why) => {
+                trace::event(Layer::Sdp, || {
+                    format!("room {name:?}: offer from {source} refused: {why}: 503")
+                });
+                return Response::text(503, &format!("{why}: no room for this offer now"))
+                    .header("Retry-After", "5");
+            }
+        },
+    };
     trace::event(Layer::Sdp, || {
         format!(
             "room {name:?}: {} relayed ({} bytes)",
@@ -240,13 +301,20 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
             text.len()
         )
     });
-    if is_offer {
-        rooms.insert(name, (Some(text), None));
-    } else {
-        match rooms.get_mut(&name) {
-            Some(room) if room.0.is_some() => room.1 = Some(text),
-            _ => return Response::text(409, "no offer in this room to answer"),
+    match place {
+        Some(place) => {
+            let room = Room {
+                offer: Some(text),
+                answer: None,
+                by: source,
+                place,
+            };
+            map.insert(name, room);
         }
+        None => match map.get_mut(&name) {
+            Some(room) if room.offer.is_some() => room.answer = Some(text),
+            _ => return Response::text(409, "no offer in this room to answer"),
+        },
     }
     Response::new(204)
 }
@@ -257,12 +325,16 @@ fn room_get(req: &Request, rooms: &Rooms) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Ok(mut rooms) = rooms.lock() else {
+    let Ok(mut rooms) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
-    let found = rooms
-        .get(&name)
-        .and_then(|(o, a)| if is_offer { o.clone() } else { a.clone() });
+    let found = rooms.get(&name).and_then(|r| {
+        if is_offer {
+            r.offer.clone()
+        } else {
+            r.answer.clone()
+        }
+    });
     match found {
         Some(sdp) => {
             // Once the answer is collected the room has done its work.
@@ -305,16 +377,22 @@ mod tests {
     }
 
     #[test]
-    fn the_session_cap_is_taken_before_it_is_checked_and_given_back() {
+    fn a_source_gets_its_share_of_sessions_and_a_refused_or_bad_offer_gives_its_place_back() {
         let identity = Identity::generate().unwrap();
         let config = Config::default();
         let session: Session = Arc::new(|_| {});
         let next = AtomicU64::new(0);
         let sdp = Some("application/sdp");
-        // At the cap: 503, and the count is what it was.
-        let live = Arc::new(AtomicUsize::new(MAX_SESSIONS));
+        let from = |a: &str| {
+            let mut r = req("POST", "/webrtc", sdp, "v=0");
+            r.peer = Some(format!("{a}:5000").parse().unwrap());
+            r
+        };
+        let live = Shares::new(2, 1);
+        let held = live.try_take("127.0.0.2".parse().unwrap()).unwrap();
+        // The flooding source holds its share: 503, with the reason, and nothing taken.
         let r = offer(
-            &req("POST", "/webrtc", sdp, "v=0"),
+            &from("127.0.0.2"),
             &identity,
             &config,
             &session,
@@ -322,11 +400,17 @@ mod tests {
             &live,
         );
         assert_eq!(r.status, 503);
-        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS);
-        // One below: a bad offer takes the last place for a moment and gives it back.
-        live.store(MAX_SESSIONS - 1, Ordering::SeqCst);
+        assert_eq!(r.headers.get("retry-after"), Some("5"));
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert!(
+            body.contains("source 127.0.0.2 holds 1 of 2 places"),
+            "{body}"
+        );
+        assert_eq!(live.taken(), 1);
+        // Another source is not refused: its bad offer takes the last place for a moment
+        // and gives it back.
         let r = offer(
-            &req("POST", "/webrtc", sdp, "v=0"),
+            &from("127.0.0.3"),
             &identity,
             &config,
             &session,
@@ -334,12 +418,14 @@ mod tests {
             &live,
         );
         assert_eq!(r.status, 400);
-        assert_eq!(live.load(Ordering::SeqCst), MAX_SESSIONS - 1);
+        assert_eq!(live.taken(), 1);
+        drop(held);
+        assert_eq!(live.taken(), 0);
     }
 
     #[test]
     fn a_room_relays_one_offer_and_one_answer() {
-        let rooms: Rooms = Arc::default();
+        let rooms = Rooms::default();
         let sdp = Some("application/sdp");
         assert_eq!(
             room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
@@ -380,8 +466,45 @@ mod tests {
     }
 
     #[test]
+    fn one_address_gets_a_quarter_of_the_rooms() {
+        let rooms = Rooms::default();
+        let post = |from: &str, room: &str| {
+            let mut r = req(
+                "POST",
+                &format!("/rooms/{room}/offer"),
+                Some("application/sdp"),
+                "v=0",
+            );
+            r.peer = Some(format!("{from}:5000").parse().unwrap());
+            room_post(&r, &rooms)
+        };
+        for n in 0..ROOMS_PER_SOURCE {
+            assert_eq!(post("127.0.0.2", &format!("r{n}")).status, 204);
+        }
+        let refused = post("127.0.0.2", "one-more");
+        assert_eq!(refused.status, 503);
+        let body = String::from_utf8_lossy(&refused.body).into_owned();
+        assert!(
+            body.contains("source 127.0.0.2 holds 25 of 100 places"),
+            "{body}"
+        );
+        // Its own room may be offered again; another address still finds rooms.
+        assert_eq!(post("127.0.0.2", "r0").status, 204);
+        assert_eq!(post("127.0.0.3", "theirs").status, 204);
+        // A collected answer frees the room's place.
+        let mut answer = req("POST", "/rooms/r1/answer", Some("application/sdp"), "v=0 a");
+        answer.peer = Some("127.0.0.4:1".parse().unwrap());
+        assert_eq!(room_post(&answer, &rooms).status, 204);
+        assert_eq!(
+            room_get(&req("GET", "/rooms/r1/answer", None, ""), &rooms).status,
+            200
+        );
+        assert_eq!(post("127.0.0.2", "one-more").status, 204);
+    }
+
+    #[test]
     fn rooms_refuse_what_they_cannot_relay() {
-        let rooms: Rooms = Arc::default();
+        let rooms = Rooms::default();
         assert_eq!(
             room_post(
                 &req("POST", "/rooms/a/offer", Some("text/plain"), "x"),

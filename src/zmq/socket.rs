@@ -362,6 +362,8 @@ impl Socket {
 
     /// Sends one message: every part but the last with ZMQ_SNDMORE.
     pub fn send<P: AsRef<[u8]>>(&mut self, parts: &[P]) -> Result<(), ZmqError> {
+        // Keep the monitor's queue from filling (see `recv`): it never blocks.
+        self.drain_events();
         let total = parts.len();
         for (i, part) in parts.iter().enumerate() {
             let bytes = part.as_ref();
@@ -398,6 +400,10 @@ impl Socket {
             }
             self.sock.recv_bytes(zmq::DONTWAIT)
         } else {
+            // The monitor is read here too: libzmq's I/O thread blocks on a full monitor
+            // queue (1000 events each way), and with it every connection of the context.
+            // A server that never traced stopped answering after ~660 connections.
+            self.drain_events();
             self.set_recv_timeout(timeout)?;
             loop {
                 match self.sock.recv_bytes(0) {

@@ -438,3 +438,42 @@ pub fn grpc_stubs() -> (TempDir, String) {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     (dir, python)
 }
+
+/// A TCP connection to `addr` from the loopback address `source` (127.0.0.2, 127.0.0.3…:
+/// all of 127/8 is this host), so that a test can be two users at once.
+pub fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+    use std::os::fd::AsRawFd;
+    let local: std::net::SocketAddrV4 = format!("{source}:0").parse().expect("an IPv4 source");
+    let SocketAddr::V4(remote) = addr else {
+        panic!("connect_from speaks IPv4: {addr}")
+    };
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    bind(fd.as_raw_fd(), &SockaddrIn::from(local)).expect("bind to the source address");
+    connect(fd.as_raw_fd(), &SockaddrIn::from(remote)).expect("connect");
+    TcpStream::from(fd)
+}
+
+/// [`raw_exchange`] from the loopback address `source`, for 5 s at most.
+pub fn exchange_from(source: &str, addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut s = connect_from(source, addr);
+    s.write_all(bytes).expect("write");
+    let limit = Duration::from_secs(5);
+    s.set_read_timeout(Some(limit)).unwrap();
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 8192];
+    while start.elapsed() < limit {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got
+}

@@ -26,7 +26,8 @@ impl Server {
     /// 2a. only an Initial (or a packet of a version we do not speak) may start a connection;
     /// 2b. its datagram is at least 1200 bytes (RFC 9000 §14.1);
     /// 2c. a version we speak, or else Version Negotiation (RFC 9000 §6);
-    /// 2d. fewer connections than the cap (`--max-connections`);
+    /// 2d. fewer connections than the cap (`--max-connections`), and fewer handshakes in
+    ///     progress from this address than its share ([`crate::quic::handshakes`]);
     /// 2e. address validation: with `--retry`, a first Initial gets a Retry, the second must
     ///     bring back a valid token (RFC 9000 §8.1.2);
     /// 2f. the destination connection ID is one we issued;
@@ -45,6 +46,7 @@ impl Server {
         self.version_spoken(header, from)?;
         // 2d.
         self.under_cap()?;
+        self.under_share(from)?;
         // 2e.
         let (scid, odcid) = self.validated(header, from)?;
         // 2f.
@@ -86,6 +88,19 @@ impl Server {
             )
         });
         None
+    }
+
+    /// 2d: this address's share of the handshakes in progress, or its Initial is dropped.
+    fn under_share(&self, from: SocketAddr) -> Option<()> {
+        let in_progress = self.clients.values().filter(|c| !c.conn.is_established());
+        let peers = in_progress.map(|c| c.peer);
+        crate::quic::handshakes::admit(from, peers, self.config.max_connections)
+            .map_err(|why| {
+                trace::event(Layer::Quic, || {
+                    format!("dropped Initial from {from}: {why} in handshakes in progress")
+                })
+            })
+            .ok()
     }
 
     /// 2e: our connection ID, and with `--retry` the original DCID a valid token vouches for.
