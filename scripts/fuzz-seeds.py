@@ -6,9 +6,11 @@ is committed, so `make fuzz` does not need it. Where a peer produces the bytes, 
 own: curl's requests and Python's http.server responses (over loopback), the `h2` and `hpack`
 packages' frames and header blocks, pyzmq's ZMTP through a recording relay (loopback),
 aioquic's datagrams from an in-memory handshake, aioice's STUN checks, aiortc's SDP offer.
-SCTP packets, DCEP messages and gRPC framing are written here by their RFC's layout (no
+Python's email.utils writes the HTTP dates, its base64 module the base64 seeds. SCTP
+packets, DCEP messages and gRPC framing are written here by their RFC's layout (no
 peer in the virtualenv writes them without a whole association), from the sizes and values
-aiortc and grpcio use. Each target gets a few files, named after what they hold.
+aiortc and grpcio use. Retry tokens have no seed: only netlab mints them, and the target
+mints its own. Each target gets a few files, named after what they hold.
 """
 
 import asyncio
@@ -285,6 +287,16 @@ def sctp_dcep():
     save("sctp_chunk", "fragments-and-sack", packet(chunk(0, 0x02, first), chunk(0, 0x01, last), chunk(3, 0, sack)))
 
 
+def dates_base64():
+    """Python's own IMF-fixdate (email.utils, as http.server sends Date) and base64."""
+    import base64
+    import email.utils
+    save("date", "python-formatdate", email.utils.formatdate(784111777, usegmt=True))
+    save("date", "leap-day", email.utils.formatdate(951782400, usegmt=True))
+    for n in range(3):
+        save("base64", f"python-b64-{n}", base64.b64encode(b"netlab"[: 4 + n]))
+
+
 def soap():
     ns = 'xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:n="urn:netlab:notes"'
     for op, inner in [("CreateNote", "<n:text>by SOAP &amp; more</n:text>"), ("GetNote", "<n:id> 1 </n:id>"),
@@ -293,7 +305,7 @@ def soap():
 
 
 if __name__ == "__main__":
-    steps = [http1, uri_media, hpack_blocks, h2_frames, zmtp, quic, stun, sdp, sctp_dcep, soap]
+    steps = [http1, uri_media, hpack_blocks, h2_frames, zmtp, quic, stun, sdp, sctp_dcep, dates_base64, soap]
     for step in steps:
         if len(sys.argv) > 1 and step.__name__ not in sys.argv[1:]:
             continue
