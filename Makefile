@@ -75,7 +75,7 @@ bench: deps
 # compiler: RUSTC_BOOTSTRAP=1 lets the stable one build it. Fails if any target crashed.
 FUZZ_SECS ?= 60
 FUZZ_TARGETS ?=
-fuzz:
+fuzz: deps-build
 	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
 	@scripts/fuzz.sh $(FUZZ_SECS) $(FUZZ_TARGETS)
 
