@@ -3,12 +3,13 @@
 #   make test   every test, interop with real peers included
 # Other targets: make check LAB=NN [SOLUTION=1 | WRONG=NAME | WRONG=list] [JUNIT=FILE] [JSON=FILE],
 # make grade [OUT=DIR], make serve LAB=NN [ADDR=HOST:PORT], make debug STEP=NAME,
-# make install, make bench, make soak [SOAK_SECS=N], make interop, make deps, make fmt, make lint.
+# make install, make bench, make soak [SOAK_SECS=N], make interop, make fuzz [FUZZ_SECS=60]
+# [FUZZ_TARGETS="uri hpack"], make deps, make fmt, make lint.
 
 CARGO ?= cargo
 LAB ?=
 
-.PHONY: all deps deps-build build tour test check grade serve debug install bench soak interop fmt lint clean
+.PHONY: all deps deps-build build tour test check grade serve debug install bench soak interop fuzz fmt lint clean
 
 all: build
 
@@ -83,6 +84,14 @@ bench: deps
 soak: deps
 	$(CARGO) build --release --bin netlab
 	.venv/bin/python scripts/soak.py --secs $(or $(SOAK_SECS),600) --netlab target/release/netlab
+# Every fuzz target (fuzz/fuzz_targets/) for FUZZ_SECS seconds each, one after the other, then
+# a table of inputs, coverage and crashes (scripts/fuzz-table.py). cargo-fuzz wants a nightly
+# compiler: RUSTC_BOOTSTRAP=1 lets the stable one build it. Fails if any target crashed.
+FUZZ_SECS ?= 60
+FUZZ_TARGETS ?=
+fuzz: deps-build
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@scripts/fuzz.sh $(FUZZ_SECS) $(FUZZ_TARGETS)
 
 fmt:
 	$(CARGO) fmt

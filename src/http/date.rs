@@ -80,8 +80,10 @@ pub fn now() -> String {
 /// forms are not accepted here, which RFC 9110 allows for a cache validator: an unparsable
 /// If-Modified-Since is simply ignored).
 pub fn parse(s: &str) -> Option<SystemTime> {
+    // ASCII first (RFC 9110 §5.6.7 is all ASCII): the fixed offsets below are then char
+    // boundaries, which a multi-byte character would not be.
     let b = s.as_bytes();
-    if b.len() != 29 || &s[3..5] != ", " || &s[25..] != " GMT" {
+    if b.len() != 29 || !s.is_ascii() || &s[3..5] != ", " || &s[25..] != " GMT" {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();

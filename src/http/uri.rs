@@ -157,7 +157,11 @@ pub fn split_host_port(authority: &str, default_port: u16) -> Result<(String, u1
             None => (authority, None),
         }
     };
-    if host.is_empty() {
+    // RFC 3986 §3.2.2: `[` and `]` only delimit an IP-literal, and a colon in a host only
+    // comes inside one (else "a:b:80" would print back as "[a:b]:80", another authority).
+    let bracketed = authority.starts_with('[');
+    let stray = |c: char| c == '[' || c == ']' || (c == ':' && !bracketed);
+    if host.is_empty() || host.contains(stray) {
         return Err(UrlError::Host);
     }
     let port = match port {

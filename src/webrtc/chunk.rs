@@ -76,7 +76,8 @@ enum Item<'a> {
 /// The verification tag and every chunk of a packet, or `Err` with the line for a packet
 /// too short for its common header.
 fn walk(packet: &[u8]) -> Result<(u32, Vec<Item<'_>>), String> {
-    let Some(vtag) = be32(packet, 4) else {
+    // The tag is bytes 4–7, but a packet ends no sooner than its checksum (byte 11).
+    let (Some(vtag), true) = (be32(packet, 4), packet.len() >= COMMON_HEADER) else {
         return Err(format!(
             "{} bytes: too short for the SCTP common header (RFC 9260 §3.1)",
             packet.len()
