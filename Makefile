@@ -84,6 +84,7 @@ bench: deps
 soak: deps
 	$(CARGO) build --release --bin netlab
 	.venv/bin/python scripts/soak.py --secs $(or $(SOAK_SECS),600) --netlab target/release/netlab
+
 # Every fuzz target (fuzz/fuzz_targets/) for FUZZ_SECS seconds each, one after the other, then
 # a table of inputs, coverage and crashes (scripts/fuzz-table.py). cargo-fuzz wants a nightly
 # compiler: RUSTC_BOOTSTRAP=1 lets the stable one build it. Fails if any target crashed.
