@@ -23,7 +23,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -100,26 +100,7 @@ impl Servers {
             Arc::new(crate::http1::server::plain),
         )
         .map_err(|x| e("HTTP/1.1", &x))?;
-        let (tls1, _) =
-            tls::server_config(Some((&cert, &key)), &[b"http/1.1"]).map_err(|x| e("TLS", &x))?;
-        let limit = Duration::from_secs(10);
-        let accept = move |tcp| tls::accept(tls1.clone(), tcp, limit).ok();
-        let https = crate::http1::server::spawn(
-            bind()?,
-            handler.clone(),
-            crate::http1::server::Config::default(),
-            Arc::new(accept),
-        )
-        .map_err(|x| e("HTTPS", &x))?;
-        let (tls2, _) = tls::server_config(Some((&cert, &key)), crate::http2::server::ALPN)
-            .map_err(|x| e("TLS", &x))?;
-        let http2 = crate::http2::server::spawn(
-            bind()?,
-            handler.clone(),
-            crate::http2::server::Config::default(),
-            crate::http2::server::Security::Tls(tls2),
-        )
-        .map_err(|x| e("HTTP/2", &x))?;
+        let (https, http2) = tls_servers(&handler, &cert, &key)?;
         let http2c = crate::http2::server::spawn(
             bind()?,
             handler.clone(),
@@ -190,6 +171,43 @@ impl Drop for Servers {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The two TLS servers both comparisons run for `handler`: HTTP/1.1 over TLS (HTTPS) and
+/// HTTP/2 over TLS, each on a loopback port the kernel picks, with the certificate in `cert`.
+pub(super) fn tls_servers(
+    handler: &Arc<dyn Handler>,
+    cert: &Path,
+    key: &Path,
+) -> Result<(Background, Background), CompareError> {
+    let e = |what: &'static str, x: &dyn fmt::Display| CompareError::Start {
+        what,
+        error: x.to_string(),
+    };
+    let bind = || {
+        TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(|x| e("a listener", &x))
+    };
+    let (tls1, _) =
+        tls::server_config(Some((cert, key)), &[b"http/1.1"]).map_err(|x| e("TLS", &x))?;
+    let limit = Duration::from_secs(10);
+    let accept = move |tcp| tls::accept(tls1.clone(), tcp, limit).ok();
+    let https = crate::http1::server::spawn(
+        bind()?,
+        handler.clone(),
+        crate::http1::server::Config::default(),
+        Arc::new(accept),
+    )
+    .map_err(|x| e("HTTPS", &x))?;
+    let (tls2, _) = tls::server_config(Some((cert, key)), crate::http2::server::ALPN)
+        .map_err(|x| e("TLS", &x))?;
+    let http2 = crate::http2::server::spawn(
+        bind()?,
+        handler.clone(),
+        crate::http2::server::Config::default(),
+        crate::http2::server::Security::Tls(tls2),
+    )
+    .map_err(|x| e("HTTP/2", &x))?;
+    Ok((https, http2))
 }
 
 /// One exchange as its client saw it.

@@ -16,7 +16,7 @@
 //! are counted on the wire: accepted TCP connections, or the client's QUIC source
 //! connection IDs (one per handshake).
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::bulk_body;
 use super::error::{CompareError, client};
+use super::exchange::tls_servers;
 use super::path::{Counts, TcpPath, Trigger, UdpPath};
 use super::transport::Kind;
 use crate::http::handler::Handler;
@@ -107,27 +108,7 @@ impl Site {
         }
         let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), Some(root)));
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let bind = || TcpListener::bind(any).map_err(|x| e("a listener", &x));
-        let (tls1, _) =
-            tls::server_config(Some((&cert, &key)), &[b"http/1.1"]).map_err(|x| e("TLS", &x))?;
-        let limit = Duration::from_secs(10);
-        let accept = move |tcp| tls::accept(tls1.clone(), tcp, limit).ok();
-        let https = crate::http1::server::spawn(
-            bind()?,
-            handler.clone(),
-            crate::http1::server::Config::default(),
-            Arc::new(accept),
-        )
-        .map_err(|x| e("HTTPS", &x))?;
-        let (tls2, _) = tls::server_config(Some((&cert, &key)), crate::http2::server::ALPN)
-            .map_err(|x| e("TLS", &x))?;
-        let http2 = crate::http2::server::spawn(
-            bind()?,
-            handler.clone(),
-            crate::http2::server::Config::default(),
-            crate::http2::server::Security::Tls(tls2),
-        )
-        .map_err(|x| e("HTTP/2", &x))?;
+        let (https, http2) = tls_servers(&handler, &cert, &key)?;
         let udp = UdpSocket::bind(any).map_err(|x| e("HTTP/3", &x))?;
         let http3 = crate::quic::server::spawn(
             udp,
