@@ -7,37 +7,9 @@
 
 mod common;
 use common::*;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(90);
-
-fn certs(dir: &TempDir) -> String {
-    let d = dir.path("certs");
-    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    d
-}
-
-fn server(certs: &str, root: &str) -> (Proc, SocketAddr) {
-    let cert = format!("{certs}/localhost.pem");
-    let key = format!("{certs}/localhost-key.pem");
-    let args = [
-        "h3",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--root",
-        root,
-    ];
-    let mut p = spawn_netlab(&args, &[("NETLAB_TRACE", "quic")]);
-    let addr = p.listening();
-    (p, addr)
-}
 
 fn blob(dir: &TempDir, len: u32) -> Vec<u8> {
     let data: Vec<u8> = (0..len)
@@ -80,14 +52,18 @@ fn assert_flips(trace: &str, theirs: &str, ours: &str) {
 fn gtlsclient_updating_its_keys_is_seen_as_the_key_phase_flipping_with_each_cipher_suite() {
     require("gtlsclient");
     let dir = TempDir::new("h3-keyupdate-ngtcp2");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 2_000_000);
     let downloads = dir.path("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     // The three TLS 1.3 suites QUIC uses: the trace tells them apart by the key log's secret
     // length and by which one opens the first packet.
     for cipher in ["AES-128-GCM", "CHACHA20-POLY1305", "AES-256-GCM"] {
-        let (mut srv, addr) = server(&certs, &dir.path(""));
+        let (mut srv, addr) = h3_serve(
+            &certs,
+            &["--root", &dir.path("")],
+            &[("NETLAB_TRACE", "quic")],
+        );
         let _ = std::fs::remove_file(format!("{downloads}/blob.bin"));
         let port = addr.port().to_string();
         let out = run(
@@ -119,9 +95,13 @@ fn gtlsclient_updating_its_keys_is_seen_as_the_key_phase_flipping_with_each_ciph
 fn aioquic_client_updating_its_keys_is_seen_as_the_key_phase_flipping() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-keyupdate-aioquic-client");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 3_000_000);
-    let (mut srv, addr) = server(&certs, &dir.path(""));
+    let (mut srv, addr) = h3_serve(
+        &certs,
+        &["--root", &dir.path("")],
+        &[("NETLAB_TRACE", "quic")],
+    );
     let out = run(
         &python,
         &[
@@ -150,7 +130,7 @@ fn aioquic_client_updating_its_keys_is_seen_as_the_key_phase_flipping() {
 fn aioquic_server_updating_its_keys_is_seen_by_netlab_get() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-keyupdate-aioquic-server");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let cert = format!("{certs}/localhost.pem");
     let key = format!("{certs}/localhost-key.pem");
     let moves = script("moves.py");

@@ -14,35 +14,11 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(90);
 
-fn certs(dir: &TempDir) -> String {
-    let d = dir.path("certs");
-    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    d
-}
-
-/// `netlab h3 serve` for the files in `root`, tracing QUIC.
+/// `netlab h3 serve` for the files in `root`, tracing QUIC; a stalled download (see
+/// `stranded`) fails in seconds, not 30.
 fn server(certs: &str, root: &str) -> (Proc, SocketAddr) {
-    let cert = format!("{certs}/localhost.pem");
-    let key = format!("{certs}/localhost-key.pem");
-    let args = [
-        "h3",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-        "--root",
-        root,
-        // A stalled download (see `stranded`) fails in seconds, not 30.
-        "--idle-timeout",
-        "5000",
-    ];
-    let mut p = spawn_netlab(&args, &[("NETLAB_TRACE", "quic")]);
-    let addr = p.listening();
-    (p, addr)
+    let flags = ["--root", root, "--idle-timeout", "5000"];
+    h3_serve(certs, &flags, &[("NETLAB_TRACE", "quic")])
 }
 
 /// How many times a migration test may meet quiche 0.30's stranded old-path data before
@@ -78,7 +54,7 @@ fn blob(dir: &TempDir, len: u32) -> Vec<u8> {
 fn gtlsclient_changing_its_local_address_as_the_download_starts_gets_the_whole_file() {
     require("gtlsclient");
     let dir = TempDir::new("h3-migrate-ngtcp2");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 8_000_000);
     let downloads = dir.path("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
@@ -237,7 +213,7 @@ impl Drop for Spoofer {
 #[test]
 fn a_spoofed_new_address_gets_at_most_three_times_what_it_sent_and_the_download_goes_on() {
     let dir = TempDir::new("h3-migrate-spoof");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 3_000_000);
     let (mut srv, addr) = server(&certs, &dir.path(""));
     let relay = Spoofer::start(addr, 40);
@@ -274,7 +250,7 @@ fn a_spoofed_new_address_gets_at_most_three_times_what_it_sent_and_the_download_
 #[test]
 fn netlab_get_rebinding_mid_download_gets_the_whole_file_and_says_so() {
     let dir = TempDir::new("h3-migrate-netlab");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 4_000_000);
     let out_file = dir.path("got.bin");
     let ca = format!("{certs}/ca.pem");
@@ -390,7 +366,7 @@ fn corrupting_relay(server: SocketAddr, nth: usize, stop: Arc<AtomicBool>) -> So
 #[test]
 fn corrupted_datagrams_are_dropped_and_traced_and_the_download_goes_on() {
     let dir = TempDir::new("h3-corrupt");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data = blob(&dir, 3_000_000);
     let (mut srv, addr) = server(&certs, &dir.path(""));
     let stop = Arc::new(AtomicBool::new(false));

@@ -22,13 +22,6 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(60);
 
-fn certs(dir: &TempDir) -> String {
-    let d = dir.path("certs");
-    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    d
-}
-
 fn identity(certs: &str) -> Identity {
     let cert = PathBuf::from(format!("{certs}/localhost.pem"));
     let key = PathBuf::from(format!("{certs}/localhost-key.pem"));
@@ -82,7 +75,7 @@ fn url(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn a_second_visit_resumes_and_its_get_is_answered_from_0rtt() {
     let dir = TempDir::new("h3-0rtt-get");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let (bg, _) = counting_server(&certs, Config::default());
     let session = PathBuf::from(dir.path("session"));
     let first = fetch(bg.addr(), &certs, &session, "GET", "/");
@@ -103,7 +96,7 @@ fn a_second_visit_resumes_and_its_get_is_answered_from_0rtt() {
 #[test]
 fn an_early_post_is_answered_425_and_applied_once_after_the_handshake() {
     let dir = TempDir::new("h3-0rtt-post");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let (bg, count) = counting_server(&certs, Config::default());
     let session = dir.path("session");
     let first = fetch(bg.addr(), &certs, Path::new(&session), "GET", "/");
@@ -143,7 +136,7 @@ fn an_early_post_is_answered_425_and_applied_once_after_the_handshake() {
 #[test]
 fn a_foreign_forged_or_corrupt_session_means_a_full_handshake_and_a_shared_key_resumes() {
     let dir = TempDir::new("h3-0rtt-foreign");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let key = [7u8; 48];
     let keyed = |k: Option<[u8; 48]>| Config {
         ticket_key: k,
@@ -208,24 +201,6 @@ fn ticket_offset(session: &[u8]) -> usize {
     at + 6
 }
 
-fn our_server(certs: &str) -> (Proc, SocketAddr) {
-    let cert = format!("{certs}/localhost.pem");
-    let key = format!("{certs}/localhost-key.pem");
-    let args = [
-        "h3",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-    ];
-    let mut p = spawn_netlab(&args, &[("NETLAB_TRACE", "quic,h3")]);
-    let addr = p.listening();
-    (p, addr)
-}
-
 fn script(name: &str) -> String {
     format!("{}/tests/h3/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -234,8 +209,8 @@ fn script(name: &str) -> String {
 fn ngtcp2s_client_resumes_with_0rtt_from_our_server() {
     require("gtlsclient");
     let dir = TempDir::new("h3-0rtt-ngtcp2-client");
-    let certs = certs(&dir);
-    let (mut server, addr) = our_server(&certs);
+    let certs = make_certs(&dir);
+    let (mut server, addr) = h3_serve(&certs, &[], &[("NETLAB_TRACE", "quic,h3")]);
     let downloads = dir.path("downloads");
     std::fs::create_dir_all(&downloads).unwrap();
     let (session, tp) = (dir.path("session.pem"), dir.path("tp.pem"));
@@ -270,8 +245,8 @@ fn ngtcp2s_client_resumes_with_0rtt_from_our_server() {
 fn aioquics_client_resumes_with_0rtt_from_our_server() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-0rtt-aioquic-client");
-    let certs = certs(&dir);
-    let (_server, addr) = our_server(&certs);
+    let certs = make_certs(&dir);
+    let (_server, addr) = h3_serve(&certs, &[], &[("NETLAB_TRACE", "quic,h3")]);
     let ca = format!("{certs}/ca.pem");
     let session = dir.path("ticket.pickle");
     let client = script("client.py");
@@ -328,7 +303,7 @@ fn our_client_twice(ca: &str, session: &str, target: &str) -> (String, String) {
 fn our_client_resumes_with_0rtt_from_aioquics_server() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-0rtt-aioquic-server");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let (cert, key) = (
         format!("{certs}/localhost.pem"),
         format!("{certs}/localhost-key.pem"),
@@ -359,7 +334,7 @@ fn our_client_resumes_with_0rtt_from_aioquics_server() {
 fn our_client_resumes_with_0rtt_from_ngtcp2s_server() {
     require("gtlsserver");
     let dir = TempDir::new("h3-0rtt-ngtcp2-server");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let htdocs = dir.path("htdocs");
     std::fs::create_dir_all(&htdocs).unwrap();
     std::fs::write(format!("{htdocs}/index.html"), "from gtlsserver\n").unwrap();
@@ -412,7 +387,7 @@ fn our_client_resumes_with_0rtt_from_ngtcp2s_server() {
 #[test]
 fn a_ticket_stops_resuming_once_its_key_has_rotated() {
     let dir = TempDir::new("h3-0rtt-rotation");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let config = Config {
         ticket_rotation: Duration::from_millis(300),
         ..Config::default()
@@ -454,7 +429,7 @@ impl DatagramObserver for FirstFlight {
 #[test]
 fn a_replayed_first_flight_never_applies_its_post_again() {
     let dir = TempDir::new("h3-0rtt-replay");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     // Three servers with one ticket key and one counter: a cluster behind one name, where a
     // replay is a new connection on each (one server would take a second copy for a
     // duplicate of the connection the first copy made).
@@ -519,7 +494,7 @@ fn a_replayed_first_flight_never_applies_its_post_again() {
 #[test]
 fn a_server_without_early_data_resumes_and_rejects_the_0rtt() {
     let dir = TempDir::new("h3-0rtt-off");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let config = Config {
         early_data: false,
         ..Config::default()

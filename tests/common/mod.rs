@@ -477,3 +477,33 @@ pub fn exchange_from(source: &str, addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     }
     got
 }
+
+/// `netlab cert --dir DIR/certs`: a local CA and a certificate for localhost, 127.0.0.1 and
+/// ::1; returns the directory (ca.pem, localhost.pem, localhost-key.pem).
+pub fn make_certs(dir: &TempDir) -> String {
+    let d = dir.path("certs");
+    let out = run_netlab(&["cert", "--dir", &d], b"", &[], Duration::from_secs(90));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    d
+}
+
+/// `netlab h3 serve` on a loopback port with the certificate of [`make_certs`], `extra`
+/// flags after it and `env` (the trace layers, for one) in its environment.
+pub fn h3_serve(certs: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
+    let cert = format!("{certs}/localhost.pem");
+    let key = format!("{certs}/localhost-key.pem");
+    let mut args = vec![
+        "h3",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    let mut p = spawn_netlab(&args, env);
+    let addr = p.listening();
+    (p, addr)
+}
