@@ -201,3 +201,38 @@ fn describe(event: &quiche::PathEvent) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// After the peer migrated away from `left`: one ack-eliciting packet (a PING) built for the
+/// path it left, returned so the loop sends it to where the peer is now.
+///
+/// Why: quiche 0.30 keeps loss recovery per path, and an ACK counts on a path only if it
+/// acknowledges one of that path's own packets (`on_ack_received` in its `recovery/`). After a
+/// NAT rebinding, the packets that were in flight to the old address never arrive, so no ACK
+/// ever names a packet of the old path newer than them: they are never declared lost, and
+/// the old path's probe timer resends only its oldest one or two (cloudflare/quiche#2452).
+/// A packet of the old path that does arrive is acknowledged like any other; that ACK lifts
+/// the old path's largest acknowledged packet above the stranded ones, and quiche's own loss
+/// detection (packet and time thresholds, RFC 9002 §6.1) declares them lost and sends their
+/// data again on the new path. The client cannot tell this packet from any other: same keys,
+/// same connection ID.
+pub fn settle(
+    conn: &mut quiche::Connection,
+    local: SocketAddr,
+    left: SocketAddr,
+    id: &str,
+) -> Option<Vec<u8>> {
+    conn.send_ack_eliciting_on_path(local, left).ok()?;
+    let mut out = vec![0u8; 1350];
+    match conn.send_on_path(&mut out, Some(local), Some(left)) {
+        Ok((n, _)) => {
+            out.truncate(n);
+            Some(out)
+        }
+        Err(e) => {
+            trace::event(Layer::Quic, || {
+                format!("{id}: no packet for the path to {left} it left: {e}")
+            });
+            None
+        }
+    }
+}

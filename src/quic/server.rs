@@ -397,7 +397,20 @@ impl Server {
                 }
             }
             if let Some(peer) = c.paths.events(&mut c.conn, &c.id) {
-                c.peer = peer;
+                let left = std::mem::replace(&mut c.peer, peer);
+                if left != peer
+                    && let Some(ping) = paths::settle(&mut c.conn, self.local, left, &c.id)
+                {
+                    trace::sent(Layer::Quic, || {
+                        format!(
+                            "{}: datagram {} bytes to {peer}: {}: a PING on the path to {left} it left, sent where it is now; its ACK lets quiche declare lost what went to {left} and never arrived",
+                            c.id,
+                            ping.len(),
+                            packet::describe_datagram(&ping, CID_LEN)
+                        )
+                    });
+                    udp::send(&self.socket, &ping, peer);
+                }
             }
         }
     }
