@@ -10,7 +10,9 @@
 //!
 //! quiche does the protocol (path validation, the 3× limit, switching paths); this module
 //! is what a loop adds: connection IDs made and handed out ([`Ids`]), retired ones
-//! forgotten, and every path event and unvalidated path traced ([`Watch`]).
+//! forgotten, every path event and unvalidated path traced ([`Watch`]), and, after a
+//! migration, one packet of the path left behind, so that quiche 0.30 can declare lost what
+//! was in flight on it ([`settle`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -202,35 +204,47 @@ fn describe(event: &quiche::PathEvent) -> String {
     }
 }
 
-/// After the peer migrated away from `left`: one ack-eliciting packet (a PING) built for the
-/// path it left, returned so the loop sends it to where the peer is now.
+/// After the peer migrated from `left` to `now`: one ack-eliciting packet (a PING) built for
+/// the path it left, traced and returned, for the loop to send to `now` (step 7a).
 ///
-/// Why: quiche 0.30 keeps loss recovery per path, and an ACK counts on a path only if it
-/// acknowledges one of that path's own packets (`on_ack_received` in its `recovery/`). After a
-/// NAT rebinding, the packets that were in flight to the old address never arrive, so no ACK
-/// ever names a packet of the old path newer than them: they are never declared lost, and
-/// the old path's probe timer resends only its oldest one or two (cloudflare/quiche#2452).
-/// A packet of the old path that does arrive is acknowledged like any other; that ACK lifts
-/// the old path's largest acknowledged packet above the stranded ones, and quiche's own loss
+/// Why: quiche 0.30 keeps loss recovery per path, and an ACK moves a path's recovery on only
+/// if it acknowledges one of that path's own packets (`on_ack_received` and
+/// `detect_lost_packets` in quiche's `src/recovery/congestion/recovery.rs`: only packets
+/// below the path's largest acknowledged one can be declared lost). After a NAT rebinding the
+/// packets in flight to the old address never arrive, no ACK ever names a later packet of
+/// that path, so they are never declared lost, and the old path's probe timer resends only
+/// its oldest one or two (`on_loss_detection_timeout`): the stream keeps a hole
+/// (cloudflare/quiche#2452). Switching paths does not help: `on_path_change` only runs the
+/// same detection. A packet of the old path that does arrive is acknowledged like any other
+/// (same keys, same connection ID: the client cannot tell it apart); its ACK lifts the old
+/// path's largest acknowledged packet above the stranded ones, and quiche's own loss
 /// detection (packet and time thresholds, RFC 9002 §6.1) declares them lost and sends their
-/// data again on the new path. The client cannot tell this packet from any other: same keys,
-/// same connection ID.
+/// data again on the new path.
 pub fn settle(
     conn: &mut quiche::Connection,
     local: SocketAddr,
     left: SocketAddr,
+    now: SocketAddr,
+    cid_len: usize,
     id: &str,
 ) -> Option<Vec<u8>> {
+    // No such path (quiche forgot it): nothing can be stranded on it.
     conn.send_ack_eliciting_on_path(local, left).ok()?;
-    let mut out = vec![0u8; 1350];
+    let mut out = vec![0u8; super::config::MAX_DATAGRAM];
     match conn.send_on_path(&mut out, Some(local), Some(left)) {
         Ok((n, _)) => {
             out.truncate(n);
+            trace::sent(Layer::Quic, || {
+                format!(
+                    "{id}: datagram {n} bytes to {now}: {}: a PING of the path to {left}, sent where the peer is now; its ACK lets quiche declare lost what went to {left} and never arrived",
+                    packet::describe_datagram(&out, cid_len)
+                )
+            });
             Some(out)
         }
         Err(e) => {
             trace::event(Layer::Quic, || {
-                format!("{id}: no packet for the path to {left} it left: {e}")
+                format!("{id}: no packet of the path to {left} to send: {e}")
             });
             None
         }

@@ -17,8 +17,11 @@
 //!    (early data, before the handshake completes) first goes through `Config::early_policy`
 //!    (`early.rs`): answered, or `425 Too Early`;
 //! 7. connection IDs and paths: spare IDs handed out, retired ones forgotten, path events
-//!    (a new address, its validation, a migration) traced; then every connection's packets
-//!    sent until quiche has nothing left, each to the address quiche names;
+//!    (a new address, its validation, a migration) traced; after a migration, one PING of
+//!    the path the peer left, sent to its new address (7a: without it, quiche 0.30 never
+//!    declares lost what was in flight to an address that is gone, `paths.rs`); then every
+//!    connection's packets sent until quiche has nothing left, each to the address quiche
+//!    names;
 //! 8. forget closed connections (and their IDs), saying why they closed.
 //!
 //! Handlers are the same [`Handler`]s HTTP/1.1 and HTTP/2 call. Each runs in a thread of its
@@ -397,18 +400,13 @@ impl Server {
                 }
             }
             if let Some(peer) = c.paths.events(&mut c.conn, &c.id) {
+                // 7a. The path it left: one packet of it, sent to where the peer is now,
+                //     so that quiche can declare lost what never arrived there (`paths.rs`).
                 let left = std::mem::replace(&mut c.peer, peer);
                 if left != peer
-                    && let Some(ping) = paths::settle(&mut c.conn, self.local, left, &c.id)
+                    && let Some(ping) =
+                        paths::settle(&mut c.conn, self.local, left, peer, CID_LEN, &c.id)
                 {
-                    trace::sent(Layer::Quic, || {
-                        format!(
-                            "{}: datagram {} bytes to {peer}: {}: a PING on the path to {left} it left, sent where it is now; its ACK lets quiche declare lost what went to {left} and never arrived",
-                            c.id,
-                            ping.len(),
-                            packet::describe_datagram(&ping, CID_LEN)
-                        )
-                    });
                     udp::send(&self.socket, &ping, peer);
                 }
             }
