@@ -443,15 +443,14 @@ pub fn fate(r: &RebindRow) -> &'static str {
     }
 }
 
-/// Why netlab's HTTP/3 server stalls after a rebinding mid-download (read in quiche 0.30's
-/// recovery code, and shown by the ngtcp2 row on the same path).
+/// What a stall of netlab's HTTP/3 server after a rebinding mid-download would mean (read in
+/// quiche 0.30's recovery code; step 7a of the server loop is there so that it does not happen).
 const QUICHE_STALL: &str = "HTTP/3, netlab's server: the connection followed the client to its \
 new address (bytes after > 0: path validated, migrated), then stopped short. quiche 0.30 keeps loss \
-recovery per path: the packets in flight to the old address when the NAT forgot it are never \
-acknowledged, and no later packet of that path ever is, so they are never declared lost; a PTO \
-resends the data of the same two oldest ones each time. The stream's missing bytes are never sent \
-again and the client gives up. ngtcp2's server, on the same path, declares them lost and resends \
-them: the protocol survives the change, this server does not yet.\n";
+recovery per path: the packets in flight to the old address when the NAT forgot it are declared \
+lost only once an ACK names a later packet of that path, which is why the server sends one PING of \
+the old path to the new address after a migration (step 7a of quic::Server); in this run the \
+missing bytes still did not come again, and the client gave up.\n";
 
 /// The table as text, for a terminal.
 pub fn table(rows: &[RebindRow], size: usize) -> String {

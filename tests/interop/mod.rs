@@ -124,11 +124,6 @@ fn gap(_s: &Settings, case: &Case, role: Role) -> Option<String> {
 
 /// Why a cell is known to fail, added to what its check saw (it still runs: a fix shows).
 fn known(case: &Case, role: Role) -> Option<&'static str> {
-    if case.rebind.is_some() && role == Role::Server {
-        return Some(
-            "quiche 0.30 never declares lost what was in flight to the old address (recovery is per path), the stream stalls",
-        );
-    }
     let handshakes = case.conns == Conns::PerFile;
     (handshakes && role == Role::Client).then_some(
         "fails in some runs, passes in others (netlab's client under 30 % loss or corruption; not yet explained, see README)",
