@@ -121,6 +121,8 @@ pub struct Watch {
     shown: HashMap<(SocketAddr, SocketAddr), (u64, u64)>,
     /// The connection has used more than one path.
     pub moved: bool,
+    /// The path the peer left (step 7a) and its packets declared lost when last traced.
+    left: Option<((SocketAddr, SocketAddr), usize)>,
 }
 
 impl Watch {
@@ -174,6 +176,43 @@ impl Watch {
                     now.0,
                     3 * now.0,
                     if p.active { ", the active path" } else { "" }
+                )
+            });
+        }
+    }
+}
+
+impl Watch {
+    /// Remembers the path the peer left, to show what quiche declares lost on it.
+    pub fn left(&mut self, conn: &quiche::Connection, local: SocketAddr, peer: SocketAddr) {
+        let lost = conn
+            .path_stats()
+            .find(|p| (p.local_addr, p.peer_addr) == (local, peer))
+            .map_or(0, |p| p.lost);
+        self.left = Some(((local, peer), lost));
+    }
+
+    /// The packets of the path the peer left that quiche has declared lost since the last
+    /// turn (after step 7a's PING was acknowledged): their data goes again on the new path.
+    pub fn stranded(&mut self, conn: &quiche::Connection, id: &str) {
+        let Some((key, shown)) = self.left else {
+            return;
+        };
+        let Some(p) = conn
+            .path_stats()
+            .find(|p| (p.local_addr, p.peer_addr) == key)
+        else {
+            self.left = None;
+            return;
+        };
+        if p.lost > shown {
+            self.left = Some((key, p.lost));
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: path to {}: {} more of its packets declared lost ({} in all), their data queued again for the active path",
+                    key.1,
+                    p.lost - shown,
+                    p.lost
                 )
             });
         }

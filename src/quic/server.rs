@@ -284,6 +284,7 @@ impl Server {
             for c in self.clients.values_mut() {
                 udp::flush(&self.socket, &mut c.conn, c.peer, CID_LEN, &c.id, &c.keys);
                 c.paths.unvalidated(&c.conn, &c.id);
+                c.paths.stranded(&c.conn, &c.id);
             }
             // 8. Forget closed connections and their IDs, saying why.
             let routes = &mut self.routes;
@@ -408,6 +409,7 @@ impl Server {
                         paths::settle(&mut c.conn, self.local, left, peer, CID_LEN, &c.id)
                 {
                     udp::send(&self.socket, &ping, peer);
+                    c.paths.left(&c.conn, self.local, left);
                 }
             }
         }
