@@ -180,9 +180,7 @@ impl Watch {
             });
         }
     }
-}
 
-impl Watch {
     /// Remembers the path the peer left, to show what quiche declares lost on it.
     pub fn left(&mut self, conn: &quiche::Connection, local: SocketAddr, peer: SocketAddr) {
         let lost = conn
