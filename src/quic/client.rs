@@ -366,12 +366,27 @@ impl<'a> Fetch<'a> {
             wire.send(&mut self.conn, &self.socket, self.peer)
                 .map_err(FetchError::Send)?;
             self.finished_sent |= self.conn.is_established();
-            if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
-                let (id, conn) = (&self.id, &self.conn);
-                trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
+            if self.closing {
+                self.closed_by_us();
                 return Ok(());
             }
         }
+    }
+
+    /// After step 9 of the turn that closed: every response is complete, so the loop ends.
+    /// quiche 0.30 sends an application close only in 1-RTT packets; before the handshake is
+    /// confirmed (HANDSHAKE_DONE lost) it has none to send, and the server is left to its
+    /// idle timeout, which the trace says.
+    fn closed_by_us(&self) {
+        let (id, conn) = (&self.id, &self.conn);
+        if !(conn.is_closed() || conn.is_draining()) {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: CONNECTION_CLOSE not sent: the handshake is not confirmed yet and quiche sends an application close only in 1-RTT packets; the server will time out"
+                )
+            });
+        }
+        trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
     }
 
     /// Before each turn: the whole exchange has `opts.timeout`, handshake included.
