@@ -18,7 +18,8 @@
 //! 6. poll HTTP/3 events: response fields, body data, the end of a stream; after the
 //!    handshake, send again each request the server answered `425 Too Early` (RFC 8470 §5.2);
 //! 7. send request bodies as flow control allows;
-//! 8. when every response is complete, close the connection with H3_NO_ERROR;
+//! 8. when every response is complete, close the connection with H3_NO_ERROR (the loop
+//!    ends after this turn's step 9);
 //! 9. send every packet quiche has ready.
 //!
 //! A client resuming a session does not wait for the server before step 5: the requests go
