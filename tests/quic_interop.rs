@@ -56,6 +56,46 @@ fn column(role: Role, peer: Peer) {
     );
 }
 
+/// A case's path loses or corrupts what it says, from its first datagrams on: the handshake
+/// cases make a few hundred datagrams in all, too few for any seed to average out, so the
+/// seed must give the stated rate over the first 50, 100 and 240 (±3 points). Seed 31 gave
+/// handshakecorruption 41 % (whole runs of the server's ACKs corrupted: README, interop).
+#[test]
+fn seeds_keep_their_rate() {
+    use netlab::l4::impair::Impair;
+    use netlab::l4::relay::Side;
+    use netlab::l4::udp_relay::{DatagramObserver, Verdict};
+    for case in cases::all() {
+        let stated = u64::from(case.path.loss.max(case.path.corrupt));
+        if case.path.blackhole.is_some() || stated < 10 {
+            continue;
+        }
+        let path = Impair::new(case.path);
+        let mut hit = 0;
+        for n in 1..=240u64 {
+            let from = if n % 2 == 0 {
+                Side::Server
+            } else {
+                Side::Client
+            };
+            let mut datagram = vec![0u8; 100];
+            let verdict = path.rewrite(from, n, &mut datagram);
+            if verdict == Verdict::Drop || datagram.iter().any(|b| *b != 0) {
+                hit += 1;
+            }
+            if [50, 100, 240].contains(&n) {
+                let rate = hit * 100 / n;
+                assert!(
+                    rate.abs_diff(stated) <= 3,
+                    "{}: {rate} % of the first {n} datagrams impaired, not {stated} % (seed {})",
+                    case.name,
+                    case.path.seed
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn netlab_server_with_aioquic_client() {
     column(Role::Server, Peer::Aioquic);

@@ -18,7 +18,8 @@
 //! 6. poll HTTP/3 events: response fields, body data, the end of a stream; after the
 //!    handshake, send again each request the server answered `425 Too Early` (RFC 8470 §5.2);
 //! 7. send request bodies as flow control allows;
-//! 8. when every response is complete, close the connection with H3_NO_ERROR;
+//! 8. when every response is complete, close the connection with H3_NO_ERROR (the loop
+//!    ends after this turn's step 9);
 //! 9. send every packet quiche has ready.
 //!
 //! A client resuming a session does not wait for the server before step 5: the requests go
@@ -366,12 +367,27 @@ impl<'a> Fetch<'a> {
             wire.send(&mut self.conn, &self.socket, self.peer)
                 .map_err(FetchError::Send)?;
             self.finished_sent |= self.conn.is_established();
-            if self.closing && (self.conn.is_closed() || self.conn.is_draining()) {
-                let (id, conn) = (&self.id, &self.conn);
-                trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
+            if self.closing {
+                self.closed_by_us();
                 return Ok(());
             }
         }
+    }
+
+    /// After step 9 of the turn that closed: every response is complete, so the loop ends.
+    /// quiche 0.30 sends an application close only in 1-RTT packets; before the handshake is
+    /// confirmed (HANDSHAKE_DONE lost) it has none to send, and the server is left to its
+    /// idle timeout, which the trace says.
+    fn closed_by_us(&self) {
+        let (id, conn) = (&self.id, &self.conn);
+        if !(conn.is_closed() || conn.is_draining()) {
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: CONNECTION_CLOSE not sent: the handshake is not confirmed yet and quiche sends an application close only in 1-RTT packets; the server will time out"
+                )
+            });
+        }
+        trace::event(Layer::Quic, || format!("{id}: {}", udp::stats(conn)));
     }
 
     /// Before each turn: the whole exchange has `opts.timeout`, handshake included.

@@ -52,8 +52,8 @@ pub fn queued(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, S
     }
 }
 
-/// Sends every datagram quiche has ready for this connection, until it says `Done`; each
-/// to the address quiche names (after a migration, the new path's).
+/// Sends every datagram quiche has ready for this connection, until it says `Done` (a closing
+/// connection: one); each to the address quiche names (after a migration, the new path's).
 pub fn flush(
     socket: &UdpSocket,
     conn: &mut quiche::Connection,
@@ -84,6 +84,12 @@ pub fn flush(
             )
         });
         send(socket, &out[..n], to);
+        // A closing connection has one thing to say. quiche 0.30 puts an application close
+        // only in 1-RTT packets: before the handshake is confirmed it writes a Handshake
+        // packet (an ACK, no close) on every call and never says Done.
+        if conn.local_error().is_some() {
+            return;
+        }
     }
 }
 

@@ -174,7 +174,9 @@ pub fn all() -> Vec<Case> {
             conns: Conns::PerFile,
             path: Impairment {
                 loss: 30,
-                seed: 30,
+                // The seed decides which datagrams go: 30 lost 22 % of the first 240 (too
+                // kind), 27 loses 29-30 % of the first 50, 100 and 240 (`seeds_keep_their_rate`).
+                seed: 27,
                 ..Impairment::default()
             },
             limit: Duration::from_secs(120),
@@ -201,7 +203,9 @@ pub fn all() -> Vec<Case> {
             conns: Conns::PerFile,
             path: Impairment {
                 corrupt: 30,
-                seed: 31,
+                // 31 corrupted 41 % of the first 240 datagrams (the server's ACKs of whole
+                // runs of probes, see README); 5 corrupts 28-30 % (`seeds_keep_their_rate`).
+                seed: 5,
                 ..Impairment::default()
             },
             limit: Duration::from_secs(120),

@@ -370,6 +370,11 @@ fn netlab_get(
         .arg(d.ca())
         .arg("-o")
         .arg(out);
+    // A kept folder (NETLAB_INTEROP_KEEP) gets the client's qlog too: which frames each
+    // probe carried and what each ACK acknowledged (how handshakeloss was explained).
+    if std::env::var_os("NETLAB_INTEROP_KEEP").is_some() {
+        cmd.arg("--qlog").arg(d.log("qlog-client"));
+    }
     if matches!(case.conns, Conns::Resume | Conns::ZeroRtt) {
         cmd.arg("--session").arg(session);
     }

@@ -15,6 +15,8 @@ use interop::{COLUMNS, Settings, cases};
 use std::time::Instant;
 
 fn main() {
+    // NETLAB_TRACE=l4 shows the relay's impairments (which datagram was lost or corrupted).
+    let _ = netlab::trace::enable_from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut only: Option<Vec<String>> = None;
     let mut out = None;
