@@ -224,9 +224,15 @@ fn on_a_lossy_path_http2_streams_stall_together_and_http3_streams_do_not() {
         shared2 > 0.7,
         "HTTP/2's streams stalled together only {shared2:.2} of the time"
     );
+    // A loaded machine can pause the client process itself for 20 ms, which stalls every
+    // stream at once whatever the version; such pauses are few, while HTTP/2's head-of-line
+    // stalls are many. So HTTP/3's shared stalls are counted, not taken as a fraction of
+    // its few stalls: at most a quarter of HTTP/2's, or 3.
+    let together2 = shared2 * h2_stalls as f64;
+    let together3 = shared3 * h3_stalls as f64;
     assert!(
-        shared3 < 0.3,
-        "HTTP/3's streams stalled together {shared3:.2} of the time"
+        together3 <= (together2 / 4.0).max(3.0),
+        "HTTP/3's streams stalled together {together3:.0} times ({shared3:.2} of {h3_stalls}), HTTP/2's {together2:.0}"
     );
     let chart = std::fs::read_to_string(&svg).unwrap();
     assert!(

@@ -266,17 +266,15 @@ fn our_client_gets_files_from_nghttpd_over_h2c_and_tls() {
     let root = TempDir::new("nghttpd-root");
     std::fs::write(root.path("a.txt"), "file a\n").unwrap();
     std::fs::write(root.path("b.txt"), "file b\n").unwrap();
-    let port = free_tcp_port();
-    let _plain = spawn(
-        "nghttpd",
-        &[
-            "--no-tls",
-            "-d",
-            root.0.to_str().unwrap(),
-            &port.to_string(),
-        ],
-    );
-    wait_tcp(SocketAddr::from(([127, 0, 0, 1], port)));
+    let dir = root.0.to_str().unwrap().to_string();
+    let (_plain, port) = spawn_on_free_port("nghttpd", |port| {
+        vec![
+            "--no-tls".into(),
+            "-d".into(),
+            dir.clone(),
+            port.to_string(),
+        ]
+    });
     let out = run_netlab(
         &[
             "h2",
@@ -298,18 +296,15 @@ fn our_client_gets_files_from_nghttpd_over_h2c_and_tls() {
         trace.contains("client [h2] → HEADERS stream=3"),
         "two streams:\n{trace}"
     );
-    let tls_port = free_tcp_port();
-    let _tls = spawn(
-        "nghttpd",
-        &[
-            "-d",
-            root.0.to_str().unwrap(),
-            &tls_port.to_string(),
-            &key,
-            &cert,
-        ],
-    );
-    wait_tcp(SocketAddr::from(([127, 0, 0, 1], tls_port)));
+    let (_tls, tls_port) = spawn_on_free_port("nghttpd", |port| {
+        vec![
+            "-d".into(),
+            dir.clone(),
+            port.to_string(),
+            key.clone(),
+            cert.clone(),
+        ]
+    });
     let out = run_netlab(
         &[
             "h2",

@@ -16,18 +16,16 @@ fn curl_to_nghttpd_through_the_tap() {
     let root = TempDir::new("tap-h2");
     std::fs::write(root.path("a.txt"), "first file\n").unwrap();
     std::fs::write(root.path("b.txt"), "second file\n").unwrap();
-    let port = free_tcp_port();
-    let _origin = spawn(
-        "nghttpd",
-        &[
-            "--no-tls",
-            "-d",
-            root.0.to_str().unwrap(),
-            &port.to_string(),
-        ],
-    );
+    let dir = root.0.to_str().unwrap().to_string();
+    let (_origin, port) = spawn_on_free_port("nghttpd", |port| {
+        vec![
+            "--no-tls".into(),
+            "-d".into(),
+            dir.clone(),
+            port.to_string(),
+        ]
+    });
     let origin = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_tcp(origin);
     let mut tap = spawn_netlab(&["tap", "--proto", "h2", "--to", &origin.to_string()], &[]);
     let taddr = tap.listening();
     let url = format!("http://{taddr}/a.txt");

@@ -507,3 +507,28 @@ pub fn h3_serve(certs: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, Soc
     let addr = p.listening();
     (p, addr)
 }
+
+/// Starts a peer that listens on a TCP port it is told (nghttpd, say) on a free one, and
+/// waits until it accepts connections. `free_tcp_port` only finds a port free a moment ago:
+/// another test may take it first, and the peer then exits at once. So a peer that exits
+/// before it listens is started again on another port (up to 5 times).
+pub fn spawn_on_free_port(program: &str, args: impl Fn(u16) -> Vec<String>) -> (Proc, u16) {
+    for _ in 0..5 {
+        let port = free_tcp_port();
+        let owned = args(port);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let mut p = spawn(program, &refs);
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return (p, port);
+            }
+            if p.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("{program} never listened on a free port (5 tries)");
+}
