@@ -100,7 +100,7 @@ impl Servers {
             Arc::new(crate::http1::server::plain),
         )
         .map_err(|x| e("HTTP/1.1", &x))?;
-        let (https, http2) = tls_servers(&handler, &cert, &key)?;
+        let (https, http2, http3) = tls_servers(&handler, &cert, &key, &pki)?;
         let http2c = crate::http2::server::spawn(
             bind()?,
             handler.clone(),
@@ -115,14 +115,6 @@ impl Servers {
             crate::http2::server::Security::Cleartext,
         )
         .map_err(|x| e("gRPC", &x))?;
-        let udp = UdpSocket::bind(any).map_err(|x| e("HTTP/3", &x))?;
-        let http3 = crate::quic::server::spawn(
-            udp,
-            crate::quic::config::Identity::from_pki(&pki),
-            handler,
-            crate::quic::server::Config::default(),
-        )
-        .map_err(|x| e("HTTP/3", &x))?;
         Ok(Servers {
             tcp_echo,
             zmq,
@@ -173,13 +165,15 @@ impl Drop for Servers {
     }
 }
 
-/// The two TLS servers both comparisons run for `handler`: HTTP/1.1 over TLS (HTTPS) and
-/// HTTP/2 over TLS, each on a loopback port the kernel picks, with the certificate in `cert`.
+/// The three TLS servers both comparisons run for `handler`: HTTP/1.1 over TLS (HTTPS),
+/// HTTP/2 over TLS and HTTP/3, each on a loopback port the kernel picks, with the certificate
+/// in `cert` (the same one, from `pki`, for HTTP/3).
 pub(super) fn tls_servers(
     handler: &Arc<dyn Handler>,
     cert: &Path,
     key: &Path,
-) -> Result<(Background, Background), CompareError> {
+    pki: &tls::certs::LocalPki,
+) -> Result<(Background, Background, Background), CompareError> {
     let e = |what: &'static str, x: &dyn fmt::Display| CompareError::Start {
         what,
         error: x.to_string(),
@@ -207,7 +201,16 @@ pub(super) fn tls_servers(
         crate::http2::server::Security::Tls(tls2),
     )
     .map_err(|x| e("HTTP/2", &x))?;
-    Ok((https, http2))
+    let udp = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .map_err(|x| e("HTTP/3", &x))?;
+    let http3 = crate::quic::server::spawn(
+        udp,
+        crate::quic::config::Identity::from_pki(pki),
+        handler.clone(),
+        crate::quic::server::Config::default(),
+    )
+    .map_err(|x| e("HTTP/3", &x))?;
+    Ok((https, http2, http3))
 }
 
 /// One exchange as its client saw it.

@@ -107,16 +107,7 @@ impl Site {
             std::fs::write(p, bytes).map_err(|x| e("a temp dir", &x))?;
         }
         let handler: Arc<dyn Handler> = Arc::new(app::monolith(Store::new(), Some(root)));
-        let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (https, http2) = tls_servers(&handler, &cert, &key)?;
-        let udp = UdpSocket::bind(any).map_err(|x| e("HTTP/3", &x))?;
-        let http3 = crate::quic::server::spawn(
-            udp,
-            crate::quic::config::Identity::from_pki(&pki),
-            handler,
-            crate::quic::server::Config::default(),
-        )
-        .map_err(|x| e("HTTP/3", &x))?;
+        let (https, http2, http3) = tls_servers(&handler, &cert, &key, &pki)?;
         Ok(Site {
             https,
             http2,
