@@ -201,8 +201,8 @@ pub(super) fn tls_servers(
         crate::http2::server::Security::Tls(tls2),
     )
     .map_err(|x| e("HTTP/2", &x))?;
-    let udp = UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .map_err(|x| e("HTTP/3", &x))?;
+    let udp =
+        UdpSocket::bind(SocketAddr::from(([127, 0, 0, 1], 0))).map_err(|x| e("HTTP/3", &x))?;
     let http3 = crate::quic::server::spawn(
         udp,
         crate::quic::config::Identity::from_pki(pki),
