@@ -21,6 +21,11 @@ use boring::x509::X509;
 /// with room for IPv6 and UDP headers; QUIC itself needs only 1200 (RFC 9000 §14).
 pub const MAX_DATAGRAM: usize = 1350;
 
+/// How many connection IDs of ours the peer may hold at once (the transport parameter
+/// active_connection_id_limit, RFC 9000 §18.2): one in use, the others spares for a new
+/// path (`paths.rs`).
+pub const ACTIVE_CID_LIMIT: u64 = 4;
+
 /// Why an endpoint could not be set up.
 #[derive(Debug)]
 pub enum SetupError {
@@ -126,7 +131,7 @@ fn transport_parameters(config: &mut quiche::Config, t: &Transport) -> Result<()
     // Migration (RFC 9000 §9): the client may move to a new address; each side holds a
     // few of the other's connection IDs, spares for a new path (`paths.rs`).
     config.set_disable_active_migration(false);
-    config.set_active_connection_id_limit(super::paths::ACTIVE_CID_LIMIT);
+    config.set_active_connection_id_limit(ACTIVE_CID_LIMIT);
     // The key log is always on: the trace reads the key phase of 1-RTT packets with it
     // (`keylog.rs`), and `$SSLKEYLOGFILE` gets a copy when set.
     config.log_keys();

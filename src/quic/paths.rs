@@ -22,10 +22,6 @@ use ring::rand::{SecureRandom, SystemRandom};
 use super::packet;
 use crate::trace::{self, Layer};
 
-/// How many connection IDs of ours the peer may hold at once (the transport parameter
-/// active_connection_id_limit, RFC 9000 §18.2): one in use, the others spares.
-pub const ACTIVE_CID_LIMIT: u64 = 4;
-
 /// Makes connection IDs and their stateless reset tokens.
 pub struct Ids {
     rng: SystemRandom,
