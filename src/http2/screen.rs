@@ -179,28 +179,20 @@ impl Screen {
     /// A withheld frame, once whole: answered, or (a SETTINGS frame within the rules)
     /// passed on to `h2` as it came.
     fn settle(&mut self, out: &mut Vec<u8>, answers: &mut Vec<Answer>) {
-        let Some(w) = self.withheld.as_mut().filter(|w| w.left == 0) else {
+        let Some(mut w) = self.withheld.take_if(|w| w.left == 0) else {
             return;
         };
         if w.verdict.is_none() && w.header.kind == kind::SETTINGS {
             w.verdict = settings_rule(&w.header, &w.bytes[HEADER_LEN..]);
         } else if w.verdict.is_none() {
-            let (header, bytes) = (w.header, std::mem::take(&mut w.bytes));
-            let verdict = self.header_block(header, bytes, out);
-            let w = self.withheld.as_mut().expect("the withheld frame");
-            w.verdict = verdict;
-            if w.verdict.is_none() {
-                self.withheld = None;
-                return;
-            }
+            // A header block's frames pass on (or are held) by `header_block` itself.
+            let bytes = std::mem::take(&mut w.bytes);
+            w.verdict = self.header_block(w.header, bytes, out);
         }
-        let w = self.withheld.as_mut().expect("the withheld frame");
-        if w.verdict.is_none() {
-            out.extend_from_slice(&w.bytes);
-            self.withheld = None;
-            return;
+        match w.verdict.take() {
+            Some(verdict) => answers.push(self.answer(w.header, verdict, out)),
+            None => out.extend_from_slice(&w.bytes),
         }
-        answers.push(self.answer(out));
     }
 
     /// A HEADERS or CONTINUATION frame, whole, added to the block it starts or continues;
@@ -238,7 +230,8 @@ impl Screen {
         if header.flags & frame::flag::END_HEADERS == 0 {
             return None;
         }
-        let block = self.block.take().expect("the block just extended");
+        // Never None: the block was extended just above.
+        let block = self.block.take()?;
         let decoded = self.hpack.as_mut().map(|d| d.decode(&block.fragment));
         match decoded {
             Some(Err(e)) => Some((
@@ -266,9 +259,8 @@ impl Screen {
 
     /// The answer to the withheld frame, now whole. A stream error on a stream `h2` knows
     /// reaches `h2` as the client's RST_STREAM, so that `h2` sends nothing more on it.
-    fn answer(&mut self, out: &mut Vec<u8>) -> Answer {
-        let w = self.withheld.take().expect("a withheld frame");
-        let (scope, code, rule) = w.verdict.expect("a judged frame");
+    fn answer(&mut self, header: Header, verdict: Verdict, out: &mut Vec<u8>) -> Answer {
+        let (scope, code, rule) = verdict;
         let bytes = match scope {
             Scope::Connection => {
                 self.closed = true;
@@ -287,7 +279,7 @@ impl Screen {
             }
         };
         Answer {
-            header: w.header,
+            header,
             scope,
             code,
             rule,
