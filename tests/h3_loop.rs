@@ -12,33 +12,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(60);
 
-/// A certificate directory made by `netlab cert` (ca.pem, localhost.pem, localhost-key.pem).
-fn certs(dir: &TempDir) -> String {
-    let d = dir.path("certs");
-    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    d
-}
-
-fn server(certs: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
-    let cert = format!("{certs}/localhost.pem");
-    let key = format!("{certs}/localhost-key.pem");
-    let mut args = vec![
-        "h3",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-    ];
-    args.extend_from_slice(extra);
-    let mut p = spawn_netlab(&args, env);
-    let addr = p.listening();
-    (p, addr)
-}
-
 fn get(certs: &str, args: &[&str]) -> std::process::Output {
     let ca = format!("{certs}/ca.pem");
     let mut all = vec!["h3", "get", "--cacert", &ca];
@@ -53,10 +26,10 @@ fn url(addr: SocketAddr, path: &str) -> String {
 #[test]
 fn the_sites_routes_answer_over_http3_as_parallel_streams() {
     let dir = TempDir::new("h3-routes");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     std::fs::write(dir.path("page.txt"), "a static file\n").unwrap();
     let root = dir.path("");
-    let (_server, addr) = server(&certs, &["--root", &root], &[]);
+    let (_server, addr) = h3_serve(&certs, &["--root", &root], &[]);
     // Three URLs, one connection: the bodies come out in the order asked.
     let out = get(
         &certs,
@@ -124,8 +97,8 @@ fn the_sites_routes_answer_over_http3_as_parallel_streams() {
 #[test]
 fn the_client_verifies_the_server_unless_told_not_to() {
     let dir = TempDir::new("h3-verify");
-    let certs = certs(&dir);
-    let (_server, addr) = server(&certs, &[], &[]);
+    let certs = make_certs(&dir);
+    let (_server, addr) = h3_serve(&certs, &[], &[]);
     // No --cacert: the local CA is unknown, the handshake fails with a TLS alert named.
     let out = run_netlab(&["h3", "get", &url(addr, "/status/200")], b"", &[], T);
     assert_eq!(out.status.code(), Some(1));
@@ -144,8 +117,8 @@ fn the_client_verifies_the_server_unless_told_not_to() {
 #[test]
 fn retry_validates_the_address_before_the_handshake() {
     let dir = TempDir::new("h3-retry");
-    let certs = certs(&dir);
-    let (mut server, addr) = server(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
+    let certs = make_certs(&dir);
+    let (mut server, addr) = h3_serve(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
     let out = get(&certs, &["--stats", &url(addr, "/status/200")]);
     assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
     assert!(
@@ -157,7 +130,7 @@ fn retry_validates_the_address_before_the_handshake() {
     assert!(trace.contains("→ Retry to 127.0.0.1:"), "{trace}");
     assert!(trace.contains("address-validation token"), "{trace}");
     // Without --retry there is none.
-    let (_plain, addr) = self::server(&certs, &[], &[]);
+    let (_plain, addr) = h3_serve(&certs, &[], &[]);
     let out = get(&certs, &["--stats", &url(addr, "/status/200")]);
     assert_eq!(text(&out.stdout), "200 OK\n", "{}", text(&out.stderr));
     assert!(
@@ -191,8 +164,8 @@ fn initial(version: u32, token: &[u8], size: usize) -> Vec<u8> {
 #[test]
 fn bad_datagrams_are_dropped_or_answered_and_the_server_serves_on() {
     let dir = TempDir::new("h3-bad");
-    let certs = certs(&dir);
-    let (mut server, addr) = server(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
+    let certs = make_certs(&dir);
+    let (mut server, addr) = h3_serve(&certs, &["--retry"], &[("NETLAB_TRACE", "quic")]);
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     probe
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -247,8 +220,8 @@ fn bad_datagrams_are_dropped_or_answered_and_the_server_serves_on() {
 #[test]
 fn fifty_clients_at_once_all_complete() {
     let dir = TempDir::new("h3-fifty");
-    let certs = certs(&dir);
-    let (_server, addr) = server(&certs, &[], &[]);
+    let certs = make_certs(&dir);
+    let (_server, addr) = h3_serve(&certs, &[], &[]);
     let ca = std::path::PathBuf::from(format!("{certs}/ca.pem"));
     let threads: Vec<_> = (0..50)
         .map(|i| {
@@ -275,9 +248,9 @@ fn fifty_clients_at_once_all_complete() {
 #[test]
 fn qlog_files_are_json_seq_with_packet_and_http3_events() {
     let dir = TempDir::new("h3-qlog");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let server_dir = dir.path("server-qlog");
-    let (mut server, addr) = server(
+    let (mut server, addr) = h3_serve(
         &certs,
         &["--qlog", &server_dir],
         &[("NETLAB_TRACE", "quic")],
@@ -339,7 +312,7 @@ fn a_download_arrives_intact_over_a_path_that_drops_packets() {
         return;
     }
     let dir = TempDir::new("h3-lossy");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     // 8 MB of data that is not all zeros.
     let data: Vec<u8> = (0..8_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -391,7 +364,7 @@ nft list ruleset | grep -c drop
 #[test]
 fn tcp_servers_advertise_http3_with_alt_svc_and_serve_it_on_the_same_port() {
     let dir = TempDir::new("h3-altsvc");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let cert = format!("{certs}/localhost.pem");
     let key = format!("{certs}/localhost-key.pem");
     for cmd in [["http", "serve", "--tls"], ["h2", "serve", "--h3"]] {
@@ -453,7 +426,7 @@ fn tcp_servers_advertise_http3_with_alt_svc_and_serve_it_on_the_same_port() {
 fn a_close_before_the_handshake_is_confirmed_does_not_spin() {
     use netlab::quic::config::{self, Identity, Transport};
     let dir = TempDir::new("h3-close");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let identity = Identity::from_files(
         format!("{certs}/localhost.pem").as_ref(),
         format!("{certs}/localhost-key.pem").as_ref(),

@@ -10,32 +10,6 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(90);
 
-fn certs(dir: &TempDir) -> String {
-    let d = dir.path("certs");
-    let out = run_netlab(&["cert", "--dir", &d], b"", &[], T);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    d
-}
-
-fn our_server(certs: &str, extra: &[&str], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
-    let cert = format!("{certs}/localhost.pem");
-    let key = format!("{certs}/localhost-key.pem");
-    let mut args = vec![
-        "h3",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        &cert,
-        "--key",
-        &key,
-    ];
-    args.extend_from_slice(extra);
-    let mut p = spawn_netlab(&args, env);
-    let addr = p.listening();
-    (p, addr)
-}
-
 fn script(name: &str) -> String {
     format!("{}/tests/h3/{name}", env!("CARGO_MANIFEST_DIR"))
 }
@@ -56,7 +30,7 @@ fn url(addr: SocketAddr, path: &str) -> String {
 fn aioquic_fetches_from_our_server_with_and_without_retry() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-aioquic-client");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let page = b"<!doctype html><title>t</title>\n".repeat(100);
     std::fs::write(dir.path("page.html"), &page).unwrap();
     let root = dir.path("");
@@ -65,7 +39,7 @@ fn aioquic_fetches_from_our_server_with_and_without_retry() {
         if retry {
             extra.push("--retry");
         }
-        let (_server, addr) = our_server(&certs, &extra, &[]);
+        let (_server, addr) = h3_serve(&certs, &extra, &[]);
         let ca = format!("{certs}/ca.pem");
         let out = run(
             &python,
@@ -148,7 +122,7 @@ fn aioquic_server(python: &str, certs: &str, retry: bool) -> (Proc, SocketAddr) 
 fn our_client_fetches_from_aioquic_with_and_without_retry() {
     let python = python_with("aioquic");
     let dir = TempDir::new("h3-aioquic-server");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let ca = format!("{certs}/ca.pem");
     for retry in [false, true] {
         let (_server, addr) = aioquic_server(&python, &certs, retry);
@@ -208,7 +182,7 @@ fn our_client_fetches_from_aioquic_with_and_without_retry() {
 fn ngtcp2s_client_downloads_from_our_server() {
     require("gtlsclient");
     let dir = TempDir::new("h3-ngtcp2");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let data: Vec<u8> = (0..2_000_000u32)
         .map(|i| (i.wrapping_mul(40_503) >> 7) as u8)
         .collect();
@@ -221,7 +195,7 @@ fn ngtcp2s_client_downloads_from_our_server() {
         if retry {
             extra.push("--retry");
         }
-        let (_server, addr) = our_server(&certs, &extra, &[]);
+        let (_server, addr) = h3_serve(&certs, &extra, &[]);
         let _ = std::fs::remove_file(format!("{downloads}/blob.bin"));
         let port = addr.port().to_string();
         let download = format!("--download={downloads}");
@@ -260,7 +234,7 @@ fn chromium_loads_a_page_from_our_server_over_http3() {
         "playwright-core is not installed: run `make deps` (or make test)"
     );
     let dir = TempDir::new("h3-chromium");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     std::fs::write(
         dir.path("page.html"),
         "<!doctype html><html><head><title>over h3</title><link rel=stylesheet href=/style.css></head><body><img src=/dot.svg></body></html>",
@@ -273,7 +247,7 @@ fn chromium_loads_a_page_from_our_server_over_http3() {
     )
     .unwrap();
     let root = dir.path("");
-    let (mut server, addr) = our_server(
+    let (mut server, addr) = h3_serve(
         &certs,
         &["--root", &root, "--retry"],
         &[("NETLAB_TRACE", "h3")],
@@ -318,10 +292,10 @@ fn chromium_loads_a_page_from_our_server_over_http3() {
 fn tshark_decrypts_our_quic_with_either_sides_key_log() {
     require("tshark");
     let dir = TempDir::new("h3-keylog");
-    let certs = certs(&dir);
+    let certs = make_certs(&dir);
     let keys = dir.path("client.keys");
     let server_keys = dir.path("server.keys");
-    let (_server, addr) = our_server(&certs, &[], &[("SSLKEYLOGFILE", &server_keys)]);
+    let (_server, addr) = h3_serve(&certs, &[], &[("SSLKEYLOGFILE", &server_keys)]);
     let capture = dir.path("h3.pcapng");
     let mut tshark = spawn_watched(
         "tshark",
