@@ -4,7 +4,7 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -52,30 +52,10 @@ fn tshark_decrypts_our_h2_traffic_with_either_sides_key_log() {
     );
     let addr = server.listening();
     // Capture this server's port on loopback; wait until tshark says it is capturing.
-    let capture = dir.path("h2.pcapng");
-    let mut tshark = spawn_watched(
-        "tshark",
-        &[
-            "-i",
-            "lo",
-            "-f",
-            &format!("tcp port {}", addr.port()),
-            "-w",
-            &capture,
-        ],
-    );
-    let ready = tshark.stderr_until(&["Capturing on"], T);
-    assert!(ready.contains("Capturing on"), "{ready}");
-    // "Capturing on" comes a moment before packets are really taken: wait until a probe
-    // connection to the server shows up in the file.
-    let size = || std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(200));
-    let header = size();
-    let start = Instant::now();
-    while size() <= header && start.elapsed() < T {
+    let capture_file = dir.path("h2.pcapng");
+    let tshark = capture(&format!("tcp port {}", addr.port()), &capture_file, || {
         let _ = std::net::TcpStream::connect(addr);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let out = run_netlab(
         &[
             "h2",
@@ -90,25 +70,18 @@ fn tshark_decrypts_our_h2_traffic_with_either_sides_key_log() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "200 OK\n");
-    // Stop tshark with SIGINT so it closes the file, and wait for it.
     std::thread::sleep(Duration::from_millis(300));
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &tshark.pid().to_string()])
-        .status();
-    let start = Instant::now();
-    while tshark.child.try_wait().ok().flatten().is_none() && start.elapsed() < T {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_capture(tshark);
     drop(server);
     for keys in [&client_keys, &server_keys] {
         let log = std::fs::read_to_string(keys).unwrap();
         assert!(log.contains("CLIENT_TRAFFIC_SECRET_0 "), "{keys}: {log}");
-        let seen = fields(&capture, Some(keys));
+        let seen = fields(&capture_file, Some(keys));
         assert!(
             seen.contains(":path") && seen.contains("/status/200") && seen.contains(":status"),
             "decrypted with {keys}:\n{seen}"
         );
     }
-    let blind = fields(&capture, None);
+    let blind = fields(&capture_file, None);
     assert!(!blind.contains("/status/200"), "without keys:\n{blind}");
 }

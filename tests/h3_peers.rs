@@ -6,7 +6,7 @@
 mod common;
 use common::*;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(90);
 
@@ -296,30 +296,11 @@ fn tshark_decrypts_our_quic_with_either_sides_key_log() {
     let keys = dir.path("client.keys");
     let server_keys = dir.path("server.keys");
     let (_server, addr) = h3_serve(&certs, &[], &[("SSLKEYLOGFILE", &server_keys)]);
-    let capture = dir.path("h3.pcapng");
-    let mut tshark = spawn_watched(
-        "tshark",
-        &[
-            "-i",
-            "lo",
-            "-f",
-            &format!("udp port {}", addr.port()),
-            "-w",
-            &capture,
-        ],
-    );
-    let ready = tshark.stderr_until(&["Capturing on"], T);
-    assert!(ready.contains("Capturing on"), "{ready}");
-    // "Capturing on" comes a moment before packets are taken: probe until one is in the file.
-    let size = || std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(200));
-    let header = size();
+    let capture_file = dir.path("h3.pcapng");
     let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let start = Instant::now();
-    while size() <= header && start.elapsed() < T {
+    let tshark = capture(&format!("udp port {}", addr.port()), &capture_file, || {
         let _ = probe.send_to(b"\x00probe", addr);
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let ca = format!("{certs}/ca.pem");
     let out = run_netlab(
         &["h3", "get", "--cacert", &ca, &url(addr, "/status/202")],
@@ -329,13 +310,12 @@ fn tshark_decrypts_our_quic_with_either_sides_key_log() {
     );
     assert_eq!(text(&out.stdout), "202 Accepted\n", "{}", text(&out.stderr));
     std::thread::sleep(Duration::from_millis(500));
-    let _ = nix_term(tshark.pid());
-    let _ = tshark.wait_exit(Duration::from_secs(10));
+    stop_capture(tshark);
     let log = std::fs::read_to_string(&keys).unwrap();
     assert!(log.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"), "{log}");
     // With the key log: the STREAM frames inside the 1-RTT packets, and HTTP/3 in them.
     let fields = |keys: Option<&str>| {
-        let mut args = vec!["-r".to_string(), capture.clone()];
+        let mut args = vec!["-r".to_string(), capture_file.clone()];
         if let Some(k) = keys {
             args.extend(["-o".into(), format!("tls.keylog_file:{k}")]);
         }
@@ -368,11 +348,4 @@ fn tshark_decrypts_our_quic_with_either_sides_key_log() {
         decrypted.len() > opaque.len() + 5,
         "with keys {decrypted:?}, without {opaque:?}"
     );
-}
-
-/// SIGTERM, so tshark finishes its capture file.
-fn nix_term(pid: u32) -> std::io::Result<std::process::ExitStatus> {
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
 }

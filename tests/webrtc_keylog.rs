@@ -6,7 +6,7 @@
 
 mod common;
 use common::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(30);
 
@@ -45,18 +45,11 @@ fn tshark_decrypts_a_data_channel_into_sctp_and_dcep_with_either_sides_key_log()
     let addr = server.listening();
     // The session's UDP ports are picked at ICE time: capture all UDP on loopback (the
     // script finds this session's DTLS by the ClientHello random in the key log).
-    let capture = dir.path("webrtc.pcapng");
-    let mut tshark = spawn_watched("tshark", &["-i", "lo", "-f", "udp", "-w", &capture]);
-    let ready = tshark.stderr_until(&["Capturing on"], T);
-    assert!(ready.contains("Capturing on"), "{ready}");
-    let size = || std::fs::metadata(&capture).map(|m| m.len()).unwrap_or(0);
-    std::thread::sleep(Duration::from_millis(200));
-    let (header, start) = (size(), Instant::now());
+    let capture_file = dir.path("webrtc.pcapng");
     let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    while size() <= header && start.elapsed() < T {
+    let tshark = capture("udp", &capture_file, || {
         let _ = probe.send_to(b"probe", ("127.0.0.1", free_udp_port()));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    });
     let url = format!("http://{addr}/webrtc");
     let out = run_netlab(
         &["webrtc", "connect", &url, "hello", "world"],
@@ -67,13 +60,7 @@ fn tshark_decrypts_a_data_channel_into_sctp_and_dcep_with_either_sides_key_log()
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hello\nworld\n");
     std::thread::sleep(Duration::from_millis(300));
-    let _ = std::process::Command::new("kill")
-        .args(["-INT", &tshark.pid().to_string()])
-        .status();
-    let start = Instant::now();
-    while tshark.child.try_wait().ok().flatten().is_none() && start.elapsed() < T {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    stop_capture(tshark);
     drop(server);
 
     let (client_log, server_log) = (
@@ -84,7 +71,7 @@ fn tshark_decrypts_a_data_channel_into_sctp_and_dcep_with_either_sides_key_log()
     // Both sides name the same DTLS connection by the same client random and secret.
     assert_eq!(client_log, server_log);
     for keys in [&client_keys, &server_keys] {
-        let (dcep, payloads) = decrypted(&dir, &capture, keys)
+        let (dcep, payloads) = decrypted(&dir, &capture_file, keys)
             .unwrap_or_else(|| panic!("nothing decrypted with {keys}"));
         // DATA_CHANNEL_OPEN (3) with the channel's label, then DATA_CHANNEL_ACK (2).
         assert!(dcep.contains("3\tchat"), "{keys}: DCEP seen:\n{dcep}");
@@ -103,5 +90,5 @@ fn tshark_decrypts_a_data_channel_into_sctp_and_dcep_with_either_sides_key_log()
         format!("CLIENT_RANDOM {random} {}\n", "00".repeat(48)),
     )
     .unwrap();
-    assert_eq!(decrypted(&dir, &capture, &wrong), None);
+    assert_eq!(decrypted(&dir, &capture_file, &wrong), None);
 }

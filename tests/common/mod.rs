@@ -532,3 +532,29 @@ pub fn spawn_on_free_port(program: &str, args: impl Fn(u16) -> Vec<String>) -> (
     }
     panic!("{program} never listened on a free port (5 tries)");
 }
+
+/// tshark capturing `filter` on loopback into `file`, returned once it really takes packets:
+/// "Capturing on" comes a moment before, so `probe` (which sends something the filter
+/// matches) runs until the file grows.
+pub fn capture(filter: &str, file: &str, probe: impl Fn()) -> Proc {
+    let limit = Duration::from_secs(30);
+    let mut tshark = spawn_watched("tshark", &["-i", "lo", "-f", filter, "-w", file]);
+    let ready = tshark.stderr_until(&["Capturing on"], limit);
+    assert!(ready.contains("Capturing on"), "{ready}");
+    let size = || std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    thread::sleep(Duration::from_millis(200));
+    let (header, start) = (size(), Instant::now());
+    while size() <= header && start.elapsed() < limit {
+        probe();
+        thread::sleep(Duration::from_millis(100));
+    }
+    tshark
+}
+
+/// Stops a capture with SIGINT, so tshark closes its file, and waits for it.
+pub fn stop_capture(mut tshark: Proc) {
+    let _ = Command::new("kill")
+        .args(["-INT", &tshark.pid().to_string()])
+        .status();
+    let _ = tshark.wait_exit(Duration::from_secs(30));
+}
