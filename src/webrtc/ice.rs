@@ -24,6 +24,8 @@ use stun::xoraddr::XorMappedAddress;
 
 use super::stun_codec::{self, CodecError};
 
+pub mod priority;
+
 /// RFC 8445 §16.1: PRIORITY.
 pub const ATTR_PRIORITY: AttrType = AttrType(0x0024);
 /// RFC 8445 §16.1: USE-CANDIDATE (no value): the controlling agent nominates this pair.
