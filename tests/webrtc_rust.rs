@@ -4,7 +4,7 @@
 
 use netlab::webrtc::dcep::{ChannelType, Reliability};
 use netlab::webrtc::dtls::Identity;
-use netlab::webrtc::peer::{Config, Event, Message, Peer};
+use netlab::webrtc::peer::{Config, Event, Message, Peer, PeerError};
 use netlab::webrtc::signaling::echo;
 use std::time::Duration;
 
@@ -126,16 +126,21 @@ fn a_message_over_the_peers_max_message_size_is_refused_and_the_channel_goes_on(
     let mut client = offer.accept(&answer).unwrap();
     let id = client.open("small", ChannelType::RELIABLE);
     client.wait_open(Duration::from_secs(15)).unwrap();
-    client.send(id, Message::Binary(vec![1; 5000])).unwrap();
-    let refused = loop {
-        match client.recv(Duration::from_secs(10)) {
-            Some(Event::Error(e)) => break e,
-            Some(Event::Message(..)) => panic!("5000 bytes went out past a 4096-byte limit"),
-            Some(_) => {}
-            None => panic!("no error for the oversized message"),
+    assert_eq!(client.max_send, 4096);
+    // Refused before it reaches SCTP, with the size and the peer's limit in one line.
+    let refused = client.send(id, Message::Binary(vec![1; 5000])).unwrap_err();
+    assert_eq!(
+        refused,
+        PeerError::TooLarge {
+            size: 5000,
+            max: 4096
         }
-    };
-    assert!(refused.contains("cannot send"), "{refused}");
+    );
+    assert_eq!(
+        refused.to_string(),
+        "message of 5000 bytes not sent: the peer's a=max-message-size is 4096 (RFC 8841 §6)"
+    );
+    // Nothing went out and nothing ended: the next message within the limit is echoed.
     client.send(id, Message::Binary(vec![2; 4096])).unwrap();
     assert_eq!(
         next_message(&mut client),

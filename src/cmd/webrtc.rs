@@ -1,5 +1,6 @@
 //! The WebRTC commands: `netlab webrtc serve` (the page, the signaling, an echo peer) and
-//! `netlab webrtc connect` (the Rust peer as offerer).
+//! `netlab webrtc connect` (the Rust peer as offerer), `netlab webrtc partial` (partial
+//! reliability measured on a lossy path).
 
 use super::http::bind;
 use crate::cli::{self, CliError, Command, Matches, flag, runtime};
@@ -10,6 +11,7 @@ use netlab::http1::server::{self, Config as HttpConfig};
 use netlab::trace::{self, Layer};
 use netlab::webrtc::dcep::{ChannelType, Reliability};
 use netlab::webrtc::dtls::Identity;
+use netlab::webrtc::partial;
 use netlab::webrtc::peer::{Config, Event, Message, Peer};
 use netlab::webrtc::signaling::{self, TraceLog};
 use std::sync::Arc;
@@ -80,14 +82,72 @@ pub const CONNECT: Command = Command {
     max_args: usize::MAX,
 };
 
-pub const COMMANDS: &[&Command] = &[&SERVE, &CONNECT];
+pub const PARTIAL: Command = Command {
+    path: "netlab webrtc partial",
+    about: "partial reliability on a lossy path: the same timestamped messages on a reliable ordered channel and an unordered maxRetransmits=0 one, through the impairing relay; the age of the freshest message on each",
+    flags: &[
+        flag(
+            "loss",
+            Some("PERCENT"),
+            Some("5"),
+            "datagrams lost each way while messages flow",
+        ),
+        flag(
+            "delay",
+            Some("MS"),
+            Some("20"),
+            "held back each way by the relay",
+        ),
+        flag(
+            "rate",
+            Some("N"),
+            Some("50"),
+            "messages per second on each channel",
+        ),
+        flag(
+            "seconds",
+            Some("S"),
+            Some("5"),
+            "how long messages are sent",
+        ),
+        flag("size", Some("BYTES"), Some("200"), "bytes per message"),
+        flag("seed", Some("N"), Some("1"), "picks the datagrams lost"),
+    ],
+    args: "",
+    min_args: 0,
+    max_args: 0,
+};
+
+pub const COMMANDS: &[&Command] = &[&SERVE, &CONNECT, &PARTIAL];
 
 pub fn run(tail: &[String]) -> Result<(), CliError> {
     cli::dispatch(
         "webrtc",
-        &[("serve", &SERVE, serve), ("connect", &CONNECT, connect)],
+        &[
+            ("serve", &SERVE, serve),
+            ("connect", &CONNECT, connect),
+            ("partial", &PARTIAL, partial),
+        ],
         tail,
     )
+}
+
+/// `netlab webrtc partial`: the run of [`partial::run`], its table on stdout.
+fn partial(m: &Matches) -> Result<(), CliError> {
+    let settings = partial::Settings {
+        loss: m.number(&PARTIAL, "loss")?,
+        delay: m.millis(&PARTIAL, "delay")?,
+        rate: m.number(&PARTIAL, "rate")?,
+        duration: Duration::from_secs(m.number(&PARTIAL, "seconds")?),
+        size: m.number(&PARTIAL, "size")?,
+        seed: m.number(&PARTIAL, "seed")?,
+    };
+    let report = partial::run(settings).map_err(|e| match e {
+        partial::PartialError::Settings(why) => CliError::Usage(why),
+        e => runtime(e),
+    })?;
+    print!("{}", partial::table(&report));
+    Ok(())
 }
 
 const LAYERS: [Layer; 6] = [

@@ -15,6 +15,8 @@
 //! 7. [`dcep`]: opening a channel with DATA_CHANNEL_OPEN / ACK (RFC 8832).
 //! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close;
 //!    [`session`] holds what its parts say to each other (channels, messages, events).
+//! 9. [`partial`]: what partial reliability buys on a lossy path (RFC 3758): the age of the
+//!    freshest message on an unordered maxRetransmits=0 channel next to a reliable one.
 
 mod channel;
 pub mod chunk;
@@ -23,6 +25,7 @@ pub mod demux;
 pub mod dtls;
 pub mod ice;
 pub mod keylog;
+pub mod partial;
 pub mod peer;
 pub mod record;
 pub mod sctp;

@@ -364,6 +364,8 @@ pub struct Peer {
     pub local_addr: SocketAddr,
     /// RFC 8842: this side is the DTLS client.
     pub dtls_client: bool,
+    /// The peer's `a=max-message-size` (RFC 8841 §6): [`Peer::send`] refuses more.
+    pub max_send: u32,
     ended: bool,
 }
 
@@ -500,6 +502,7 @@ impl Peer {
             threads,
             local_addr,
             dtls_client: client,
+            max_send: remote.max_message_size,
             ended: false,
         })
     }
@@ -519,8 +522,23 @@ impl Peer {
         id
     }
 
-    /// Sends a message on channel `id`.
+    /// Sends a message on channel `id`. A message over the peer's `a=max-message-size` is
+    /// refused here, whole (RFC 8841 §6: the sender must not send it), and the channel and
+    /// the association go on.
     pub fn send(&self, id: u16, message: Message) -> Result<(), PeerError> {
+        let size = message.wire_len();
+        if size > self.max_send as usize {
+            trace::event(Layer::Sctp, || {
+                format!(
+                    "stream {id}: message of {size} bytes refused: over the peer's a=max-message-size:{}",
+                    self.max_send
+                )
+            });
+            return Err(PeerError::TooLarge {
+                size,
+                max: self.max_send,
+            });
+        }
         self.cmds
             .send(Cmd::Channel(ChannelCmd::Send { id, message }))
             .map_err(|_| PeerError::Gone)

@@ -38,6 +38,18 @@ pub enum Message {
     Binary(Vec<u8>),
 }
 
+impl Message {
+    /// The bytes of the message as SCTP carries it: an empty message is the one byte of
+    /// RFC 8831 §6.6.
+    pub fn wire_len(&self) -> usize {
+        let n = match self {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+        };
+        n.max(1)
+    }
+}
+
 /// What the association loop tells the application.
 #[derive(Debug)]
 pub enum Event {
@@ -86,6 +98,12 @@ pub enum PeerError {
     Io {
         doing: &'static str,
         why: String,
+    },
+    /// RFC 8841 §6: a message larger than the peer's `a=max-message-size`, refused before
+    /// it reaches SCTP (the W3C API throws a TypeError there); the channel goes on.
+    TooLarge {
+        size: usize,
+        max: u32,
     },
     /// The peer's threads are gone.
     Gone,
@@ -156,6 +174,10 @@ impl fmt::Display for PeerError {
             PeerError::Dtls(e) => write!(f, "{e}"),
             PeerError::Sctp(e) => write!(f, "SCTP: {e}"),
             PeerError::Io { doing, why } => write!(f, "socket: {doing}: {why}"),
+            PeerError::TooLarge { size, max } => write!(
+                f,
+                "message of {size} bytes not sent: the peer's a=max-message-size is {max} (RFC 8841 §6)"
+            ),
             PeerError::Gone => write!(f, "the peer has stopped"),
         }
     }
@@ -237,6 +259,13 @@ mod tests {
                     why: why(),
                 },
                 "socket: bind UDP: x",
+            ),
+            (
+                PeerError::TooLarge {
+                    size: 65537,
+                    max: 65536,
+                },
+                "message of 65537 bytes not sent: the peer's a=max-message-size is 65536",
             ),
         ];
         for (e, starts) in cases {

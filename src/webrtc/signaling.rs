@@ -354,7 +354,9 @@ pub fn echo(mut peer: Peer) {
     loop {
         match peer.recv(std::time::Duration::from_secs(3600)) {
             Some(Event::Message(id, m)) => {
-                // The association loop has stopped: its Ended event follows.
+                // A message over the other side's a=max-message-size is refused (and
+                // traced); any other error means the association loop has stopped, and
+                // its Ended event follows.
                 let _ = peer.send(id, m);
             }
             Some(Event::Ended(_)) => break,
