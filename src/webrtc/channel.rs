@@ -71,7 +71,10 @@ impl<'a> Channels<'a> {
                     });
                     let _ = s.close();
                 }
-                if self.open.remove(&id).is_some() {
+                if let Some(c) = self.open.remove(&id) {
+                    trace::event(Layer::Dcep, || {
+                        format!("channel {:?} on stream {id}: closed by us", c.channel.label)
+                    });
                     let _ = self.events.send(Event::Closed(id));
                 }
             }
@@ -105,10 +108,22 @@ impl<'a> Channels<'a> {
     pub(super) fn finished(&mut self, id: u16) {
         if let Some(c) = self.open.remove(&id) {
             trace::event(Layer::Dcep, || {
-                format!("channel {:?} on stream {id}: closed", c.channel.label)
+                format!(
+                    "channel {:?} on stream {id}: closed by the peer (its stream reset)",
+                    c.channel.label
+                )
             });
             let _ = self.events.send(Event::Closed(id));
         }
+    }
+
+    /// The reset of stream `id` did not complete (RFC 6525 §5.2.2: the peer denied it, or
+    /// it was never answered): the id stays taken, the rest of the association goes on.
+    pub(super) fn reset_failed(&mut self, id: u16, why: &str) {
+        trace::event(Layer::Sctp, || format!("stream {id}: reset failed: {why}"));
+        let _ = self
+            .events
+            .send(Event::Error(format!("stream {id}: reset failed: {why}")));
     }
 
     /// Every complete message of stream `id`: DCEP, or a user message of an open channel.

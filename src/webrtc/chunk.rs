@@ -264,11 +264,86 @@ fn describe_chunk(ty: u8, flags: u8, v: &[u8], vtag: u32) -> String {
             be16(v, 8).unwrap_or(0),
             be16(v, 10).unwrap_or(0)
         ),
+        RE_CONFIG => describe_reconfig(v),
         192 => format!("FORWARD-TSN new-cumulative-TSN={}", be32(v, 0).unwrap_or(0)),
         // §3.3.7: the T bit says the sender had no TCB and reflected our tag.
         6 => format!("ABORT{}", if flags & 1 != 0 { " (T bit)" } else { "" }),
         _ => chunk_name(ty),
     }
+}
+
+/// RFC 6525 §3.1: the chunk type of RE-CONFIG.
+const RE_CONFIG: u8 = 130;
+
+/// RFC 6525 §4: the one or two parameters of a RE-CONFIG chunk, each `type (16) | length
+/// (16) | value`, padded to 4. A data channel closes with an Outgoing SSN Reset Request
+/// (§4.1) and its Re-configuration Response (§4.4).
+fn describe_reconfig(v: &[u8]) -> String {
+    let mut out = String::from("RE-CONFIG");
+    let mut at = 0;
+    while let (Some(ty), Some(len)) = (be16(v, at), be16(v, at + 2)) {
+        let len = usize::from(len);
+        let Some(p) = v.get(at + 4..at + len.max(4)) else {
+            break;
+        };
+        out.push(' ');
+        out += &describe_reconfig_param(ty, p);
+        at += len.max(4).div_ceil(4) * 4;
+    }
+    out
+}
+
+/// One RE-CONFIG parameter (RFC 6525 §4.1–§4.4), with the RFC's field names.
+fn describe_reconfig_param(ty: u16, p: &[u8]) -> String {
+    let streams = |from: usize| {
+        let ids: Vec<String> = p
+            .get(from..)
+            .unwrap_or(&[])
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]).to_string())
+            .collect();
+        if ids.is_empty() {
+            "all".to_string()
+        } else {
+            ids.join(",")
+        }
+    };
+    let n = |at| be32(p, at).unwrap_or(0);
+    match ty {
+        13 => format!(
+            "Outgoing-SSN-Reset-Request req-seq={} resp-seq={} last-TSN={} streams={}",
+            n(0),
+            n(4),
+            n(8),
+            streams(12)
+        ),
+        14 => format!(
+            "Incoming-SSN-Reset-Request req-seq={} streams={}",
+            n(0),
+            streams(4)
+        ),
+        16 => format!(
+            "Re-configuration-Response resp-seq={} result={}",
+            n(0),
+            reconfig_result(n(4))
+        ),
+        other => format!("parameter type {other}"),
+    }
+}
+
+/// RFC 6525 §4.4: the Result field of a Re-configuration Response.
+fn reconfig_result(r: u32) -> String {
+    let name = match r {
+        0 => "Success - Nothing to do",
+        1 => "Success - Performed",
+        2 => "Denied",
+        3 => "Error - Wrong SSN",
+        4 => "Error - Request already in progress",
+        5 => "Error - Bad Sequence Number",
+        6 => "In progress",
+        _ => return r.to_string(),
+    };
+    format!("{r} ({name})")
 }
 
 /// How many bytes of user data a DATA line shows: a whole small message, and the start of
@@ -334,6 +409,25 @@ mod tests {
         p.extend(std::iter::repeat_n(7u8, n));
         p.resize(p.len().div_ceil(4) * 4, 0);
         p
+    }
+
+    #[test]
+    fn a_re_config_chunk_shows_its_reset_request_and_response() {
+        // RFC 6525 §4.1: an Outgoing SSN Reset Request for stream 4, then (§4.4) a
+        // response, in one chunk; and a broken parameter length stops the reading.
+        let mut v = vec![
+            0, 13, 0, 18, 0, 0, 0, 7, 0, 0, 0, 3, 0, 0, 0, 99, 0, 4, 0, 0,
+        ];
+        v.extend([0, 16, 0, 12, 0, 0, 0, 3, 0, 0, 0, 1]);
+        assert_eq!(
+            describe_chunk(RE_CONFIG, 0, &v, 0),
+            "RE-CONFIG Outgoing-SSN-Reset-Request req-seq=7 resp-seq=3 last-TSN=99 streams=4 \
+             Re-configuration-Response resp-seq=3 result=1 (Success - Performed)"
+        );
+        assert_eq!(
+            describe_chunk(RE_CONFIG, 0, &[0, 13, 0xff, 0xff, 0], 0),
+            "RE-CONFIG"
+        );
     }
 
     #[test]

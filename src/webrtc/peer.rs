@@ -366,6 +366,9 @@ pub struct Peer {
     pub dtls_client: bool,
     /// The peer's `a=max-message-size` (RFC 8841 §6): [`Peer::send`] refuses more.
     pub max_send: u32,
+    /// The trace role of the peer's threads, also used for what the application's thread
+    /// traces through this peer.
+    role: &'static str,
     ended: bool,
 }
 
@@ -503,6 +506,7 @@ impl Peer {
             local_addr,
             dtls_client: client,
             max_send: remote.max_message_size,
+            role,
             ended: false,
         })
     }
@@ -528,6 +532,7 @@ impl Peer {
     pub fn send(&self, id: u16, message: Message) -> Result<(), PeerError> {
         let size = message.wire_len();
         if size > self.max_send as usize {
+            let _role = trace::default_role(self.role);
             trace::event(Layer::Sctp, || {
                 format!(
                     "stream {id}: message of {size} bytes refused: over the peer's a=max-message-size:{}",

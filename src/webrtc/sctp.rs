@@ -304,6 +304,18 @@ impl<'a> Association<'a> {
                 self.channels.finished(id);
                 Ok(Next::Go)
             }
+            // RFC 6525 §5.2.2: both directions of the stream are reset; a new channel may
+            // take its id (RFC 8831 §6.7).
+            SctpEvent::Stream(StreamEvent::ResetComplete { id }) => {
+                trace::event(Layer::Sctp, || {
+                    format!("stream {id}: reset both ways, its id is free again")
+                });
+                Ok(Next::Go)
+            }
+            SctpEvent::Stream(StreamEvent::ResetFailed { id, reason }) => {
+                self.channels.reset_failed(id, &format!("{reason:?}"));
+                Ok(Next::Go)
+            }
             _ => Ok(Next::Go),
         }
     }

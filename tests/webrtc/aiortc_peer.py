@@ -5,12 +5,17 @@
                                      the echoes; with N, a throughput run of N 16 KiB messages
     aiortc_peer.py lab URL           offer to URL, open lab 10's six channels at once, and
                                      print one line per channel: label, state, echo
+    aiortc_peer.py channels URL      against tests/webrtc_channels.rs's peer: it closes
+                                     channel "a" when asked ("close"), channel "b" takes the
+                                     freed id, "big" gets the largest message, then aiortc
+                                     closes "b"; prints one JSON line of what it saw
 
 Loopback only (see ../shared/notes/webrtc.md): no STUN server, and aioice is told that
 127.0.0.1 is this host's one address (it skips loopback otherwise).
 """
 
 import asyncio
+import json
 import sys
 import threading
 import time
@@ -175,11 +180,55 @@ async def lab_mode(url):
     await pc.close()
 
 
+async def channels_mode(url):
+    def event(ch, name):
+        fut = asyncio.get_running_loop().create_future()
+        ch.once(name, lambda *a: fut.done() or fut.set_result(a[0] if a else None))
+        return fut
+
+    async def within(what, fut):
+        try:
+            return await asyncio.wait_for(fut, 10)
+        except asyncio.TimeoutError:
+            print(json.dumps({"ok": False, "timeout": what}), flush=True)
+            sys.exit(1)
+
+    pc, [a], _ = await offer_to(url, ["a"])
+    out = {"a": a.id, "maxMessageSize": pc.sctp.getCapabilities().maxMessageSize}
+    # 1. netlab closes "a" (a stream reset): aiortc's channel closes.
+    closed = event(a, "close")
+    a.send("close")
+    await within("a closed by netlab", closed)
+    out["aState"] = a.readyState
+    # 2. A new channel: aiortc gives it the lowest free id, the one "a" had.
+    b = pc.createDataChannel("b")
+    await within("b open", event(b, "open"))
+    out["b"] = b.id
+    b.send("on b")
+    out["echo"] = await within("echo on b", event(b, "message"))
+    # 3. The largest message netlab may send us; it reports the refusal of one byte more.
+    b.send("big")
+    out["bigLength"] = len(await within("big on b", event(b, "message")))
+    b.send("after big")
+    out["afterBig"] = await within("after big on b", event(b, "message"))
+    # 4. aiortc closes "b": netlab sees the reset.
+    closed = event(b, "close")
+    b.close()
+    await within("b closed", closed)
+    out["bState"] = b.readyState
+    await asyncio.sleep(0.3)
+    await pc.close()
+    out["ok"] = out["aState"] == "closed" and out["bState"] == "closed"
+    print(json.dumps(out), flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "answer":
         answer_mode()
     elif mode == "offer":
         asyncio.run(offer_mode(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
+    elif mode == "channels":
+        asyncio.run(channels_mode(sys.argv[2]))
     elif mode == "lab":
         asyncio.run(lab_mode(sys.argv[2]))

@@ -5,6 +5,10 @@
 //   node chromium.js rooms URL ROOM     two pages connect to each other through the relay
 //   node chromium.js join URL ROOM      one page answers the offer `netlab webrtc connect
 //                                       --room ROOM` put in the room: Chromium as answerer
+//   node chromium.js channels URL       against tests/webrtc_channels.rs's peer: it closes
+//                                       channel "a" when asked ("close"), channel "b" takes
+//                                       the freed id, "big" gets the largest message and the
+//                                       refusal of one byte more, then the page closes "b"
 //
 // Run it inside a loopback-only network namespace (tests/webrtc/netns.rs).
 "use strict";
@@ -79,6 +83,54 @@ async function join(browser, url, room) {
   return { ok: received[0] === "hello chromium", received };
 }
 
+// In the page: every step of `channels`, each bounded by a timeout that names it.
+async function channelsInPage() {
+  const within = (what, p) => Promise.race([p, new Promise((_, no) => setTimeout(() => no(new Error("timeout: " + what)), 10000))]);
+  const event = (ch, name) => new Promise((yes) => ch.addEventListener(name, yes, { once: true }));
+  const pc = new RTCPeerConnection();
+  const a = pc.createDataChannel("a");
+  await pc.setLocalDescription(await pc.createOffer());
+  const r = await fetch("/webrtc", { method: "POST", headers: { "Content-Type": "application/sdp" }, body: pc.localDescription.sdp });
+  await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+  await within("a open", event(a, "open"));
+  const out = { a: a.id, maxMessageSize: pc.sctp.maxMessageSize };
+  // 1. netlab closes "a" (a stream reset): onclose fires here.
+  const aClosed = event(a, "close");
+  a.send("close");
+  await within("a closed by netlab", aClosed);
+  out.aState = a.readyState;
+  // 2. A new channel: Chromium gives it the lowest free id, the one "a" had.
+  const b = pc.createDataChannel("b");
+  b.binaryType = "arraybuffer";
+  await within("b open", event(b, "open"));
+  out.b = b.id;
+  const next = () => within("a message on b", event(b, "message")).then((e) => e.data);
+  b.send("on b");
+  out.echo = await next();
+  // 3. The largest message netlab may send us; netlab reports the refusal of one byte more.
+  b.send("big");
+  out.bigLength = (await next()).byteLength;
+  b.send("after big");
+  out.afterBig = await next();
+  // 4. The page closes "b": netlab sees the reset, and onclose fires once netlab's reciprocal
+  // reset is back.
+  const bClosed = event(b, "close");
+  b.close();
+  await within("b closed", bClosed);
+  out.bState = b.readyState;
+  out.pcState = pc.connectionState;
+  await new Promise((r) => setTimeout(r, 300));
+  pc.close();
+  return out;
+}
+
+async function channels(browser, url) {
+  const page = await browser.newPage();
+  await page.goto(url);
+  const out = await page.evaluate(channelsInPage);
+  return { ok: out.aState === "closed" && out.bState === "closed", ...out };
+}
+
 (async () => {
   const [mode, url, room] = process.argv.slice(2);
   const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ARGS });
@@ -86,6 +138,7 @@ async function join(browser, url, room) {
   try {
     if (mode === "rooms") result = await rooms(browser, url, room || "lab");
     else if (mode === "join") result = await join(browser, url, room || "lab");
+    else if (mode === "channels") result = await channels(browser, url);
     else result = await echo(browser, url);
   } catch (e) {
     result = { ok: false, error: String(e) };
