@@ -1,12 +1,14 @@
 //! What users of data channels ask for, against the real peers: closing a channel by an SCTP
-//! stream reset (RFC 8831 §6.7, RFC 6525) from either side, the freed stream id taken again,
-//! and a message over the peer's `a=max-message-size` refused with a clear error while the
-//! channel and the association go on (RFC 8841 §6). Headless Chromium (playwright-core) and
+//! stream reset (RFC 8831 §6.7, RFC 6525) from either side, the freed stream id taken again
+//! (by the peer's channels and by netlab's), and a message over the peer's
+//! `a=max-message-size` refused with a clear error while the channel and the association go
+//! on (RFC 8841 §6). Headless Chromium (playwright-core) and
 //! aiortc each offer to netlab's signaling, served in this process with a session of the
 //! test's own (below), inside a loopback-only network namespace.
 //!
-//! The netlab side: "close" on a channel makes it call `Peer::close_channel`; "big" makes it
-//! send one byte more than the peer's maximum (refused: `PeerError::TooLarge`), then exactly
+//! The netlab side: "close" on a channel makes it call `Peer::close_channel`; "open" makes it
+//! open a channel "n" of its own (`Peer::open`, which takes the lowest freed id); "big" makes
+//! it send one byte more than the peer's maximum (refused: `PeerError::TooLarge`), then exactly
 //! the maximum; anything else is echoed. What it saw comes back to the test on a channel.
 
 mod common;
@@ -15,6 +17,7 @@ mod netns;
 
 use common::*;
 use netlab::http1::server::{self, Config as HttpConfig};
+use netlab::webrtc::dcep::ChannelType;
 use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::peer::{Config, Event, Message, Peer, PeerError};
 use netlab::webrtc::signaling::{self, TraceLog};
@@ -27,6 +30,8 @@ use std::time::Duration;
 /// What the netlab peer saw, in order.
 #[derive(Debug, PartialEq)]
 enum Seen {
+    /// We opened a channel on this id (asked to by "open").
+    Opening(u16),
     Open(u16, String),
     /// We were asked to close this channel and reset its stream.
     Closing(u16),
@@ -49,6 +54,10 @@ fn session(mut peer: Peer, seen: &Sender<Seen>) {
             Event::Message(id, Message::Text(t)) if t == "close" => {
                 let _ = seen.send(Seen::Closing(id));
                 peer.close_channel(id);
+            }
+            Event::Message(_, Message::Text(t)) if t == "open" => {
+                let id = peer.open("n", ChannelType::RELIABLE);
+                let _ = seen.send(Seen::Opening(id));
             }
             Event::Message(id, Message::Text(t)) if t == "big" => {
                 let max = peer.max_send;
@@ -179,6 +188,18 @@ fn check(role: &str, out: &str, seen: &[Seen], max: u32) {
     assert_eq!(field(out, "echo"), "on b", "{out}");
     assert_eq!(field(out, "bigLength"), max.to_string(), "{out}");
     assert_eq!(field(out, "afterBig"), "after big", "{out}");
+    let n: u16 = field(out, "n1").parse().unwrap();
+    assert_eq!(
+        n % 2,
+        1,
+        "netlab, the DTLS server, opens odd ids (RFC 8832 §6): {out}"
+    );
+    assert_eq!(
+        field(out, "n2"),
+        n.to_string(),
+        "netlab reuses its freed id: {out}"
+    );
+    assert_eq!(field(out, "nEcho"), "on n", "{out}");
     let want = [
         Seen::Open(a, "a".into()),
         Seen::Closing(a),
@@ -189,6 +210,13 @@ fn check(role: &str, out: &str, seen: &[Seen], max: u32) {
             max,
         }),
         Seen::SentMax(max),
+        // Our channel "n", closed, and opened again on the same id.
+        Seen::Opening(n),
+        Seen::Open(n, "n".into()),
+        Seen::Closing(n),
+        Seen::Closed(n),
+        Seen::Opening(n),
+        Seen::Open(n, "n".into()),
         // The peer's reset of "b" reaches netlab as the channel's end.
         Seen::Closed(a),
     ];

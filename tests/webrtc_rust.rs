@@ -151,7 +151,7 @@ fn a_message_over_the_peers_max_message_size_is_refused_and_the_channel_goes_on(
 }
 
 #[test]
-fn closing_a_channel_resets_its_stream_on_both_sides_and_the_other_channel_goes_on() {
+fn closing_a_channel_resets_its_stream_on_both_sides_the_other_goes_on_and_its_id_is_reused() {
     let offer = Peer::offer(&Identity::generate().unwrap(), Config::default()).unwrap();
     let (mut server, answer) = Peer::answer(
         &offer.sdp,
@@ -188,6 +188,20 @@ fn closing_a_channel_resets_its_stream_on_both_sides_and_the_other_channel_goes_
         next_message(&mut client),
         (b, Message::Text("still here".into()))
     );
+    // Once both directions of the stream are reset (a round trip on loopback, given ample
+    // time here), its id is free: the next channel takes the lowest free id, as Chromium's
+    // and aiortc's do, and works.
+    std::thread::sleep(Duration::from_millis(500));
+    let c = client.open("c", ChannelType::RELIABLE);
+    assert_eq!(c, a, "the freed id is taken again");
+    assert_eq!(
+        client.wait_open(Duration::from_secs(15)).unwrap().label,
+        "c"
+    );
+    client.send(c, Message::Text("on c".into())).unwrap();
+    assert_eq!(next_message(&mut client), (c, Message::Text("on c".into())));
+    let d = client.open("d", ChannelType::RELIABLE);
+    assert_eq!(d, b + 2, "then the next id never used");
     client.close();
     answerer.join().unwrap();
 }

@@ -10,8 +10,13 @@ use super::session::{Channel, ChannelCmd, Event, Message, PeerError, SctpFailure
 use crate::trace::{self, Layer};
 use bytes::Bytes;
 use sctp_proto::{Association, PayloadProtocolIdentifier as Ppi, ReliabilityType};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+/// Our stream ids free again after a reset, shared with the peer that picks the next id
+/// (RFC 8831 §6.7: "the stream identifier can be reused").
+pub type FreeIds = Arc<Mutex<BTreeSet<u16>>>;
 
 struct ChannelState {
     channel: Channel,
@@ -27,15 +32,22 @@ pub(super) struct Channels<'a> {
     dtls_client: bool,
     /// Lab 10: what answers a DATA_CHANNEL_OPEN.
     on_open: dcep::OnOpen,
+    free_ids: FreeIds,
 }
 
 impl<'a> Channels<'a> {
-    pub(super) fn new(events: &'a Sender<Event>, dtls_client: bool, on_open: dcep::OnOpen) -> Self {
+    pub(super) fn new(
+        events: &'a Sender<Event>,
+        dtls_client: bool,
+        on_open: dcep::OnOpen,
+        free_ids: FreeIds,
+    ) -> Self {
         Channels {
             open: HashMap::new(),
             events,
             dtls_client,
             on_open,
+            free_ids,
         }
     }
 
@@ -114,6 +126,18 @@ impl<'a> Channels<'a> {
                 )
             });
             let _ = self.events.send(Event::Closed(id));
+        }
+    }
+
+    /// RFC 6525 §5.2.2: both directions of stream `id` are reset. One of our ids may carry a
+    /// new channel now (the peer's ids are the peer's to reuse).
+    pub(super) fn reset_complete(&mut self, id: u16) {
+        let ours = id % 2 == dcep::first_stream(self.dtls_client) % 2;
+        trace::event(Layer::Sctp, || {
+            format!("stream {id}: reset both ways, its id is free again")
+        });
+        if ours && let Ok(mut free) = self.free_ids.lock() {
+            free.insert(id);
         }
     }
 

@@ -33,6 +33,7 @@
 //! [`WakeSender`], the DTLS facade's type, because [`Dtls::wait`] must watch it next to the
 //! connection; tokio stays inside `dtls.rs`), [`Event`]s out (a std channel).
 
+use super::channel::FreeIds;
 use super::dcep::{self, ChannelType, Open};
 use super::dtls::{
     self, Dtls, DtlsError, Handshake, Identity, RecordReceiver, WakeReceiver, WakeSender,
@@ -356,6 +357,8 @@ pub struct Peer {
     cmds: WakeSender<Cmd>,
     events: Receiver<Event>,
     next_stream: u16,
+    /// Our ids free again after a stream reset, filled by the association loop.
+    free_ids: FreeIds,
     stop: Arc<AtomicBool>,
     /// How far the session got: ICE, DTLS or SCTP (for a timeout's error).
     stage: Arc<AtomicU8>,
@@ -453,6 +456,7 @@ impl Peer {
         // Bounded: datagrams wait here for DTLS; beyond this many, the socket loop drops them.
         let (records_tx, records_rx) = dtls::records(DTLS_QUEUE);
         let (connected_tx, connected_rx) = mpsc::channel();
+        let free_ids = FreeIds::default();
         let association = AssociationLoop {
             ice: connected_rx,
             ice_timeout: config.ice_timeout,
@@ -472,6 +476,7 @@ impl Peer {
                 max_receive: config.max_message_size,
                 max_send: remote.max_message_size,
                 on_open: config.on_open,
+                free_ids: free_ids.clone(),
             },
             cmds: cmd_rx,
             events: event_tx,
@@ -500,6 +505,7 @@ impl Peer {
             cmds: cmd_tx,
             events: event_rx,
             next_stream: dcep::first_stream(client),
+            free_ids,
             stop,
             stage,
             threads,
@@ -514,8 +520,7 @@ impl Peer {
     /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);
     /// returns its id. [`Event::Open`] follows when the ACK arrives.
     pub fn open(&mut self, label: &str, channel_type: ChannelType) -> u16 {
-        let id = self.next_stream;
-        self.next_stream = self.next_stream.wrapping_add(2);
+        let id = self.next_id();
         let open = Open {
             channel_type,
             priority: NORMAL_PRIORITY,
@@ -524,6 +529,17 @@ impl Peer {
         };
         let _ = self.cmds.send(Cmd::Channel(ChannelCmd::Open { id, open }));
         id
+    }
+
+    /// The lowest of our ids whose reset completed (as Chromium and aiortc pick), else the
+    /// next one never used.
+    fn next_id(&mut self) -> u16 {
+        let freed = self.free_ids.lock().ok().and_then(|mut f| f.pop_first());
+        freed.unwrap_or_else(|| {
+            let id = self.next_stream;
+            self.next_stream = self.next_stream.wrapping_add(2);
+            id
+        })
     }
 
     /// Sends a message on channel `id`. A message over the peer's `a=max-message-size` is

@@ -22,7 +22,7 @@
 //! The loop runs on the peer's association thread; the commands arrive through
 //! [`super::dtls::WakeReceiver`], the one queue [`Dtls::wait`] can watch next to a record.
 
-use super::channel::Channels;
+use super::channel::{Channels, FreeIds};
 use super::chunk;
 use super::dcep;
 use super::dtls::{Dtls, DtlsError, Wait, WakeReceiver};
@@ -83,6 +83,8 @@ pub struct Settings {
     pub max_send: u32,
     /// Lab 10: what answers a DATA_CHANNEL_OPEN.
     pub on_open: dcep::OnOpen,
+    /// Our stream ids whose reset completed: [`super::peer::Peer::open`] takes the lowest.
+    pub free_ids: FreeIds,
 }
 
 /// sctp-proto wants a socket address for its association; over DTLS there is one peer.
@@ -200,7 +202,12 @@ impl<'a> Association<'a> {
             dtls,
             endpoint,
             assoc,
-            channels: Channels::new(events, settings.dtls_client, settings.on_open),
+            channels: Channels::new(
+                events,
+                settings.dtls_client,
+                settings.on_open,
+                settings.free_ids.clone(),
+            ),
             queued: Vec::new(),
             established: false,
             closing: None,
@@ -307,9 +314,7 @@ impl<'a> Association<'a> {
             // RFC 6525 §5.2.2: both directions of the stream are reset; a new channel may
             // take its id (RFC 8831 §6.7).
             SctpEvent::Stream(StreamEvent::ResetComplete { id }) => {
-                trace::event(Layer::Sctp, || {
-                    format!("stream {id}: reset both ways, its id is free again")
-                });
+                self.channels.reset_complete(id);
                 Ok(Next::Go)
             }
             SctpEvent::Stream(StreamEvent::ResetFailed { id, reason }) => {

@@ -7,8 +7,9 @@
                                      print one line per channel: label, state, echo
     aiortc_peer.py channels URL      against tests/webrtc_channels.rs's peer: it closes
                                      channel "a" when asked ("close"), channel "b" takes the
-                                     freed id, "big" gets the largest message, then aiortc
-                                     closes "b"; prints one JSON line of what it saw
+                                     freed id, "big" gets the largest message, netlab opens
+                                     "n", closes it and opens it again on the same id, then
+                                     aiortc closes "b"; prints one JSON line of what it saw
 
 Loopback only (see ../shared/notes/webrtc.md): no STUN server, and aioice is told that
 127.0.0.1 is this host's one address (it skips loopback otherwise).
@@ -211,6 +212,26 @@ async def channels_mode(url):
     out["bigLength"] = len(await within("big on b", event(b, "message")))
     b.send("after big")
     out["afterBig"] = await within("after big on b", event(b, "message"))
+    # 5. netlab opens a channel ("open" asks it), closes it when asked, and opens another:
+    # the second takes the id the first had.
+    async def from_netlab():
+        fut = asyncio.get_running_loop().create_future()
+        pc.once("datachannel", lambda ch: fut.done() or fut.set_result(ch))
+        b.send("open")
+        ch = await within("a channel from netlab", fut)
+        if ch.readyState != "open":
+            await within("n open", event(ch, "open"))
+        return ch
+
+    n1 = await from_netlab()
+    closed = event(n1, "close")
+    n1.send("close")
+    await within("n closed by netlab", closed)
+    await asyncio.sleep(0.3)
+    n2 = await from_netlab()
+    out["n1"], out["n2"] = n1.id, n2.id
+    n2.send("on n")
+    out["nEcho"] = await within("echo on n", event(n2, "message"))
     # 4. aiortc closes "b": netlab sees the reset.
     closed = event(b, "close")
     b.close()

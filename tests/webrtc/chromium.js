@@ -8,7 +8,9 @@
 //   node chromium.js channels URL       against tests/webrtc_channels.rs's peer: it closes
 //                                       channel "a" when asked ("close"), channel "b" takes
 //                                       the freed id, "big" gets the largest message and the
-//                                       refusal of one byte more, then the page closes "b"
+//                                       refusal of one byte more, netlab opens "n", closes
+//                                       it and opens it again on the same id, then the page
+//                                       closes "b"
 //
 // Run it inside a loopback-only network namespace (tests/webrtc/netns.rs).
 "use strict";
@@ -112,6 +114,24 @@ async function channelsInPage() {
   out.bigLength = (await next()).byteLength;
   b.send("after big");
   out.afterBig = await next();
+  // 5. netlab opens a channel ("open" asks it), closes it when asked, and opens another:
+  // the second takes the id the first had.
+  const fromNetlab = () => within("a channel from netlab", new Promise((yes) => { pc.ondatachannel = (e) => yes(e.channel); }));
+  const ready = async (ch) => { if (ch.readyState !== "open") await within("n open", event(ch, "open")); return ch; };
+  let n = fromNetlab();
+  b.send("open");
+  const n1 = await ready(await n);
+  const n1Closed = event(n1, "close");
+  n1.send("close");
+  await within("n closed by netlab", n1Closed);
+  await new Promise((r) => setTimeout(r, 300));
+  n = fromNetlab();
+  b.send("open");
+  const n2 = await ready(await n);
+  out.n1 = n1.id;
+  out.n2 = n2.id;
+  n2.send("on n");
+  out.nEcho = await within("echo on n", event(n2, "message")).then((e) => e.data);
   // 4. The page closes "b": netlab sees the reset, and onclose fires once netlab's reciprocal
   // reset is back.
   const bClosed = event(b, "close");
