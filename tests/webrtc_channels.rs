@@ -238,10 +238,10 @@ fn check(role: &str, out: &str, seen: &[Seen], max: u32) {
     // the id free again, the refusal.
     let lines = [
         format!("[dcep] · channel \"a\" on stream {a}: closed by us"),
-        format!("[sctp] → RE-CONFIG Outgoing-SSN-Reset-Request"),
+        "[sctp] → RE-CONFIG Outgoing-SSN-Reset-Request".to_string(),
         format!("[dcep] · channel \"b\" on stream {a}: closed by the peer (its stream reset)"),
-        format!("[sctp] ← RE-CONFIG Outgoing-SSN-Reset-Request"),
-        format!("Re-configuration-Response"),
+        "[sctp] ← RE-CONFIG Outgoing-SSN-Reset-Request".to_string(),
+        "Re-configuration-Response".to_string(),
         format!("[sctp] · stream {a}: reset both ways, its id is free again"),
         format!(
             "stream {a}: message of {} bytes refused: over the peer's a=max-message-size:{max}",
