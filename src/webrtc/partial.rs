@@ -18,11 +18,11 @@
 //! lossy only while messages flow, so the seed picks the same datagram numbers every run.
 //!
 //! One function per step of [`run`]:
-//! 1. [`Pair::connect`]: the receiver answers, the relay goes in front of it (its address
+//! 1. `Pair::connect`: the receiver answers, the relay goes in front of it (its address
 //!    replaces the answer's candidate), the sender accepts and opens both channels;
-//! 2. [`Receiver::spawn`]: the receiver's thread takes the messages and samples the ages;
-//! 3. [`send_at_rate`]: the sender's loop, one message on each channel per tick;
-//! 4. [`Receiver::finish`]: after a drain, the counts and the ages, as a [`Report`].
+//! 2. `Receiver::spawn`: the receiver's thread takes the messages and samples the ages;
+//! 3. `send_at_rate`: the sender's loop, one message on each channel per tick;
+//! 4. `Receiver::finish`: after a drain, the counts and the ages, as a [`Report`].
 
 use super::dcep::{ChannelType, Reliability};
 use super::dtls::Identity;
