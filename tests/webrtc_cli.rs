@@ -144,6 +144,57 @@ fn usage_and_help() {
 }
 
 #[test]
+fn partial_lists_its_flags_as_the_readme_does_and_refuses_impossible_settings() {
+    let out = run_netlab(
+        &["webrtc", "partial", "--help"],
+        b"",
+        &[],
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let usage = readme
+        .lines()
+        .find(|l| l.starts_with("netlab webrtc partial "))
+        .expect("a usage line in the README");
+    for (flag, value) in [
+        ("--loss", "5"),
+        ("--delay", "20"),
+        ("--rate", "50"),
+        ("--seconds", "5"),
+        ("--size", "200"),
+        ("--seed", "1"),
+    ] {
+        assert!(help.contains(flag), "{help}");
+        assert!(
+            help.contains(&format!("(default: {value})")),
+            "{flag}: {help}"
+        );
+        assert!(usage.contains(&format!("[{flag} {value}]")), "{usage}");
+    }
+    for (args, says) in [
+        (&["--rate", "0"][..], "error: --rate 0 is out of 1..=1000"),
+        (
+            &["--size", "8"][..],
+            "error: --size 8 is under the 16 bytes",
+        ),
+        (
+            &["--loss", "101"][..],
+            "error: --loss 101 is not a percentage",
+        ),
+        (&["--loss", "many"][..], "error: --loss takes a number"),
+    ] {
+        let mut all = vec!["webrtc", "partial"];
+        all.extend_from_slice(args);
+        let out = run_netlab(&all, b"", &[], Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).starts_with(says), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn a_forged_fingerprint_is_a_dtls_error_that_says_so() {
     // A real netlab answerer, whose answer's fingerprint is replaced on the way back: ICE
     // works, and the DTLS handshake must fail on the certificate check.
