@@ -363,11 +363,13 @@ impl Receiver {
             let mut next_line = Duration::from_secs(1);
             while epoch.elapsed() < end {
                 let wait = next_sample.saturating_sub(epoch.elapsed());
-                if let Some(Event::Message(id, m)) = peer.recv(wait.max(Duration::from_millis(1))) {
-                    let i = usize::from(id != ids.reliable);
-                    if id == ids.reliable || id == ids.telemetry {
-                        seen[i].take(&m);
+                match peer.recv(wait.max(Duration::from_millis(1))) {
+                    Some(Event::Message(id, m)) if id == ids.reliable || id == ids.telemetry => {
+                        seen[usize::from(id != ids.reliable)].take(&m)
                     }
+                    // The session is over (the sender reports why): nothing more will come.
+                    Some(Event::Ended(_)) => break,
+                    _ => {}
                 }
                 let now = epoch.elapsed();
                 // The ages count while messages are sent, not during the drain.
