@@ -178,6 +178,8 @@ pub fn serve(
     let ids = Ids::new(CID_LEN).map_err(|e| ServeError::Io(io::Error::other(e)))?;
     let local = socket.local_addr().map_err(ServeError::Io)?;
     let granted = crate::l4::sockopt::receive_buffer(&socket, crate::l4::sockopt::RECEIVE_BUFFER);
+    // Runs of datagrams in one read where the kernel can (only this loop reads the socket).
+    udp::gro(&socket);
     trace::event(Layer::L4, || {
         format!("UDP {local}: SO_RCVBUF {granted} bytes")
     });
@@ -249,10 +251,13 @@ impl Server {
             for _ in 0..udp::BATCH {
                 match got {
                     // An empty datagram: a handler finished, or someone wants us to stop.
-                    Ok(Some((0, _))) => {}
-                    Ok(Some((n, from))) => {
-                        // 2. and 3. Its connection, then quiche.
-                        self.datagram(&mut buf[..n], from);
+                    Ok(Some(read)) if read.len == 0 => {}
+                    Ok(Some(read)) => {
+                        // 2. and 3. Its connection, then quiche (one read may hold several
+                        //    datagrams of one sender: GRO, `udp.rs`).
+                        for datagram in read.datagrams(&mut buf) {
+                            self.datagram(datagram, read.from);
+                        }
                     }
                     Ok(None) => break,
                     Err(e) => {
