@@ -19,7 +19,7 @@
 //!   `MSG_DONTWAIT`, not a switch of the socket to non-blocking and back.
 //!
 //! The only state here is whether this kernel refused GSO once (then every datagram goes
-//! alone, as before).
+//! alone, as before). With `$SSLKEYLOGFILE` set, sends are not batched either (`gso()`).
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
@@ -142,9 +142,20 @@ const GSO_SEGMENTS: usize = 64;
 /// carry over IPv4.
 const GSO_BYTES: usize = 48 * MAX_DATAGRAM;
 
-/// Cleared the first time the kernel refuses a GSO send (an old kernel, or a device that
-/// cannot segment): from then on each datagram goes in a call of its own.
-static GSO: AtomicBool = AtomicBool::new(true);
+/// Set the first time the kernel refuses a GSO send (an old kernel, or a device that cannot
+/// segment): from then on each datagram goes in a call of its own.
+static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether sends are batched. Not while `$SSLKEYLOGFILE` is set: a key log is written to
+/// decrypt a capture, and a capture on loopback sees what the kernel was handed, before it
+/// cuts a batch into datagrams: one UDP datagram of up to 64 KB that Wireshark reads as a
+/// single QUIC datagram (and fails to decrypt past its first packet). Without batching,
+/// every datagram shows as it goes on the wire.
+fn gso() -> bool {
+    static KEY_LOG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let key_log = *KEY_LOG.get_or_init(|| std::env::var_os("SSLKEYLOGFILE").is_some());
+    !key_log && !GSO_REFUSED.load(Ordering::Relaxed)
+}
 
 /// Datagrams written side by side for one address, sent in one call.
 struct Batch<'a> {
@@ -158,11 +169,7 @@ struct Batch<'a> {
 impl<'a> Batch<'a> {
     /// A batch in `space`: all of it with GSO, one datagram's worth without.
     fn new(space: &'a mut [u8], to: SocketAddr) -> Batch<'a> {
-        let room = if GSO.load(Ordering::Relaxed) {
-            space.len()
-        } else {
-            MAX_DATAGRAM
-        };
+        let room = if gso() { space.len() } else { MAX_DATAGRAM };
         Batch {
             buf: &mut space[..room],
             filled: 0,
@@ -207,7 +214,7 @@ impl<'a> Batch<'a> {
     /// empties it.
     fn send(&mut self, socket: &UdpSocket) {
         let bytes = &self.buf[..self.filled];
-        if bytes.len() > self.segment && GSO.load(Ordering::Relaxed) {
+        if bytes.len() > self.segment && gso() {
             gso_send(socket, bytes, self.segment, self.to);
         } else {
             for datagram in bytes.chunks(self.segment.max(1)) {
@@ -235,7 +242,7 @@ fn gso_send(socket: &UdpSocket, bytes: &[u8], segment: usize, to: SocketAddr) {
         Ok(_) => {}
         // The kernel or the device cannot segment: never again, and these go one by one.
         Err(e @ (Errno::EIO | Errno::EINVAL | Errno::EOPNOTSUPP | Errno::ENOPROTOOPT)) => {
-            GSO.store(false, Ordering::Relaxed);
+            GSO_REFUSED.store(true, Ordering::Relaxed);
             trace::event(Layer::Quic, || {
                 format!("UDP GSO refused ({e}): sending one datagram per system call from now on")
             });
