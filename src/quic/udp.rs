@@ -143,8 +143,17 @@ const GSO_SEGMENTS: usize = 64;
 const GSO_BYTES: usize = 48 * MAX_DATAGRAM;
 
 /// Set the first time the kernel refuses a GSO send (an old kernel, or a device that cannot
-/// segment): from then on each datagram goes in a call of its own.
+/// segment), or by [`one_datagram_per_call`]: from then on each datagram goes in a call of
+/// its own.
 static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// No more GSO batches in this process. For a path made on loopback that drops packets
+/// (nftables in a namespace, `compare::hol`): netfilter and the qdisc see a batch before it
+/// is cut into datagrams, so a drop rule would take a whole batch (about 38 datagrams) where
+/// a real network loses datagrams one by one.
+pub fn one_datagram_per_call() {
+    GSO_REFUSED.store(true, Ordering::Relaxed);
+}
 
 /// Whether sends are batched. Not while `$SSLKEYLOGFILE` is set: a key log is written to
 /// decrypt a capture, and a capture on loopback sees what the kernel was handed, before it
