@@ -252,13 +252,8 @@ impl Server {
                 match got {
                     // An empty datagram: a handler finished, or someone wants us to stop.
                     Ok(Some(read)) if read.len == 0 => {}
-                    Ok(Some(read)) => {
-                        // 2. and 3. Its connection, then quiche (one read may hold several
-                        //    datagrams of one sender: GRO, `udp.rs`).
-                        for datagram in read.datagrams(&mut buf) {
-                            self.datagram(datagram, read.from);
-                        }
-                    }
+                    // 2. and 3. Its connection, then quiche.
+                    Ok(Some(read)) => self.datagrams(read, &mut buf),
                     Ok(None) => break,
                     Err(e) => {
                         trace::event(Layer::Quic, || format!("recv_from failed: {e}"));
@@ -313,6 +308,14 @@ impl Server {
     fn derive_cid(&self, dcid: &[u8]) -> Vec<u8> {
         let tag = ring::hmac::sign(&self.cid_key, dcid);
         tag.as_ref()[..CID_LEN].to_vec()
+    }
+
+    /// Steps 2 and 3 for each datagram of one read (one read may hold several datagrams of
+    /// one sender: GRO, `udp.rs`).
+    fn datagrams(&mut self, read: udp::Got, buf: &mut [u8]) {
+        for datagram in read.datagrams(buf) {
+            self.datagram(datagram, read.from);
+        }
     }
 
     /// Steps 2 and 3 for one datagram.
