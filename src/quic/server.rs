@@ -21,7 +21,7 @@
 //!    the path the peer left, sent to its new address (7a: without it, quiche 0.30 never
 //!    declares lost what was in flight to an address that is gone, `paths.rs`); then every
 //!    connection's packets sent until quiche has nothing left, each to the address quiche
-//!    names;
+//!    names (those for one address handed to the kernel in one call: GSO, `udp.rs`);
 //! 8. forget closed connections (and their IDs), saying why they closed.
 //!
 //! Handlers are the same [`Handler`]s HTTP/1.1 and HTTP/2 call. Each runs in a thread of its
