@@ -150,6 +150,9 @@ pub fn run_here(setup: Setup) -> Result<Vec<Arrivals>, CompareError> {
     for cmd in path_commands(setup.loss) {
         sh(&cmd)?;
     }
+    // The drop rule counts packets as netfilter sees them: a QUIC loop's GSO batch would be
+    // one (and lost whole), where the TCP servers' segments are cut to the MTU before it.
+    crate::quic::udp::one_datagram_per_call();
     done("1. the lossy path is set");
     // 2. The file to download, and a server of each version serving it.
     let servers = LossyServers::start(setup.size)?;

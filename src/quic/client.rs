@@ -20,7 +20,7 @@
 //! 7. send request bodies as flow control allows;
 //! 8. when every response is complete, close the connection with H3_NO_ERROR (the loop
 //!    ends after this turn's step 9);
-//! 9. send every packet quiche has ready.
+//! 9. send every packet quiche has ready (several in one system call: GSO, `udp.rs`).
 //!
 //! A client resuming a session does not wait for the server before step 5: the requests go
 //! out in 0-RTT packets right behind its Initial (`Fetch::run`, before the loop).

@@ -21,7 +21,7 @@
 //!    the path the peer left, sent to its new address (7a: without it, quiche 0.30 never
 //!    declares lost what was in flight to an address that is gone, `paths.rs`); then every
 //!    connection's packets sent until quiche has nothing left, each to the address quiche
-//!    names;
+//!    names (those for one address handed to the kernel in one call: GSO, `udp.rs`);
 //! 8. forget closed connections (and their IDs), saying why they closed.
 //!
 //! Handlers are the same [`Handler`]s HTTP/1.1 and HTTP/2 call. Each runs in a thread of its
@@ -178,6 +178,8 @@ pub fn serve(
     let ids = Ids::new(CID_LEN).map_err(|e| ServeError::Io(io::Error::other(e)))?;
     let local = socket.local_addr().map_err(ServeError::Io)?;
     let granted = crate::l4::sockopt::receive_buffer(&socket, crate::l4::sockopt::RECEIVE_BUFFER);
+    // Runs of datagrams in one read where the kernel can (only this loop reads the socket).
+    udp::gro(&socket);
     trace::event(Layer::L4, || {
         format!("UDP {local}: SO_RCVBUF {granted} bytes")
     });
@@ -249,11 +251,9 @@ impl Server {
             for _ in 0..udp::BATCH {
                 match got {
                     // An empty datagram: a handler finished, or someone wants us to stop.
-                    Ok(Some((0, _))) => {}
-                    Ok(Some((n, from))) => {
-                        // 2. and 3. Its connection, then quiche.
-                        self.datagram(&mut buf[..n], from);
-                    }
+                    Ok(Some(read)) if read.len == 0 => {}
+                    // 2. and 3. Its connection, then quiche.
+                    Ok(Some(read)) => self.datagrams(read, &mut buf),
                     Ok(None) => break,
                     Err(e) => {
                         trace::event(Layer::Quic, || format!("recv_from failed: {e}"));
@@ -308,6 +308,14 @@ impl Server {
     fn derive_cid(&self, dcid: &[u8]) -> Vec<u8> {
         let tag = ring::hmac::sign(&self.cid_key, dcid);
         tag.as_ref()[..CID_LEN].to_vec()
+    }
+
+    /// Steps 2 and 3 for each datagram of one read (one read may hold several datagrams of
+    /// one sender: GRO, `udp.rs`).
+    fn datagrams(&mut self, read: udp::Got, buf: &mut [u8]) {
+        for datagram in read.datagrams(buf) {
+            self.datagram(datagram, read.from);
+        }
     }
 
     /// Steps 2 and 3 for one datagram.

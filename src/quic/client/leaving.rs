@@ -47,18 +47,22 @@ impl Leaving {
         id: &str,
         now: SocketAddr,
     ) -> bool {
-        while let Ok(Some((n, from))) = udp::queued(&self.socket, buf) {
+        while let Ok(Some(read)) = udp::queued(&self.socket, buf) {
             self.last = Instant::now();
-            self.drained += 1;
-            let (local, dcid_len) = (self.local, conn.source_id().len());
-            trace::received(Layer::Quic, || {
-                format!(
-                    "{id}: datagram {n} bytes from {from} on the old socket {local} (sent before the server saw us move): {}",
-                    packet::describe_datagram(&buf[..n], dcid_len)
-                )
-            });
-            let info = quiche::RecvInfo { from, to: local };
-            let _ = conn.recv(&mut buf[..n], info);
+            let (local, dcid_len, from) = (self.local, conn.source_id().len(), read.from);
+            // The socket asked for GRO while it was the wire's: one read, maybe several.
+            for datagram in read.datagrams(buf) {
+                self.drained += 1;
+                let n = datagram.len();
+                trace::received(Layer::Quic, || {
+                    format!(
+                        "{id}: datagram {n} bytes from {from} on the old socket {local} (sent before the server saw us move): {}",
+                        packet::describe_datagram(datagram, dcid_len)
+                    )
+                });
+                let info = quiche::RecvInfo { from, to: local };
+                let _ = conn.recv(datagram, info);
+            }
         }
         let peer = conn
             .path_stats()

@@ -60,6 +60,8 @@ pub(crate) struct Traced {
     retried: bool,
     /// The connection's key log: the key phase of 1-RTT packets in the trace.
     keys: Keys,
+    /// GRO was asked for on the socket this wire reads (again after a rebind).
+    gro_asked: bool,
 }
 
 impl Wire for Traced {
@@ -74,11 +76,20 @@ impl Wire for Traced {
         //    ACK for a batch, not one each).
         let left = self.deadline.saturating_duration_since(Instant::now());
         let timer = conn.timeout().map(|t| t.min(left)).or(Some(left));
+        if !self.gro_asked {
+            // This wire reads the socket only through `udp`, which cuts runs of datagrams
+            // apart: the kernel may hand them over in one read (GRO). A student's wire reads
+            // its own way, so the socket asks only once this wire reads it.
+            udp::gro(socket);
+            self.gro_asked = true;
+        }
         let mut next = udp::recv(socket, buf, timer)?;
         let mut batch = 0;
-        while let Some((n, from)) = next.take() {
-            // 2. Feed it to quiche.
-            self.feed(conn, &mut buf[..n], from);
+        while let Some(read) = next.take() {
+            // 2. Feed it to quiche, datagram by datagram.
+            for datagram in read.datagrams(buf) {
+                self.feed(conn, datagram, read.from);
+            }
             batch += 1;
             if batch < udp::BATCH {
                 next = udp::queued(socket, buf)?;
@@ -108,6 +119,7 @@ impl Wire for Traced {
 
     fn rebind(&mut self, local: SocketAddr) -> io::Result<()> {
         self.local = local;
+        self.gro_asked = false;
         Ok(())
     }
 }
@@ -130,6 +142,7 @@ impl Traced {
             deadline,
             received: 0,
             retried: false,
+            gro_asked: false,
         }
     }
 
