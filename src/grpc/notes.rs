@@ -5,11 +5,12 @@
 //! is UNAVAILABLE, which the interfaces turn into 502.
 
 use super::call::{Call, Describe, Service};
-use super::client::{self, Options};
+use super::client::{Channel, Options};
 use super::status::{Code, Status};
 use crate::http::services::notes::{Notes, Store, Unreachable};
 use crate::http::uri::Url;
 use crate::http2::client::Options as H2Options;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// `message NoteText { string text = 1; }`
@@ -173,10 +174,13 @@ impl Service for Services {
     }
 }
 
-/// The notes of a Notes service elsewhere: every operation one gRPC call.
+/// The notes of a Notes service elsewhere: every operation one gRPC call, on a channel
+/// (one connection, reused) taken from those kept here: as many as calls were ever made at
+/// once, since the gateway's handlers run in parallel.
 pub struct Remote {
     base: Url,
     opts: Options,
+    channels: Mutex<Vec<Channel>>,
 }
 
 impl Remote {
@@ -204,6 +208,7 @@ impl Remote {
                 deadline: Some(Duration::from_secs(10)),
                 metadata: Vec::new(),
             },
+            channels: Mutex::new(Vec::new()),
         })
     }
 
@@ -213,7 +218,17 @@ impl Remote {
         Resp: prost::Message + Default + Describe,
     {
         let _role = crate::trace::role("gateway");
-        match client::unary::<Req, Resp>(&self.base, method, req, &self.opts) {
+        let kept = self.channels.lock().ok().and_then(|mut c| c.pop());
+        let mut channel = match kept {
+            Some(c) => c,
+            None => Channel::new(self.base.clone(), self.opts.clone())
+                .map_err(|s| Unreachable(s.to_string()))?,
+        };
+        let result = channel.unary::<Req, Resp>(method, req);
+        if let Ok(mut c) = self.channels.lock() {
+            c.push(channel);
+        }
+        match result {
             Ok(r) => Ok(Some(r)),
             Err(s) if s.code == Code::NOT_FOUND => Ok(None),
             Err(s) => Err(Unreachable(s.to_string())),

@@ -13,14 +13,15 @@
 //! An error before any response message is "trailers-only": one HEADERS frame with
 //! `:status 200` and the grpc-status, ending the stream.
 //!
-//! Each call's handler runs on tokio's blocking pool (a thread of its own), reading and
-//! writing messages through a [`Call`]; this file moves them between it and the stream.
+//! Each call's handler runs on a thread of the handler pool ([`crate::http2::pool`]),
+//! reading and writing messages through a [`Call`]; this file moves them between it and the
+//! stream.
 
 use super::call::{Call, Service};
 use super::status::{Code, Status, percent_encode};
 use super::wire::{self, Deframer};
 use crate::http::message::Headers;
-use crate::http2::io::send_data;
+use crate::http2::io::{send_data, start_blocking};
 use crate::http2::server::App;
 use crate::trace::{self, Layer};
 use bytes::Bytes;
@@ -131,17 +132,18 @@ fn metadata(parts: &http::request::Parts) -> Headers {
     metadata
 }
 
-/// What a handler's thread returns: its result, or why it has none.
-type HandlerTask = tokio::task::JoinHandle<Result<(), Status>>;
+/// What a handler's thread answers: its result (or nothing, if it ended without one).
+type HandlerTask = tokio::sync::oneshot::Receiver<Result<(), Status>>;
 
-/// Step 4 of [`serve_call`]: the handler on tokio's blocking pool; a panic is UNKNOWN.
+/// Step 4 of [`serve_call`]: the handler on the handler pool ([`start_blocking`]), where it
+/// may block while this call's task relays its messages; a panic is UNKNOWN.
 fn run_handler(
     service: Arc<dyn Service>,
     mut call: Call,
     what: String,
     role: Option<&'static str>,
 ) -> HandlerTask {
-    tokio::task::spawn_blocking(move || {
+    start_blocking(move || {
         let _role = role.map(trace::role);
         match crate::catch::call(|| service.call(&mut call)) {
             Ok(result) => result,

@@ -11,6 +11,26 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Starts blocking work (a handler) on the handler pool ([`super::pool`]), off the
+/// connection's thread, so that it holds back its own stream only. Its answer comes on the
+/// receiver (an error if the work ended without one).
+pub fn start_blocking<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> tokio::sync::oneshot::Receiver<R> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    super::pool::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx
+}
+
+/// [`start_blocking`], waiting for the answer (`None` if there is none).
+pub async fn run_blocking<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Option<R> {
+    start_blocking(work).await.ok()
+}
+
 /// Sends a body as DATA frames, each as large as the peer's windows allow (RFC 9113 §5.2),
 /// the last with END_STREAM when `end` (gRPC sends trailers after it instead). Waiting for
 /// capacity is what keeps a fast sender from overrunning a slow receiver; the receiver

@@ -10,7 +10,8 @@
 //! 4. [`server`] — the HTTP/1.1 handlers served over HTTP/2, behind a blocking facade;
 //!    [`stream`] — one stream of it, request to response and pushes; [`io`] — the traced
 //!    byte stream and flow-controlled bodies it shares with the client; [`guard`] (and its
-//!    sans-IO [`screen`]) — RFC 9113's own error codes, before `h2` sees the frames.
+//!    sans-IO [`screen`]) — RFC 9113's own error codes, before `h2` sees the frames;
+//!    [`pool`] — the threads that run the handlers, woken lazily.
 //! 5. [`client`] — several requests as concurrent streams on one connection.
 //! 6. [`tour`] — the HTTP/2 section of `netlab tour`.
 
@@ -20,6 +21,7 @@ pub mod guard;
 pub mod hpack;
 pub mod huffman;
 pub mod io;
+pub mod pool;
 pub mod screen;
 pub mod server;
 pub mod stream;

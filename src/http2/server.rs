@@ -9,11 +9,12 @@
 //!   `--serial` (`config.http1.threads`) none: one connection at a time on the loop's thread;
 //! - that thread runs a current-thread tokio runtime for its connection only, which polls
 //!   the `h2` connection and one task per stream (all on this one thread);
-//! - each request's handler runs on a thread of tokio's blocking pool (`spawn_blocking`, in
+//! - each request's handler runs on a thread of the handler pool ([`super::pool`], from
 //!   [`super::stream`]), so a slow handler holds back its own stream only: the others'
-//!   frames keep flowing. So in a debugger, a breakpoint in a handler stops a
-//!   `tokio-runtime-worker` thread, while one in the frame or HPACK decoders of the trace
-//!   stops the connection's thread.
+//!   frames keep flowing. The pool wakes a thread only when none is awake to take the job,
+//!   so a burst of fast requests costs one wake-up, not one per request. So in a debugger,
+//!   a breakpoint in a handler stops an `h2 handler` thread, while one in the frame or
+//!   HPACK decoders of the trace stops the connection's thread.
 //!
 //! Which protocol a connection speaks is decided before any HTTP is read:
 //! - with TLS, by ALPN (RFC 7301): a client that offers `h2` gets HTTP/2, one that offers only

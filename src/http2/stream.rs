@@ -4,7 +4,7 @@
 //! preloads pushed (§8.4). The connection around it is [`super::server`]'s; gRPC's streams
 //! are `crate::grpc::server`'s.
 
-use super::io::{BodyError, read_body, send_data};
+use super::io::{BodyError, read_body, run_blocking, send_data};
 use crate::http::handler::Handler;
 use crate::http::link::preloads;
 use crate::http::message::{Headers, Request, Response, Version};
@@ -57,7 +57,7 @@ pub(super) async fn serve_stream(
     let Some(req) = read_request(&parts, body, &mut respond, peer, max_body).await else {
         return;
     };
-    // 2. The handler, off the runtime's thread.
+    // 2. The handler, on the handler pool (off the connection's thread).
     let method = parts.method.clone();
     let resp = run_handler(handler.clone(), req, peer, role).await;
     // 3. Server push (RFC 9113 §8.4): what the response names as preloads is promised
@@ -172,7 +172,7 @@ async fn push(
     }
 }
 
-/// Runs the handler on tokio's blocking pool; a panic costs its request a 500.
+/// Runs the handler on the handler pool ([`run_blocking`]); a panic costs its request a 500.
 async fn run_handler(
     handler: Arc<dyn Handler>,
     mut req: Request,
@@ -180,19 +180,19 @@ async fn run_handler(
     role: Option<&'static str>,
 ) -> Response {
     req.peer = Some(peer);
-    let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
-    tokio::task::spawn_blocking(move || {
+    run_blocking(move || {
         let _role = role.map(trace::role);
         match crate::catch::call(|| handler.handle(&req)) {
             Ok(r) => r,
             Err(p) => {
+                let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
                 crate::catch::report(Layer::H2, &what, &p, "answered 500, serving on");
                 Response::text(500, "the handler panicked")
             }
         }
     })
     .await
-    .unwrap_or_else(|_| Response::text(500, "the handler did not finish"))
+    .unwrap_or_else(|| Response::text(500, "the handler did not finish"))
 }
 
 /// A response as `h2` sends it: the head (the fields every binary version sends,

@@ -15,7 +15,7 @@
 //! each connection itself, to its end, before it accepts the next; later clients wait in the
 //! kernel's listen queue meanwhile. That is for a debugger: a breakpoint in a parser or a
 //! handler then stops the one thread that accepted, and `next`/`step` never jump to another
-//! connection's thread. (HTTP/2 still runs each handler on tokio's blocking pool, see
+//! connection's thread. (HTTP/2 still runs each handler on its handler pool, see
 //! [`crate::http2::server`].)
 
 use super::share::{Refusal, Shares};
