@@ -519,7 +519,14 @@ mod tests {
         assert!(text.contains("a=setup:passive\r\n"));
         assert!(text.contains("a=candidate:1 1 udp 2130706431 127.0.0.1 4000 typ host\r\n"));
         assert!(text.contains("m=application 4000 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
-        assert_eq!(parse(&text, Kind::Answer), Ok(d));
+        // Parsed, the line is kept whole too, for the full agent.
+        let mut back = d.clone();
+        back.candidate_lines = vec!["1 1 udp 2130706431 127.0.0.1 4000 typ host".into()];
+        assert_eq!(parse(&text, Kind::Answer), Ok(back.clone()));
+        // The full agent's lines are written as they are, in place of the host lines.
+        let text = write(&back, 7);
+        assert_eq!(text.matches("a=candidate:").count(), 1);
+        assert_eq!(parse(&text, Kind::Answer), Ok(back));
     }
 
     #[test]
