@@ -264,7 +264,7 @@ impl SocketLoop {
             }
             Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
             Kind::Stun => self.stun_response(d, from, state),
-            Kind::Dtls if Some(from) == state.peer && !state.relayed => {
+            Kind::Dtls if self.accepts_dtls(from, false, state) => {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
@@ -324,7 +324,7 @@ impl SocketLoop {
         };
         match demux::classify(&data) {
             Kind::Stun => self.full_stun(&data, peer, relayed, state),
-            Kind::Dtls if Some(peer) == state.peer && state.relayed => {
+            Kind::Dtls if self.accepts_dtls(peer, true, state) => {
                 state.last_heard = Instant::now();
                 self.dtls_record(&data, peer)
             }
@@ -411,6 +411,24 @@ impl SocketLoop {
                 format!("ICE state connected: pair with {from} checked and nominated")
             });
             self.lock(from, state);
+        }
+    }
+
+    /// Is a DTLS record from `from` (relayed by the TURN server or not) for us? From the
+    /// selected pair's peer by that path; with the full agent, from the remote of any valid
+    /// pair too, once one is selected (RFC 8445 §12.1: be ready to receive on any of them:
+    /// an aggressive controlling agent such as aiortc may send on another pair than the one
+    /// this side selected).
+    fn accepts_dtls(&self, from: SocketAddr, relayed: bool, state: &State) -> bool {
+        if state.peer.is_none() {
+            return false;
+        }
+        if Some(from) == state.peer && relayed == state.relayed {
+            return true;
+        }
+        match &self.ice {
+            Ice::Full(full) => full.agent.is_valid_remote(from),
+            Ice::Lite(_) => false,
         }
     }
 
