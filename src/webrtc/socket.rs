@@ -1,8 +1,9 @@
 //! The peer's one UDP socket and the loop that reads it: each datagram sorted by its first
-//! byte (RFC 7983 §7), STUN answered by the ICE-lite responder (RFC 8445 §7.3) or matched to
-//! the checker's request, DTLS records passed on to the association loop once the peer's
-//! address is locked, and consent watched (RFC 7675 §5.1: no word from the peer for the
-//! consent timeout ends the session). The only place a WebRTC peer reads its socket.
+//! byte (RFC 7983 §7), STUN handed to the full ICE agent, or answered by the ICE-lite
+//! responder (RFC 8445 §7.3) or matched to the checker's request; what the TURN server relays
+//! unwrapped first; DTLS records passed on to the association loop once the peer's address
+//! is locked, and consent kept (RFC 7675 §5.1). The only place a WebRTC peer reads its
+//! socket.
 //!
 //! `SocketLoop::run` goes round these steps, one method each, until the association loop
 //! stops or consent is lost:
