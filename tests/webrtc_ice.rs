@@ -268,3 +268,28 @@ fn chromium_relay_only_to_netlab_full_in_both_roles() {
     let log = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
     assert!(log.contains("ChannelData"), "{log}");
 }
+
+#[test]
+fn chromium_trickles_its_candidates_to_the_full_agent() {
+    netns::enter();
+    chromium_ready();
+    let mut server = spawn_netlab(
+        &["webrtc", "serve", "--addr", "127.0.0.1:0", "--ice", "full"],
+        &[("NETLAB_TRACE", "sdp,stun,dcep")],
+    );
+    let origin = format!("http://{}/", server.listening());
+    // The page POSTs its offer before gathering, then PATCHes each candidate as found.
+    let (ok, out) = drive(&["echo", &format!("{origin}?trickle=1")]);
+    assert!(ok, "chromium: {out}");
+    let log = server.stderr_until(
+        &["end-of-candidates: the peer trickles no more", "ICE state completed"],
+        Duration::from_secs(5),
+    );
+    assert!(log.contains("PATCH trickle fragment"), "{log}");
+    assert!(log.contains("remote candidate: host 127.0.0.1:"), "{log}");
+    assert!(
+        log.contains("end-of-candidates: the peer trickles no more"),
+        "{log}"
+    );
+    assert!(log.contains("ICE state completed: selected host"), "{log}");
+}

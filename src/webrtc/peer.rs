@@ -594,6 +594,24 @@ pub struct Peer {
     /// RFC 8842: this side is the DTLS client.
     pub dtls_client: bool,
     ended: bool,
+    trickle: Sender<Option<String>>,
+}
+
+/// A handle that passes trickled remote candidates to a running peer's ICE agent.
+#[derive(Clone)]
+pub struct Trickle(Sender<Option<String>>);
+
+impl Trickle {
+    /// A handle on a channel of the caller's (the signaling's tests).
+    pub fn from_sender(tx: Sender<Option<String>>) -> Trickle {
+        Trickle(tx)
+    }
+
+    /// One candidate (the value of an `a=candidate:` line), or `None` for the end of them;
+    /// `false` once the session is gone.
+    pub fn send(&self, candidate: Option<String>) -> bool {
+        self.0.send(candidate).is_ok()
+    }
 }
 
 impl Peer {
@@ -722,7 +740,9 @@ impl Peer {
             stage: stage.clone(),
             stop: stop.clone(),
         };
+        let (trickle_tx, trickle_rx) = mpsc::channel();
         let socket_loop = SocketLoop {
+            trickled: trickle_rx,
             socket,
             responder: Responder {
                 local,
@@ -750,7 +770,14 @@ impl Peer {
             local_addr,
             dtls_client: client,
             ended: false,
+            trickle: trickle_tx,
         })
+    }
+
+    /// Where candidates the other side trickles after its SDP go (RFC 8838): the signaling
+    /// hands each `a=candidate:` value, and `None` for `a=end-of-candidates`.
+    pub fn trickle(&self) -> Trickle {
+        Trickle(self.trickle.clone())
     }
 
     /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);

@@ -29,7 +29,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// How often a blocked receive wakes to send a check and look at consent.
@@ -63,6 +63,8 @@ pub(super) struct Locked {
 
 /// What the socket loop owns.
 pub(super) struct SocketLoop {
+    /// Candidates the other side trickled (RFC 8838), from the signaling; `None`: the end.
+    pub(super) trickled: Receiver<Option<String>>,
     pub(super) socket: UdpSocket,
     pub(super) responder: Responder,
     pub(super) ice: Ice,
@@ -130,6 +132,7 @@ impl SocketLoop {
         let (checker, addr) = match &mut self.ice {
             Ice::Full(full) => {
                 let now = Instant::now();
+                take_trickled(&self.trickled, &mut full.agent);
                 full.agent.tick(now);
                 if let Some(turn) = &full.turn {
                     if let Ok(mut c) = turn.lock() {
@@ -137,6 +140,11 @@ impl SocketLoop {
                     }
                 }
                 return self.flush(state);
+            }
+            Ice::Lite(_) if self.trickled.try_recv().is_ok() => {
+                // An ICE-lite agent checks no remote candidate: trickled ones are not needed.
+                while self.trickled.try_recv().is_ok() {}
+                return Go::On;
             }
             Ice::Lite(Some((checker, addr))) => (checker, addr),
             Ice::Lite(None) => return Go::On,
@@ -497,4 +505,17 @@ fn wrap_for(turn: Arc<Mutex<TurnClient>>, peer: SocketAddr, server: SocketAddr) 
         };
         (bytes, server)
     })
+}
+
+/// Candidates the signaling passed on since the last turn, to the agent (refused ones are
+/// traced there).
+fn take_trickled(rx: &Receiver<Option<String>>, agent: &mut Agent) {
+    while let Ok(c) = rx.try_recv() {
+        match c {
+            Some(line) => drop(agent.add_remote(&line)),
+            None => trace::received(Layer::Stun, || {
+                "end-of-candidates: the peer trickles no more (RFC 8838 §4.4)".into()
+            }),
+        }
+    }
 }

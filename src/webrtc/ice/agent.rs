@@ -276,7 +276,19 @@ impl Agent {
                 return Err(e);
             }
         };
-        if self.remotes.iter().any(|r| r.addr == cand.addr) {
+        if let Some(known) = self.remotes.iter_mut().find(|r| r.addr == cand.addr) {
+            // RFC 8838 §11: a check came first and taught it as peer-reflexive; the signalled
+            // kind replaces that one (its priority stays, so the pairs' order does not move).
+            if known.kind == CandidateKind::PeerReflexive && cand.kind != known.kind {
+                known.kind = cand.kind;
+                known.foundation = cand.foundation;
+                let known = known.clone();
+                trace::received(Layer::Stun, || {
+                    format!(
+                        "remote candidate: {known} (learned as peer-reflexive from a check first)"
+                    )
+                });
+            }
             return Ok(());
         }
         if self.remotes.len() >= MAX_REMOTE {
@@ -1236,6 +1248,17 @@ mod tests {
             after >= Duration::from_secs(24) && after <= Duration::from_secs(31),
             "{after:?}"
         );
+    }
+
+    #[test]
+    fn a_trickled_candidate_replaces_the_peer_reflexive_one_a_check_taught() {
+        let (mut a, mut b) = two((Role::Controlling, Role::Controlled), (7, 3), false);
+        run(&mut a, &mut b, Instant::now(), Duration::from_secs(5));
+        assert_eq!(b.remotes[0].kind, CandidateKind::PeerReflexive);
+        let ca = a.candidate_lines();
+        b.add_remote(&ca[0]).unwrap();
+        assert_eq!(b.remotes.len(), 1);
+        assert_eq!(b.remotes[0].kind, CandidateKind::Host);
     }
 
     #[test]
