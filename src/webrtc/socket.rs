@@ -263,7 +263,7 @@ impl SocketLoop {
     fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
         let n = d.len();
         if self.turn_server() == Some(from) {
-            return self.from_relay(d, state);
+            return self.relayed_in(d, state);
         }
         match demux::classify(d) {
             Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
@@ -308,7 +308,7 @@ impl SocketLoop {
 
     /// Step 4 for a datagram from the TURN server: an answer for the client, or what a peer
     /// sent to our relayed address, unwrapped and sorted like a datagram of its own.
-    fn from_relay(&mut self, d: &[u8], state: &mut State) -> Go {
+    fn relayed_in(&mut self, d: &[u8], state: &mut State) -> Go {
         let Ice::Full(full) = &self.ice else {
             return Go::On;
         };

@@ -195,8 +195,8 @@ impl Client {
         if self.relayed.is_none() {
             return;
         }
-        if !self.permissions.contains_key(&peer.ip()) {
-            self.permissions.insert(peer.ip(), None);
+        if let std::collections::hash_map::Entry::Vacant(e) = self.permissions.entry(peer.ip()) {
+            e.insert(None);
             self.request(Request::Permission(peer.ip()), now);
         }
         if channel && !self.channels.contains_key(&peer) && self.next_channel <= 0x4FFF {
