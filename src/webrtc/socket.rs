@@ -172,14 +172,26 @@ impl SocketLoop {
         };
         let mut turn = full.turn.as_ref().and_then(|t| t.lock().ok());
         let relayed = turn.as_ref().and_then(|c| c.relayed());
+        let mut outgoing = Vec::new();
         while let Some(t) = full.agent.poll_transmit() {
-            let (data, to) = match turn.as_mut() {
+            outgoing.push(match turn.as_mut() {
                 Some(c) if Some(t.local) == relayed => {
                     c.permit(t.to, false, Instant::now());
                     (c.wrap(t.to, &t.data), c.server)
                 }
                 _ => (t.data, t.to),
-            };
+            });
+        }
+        // A permission asked for just now goes first: the server takes it before the data
+        // that needs it (in order, on one path), instead of dropping that data.
+        if let Some(c) = turn.as_mut() {
+            let server = c.server;
+            let control: Vec<_> = std::iter::from_fn(|| c.poll_transmit())
+                .map(|d| (d, server))
+                .collect();
+            outgoing.splice(0..0, control);
+        }
+        for (data, to) in outgoing {
             if let Err(e) = self.socket.send_to(&data, to) {
                 trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
             }
