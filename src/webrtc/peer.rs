@@ -23,9 +23,11 @@
 //!
 //! Behind it, `Peer::start` runs two threads per peer, each a loop of its own:
 //! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
-//!   STUN answered there by the ICE-lite [`Responder`] (and, when this peer offered to a lite
-//!   answerer, checks sent by the [`Checker`]); DTLS records passed on; consent watched
-//!   (RFC 7675: no word from the peer for `consent_timeout` ends the session);
+//!   STUN handled there by the full ICE [`Agent`] (`--ice full`, candidates gathered before
+//!   the SDP is written: `full_agent`), or answered by the ICE-lite [`Responder`] (and, when
+//!   this lite peer offered to a lite answerer, checks sent by the [`Checker`]); DTLS records
+//!   passed on (through the TURN client on a relayed pair); consent kept (RFC 7675: the full
+//!   agent's checks, or for the lite one no word from the peer for `consent_timeout`);
 //! - the association loop (`AssociationLoop`), in stages: waits for ICE, runs the DTLS
 //!   handshake ([`super::dtls`]), then SCTP and DCEP ([`super::sctp::run`]) until the end.
 //!
@@ -38,13 +40,17 @@ use super::dcep::{self, ChannelType, Open};
 use super::dtls::{
     self, Dtls, DtlsError, Handshake, Identity, RecordReceiver, WakeReceiver, WakeSender,
 };
-use super::ice::{Checker, Credentials, Responder};
+use super::ice::agent::{self, Agent};
+use super::ice::priority::{CandidateKind, Policy, Rfc, Role};
+use super::ice::{Checker, Credentials, Responder, gather};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
-use super::socket::SocketLoop;
+use super::socket::{FullIce, Ice, Locked, SocketLoop};
+use super::turn::client::{self as turn_client, Client as TurnClient};
 use crate::trace::{self, Layer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
@@ -70,8 +76,28 @@ const NORMAL_PRIORITY: u16 = 256;
 const UFRAG_LEN: usize = 8;
 const PWD_LEN: usize = 24;
 
+/// Which ICE agent a peer runs (RFC 8445 §2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceMode {
+    /// Full when the peer offers or has a STUN or TURN server, lite otherwise (an answerer
+    /// on loopback needs no more).
+    Auto,
+    /// The full agent ([`super::ice::agent`]): gathers, checks, nominates.
+    Full,
+    /// ICE-lite: a host candidate, and only answers checks.
+    Lite,
+}
+
+/// A TURN server and the long-term credentials to use it (RFC 8656 §9.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnServer {
+    pub addr: SocketAddr,
+    pub user: String,
+    pub pass: String,
+}
+
 /// Settings of one peer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The address the UDP socket binds (and the candidate the SDP names).
     pub ip: IpAddr,
@@ -87,6 +113,17 @@ pub struct Config {
     pub on_open: dcep::OnOpen,
     /// The trace role of the peer's threads.
     pub role: &'static str,
+    /// Full or lite ICE (`--ice`).
+    pub ice: IceMode,
+    /// Lab 13: the full agent's pair priorities and nomination ([`Rfc`] by default).
+    pub policy: Arc<dyn Policy>,
+    /// A STUN server for a server-reflexive candidate (`--stun`).
+    pub stun: Option<SocketAddr>,
+    /// A TURN server for a relayed candidate (`--turn`, `--turn-user`, `--turn-pass`).
+    pub turn: Option<TurnServer>,
+    /// Gather the relayed candidate only, like a browser's `iceTransportPolicy: "relay"`
+    /// (`--relay-only`): every byte goes through the TURN server.
+    pub relay_only: bool,
 }
 
 impl Default for Config {
@@ -99,6 +136,40 @@ impl Default for Config {
             max_message_size: MAX_MESSAGE_SIZE,
             on_open: dcep::answer_open,
             role: "peer",
+            ice: IceMode::Auto,
+            policy: Arc::new(Rfc),
+            stun: None,
+            turn: None,
+            relay_only: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("ip", &self.ip)
+            .field("ice_timeout", &self.ice_timeout)
+            .field("dtls_timeout", &self.dtls_timeout)
+            .field("consent_timeout", &self.consent_timeout)
+            .field("max_message_size", &self.max_message_size)
+            .field("role", &self.role)
+            .field("ice", &self.ice)
+            .field("stun", &self.stun)
+            .field("turn", &self.turn)
+            .field("relay_only", &self.relay_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Whether this peer runs the full agent: `--ice`, or by default when it offers (the
+    /// offerer controls, RFC 8445 §6.1.1) or has a server to gather from.
+    pub fn full_ice(&self, offering: bool) -> bool {
+        match self.ice {
+            IceMode::Full => true,
+            IceMode::Lite => false,
+            IceMode::Auto => offering || self.stun.is_some() || self.turn.is_some(),
         }
     }
 }
@@ -156,12 +227,12 @@ fn describe(
     mid: &str,
     socket: &UdpSocket,
     cfg: &Config,
-    lite: bool,
+    agent: Option<&Agent>,
 ) -> Result<Description, PeerError> {
     Ok(Description {
         ice_ufrag: local.ufrag.clone(),
         ice_pwd: local.pwd.clone(),
-        ice_lite: lite,
+        ice_lite: agent.is_none(),
         fingerprint: identity.fingerprint,
         setup,
         mid: mid.to_string(),
@@ -171,8 +242,123 @@ fn describe(
             doing: "local address",
             why: e.to_string(),
         })?],
+        candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
     })
 }
+
+/// A full agent for this peer, its candidates gathered (RFC 8445 §5.1.1): host ones from the
+/// socket, a server-reflexive one from the STUN server. A server that does not answer costs
+/// its candidate, not the session.
+fn full_agent(
+    socket: &UdpSocket,
+    local: &Credentials,
+    remote: Option<&Description>,
+    role: Role,
+    cfg: &Config,
+) -> Result<FullIce, PeerError> {
+    let mut agent = Agent::new(agent::Settings {
+        role,
+        tie_breaker: u64::from_be_bytes(random::<8>()),
+        local: local.clone(),
+        remote: remote.map_or_else(
+            || Credentials {
+                ufrag: String::new(),
+                pwd: String::new(),
+            },
+            |r| Credentials {
+                ufrag: r.ice_ufrag.clone(),
+                pwd: r.ice_pwd.clone(),
+            },
+        ),
+        policy: cfg.policy.clone(),
+        consent_interval: CONSENT_INTERVAL,
+        consent_timeout: cfg.consent_timeout,
+    });
+    let bound = socket.local_addr().map_err(|e| PeerError::Io {
+        doing: "local address",
+        why: e.to_string(),
+    })?;
+    let hosts = gather::host_addresses(bound);
+    if cfg.relay_only {
+        trace::event(Layer::Stun, || {
+            "relay only: no host or server-reflexive candidate gathered".to_string()
+        });
+    }
+    for h in hosts.iter().filter(|_| !cfg.relay_only) {
+        agent.add_local(CandidateKind::Host, *h, *h, None);
+    }
+    if let Some(server) = cfg.stun.filter(|_| !cfg.relay_only) {
+        match gather::server_reflexive(socket, server, GATHER_TIMEOUT) {
+            Ok(mapped) if !hosts.contains(&mapped) => {
+                // The base: the host candidate the request left from (for an unspecified
+                // socket, the first one of the server's kind of address).
+                let base = hosts
+                    .iter()
+                    .find(|h| h.ip().is_loopback() == server.ip().is_loopback())
+                    .copied()
+                    .unwrap_or(bound);
+                agent.add_local(CandidateKind::ServerReflexive, mapped, base, Some(base));
+            }
+            Ok(mapped) => trace::event(Layer::Stun, || {
+                format!(
+                    "STUN server {server} sees us at {mapped}, a host candidate already: no NAT on this path"
+                )
+            }),
+            Err(e) => trace::event(Layer::Stun, || {
+                format!("no server-reflexive candidate from {server}: {e}")
+            }),
+        }
+    }
+    let turn = cfg
+        .turn
+        .as_ref()
+        .and_then(|t| relayed(&mut agent, socket, t, &hosts));
+    if let Some(r) = remote {
+        for line in &r.candidate_lines {
+            // A refused candidate is traced by the agent; the others still serve.
+            let _ = agent.add_remote(line);
+        }
+    }
+    Ok(FullIce {
+        agent,
+        turn: turn.map(|c| Arc::new(Mutex::new(c))),
+    })
+}
+
+/// RFC 8445 §5.1.1.2: a relayed candidate from the TURN server (and the server-reflexive one
+/// its answer names, when there is a NAT on the way). A refusal costs the candidate only.
+fn relayed(
+    agent: &mut Agent,
+    socket: &UdpSocket,
+    server: &TurnServer,
+    hosts: &[SocketAddr],
+) -> Option<TurnClient> {
+    let mut client = TurnClient::new(server.addr, &server.user, &server.pass);
+    match turn_client::allocate_blocking(socket, &mut client, GATHER_TIMEOUT) {
+        Ok(relayed) => {
+            let mapped = client.mapped();
+            // (No hosts: relay only, no server-reflexive candidate either.)
+            let reflexive = mapped.filter(|m| !hosts.contains(m) && !agent.has_local(*m));
+            if let (Some(m), Some(&base)) = (reflexive, hosts.first()) {
+                agent.add_local(CandidateKind::ServerReflexive, m, base, Some(base));
+            }
+            agent.add_local(CandidateKind::Relayed, relayed, relayed, mapped);
+            Some(client)
+        }
+        Err(e) => {
+            trace::event(Layer::Stun, || {
+                format!("no relayed candidate from TURN server {}: {e}", server.addr)
+            });
+            None
+        }
+    }
+}
+
+/// RFC 7675 §5.1: a consent check about every 5 s.
+const CONSENT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a STUN or TURN server may take to answer while gathering.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An offer made, waiting for its answer.
 pub struct Offer {
@@ -182,6 +368,8 @@ pub struct Offer {
     local: Credentials,
     identity: Identity,
     config: Config,
+    /// The full agent, its candidates gathered (`None`: ICE-lite).
+    agent: Option<FullIce>,
 }
 
 impl Offer {
@@ -192,6 +380,26 @@ impl Offer {
         let remote = sdp::parse(answer, sdp::Kind::Answer)?;
         trace_description(&remote, "answer");
         let client = sdp::we_are_dtls_client(remote.setup, true);
+        if let Some(mut full) = self.agent {
+            let agent = &mut full.agent;
+            agent.set_remote(Credentials {
+                ufrag: remote.ice_ufrag.clone(),
+                pwd: remote.ice_pwd.clone(),
+            });
+            for line in &remote.candidate_lines {
+                let _ = agent.add_remote(line);
+            }
+            let ice = Ice::Full(Box::new(full));
+            return Peer::start(
+                self.socket,
+                self.local,
+                &self.identity,
+                &remote,
+                client,
+                ice,
+                self.config,
+            );
+        }
         // RFC 8445 §6.1.1: against a lite answerer we are the controlling full agent and
         // must check; against a full one (aiortc) it checks us, and we answer.
         let checker = match (remote.ice_lite, remote.candidates.first()) {
@@ -217,10 +425,30 @@ impl Offer {
             &self.identity,
             &remote,
             client,
-            checker,
+            Ice::Lite(checker),
             self.config,
         )
     }
+}
+
+/// Our offer or answer, as sent.
+fn trace_sent(d: &Description, what: &str, len: usize) {
+    trace::sent(Layer::Sdp, || {
+        if d.ice_lite {
+            format!(
+                "{what}, {len} bytes: setup:{} ice-lite candidate {:?}",
+                d.setup.as_str(),
+                d.candidates
+            )
+        } else {
+            format!(
+                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}",
+                d.setup.as_str(),
+                d.candidate_lines.len(),
+                d.candidate_lines.join("; ")
+            )
+        }
+    });
 }
 
 fn trace_description(d: &Description, what: &str) {
@@ -279,7 +507,7 @@ struct HandshakeInputs {
 /// 3. `AssociationLoop::associate`: SCTP and DCEP ([`sctp::run`]) until the end;
 /// 4. close_notify, and [`Event::Ended`] to the application.
 struct AssociationLoop {
-    ice: Receiver<SocketAddr>,
+    ice: Receiver<Locked>,
     ice_timeout: Duration,
     /// Taken by stage 2.
     handshake: Option<HandshakeInputs>,
@@ -304,10 +532,10 @@ impl AssociationLoop {
 
     fn session(&mut self) -> Result<(), PeerError> {
         // 1. ICE.
-        let remote = self.wait_for_ice()?;
+        let path = self.wait_for_ice()?;
         // 2. DTLS.
         self.stage.store(DTLS, Ordering::Relaxed);
-        let dtls = self.handshake(remote)?;
+        let dtls = self.handshake(path)?;
         // 3. SCTP and DCEP.
         self.stage.store(SCTP, Ordering::Relaxed);
         let _ = self.events.send(Event::Connected);
@@ -318,7 +546,7 @@ impl AssociationLoop {
     }
 
     /// Stage 1: the first authenticated check (or answer to ours) locks the peer's address.
-    fn wait_for_ice(&self) -> Result<SocketAddr, PeerError> {
+    fn wait_for_ice(&self) -> Result<Locked, PeerError> {
         self.ice.recv_timeout(self.ice_timeout).map_err(|_| {
             PeerError::Ice(IceFailure::NoCheck {
                 ms: self.ice_timeout.as_millis(),
@@ -327,16 +555,17 @@ impl AssociationLoop {
     }
 
     /// Stage 2: the DTLS handshake with the locked address.
-    fn handshake(&mut self, remote: SocketAddr) -> Result<Dtls, PeerError> {
+    fn handshake(&mut self, path: Locked) -> Result<Dtls, PeerError> {
         let h = self.handshake.take().ok_or(PeerError::Gone)?;
         Ok(Dtls::handshake(Handshake {
             identity: &h.identity,
             remote_fingerprint: h.remote_fingerprint,
             client: self.settings.dtls_client,
             socket: h.socket,
-            remote,
+            remote: path.remote,
             inbound: h.inbound,
             timeout: h.timeout,
+            relay: path.relay,
         })?)
     }
 
@@ -373,6 +602,24 @@ pub struct Peer {
     /// traces through this peer.
     role: &'static str,
     ended: bool,
+    trickle: Sender<Option<String>>,
+}
+
+/// A handle that passes trickled remote candidates to a running peer's ICE agent.
+#[derive(Clone)]
+pub struct Trickle(Sender<Option<String>>);
+
+impl Trickle {
+    /// A handle on a channel of the caller's (the signaling's tests).
+    pub fn from_sender(tx: Sender<Option<String>>) -> Trickle {
+        Trickle(tx)
+    }
+
+    /// One candidate (the value of an `a=candidate:` line), or `None` for the end of them;
+    /// `false` once the session is gone.
+    pub fn send(&self, candidate: Option<String>) -> bool {
+        self.0.send(candidate).is_ok()
+    }
 }
 
 impl Peer {
@@ -381,6 +628,17 @@ impl Peer {
         let _role = trace::default_role(config.role);
         let socket = bind(config.ip)?;
         let local = new_credentials();
+        // RFC 8445 §6.1.1: a full offerer takes the controlling role.
+        let agent = match config.full_ice(true) {
+            true => Some(full_agent(
+                &socket,
+                &local,
+                None,
+                Role::Controlling,
+                &config,
+            )?),
+            false => None,
+        };
         let d = describe(
             &local,
             identity,
@@ -388,22 +646,17 @@ impl Peer {
             "0",
             &socket,
             &config,
-            true,
+            agent.as_ref().map(|f| &f.agent),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
-        trace::sent(Layer::Sdp, || {
-            format!(
-                "offer, {} bytes: setup:actpass ice-lite candidate {:?}",
-                text.len(),
-                d.candidates
-            )
-        });
+        trace_sent(&d, "offer", text.len());
         Ok(Offer {
             sdp: text,
             socket,
             local,
             identity: identity.clone(),
             config,
+            agent,
         })
     }
 
@@ -420,18 +673,32 @@ impl Peer {
         let socket = bind(config.ip)?;
         let local = new_credentials();
         let setup = sdp::answer_setup(remote.setup);
-        let d = describe(&local, identity, setup, &remote.mid, &socket, &config, true)?;
+        // RFC 8445 §6.1.1: a full answerer is controlled, unless the offerer is lite.
+        let role = match remote.ice_lite {
+            true => Role::Controlling,
+            false => Role::Controlled,
+        };
+        let agent = match config.full_ice(false) {
+            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?),
+            false => None,
+        };
+        let d = describe(
+            &local,
+            identity,
+            setup,
+            &remote.mid,
+            &socket,
+            &config,
+            agent.as_ref().map(|f| &f.agent),
+        )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
-        trace::sent(Layer::Sdp, || {
-            format!(
-                "answer, {} bytes: setup:{} ice-lite candidate {:?}",
-                text.len(),
-                setup.as_str(),
-                d.candidates
-            )
-        });
+        trace_sent(&d, "answer", text.len());
         let client = sdp::we_are_dtls_client(remote.setup, false);
-        let peer = Peer::start(socket, local, identity, &remote, client, None, config)?;
+        let ice = match agent {
+            Some(a) => Ice::Full(Box::new(a)),
+            None => Ice::Lite(None),
+        };
+        let peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
         Ok((peer, text))
     }
 
@@ -442,7 +709,7 @@ impl Peer {
         identity: &Identity,
         remote: &Description,
         client: bool,
-        checker: Option<(Checker, SocketAddr)>,
+        ice: Ice,
         config: Config,
     ) -> Result<Peer, PeerError> {
         let local_addr = socket.local_addr().map_err(|e| PeerError::Io {
@@ -483,13 +750,15 @@ impl Peer {
             stage: stage.clone(),
             stop: stop.clone(),
         };
+        let (trickle_tx, trickle_rx) = mpsc::channel();
         let socket_loop = SocketLoop {
+            trickled: trickle_rx,
             socket,
             responder: Responder {
                 local,
                 remote_ufrag: Some(remote.ice_ufrag.clone()),
             },
-            checker,
+            ice,
             to_dtls: records_tx,
             connected: connected_tx,
             wake: cmd_tx.clone(),
@@ -514,7 +783,14 @@ impl Peer {
             max_send: remote.max_message_size,
             role,
             ended: false,
+            trickle: trickle_tx,
         })
+    }
+
+    /// Where candidates the other side trickles after its SDP go (RFC 8838): the signaling
+    /// hands each `a=candidate:` value, and `None` for `a=end-of-candidates`.
+    pub fn trickle(&self) -> Trickle {
+        Trickle(self.trickle.clone())
     }
 
     /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);

@@ -15,7 +15,8 @@
 //! runs them. What a data channel does once open is the [`Session`] function given here.
 
 use super::dtls::Identity;
-use super::peer::{Config, Peer, PeerError};
+use super::ice::candidate::Candidate;
+use super::peer::{Config, Peer, PeerError, Trickle};
 use crate::http::message::{Request, Response};
 use crate::http::router::Router;
 use crate::l4::share::{Permit, Shares};
@@ -128,6 +129,8 @@ pub fn router(
 ) -> Router {
     let next = Arc::new(AtomicU64::new(1));
     let live = Shares::new(MAX_SESSIONS, PER_SOURCE);
+    let sessions = Sessions::default();
+    let trickles = sessions.clone();
     let rooms = Rooms::default();
     let (r1, r2) = (rooms.clone(), rooms);
     let mut router = Router::new()
@@ -135,7 +138,10 @@ pub fn router(
             Response::with_body(200, "text/html; charset=utf-8", PAGE)
         })
         .post("/webrtc", move |req: &Request| {
-            offer(req, &identity, &config, &session, &next, &live)
+            offer(req, &identity, &config, &session, &next, &live, &sessions)
+        })
+        .route("PATCH", "/webrtc/{id}", move |req: &Request| {
+            trickle(req, &trickles)
         })
         .post("/rooms/{name}/{which}", move |req: &Request| {
             room_post(req, &r1)
@@ -159,6 +165,66 @@ pub fn router(
     router
 }
 
+/// The running sessions' trickle handles, by the number in their `Location`.
+type Sessions = Arc<Mutex<HashMap<u64, Trickle>>>;
+
+/// The largest trickle body: a few candidates (RFC 8840 fragments are small).
+const MAX_FRAGMENT: usize = 16 * 1024;
+
+/// `PATCH /webrtc/<n>` with `application/trickle-ice-sdpfrag` (RFC 8840, RFC 9725 §4.3):
+/// candidates the offerer found after its offer, and `a=end-of-candidates`, passed to the
+/// session's ICE agent. `204` when taken; a candidate no agent could use gets `400` with the
+/// reason (nothing of that fragment is taken); an unknown session `404`.
+fn trickle(req: &Request, sessions: &Sessions) -> Response {
+    if req.media_type().as_deref() != Some("application/trickle-ice-sdpfrag") {
+        return Response::text(
+            415,
+            "candidates are trickled as Content-Type: application/trickle-ice-sdpfrag (RFC 8840)",
+        );
+    }
+    if req.body.len() > MAX_FRAGMENT {
+        return Response::text(413, "a trickle fragment of more than 16 KiB");
+    }
+    let id = req
+        .path()
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.parse::<u64>().ok());
+    let handle = id.and_then(|id| sessions.lock().ok()?.get(&id).cloned());
+    let Some(handle) = handle else {
+        return Response::text(404, "no such WebRTC session (ended, or never started)");
+    };
+    let text = String::from_utf8_lossy(&req.body);
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("a=candidate:") {
+            if let Err(e) = Candidate::parse(c) {
+                trace::received(Layer::Sdp, || {
+                    format!("trickled candidate refused: {e}: 400")
+                });
+                return Response::text(400, &format!("a=candidate:{c}: {e}"));
+            }
+            lines.push(Some(c.to_string()));
+        } else if line == "a=end-of-candidates" {
+            lines.push(None);
+        }
+    }
+    trace::received(Layer::Sdp, || {
+        format!("PATCH trickle fragment: {} candidate line(s)", lines.len())
+    });
+    if !lines.into_iter().all(|l| handle.send(l)) {
+        return Response::text(404, "the WebRTC session has ended");
+    }
+    Response::new(204).header("Access-Control-Allow-Origin", "*")
+}
+
+/// The session has ended: trickles to it now get 404.
+fn forget(sessions: &Sessions, n: u64) {
+    if let Ok(mut map) = sessions.lock() {
+        map.remove(&n);
+    }
+}
+
 fn is_sdp(req: &Request) -> bool {
     req.media_type().as_deref() == Some("application/sdp")
 }
@@ -172,6 +238,7 @@ fn offer(
     session: &Session,
     next: &AtomicU64,
     live: &Shares,
+    sessions: &Sessions,
 ) -> Response {
     if !is_sdp(req) {
         return Response::text(
@@ -210,13 +277,19 @@ fn offer(
     match Peer::answer(text, identity, config.clone()) {
         Ok((peer, answer)) => {
             let session = session.clone();
+            if let Ok(mut map) = sessions.lock() {
+                map.insert(n, peer.trickle());
+            }
+            let done = sessions.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("webrtc-session-{n}"))
                 .spawn(move || {
                     let _count = count;
-                    session(peer)
+                    session(peer);
+                    forget(&done, n);
                 });
             if spawned.is_err() {
+                forget(sessions, n);
                 return Response::text(503, "cannot start a session thread");
             }
             Response::with_body(201, "application/sdp", answer)
@@ -400,6 +473,7 @@ mod tests {
             &session,
             &next,
             &live,
+            &Sessions::default(),
         );
         assert_eq!(r.status, 503);
         assert_eq!(r.headers.get("retry-after"), Some("5"));
@@ -418,11 +492,48 @@ mod tests {
             &session,
             &next,
             &live,
+            &Sessions::default(),
         );
         assert_eq!(r.status, 400);
         assert_eq!(live.taken(), 1);
         drop(held);
         assert_eq!(live.taken(), 0);
+    }
+
+    #[test]
+    fn trickled_candidates_reach_the_session_and_impossible_ones_get_400() {
+        let sessions = Sessions::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        sessions.lock().unwrap().insert(7, Trickle::from_sender(tx));
+        let frag = Some("application/trickle-ice-sdpfrag");
+        let body = "a=ice-ufrag:abcd\r\na=ice-pwd:x\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n";
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, body), &sessions);
+        assert_eq!(r.status, 204);
+        assert_eq!(
+            rx.try_recv().unwrap().as_deref(),
+            Some("1 1 udp 2130706431 127.0.0.1 5000 typ host")
+        );
+        assert_eq!(rx.try_recv().unwrap(), None);
+        let bad = "a=candidate:1 1 udp 2130706431 127.0.0.1 0 typ host\r\n";
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, bad), &sessions);
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8_lossy(&r.body).contains("port 0"));
+        assert!(
+            rx.try_recv().is_err(),
+            "nothing of a refused fragment is taken"
+        );
+        assert_eq!(
+            trickle(&req("PATCH", "/webrtc/8", frag, body), &sessions).status,
+            404
+        );
+        assert_eq!(
+            trickle(
+                &req("PATCH", "/webrtc/7", Some("application/sdp"), body),
+                &sessions
+            )
+            .status,
+            415
+        );
     }
 
     #[test]

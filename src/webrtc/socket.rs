@@ -1,8 +1,9 @@
 //! The peer's one UDP socket and the loop that reads it: each datagram sorted by its first
-//! byte (RFC 7983 §7), STUN answered by the ICE-lite responder (RFC 8445 §7.3) or matched to
-//! the checker's request, DTLS records passed on to the association loop once the peer's
-//! address is locked, and consent watched (RFC 7675 §5.1: no word from the peer for the
-//! consent timeout ends the session). The only place a WebRTC peer reads its socket.
+//! byte (RFC 7983 §7), STUN handed to the full ICE agent, or answered by the ICE-lite
+//! responder (RFC 8445 §7.3) or matched to the checker's request; what the TURN server relays
+//! unwrapped first; DTLS records passed on to the association loop once the peer's address
+//! is locked, and consent kept (RFC 7675 §5.1). The only place a WebRTC peer reads its
+//! socket.
 //!
 //! `SocketLoop::run` goes round these steps, one method each, until the association loop
 //! stops or consent is lost:
@@ -18,14 +19,17 @@
 //! loop through [`WakeSender`]: both types of the DTLS facade, which hides tokio.
 
 use super::demux::{self, Kind};
-use super::dtls::{Offered, RecordSender, WakeSender};
+use super::dtls::{Offered, RecordSender, WakeSender, Wrap};
+use super::ice::agent::{Agent, Event as IceEvent};
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
+use super::turn::client::{Client as TurnClient, Inbound};
 use crate::trace::{self, Layer};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::time::{Duration, Instant};
 
 /// How often a blocked receive wakes to send a check and look at consent.
@@ -34,13 +38,38 @@ const POLL: Duration = Duration::from_millis(50);
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65536;
 
+/// Which ICE agent runs on the socket.
+pub(super) enum Ice {
+    /// ICE-lite: the responder answers; the checker checks a lite answerer, if there is one.
+    Lite(Option<(Checker, SocketAddr)>),
+    /// The full agent ([`super::ice::agent`]): it answers, checks, nominates and keeps
+    /// consent itself.
+    Full(Box<FullIce>),
+}
+
+/// The full agent, and the TURN client of its relayed candidate if it has one (shared with
+/// DTLS, which wraps its records through it on a relayed pair).
+pub(super) struct FullIce {
+    pub(super) agent: Agent,
+    pub(super) turn: Option<Arc<Mutex<TurnClient>>>,
+}
+
+/// What ICE tells the association loop once a pair is chosen: where the peer is, and, on a
+/// relayed pair, how DTLS wraps its records for the TURN server.
+pub(super) struct Locked {
+    pub(super) remote: SocketAddr,
+    pub(super) relay: Option<Wrap>,
+}
+
 /// What the socket loop owns.
 pub(super) struct SocketLoop {
+    /// Candidates the other side trickled (RFC 8838), from the signaling; `None`: the end.
+    pub(super) trickled: Receiver<Option<String>>,
     pub(super) socket: UdpSocket,
     pub(super) responder: Responder,
-    pub(super) checker: Option<(Checker, SocketAddr)>,
+    pub(super) ice: Ice,
     pub(super) to_dtls: RecordSender,
-    pub(super) connected: Sender<SocketAddr>,
+    pub(super) connected: Sender<Locked>,
     /// Wakes the association loop when consent is lost.
     pub(super) wake: WakeSender<Cmd>,
     pub(super) stop: Arc<AtomicBool>,
@@ -54,6 +83,8 @@ struct State {
     peer: Option<SocketAddr>,
     last_heard: Instant,
     nominated: bool,
+    /// The selected pair is relayed: DTLS comes unwrapped from the TURN server.
+    relayed: bool,
 }
 
 /// Whether the loop goes on after a step.
@@ -73,10 +104,13 @@ impl SocketLoop {
             peer: None,
             last_heard: Instant::now(),
             nominated: false,
+            relayed: false,
         };
         while !self.stop.load(Ordering::Relaxed) {
-            // 1. The checker's next request.
-            self.check();
+            // 1. The checker's next request, or the full agent's clock.
+            if self.check(&mut state) == Go::Stop {
+                break;
+            }
             // 2. Consent.
             if self.consent_lost(&state) {
                 break;
@@ -92,14 +126,32 @@ impl SocketLoop {
         }
     }
 
-    /// Step 1: the checker's request, when one is due.
-    fn check(&mut self) {
-        let Some((checker, addr)) = self.checker.as_mut() else {
-            return;
+    /// Step 1: the checker's request, when one is due; for the full agent, its clock (checks,
+    /// retransmissions, the nomination, consent).
+    fn check(&mut self, state: &mut State) -> Go {
+        let (checker, addr) = match &mut self.ice {
+            Ice::Full(full) => {
+                let now = Instant::now();
+                take_trickled(&self.trickled, &mut full.agent);
+                full.agent.tick(now);
+                if let Some(turn) = &full.turn {
+                    if let Ok(mut c) = turn.lock() {
+                        c.tick(now);
+                    }
+                }
+                return self.flush(state);
+            }
+            Ice::Lite(_) if self.trickled.try_recv().is_ok() => {
+                // An ICE-lite agent checks no remote candidate: trickled ones are not needed.
+                while self.trickled.try_recv().is_ok() {}
+                return Go::On;
+            }
+            Ice::Lite(Some((checker, addr))) => (checker, addr),
+            Ice::Lite(None) => return Go::On,
         };
         let Some(Ok(req)) = checker.poll_request(Instant::now(), super::session::random::<12>())
         else {
-            return;
+            return Go::On;
         };
         trace::sent(Layer::Stun, || {
             format!(
@@ -108,11 +160,85 @@ impl SocketLoop {
             )
         });
         let _ = self.socket.send_to(&req, *addr);
+        Go::On
+    }
+
+    /// The full agent's datagrams sent (through the TURN client when they leave from the
+    /// relayed candidate), the TURN client's own, and the agent's decisions acted on: the
+    /// selected pair locks the peer (DTLS may start), lost consent ends the session.
+    fn flush(&mut self, state: &mut State) -> Go {
+        let Ice::Full(full) = &mut self.ice else {
+            return Go::On;
+        };
+        let mut turn = full.turn.as_ref().and_then(|t| t.lock().ok());
+        let relayed = turn.as_ref().and_then(|c| c.relayed());
+        let mut outgoing = Vec::new();
+        while let Some(t) = full.agent.poll_transmit() {
+            outgoing.push(match turn.as_mut() {
+                Some(c) if Some(t.local) == relayed => {
+                    c.permit(t.to, false, Instant::now());
+                    (c.wrap(t.to, &t.data), c.server)
+                }
+                _ => (t.data, t.to),
+            });
+        }
+        // A permission asked for just now goes first: the server takes it before the data
+        // that needs it (in order, on one path), instead of dropping that data.
+        if let Some(c) = turn.as_mut() {
+            let server = c.server;
+            let control: Vec<_> = std::iter::from_fn(|| c.poll_transmit())
+                .map(|d| (d, server))
+                .collect();
+            outgoing.splice(0..0, control);
+        }
+        for (data, to) in outgoing {
+            if let Err(e) = self.socket.send_to(&data, to) {
+                trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
+            }
+        }
+        while let Some(e) = full.agent.poll_event() {
+            match e {
+                IceEvent::Selected { local, remote } => {
+                    if state.peer.is_some() {
+                        continue;
+                    }
+                    state.peer = Some(remote.addr);
+                    state.last_heard = Instant::now();
+                    let shared = full.turn.as_ref();
+                    let relay = relay_path(
+                        shared,
+                        turn.as_deref_mut(),
+                        relayed,
+                        local.addr,
+                        remote.addr,
+                    );
+                    state.relayed = relay.is_some();
+                    let _ = self.connected.send(Locked {
+                        remote: remote.addr,
+                        relay,
+                    });
+                }
+                IceEvent::ConsentLost { ms } => {
+                    let _ = self.wake.send(Cmd::Lost(ms));
+                    return Go::Stop;
+                }
+            }
+        }
+        if let Some(c) = turn.as_mut() {
+            while let Some(d) = c.poll_transmit() {
+                let _ = self.socket.send_to(&d, c.server);
+            }
+        }
+        Go::On
     }
 
     /// Step 2 (RFC 7675 §5.1): silence from the peer for too long means it is gone; the
     /// association loop is told. `true` when that happened.
     fn consent_lost(&self, state: &State) -> bool {
+        // The full agent keeps consent with its own checks (RFC 7675 §5.1).
+        if matches!(self.ice, Ice::Full(_)) {
+            return false;
+        }
         if state.peer.is_none() || state.last_heard.elapsed() <= self.consent_timeout {
             return false;
         }
@@ -148,10 +274,17 @@ impl SocketLoop {
     /// Step 4: RFC 7983's first-byte ranges.
     fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
         let n = d.len();
+        if self.turn_server() == Some(from) {
+            return self.relayed_in(d, state);
+        }
         match demux::classify(d) {
+            Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
+                let base = self.socket.local_addr().unwrap_or(from);
+                return self.full_stun(d, from, base, state);
+            }
             Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
             Kind::Stun => self.stun_response(d, from, state),
-            Kind::Dtls if Some(from) == state.peer => {
+            Kind::Dtls if self.accepts_dtls(from, false, state) => {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
@@ -169,6 +302,62 @@ impl SocketLoop {
             }),
         }
         Go::On
+    }
+
+    /// Step 4 for STUN with the full agent: it answers or matches the datagram; what it
+    /// queued is sent at once, so an answer follows its request. `base` is the local
+    /// candidate it arrived on (the relayed address, for what the TURN server relayed).
+    fn full_stun(&mut self, d: &[u8], from: SocketAddr, base: SocketAddr, state: &mut State) -> Go {
+        let Ice::Full(full) = &mut self.ice else {
+            return Go::On;
+        };
+        if let Err(why) = full.agent.handle(d, from, base, Instant::now()) {
+            let n = d.len();
+            trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"));
+        }
+        self.flush(state)
+    }
+
+    /// Step 4 for a datagram from the TURN server: an answer for the client, or what a peer
+    /// sent to our relayed address, unwrapped and sorted like a datagram of its own.
+    fn relayed_in(&mut self, d: &[u8], state: &mut State) -> Go {
+        let Ice::Full(full) = &self.ice else {
+            return Go::On;
+        };
+        let Some(turn) = full.turn.clone() else {
+            return Go::On;
+        };
+        let (inbound, relayed) = match turn.lock() {
+            Ok(mut c) => (c.handle(d, Instant::now()), c.relayed()),
+            Err(_) => return Go::On,
+        };
+        let (peer, data) = match inbound {
+            Ok(Inbound::Data { peer, data }) => (peer, data),
+            Ok(Inbound::Control) => return self.flush(state),
+            Err(e) => {
+                trace::received(Layer::Stun, || format!("from the TURN server: {e}"));
+                return Go::On;
+            }
+        };
+        let Some(relayed) = relayed else {
+            return Go::On;
+        };
+        match demux::classify(&data) {
+            Kind::Stun => self.full_stun(&data, peer, relayed, state),
+            Kind::Dtls if self.accepts_dtls(peer, true, state) => {
+                state.last_heard = Instant::now();
+                self.dtls_record(&data, peer)
+            }
+            _ => {
+                let n = data.len();
+                trace::received(Layer::L4, || {
+                    format!(
+                        "{n} bytes relayed from {peer}: not STUN, nor DTLS of the selected pair, dropped"
+                    )
+                });
+                Go::On
+            }
+        }
     }
 
     /// Step 4 for a Binding Request: the ICE-lite responder's answer; the first
@@ -219,7 +408,11 @@ impl SocketLoop {
 
     /// Step 4 for a STUN response: the answer to our checker's request, if it is one.
     fn stun_response(&mut self, d: &[u8], from: SocketAddr, state: &mut State) {
-        let Some((checker, _)) = self.checker.as_mut().filter(|(_, addr)| *addr == from) else {
+        let checker = match &mut self.ice {
+            Ice::Lite(Some((checker, addr))) if *addr == from => Some(checker),
+            _ => None,
+        };
+        let Some(checker) = checker else {
             trace::received(Layer::Stun, || {
                 format!("STUN response from {from} for no check of ours: ignored")
             });
@@ -241,10 +434,42 @@ impl SocketLoop {
         }
     }
 
+    /// Is a DTLS record from `from` (relayed by the TURN server or not) for us? From the
+    /// selected pair's peer by that path; with the full agent, from the remote of any valid
+    /// pair too, once one is selected (RFC 8445 §12.1: be ready to receive on any of them:
+    /// an aggressive controlling agent such as aiortc may send on another pair than the one
+    /// this side selected).
+    fn accepts_dtls(&self, from: SocketAddr, relayed: bool, state: &State) -> bool {
+        if state.peer.is_none() {
+            return false;
+        }
+        if Some(from) == state.peer && relayed == state.relayed {
+            return true;
+        }
+        match &self.ice {
+            Ice::Full(full) => full.agent.is_valid_remote(from),
+            Ice::Lite(_) => false,
+        }
+    }
+
+    /// The TURN server's address, when the full agent has a relayed candidate.
+    fn turn_server(&self) -> Option<SocketAddr> {
+        match &self.ice {
+            Ice::Full(full) => full
+                .turn
+                .as_ref()
+                .and_then(|t| t.lock().ok().map(|c| c.server)),
+            Ice::Lite(_) => None,
+        }
+    }
+
     /// The peer's address is known: DTLS may start.
     fn lock(&self, from: SocketAddr, state: &mut State) {
         state.peer = Some(from);
-        let _ = self.connected.send(from);
+        let _ = self.connected.send(Locked {
+            remote: from,
+            relay: None,
+        });
     }
 
     /// Step 4 for a DTLS record from the locked peer: queued for the association loop.
@@ -261,6 +486,48 @@ impl SocketLoop {
                 Go::On
             }
             Offered::Closed => Go::Stop,
+        }
+    }
+}
+
+/// When the selected pair's local candidate is the relayed one: a channel for its data (4
+/// bytes of header, not 36), and how DTLS wraps its records through the client.
+fn relay_path(
+    shared: Option<&Arc<Mutex<TurnClient>>>,
+    client: Option<&mut TurnClient>,
+    relayed: Option<SocketAddr>,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Option<Wrap> {
+    let (shared, c) = (shared?, client?);
+    if Some(local) != relayed {
+        return None;
+    }
+    c.permit(peer, true, Instant::now());
+    Some(wrap_for(shared.clone(), peer, c.server))
+}
+
+/// How DTLS sends on a relayed pair: each record wrapped by the TURN client (ChannelData once
+/// the channel is bound, a Send indication before), to the server.
+fn wrap_for(turn: Arc<Mutex<TurnClient>>, peer: SocketAddr, server: SocketAddr) -> Wrap {
+    Arc::new(move |record: &[u8]| {
+        let bytes = match turn.lock() {
+            Ok(c) => c.wrap(peer, record),
+            Err(_) => Vec::new(),
+        };
+        (bytes, server)
+    })
+}
+
+/// Candidates the signaling passed on since the last turn, to the agent (refused ones are
+/// traced there).
+fn take_trickled(rx: &Receiver<Option<String>>, agent: &mut Agent) {
+    while let Ok(c) = rx.try_recv() {
+        match c {
+            Some(line) => drop(agent.add_remote(&line)),
+            None => trace::received(Layer::Stun, || {
+                "end-of-candidates: the peer trickles no more (RFC 8838 §4.4)".into()
+            }),
         }
     }
 }

@@ -12,6 +12,9 @@
 //                                       it and opens it again on the same id, then the page
 //                                       closes "b"
 //
+// The URL's query may name netlab's STUN/TURN servers for the page's iceServers (?stun=,
+// ?turn=, ?relay=1: see page.html); the JSON line then says which pair ICE selected.
+//
 // Run it inside a loopback-only network namespace (tests/webrtc/netns.rs).
 "use strict";
 const { chromium } = require("playwright-core");
@@ -48,7 +51,8 @@ async function echo(browser, url) {
     && received[1].kind === "binary" && received[1].length === 100000 && received[1].sum === sum
     && received[2].kind === "text" && received[2].text === "é ✓";
   await waitFor(page, "document.getElementById('trace').textContent.includes('DATA_CHANNEL_ACK')", 5000);
-  return { ok, received, traced: true };
+  const pair = await page.evaluate("window.netlabPair()");
+  return { ok, received, traced: true, pair };
 }
 
 async function rooms(browser, url, room) {
@@ -79,10 +83,11 @@ async function join(browser, url, room) {
   await waitFor(page, "window.netlabRoom.opened", 20000);
   await waitFor(page, "window.netlabRoom.received.length >= 1", 10000);
   const received = await page.evaluate("window.netlabRoom.received");
+  const pair = await page.evaluate("window.netlabPair()");
   await page.evaluate(() => window.netlabRoomStart.send("hello rust"));
   // Give SCTP a moment to carry the reply before the page goes away.
   await new Promise((r) => setTimeout(r, 1000));
-  return { ok: received[0] === "hello chromium", received };
+  return { ok: received[0] === "hello chromium", received, pair };
 }
 
 // In the page: every step of `channels`, each bounded by a timeout that names it.
