@@ -283,6 +283,8 @@ impl Pair {
 fn through(answer: &str, relay: std::net::SocketAddr) -> Result<String, PeerError> {
     let mut d = sdp::parse(answer, sdp::Kind::Answer)?;
     d.candidates = vec![relay];
+    // The lines as parsed would be written back in place of `candidates`.
+    d.candidate_lines.clear();
     Ok(sdp::write(&d, 1))
 }
 
