@@ -15,7 +15,11 @@
 //! 7. [`dcep`]: opening a channel with DATA_CHANNEL_OPEN / ACK (RFC 8832).
 //! 8. [`peer`]: the assembly, with a blocking API: open a channel, send, receive, close;
 //!    [`session`] holds what its parts say to each other (channels, messages, events).
+//! 9. [`stun_server`] and [`turn`]: the servers that make ICE work across NATs, and
+//!    [`behavior`]: what kind of NAT is in the way (RFC 5780's mapping test), which
+//!    `netlab nat` runs inside the namespaces of [`crate::l4::netns`].
 
+pub mod behavior;
 mod channel;
 pub mod chunk;
 pub mod dcep;
