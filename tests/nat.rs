@@ -218,3 +218,149 @@ fn down_removes_what_a_killed_run_left_and_nothing_live() {
         assert!(std::path::Path::new("/run/netns").join(n).exists());
     }
 }
+
+/// How one pair of peers ended: each side's gathered candidate types and its last line
+/// (`open pair …` or `failed …`).
+struct Outcome {
+    offer: Vec<String>,
+    answer: Vec<String>,
+}
+
+impl Outcome {
+    fn opened(&self) -> bool {
+        let open = |lines: &[String]| lines.iter().any(|l| l.starts_with("open pair "));
+        open(&self.offer) && open(&self.answer)
+    }
+
+    /// "host -> srflx" from the offerer's `open pair` line: local type, remote type.
+    fn pair(&self, side: &[String]) -> Option<(String, String)> {
+        let line = side.iter().find(|l| l.starts_with("open pair "))?;
+        let w: Vec<&str> = line.split_whitespace().collect();
+        Some((w[2].to_string(), w[5].to_string()))
+    }
+
+    fn row(&self, nats: &str, ice: &str) -> String {
+        let result = |side: &[String]| {
+            side.iter()
+                .find(|l| l.starts_with("open pair ") || l.starts_with("failed"))
+                .cloned()
+                .unwrap_or_else(|| format!("no result: {side:?}"))
+        };
+        format!(
+            "| {nats} | {ice} | {} | {} |",
+            result(&self.offer),
+            result(&self.answer)
+        )
+    }
+}
+
+/// Two aiortc peers, offering from home A and answering from home B through the room `room`
+/// of the public signaling server, allowed the ICE servers `ice` (host, stun, turn).
+fn aiortc_pair(topology: &mut netlab::l4::netns::Topology, room: &str, ice: &str) -> Outcome {
+    let py = python_with("aiortc");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/aiortc_peer.py");
+    let signal = "http://203.0.113.1:8090";
+    let (home_a, home_b) = (topology.a.host.clone(), topology.b.host.clone());
+    let mut run = |ns: String, role: &str| {
+        let child = topology
+            .spawn(
+                &ns,
+                &py,
+                &[script, role, signal, room, ice, "8"],
+                std::process::Stdio::inherit(),
+            )
+            .expect("start an aiortc peer in its home");
+        child.stdout.take().expect("stdout piped")
+    };
+    let offer = run(home_a, "offer");
+    let answer = run(home_b, "answer");
+    let lines = |out: std::process::ChildStdout| {
+        thread::spawn(move || {
+            std::io::BufRead::lines(std::io::BufReader::new(out))
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
+        })
+    };
+    let (offer, answer) = (lines(offer), lines(answer));
+    Outcome {
+        offer: offer.join().unwrap(),
+        answer: answer.join().unwrap(),
+    }
+}
+
+fn topology(a: netlab::l4::netns::Nat) -> netlab::l4::netns::Topology {
+    root();
+    let mut topology =
+        netlab::l4::netns::Topology::up(a, netlab::l4::netns::Nat::EndpointIndependent)
+            .expect("make the namespaces");
+    topology
+        .serve_public(NETLAB)
+        .expect("start the public servers");
+    topology
+}
+
+#[test]
+fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_independent_ones() {
+    let mut t = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    let host = aiortc_pair(&mut t, "eim-host", "host");
+    println!("{}", host.row("EIM / EIM", "host only"));
+    assert!(!host.opened(), "host candidates cannot cross the NATs");
+    assert!(
+        host.offer.contains(&"candidates host".to_string()),
+        "{:?}",
+        host.offer
+    );
+    assert!(
+        host.offer.iter().any(|l| l.starts_with("failed")),
+        "{:?}",
+        host.offer
+    );
+    let stun = aiortc_pair(&mut t, "eim-stun", "stun");
+    println!("{}", stun.row("EIM / EIM", "+ STUN"));
+    assert!(stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
+    assert!(
+        stun.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        stun.offer
+    );
+    // Each side reached the other's server-reflexive candidate: its NAT's WAN address.
+    let (_, remote) = stun.pair(&stun.offer).unwrap();
+    assert_eq!(remote, "srflx", "{:?}", stun.offer);
+    let (_, remote) = stun.pair(&stun.answer).unwrap();
+    assert_eq!(remote, "srflx", "{:?}", stun.answer);
+}
+
+#[test]
+fn aiortc_behind_a_symmetric_nat_only_the_relay_gets_through() {
+    let mut t = topology(netlab::l4::netns::Nat::Symmetric);
+    let stun = aiortc_pair(&mut t, "sym-stun", "stun");
+    println!("{}", stun.row("symmetric / EIM", "+ STUN"));
+    assert!(
+        !stun.opened(),
+        "srflx is no use behind a symmetric NAT: {:?}",
+        stun.offer
+    );
+    assert!(
+        stun.offer.contains(&"candidates host srflx".to_string()),
+        "{:?}",
+        stun.offer
+    );
+    let turn = aiortc_pair(&mut t, "sym-turn", "turn");
+    println!("{}", turn.row("symmetric / EIM", "+ STUN + TURN"));
+    assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
+    assert!(
+        turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        turn.offer
+    );
+    let (a_local, a_remote) = turn.pair(&turn.offer).unwrap();
+    let (b_local, b_remote) = turn.pair(&turn.answer).unwrap();
+    assert!(
+        [a_local, a_remote, b_local, b_remote]
+            .iter()
+            .any(|t| t == "relay"),
+        "the chosen pair goes through netlab's TURN server: {:?} {:?}",
+        turn.offer,
+        turn.answer
+    );
+}

@@ -110,6 +110,14 @@ impl fmt::Display for NetnsError {
 
 impl std::error::Error for NetnsError {}
 
+/// A NAT's filter: what comes in on the WAN side is let through only as the answer to
+/// something that went out (RFC 4787 §5's address and port-dependent filtering, what
+/// conntrack gives). The drop also keeps a refused packet from leaving a conntrack entry
+/// behind: unconfirmed entries die with their packet, while a confirmed one would hold the
+/// external port a later outgoing packet to that peer wants, and masquerade would then pick
+/// another port, breaking the endpoint-independent mapping that hole punching relies on.
+const UNSOLICITED: &str = "  chain input {\n    type filter hook input priority filter;\n    iifname \"wan\" ct state new drop\n  }\n  chain forward {\n    type filter hook forward priority filter;\n    iifname \"wan\" ct state new drop\n  }\n";
+
 /// One home: a host behind a NAT.
 #[derive(Clone, Debug)]
 pub struct Home {
@@ -289,7 +297,7 @@ impl Topology {
             &["netns", "exec", n, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
         )?;
         let rules = format!(
-            "table ip netlab_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat;\n    oifname \"wan\" {}\n  }}\n}}\n",
+            "table ip netlab_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat;\n    oifname \"wan\" {}\n  }}\n{UNSOLICITED}}}\n",
             home.kind.statement()
         );
         run_input("ip", &["netns", "exec", n, "nft", "-f", "-"], Some(&rules))?;
