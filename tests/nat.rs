@@ -254,38 +254,92 @@ impl Outcome {
     }
 }
 
-/// Two aiortc peers, offering from home A and answering from home B through the room `room`
-/// of the public signaling server, allowed the ICE servers `ice` (host, stun, turn).
-fn aiortc_pair(topology: &mut netlab::l4::netns::Topology, room: &str, ice: &str) -> Outcome {
-    let py = python_with("aiortc");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/aiortc_peer.py");
-    let signal = "http://203.0.113.1:8090";
-    let (home_a, home_b) = (topology.a.host.clone(), topology.b.host.clone());
-    let mut run = |ns: String, role: &str| {
-        let child = topology
-            .spawn(
-                &ns,
-                &py,
-                &[script, role, signal, room, ice, "8"],
-                std::process::Stdio::inherit(),
-            )
-            .expect("start an aiortc peer in its home");
-        child.stdout.take().expect("stdout piped")
-    };
-    let offer = run(home_a, "offer");
-    let answer = run(home_b, "answer");
-    let lines = |out: std::process::ChildStdout| {
-        thread::spawn(move || {
-            std::io::BufRead::lines(std::io::BufReader::new(out))
-                .map_while(Result::ok)
-                .collect::<Vec<String>>()
-        })
-    };
-    let (offer, answer) = (lines(offer), lines(answer));
-    Outcome {
-        offer: offer.join().unwrap(),
-        answer: answer.join().unwrap(),
+/// The programs that play a peer in a home, each printing the lines `Outcome` reads.
+#[derive(Clone, Copy)]
+enum Peer {
+    /// tests/nat/aiortc_peer.py: aiortc, offering or answering.
+    Aiortc,
+    /// tests/nat/chromium.js: Debian's chromium, offering only.
+    Chromium,
+}
+
+const SIGNAL: &str = "http://203.0.113.1:8090";
+/// How long a peer waits for its channel to open before it says `failed`.
+const WAIT: &str = "8";
+
+impl Peer {
+    /// The program and its arguments, as `role` (offer, answer) in room `room`.
+    fn command(self, role: &str, room: &str, ice: &str) -> (String, Vec<String>) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/");
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        match self {
+            Peer::Aiortc => (
+                python_with("aiortc"),
+                words(&[
+                    &format!("{dir}aiortc_peer.py"),
+                    role,
+                    SIGNAL,
+                    room,
+                    ice,
+                    WAIT,
+                ]),
+            ),
+            Peer::Chromium => {
+                require("chromium");
+                require("node");
+                (
+                    "node".into(),
+                    words(&[&format!("{dir}chromium.js"), SIGNAL, room, ice, WAIT]),
+                )
+            }
+        }
     }
+}
+
+/// `offerer` in home A and `answerer` in home B connect through the room `room` of the
+/// public signaling server, allowed the ICE servers `ice` (host, stun, turn). Bounded: both
+/// are stopped (by pid) if they have not finished in 90 s.
+fn pair(
+    topology: &mut netlab::l4::netns::Topology,
+    (offerer, answerer): (Peer, Peer),
+    room: &str,
+    ice: &str,
+) -> Outcome {
+    let (home_a, home_b) = (topology.a.host.clone(), topology.b.host.clone());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut pids = Vec::new();
+    for (side, ns, peer, role) in [
+        (0, home_a, offerer, "offer"),
+        (1, home_b, answerer, "answer"),
+    ] {
+        let (program, args) = peer.command(role, room, ice);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = topology
+            .spawn(&ns, &program, &args, std::process::Stdio::inherit())
+            .expect("start a peer in its home");
+        pids.push(child.id());
+        let out = child.stdout.take().expect("stdout piped");
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let lines = std::io::BufRead::lines(std::io::BufReader::new(out));
+            let _ = tx.send((side, lines.map_while(Result::ok).collect::<Vec<String>>()));
+        });
+    }
+    let mut got = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for _ in 0..2 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((side, lines)) => got[side] = lines,
+            Err(_) => {
+                for pid in &pids {
+                    topology.stop(*pid);
+                }
+            }
+        }
+    }
+    let [offer, answer] = got;
+    Outcome { offer, answer }
 }
 
 fn topology(a: netlab::l4::netns::Nat) -> netlab::l4::netns::Topology {
@@ -299,10 +353,13 @@ fn topology(a: netlab::l4::netns::Nat) -> netlab::l4::netns::Topology {
     topology
 }
 
+const AIORTC: (Peer, Peer) = (Peer::Aiortc, Peer::Aiortc);
+const CHROMIUM: (Peer, Peer) = (Peer::Chromium, Peer::Aiortc);
+
 #[test]
 fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_independent_ones() {
     let mut t = topology(netlab::l4::netns::Nat::EndpointIndependent);
-    let host = aiortc_pair(&mut t, "eim-host", "host");
+    let host = pair(&mut t, AIORTC, "eim-host", "host");
     println!("{}", host.row("EIM / EIM", "host only"));
     assert!(!host.opened(), "host candidates cannot cross the NATs");
     assert!(
@@ -315,7 +372,7 @@ fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_indepe
         "{:?}",
         host.offer
     );
-    let stun = aiortc_pair(&mut t, "eim-stun", "stun");
+    let stun = pair(&mut t, AIORTC, "eim-stun", "stun");
     println!("{}", stun.row("EIM / EIM", "+ STUN"));
     assert!(stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
     assert!(
@@ -333,7 +390,7 @@ fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_indepe
 #[test]
 fn aiortc_behind_a_symmetric_nat_only_the_relay_gets_through() {
     let mut t = topology(netlab::l4::netns::Nat::Symmetric);
-    let stun = aiortc_pair(&mut t, "sym-stun", "stun");
+    let stun = pair(&mut t, AIORTC, "sym-stun", "stun");
     println!("{}", stun.row("symmetric / EIM", "+ STUN"));
     assert!(
         !stun.opened(),
@@ -345,7 +402,7 @@ fn aiortc_behind_a_symmetric_nat_only_the_relay_gets_through() {
         "{:?}",
         stun.offer
     );
-    let turn = aiortc_pair(&mut t, "sym-turn", "turn");
+    let turn = pair(&mut t, AIORTC, "sym-turn", "turn");
     println!("{}", turn.row("symmetric / EIM", "+ STUN + TURN"));
     assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
     assert!(
@@ -360,6 +417,62 @@ fn aiortc_behind_a_symmetric_nat_only_the_relay_gets_through() {
             .iter()
             .any(|t| t == "relay"),
         "the chosen pair goes through netlab's TURN server: {:?} {:?}",
+        turn.offer,
+        turn.answer
+    );
+}
+
+#[test]
+fn chromium_to_aiortc_across_the_nats_host_fails_srflx_through_eim_relay_through_symmetric() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    let host = pair(&mut eim, CHROMIUM, "c-eim-host", "host");
+    println!("{}", host.row("Chromium → aiortc, EIM / EIM", "host only"));
+    assert!(!host.opened(), "{:?} {:?}", host.offer, host.answer);
+    assert!(
+        host.offer.iter().any(|l| l.starts_with("failed")),
+        "{:?}",
+        host.offer
+    );
+    let stun = pair(&mut eim, CHROMIUM, "c-eim-stun", "stun");
+    println!("{}", stun.row("Chromium → aiortc, EIM / EIM", "+ STUN"));
+    assert!(stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
+    assert!(
+        stun.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        stun.offer
+    );
+    assert_eq!(
+        stun.pair(&stun.offer).unwrap().1,
+        "srflx",
+        "{:?}",
+        stun.offer
+    );
+    drop(eim);
+    let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
+    let stun = pair(&mut sym, CHROMIUM, "c-sym-stun", "stun");
+    println!(
+        "{}",
+        stun.row("Chromium → aiortc, symmetric / EIM", "+ STUN")
+    );
+    assert!(!stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
+    let turn = pair(&mut sym, CHROMIUM, "c-sym-turn", "turn");
+    println!(
+        "{}",
+        turn.row("Chromium → aiortc, symmetric / EIM", "+ STUN + TURN")
+    );
+    assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
+    assert!(
+        turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        turn.offer
+    );
+    let (local, remote) = turn.pair(&turn.offer).unwrap();
+    let (b_local, b_remote) = turn.pair(&turn.answer).unwrap();
+    assert!(
+        [local, remote, b_local, b_remote]
+            .iter()
+            .any(|t| t == "relay"),
+        "{:?} {:?}",
         turn.offer,
         turn.answer
     );

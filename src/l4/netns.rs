@@ -401,6 +401,14 @@ impl Topology {
         Ok(servers)
     }
 
+    /// Stops one process started here, by its pid (and reaps it).
+    pub fn stop(&mut self, pid: u32) {
+        if let Some(child) = self.children.iter_mut().find(|c| c.id() == pid) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
     /// Stops what was started here (by pid) and deletes the namespaces.
     fn tear_down(&mut self) {
         for child in &mut self.children {

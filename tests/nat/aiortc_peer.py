@@ -77,7 +77,7 @@ async def run(role, signal, room, ice, wait):
     pc = RTCPeerConnection(config(ice))
     opened = asyncio.Event()
     echoed = asyncio.Queue()
-    start = time.monotonic()
+    start = time.monotonic()  # each side: from the moment it has the other's SDP
 
     def watch(channel):
         if channel.readyState == "open":
@@ -92,6 +92,7 @@ async def run(role, signal, room, ice, wait):
         print(f"candidates {candidate_types(pc.localDescription.sdp)}", flush=True)
         post(f"{signal}/rooms/{room}/offer", pc.localDescription.sdp)
         answer = await fetch(f"{signal}/rooms/{room}/answer", 20)
+        start = time.monotonic()
         await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
     else:
         channels = []
