@@ -82,7 +82,7 @@ impl fmt::Display for Mapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Mapping::EndpointIndependent => "endpoint-independent mapping",
-            Mapping::Dependent => "address-dependent mapping (symmetric NAT)",
+            Mapping::Dependent => "address-dependent mapping, a symmetric NAT",
         })
     }
 }
