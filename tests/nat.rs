@@ -261,6 +261,9 @@ enum Peer {
     Aiortc,
     /// tests/nat/chromium.js: Debian's chromium, offering only.
     Chromium,
+    /// tests/nat/netlab_peer.py: netlab's full ICE agent, `webrtc connect --room` offering,
+    /// `webrtc serve` (handed the room's offer by tests/nat/room_bridge.py) answering.
+    Netlab,
 }
 
 const SIGNAL: &str = "http://203.0.113.1:8090";
@@ -284,12 +287,25 @@ impl Peer {
                     WAIT,
                 ]),
             ),
+            Peer::Netlab => (
+                "env".into(),
+                words(&[
+                    &format!("NETLAB={NETLAB}"),
+                    &python_with("urllib"),
+                    &format!("{dir}netlab_peer.py"),
+                    role,
+                    SIGNAL,
+                    room,
+                    ice,
+                    WAIT,
+                ]),
+            ),
             Peer::Chromium => {
                 require("chromium");
                 require("node");
                 (
                     "node".into(),
-                    words(&[&format!("{dir}chromium.js"), SIGNAL, room, ice, WAIT]),
+                    words(&[&format!("{dir}chromium.js"), role, SIGNAL, room, ice, WAIT]),
                 )
             }
         }
@@ -355,6 +371,8 @@ fn topology(a: netlab::l4::netns::Nat) -> netlab::l4::netns::Topology {
 
 const AIORTC: (Peer, Peer) = (Peer::Aiortc, Peer::Aiortc);
 const CHROMIUM: (Peer, Peer) = (Peer::Chromium, Peer::Aiortc);
+const CHROMIUM_NETLAB: (Peer, Peer) = (Peer::Chromium, Peer::Netlab);
+const NETLAB_AIORTC: (Peer, Peer) = (Peer::Netlab, Peer::Aiortc);
 
 #[test]
 fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_independent_ones() {
@@ -476,4 +494,45 @@ fn chromium_to_aiortc_across_the_nats_host_fails_srflx_through_eim_relay_through
         turn.offer,
         turn.answer
     );
+}
+
+/// netlab's own full ICE agent across two endpoint-independent NATs, in both roles: offering
+/// (controlling) to aiortc, and answering (controlled, `netlab webrtc serve` behind NAT B)
+/// Chromium. Host candidates fail, server-reflexive ones get through.
+#[test]
+fn netlab_across_eim_nats_host_fails_and_srflx_gets_through_both_roles() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    for (peers, who, room) in [
+        (NETLAB_AIORTC, "netlab → aiortc", "n-a"),
+        (CHROMIUM_NETLAB, "Chromium → netlab", "c-n"),
+    ] {
+        let host = pair(&mut eim, peers, &format!("{room}-host"), "host");
+        println!("{}", host.row(&format!("{who}, EIM / EIM"), "host only"));
+        assert!(!host.opened(), "{:?} {:?}", host.offer, host.answer);
+        assert!(
+            host.offer.iter().any(|l| l.starts_with("failed")),
+            "{:?}",
+            host.offer
+        );
+        let stun = pair(&mut eim, peers, &format!("{room}-stun"), "stun");
+        println!("{}", stun.row(&format!("{who}, EIM / EIM"), "+ STUN"));
+        assert!(stun.opened(), "{who}: {:?} {:?}", stun.offer, stun.answer);
+        assert!(
+            stun.offer.contains(&"echo nat-ping".to_string()),
+            "{:?}",
+            stun.offer
+        );
+        assert_eq!(
+            stun.pair(&stun.offer).unwrap().1,
+            "srflx",
+            "{:?}",
+            stun.offer
+        );
+        assert_eq!(
+            stun.pair(&stun.answer).unwrap().1,
+            "srflx",
+            "{:?}",
+            stun.answer
+        );
+    }
 }

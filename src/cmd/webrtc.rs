@@ -69,6 +69,12 @@ pub const SERVE: Command = Command {
             Some("netlab"),
             "the TURN server's password",
         ),
+        flag(
+            "ip",
+            Some("IP"),
+            Some("127.0.0.1"),
+            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
+        ),
         cli::SERIAL,
     ],
     args: "",
@@ -134,6 +140,12 @@ pub const CONNECT: Command = Command {
             Some("PASS"),
             Some("netlab"),
             "the TURN server's password",
+        ),
+        flag(
+            "ip",
+            Some("IP"),
+            Some("127.0.0.1"),
+            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
         ),
     ],
     args: "URL [MESSAGE…]",
@@ -212,6 +224,11 @@ fn serve(m: &Matches) -> Result<(), CliError> {
 
 /// `--ice`, `--stun`, `--turn`, `--turn-user`, `--turn-pass` into the peer's config.
 fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, CliError> {
+    if let Some(ip) = m.get("ip") {
+        config.ip = ip
+            .parse()
+            .map_err(|_| CliError::Usage(format!("{}: --ip {ip}: not an IP address", cmd.path)))?;
+    }
     config.ice = match m.get("ice") {
         None => IceMode::Auto,
         Some("full") => IceMode::Full,

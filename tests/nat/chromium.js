@@ -3,7 +3,7 @@
 // server and waits for whoever answers from the other home (aiortc, netlab). Same output
 // as aiortc_peer.py, one fact per line:
 //
-//   node chromium.js SIGNAL ROOM ICE [WAIT]
+//   node chromium.js offer SIGNAL ROOM ICE [WAIT]
 //
 //   candidates host srflx
 //   open pair host 192.0.2.2:41000 -> srflx 203.0.113.20:52000 in 312 ms
@@ -87,7 +87,11 @@ async function offer({ room, iceServers, wait }) {
 }
 
 (async () => {
-  const [signal, room, ice, wait] = process.argv.slice(2);
+  const [role, signal, room, ice, wait] = process.argv.slice(2);
+  if (role !== "offer") {
+    console.log("error chromium.js only offers");
+    process.exit(1);
+  }
   // getUserMedia exists only in a secure context: the signaling page is plain http on a
   // documentation address, so that origin is declared secure.
   const args = [...ARGS, `--unsafely-treat-insecure-origin-as-secure=${signal}`];
