@@ -536,3 +536,19 @@ fn netlab_across_eim_nats_host_fails_and_srflx_gets_through_both_roles() {
         );
     }
 }
+
+#[test]
+fn a_nat_that_is_neither_kind_is_a_usage_error() {
+    for args in [
+        &["nat", "probe", "--nat", "cone"][..],
+        &["nat", "up", "--nat-b", "full-cone"][..],
+        &["nat"][..],
+        &["nat", "sideways"][..],
+    ] {
+        let out = run_netlab(args, b"", &[], Duration::from_secs(10));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
