@@ -552,3 +552,46 @@ fn a_nat_that_is_neither_kind_is_a_usage_error() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// netlab's full ICE agent behind the symmetric NAT, offering to aiortc behind the EIM one:
+/// its server-reflexive candidate is no use, and only a relay (netlab's TURN client and
+/// aiortc's, both on netlab's TURN server) gets the channel through.
+#[test]
+fn netlab_behind_a_symmetric_nat_only_the_relay_gets_through() {
+    let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
+    let stun = pair(&mut sym, NETLAB_AIORTC, "n-sym-stun", "stun");
+    println!("{}", stun.row("netlab → aiortc, symmetric / EIM", "+ STUN"));
+    assert!(!stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
+    assert!(
+        stun.offer.iter().any(|l| l.starts_with("failed")),
+        "{:?}",
+        stun.offer
+    );
+    let turn = pair(&mut sym, NETLAB_AIORTC, "n-sym-turn", "turn");
+    println!(
+        "{}",
+        turn.row("netlab → aiortc, symmetric / EIM", "+ STUN + TURN")
+    );
+    assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
+    assert!(
+        turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        turn.offer
+    );
+    assert!(
+        turn.offer
+            .contains(&"candidates host srflx relay".to_string()),
+        "netlab gathered a relayed candidate: {:?}",
+        turn.offer
+    );
+    let (local, remote) = turn.pair(&turn.offer).unwrap();
+    let (b_local, b_remote) = turn.pair(&turn.answer).unwrap();
+    assert!(
+        [local, remote, b_local, b_remote]
+            .iter()
+            .any(|t| t == "relay"),
+        "{:?} {:?}",
+        turn.offer,
+        turn.answer
+    );
+}
