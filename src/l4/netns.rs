@@ -14,12 +14,14 @@
 //!   every interface is made inside a namespace (`ip -n NS link add … peer … netns NS2`), the
 //!   root namespace's interfaces are never touched, and no namespace has a default route (a
 //!   host reaches 203.0.113.0/24 through its NAT, nothing else), so no packet can leave.
-//! - A NAT is one nftables rule on its `wan` side. `masquerade` keeps the source port when it
-//!   is free: one internal address:port gets one external port whatever the destination, an
-//!   *endpoint-independent mapping* (RFC 4787 §4.1). `masquerade fully-random` draws a new port
-//!   for every new destination: an *address and port-dependent* mapping, the "symmetric NAT"
-//!   that defeats server-reflexive candidates. Both filter endpoint-dependently: conntrack lets
-//!   in only answers to what went out (RFC 4787 §5).
+//! - A NAT is an nftables table in its namespace: one mapping rule on its `wan` side, and a
+//!   filter. `masquerade` keeps the source port when it is free: one internal address:port
+//!   gets one external port whatever the destination, an *endpoint-independent mapping*
+//!   (RFC 4787 §4.1). `masquerade fully-random` draws a new port for every new destination:
+//!   an *address and port-dependent* mapping, the "symmetric NAT" that defeats
+//!   server-reflexive candidates. Both filter endpoint-dependently: what comes in on `wan` is
+//!   let through only as an answer to what went out (RFC 4787 §5; see [`UNSOLICITED`] for why
+//!   that drop is explicit).
 //! - Names are `netlab-<pid>-<n>-<role>`: the pid of the process that made them and a counter,
 //!   so two runs (or two tests in one process) never collide, and [`down`] knows a leftover
 //!   (its pid is gone) from a live run.
@@ -116,7 +118,7 @@ impl std::error::Error for NetnsError {}
 /// behind: unconfirmed entries die with their packet, while a confirmed one would hold the
 /// external port a later outgoing packet to that peer wants, and masquerade would then pick
 /// another port, breaking the endpoint-independent mapping that hole punching relies on.
-const UNSOLICITED: &str = "  chain input {\n    type filter hook input priority filter;\n    iifname \"wan\" ct state new drop\n  }\n  chain forward {\n    type filter hook forward priority filter;\n    iifname \"wan\" ct state new drop\n  }\n";
+pub const UNSOLICITED: &str = "  chain input {\n    type filter hook input priority filter;\n    iifname \"wan\" ct state new drop\n  }\n  chain forward {\n    type filter hook forward priority filter;\n    iifname \"wan\" ct state new drop\n  }\n";
 
 /// One home: a host behind a NAT.
 #[derive(Clone, Debug)]
