@@ -41,7 +41,8 @@ PEER_PACKAGES=(
   "nghttpd:nghttp2-server"
   "tshark:tshark"
   "gdb:gdb"
-  # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace.
+  # Lossy paths for the HTTP/3 reliability test and netlab compare: nftables in a namespace;
+  # and the NATs of netlab nat and tests/nat.rs (ip netns, from iproute2 above, holds them).
   "nft:nftables"
   # ngtcp2's HTTP/3 client: a second client peer of netlab h3 serve.
   "gtlsclient:ngtcp2-client"

@@ -85,6 +85,7 @@ fn all_commands() -> Vec<&'static Command> {
     all.extend_from_slice(cmd::compare::COMMANDS);
     all.extend_from_slice(cmd::webrtc::COMMANDS);
     all.extend_from_slice(cmd::stun::COMMANDS);
+    all.extend_from_slice(cmd::nat::COMMANDS);
     all.push(&TOUR);
     all
 }
@@ -155,6 +156,7 @@ fn run(argv: &mut Vec<String>) -> Result<(), CliError> {
         "compare" => cmd::compare::run(tail),
         "webrtc" => cmd::webrtc::run(tail),
         "stun" | "turn" => cmd::stun::run(head, tail),
+        "nat" => cmd::nat::run(tail),
         "zmq" => cmd::zmq::run(tail),
         "tap" => cmd::tap::run(tail),
         "tour" => match cli::parse(&TOUR, tail) {

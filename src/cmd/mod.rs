@@ -7,6 +7,7 @@ pub mod h2;
 pub mod h3;
 pub mod http;
 pub mod l4;
+pub mod nat;
 pub mod stun;
 pub mod tap;
 pub mod webrtc;

@@ -72,6 +72,12 @@ pub const SERVE: Command = Command {
             "the TURN server's password",
         ),
         flag(
+            "ip",
+            Some("IP"),
+            Some("127.0.0.1"),
+            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
+        ),
+        flag(
             "relay-only",
             None,
             None,
@@ -142,6 +148,12 @@ pub const CONNECT: Command = Command {
             Some("PASS"),
             Some("netlab"),
             "the TURN server's password",
+        ),
+        flag(
+            "ip",
+            Some("IP"),
+            Some("127.0.0.1"),
+            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
         ),
         flag(
             "relay-only",
@@ -284,6 +296,11 @@ fn serve(m: &Matches) -> Result<(), CliError> {
 
 /// `--ice`, `--stun`, `--turn`, `--turn-user`, `--turn-pass` into the peer's config.
 fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, CliError> {
+    if let Some(ip) = m.get("ip") {
+        config.ip = ip
+            .parse()
+            .map_err(|_| CliError::Usage(format!("{}: --ip {ip}: not an IP address", cmd.path)))?;
+    }
     config.ice = match m.get("ice") {
         None => IceMode::Auto,
         Some("full") => IceMode::Full,

@@ -14,12 +14,15 @@
 //!    random loss, corruption and outages on it (the QUIC interop cases); [`background`] — a
 //!    server loop in a thread of this process
 //!    (tour, labs, tests).
+//! 6. [`netns`] — network namespaces, veth pairs and nftables NATs: two homes and a public
+//!    network on one machine (`netlab nat`, the NAT traversal tests).
 
 pub mod accept;
 pub mod background;
 pub mod conn;
 pub mod echo;
 pub mod impair;
+pub mod netns;
 pub mod port;
 pub mod relay;
 pub mod share;
