@@ -409,9 +409,10 @@ fn only_valid(p: &dyn Policy, source: &str) -> Result<(), String> {
     nominates(p, &pairs, Some(1))
 }
 
-/// Step 6: pairs in the order they were formed: B's relay came first by trickle, and B's
-/// peer-reflexive address, learned from B's own check, last; B's host was an mDNS name A
-/// cannot resolve, so it made no pair.
+/// Step 6: pairs in the order they were formed (`nominate` promises no order; netlab's agent
+/// happens to sort them): B's relay came first by trickle, and B's peer-reflexive address,
+/// learned from B's own check, last; B's host was an mDNS name A cannot resolve, so it made
+/// no pair.
 fn highest_valid(p: &dyn Policy) -> Result<(), String> {
     let pairs = [
         view(A_HOST, B_RELAY, true),

@@ -14,7 +14,7 @@ impl Policy for Mine {
 
     fn nominate(&self, pairs: &[PairView]) -> Option<usize> {
         // Only a pair whose check succeeded may be nominated; of those, the best one. The
-        // slice is in the order the agent formed the pairs, not sorted: look at every one.
+        // trait promises no order for the slice: look at every pair.
         let mut best: Option<usize> = None;
         for (i, pair) in pairs.iter().enumerate() {
             if pair.valid && best.is_none_or(|b| pair.priority > pairs[b].priority) {

@@ -1,7 +1,8 @@
 //! Lab 13, wrong on purpose: nominates the first valid pair in the list. That is the best one
-//! only if the list is sorted, and the agent hands the pairs over in the order it formed them:
-//! with trickle ICE, candidates arrive one by one and a relayed pair formed early comes before
-//! the direct one found later. The session then runs through the relay for no reason.
+//! only if the list is sorted, and `Policy::nominate` promises no order: netlab's agent happens
+//! to hand its pairs over highest first, but a check list kept in the order pairs were formed
+//! (trickle ICE adds them as candidates arrive: a relayed pair formed early, a peer-reflexive
+//! one learned late) is not. The session then runs through the relay for no reason.
 
 use netlab::webrtc::ice::priority::{PairView, Policy};
 
