@@ -24,6 +24,8 @@ use stun::xoraddr::XorMappedAddress;
 
 use super::stun_codec::{self, CodecError};
 
+pub mod agent;
+pub mod candidate;
 pub mod priority;
 
 /// RFC 8445 §16.1: PRIORITY.
