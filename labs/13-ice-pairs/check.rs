@@ -290,7 +290,7 @@ fn check_list(p: &dyn Policy) -> Result<(), String> {
             pairs.push((g, d, pair_of(p, &g, &d)?));
         }
     }
-    pairs.sort_by(|x, y| y.2.cmp(&x.2));
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.2));
     let name = |(g, d, _): &(Cand, Cand, u64)| format!("{}–{}", g.name, d.name);
     if let Some(w) = pairs.windows(2).find(|w| w[0].2 == w[1].2) {
         return Err(format!(
