@@ -232,7 +232,7 @@ fn lab12_early_data() {
 
 #[test]
 fn lab13_ice_pairs() {
-    passes_on_solution_fails_on_starter("lab13", 7);
+    passes_on_solution_fails_on_starter("lab13", 8);
     fails_on_its_wrong_solutions("lab13", "13-ice-pairs");
 }
 

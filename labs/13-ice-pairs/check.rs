@@ -14,14 +14,17 @@ mod policy;
 mod solution;
 
 use common::Check;
+use netlab::trace::Layer;
+use netlab::webrtc::ice::Credentials;
+use netlab::webrtc::ice::agent::{Agent, Settings};
 use netlab::webrtc::ice::priority::{
     self, CandidateKind, PairView, Policy, Role, candidate_priority, pair_priority_for,
 };
 use std::any::Any;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 common::wrong_solutions! {
     fn policy_of(m) -> Arc<dyn Policy> { Arc::new(m::Mine) }
@@ -29,7 +32,7 @@ common::wrong_solutions! {
     max_high fails [1, 3, 4]: "2^32 × MAX + 2 × MIN: a host–relay pair outranks a server-reflexive pair";
     no_tie_break fails [2, 3, 4]: "leaves out (G > D ? 1 : 0): a pair and its mirror image tie";
     low_word_i32 fails [1, 3, 4]: "2 × MAX as a shifted i32: wraps negative for every host and server-reflexive candidate";
-    best_even_if_invalid fails [5, 7]: "nominates the pair of the highest priority whether its check succeeded or not";
+    best_even_if_invalid fails [5, 7, 8]: "nominates the pair of the highest priority whether its check succeeded or not";
     first_valid fails [6]: "nominates the first valid pair in the list, not the valid pair of the highest priority";
 }
 
@@ -434,6 +437,253 @@ fn none_valid(p: &dyn Policy) -> Result<(), String> {
     nominates(p, &[], None)
 }
 
+/// The policy under test as the live agents call it: every answer goes through, a panic
+/// becomes 0 / `None` (and is reported), and the nominations are written down.
+struct Recorded {
+    inner: Arc<dyn Policy>,
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
+    panic: Option<String>,
+    /// How many times the agent asked which pair to nominate.
+    asked: usize,
+    /// The last time: the pairs it showed and the answer.
+    last: Option<(Vec<PairView>, Option<usize>)>,
+}
+
+impl Recorded {
+    fn note(&self, f: impl FnOnce(&mut Seen)) {
+        if let Ok(mut s) = self.seen.lock() {
+            f(&mut s);
+        }
+    }
+}
+
+impl Policy for Recorded {
+    fn pair_priority(&self, g: u32, d: u32) -> u64 {
+        priority_of(self.inner.as_ref(), g, d).unwrap_or_else(|why| {
+            self.note(|s| s.panic = s.panic.take().or(Some(why)));
+            0
+        })
+    }
+
+    fn nominate(&self, pairs: &[PairView]) -> Option<usize> {
+        let got = guarded(|| self.inner.nominate(pairs)).unwrap_or_else(|why| {
+            self.note(|s| s.panic = s.panic.take().or(Some(why)));
+            None
+        });
+        self.note(|s| {
+            s.asked += 1;
+            s.last = Some((pairs.to_vec(), got));
+        });
+        got
+    }
+}
+
+/// One live agent and its socket (its only host candidate).
+struct Live {
+    agent: Agent,
+    socket: UdpSocket,
+    addr: SocketAddr,
+    name: &'static str,
+}
+
+impl Live {
+    fn new(role: Role, me: &str, them: &str, policy: Arc<dyn Policy>) -> Result<Live, String> {
+        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|e| format!("set_nonblocking: {e}"))?;
+        let addr = socket.local_addr().map_err(|e| e.to_string())?;
+        let creds = |u: &str| Credentials {
+            ufrag: u.into(),
+            pwd: format!("{u}-lab13-password-0123456789"),
+        };
+        let name = if role == Role::Controlling { "A" } else { "B" };
+        let _role = netlab::trace::role(name);
+        let agent = Agent::new(Settings {
+            role,
+            // RFC 8445 §7.1.3: compared only on a role conflict, which this run has none of.
+            tie_breaker: if role == Role::Controlling { 2 } else { 1 },
+            local: creds(me),
+            remote: creds(them),
+            policy,
+            consent_interval: Duration::from_secs(5),
+            consent_timeout: Duration::from_secs(30),
+        });
+        Ok(Live {
+            agent,
+            socket,
+            addr,
+            name,
+        })
+    }
+
+    /// One turn of the socket loop: the agent's clock, what it sends, what arrived.
+    fn turn(&mut self, now: Instant) {
+        let _role = netlab::trace::role(self.name);
+        self.agent.tick(now);
+        self.flush();
+        let mut buf = [0u8; 1500];
+        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+            let _ = self.agent.handle(&buf[..n], from, self.addr, now);
+        }
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        while let Some(t) = self.agent.poll_transmit() {
+            let _ = self.socket.send_to(&t.data, t.to);
+        }
+    }
+}
+
+/// Step 8: two netlab ICE agents on loopback, both with the policy under test, over real
+/// UDP sockets. B's real host candidate answers; a second "host" candidate of B's, at a
+/// socket of the check's that never answers, has the highest priority a candidate may have
+/// (2^31 − 1), so its pair is the best on paper and never valid. A must nominate the pair
+/// that answered, both agents must select it, and a datagram must cross it.
+fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
+    let rec = Arc::new(Recorded {
+        inner: policy,
+        seen: Mutex::new(Seen::default()),
+    });
+    let mut a = Live::new(Role::Controlling, "labA", "labB", rec.clone())?;
+    let mut b = Live::new(Role::Controlled, "labB", "labA", rec.clone())?;
+    let hole = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let hole_addr = hole.local_addr().map_err(|e| e.to_string())?;
+    let ca = {
+        let _role = netlab::trace::role("A");
+        a.agent.add_local(CandidateKind::Host, a.addr, a.addr, None)
+    };
+    let cb = {
+        let _role = netlab::trace::role("B");
+        b.agent.add_local(CandidateKind::Host, b.addr, b.addr, None)
+    };
+    {
+        let _role = netlab::trace::role("A");
+        let fake = format!(
+            "99 1 udp 2147483647 127.0.0.1 {} typ host",
+            hole_addr.port()
+        );
+        for line in [cb.to_sdp(), fake] {
+            a.agent
+                .add_remote(&line)
+                .map_err(|e| format!("A refused B's candidate {line:?}: {e}"))?;
+        }
+    }
+    {
+        let _role = netlab::trace::role("B");
+        b.agent
+            .add_remote(&ca.to_sdp())
+            .map_err(|e| format!("B refused A's candidate: {e}"))?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline
+        && (a.agent.selected().is_none() || b.agent.selected().is_none())
+    {
+        let now = Instant::now();
+        a.turn(now);
+        b.turn(now);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seen = rec
+        .seen
+        .lock()
+        .map_err(|_| "the record of the policy's answers was poisoned".to_string())?;
+    if let Some(why) = &seen.panic {
+        return Err(format!("inside the agent, {why}"));
+    }
+    let Some(chosen) = a.agent.selected() else {
+        return Err(never_nominated(&seen, hole_addr));
+    };
+    if chosen != (a.addr, b.addr) {
+        return Err(format!(
+            "A selected {} ↔ {}; the only pair that answered is {} ↔ {}",
+            chosen.0, chosen.1, a.addr, b.addr
+        ));
+    }
+    if b.agent.selected() != Some((b.addr, a.addr)) {
+        return Err(format!(
+            "A selected {} ↔ {}, but B (controlled) selected {:?}: B follows A's USE-CANDIDATE",
+            chosen.0,
+            chosen.1,
+            b.agent.selected()
+        ));
+    }
+    crosses(&a, &b)?;
+    let (views, choice) = seen.last.clone().unwrap_or_default();
+    Ok(match choice.and_then(|i| views.get(i).copied()) {
+        Some(v) => format!(
+            "nominated: {} {} ↔ {} {} (pair priority {}), chosen among {} pairs after {} call(s) of nominate; a datagram crossed it",
+            v.local_kind,
+            v.local,
+            v.remote_kind,
+            v.remote,
+            v.priority,
+            views.len(),
+            seen.asked
+        ),
+        None => format!(
+            "nominated: {} ↔ {}; a datagram crossed it",
+            chosen.0, chosen.1
+        ),
+    })
+}
+
+/// Why A never selected a pair, from what the policy was shown and answered.
+fn never_nominated(seen: &Seen, hole: SocketAddr) -> String {
+    let Some((views, got)) = &seen.last else {
+        return "in 5 s the agent never asked the policy to nominate: no check succeeded".into();
+    };
+    let said = match got {
+        None => "None: keep waiting, though a valid pair was there".to_string(),
+        Some(i) if views.get(*i).is_some_and(|v| !v.valid) => format!(
+            "Some({i}), a pair that is not valid ({hole} never answers: it is the check's black hole); the agent refused it and asked again"
+        ),
+        Some(i) => format!("Some({i})"),
+    };
+    format!(
+        "in 5 s A nominated nothing: asked {} time(s), the last on\n        {}\n      nominate returned {said}",
+        seen.asked,
+        listing(views)
+    )
+}
+
+/// A datagram from A's end of the selected pair reaches B's, from A's address.
+fn crosses(a: &Live, b: &Live) -> Result<(), String> {
+    let hello = b"lab 13: over the nominated pair";
+    {
+        let _role = netlab::trace::role("A");
+        netlab::trace::sent(Layer::L4, || {
+            format!("datagram {} → {}: {}", a.addr, b.addr, common::show(hello))
+        });
+    }
+    a.socket
+        .send_to(hello, b.addr)
+        .map_err(|e| format!("send_to {}: {e}", b.addr))?;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut buf = [0u8; 1500];
+    while Instant::now() < deadline {
+        match b.socket.recv_from(&mut buf) {
+            Ok((n, from)) if &buf[..n] == hello && from == a.addr => {
+                let _role = netlab::trace::role("B");
+                netlab::trace::received(Layer::L4, || {
+                    format!("datagram {from} → {}: {}", b.addr, common::show(&buf[..n]))
+                });
+                return Ok(());
+            }
+            _ => std::thread::sleep(Duration::from_millis(5)),
+        }
+    }
+    Err(format!(
+        "the datagram sent from {} to {} over the selected pair did not arrive",
+        a.addr, b.addr
+    ))
+}
+
 fn main() {
     let (mut check, subject) = Check::start(
         "13 (ICE: pair priority and nomination)",
@@ -484,5 +734,13 @@ fn main() {
         "no valid pair yet (or none at all): nominate nothing",
         || none_valid(p),
     );
+    let mut shown = None;
+    check.step(
+        "live: two netlab ICE agents on loopback with your policy; the best pair on paper never answers; the valid one is nominated and a datagram crosses it",
+        || live(policy.clone()).map(|s| shown = Some(s)),
+    );
+    if let Some(s) = shown {
+        println!("      {s}");
+    }
     check.finish()
 }
