@@ -50,17 +50,24 @@ fn netlab_offers_to_aiortc_and_prints_the_echoes() {
     let err = text(&out.stderr);
     assert!(out.status.success(), "netlab connect failed: {err}");
     assert_eq!(text(&out.stdout), "hello\nwörld\n\n");
-    // aiortc is a full ICE agent: it checks us (we offered ice-lite), and answers active.
-    assert!(err.contains("ICE-CONTROLLING"), "aiortc's checks: {err}");
+    // Both are full agents: netlab offered, so it controls (RFC 8445 §6.1.1) and nominates;
+    // aiortc checks too, as the controlled agent, and answers active.
+    assert!(err.contains("ICE agent (full, RFC 8445): controlling"), "{err}");
+    assert!(err.contains("ICE-CONTROLLED MESSAGE-INTEGRITY"), "aiortc's checks: {err}");
+    assert!(err.contains("USE-CANDIDATE"), "our nomination: {err}");
+    assert!(err.contains("ICE state completed: selected host"), "{err}");
     assert!(err.contains("handshake as server"), "{err}");
     assert!(err.contains("DATA_CHANNEL_ACK"), "{err}");
 
-    // An unordered channel, binary messages.
+    // An unordered channel, binary messages, and netlab as the ICE-lite offerer: aiortc
+    // takes control and checks it.
     let out = run_netlab(
         &[
             "webrtc",
             "connect",
             &url,
+            "--ice",
+            "lite",
             "--unordered",
             "--binary",
             "--label",
@@ -69,10 +76,13 @@ fn netlab_offers_to_aiortc_and_prints_the_echoes() {
             "y",
         ],
         b"",
-        &[],
+        &[("NETLAB_TRACE", "stun")],
         Duration::from_secs(60),
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("ICE-CONTROLLING MESSAGE-INTEGRITY"), "aiortc's checks: {err}");
+    assert!(!err.contains("ICE agent (full"), "{err}");
     let mut lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
     lines.sort();
     assert_eq!(lines, ["x", "y"]);

@@ -60,6 +60,7 @@ fn no_answer_to_the_connectivity_checks_is_an_ice_error() {
             sctp_port: 5000,
             max_message_size: 65536,
             candidates: vec![silent.local_addr().unwrap()],
+            candidate_lines: Vec::new(),
         },
         1,
     );

@@ -10,8 +10,9 @@ use netlab::http1::server::{self, Config as HttpConfig};
 use netlab::trace::{self, Layer};
 use netlab::webrtc::dcep::{ChannelType, Reliability};
 use netlab::webrtc::dtls::Identity;
-use netlab::webrtc::peer::{Config, Event, Message, Peer};
+use netlab::webrtc::peer::{Config, Event, IceMode, Message, Peer, TurnServer};
 use netlab::webrtc::signaling::{self, TraceLog};
+use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -37,6 +38,36 @@ pub const SERVE: Command = Command {
             None,
             None,
             "do not trace for the page (GET /trace): what make bench measures",
+        ),
+        flag(
+            "ice",
+            Some("full|lite"),
+            None,
+            "the ICE agent: full (gathers, checks, nominates) or lite (answers checks); default full when offering or given --stun/--turn",
+        ),
+        flag(
+            "stun",
+            Some("HOST:PORT"),
+            None,
+            "a STUN server for a server-reflexive candidate (netlab stun serve)",
+        ),
+        flag(
+            "turn",
+            Some("turn:HOST:PORT"),
+            None,
+            "a TURN server for a relayed candidate (netlab turn serve)",
+        ),
+        flag(
+            "turn-user",
+            Some("NAME"),
+            Some("netlab"),
+            "the TURN server's user name (long-term credentials)",
+        ),
+        flag(
+            "turn-pass",
+            Some("PASS"),
+            Some("netlab"),
+            "the TURN server's password",
         ),
         cli::SERIAL,
     ],
@@ -73,6 +104,36 @@ pub const CONNECT: Command = Command {
             Some("MS"),
             Some("15000"),
             "give up when a step takes longer",
+        ),
+        flag(
+            "ice",
+            Some("full|lite"),
+            None,
+            "the ICE agent: full (gathers, checks, nominates) or lite (answers checks); default full when offering or given --stun/--turn",
+        ),
+        flag(
+            "stun",
+            Some("HOST:PORT"),
+            None,
+            "a STUN server for a server-reflexive candidate (netlab stun serve)",
+        ),
+        flag(
+            "turn",
+            Some("turn:HOST:PORT"),
+            None,
+            "a TURN server for a relayed candidate (netlab turn serve)",
+        ),
+        flag(
+            "turn-user",
+            Some("NAME"),
+            Some("netlab"),
+            "the TURN server's user name (long-term credentials)",
+        ),
+        flag(
+            "turn-pass",
+            Some("PASS"),
+            Some("netlab"),
+            "the TURN server's password",
         ),
     ],
     args: "URL [MESSAGE…]",
@@ -121,10 +182,14 @@ fn serve(m: &Matches) -> Result<(), CliError> {
             "--consent-timeout must be at least 1 ms (RFC 7675 suggests 30000)".into(),
         ));
     }
-    let config = Config {
-        consent_timeout,
-        ..Config::default()
-    };
+    let config = ice_config(
+        &SERVE,
+        m,
+        Config {
+            consent_timeout,
+            ..Config::default()
+        },
+    )?;
     let router = signaling::router(
         identity,
         config,
@@ -143,6 +208,44 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         Arc::new(AtomicBool::new(false)),
     );
     Ok(())
+}
+
+/// `--ice`, `--stun`, `--turn`, `--turn-user`, `--turn-pass` into the peer's config.
+fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, CliError> {
+    config.ice = match m.get("ice") {
+        None => IceMode::Auto,
+        Some("full") => IceMode::Full,
+        Some("lite") => IceMode::Lite,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "{}: --ice {other}: full or lite",
+                cmd.path
+            )));
+        }
+    };
+    let resolve = |flag: &str, v: &str| {
+        v.to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| CliError::Usage(format!("{}: --{flag} {v}: not HOST:PORT", cmd.path)))
+    };
+    config.stun = m.get("stun").map(|v| resolve("stun", v)).transpose()?;
+    if let Some(v) = m.get("turn") {
+        // RFC 7065's URI: turn:host:port (UDP, the only transport here).
+        let hostport = v.strip_prefix("turn:").unwrap_or(v);
+        config.turn = Some(TurnServer {
+            addr: resolve("turn", hostport)?,
+            user: m.get("turn-user").unwrap_or("netlab").to_string(),
+            pass: m.get("turn-pass").unwrap_or("netlab").to_string(),
+        });
+    }
+    if config.ice == IceMode::Lite && (config.stun.is_some() || config.turn.is_some()) {
+        return Err(CliError::Usage(format!(
+            "{}: --ice lite gathers nothing: --stun and --turn need the full agent",
+            cmd.path
+        )));
+    }
+    Ok(config)
 }
 
 /// POSTs the offer, returns the answer: the signaling half of `connect`.
@@ -224,12 +327,16 @@ fn connect(m: &Matches) -> Result<(), CliError> {
     let url = m.args.first().map(String::as_str).unwrap_or("");
     let timeout = m.timeout(&CONNECT, "timeout")?;
     let identity = Identity::generate().map_err(runtime)?;
-    let config = Config {
-        ice_timeout: timeout,
-        dtls_timeout: timeout,
-        role: "client",
-        ..Config::default()
-    };
+    let config = ice_config(
+        &CONNECT,
+        m,
+        Config {
+            ice_timeout: timeout,
+            dtls_timeout: timeout,
+            role: "client",
+            ..Config::default()
+        },
+    )?;
     let offer = Peer::offer(&identity, config).map_err(runtime)?;
     let answer = match m.get("room") {
         Some(room) => room_offer(url, room, &offer.sdp, timeout)?,

@@ -26,6 +26,7 @@ use super::stun_codec::{self, CodecError};
 
 pub mod agent;
 pub mod candidate;
+pub mod gather;
 pub mod priority;
 
 /// RFC 8445 §16.1: PRIORITY.

@@ -37,10 +37,12 @@ use super::dcep::{self, ChannelType, Open};
 use super::dtls::{
     self, Dtls, DtlsError, Handshake, Identity, RecordReceiver, WakeReceiver, WakeSender,
 };
-use super::ice::{Checker, Credentials, Responder};
+use super::ice::agent::{self, Agent};
+use super::ice::priority::{CandidateKind, Policy, Rfc, Role};
+use super::ice::{Checker, Credentials, Responder, gather};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
-use super::socket::SocketLoop;
+use super::socket::{Ice, SocketLoop};
 use crate::trace::{self, Layer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -69,8 +71,28 @@ const NORMAL_PRIORITY: u16 = 256;
 const UFRAG_LEN: usize = 8;
 const PWD_LEN: usize = 24;
 
+/// Which ICE agent a peer runs (RFC 8445 §2.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IceMode {
+    /// Full when the peer offers or has a STUN or TURN server, lite otherwise (an answerer
+    /// on loopback needs no more).
+    Auto,
+    /// The full agent ([`super::ice::agent`]): gathers, checks, nominates.
+    Full,
+    /// ICE-lite: a host candidate, and only answers checks.
+    Lite,
+}
+
+/// A TURN server and the long-term credentials to use it (RFC 8656 §9.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnServer {
+    pub addr: SocketAddr,
+    pub user: String,
+    pub pass: String,
+}
+
 /// Settings of one peer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The address the UDP socket binds (and the candidate the SDP names).
     pub ip: IpAddr,
@@ -86,6 +108,14 @@ pub struct Config {
     pub on_open: dcep::OnOpen,
     /// The trace role of the peer's threads.
     pub role: &'static str,
+    /// Full or lite ICE (`--ice`).
+    pub ice: IceMode,
+    /// Lab 13: the full agent's pair priorities and nomination ([`Rfc`] by default).
+    pub policy: Arc<dyn Policy>,
+    /// A STUN server for a server-reflexive candidate (`--stun`).
+    pub stun: Option<SocketAddr>,
+    /// A TURN server for a relayed candidate (`--turn`, `--turn-user`, `--turn-pass`).
+    pub turn: Option<TurnServer>,
 }
 
 impl Default for Config {
@@ -98,6 +128,38 @@ impl Default for Config {
             max_message_size: MAX_MESSAGE_SIZE,
             on_open: dcep::answer_open,
             role: "peer",
+            ice: IceMode::Auto,
+            policy: Arc::new(Rfc),
+            stun: None,
+            turn: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("ip", &self.ip)
+            .field("ice_timeout", &self.ice_timeout)
+            .field("dtls_timeout", &self.dtls_timeout)
+            .field("consent_timeout", &self.consent_timeout)
+            .field("max_message_size", &self.max_message_size)
+            .field("role", &self.role)
+            .field("ice", &self.ice)
+            .field("stun", &self.stun)
+            .field("turn", &self.turn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Whether this peer runs the full agent: `--ice`, or by default when it offers (the
+    /// offerer controls, RFC 8445 §6.1.1) or has a server to gather from.
+    pub fn full_ice(&self, offering: bool) -> bool {
+        match self.ice {
+            IceMode::Full => true,
+            IceMode::Lite => false,
+            IceMode::Auto => offering || self.stun.is_some() || self.turn.is_some(),
         }
     }
 }
@@ -155,12 +217,12 @@ fn describe(
     mid: &str,
     socket: &UdpSocket,
     cfg: &Config,
-    lite: bool,
+    agent: Option<&Agent>,
 ) -> Result<Description, PeerError> {
     Ok(Description {
         ice_ufrag: local.ufrag.clone(),
         ice_pwd: local.pwd.clone(),
-        ice_lite: lite,
+        ice_lite: agent.is_none(),
         fingerprint: identity.fingerprint,
         setup,
         mid: mid.to_string(),
@@ -170,8 +232,82 @@ fn describe(
             doing: "local address",
             why: e.to_string(),
         })?],
+        candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
     })
 }
+
+/// A full agent for this peer, its candidates gathered (RFC 8445 §5.1.1): host ones from the
+/// socket, a server-reflexive one from the STUN server. A server that does not answer costs
+/// its candidate, not the session.
+fn full_agent(
+    socket: &UdpSocket,
+    local: &Credentials,
+    remote: Option<&Description>,
+    role: Role,
+    cfg: &Config,
+) -> Result<Agent, PeerError> {
+    let mut agent = Agent::new(agent::Settings {
+        role,
+        tie_breaker: u64::from_be_bytes(random::<8>()),
+        local: local.clone(),
+        remote: remote.map_or_else(
+            || Credentials {
+                ufrag: String::new(),
+                pwd: String::new(),
+            },
+            |r| Credentials {
+                ufrag: r.ice_ufrag.clone(),
+                pwd: r.ice_pwd.clone(),
+            },
+        ),
+        policy: cfg.policy.clone(),
+        consent_interval: CONSENT_INTERVAL,
+        consent_timeout: cfg.consent_timeout,
+    });
+    let bound = socket.local_addr().map_err(|e| PeerError::Io {
+        doing: "local address",
+        why: e.to_string(),
+    })?;
+    let hosts = gather::host_addresses(bound);
+    for h in &hosts {
+        agent.add_local(CandidateKind::Host, *h, *h, None);
+    }
+    if let Some(server) = cfg.stun {
+        match gather::server_reflexive(socket, server, GATHER_TIMEOUT) {
+            Ok(mapped) if !hosts.contains(&mapped) => {
+                // The base: the host candidate the request left from (for an unspecified
+                // socket, the first one of the server's kind of address).
+                let base = hosts
+                    .iter()
+                    .find(|h| h.ip().is_loopback() == server.ip().is_loopback())
+                    .copied()
+                    .unwrap_or(bound);
+                agent.add_local(CandidateKind::ServerReflexive, mapped, base, Some(base));
+            }
+            Ok(mapped) => trace::event(Layer::Stun, || {
+                format!(
+                    "STUN server {server} sees us at {mapped}, a host candidate already: no NAT on this path"
+                )
+            }),
+            Err(e) => trace::event(Layer::Stun, || {
+                format!("no server-reflexive candidate from {server}: {e}")
+            }),
+        }
+    }
+    if let Some(r) = remote {
+        for line in &r.candidate_lines {
+            // A refused candidate is traced by the agent; the others still serve.
+            let _ = agent.add_remote(line);
+        }
+    }
+    Ok(agent)
+}
+
+/// RFC 7675 §5.1: a consent check about every 5 s.
+const CONSENT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a STUN or TURN server may take to answer while gathering.
+const GATHER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An offer made, waiting for its answer.
 pub struct Offer {
@@ -181,6 +317,8 @@ pub struct Offer {
     local: Credentials,
     identity: Identity,
     config: Config,
+    /// The full agent, its candidates gathered (`None`: ICE-lite).
+    agent: Option<Agent>,
 }
 
 impl Offer {
@@ -191,6 +329,25 @@ impl Offer {
         let remote = sdp::parse(answer, sdp::Kind::Answer)?;
         trace_description(&remote, "answer");
         let client = sdp::we_are_dtls_client(remote.setup, true);
+        if let Some(mut agent) = self.agent {
+            agent.set_remote(Credentials {
+                ufrag: remote.ice_ufrag.clone(),
+                pwd: remote.ice_pwd.clone(),
+            });
+            for line in &remote.candidate_lines {
+                let _ = agent.add_remote(line);
+            }
+            let ice = Ice::Full(Box::new(agent));
+            return Peer::start(
+                self.socket,
+                self.local,
+                &self.identity,
+                &remote,
+                client,
+                ice,
+                self.config,
+            );
+        }
         // RFC 8445 §6.1.1: against a lite answerer we are the controlling full agent and
         // must check; against a full one (aiortc) it checks us, and we answer.
         let checker = match (remote.ice_lite, remote.candidates.first()) {
@@ -216,10 +373,30 @@ impl Offer {
             &self.identity,
             &remote,
             client,
-            checker,
+            Ice::Lite(checker),
             self.config,
         )
     }
+}
+
+/// Our offer or answer, as sent.
+fn trace_sent(d: &Description, what: &str, len: usize) {
+    trace::sent(Layer::Sdp, || {
+        if d.ice_lite {
+            format!(
+                "{what}, {len} bytes: setup:{} ice-lite candidate {:?}",
+                d.setup.as_str(),
+                d.candidates
+            )
+        } else {
+            format!(
+                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}",
+                d.setup.as_str(),
+                d.candidate_lines.len(),
+                d.candidate_lines.join("; ")
+            )
+        }
+    });
 }
 
 fn trace_description(d: &Description, what: &str) {
@@ -373,6 +550,17 @@ impl Peer {
         let _role = trace::default_role(config.role);
         let socket = bind(config.ip)?;
         let local = new_credentials();
+        // RFC 8445 §6.1.1: a full offerer takes the controlling role.
+        let agent = match config.full_ice(true) {
+            true => Some(full_agent(
+                &socket,
+                &local,
+                None,
+                Role::Controlling,
+                &config,
+            )?),
+            false => None,
+        };
         let d = describe(
             &local,
             identity,
@@ -380,22 +568,17 @@ impl Peer {
             "0",
             &socket,
             &config,
-            true,
+            agent.as_ref(),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
-        trace::sent(Layer::Sdp, || {
-            format!(
-                "offer, {} bytes: setup:actpass ice-lite candidate {:?}",
-                text.len(),
-                d.candidates
-            )
-        });
+        trace_sent(&d, "offer", text.len());
         Ok(Offer {
             sdp: text,
             socket,
             local,
             identity: identity.clone(),
             config,
+            agent,
         })
     }
 
@@ -412,18 +595,32 @@ impl Peer {
         let socket = bind(config.ip)?;
         let local = new_credentials();
         let setup = sdp::answer_setup(remote.setup);
-        let d = describe(&local, identity, setup, &remote.mid, &socket, &config, true)?;
+        // RFC 8445 §6.1.1: a full answerer is controlled, unless the offerer is lite.
+        let role = match remote.ice_lite {
+            true => Role::Controlling,
+            false => Role::Controlled,
+        };
+        let agent = match config.full_ice(false) {
+            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?),
+            false => None,
+        };
+        let d = describe(
+            &local,
+            identity,
+            setup,
+            &remote.mid,
+            &socket,
+            &config,
+            agent.as_ref(),
+        )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
-        trace::sent(Layer::Sdp, || {
-            format!(
-                "answer, {} bytes: setup:{} ice-lite candidate {:?}",
-                text.len(),
-                setup.as_str(),
-                d.candidates
-            )
-        });
+        trace_sent(&d, "answer", text.len());
         let client = sdp::we_are_dtls_client(remote.setup, false);
-        let peer = Peer::start(socket, local, identity, &remote, client, None, config)?;
+        let ice = match agent {
+            Some(a) => Ice::Full(Box::new(a)),
+            None => Ice::Lite(None),
+        };
+        let peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
         Ok((peer, text))
     }
 
@@ -434,7 +631,7 @@ impl Peer {
         identity: &Identity,
         remote: &Description,
         client: bool,
-        checker: Option<(Checker, SocketAddr)>,
+        ice: Ice,
         config: Config,
     ) -> Result<Peer, PeerError> {
         let local_addr = socket.local_addr().map_err(|e| PeerError::Io {
@@ -479,7 +676,7 @@ impl Peer {
                 local,
                 remote_ufrag: Some(remote.ice_ufrag.clone()),
             },
-            checker,
+            ice,
             to_dtls: records_tx,
             connected: connected_tx,
             wake: cmd_tx.clone(),

@@ -51,6 +51,9 @@ pub struct Description {
     pub max_message_size: u32,
     /// Host candidates, UDP, component 1 (RFC 8839 §5.1); mDNS names are skipped.
     pub candidates: Vec<SocketAddr>,
+    /// Every `a=candidate:` value as written, for the full ICE agent to parse (and refuse
+    /// with a reason); when writing, these lines replace the host lines of `candidates`.
+    pub candidate_lines: Vec<String>,
 }
 
 /// One way an SDP can be unacceptable, in the words of the RFC it breaks.
@@ -191,7 +194,13 @@ pub fn write(d: &Description, session_id: u64) -> String {
     let _ = write!(s, "a=setup:{}\r\n", d.setup.as_str());
     let _ = write!(s, "a=sctp-port:{}\r\n", d.sctp_port);
     let _ = write!(s, "a=max-message-size:{}\r\n", d.max_message_size);
+    for line in &d.candidate_lines {
+        let _ = write!(s, "a=candidate:{line}\r\n");
+    }
     for (i, c) in d.candidates.iter().enumerate() {
+        if !d.candidate_lines.is_empty() {
+            break;
+        }
         // RFC 8445 §5.1.2.1: priority = 2^24·type preference + 2^8·local preference + 256 − component.
         let priority = (126u32 << 24) | ((65535 - i as u32) << 8) | (256 - 1);
         let _ = write!(
@@ -254,6 +263,7 @@ struct Attributes {
     max_size: Option<String>,
     fingerprints: Vec<(String, String)>,
     candidates: Vec<SocketAddr>,
+    candidate_lines: Vec<String>,
     ice_lite: bool,
 }
 
@@ -273,7 +283,10 @@ impl Attributes {
             "mid" => self.mid = Some(arg.to_string()),
             "sctp-port" => self.sctp_port = Some(arg.to_string()),
             "max-message-size" => self.max_size = Some(arg.to_string()),
-            "candidate" => self.candidates.extend(parse_candidate(arg)),
+            "candidate" => {
+                self.candidates.extend(parse_candidate(arg));
+                self.candidate_lines.push(arg.to_string());
+            }
             // Everything else (ice-options, extmap-allow-mixed, msid-semantic, …) is tolerated.
             _ => {}
         }
@@ -295,6 +308,7 @@ pub fn parse(text: &str, kind: Kind) -> Result<Description, SdpError> {
         sctp_port: sctp_port(a.sctp_port)?,
         max_message_size: max_message_size(a.max_size)?,
         candidates: a.candidates,
+        candidate_lines: a.candidate_lines,
     })
 }
 
@@ -476,6 +490,7 @@ mod tests {
             sctp_port: 5000,
             max_message_size: 262144,
             candidates: vec!["127.0.0.1:4000".parse().unwrap()],
+            candidate_lines: Vec::new(),
         }
     }
 
@@ -504,7 +519,14 @@ mod tests {
         assert!(text.contains("a=setup:passive\r\n"));
         assert!(text.contains("a=candidate:1 1 udp 2130706431 127.0.0.1 4000 typ host\r\n"));
         assert!(text.contains("m=application 4000 UDP/DTLS/SCTP webrtc-datachannel\r\n"));
-        assert_eq!(parse(&text, Kind::Answer), Ok(d));
+        // Parsed, the line is kept whole too, for the full agent.
+        let mut back = d.clone();
+        back.candidate_lines = vec!["1 1 udp 2130706431 127.0.0.1 4000 typ host".into()];
+        assert_eq!(parse(&text, Kind::Answer), Ok(back.clone()));
+        // The full agent's lines are written as they are, in place of the host lines.
+        let text = write(&back, 7);
+        assert_eq!(text.matches("a=candidate:").count(), 1);
+        assert_eq!(parse(&text, Kind::Answer), Ok(back));
     }
 
     #[test]

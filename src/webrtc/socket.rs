@@ -19,6 +19,7 @@
 
 use super::demux::{self, Kind};
 use super::dtls::{Offered, RecordSender, WakeSender};
+use super::ice::agent::{Agent, Event as IceEvent};
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
 use crate::trace::{self, Layer};
@@ -34,11 +35,20 @@ const POLL: Duration = Duration::from_millis(50);
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65536;
 
+/// Which ICE agent runs on the socket.
+pub(super) enum Ice {
+    /// ICE-lite: the responder answers; the checker checks a lite answerer, if there is one.
+    Lite(Option<(Checker, SocketAddr)>),
+    /// The full agent ([`super::ice::agent`]): it answers, checks, nominates and keeps
+    /// consent itself.
+    Full(Box<Agent>),
+}
+
 /// What the socket loop owns.
 pub(super) struct SocketLoop {
     pub(super) socket: UdpSocket,
     pub(super) responder: Responder,
-    pub(super) checker: Option<(Checker, SocketAddr)>,
+    pub(super) ice: Ice,
     pub(super) to_dtls: RecordSender,
     pub(super) connected: Sender<SocketAddr>,
     /// Wakes the association loop when consent is lost.
@@ -75,8 +85,10 @@ impl SocketLoop {
             nominated: false,
         };
         while !self.stop.load(Ordering::Relaxed) {
-            // 1. The checker's next request.
-            self.check();
+            // 1. The checker's next request, or the full agent's clock.
+            if self.check(&mut state) == Go::Stop {
+                break;
+            }
             // 2. Consent.
             if self.consent_lost(&state) {
                 break;
@@ -92,14 +104,20 @@ impl SocketLoop {
         }
     }
 
-    /// Step 1: the checker's request, when one is due.
-    fn check(&mut self) {
-        let Some((checker, addr)) = self.checker.as_mut() else {
-            return;
+    /// Step 1: the checker's request, when one is due; for the full agent, its clock (checks,
+    /// retransmissions, the nomination, consent).
+    fn check(&mut self, state: &mut State) -> Go {
+        let (checker, addr) = match &mut self.ice {
+            Ice::Full(agent) => {
+                agent.tick(Instant::now());
+                return self.flush(state);
+            }
+            Ice::Lite(Some((checker, addr))) => (checker, addr),
+            Ice::Lite(None) => return Go::On,
         };
         let Some(Ok(req)) = checker.poll_request(Instant::now(), super::session::random::<12>())
         else {
-            return;
+            return Go::On;
         };
         trace::sent(Layer::Stun, || {
             format!(
@@ -108,11 +126,45 @@ impl SocketLoop {
             )
         });
         let _ = self.socket.send_to(&req, *addr);
+        Go::On
+    }
+
+    /// The full agent's datagrams sent, and its decisions acted on: the selected pair locks
+    /// the peer (DTLS may start), lost consent ends the session.
+    fn flush(&mut self, state: &mut State) -> Go {
+        let Ice::Full(agent) = &mut self.ice else {
+            return Go::On;
+        };
+        while let Some(t) = agent.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&t.data, t.to) {
+                trace::event(Layer::L4, || format!("UDP send to {} failed: {e}", t.to));
+            }
+        }
+        while let Some(e) = agent.poll_event() {
+            match e {
+                IceEvent::Selected { remote, .. } => {
+                    if state.peer.is_none() {
+                        state.peer = Some(remote.addr);
+                        state.last_heard = Instant::now();
+                        let _ = self.connected.send(remote.addr);
+                    }
+                }
+                IceEvent::ConsentLost { ms } => {
+                    let _ = self.wake.send(Cmd::Lost(ms));
+                    return Go::Stop;
+                }
+            }
+        }
+        Go::On
     }
 
     /// Step 2 (RFC 7675 §5.1): silence from the peer for too long means it is gone; the
     /// association loop is told. `true` when that happened.
     fn consent_lost(&self, state: &State) -> bool {
+        // The full agent keeps consent with its own checks (RFC 7675 §5.1).
+        if matches!(self.ice, Ice::Full(_)) {
+            return false;
+        }
         if state.peer.is_none() || state.last_heard.elapsed() <= self.consent_timeout {
             return false;
         }
@@ -149,6 +201,9 @@ impl SocketLoop {
     fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
         let n = d.len();
         match demux::classify(d) {
+            Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
+                return self.full_stun(d, from, state);
+            }
             Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
             Kind::Stun => self.stun_response(d, from, state),
             Kind::Dtls if Some(from) == state.peer => {
@@ -169,6 +224,20 @@ impl SocketLoop {
             }),
         }
         Go::On
+    }
+
+    /// Step 4 for STUN with the full agent: it answers or matches the datagram; what it
+    /// queued is sent at once, so an answer follows its request.
+    fn full_stun(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
+        let Ice::Full(agent) = &mut self.ice else {
+            return Go::On;
+        };
+        let base = self.socket.local_addr().unwrap_or(from);
+        if let Err(why) = agent.handle(d, from, base, Instant::now()) {
+            let n = d.len();
+            trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"));
+        }
+        self.flush(state)
     }
 
     /// Step 4 for a Binding Request: the ICE-lite responder's answer; the first
@@ -219,7 +288,11 @@ impl SocketLoop {
 
     /// Step 4 for a STUN response: the answer to our checker's request, if it is one.
     fn stun_response(&mut self, d: &[u8], from: SocketAddr, state: &mut State) {
-        let Some((checker, _)) = self.checker.as_mut().filter(|(_, addr)| *addr == from) else {
+        let checker = match &mut self.ice {
+            Ice::Lite(Some((checker, addr))) if *addr == from => Some(checker),
+            _ => None,
+        };
+        let Some(checker) = checker else {
             trace::received(Layer::Stun, || {
                 format!("STUN response from {from} for no check of ours: ignored")
             });

@@ -174,6 +174,21 @@ impl Agent {
         }
     }
 
+    /// The other side's credentials, once its SDP is known (an offerer gathers before).
+    pub fn set_remote(&mut self, remote: Credentials) {
+        self.s.remote = remote;
+    }
+
+    /// The local candidates gathered, as SDP `a=candidate:` values (not the peer-reflexive
+    /// ones learned from checks, which are never signalled: RFC 8445 §7.2.5.3.1).
+    pub fn candidate_lines(&self) -> Vec<String> {
+        self.locals
+            .iter()
+            .filter(|l| l.cand.kind != CandidateKind::PeerReflexive)
+            .map(|l| l.cand.to_sdp())
+            .collect()
+    }
+
     pub fn role(&self) -> Role {
         self.s.role
     }
@@ -535,20 +550,21 @@ impl Agent {
         };
         let v = views[choice];
         trace::event(Layer::Stun, || {
-            let better = views[..choice].len();
+            let valid = views.iter().filter(|v| v.valid).count();
+            let above = &views[..choice];
+            let why = if above.is_empty() {
+                "the highest-priority pair of the check list".to_string()
+            } else if above.iter().all(|v| !v.valid) {
+                format!(
+                    "the highest-priority valid pair; the {} above it failed or are unanswered",
+                    above.len()
+                )
+            } else {
+                "the policy's own choice, not the highest-priority valid pair".to_string()
+            };
             format!(
-                "nominating {} {} ↔ {} {} (pair priority {}): the policy's choice among {} valid pairs; {better} pair(s) of higher priority {}",
-                v.local_kind,
-                v.local,
-                v.remote_kind,
-                v.remote,
-                v.priority,
-                views.iter().filter(|v| v.valid).count(),
-                if better == 0 {
-                    "exist: none"
-                } else {
-                    "did not succeed"
-                }
+                "nominating {} {} ↔ {} {} (pair priority {}, one of {valid} valid): {why}",
+                v.local_kind, v.local, v.remote_kind, v.remote, v.priority
             )
         });
         self.nominating = Some(i);
