@@ -3,8 +3,10 @@
 //! each with a host, a server-reflexive and a relayed candidate whose priorities come from
 //! §5.1.2.1 with the recommended type preferences. Steps 1–4 are the pair priority of
 //! §6.1.2.3 (the formula, the tie-break bit, the extremes, a sorted check list), steps 5–7
-//! the choice of the pair to nominate (§8.1.1) on check lists of NAT situations.
-//! Run: `make check LAB=13`.
+//! the choice of the pair to nominate (§8.1.1) on check lists of NAT situations. Step 8 is
+//! live: two netlab WebRTC peers in this process, full ICE with the policy under test and
+//! netlab's STUN server, a candidate that never answers as the best pair on paper, and a data
+//! channel message across the pair the policy nominated. Run: `make check LAB=13`.
 
 #[path = "../common.rs"]
 mod common;
@@ -14,12 +16,13 @@ mod policy;
 mod solution;
 
 use common::Check;
-use netlab::trace::Layer;
-use netlab::webrtc::ice::Credentials;
-use netlab::webrtc::ice::agent::{Agent, Settings};
+use netlab::webrtc::dcep::ChannelType;
+use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::ice::priority::{
     self, CandidateKind, PairView, Policy, Role, candidate_priority, pair_priority_for,
 };
+use netlab::webrtc::peer::{Config, Event, IceMode, Message, Offer, Peer};
+use netlab::webrtc::{signaling, stun_server};
 use std::any::Any;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
@@ -482,113 +485,74 @@ impl Policy for Recorded {
     }
 }
 
-/// One live agent and its socket (its only host candidate).
-struct Live {
-    agent: Agent,
-    socket: UdpSocket,
-    addr: SocketAddr,
-    name: &'static str,
+/// B's answer with one more candidate line: a "host" candidate at `hole` (a socket of the
+/// check's that never answers) with the highest priority a candidate may have, 2^31 − 1.
+fn with_black_hole(answer: &str, hole: SocketAddr) -> String {
+    let line = format!(
+        "a=candidate:99 1 udp 2147483647 {} {} typ host\r\n",
+        hole.ip(),
+        hole.port()
+    );
+    let mut out = String::new();
+    let mut added = false;
+    for l in answer.split_inclusive('\n') {
+        // Before the first candidate line, so that A reads it with the others.
+        if !added && l.starts_with("a=candidate:") {
+            out.push_str(&line);
+            added = true;
+        }
+        out.push_str(l);
+    }
+    if !added {
+        out.push_str(&line);
+    }
+    out
 }
 
-impl Live {
-    fn new(role: Role, me: &str, them: &str, policy: Arc<dyn Policy>) -> Result<Live, String> {
-        let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-        socket
-            .set_nonblocking(true)
-            .map_err(|e| format!("set_nonblocking: {e}"))?;
-        let addr = socket.local_addr().map_err(|e| e.to_string())?;
-        let creds = |u: &str| Credentials {
-            ufrag: u.into(),
-            pwd: format!("{u}-lab13-password-0123456789"),
-        };
-        let name = if role == Role::Controlling { "A" } else { "B" };
-        let _role = netlab::trace::role(name);
-        let agent = Agent::new(Settings {
-            role,
-            // RFC 8445 §7.1.3: compared only on a role conflict, which this run has none of.
-            tie_breaker: if role == Role::Controlling { 2 } else { 1 },
-            local: creds(me),
-            remote: creds(them),
-            policy,
-            consent_interval: Duration::from_secs(5),
-            consent_timeout: Duration::from_secs(30),
-        });
-        Ok(Live {
-            agent,
-            socket,
-            addr,
-            name,
-        })
-    }
-
-    /// One turn of the socket loop: the agent's clock, what it sends, what arrived.
-    fn turn(&mut self, now: Instant) {
-        let _role = netlab::trace::role(self.name);
-        self.agent.tick(now);
-        self.flush();
-        let mut buf = [0u8; 1500];
-        while let Ok((n, from)) = self.socket.recv_from(&mut buf) {
-            let _ = self.agent.handle(&buf[..n], from, self.addr, now);
-        }
-        self.flush();
-    }
-
-    fn flush(&mut self) {
-        while let Some(t) = self.agent.poll_transmit() {
-            let _ = self.socket.send_to(&t.data, t.to);
+/// The next message on `peer` within `limit`.
+fn next_message(peer: &mut Peer, limit: Duration) -> Result<(u16, Message), String> {
+    let until = Instant::now() + limit;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match peer.recv(left) {
+            Some(Event::Message(id, m)) => return Ok((id, m)),
+            Some(Event::Ended(e)) => return Err(format!("the session ended: {e:?}")),
+            Some(_) => {}
+            None => return Err(format!("no echo within {} s", limit.as_secs())),
         }
     }
 }
 
-/// Step 8: two netlab ICE agents on loopback, both with the policy under test, over real
-/// UDP sockets. B's real host candidate answers; a second "host" candidate of B's, at a
-/// socket of the check's that never answers, has the highest priority a candidate may have
-/// (2^31 − 1), so its pair is the best on paper and never valid. A must nominate the pair
-/// that answered, both agents must select it, and a datagram must cross it.
+/// Step 8: two netlab WebRTC peers on loopback, both running the full ICE agent with the
+/// policy under test and netlab's own STUN server for a server-reflexive candidate. B's
+/// answer gains a candidate at a socket of the check's that never answers, with the highest
+/// priority a candidate may have: its pair is the best on paper and never valid. A must
+/// nominate a pair that answered, and a data channel message must cross it and come back.
 fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     let rec = Arc::new(Recorded {
         inner: policy,
         seen: Mutex::new(Seen::default()),
     });
-    let mut a = Live::new(Role::Controlling, "labA", "labB", rec.clone())?;
-    let mut b = Live::new(Role::Controlled, "labB", "labA", rec.clone())?;
+    let stun_socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let stun = stun_server::spawn(stun_socket).map_err(|e| format!("STUN server: {e}"))?;
     let hole = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let hole_addr = hole.local_addr().map_err(|e| e.to_string())?;
-    let ca = {
-        let _role = netlab::trace::role("A");
-        a.agent.add_local(CandidateKind::Host, a.addr, a.addr, None)
+    let config = |role| Config {
+        role,
+        ice: IceMode::Full,
+        policy: rec.clone(),
+        stun: Some(stun.addr()),
+        ice_timeout: Duration::from_secs(5),
+        ..Config::default()
     };
-    let cb = {
-        let _role = netlab::trace::role("B");
-        b.agent.add_local(CandidateKind::Host, b.addr, b.addr, None)
-    };
-    {
-        let _role = netlab::trace::role("A");
-        let fake = format!(
-            "99 1 udp 2147483647 127.0.0.1 {} typ host",
-            hole_addr.port()
-        );
-        for line in [cb.to_sdp(), fake] {
-            a.agent
-                .add_remote(&line)
-                .map_err(|e| format!("A refused B's candidate {line:?}: {e}"))?;
-        }
-    }
-    {
-        let _role = netlab::trace::role("B");
-        b.agent
-            .add_remote(&ca.to_sdp())
-            .map_err(|e| format!("B refused A's candidate: {e}"))?;
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline
-        && (a.agent.selected().is_none() || b.agent.selected().is_none())
-    {
-        let now = Instant::now();
-        a.turn(now);
-        b.turn(now);
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let identity = || Identity::generate().map_err(|e| format!("DTLS identity: {e}"));
+    let offer = Peer::offer(&identity()?, config("A")).map_err(|e| format!("A's offer: {e}"))?;
+    let (b, answer) = Peer::answer(&offer.sdp, &identity()?, config("B"))
+        .map_err(|e| format!("B's answer: {e}"))?;
+    let echo = std::thread::spawn(move || signaling::echo(b));
+    let result = talk(offer, &with_black_hole(&answer, hole_addr));
+    let _ = echo.join();
+    stun.stop();
     let seen = rec
         .seen
         .lock()
@@ -596,47 +560,51 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     if let Some(why) = &seen.panic {
         return Err(format!("inside the agent, {why}"));
     }
-    let Some(chosen) = a.agent.selected() else {
-        return Err(never_nominated(&seen, hole_addr));
-    };
-    if chosen != (a.addr, b.addr) {
+    if let Err(why) = result {
         return Err(format!(
-            "A selected {} ↔ {}; the only pair that answered is {} ↔ {}",
-            chosen.0, chosen.1, a.addr, b.addr
+            "{why}\n      {}",
+            never_nominated(&seen, hole_addr)
         ));
     }
-    if b.agent.selected() != Some((b.addr, a.addr)) {
-        return Err(format!(
-            "A selected {} ↔ {}, but B (controlled) selected {:?}: B follows A's USE-CANDIDATE",
-            chosen.0,
-            chosen.1,
-            b.agent.selected()
-        ));
-    }
-    crosses(&a, &b)?;
     let (views, choice) = seen.last.clone().unwrap_or_default();
-    Ok(match choice.and_then(|i| views.get(i).copied()) {
-        Some(v) => format!(
-            "nominated: {} {} ↔ {} {} (pair priority {}), chosen among {} pairs after {} call(s) of nominate; a datagram crossed it",
+    match choice.and_then(|i| views.get(i).copied()) {
+        Some(v) if v.valid && v.remote != hole_addr => Ok(format!(
+            "nominated: {} {} ↔ {} {} (pair priority {}), chosen among {} pairs; a data channel message crossed it and came back",
             v.local_kind,
             v.local,
             v.remote_kind,
             v.remote,
             v.priority,
-            views.len(),
-            seen.asked
-        ),
-        None => format!(
-            "nominated: {} ↔ {}; a datagram crossed it",
-            chosen.0, chosen.1
-        ),
-    })
+            views.len()
+        )),
+        _ => Err(never_nominated(&seen, hole_addr)),
+    }
+}
+
+/// A's side: accept B's answer, open a channel, send one message, get its echo.
+fn talk(offer: Offer, answer: &str) -> Result<(), String> {
+    let mut a = offer.accept(answer).map_err(|e| format!("A: {e}"))?;
+    let id = a.open("lab13", ChannelType::RELIABLE);
+    let mut exchange = || -> Result<(), String> {
+        a.wait_open(Duration::from_secs(8))
+            .map_err(|e| format!("the data channel did not open: {e}"))?;
+        let hello = Message::Text("lab 13: over the nominated pair".into());
+        a.send(id, hello.clone())
+            .map_err(|e| format!("send: {e}"))?;
+        match next_message(&mut a, Duration::from_secs(5))? {
+            (got, m) if got == id && m == hello => Ok(()),
+            (got, m) => Err(format!("the echo came on channel {got}: {m:?}")),
+        }
+    };
+    let outcome = exchange();
+    a.close();
+    outcome
 }
 
 /// Why A never selected a pair, from what the policy was shown and answered.
 fn never_nominated(seen: &Seen, hole: SocketAddr) -> String {
     let Some((views, got)) = &seen.last else {
-        return "in 5 s the agent never asked the policy to nominate: no check succeeded".into();
+        return "A's agent never asked the policy to nominate: no check succeeded".into();
     };
     let said = match got {
         None => "None: keep waiting, though a valid pair was there".to_string(),
@@ -646,42 +614,10 @@ fn never_nominated(seen: &Seen, hole: SocketAddr) -> String {
         Some(i) => format!("Some({i})"),
     };
     format!(
-        "in 5 s A nominated nothing: asked {} time(s), the last on\n        {}\n      nominate returned {said}",
+        "A's agent asked the policy {} time(s) which pair to nominate, the last on\n        {}\n      nominate returned {said}",
         seen.asked,
         listing(views)
     )
-}
-
-/// A datagram from A's end of the selected pair reaches B's, from A's address.
-fn crosses(a: &Live, b: &Live) -> Result<(), String> {
-    let hello = b"lab 13: over the nominated pair";
-    {
-        let _role = netlab::trace::role("A");
-        netlab::trace::sent(Layer::L4, || {
-            format!("datagram {} → {}: {}", a.addr, b.addr, common::show(hello))
-        });
-    }
-    a.socket
-        .send_to(hello, b.addr)
-        .map_err(|e| format!("send_to {}: {e}", b.addr))?;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut buf = [0u8; 1500];
-    while Instant::now() < deadline {
-        match b.socket.recv_from(&mut buf) {
-            Ok((n, from)) if &buf[..n] == hello && from == a.addr => {
-                let _role = netlab::trace::role("B");
-                netlab::trace::received(Layer::L4, || {
-                    format!("datagram {from} → {}: {}", b.addr, common::show(&buf[..n]))
-                });
-                return Ok(());
-            }
-            _ => std::thread::sleep(Duration::from_millis(5)),
-        }
-    }
-    Err(format!(
-        "the datagram sent from {} to {} over the selected pair did not arrive",
-        a.addr, b.addr
-    ))
 }
 
 fn main() {
@@ -736,7 +672,7 @@ fn main() {
     );
     let mut shown = None;
     check.step(
-        "live: two netlab ICE agents on loopback with your policy; the best pair on paper never answers; the valid one is nominated and a datagram crosses it",
+        "live: two netlab peers on loopback, full ICE with your policy and netlab's STUN server; the best pair on paper never answers; a valid one is nominated and a data channel message crosses it",
         || live(policy.clone()).map(|s| shown = Some(s)),
     );
     if let Some(s) = shown {
