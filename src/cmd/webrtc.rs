@@ -69,6 +69,12 @@ pub const SERVE: Command = Command {
             Some("netlab"),
             "the TURN server's password",
         ),
+        flag(
+            "relay-only",
+            None,
+            None,
+            "gather only the relayed candidate (iceTransportPolicy relay): all traffic through the TURN server",
+        ),
         cli::SERIAL,
     ],
     args: "",
@@ -134,6 +140,12 @@ pub const CONNECT: Command = Command {
             Some("PASS"),
             Some("netlab"),
             "the TURN server's password",
+        ),
+        flag(
+            "relay-only",
+            None,
+            None,
+            "gather only the relayed candidate (iceTransportPolicy relay): all traffic through the TURN server",
         ),
     ],
     args: "URL [MESSAGE…]",
@@ -238,6 +250,13 @@ fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, 
             user: m.get("turn-user").unwrap_or("netlab").to_string(),
             pass: m.get("turn-pass").unwrap_or("netlab").to_string(),
         });
+    }
+    config.relay_only = m.on("relay-only");
+    if config.relay_only && config.turn.is_none() {
+        return Err(CliError::Usage(format!(
+            "{}: --relay-only needs --turn",
+            cmd.path
+        )));
     }
     if config.ice == IceMode::Lite && (config.stun.is_some() || config.turn.is_some()) {
         return Err(CliError::Usage(format!(

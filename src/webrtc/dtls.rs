@@ -194,6 +194,7 @@ struct Transport {
     inbound: tokio::sync::Mutex<Receiver<Vec<u8>>>,
     socket: UdpSocket,
     remote: SocketAddr,
+    relay: Option<Wrap>,
     /// [`Dtls::close`] has begun: an alert this side sends now is its close_notify.
     closing: AtomicBool,
     /// An encrypted alert came in: webrtc-dtls answers it with one of its own.
@@ -284,6 +285,11 @@ impl Conn for Transport {
     async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
         self.trace_records(true, buf);
         // A UDP send does not block for long: the kernel queues or drops the datagram.
+        if let Some(wrap) = &self.relay {
+            let (bytes, server) = wrap(buf);
+            self.socket.send_to(&bytes, server)?;
+            return Ok(buf.len());
+        }
         Ok(self.socket.send_to(buf, self.remote)?)
     }
     async fn send_to(&self, buf: &[u8], _: SocketAddr) -> webrtc_util::Result<usize> {
@@ -337,7 +343,13 @@ pub struct Handshake<'a> {
     pub remote: SocketAddr,
     pub inbound: RecordReceiver,
     pub timeout: Duration,
+    /// On a relayed ICE pair, how a record is wrapped for the TURN server.
+    pub relay: Option<Wrap>,
 }
+
+/// Wraps an outgoing record for a TURN server (RFC 8656 ChannelData or a Send indication):
+/// the bytes to send, and the server's address. Records arrive unwrapped by the socket loop.
+pub type Wrap = Arc<dyn Fn(&[u8]) -> (Vec<u8>, SocketAddr) + Send + Sync>;
 
 /// The peer-certificate check webrtc-dtls calls: SHA-256 of the first certificate against
 /// the SDP's fingerprint (RFC 8842 §5). The fingerprint that came is written to `seen`, so
@@ -471,10 +483,12 @@ impl Dtls {
         let expected = h.remote_fingerprint;
         let seen: Arc<Mutex<Option<[u8; 32]>>> = Arc::new(Mutex::new(None));
         let config = config(h.identity, verifier(expected, seen.clone()));
+        let relayed = h.relay.is_some();
         let transport = Arc::new(Transport {
             inbound: tokio::sync::Mutex::new(h.inbound.0),
             socket: h.socket,
             remote: h.remote,
+            relay: h.relay,
             closing: AtomicBool::new(false),
             alerted: AtomicBool::new(false),
         });
@@ -484,7 +498,15 @@ impl Dtls {
             } else {
                 "server (a=setup:passive)"
             };
-            format!("handshake as {role} with {}", h.remote)
+            format!(
+                "handshake as {role} with {}{}",
+                h.remote,
+                if relayed {
+                    " through the TURN relay"
+                } else {
+                    ""
+                }
+            )
         });
         let started = Instant::now();
         let result = runtime.block_on(async {

@@ -42,10 +42,12 @@ use super::ice::priority::{CandidateKind, Policy, Rfc, Role};
 use super::ice::{Checker, Credentials, Responder, gather};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
-use super::socket::{Ice, SocketLoop};
+use super::socket::{FullIce, Ice, Locked, SocketLoop};
+use super::turn::client::{self as turn_client, Client as TurnClient};
 use crate::trace::{self, Layer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
@@ -116,6 +118,9 @@ pub struct Config {
     pub stun: Option<SocketAddr>,
     /// A TURN server for a relayed candidate (`--turn`, `--turn-user`, `--turn-pass`).
     pub turn: Option<TurnServer>,
+    /// Gather the relayed candidate only, like a browser's `iceTransportPolicy: "relay"`
+    /// (`--relay-only`): every byte goes through the TURN server.
+    pub relay_only: bool,
 }
 
 impl Default for Config {
@@ -132,6 +137,7 @@ impl Default for Config {
             policy: Arc::new(Rfc),
             stun: None,
             turn: None,
+            relay_only: false,
         }
     }
 }
@@ -148,6 +154,7 @@ impl std::fmt::Debug for Config {
             .field("ice", &self.ice)
             .field("stun", &self.stun)
             .field("turn", &self.turn)
+            .field("relay_only", &self.relay_only)
             .finish_non_exhaustive()
     }
 }
@@ -245,7 +252,7 @@ fn full_agent(
     remote: Option<&Description>,
     role: Role,
     cfg: &Config,
-) -> Result<Agent, PeerError> {
+) -> Result<FullIce, PeerError> {
     let mut agent = Agent::new(agent::Settings {
         role,
         tie_breaker: u64::from_be_bytes(random::<8>()),
@@ -269,10 +276,15 @@ fn full_agent(
         why: e.to_string(),
     })?;
     let hosts = gather::host_addresses(bound);
-    for h in &hosts {
+    if cfg.relay_only {
+        trace::event(Layer::Stun, || {
+            "relay only: no host or server-reflexive candidate gathered".to_string()
+        });
+    }
+    for h in hosts.iter().filter(|_| !cfg.relay_only) {
         agent.add_local(CandidateKind::Host, *h, *h, None);
     }
-    if let Some(server) = cfg.stun {
+    if let Some(server) = cfg.stun.filter(|_| !cfg.relay_only) {
         match gather::server_reflexive(socket, server, GATHER_TIMEOUT) {
             Ok(mapped) if !hosts.contains(&mapped) => {
                 // The base: the host candidate the request left from (for an unspecified
@@ -294,13 +306,49 @@ fn full_agent(
             }),
         }
     }
+    let turn = cfg
+        .turn
+        .as_ref()
+        .and_then(|t| relayed(&mut agent, socket, t, &hosts));
     if let Some(r) = remote {
         for line in &r.candidate_lines {
             // A refused candidate is traced by the agent; the others still serve.
             let _ = agent.add_remote(line);
         }
     }
-    Ok(agent)
+    Ok(FullIce {
+        agent,
+        turn: turn.map(|c| Arc::new(Mutex::new(c))),
+    })
+}
+
+/// RFC 8445 §5.1.1.2: a relayed candidate from the TURN server (and the server-reflexive one
+/// its answer names, when there is a NAT on the way). A refusal costs the candidate only.
+fn relayed(
+    agent: &mut Agent,
+    socket: &UdpSocket,
+    server: &TurnServer,
+    hosts: &[SocketAddr],
+) -> Option<TurnClient> {
+    let mut client = TurnClient::new(server.addr, &server.user, &server.pass);
+    match turn_client::allocate_blocking(socket, &mut client, GATHER_TIMEOUT) {
+        Ok(relayed) => {
+            let mapped = client.mapped();
+            // (No hosts: relay only, no server-reflexive candidate either.)
+            let reflexive = mapped.filter(|m| !hosts.contains(m) && !agent.has_local(*m));
+            if let (Some(m), Some(&base)) = (reflexive, hosts.first()) {
+                agent.add_local(CandidateKind::ServerReflexive, m, base, Some(base));
+            }
+            agent.add_local(CandidateKind::Relayed, relayed, relayed, mapped);
+            Some(client)
+        }
+        Err(e) => {
+            trace::event(Layer::Stun, || {
+                format!("no relayed candidate from TURN server {}: {e}", server.addr)
+            });
+            None
+        }
+    }
 }
 
 /// RFC 7675 §5.1: a consent check about every 5 s.
@@ -318,7 +366,7 @@ pub struct Offer {
     identity: Identity,
     config: Config,
     /// The full agent, its candidates gathered (`None`: ICE-lite).
-    agent: Option<Agent>,
+    agent: Option<FullIce>,
 }
 
 impl Offer {
@@ -329,7 +377,8 @@ impl Offer {
         let remote = sdp::parse(answer, sdp::Kind::Answer)?;
         trace_description(&remote, "answer");
         let client = sdp::we_are_dtls_client(remote.setup, true);
-        if let Some(mut agent) = self.agent {
+        if let Some(mut full) = self.agent {
+            let agent = &mut full.agent;
             agent.set_remote(Credentials {
                 ufrag: remote.ice_ufrag.clone(),
                 pwd: remote.ice_pwd.clone(),
@@ -337,7 +386,7 @@ impl Offer {
             for line in &remote.candidate_lines {
                 let _ = agent.add_remote(line);
             }
-            let ice = Ice::Full(Box::new(agent));
+            let ice = Ice::Full(Box::new(full));
             return Peer::start(
                 self.socket,
                 self.local,
@@ -455,7 +504,7 @@ struct HandshakeInputs {
 /// 3. `AssociationLoop::associate`: SCTP and DCEP ([`sctp::run`]) until the end;
 /// 4. close_notify, and [`Event::Ended`] to the application.
 struct AssociationLoop {
-    ice: Receiver<SocketAddr>,
+    ice: Receiver<Locked>,
     ice_timeout: Duration,
     /// Taken by stage 2.
     handshake: Option<HandshakeInputs>,
@@ -480,10 +529,10 @@ impl AssociationLoop {
 
     fn session(&mut self) -> Result<(), PeerError> {
         // 1. ICE.
-        let remote = self.wait_for_ice()?;
+        let path = self.wait_for_ice()?;
         // 2. DTLS.
         self.stage.store(DTLS, Ordering::Relaxed);
-        let dtls = self.handshake(remote)?;
+        let dtls = self.handshake(path)?;
         // 3. SCTP and DCEP.
         self.stage.store(SCTP, Ordering::Relaxed);
         let _ = self.events.send(Event::Connected);
@@ -494,7 +543,7 @@ impl AssociationLoop {
     }
 
     /// Stage 1: the first authenticated check (or answer to ours) locks the peer's address.
-    fn wait_for_ice(&self) -> Result<SocketAddr, PeerError> {
+    fn wait_for_ice(&self) -> Result<Locked, PeerError> {
         self.ice.recv_timeout(self.ice_timeout).map_err(|_| {
             PeerError::Ice(IceFailure::NoCheck {
                 ms: self.ice_timeout.as_millis(),
@@ -503,16 +552,17 @@ impl AssociationLoop {
     }
 
     /// Stage 2: the DTLS handshake with the locked address.
-    fn handshake(&mut self, remote: SocketAddr) -> Result<Dtls, PeerError> {
+    fn handshake(&mut self, path: Locked) -> Result<Dtls, PeerError> {
         let h = self.handshake.take().ok_or(PeerError::Gone)?;
         Ok(Dtls::handshake(Handshake {
             identity: &h.identity,
             remote_fingerprint: h.remote_fingerprint,
             client: self.settings.dtls_client,
             socket: h.socket,
-            remote,
+            remote: path.remote,
             inbound: h.inbound,
             timeout: h.timeout,
+            relay: path.relay,
         })?)
     }
 
@@ -568,7 +618,7 @@ impl Peer {
             "0",
             &socket,
             &config,
-            agent.as_ref(),
+            agent.as_ref().map(|f| &f.agent),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "offer", text.len());
@@ -611,7 +661,7 @@ impl Peer {
             &remote.mid,
             &socket,
             &config,
-            agent.as_ref(),
+            agent.as_ref().map(|f| &f.agent),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "answer", text.len());

@@ -18,13 +18,15 @@
 //! loop through [`WakeSender`]: both types of the DTLS facade, which hides tokio.
 
 use super::demux::{self, Kind};
-use super::dtls::{Offered, RecordSender, WakeSender};
+use super::dtls::{Offered, RecordSender, WakeSender, Wrap};
 use super::ice::agent::{Agent, Event as IceEvent};
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
+use super::turn::client::{Client as TurnClient, Inbound};
 use crate::trace::{self, Layer};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
@@ -41,7 +43,21 @@ pub(super) enum Ice {
     Lite(Option<(Checker, SocketAddr)>),
     /// The full agent ([`super::ice::agent`]): it answers, checks, nominates and keeps
     /// consent itself.
-    Full(Box<Agent>),
+    Full(Box<FullIce>),
+}
+
+/// The full agent, and the TURN client of its relayed candidate if it has one (shared with
+/// DTLS, which wraps its records through it on a relayed pair).
+pub(super) struct FullIce {
+    pub(super) agent: Agent,
+    pub(super) turn: Option<Arc<Mutex<TurnClient>>>,
+}
+
+/// What ICE tells the association loop once a pair is chosen: where the peer is, and, on a
+/// relayed pair, how DTLS wraps its records for the TURN server.
+pub(super) struct Locked {
+    pub(super) remote: SocketAddr,
+    pub(super) relay: Option<Wrap>,
 }
 
 /// What the socket loop owns.
@@ -50,7 +66,7 @@ pub(super) struct SocketLoop {
     pub(super) responder: Responder,
     pub(super) ice: Ice,
     pub(super) to_dtls: RecordSender,
-    pub(super) connected: Sender<SocketAddr>,
+    pub(super) connected: Sender<Locked>,
     /// Wakes the association loop when consent is lost.
     pub(super) wake: WakeSender<Cmd>,
     pub(super) stop: Arc<AtomicBool>,
@@ -64,6 +80,8 @@ struct State {
     peer: Option<SocketAddr>,
     last_heard: Instant,
     nominated: bool,
+    /// The selected pair is relayed: DTLS comes unwrapped from the TURN server.
+    relayed: bool,
 }
 
 /// Whether the loop goes on after a step.
@@ -83,6 +101,7 @@ impl SocketLoop {
             peer: None,
             last_heard: Instant::now(),
             nominated: false,
+            relayed: false,
         };
         while !self.stop.load(Ordering::Relaxed) {
             // 1. The checker's next request, or the full agent's clock.
@@ -108,8 +127,14 @@ impl SocketLoop {
     /// retransmissions, the nomination, consent).
     fn check(&mut self, state: &mut State) -> Go {
         let (checker, addr) = match &mut self.ice {
-            Ice::Full(agent) => {
-                agent.tick(Instant::now());
+            Ice::Full(full) => {
+                let now = Instant::now();
+                full.agent.tick(now);
+                if let Some(turn) = &full.turn {
+                    if let Ok(mut c) = turn.lock() {
+                        c.tick(now);
+                    }
+                }
                 return self.flush(state);
             }
             Ice::Lite(Some((checker, addr))) => (checker, addr),
@@ -129,30 +154,59 @@ impl SocketLoop {
         Go::On
     }
 
-    /// The full agent's datagrams sent, and its decisions acted on: the selected pair locks
-    /// the peer (DTLS may start), lost consent ends the session.
+    /// The full agent's datagrams sent (through the TURN client when they leave from the
+    /// relayed candidate), the TURN client's own, and the agent's decisions acted on: the
+    /// selected pair locks the peer (DTLS may start), lost consent ends the session.
     fn flush(&mut self, state: &mut State) -> Go {
-        let Ice::Full(agent) = &mut self.ice else {
+        let Ice::Full(full) = &mut self.ice else {
             return Go::On;
         };
-        while let Some(t) = agent.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&t.data, t.to) {
-                trace::event(Layer::L4, || format!("UDP send to {} failed: {e}", t.to));
+        let mut turn = full.turn.as_ref().and_then(|t| t.lock().ok());
+        let relayed = turn.as_ref().and_then(|c| c.relayed());
+        while let Some(t) = full.agent.poll_transmit() {
+            let (data, to) = match turn.as_mut() {
+                Some(c) if Some(t.local) == relayed => {
+                    c.permit(t.to, false, Instant::now());
+                    (c.wrap(t.to, &t.data), c.server)
+                }
+                _ => (t.data, t.to),
+            };
+            if let Err(e) = self.socket.send_to(&data, to) {
+                trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
             }
         }
-        while let Some(e) = agent.poll_event() {
+        while let Some(e) = full.agent.poll_event() {
             match e {
-                IceEvent::Selected { remote, .. } => {
-                    if state.peer.is_none() {
-                        state.peer = Some(remote.addr);
-                        state.last_heard = Instant::now();
-                        let _ = self.connected.send(remote.addr);
+                IceEvent::Selected { local, remote } => {
+                    if state.peer.is_some() {
+                        continue;
                     }
+                    state.peer = Some(remote.addr);
+                    state.last_heard = Instant::now();
+                    // On a relayed pair, a channel for the data (4 bytes of header, not 36),
+                    // and DTLS wraps its records through the client.
+                    let relay = match (&full.turn, turn.as_mut()) {
+                        (Some(shared), Some(c)) if Some(local.addr) == relayed => {
+                            c.permit(remote.addr, true, Instant::now());
+                            Some(wrap_for(shared.clone(), remote.addr, c.server))
+                        }
+                        _ => None,
+                    };
+                    state.relayed = relay.is_some();
+                    let _ = self.connected.send(Locked {
+                        remote: remote.addr,
+                        relay,
+                    });
                 }
                 IceEvent::ConsentLost { ms } => {
                     let _ = self.wake.send(Cmd::Lost(ms));
                     return Go::Stop;
                 }
+            }
+        }
+        if let Some(c) = turn.as_mut() {
+            while let Some(d) = c.poll_transmit() {
+                let _ = self.socket.send_to(&d, c.server);
             }
         }
         Go::On
@@ -200,13 +254,17 @@ impl SocketLoop {
     /// Step 4: RFC 7983's first-byte ranges.
     fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
         let n = d.len();
+        if self.turn_server() == Some(from) {
+            return self.from_relay(d, state);
+        }
         match demux::classify(d) {
             Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
-                return self.full_stun(d, from, state);
+                let base = self.socket.local_addr().unwrap_or(from);
+                return self.full_stun(d, from, base, state);
             }
             Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
             Kind::Stun => self.stun_response(d, from, state),
-            Kind::Dtls if Some(from) == state.peer => {
+            Kind::Dtls if Some(from) == state.peer && !state.relayed => {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
@@ -227,17 +285,59 @@ impl SocketLoop {
     }
 
     /// Step 4 for STUN with the full agent: it answers or matches the datagram; what it
-    /// queued is sent at once, so an answer follows its request.
-    fn full_stun(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
-        let Ice::Full(agent) = &mut self.ice else {
+    /// queued is sent at once, so an answer follows its request. `base` is the local
+    /// candidate it arrived on (the relayed address, for what the TURN server relayed).
+    fn full_stun(&mut self, d: &[u8], from: SocketAddr, base: SocketAddr, state: &mut State) -> Go {
+        let Ice::Full(full) = &mut self.ice else {
             return Go::On;
         };
-        let base = self.socket.local_addr().unwrap_or(from);
-        if let Err(why) = agent.handle(d, from, base, Instant::now()) {
+        if let Err(why) = full.agent.handle(d, from, base, Instant::now()) {
             let n = d.len();
             trace::received(Layer::Stun, || format!("{n} bytes from {from}: {why}"));
         }
         self.flush(state)
+    }
+
+    /// Step 4 for a datagram from the TURN server: an answer for the client, or what a peer
+    /// sent to our relayed address, unwrapped and sorted like a datagram of its own.
+    fn from_relay(&mut self, d: &[u8], state: &mut State) -> Go {
+        let Ice::Full(full) = &self.ice else {
+            return Go::On;
+        };
+        let Some(turn) = full.turn.clone() else {
+            return Go::On;
+        };
+        let (inbound, relayed) = match turn.lock() {
+            Ok(mut c) => (c.handle(d, Instant::now()), c.relayed()),
+            Err(_) => return Go::On,
+        };
+        let (peer, data) = match inbound {
+            Ok(Inbound::Data { peer, data }) => (peer, data),
+            Ok(Inbound::Control) => return self.flush(state),
+            Err(e) => {
+                trace::received(Layer::Stun, || format!("from the TURN server: {e}"));
+                return Go::On;
+            }
+        };
+        let Some(relayed) = relayed else {
+            return Go::On;
+        };
+        match demux::classify(&data) {
+            Kind::Stun => self.full_stun(&data, peer, relayed, state),
+            Kind::Dtls if Some(peer) == state.peer && state.relayed => {
+                state.last_heard = Instant::now();
+                self.dtls_record(&data, peer)
+            }
+            _ => {
+                let n = data.len();
+                trace::received(Layer::L4, || {
+                    format!(
+                        "{n} bytes relayed from {peer}: not STUN, nor DTLS of the selected pair, dropped"
+                    )
+                });
+                Go::On
+            }
+        }
     }
 
     /// Step 4 for a Binding Request: the ICE-lite responder's answer; the first
@@ -314,10 +414,24 @@ impl SocketLoop {
         }
     }
 
+    /// The TURN server's address, when the full agent has a relayed candidate.
+    fn turn_server(&self) -> Option<SocketAddr> {
+        match &self.ice {
+            Ice::Full(full) => full
+                .turn
+                .as_ref()
+                .and_then(|t| t.lock().ok().map(|c| c.server)),
+            Ice::Lite(_) => None,
+        }
+    }
+
     /// The peer's address is known: DTLS may start.
     fn lock(&self, from: SocketAddr, state: &mut State) {
         state.peer = Some(from);
-        let _ = self.connected.send(from);
+        let _ = self.connected.send(Locked {
+            remote: from,
+            relay: None,
+        });
     }
 
     /// Step 4 for a DTLS record from the locked peer: queued for the association loop.
@@ -336,4 +450,16 @@ impl SocketLoop {
             Offered::Closed => Go::Stop,
         }
     }
+}
+
+/// How DTLS sends on a relayed pair: each record wrapped by the TURN client (ChannelData once
+/// the channel is bound, a Send indication before), to the server.
+fn wrap_for(turn: Arc<Mutex<TurnClient>>, peer: SocketAddr, server: SocketAddr) -> Wrap {
+    Arc::new(move |record: &[u8]| {
+        let bytes = match turn.lock() {
+            Ok(c) => c.wrap(peer, record),
+            Err(_) => Vec::new(),
+        };
+        (bytes, server)
+    })
 }

@@ -62,6 +62,7 @@ use crate::trace::{self, Layer};
 
 mod alloc;
 mod auth;
+pub mod client;
 
 use alloc::Allocation;
 pub use alloc::{Cidr, DEFAULT_ALLOW};

@@ -189,6 +189,16 @@ impl Agent {
             .collect()
     }
 
+    /// Is `addr` one of our candidates already?
+    pub fn has_local(&self, addr: SocketAddr) -> bool {
+        self.locals.iter().any(|l| l.cand.addr == addr)
+    }
+
+    /// The remote candidates' addresses (a TURN client permits them).
+    pub fn remote_addrs(&self) -> Vec<SocketAddr> {
+        self.remotes.iter().map(|r| r.addr).collect()
+    }
+
     pub fn role(&self) -> Role {
         self.s.role
     }
