@@ -21,8 +21,8 @@ use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::ice::priority::{
     self, CandidateKind, PairView, Policy, Role, candidate_priority, pair_priority_for,
 };
-use netlab::webrtc::peer::{Config, Event, IceMode, Message, Offer, Peer};
-use netlab::webrtc::{signaling, stun_server};
+use netlab::webrtc::peer::{Config, Event, IceMode, Message, Offer, Peer, TurnServer};
+use netlab::webrtc::{signaling, stun_server, turn};
 use std::any::Any;
 use std::net::{SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
@@ -34,7 +34,7 @@ common::wrong_solutions! {
     student policy, solution solution;
     max_high fails [1, 3, 4]: "2^32 × MAX + 2 × MIN: a host–relay pair outranks a server-reflexive pair";
     no_tie_break fails [2, 3, 4]: "leaves out (G > D ? 1 : 0): a pair and its mirror image tie";
-    low_word_i32 fails [1, 3, 4]: "2 × MAX as a shifted i32: wraps negative for every host and server-reflexive candidate";
+    low_word_i32 fails [1, 3, 4, 8]: "2 × MAX as a shifted i32: wraps negative for every host and server-reflexive candidate";
     best_even_if_invalid fails [5, 7, 8]: "nominates the pair of the highest priority whether its check succeeded or not";
     first_valid fails [6]: "nominates the first valid pair in the list, not the valid pair of the highest priority";
 }
@@ -454,6 +454,19 @@ struct Seen {
     asked: usize,
     /// The last time: the pairs it showed and the answer.
     last: Option<(Vec<PairView>, Option<usize>)>,
+    /// Every pair priority the agents asked for: (G, D, the policy's answer).
+    priorities: Vec<(u32, u32, u64)>,
+}
+
+impl Seen {
+    /// The RFC's priority of a pair the policy priced at `theirs` (found by the G and D it
+    /// was asked about), if it was asked.
+    fn rfc(&self, theirs: u64) -> Option<u64> {
+        self.priorities
+            .iter()
+            .find(|(_, _, p)| *p == theirs)
+            .map(|(g, d, _)| priority::pair_priority(*g, *d))
+    }
 }
 
 impl Recorded {
@@ -466,10 +479,16 @@ impl Recorded {
 
 impl Policy for Recorded {
     fn pair_priority(&self, g: u32, d: u32) -> u64 {
-        priority_of(self.inner.as_ref(), g, d).unwrap_or_else(|why| {
+        let p = priority_of(self.inner.as_ref(), g, d).unwrap_or_else(|why| {
             self.note(|s| s.panic = s.panic.take().or(Some(why)));
             0
-        })
+        });
+        self.note(|s| {
+            if !s.priorities.contains(&(g, d, p)) {
+                s.priorities.push((g, d, p));
+            }
+        });
+        p
     }
 
     fn nominate(&self, pairs: &[PairView]) -> Option<usize> {
@@ -535,24 +554,41 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     });
     let stun_socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let stun = stun_server::spawn(stun_socket).map_err(|e| format!("STUN server: {e}"))?;
+    let turn_socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let (user, pass) = ("lab13", "lab13-pass");
+    let turn_config = turn::Config {
+        users: vec![(user.into(), pass.into())],
+        ..turn::Config::default()
+    };
+    let relay = turn::spawn(turn_socket, turn_config).map_err(|e| format!("TURN server: {e}"))?;
     let hole = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let hole_addr = hole.local_addr().map_err(|e| e.to_string())?;
-    let config = |role| Config {
+    // B gathers only its relayed candidate, as behind a symmetric NAT (step 5's B with no
+    // mapping that works): the path has to go through netlab's TURN server.
+    let config = |role, relay_only| Config {
         role,
+        relay_only,
         ice: IceMode::Full,
         policy: rec.clone(),
         stun: Some(stun.addr()),
+        turn: Some(TurnServer {
+            addr: relay.addr(),
+            user: user.into(),
+            pass: pass.into(),
+        }),
         ice_timeout: Duration::from_secs(5),
         ..Config::default()
     };
     let identity = || Identity::generate().map_err(|e| format!("DTLS identity: {e}"));
-    let offer = Peer::offer(&identity()?, config("A")).map_err(|e| format!("A's offer: {e}"))?;
-    let (b, answer) = Peer::answer(&offer.sdp, &identity()?, config("B"))
+    let offer =
+        Peer::offer(&identity()?, config("A", false)).map_err(|e| format!("A's offer: {e}"))?;
+    let (b, answer) = Peer::answer(&offer.sdp, &identity()?, config("B", true))
         .map_err(|e| format!("B's answer: {e}"))?;
     let echo = std::thread::spawn(move || signaling::echo(b));
     let result = talk(offer, &with_black_hole(&answer, hole_addr));
     let _ = echo.join();
     stun.stop();
+    relay.stop();
     let seen = rec
         .seen
         .lock()
@@ -567,18 +603,41 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
         ));
     }
     let (views, choice) = seen.last.clone().unwrap_or_default();
-    match choice.and_then(|i| views.get(i).copied()) {
-        Some(v) if v.valid && v.remote != hole_addr => Ok(format!(
-            "nominated: {} {} ↔ {} {} (pair priority {}), chosen among {} pairs; a data channel message crossed it and came back",
-            v.local_kind,
-            v.local,
-            v.remote_kind,
-            v.remote,
-            v.priority,
-            views.len()
-        )),
-        _ => Err(never_nominated(&seen, hole_addr)),
+    let Some(v) = choice.and_then(|i| views.get(i).copied()) else {
+        return Err(never_nominated(&seen, hole_addr));
+    };
+    if !v.valid || v.remote == hole_addr {
+        return Err(never_nominated(&seen, hole_addr));
     }
+    // The pair the RFC's priorities put first among the valid ones the policy was shown.
+    let best = views
+        .iter()
+        .filter(|w| w.valid)
+        .max_by_key(|w| seen.rfc(w.priority).unwrap_or(0));
+    if let Some(b) = best.filter(|b| b.local != v.local || b.remote != v.remote) {
+        return Err(format!(
+            "A nominated {} (your priority {}), and a data channel crossed it; but by the RFC's pair priority the valid pair to nominate was {} (your priority {}): your pair_priority ranks them the other way round\n      the pairs A's agent showed your nominate:\n        {}",
+            ends(&v),
+            v.priority,
+            ends(b),
+            b.priority,
+            listing(&views)
+        ));
+    }
+    Ok(format!(
+        "nominated: {} (pair priority {}), chosen among {} pairs; a data channel message crossed it and came back",
+        ends(&v),
+        v.priority,
+        views.len()
+    ))
+}
+
+/// A pair's two ends for a sentence: `host 127.0.0.1:5000 ↔ relay 127.0.0.1:6000`.
+fn ends(v: &PairView) -> String {
+    format!(
+        "{} {} ↔ {} {}",
+        v.local_kind, v.local, v.remote_kind, v.remote
+    )
 }
 
 /// A's side: accept B's answer, open a channel, send one message, get its echo.
@@ -672,7 +731,7 @@ fn main() {
     );
     let mut shown = None;
     check.step(
-        "live: two netlab peers on loopback, full ICE with your policy and netlab's STUN server; the best pair on paper never answers; a valid one is nominated and a data channel message crosses it",
+        "live: two netlab peers on loopback, full ICE with your policy, netlab's STUN and TURN servers, B relay-only; the best pair on paper never answers; the best valid one is nominated and a data channel message crosses it",
         || live(policy.clone()).map(|s| shown = Some(s)),
     );
     if let Some(s) = shown {
