@@ -4,9 +4,10 @@
 //! §5.1.2.1 with the recommended type preferences. Steps 1–4 are the pair priority of
 //! §6.1.2.3 (the formula, the tie-break bit, the extremes, a sorted check list), steps 5–7
 //! the choice of the pair to nominate (§8.1.1) on check lists of NAT situations. Step 8 is
-//! live: two netlab WebRTC peers in this process, full ICE with the policy under test and
-//! netlab's STUN server, a candidate that never answers as the best pair on paper, and a data
-//! channel message across the pair the policy nominated. Run: `make check LAB=13`.
+//! live: two netlab WebRTC peers in this process, full ICE with the policy under test,
+//! netlab's STUN and TURN servers, B gathering its relayed candidate only, a candidate that
+//! never answers as the best pair on paper, and a data channel message across the pair the
+//! policy nominated. Run: `make check LAB=13`.
 
 #[path = "../common.rs"]
 mod common;
@@ -543,10 +544,11 @@ fn next_message(peer: &mut Peer, limit: Duration) -> Result<(u16, Message), Stri
 }
 
 /// Step 8: two netlab WebRTC peers on loopback, both running the full ICE agent with the
-/// policy under test and netlab's own STUN server for a server-reflexive candidate. B's
-/// answer gains a candidate at a socket of the check's that never answers, with the highest
-/// priority a candidate may have: its pair is the best on paper and never valid. A must
-/// nominate a pair that answered, and a data channel message must cross it and come back.
+/// policy under test, netlab's own STUN server and TURN server (B relay-only). B's answer
+/// gains a candidate at a socket of the check's that never answers, with the highest
+/// priority a candidate may have: its pairs are the best on paper and never valid. A must
+/// nominate the valid pair the RFC's priorities put first, and a data channel message must
+/// cross it and come back.
 fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     let rec = Arc::new(Recorded {
         inner: policy,
