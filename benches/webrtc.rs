@@ -3,7 +3,11 @@
 //! - throughput (MB/s echoed, reliable ordered channel, 16 KiB messages) and the time from
 //!   offer to open, with aiortc as the offering client, against `netlab webrtc serve` and
 //!   against an aiortc answerer;
-//! - the same two numbers with netlab's Rust peer as the offering client.
+//! - the same two numbers with netlab's Rust peer as the offering client;
+//! - ICE: netlab's echo through `netlab turn serve` (the offerer gathers its relayed candidate
+//!   only) next to the direct one, and the time to open per candidate type: host only, with a
+//!   STUN server's server-reflexive candidate gathered (on loopback it equals the host one, so
+//!   this measures the gathering), and relayed only.
 //!
 //! Runs in a loopback-only network namespace of its own (needs root, like the interop tests).
 
@@ -13,7 +17,7 @@ use netlab::http::uri::Url;
 use netlab::http1::client::{Client, Options, Outgoing};
 use netlab::webrtc::dcep::ChannelType;
 use netlab::webrtc::dtls::Identity;
-use netlab::webrtc::peer::{Config, Event, Message, Peer};
+use netlab::webrtc::peer::{Config, Event, Message, Peer, TurnServer};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -70,9 +74,14 @@ fn post(url: &str, sdp: &str) -> String {
 
 /// netlab's peer as the offering client: (open ms, MB/s echoed).
 fn netlab_client(url: &str, n: usize) -> (f64, f64) {
+    netlab_client_with(url, n, Config::default())
+}
+
+/// The same with ICE settings of its own (STUN, TURN, relay only).
+fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     let identity = Identity::generate().expect("certificate");
     let t0 = Instant::now();
-    let offer = Peer::offer(&identity, Config::default()).expect("offer");
+    let offer = Peer::offer(&identity, config).expect("offer");
     let answer = post(url, &offer.sdp);
     let mut peer = offer.accept(&answer).expect("answer");
     let id = peer.open("bench", ChannelType::RELIABLE);
@@ -137,8 +146,38 @@ fn main() {
     let (_, a_tp_theirs) = aiortc_client(&theirs_url, MESSAGES);
     let (_, n_tp_ours) = netlab_client(&ours_url, MESSAGES);
     let (_, n_tp_theirs) = netlab_client(&theirs_url, MESSAGES);
-    drop(ours);
     drop(theirs);
+
+    // ICE: the relay against direct, and the time to open per candidate type.
+    let stun = Server::netlab(&["stun", "serve", "--addr", "127.0.0.1:0"]);
+    let turn = Server::netlab(&["turn", "serve", "--addr", "127.0.0.1:0"]);
+    let with_stun = Config {
+        stun: Some(stun.addr),
+        ..Config::default()
+    };
+    let relay_only = Config {
+        turn: Some(TurnServer {
+            addr: turn.addr,
+            user: "netlab".into(),
+            pass: "netlab".into(),
+        }),
+        relay_only: true,
+        ..Config::default()
+    };
+    let by = |config: &Config| {
+        median(
+            (0..5)
+                .map(|_| netlab_client_with(&ours_url, 0, config.clone()).0)
+                .collect(),
+        )
+    };
+    let open_host = by(&Config::default());
+    let open_srflx = by(&with_stun);
+    let open_relay = by(&relay_only);
+    let (_, tp_relay) = netlab_client_with(&ours_url, MESSAGES, relay_only.clone());
+    drop(turn);
+    drop(stun);
+    drop(ours);
 
     let rows = vec![
         Row::higher_is_better(
@@ -164,6 +203,24 @@ fn main() {
             n_open_ours,
             n_open_theirs,
             "aiortc answerer",
+        ),
+        Row::higher_is_better(
+            "data channel echo through netlab's TURN relay (relayed candidate only), netlab offering (MB/s)",
+            tp_relay,
+            n_tp_ours,
+            "direct (host pair)",
+        ),
+        Row::lower_is_better(
+            "offer to open, relayed candidate only (ms, median of 5)",
+            open_relay,
+            open_host,
+            "host candidates only",
+        ),
+        Row::lower_is_better(
+            "offer to open, host + server-reflexive from netlab's STUN server (ms, median of 5)",
+            open_srflx,
+            open_host,
+            "host candidates only",
         ),
     ];
     write_table(

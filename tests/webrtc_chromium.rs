@@ -2,8 +2,8 @@
 //! `netlab webrtc serve`: it opens a data channel to the Rust echo peer and exchanges text
 //! and binary, one message larger than an SCTP packet; and two pages connect to each other
 //! through the server's relay; and Chromium answers an offer `netlab webrtc connect --room`
-//! put in a room (Chromium the answerer and a full ICE agent, netlab the offerer and
-//! ICE-lite). All inside a loopback-only network namespace.
+//! put in a room (Chromium the answerer, netlab the offerer, both full ICE agents). All
+//! inside a loopback-only network namespace.
 
 mod common;
 #[path = "webrtc/netns.rs"]
@@ -95,9 +95,15 @@ fn chromium_answers_an_offer_from_the_rust_peer() {
     let mut line = String::new();
     std::io::BufRead::read_line(rust.stdout.as_mut().unwrap(), &mut line).unwrap();
     assert_eq!(line, "hello rust\n");
-    // Chromium, a full agent, checked us; it answered active, so we were the DTLS server,
-    // and our channel took an odd stream.
-    assert!(err.contains("ICE-CONTROLLING"), "{err}");
+    // Both full agents: we offered, so we controlled and nominated (RFC 8445 §6.1.1), and
+    // Chromium checked us as the controlled agent; it answered active, so we were the DTLS
+    // server, and our channel took an odd stream.
+    assert!(
+        err.contains("ICE agent (full, RFC 8445): controlling"),
+        "{err}"
+    );
+    assert!(err.contains("ICE-CONTROLLED MESSAGE-INTEGRITY"), "{err}");
+    assert!(err.contains("ICE state completed: selected host"), "{err}");
     assert!(err.contains("handshake as server"), "{err}");
     assert!(err.contains("DATA_CHANNEL_OPEN stream=1"), "{err}");
 }

@@ -6,7 +6,10 @@
 //!    answer (the WHIP shape, RFC 9725), and a relay of offers between two browser tabs.
 //! 3. [`demux`]: one UDP socket, three protocols, sorted by the first byte (RFC 7983); the
 //!    loop that reads that socket is [`socket`].
-//! 4. [`ice`]: the ICE-lite responder and a small controlling checker (RFC 8445, RFC 8489).
+//! 4. [`ice`]: ICE (RFC 8445, RFC 8489): the full agent (`ice/agent.rs`: gathering in
+//!    `ice/gather.rs`, priorities and the nomination policy in `ice/priority.rs`), the ICE-lite
+//!    responder and a small controlling checker; relayed candidates come from the TURN client
+//!    in `turn/client.rs`.
 //! 5. [`dtls`]: DTLS 1.2 with the peer's certificate checked against the SDP fingerprint
 //!    (RFC 8842), webrtc-dtls behind a blocking facade.
 //! 6. [`sctp`]: SCTP over DTLS (RFC 8261), sctp-proto driven by a loop with numbered steps;

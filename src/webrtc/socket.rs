@@ -1,8 +1,9 @@
 //! The peer's one UDP socket and the loop that reads it: each datagram sorted by its first
-//! byte (RFC 7983 §7), STUN answered by the ICE-lite responder (RFC 8445 §7.3) or matched to
-//! the checker's request, DTLS records passed on to the association loop once the peer's
-//! address is locked, and consent watched (RFC 7675 §5.1: no word from the peer for the
-//! consent timeout ends the session). The only place a WebRTC peer reads its socket.
+//! byte (RFC 7983 §7), STUN handed to the full ICE agent, or answered by the ICE-lite
+//! responder (RFC 8445 §7.3) or matched to the checker's request; what the TURN server relays
+//! unwrapped first; DTLS records passed on to the association loop once the peer's address
+//! is locked, and consent kept (RFC 7675 §5.1). The only place a WebRTC peer reads its
+//! socket.
 //!
 //! `SocketLoop::run` goes round these steps, one method each, until the association loop
 //! stops or consent is lost:
@@ -264,7 +265,7 @@ impl SocketLoop {
             }
             Kind::Stun if super::ice::is_request(d) => self.stun_request(d, from, state),
             Kind::Stun => self.stun_response(d, from, state),
-            Kind::Dtls if Some(from) == state.peer && !state.relayed => {
+            Kind::Dtls if self.accepts_dtls(from, false, state) => {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
@@ -324,7 +325,7 @@ impl SocketLoop {
         };
         match demux::classify(&data) {
             Kind::Stun => self.full_stun(&data, peer, relayed, state),
-            Kind::Dtls if Some(peer) == state.peer && state.relayed => {
+            Kind::Dtls if self.accepts_dtls(peer, true, state) => {
                 state.last_heard = Instant::now();
                 self.dtls_record(&data, peer)
             }
@@ -411,6 +412,24 @@ impl SocketLoop {
                 format!("ICE state connected: pair with {from} checked and nominated")
             });
             self.lock(from, state);
+        }
+    }
+
+    /// Is a DTLS record from `from` (relayed by the TURN server or not) for us? From the
+    /// selected pair's peer by that path; with the full agent, from the remote of any valid
+    /// pair too, once one is selected (RFC 8445 §12.1: be ready to receive on any of them:
+    /// an aggressive controlling agent such as aiortc may send on another pair than the one
+    /// this side selected).
+    fn accepts_dtls(&self, from: SocketAddr, relayed: bool, state: &State) -> bool {
+        if state.peer.is_none() {
+            return false;
+        }
+        if Some(from) == state.peer && relayed == state.relayed {
+            return true;
+        }
+        match &self.ice {
+            Ice::Full(full) => full.agent.is_valid_remote(from),
+            Ice::Lite(_) => false,
         }
     }
 

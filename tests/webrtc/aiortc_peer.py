@@ -6,8 +6,10 @@
     aiortc_peer.py lab URL           offer to URL, open lab 10's six channels at once, and
                                      print one line per channel: label, state, echo
 
-Loopback only (see ../shared/notes/webrtc.md): no STUN server, and aioice is told that
-127.0.0.1 is this host's one address (it skips loopback otherwise).
+Loopback only: aioice is told that 127.0.0.1 is this host's one address (it skips loopback
+otherwise). No ICE servers unless given: --stun PORT, --turn PORT:USER:PASS (netlab's own
+servers on 127.0.0.1) and --relay (iceTransportPolicy "relay"), anywhere on the command line.
+Each mode prints the kinds of the pair ICE nominated ("pair relay -> host").
 """
 
 import asyncio
@@ -23,8 +25,44 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
 
 
+# Options anywhere on the command line, taken out before the mode's arguments are read:
+# --stun PORT and --turn PORT:USER:PASS name netlab's servers on 127.0.0.1 in iceServers;
+# --relay sets iceTransportPolicy "relay" (only the relayed candidate: every byte through TURN).
+OPTIONS = {"stun": None, "turn": None, "relay": False}
+
+
+def take_options(argv):
+    rest = []
+    it = iter(argv)
+    for a in it:
+        if a in ("--stun", "--turn"):
+            OPTIONS[a[2:]] = next(it)
+        elif a == "--relay":
+            OPTIONS["relay"] = True
+        else:
+            rest.append(a)
+    return rest
+
+
 def config():
-    return RTCConfiguration(iceServers=[])
+    from aiortc import RTCIceServer
+    from aiortc.rtcconfiguration import RTCIceTransportPolicy
+
+    servers = []
+    if OPTIONS["stun"]:
+        servers.append(RTCIceServer(urls=f"stun:127.0.0.1:{OPTIONS['stun']}"))
+    if OPTIONS["turn"]:
+        port, user, password = OPTIONS["turn"].split(":")
+        servers.append(RTCIceServer(urls=f"turn:127.0.0.1:{port}", username=user, credential=password))
+    if OPTIONS["relay"]:
+        return RTCConfiguration(iceServers=servers, iceTransportPolicy=RTCIceTransportPolicy.RELAY)
+    return RTCConfiguration(iceServers=servers)
+
+
+def nominated(pc):
+    """The kinds of the pair ICE nominated, as "local -> remote"."""
+    pairs = pc.sctp.transport.transport._connection._nominated
+    return " ".join(f"{p.local_candidate.type} -> {p.remote_candidate.type}" for p in pairs.values())
 
 
 def answer_mode():
@@ -38,6 +76,8 @@ def answer_mode():
 
         @pc.on("datachannel")
         def on_channel(channel):
+            print(f"pair {nominated(pc)}", flush=True)
+
             @channel.on("message")
             def on_message(m):
                 channel.send(m)
@@ -111,6 +151,7 @@ async def exchange(ch, messages, timeout=20):
 async def offer_mode(url, count):
     pc, [ch], open_time = await offer_to(url, ["chat"])
     print(f"open {open_time * 1000:.1f} ms", flush=True)
+    print(f"pair {nominated(pc)}", flush=True)
     if count:
         msg = bytes(16384)
         got = asyncio.Queue()
@@ -176,6 +217,7 @@ async def lab_mode(url):
 
 
 if __name__ == "__main__":
+    sys.argv = take_options(sys.argv)
     mode = sys.argv[1]
     if mode == "answer":
         answer_mode()

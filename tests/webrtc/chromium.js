@@ -6,6 +6,9 @@
 //   node chromium.js join URL ROOM      one page answers the offer `netlab webrtc connect
 //                                       --room ROOM` put in the room: Chromium as answerer
 //
+// The URL's query may name netlab's STUN/TURN servers for the page's iceServers (?stun=,
+// ?turn=, ?relay=1: see page.html); the JSON line then says which pair ICE selected.
+//
 // Run it inside a loopback-only network namespace (tests/webrtc/netns.rs).
 "use strict";
 const { chromium } = require("playwright-core");
@@ -42,7 +45,8 @@ async function echo(browser, url) {
     && received[1].kind === "binary" && received[1].length === 100000 && received[1].sum === sum
     && received[2].kind === "text" && received[2].text === "é ✓";
   await waitFor(page, "document.getElementById('trace').textContent.includes('DATA_CHANNEL_ACK')", 5000);
-  return { ok, received, traced: true };
+  const pair = await page.evaluate("window.netlabPair()");
+  return { ok, received, traced: true, pair };
 }
 
 async function rooms(browser, url, room) {
@@ -73,10 +77,11 @@ async function join(browser, url, room) {
   await waitFor(page, "window.netlabRoom.opened", 20000);
   await waitFor(page, "window.netlabRoom.received.length >= 1", 10000);
   const received = await page.evaluate("window.netlabRoom.received");
+  const pair = await page.evaluate("window.netlabPair()");
   await page.evaluate(() => window.netlabRoomStart.send("hello rust"));
   // Give SCTP a moment to carry the reply before the page goes away.
   await new Promise((r) => setTimeout(r, 1000));
-  return { ok: received[0] === "hello chromium", received };
+  return { ok: received[0] === "hello chromium", received, pair };
 }
 
 (async () => {

@@ -194,6 +194,13 @@ impl Agent {
         self.locals.iter().any(|l| l.cand.addr == addr)
     }
 
+    /// Is `addr` the remote end of a valid pair?
+    pub fn is_valid_remote(&self, addr: SocketAddr) -> bool {
+        self.pairs
+            .iter()
+            .any(|p| p.valid && self.remotes[p.remote].addr == addr)
+    }
+
     /// The remote candidates' addresses (a TURN client permits them).
     pub fn remote_addrs(&self) -> Vec<SocketAddr> {
         self.remotes.iter().map(|r| r.addr).collect()

@@ -1,0 +1,270 @@
+//! netlab's full ICE agent (RFC 8445) with real peers, inside a loopback-only network
+//! namespace, through netlab's own STUN and TURN servers: netlab to netlab (a
+//! server-reflexive gathering, then every byte through the relay), aiortc and Chromium with
+//! `iceTransportPolicy: "relay"` in both roles, so that the pair ICE selects, and the data
+//! channel on it, is proven to go through `netlab turn serve`.
+
+mod common;
+#[path = "webrtc/netns.rs"]
+mod netns;
+
+use common::*;
+use std::time::Duration;
+
+const AIORTC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/aiortc_peer.py");
+const CHROMIUM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/chromium.js");
+
+fn turn_server() -> (Proc, String) {
+    let mut turn = spawn_netlab(
+        &["turn", "serve", "--addr", "127.0.0.1:0"],
+        &[("NETLAB_TRACE", "stun")],
+    );
+    let addr = turn.listening();
+    (turn, addr.to_string())
+}
+
+#[test]
+fn netlab_to_netlab_full_ice_with_stun_then_only_through_turn() {
+    netns::enter();
+    let mut stun = spawn_netlab(&["stun", "serve", "--addr", "127.0.0.1:0"], &[]);
+    let stun_addr = stun.listening().to_string();
+    let (mut turn, turn_addr) = turn_server();
+    let turn_uri = format!("turn:{turn_addr}");
+
+    // Both full; on loopback the STUN server sees our host address: no NAT on the path.
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--ice",
+            "full",
+            "--stun",
+            &stun_addr,
+            "--no-page-trace",
+        ],
+        &[("NETLAB_TRACE", "stun")],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let out = run_netlab(
+        &["webrtc", "connect", "--stun", &stun_addr, &url, "direct"],
+        b"",
+        &[("NETLAB_TRACE", "stun,dtls")],
+        Duration::from_secs(60),
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(text(&out.stdout), "direct\n");
+    assert!(
+        err.contains("a host candidate already: no NAT on this path"),
+        "{err}"
+    );
+    assert!(err.contains("ICE state completed: selected host"), "{err}");
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    assert!(
+        log.contains("ICE agent (full, RFC 8445): controlled"),
+        "{log}"
+    );
+    drop(server);
+
+    // The answerer gathers its relayed candidate only: the only pairs go through TURN.
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+            "--no-page-trace",
+        ],
+        &[("NETLAB_TRACE", "stun,dtls")],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let out = run_netlab(
+        &[
+            "webrtc",
+            "connect",
+            "--turn",
+            &turn_uri,
+            &url,
+            "through",
+            "the relay",
+        ],
+        b"",
+        &[("NETLAB_TRACE", "stun,dtls")],
+        Duration::from_secs(60),
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(text(&out.stdout), "through\nthe relay\n");
+    // The 401 dance, then a relayed candidate, on the offerer's side too.
+    assert!(err.contains("TURN Allocate error from"), "{err}");
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    assert!(err.contains("local candidate gathered: relay"), "{err}");
+    assert!(err.contains("remote candidate: relay"), "{err}");
+    let log = server.stderr_until(
+        &["through the TURN relay", "TURN ChannelBind success"],
+        Duration::from_secs(5),
+    );
+    assert!(log.contains("relay only: no host"), "{log}");
+    assert!(log.contains("ICE state completed: selected relay"), "{log}");
+    assert!(log.contains("TURN ChannelBind success"), "{log}");
+    let relayed = turn.stderr_until(&["ChannelData 0x4000"], Duration::from_secs(5));
+    assert!(relayed.contains("ChannelData 0x4000"), "{relayed}");
+    drop(stun);
+}
+
+#[test]
+fn aiortc_relay_only_offers_to_netlab_and_netlab_relay_only_to_aiortc() {
+    netns::enter();
+    let py = python_with("aiortc");
+    let (mut turn, turn_addr) = turn_server();
+    let port = turn_addr.rsplit(':').next().unwrap().to_string();
+    let creds = format!("{port}:netlab:netlab");
+    let turn_uri = format!("turn:{turn_addr}");
+
+    // aiortc offers with relayed candidates only; netlab answers as a full agent with a TURN
+    // server of its own (controlled).
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+            "--no-page-trace",
+        ],
+        &[("NETLAB_TRACE", "stun")],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let out = run(
+        &py,
+        &[AIORTC, "offer", &url, "--turn", &creds, "--relay"],
+        b"",
+        &[],
+        Duration::from_secs(90),
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success()
+            && stdout.contains("echoed: text, binary, empty, unicode, 100000-byte binary"),
+        "aiortc: {stdout}\n{}\nnetlab: {}",
+        text(&out.stderr),
+        server.stderr_so_far()
+    );
+    assert!(stdout.contains("pair relay -> "), "{stdout}");
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    assert!(log.contains("remote candidate: relay"), "{log}");
+    assert!(
+        log.contains("ICE agent (full, RFC 8445): controlled"),
+        "{log}"
+    );
+    drop(server);
+
+    // netlab offers (controlling) with relayed candidates only; aiortc answers without any.
+    let mut aiortc = spawn_watched(&py, &[AIORTC, "answer"]);
+    let url = format!("http://{}/webrtc", aiortc.listening());
+    let out = run_netlab(
+        &[
+            "webrtc",
+            "connect",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+            &url,
+            "relayed",
+        ],
+        b"",
+        &[("NETLAB_TRACE", "stun,dtls")],
+        Duration::from_secs(60),
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(text(&out.stdout), "relayed\n");
+    assert!(err.contains("ICE state completed: selected relay"), "{err}");
+    assert!(err.contains("through the TURN relay"), "{err}");
+    let log = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
+    assert!(log.contains("ChannelData"), "{log}");
+}
+
+fn chromium_ready() {
+    require("node");
+    require("chromium");
+    let module = concat!(env!("CARGO_MANIFEST_DIR"), "/node_modules/playwright-core");
+    assert!(
+        std::path::Path::new(module).exists(),
+        "playwright-core is missing: run `make deps` (npm install, no browser download)"
+    );
+}
+
+fn drive(args: &[&str]) -> (bool, String) {
+    let mut all = vec![CHROMIUM];
+    all.extend_from_slice(args);
+    let out = run("node", &all, b"", &[], Duration::from_secs(90));
+    (
+        out.status.success(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+#[test]
+fn chromium_relay_only_to_netlab_full_in_both_roles() {
+    netns::enter();
+    chromium_ready();
+    let (mut turn, turn_addr) = turn_server();
+    let turn_uri = format!("turn:{turn_addr}");
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+        ],
+        // dcep too: the page waits for DATA_CHANNEL_ACK in the trace it shows.
+        &[("NETLAB_TRACE", "stun,dcep")],
+    );
+    let origin = format!("http://{}/", server.listening());
+
+    // The page offers, relayed candidates only; netlab answers with the full agent.
+    let page = format!("{origin}?turn={turn_addr}&relay=1");
+    let (ok, out) = drive(&["echo", &page]);
+    assert!(ok, "chromium: {out}");
+    assert!(out.contains("\"pair\":\"relay -> "), "{out}");
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    assert!(log.contains("remote candidate: relay"), "{log}");
+    assert!(!log.contains("remote candidate: host"), "{log}");
+
+    // netlab offers into a room with its own relayed candidate only; the page answers.
+    let mut rust = spawn_netlab(
+        &[
+            "webrtc",
+            "connect",
+            "--room",
+            "ice",
+            "--timeout",
+            "30000",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+            &origin,
+            "hello chromium",
+        ],
+        &[("NETLAB_TRACE", "stun,dtls")],
+    );
+    let (ok, out) = drive(&["join", &page, "ice"]);
+    let status = rust.wait_exit(Duration::from_secs(30));
+    let err = rust.stderr_so_far();
+    assert!(ok, "chromium: {out}\nnetlab: {err}");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{err}");
+    assert!(out.contains("\"pair\":\"relay -> relay\""), "{out}");
+    assert!(err.contains("ICE state completed: selected relay"), "{err}");
+    assert!(err.contains("through the TURN relay"), "{err}");
+    let log = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
+    assert!(log.contains("ChannelData"), "{log}");
+}
