@@ -698,8 +698,10 @@ fn main() {
     check.nothing_to_serve(
         "a policy the ICE agent calls, driven by the check",
         &[
-            "make check LAB=13   (your policy on RFC 8445's formulas and on check lists of NAT situations)",
+            "make check LAB=13   (your policy on RFC 8445's formulas, on check lists of NAT situations, and live in two netlab peers)",
             "netlab's own ICE arithmetic: src/webrtc/ice/priority.rs, and its tests: cargo test --lib webrtc::ice::priority",
+            "netlab's own policy choosing live: netlab turn serve &  netlab webrtc serve --ice full --turn turn:127.0.0.1:3479 --relay-only &",
+            "  then: NETLAB_TRACE=stun netlab webrtc connect --ice full --turn turn:127.0.0.1:3479 http://127.0.0.1:8090/webrtc hello   (the pairs, their priorities, the nomination and why)",
         ],
     );
     let p = policy.as_ref();
