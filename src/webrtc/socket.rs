@@ -184,15 +184,14 @@ impl SocketLoop {
                     }
                     state.peer = Some(remote.addr);
                     state.last_heard = Instant::now();
-                    // On a relayed pair, a channel for the data (4 bytes of header, not 36),
-                    // and DTLS wraps its records through the client.
-                    let relay = match (&full.turn, turn.as_mut()) {
-                        (Some(shared), Some(c)) if Some(local.addr) == relayed => {
-                            c.permit(remote.addr, true, Instant::now());
-                            Some(wrap_for(shared.clone(), remote.addr, c.server))
-                        }
-                        _ => None,
-                    };
+                    let shared = full.turn.as_ref();
+                    let relay = relay_path(
+                        shared,
+                        turn.as_deref_mut(),
+                        relayed,
+                        local.addr,
+                        remote.addr,
+                    );
                     state.relayed = relay.is_some();
                     let _ = self.connected.send(Locked {
                         remote: remote.addr,
@@ -469,6 +468,23 @@ impl SocketLoop {
             Offered::Closed => Go::Stop,
         }
     }
+}
+
+/// When the selected pair's local candidate is the relayed one: a channel for its data (4
+/// bytes of header, not 36), and how DTLS wraps its records through the client.
+fn relay_path(
+    shared: Option<&Arc<Mutex<TurnClient>>>,
+    client: Option<&mut TurnClient>,
+    relayed: Option<SocketAddr>,
+    local: SocketAddr,
+    peer: SocketAddr,
+) -> Option<Wrap> {
+    let (shared, c) = (shared?, client?);
+    if Some(local) != relayed {
+        return None;
+    }
+    c.permit(peer, true, Instant::now());
+    Some(wrap_for(shared.clone(), peer, c.server))
 }
 
 /// How DTLS sends on a relayed pair: each record wrapped by the TURN client (ChannelData once

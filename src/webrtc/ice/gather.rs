@@ -131,33 +131,50 @@ pub fn server_reflexive(
             .map_err(io("send to the STUN server"))?;
         let resend = (Instant::now() + rto).min(until);
         rto *= 2;
-        while let Some(left) = resend.checked_duration_since(Instant::now()) {
-            socket
-                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .map_err(io("set a read timeout"))?;
-            let Ok((n, from)) = socket.recv_from(&mut buf) else {
-                break;
-            };
-            if from != server {
-                continue;
-            }
-            match mapped_address(&buf[..n], tid) {
-                Ok(mapped) => {
-                    trace::received(Layer::Stun, || {
-                        format!(
-                            "Binding Success from STUN server {server}: XOR-MAPPED-ADDRESS={mapped}"
-                        )
-                    });
-                    return Ok(mapped);
-                }
-                Err(e) => trace::received(Layer::Stun, || format!("from {server}: {e}")),
-            }
+        if let Some(mapped) = await_answer(socket, server, tid, resend, &mut buf)? {
+            return Ok(mapped);
         }
     }
     Err(GatherError::Timeout {
         server,
         ms: timeout.as_millis(),
     })
+}
+
+/// Reads the socket until `resend` for the server's answer to `tid`; `None` when none came.
+fn await_answer(
+    socket: &UdpSocket,
+    server: SocketAddr,
+    tid: [u8; 12],
+    resend: Instant,
+    buf: &mut [u8],
+) -> Result<Option<SocketAddr>, GatherError> {
+    while let Some(left) = resend.checked_duration_since(Instant::now()) {
+        socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .map_err(|e| GatherError::Io {
+                doing: "set a read timeout",
+                why: e.to_string(),
+            })?;
+        let Ok((n, from)) = socket.recv_from(buf) else {
+            return Ok(None);
+        };
+        if from != server {
+            continue;
+        }
+        let answer = mapped_address(&buf[..n], tid);
+        let line = match &answer {
+            Ok(mapped) => {
+                format!("Binding Success from STUN server {server}: XOR-MAPPED-ADDRESS={mapped}")
+            }
+            Err(e) => format!("from {server}: {e}"),
+        };
+        trace::received(Layer::Stun, || line);
+        if let Ok(mapped) = answer {
+            return Ok(Some(mapped));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
