@@ -47,7 +47,7 @@ grade:
 	@CARGO=$(CARGO) OUT=$(OUT) scripts/grade.sh
 
 # Serves the student's handler of lab NN for curl and the debugger (labs 01, 02, 04, 05, 06, 08,
-# 10, 11, 12; 03 and 07 have none and say what to run instead: labs/README.md has the table).
+# 10, 11, 12; 03, 07, 09 and 13 have none and say what to run instead: labs/README.md has the table).
 serve:
 	@if [ -z "$(LAB)" ]; then echo "error: name the lab: make serve LAB=04 (see labs/README.md)" >&2; exit 2; fi
 	$(CARGO) run -q --example lab$(LAB) -- --serve $(ADDR) $(if $(SOLUTION),--solution,)

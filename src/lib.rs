@@ -26,6 +26,7 @@
 //! | a lossy, delayed or rebinding UDP path in user space: the one UDP relay | [`l4::udp_relay`] | `labs/09-quic-loop` |
 //! | \[L7\] WebRTC: SDP, ICE-lite, DTLS, SCTP and DCEP; a data channel to a browser | [`webrtc::sdp`], [`webrtc::signaling`], [`webrtc::demux`], [`webrtc::ice`], [`webrtc::dtls`], [`webrtc::socket`], [`webrtc::sctp`], `webrtc/channel.rs`, [`webrtc::dcep`], [`webrtc::peer`] | `labs/10-dcep` |
 //! | \[L7\] WebRTC: what channel users ask for: partial reliability on a lossy path, closing by stream reset, the peer's largest message | [`webrtc::partial`], `webrtc/channel.rs`, [`webrtc::peer`] | — |
+//! | \[L7\] WebRTC: ICE's arithmetic, which candidate pair is tried first and which one is nominated | [`webrtc::ice::priority`] (the policy lab 13 replaces) | `labs/13-ice-pairs` |
 //! | \[L7\] WebRTC: STUN and TURN servers, why P2P works behind NATs | [`webrtc::stun_codec`], [`webrtc::stun_server`], [`webrtc::turn`] | — |
 //! | NAT traversal on one machine: homes behind nftables NATs in namespaces, what kind of NAT (RFC 5780) | [`l4::netns`], [`webrtc::behavior`] | — |
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path; a new client address mid-download | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`], [`compare::rebind`]) | — |

@@ -231,6 +231,12 @@ fn lab12_early_data() {
 }
 
 #[test]
+fn lab13_ice_pairs() {
+    passes_on_solution_fails_on_starter("lab13", 8);
+    fails_on_its_wrong_solutions("lab13", "13-ice-pairs");
+}
+
+#[test]
 fn lab10_dcep() {
     passes_on_solution_fails_on_starter("lab10", 9);
     fails_on_its_wrong_solutions("lab10", "10-dcep");
@@ -380,6 +386,11 @@ fn a_lab_with_no_handler_to_serve_says_so() {
             "lab09",
             &["make check LAB=09", "NETLAB_TRACE=quic,h3 netlab h3 serve"],
         ),
+        // Lab 13's policy is called by an ICE agent the check drives.
+        (
+            "lab13",
+            &["make check LAB=13", "src/webrtc/ice/priority.rs"],
+        ),
     ];
     for (lab, words) in instead {
         let exe = examples_dir().join(lab);
@@ -472,7 +483,7 @@ fn grade_prints_steps_passed_per_lab_and_keeps_the_files() {
     assert_eq!(out.status.code(), Some(1), "{table}{}", text(&out.stderr));
     let (mut passed, mut total) = (0, 0);
     for n in [
-        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12",
+        "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12", "13",
     ] {
         let json: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.path(&format!("lab{n}.json"))).expect("labNN.json"),
