@@ -198,9 +198,21 @@ struct Transport {
     closing: AtomicBool,
     /// An encrypted alert came in: webrtc-dtls answers it with one of its own.
     alerted: AtomicBool,
+    /// While [`Dtls::send`] runs: the datagrams webrtc-dtls wrote, held to go out together
+    /// in one `sendmmsg` when it ends. `None` the rest of the time: they go out at once.
+    held: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 impl Transport {
+    /// Starts holding datagrams (`true`), or stops and gives back those held.
+    fn hold(&self, on: bool) -> Vec<Vec<u8>> {
+        let Ok(mut held) = self.held.lock() else {
+            return Vec::new();
+        };
+        let before = std::mem::replace(&mut *held, on.then(Vec::new));
+        before.unwrap_or_default()
+    }
+
     fn trace_records(&self, sent: bool, datagram: &[u8]) {
         if !trace::is_on(Layer::Dtls) {
             return;
@@ -217,6 +229,36 @@ impl Transport {
             trace_record(sent, why, r);
         }
     }
+}
+
+/// Datagrams to one address in as few `sendmmsg` calls as the kernel takes (one, unless it
+/// stops part way).
+fn send_all(socket: &UdpSocket, to: SocketAddr, datagrams: &[Vec<u8>]) -> std::io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+    use std::os::fd::AsRawFd;
+    let to = SockaddrStorage::from(to);
+    let mut rest = datagrams;
+    while !rest.is_empty() {
+        let slices: Vec<[std::io::IoSlice; 1]> =
+            rest.iter().map(|d| [std::io::IoSlice::new(d)]).collect();
+        let addrs = vec![Some(to); rest.len()];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(rest.len(), None);
+        let no_cmsgs: [ControlMessage; 0] = [];
+        let sent = sendmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            &slices,
+            &addrs,
+            no_cmsgs,
+            MsgFlags::empty(),
+        )?
+        .count();
+        if sent == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        rest = &rest[sent..];
+    }
+    Ok(())
 }
 
 /// How [`record::describe`] shows an alert after the handshake.
@@ -283,6 +325,10 @@ impl Conn for Transport {
     }
     async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
         self.trace_records(true, buf);
+        if let Some(held) = self.held.lock().ok().as_mut().and_then(|h| h.as_mut()) {
+            held.push(buf.to_vec());
+            return Ok(buf.len());
+        }
         // A UDP send does not block for long: the kernel queues or drops the datagram.
         Ok(self.socket.send_to(buf, self.remote)?)
     }
@@ -477,6 +523,7 @@ impl Dtls {
             remote: h.remote,
             closing: AtomicBool::new(false),
             alerted: AtomicBool::new(false),
+            held: Mutex::new(None),
         });
         trace::event(Layer::Dtls, || {
             let role = if h.client {
@@ -516,11 +563,20 @@ impl Dtls {
         })
     }
 
-    /// Sends one record of application data (one SCTP packet).
-    pub fn send(&self, data: &[u8]) -> Result<(), DtlsError> {
-        self.runtime
-            .block_on(self.conn.write(data, None))
-            .map(|_| ())
+    /// Sends records of application data, one per SCTP packet: all of them in one pass
+    /// through the runtime, and their datagrams in one system call (`sendmmsg`), where a
+    /// `block_on` and a `sendto` each had cost as much as the encryption.
+    pub fn send<P: AsRef<[u8]>>(&self, packets: &[P]) -> Result<(), DtlsError> {
+        self.transport.hold(true);
+        let written = self.runtime.block_on(async {
+            for p in packets {
+                self.conn.write(p.as_ref(), None).await?;
+            }
+            Ok::<(), webrtc_dtls::Error>(())
+        });
+        let held = self.transport.hold(false);
+        written.map_err(|e| DtlsError::Closed(e.to_string()))?;
+        send_all(&self.transport.socket, self.transport.remote, &held)
             .map_err(|e| DtlsError::Closed(e.to_string()))
     }
 
