@@ -370,6 +370,9 @@ pub struct Dtls {
     runtime: tokio::runtime::Runtime,
     conn: DTLSConn,
     transport: Arc<Transport>,
+    /// Where [`Dtls::wait`] reads a record: room for the largest, allocated once (a fresh
+    /// 64 KiB each wait was a page fault or a memset each time).
+    read_buf: Mutex<Vec<u8>>,
 }
 
 /// What a handshake needs.
@@ -560,6 +563,7 @@ impl Dtls {
             runtime,
             conn,
             transport,
+            read_buf: Mutex::new(vec![0u8; 1 << 16]),
         })
     }
 
@@ -587,12 +591,15 @@ impl Dtls {
             return Wait::Woken(t);
         }
         let wake = &mut wake.0;
-        let mut buf = vec![0u8; 1 << 16];
+        let Ok(mut buf) = self.read_buf.lock() else {
+            return Wait::Closed("the read buffer's lock was poisoned".into());
+        };
+        let buf = &mut *buf;
         let far = Instant::now() + Duration::from_secs(3600);
         let sleep_until = tokio::time::Instant::from_std(deadline.unwrap_or(far));
         self.runtime.block_on(async {
             let first = tokio::select! {
-                r = self.conn.read(&mut buf, None) => match r {
+                r = self.conn.read(buf, None) => match r {
                     Ok(n) => buf[..n].to_vec(),
                     Err(e) => return Wait::Closed(e.to_string()),
                 },
@@ -611,7 +618,7 @@ impl Dtls {
                 tokio::task::yield_now().await;
                 tokio::select! {
                     biased;
-                    r = self.conn.read(&mut buf, None) => match r {
+                    r = self.conn.read(buf, None) => match r {
                         Ok(n) => records.push(buf[..n].to_vec()),
                         Err(_) => break,
                     },
