@@ -15,7 +15,7 @@
 //! work for `ms` milliseconds), `<id> <worker>` (a result).
 
 use super::endpoint::Endpoint;
-use super::socket::{Socket, ZmqError};
+use super::socket::{Message, Socket, ZmqError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -72,8 +72,23 @@ impl Ventilator {
     }
 }
 
+/// What a worker says as it goes: the CLI prints a line per task, the tour nothing.
+pub trait Report {
+    /// A task came: its id and the milliseconds it asks for.
+    fn task(&mut self, id: &str, ms: u64);
+    /// The worker is about to wait (for a task, or while it works): what it said should be
+    /// seen now. Between, lines may wait in a buffer: a `write` per task, to a terminal or
+    /// a pipe, cost a pipelined worker more than the task itself.
+    fn flush(&mut self) {}
+}
+
+/// Says nothing (the tour's workers).
+impl Report for () {
+    fn task(&mut self, _: &str, _: u64) {}
+}
+
 /// A worker: pulls tasks, works, pushes results. Returns how many tasks it did: `count`
-/// of them, or as many as came until `stop` was set. `on_task` sees each task's id and ms.
+/// of them, or as many as came until `stop` was set. `report` hears of each task.
 pub fn work(
     ctx: &zmq::Context,
     tasks: &Endpoint,
@@ -81,7 +96,7 @@ pub fn work(
     name: &str,
     count: Option<usize>,
     stop: &AtomicBool,
-    mut on_task: impl FnMut(&str, u64),
+    report: &mut impl Report,
 ) -> Result<usize, ZmqError> {
     let mut input = Socket::new(ctx, zmq::PULL)?;
     input.connect(tasks)?;
@@ -89,8 +104,9 @@ pub fn work(
     output.connect(sink)?;
     let mut done = 0;
     while count.is_none_or(|n| done < n) && !stop.load(Ordering::SeqCst) {
-        // 1. The next task, from whichever ventilator has one.
-        let Some(message) = input.recv(Some(STOP_CHECK))? else {
+        // 1. The next task, from whichever ventilator has one: one already queued, else
+        //    (what was said shown first) wait for one.
+        let Some(message) = next_task(&mut input, report)? else {
             continue;
         };
         // 2. "Work": sleep as long as the task says. A malformed task is reported as done
@@ -98,13 +114,26 @@ pub fn work(
         let part = message.first().map(Vec::as_slice).unwrap_or_default();
         let (id, ms) =
             parse_task(part).unwrap_or_else(|| (String::from_utf8_lossy(part).into(), 0));
-        on_task(&id, ms);
-        thread::sleep(Duration::from_millis(ms.min(MAX_TASK_MS)));
+        report.task(&id, ms);
+        if ms > 0 {
+            report.flush();
+            thread::sleep(Duration::from_millis(ms.min(MAX_TASK_MS)));
+        }
         // 3. The result goes to the sink.
         output.send(&[format!("{id} {name}")])?;
         done += 1;
     }
+    report.flush();
     Ok(done)
+}
+
+/// Step 1: a task already queued, or, after `report` is flushed, one within [`STOP_CHECK`].
+fn next_task(input: &mut Socket, report: &mut impl Report) -> Result<Option<Message>, ZmqError> {
+    if let Some(message) = input.recv(Some(Duration::ZERO))? {
+        return Ok(Some(message));
+    }
+    report.flush();
+    input.recv(Some(STOP_CHECK))
 }
 
 /// What the sink saw: each result in arrival order, and how many each worker did.
