@@ -431,8 +431,8 @@ fn worker(m: &Matches) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The worker's line per task, held while more tasks are queued and printed together when
-/// the worker waits (or [`HELD_MAX`] bytes wait): one `write` per burst instead of one per
+/// The worker's line per task, held while tasks keep coming and printed together when none
+/// came for 10 ms (or [`HELD_MAX`] bytes wait): one `write` per burst instead of one per
 /// task.
 struct TaskLines {
     name: String,

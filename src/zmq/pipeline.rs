@@ -15,7 +15,7 @@
 //! work for `ms` milliseconds), `<id> <worker>` (a result).
 
 use super::endpoint::Endpoint;
-use super::socket::{Message, Socket, ZmqError};
+use super::socket::{Socket, ZmqError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -23,6 +23,11 @@ use std::time::{Duration, Instant};
 
 /// How often a waiting worker looks at its stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// How long a worker with lines unsaid waits for the next task before it shows them. Asking
+/// libzmq whether a task is queued, without waiting, costs a `poll` each time, as much as the
+/// `write` it would save.
+const FLUSH_AFTER: Duration = Duration::from_millis(10);
 
 /// The longest a task may ask a worker to work: a bad task must not park a worker for hours.
 pub const MAX_TASK_MS: u64 = 60_000;
@@ -76,9 +81,9 @@ impl Ventilator {
 pub trait Report {
     /// A task came: its id and the milliseconds it asks for.
     fn task(&mut self, id: &str, ms: u64);
-    /// The worker is about to wait (for a task, or while it works): what it said should be
-    /// seen now. Between, lines may wait in a buffer: a `write` per task, to a terminal or
-    /// a pipe, cost a pipelined worker more than the task itself.
+    /// The worker is idle or about to work: what it said should be seen now. Between, lines
+    /// may wait in a buffer: a `write` per task, to a terminal or a pipe, cost a pipelined
+    /// worker more than the task itself.
     fn flush(&mut self) {}
 }
 
@@ -103,10 +108,15 @@ pub fn work(
     let mut output = Socket::new(ctx, zmq::PUSH)?;
     output.connect(sink)?;
     let mut done = 0;
+    // Something was reported and not yet flushed.
+    let mut unsaid = false;
     while count.is_none_or(|n| done < n) && !stop.load(Ordering::SeqCst) {
-        // 1. The next task, from whichever ventilator has one: one already queued, else
-        //    (what was said shown first) wait for one.
-        let Some(message) = next_task(&mut input, report)? else {
+        // 1. The next task, from whichever ventilator has one. While lines wait unsaid,
+        //    only briefly: when none comes, the worker is idle and shows them.
+        let wait = if unsaid { FLUSH_AFTER } else { STOP_CHECK };
+        let Some(message) = input.recv(Some(wait))? else {
+            report.flush();
+            unsaid = false;
             continue;
         };
         // 2. "Work": sleep as long as the task says. A malformed task is reported as done
@@ -115,8 +125,10 @@ pub fn work(
         let (id, ms) =
             parse_task(part).unwrap_or_else(|| (String::from_utf8_lossy(part).into(), 0));
         report.task(&id, ms);
+        unsaid = true;
         if ms > 0 {
             report.flush();
+            unsaid = false;
             thread::sleep(Duration::from_millis(ms.min(MAX_TASK_MS)));
         }
         // 3. The result goes to the sink.
@@ -125,15 +137,6 @@ pub fn work(
     }
     report.flush();
     Ok(done)
-}
-
-/// Step 1: a task already queued, or, after `report` is flushed, one within [`STOP_CHECK`].
-fn next_task(input: &mut Socket, report: &mut impl Report) -> Result<Option<Message>, ZmqError> {
-    if let Some(message) = input.recv(Some(Duration::ZERO))? {
-        return Ok(Some(message));
-    }
-    report.flush();
-    input.recv(Some(STOP_CHECK))
 }
 
 /// What the sink saw: each result in arrival order, and how many each worker did.
