@@ -423,11 +423,40 @@ fn worker(m: &Matches) -> Result<(), CliError> {
     let count = optional(&WORKER, m, "count")?;
     let ctx = zmq::Context::new();
     let stop = AtomicBool::new(false);
-    pipeline::work(&ctx, &tasks, &sink, &name, count, &stop, |id, ms| {
-        cli::say(format_args!("{name}: task {id} ({ms} ms)"));
-    })
-    .map_err(runtime)?;
+    let mut lines = TaskLines {
+        name: name.clone(),
+        held: String::new(),
+    };
+    pipeline::work(&ctx, &tasks, &sink, &name, count, &stop, &mut lines).map_err(runtime)?;
     Ok(())
+}
+
+/// The worker's line per task, held while tasks keep coming and printed together when none
+/// came for 10 ms (or [`HELD_MAX`] bytes wait): one `write` per burst instead of one per
+/// task.
+struct TaskLines {
+    name: String,
+    held: String,
+}
+
+/// The most a worker holds of its lines before it prints them anyway.
+const HELD_MAX: usize = 64 << 10;
+
+impl pipeline::Report for TaskLines {
+    fn task(&mut self, id: &str, ms: u64) {
+        use std::fmt::Write;
+        let _ = writeln!(self.held, "{}: task {id} ({ms} ms)", self.name);
+        if self.held.len() >= HELD_MAX {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.held.is_empty() {
+            cli::put(format_args!("{}", self.held));
+            self.held.clear();
+        }
+    }
 }
 
 fn sink(m: &Matches) -> Result<(), CliError> {

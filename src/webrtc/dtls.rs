@@ -199,9 +199,21 @@ struct Transport {
     closing: AtomicBool,
     /// An encrypted alert came in: webrtc-dtls answers it with one of its own.
     alerted: AtomicBool,
+    /// While [`Dtls::send`] runs: the datagrams webrtc-dtls wrote, held to go out together
+    /// in one `sendmmsg` when it ends. `None` the rest of the time: they go out at once.
+    held: Mutex<Option<Vec<Vec<u8>>>>,
 }
 
 impl Transport {
+    /// Starts holding datagrams (`true`), or stops and gives back those held.
+    fn hold(&self, on: bool) -> Vec<Vec<u8>> {
+        let Ok(mut held) = self.held.lock() else {
+            return Vec::new();
+        };
+        let before = std::mem::replace(&mut *held, on.then(Vec::new));
+        before.unwrap_or_default()
+    }
+
     fn trace_records(&self, sent: bool, datagram: &[u8]) {
         if !trace::is_on(Layer::Dtls) {
             return;
@@ -218,6 +230,36 @@ impl Transport {
             trace_record(sent, why, r);
         }
     }
+}
+
+/// Datagrams to one address in as few `sendmmsg` calls as the kernel takes (one, unless it
+/// stops part way).
+fn send_all(socket: &UdpSocket, to: SocketAddr, datagrams: &[Vec<u8>]) -> std::io::Result<()> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
+    use std::os::fd::AsRawFd;
+    let to = SockaddrStorage::from(to);
+    let mut rest = datagrams;
+    while !rest.is_empty() {
+        let slices: Vec<[std::io::IoSlice; 1]> =
+            rest.iter().map(|d| [std::io::IoSlice::new(d)]).collect();
+        let addrs = vec![Some(to); rest.len()];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(rest.len(), None);
+        let no_cmsgs: [ControlMessage; 0] = [];
+        let sent = sendmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            &slices,
+            &addrs,
+            no_cmsgs,
+            MsgFlags::empty(),
+        )?
+        .count();
+        if sent == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        rest = &rest[sent..];
+    }
+    Ok(())
 }
 
 /// How [`record::describe`] shows an alert after the handshake.
@@ -284,6 +326,10 @@ impl Conn for Transport {
     }
     async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
         self.trace_records(true, buf);
+        if let Some(held) = self.held.lock().ok().as_mut().and_then(|h| h.as_mut()) {
+            held.push(buf.to_vec());
+            return Ok(buf.len());
+        }
         // A UDP send does not block for long: the kernel queues or drops the datagram.
         if let Some(wrap) = &self.relay {
             let (bytes, server) = wrap(buf);
@@ -330,6 +376,9 @@ pub struct Dtls {
     runtime: tokio::runtime::Runtime,
     conn: DTLSConn,
     transport: Arc<Transport>,
+    /// Where [`Dtls::wait`] reads a record: room for the largest, allocated once (a fresh
+    /// 64 KiB each wait was a page fault or a memset each time).
+    read_buf: Mutex<Vec<u8>>,
 }
 
 /// What a handshake needs.
@@ -491,6 +540,7 @@ impl Dtls {
             relay: h.relay,
             closing: AtomicBool::new(false),
             alerted: AtomicBool::new(false),
+            held: Mutex::new(None),
         });
         trace::event(Layer::Dtls, || {
             let role = if h.client {
@@ -535,14 +585,24 @@ impl Dtls {
             runtime,
             conn,
             transport,
+            read_buf: Mutex::new(vec![0u8; 1 << 16]),
         })
     }
 
-    /// Sends one record of application data (one SCTP packet).
-    pub fn send(&self, data: &[u8]) -> Result<(), DtlsError> {
-        self.runtime
-            .block_on(self.conn.write(data, None))
-            .map(|_| ())
+    /// Sends records of application data, one per SCTP packet: all of them in one pass
+    /// through the runtime, and their datagrams in one system call (`sendmmsg`), where a
+    /// `block_on` and a `sendto` each had cost as much as the encryption.
+    pub fn send<P: AsRef<[u8]>>(&self, packets: &[P]) -> Result<(), DtlsError> {
+        self.transport.hold(true);
+        let written = self.runtime.block_on(async {
+            for p in packets {
+                self.conn.write(p.as_ref(), None).await?;
+            }
+            Ok::<(), webrtc_dtls::Error>(())
+        });
+        let held = self.transport.hold(false);
+        written.map_err(|e| DtlsError::Closed(e.to_string()))?;
+        send_all(&self.transport.socket, self.transport.remote, &held)
             .map_err(|e| DtlsError::Closed(e.to_string()))
     }
 
@@ -553,12 +613,15 @@ impl Dtls {
             return Wait::Woken(t);
         }
         let wake = &mut wake.0;
-        let mut buf = vec![0u8; 1 << 16];
+        let Ok(mut buf) = self.read_buf.lock() else {
+            return Wait::Closed("the read buffer's lock was poisoned".into());
+        };
+        let buf = &mut *buf;
         let far = Instant::now() + Duration::from_secs(3600);
         let sleep_until = tokio::time::Instant::from_std(deadline.unwrap_or(far));
         self.runtime.block_on(async {
             let first = tokio::select! {
-                r = self.conn.read(&mut buf, None) => match r {
+                r = self.conn.read(buf, None) => match r {
                     Ok(n) => buf[..n].to_vec(),
                     Err(e) => return Wait::Closed(e.to_string()),
                 },
@@ -577,7 +640,7 @@ impl Dtls {
                 tokio::task::yield_now().await;
                 tokio::select! {
                     biased;
-                    r = self.conn.read(&mut buf, None) => match r {
+                    r = self.conn.read(buf, None) => match r {
                         Ok(n) => records.push(buf[..n].to_vec()),
                         Err(_) => break,
                     },

@@ -21,8 +21,8 @@
 //! 9. [`partial`]: what partial reliability buys on a lossy path (RFC 3758): the age of the
 //!    freshest message on an unordered maxRetransmits=0 channel next to a reliable one.
 //! 10. [`stun_server`] and [`turn`]: the servers that make ICE work across NATs, and
-//!    [`behavior`]: what kind of NAT is in the way (RFC 5780's mapping test), which
-//!    `netlab nat` runs inside the namespaces of [`crate::l4::netns`].
+//!     [`behavior`]: what kind of NAT is in the way (RFC 5780's mapping test), which
+//!     `netlab nat` runs inside the namespaces of [`crate::l4::netns`].
 
 pub mod behavior;
 mod channel;

@@ -217,23 +217,26 @@ impl<'a> Association<'a> {
     }
 
     /// Step 1: the endpoint's packets (INIT-ACK, COOKIE-ACK for a new association), then the
-    /// association's own. `Done` after sending SHUTDOWN COMPLETE.
+    /// association's own, all handed to DTLS at once (one pass through its runtime, one
+    /// system call: see [`Dtls::send`]). `Done` after sending SHUTDOWN COMPLETE.
     fn send_queued(&mut self, now: Instant) -> Result<Next, PeerError> {
+        let mut packets = Vec::new();
         while let Some(t) = self.endpoint.poll_transmit() {
-            if let Payload::RawEncode(packets) = t.payload {
-                send_packets(self.dtls, &mut self.fold, packets)?;
+            if let Payload::RawEncode(p) = t.payload {
+                packets.extend(p);
             }
         }
-        let Some((_, a)) = self.assoc.as_mut() else {
+        if let Some((_, a)) = self.assoc.as_mut() {
+            while let Some(t) = a.poll_transmit(now) {
+                if let Payload::RawEncode(p) = t.payload {
+                    packets.extend(p);
+                }
+            }
+        }
+        if packets.is_empty() {
             return Ok(Next::Go);
-        };
-        let mut complete = false;
-        while let Some(t) = a.poll_transmit(now) {
-            if let Payload::RawEncode(packets) = t.payload {
-                complete |= send_packets(self.dtls, &mut self.fold, packets)?;
-            }
         }
-        if complete {
+        if send_packets(self.dtls, &mut self.fold, &packets)? {
             trace::event(Layer::Sctp, || "CLOSED: SHUTDOWN-COMPLETE sent".into());
             return Ok(Next::Done);
         }
@@ -486,21 +489,17 @@ impl<'a> Association<'a> {
 
 /// Sends each packet as one DTLS record; `true` if one was a SHUTDOWN COMPLETE (sctp-proto
 /// stays in SHUTDOWN-SENT after sending it, so the loop watches for it itself).
-fn send_packets(
-    dtls: &Dtls,
-    fold: &mut chunk::Fold,
-    packets: Vec<Bytes>,
-) -> Result<bool, PeerError> {
+fn send_packets(dtls: &Dtls, fold: &mut chunk::Fold, packets: &[Bytes]) -> Result<bool, PeerError> {
     let mut complete = false;
     for p in packets {
         // The first chunk's type follows the common header.
         complete |= p.get(COMMON_HEADER) == Some(&SHUTDOWN_COMPLETE);
         if trace::is_on(Layer::Sctp) {
-            for line in fold.describe(&p, true) {
+            for line in fold.describe(p, true) {
                 trace::sent(Layer::Sctp, || line);
             }
         }
-        dtls.send(&p).map_err(PeerError::Dtls)?;
     }
+    dtls.send(packets).map_err(PeerError::Dtls)?;
     Ok(complete)
 }

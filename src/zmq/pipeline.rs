@@ -24,6 +24,11 @@ use std::time::{Duration, Instant};
 /// How often a waiting worker looks at its stop flag.
 const STOP_CHECK: Duration = Duration::from_millis(100);
 
+/// How long a worker with lines unsaid waits for the next task before it shows them. Asking
+/// libzmq whether a task is queued, without waiting, costs a `poll` each time, as much as the
+/// `write` it would save.
+const FLUSH_AFTER: Duration = Duration::from_millis(10);
+
 /// The longest a task may ask a worker to work: a bad task must not park a worker for hours.
 pub const MAX_TASK_MS: u64 = 60_000;
 
@@ -72,8 +77,23 @@ impl Ventilator {
     }
 }
 
+/// What a worker says as it goes: the CLI prints a line per task, the tour nothing.
+pub trait Report {
+    /// A task came: its id and the milliseconds it asks for.
+    fn task(&mut self, id: &str, ms: u64);
+    /// The worker is idle or about to work: what it said should be seen now. Between, lines
+    /// may wait in a buffer: a `write` per task, to a terminal or a pipe, cost a pipelined
+    /// worker more than the task itself.
+    fn flush(&mut self) {}
+}
+
+/// Says nothing (the tour's workers).
+impl Report for () {
+    fn task(&mut self, _: &str, _: u64) {}
+}
+
 /// A worker: pulls tasks, works, pushes results. Returns how many tasks it did: `count`
-/// of them, or as many as came until `stop` was set. `on_task` sees each task's id and ms.
+/// of them, or as many as came until `stop` was set. `report` hears of each task.
 pub fn work(
     ctx: &zmq::Context,
     tasks: &Endpoint,
@@ -81,16 +101,22 @@ pub fn work(
     name: &str,
     count: Option<usize>,
     stop: &AtomicBool,
-    mut on_task: impl FnMut(&str, u64),
+    report: &mut impl Report,
 ) -> Result<usize, ZmqError> {
     let mut input = Socket::new(ctx, zmq::PULL)?;
     input.connect(tasks)?;
     let mut output = Socket::new(ctx, zmq::PUSH)?;
     output.connect(sink)?;
     let mut done = 0;
+    // Something was reported and not yet flushed.
+    let mut unsaid = false;
     while count.is_none_or(|n| done < n) && !stop.load(Ordering::SeqCst) {
-        // 1. The next task, from whichever ventilator has one.
-        let Some(message) = input.recv(Some(STOP_CHECK))? else {
+        // 1. The next task, from whichever ventilator has one. While lines wait unsaid,
+        //    only briefly: when none comes, the worker is idle and shows them.
+        let wait = if unsaid { FLUSH_AFTER } else { STOP_CHECK };
+        let Some(message) = input.recv(Some(wait))? else {
+            report.flush();
+            unsaid = false;
             continue;
         };
         // 2. "Work": sleep as long as the task says. A malformed task is reported as done
@@ -98,12 +124,18 @@ pub fn work(
         let part = message.first().map(Vec::as_slice).unwrap_or_default();
         let (id, ms) =
             parse_task(part).unwrap_or_else(|| (String::from_utf8_lossy(part).into(), 0));
-        on_task(&id, ms);
-        thread::sleep(Duration::from_millis(ms.min(MAX_TASK_MS)));
+        report.task(&id, ms);
+        unsaid = true;
+        if ms > 0 {
+            report.flush();
+            unsaid = false;
+            thread::sleep(Duration::from_millis(ms.min(MAX_TASK_MS)));
+        }
         // 3. The result goes to the sink.
         output.send(&[format!("{id} {name}")])?;
         done += 1;
     }
+    report.flush();
     Ok(done)
 }
 

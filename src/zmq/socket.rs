@@ -186,7 +186,15 @@ pub struct Socket {
     endpoint: String,
     /// The ZMQ_RCVTIMEO last set (libzmq's default: -1, no limit).
     rcvtimeo: i32,
+    /// When `send` or `recv` last read the monitor (see [`Socket::drain_now_and_then`]).
+    drained: Instant,
 }
+
+/// How often `send` and `recv` read the monitor, at most. A read costs libzmq a `poll` of
+/// the monitor's mailbox: on every send and recv that was two system calls per message of a
+/// pipelined worker, more than the rest of its work. Connection events come far more slowly
+/// than the 1000 the monitor queue holds per 10 ms.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
 
 /// The receiving end of a socket's monitor.
 ///
@@ -268,6 +276,7 @@ impl Socket {
             peers: Peers::default(),
             endpoint: String::new(),
             rcvtimeo: -1,
+            drained: Instant::now(),
         })
     }
 
@@ -363,7 +372,7 @@ impl Socket {
     /// Sends one message: every part but the last with ZMQ_SNDMORE.
     pub fn send<P: AsRef<[u8]>>(&mut self, parts: &[P]) -> Result<(), ZmqError> {
         // Keep the monitor's queue from filling (see `recv`): it never blocks.
-        self.drain_events();
+        self.drain_now_and_then();
         let total = parts.len();
         for (i, part) in parts.iter().enumerate() {
             let bytes = part.as_ref();
@@ -403,7 +412,7 @@ impl Socket {
             // The monitor is read here too: libzmq's I/O thread blocks on a full monitor
             // queue (1000 events each way), and with it every connection of the context.
             // A server that never traced stopped answering after ~660 connections.
-            self.drain_events();
+            self.drain_now_and_then();
             self.set_recv_timeout(timeout)?;
             loop {
                 match self.sock.recv_bytes(0) {
@@ -523,6 +532,15 @@ impl Socket {
             }
         }
         Ok(self.peers.live)
+    }
+
+    /// [`Socket::drain_events`] when the last was [`DRAIN_EVERY`] ago or more; every time
+    /// when the trace is on, so that connection events print where they happen.
+    fn drain_now_and_then(&mut self) {
+        if trace::is_on(Layer::Zmq) || self.drained.elapsed() >= DRAIN_EVERY {
+            self.drain_events();
+            self.drained = Instant::now();
+        }
     }
 
     /// Reads every pending monitor event, traces it and counts peers. Never blocks.

@@ -183,7 +183,7 @@ fn pipeline(g: &mut Guide, ctx: &zmq::Context) -> Result<(), TourError> {
             let (ctx, tasks, results, stop) =
                 (ctx.clone(), tasks_at.clone(), sink_at.clone(), stop.clone());
             thread::spawn(move || {
-                pipeline::work(&ctx, &tasks, &results, name, None, &stop, |_, _| {})
+                pipeline::work(&ctx, &tasks, &results, name, None, &stop, &mut ())
             })
         })
         .collect();
