@@ -3,7 +3,7 @@
 //! reliability measured on a lossy path).
 
 use super::http::bind;
-use crate::cli::{self, CliError, Command, Matches, flag, runtime};
+use crate::cli::{self, CliError, Command, Flag, Matches, flag, runtime};
 use netlab::http::message::Headers;
 use netlab::http::uri::Url;
 use netlab::http1::client::{Client, Options, Outgoing};
@@ -18,6 +18,50 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+/// The ICE flags `serve` and `connect` share (the peer's `ice_config` reads them).
+const ICE_FLAG: Flag = flag(
+    "ice",
+    Some("full|lite"),
+    None,
+    "the ICE agent: full (gathers, checks, nominates) or lite (answers checks); default full when offering or given --stun/--turn",
+);
+const STUN_FLAG: Flag = flag(
+    "stun",
+    Some("HOST:PORT"),
+    None,
+    "a STUN server for a server-reflexive candidate (netlab stun serve)",
+);
+const TURN_FLAG: Flag = flag(
+    "turn",
+    Some("turn:HOST:PORT"),
+    None,
+    "a TURN server for a relayed candidate (netlab turn serve)",
+);
+const TURN_USER_FLAG: Flag = flag(
+    "turn-user",
+    Some("NAME"),
+    Some("netlab"),
+    "the TURN server's user name (long-term credentials)",
+);
+const TURN_PASS_FLAG: Flag = flag(
+    "turn-pass",
+    Some("PASS"),
+    Some("netlab"),
+    "the TURN server's password",
+);
+const IP_FLAG: Flag = flag(
+    "ip",
+    Some("IP"),
+    Some("127.0.0.1"),
+    "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
+);
+const RELAY_ONLY_FLAG: Flag = flag(
+    "relay-only",
+    None,
+    None,
+    "gather only the relayed candidate (iceTransportPolicy relay): all traffic through the TURN server",
+);
 
 pub const SERVE: Command = Command {
     path: "netlab webrtc serve",
@@ -41,48 +85,13 @@ pub const SERVE: Command = Command {
             None,
             "do not trace for the page (GET /trace): what make bench measures",
         ),
-        flag(
-            "ice",
-            Some("full|lite"),
-            None,
-            "the ICE agent: full (gathers, checks, nominates) or lite (answers checks); default full when offering or given --stun/--turn",
-        ),
-        flag(
-            "stun",
-            Some("HOST:PORT"),
-            None,
-            "a STUN server for a server-reflexive candidate (netlab stun serve)",
-        ),
-        flag(
-            "turn",
-            Some("turn:HOST:PORT"),
-            None,
-            "a TURN server for a relayed candidate (netlab turn serve)",
-        ),
-        flag(
-            "turn-user",
-            Some("NAME"),
-            Some("netlab"),
-            "the TURN server's user name (long-term credentials)",
-        ),
-        flag(
-            "turn-pass",
-            Some("PASS"),
-            Some("netlab"),
-            "the TURN server's password",
-        ),
-        flag(
-            "ip",
-            Some("IP"),
-            Some("127.0.0.1"),
-            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
-        ),
-        flag(
-            "relay-only",
-            None,
-            None,
-            "gather only the relayed candidate (iceTransportPolicy relay): all traffic through the TURN server",
-        ),
+        ICE_FLAG,
+        STUN_FLAG,
+        TURN_FLAG,
+        TURN_USER_FLAG,
+        TURN_PASS_FLAG,
+        IP_FLAG,
+        RELAY_ONLY_FLAG,
         cli::SERIAL,
     ],
     args: "",
@@ -119,48 +128,13 @@ pub const CONNECT: Command = Command {
             Some("15000"),
             "give up when a step takes longer",
         ),
-        flag(
-            "ice",
-            Some("full|lite"),
-            None,
-            "the ICE agent: full (gathers, checks, nominates) or lite (answers checks); default full when offering or given --stun/--turn",
-        ),
-        flag(
-            "stun",
-            Some("HOST:PORT"),
-            None,
-            "a STUN server for a server-reflexive candidate (netlab stun serve)",
-        ),
-        flag(
-            "turn",
-            Some("turn:HOST:PORT"),
-            None,
-            "a TURN server for a relayed candidate (netlab turn serve)",
-        ),
-        flag(
-            "turn-user",
-            Some("NAME"),
-            Some("netlab"),
-            "the TURN server's user name (long-term credentials)",
-        ),
-        flag(
-            "turn-pass",
-            Some("PASS"),
-            Some("netlab"),
-            "the TURN server's password",
-        ),
-        flag(
-            "ip",
-            Some("IP"),
-            Some("127.0.0.1"),
-            "the address the peer's UDP socket binds (0.0.0.0: every interface, a host candidate each)",
-        ),
-        flag(
-            "relay-only",
-            None,
-            None,
-            "gather only the relayed candidate (iceTransportPolicy relay): all traffic through the TURN server",
-        ),
+        ICE_FLAG,
+        STUN_FLAG,
+        TURN_FLAG,
+        TURN_USER_FLAG,
+        TURN_PASS_FLAG,
+        IP_FLAG,
+        RELAY_ONLY_FLAG,
     ],
     args: "URL [MESSAGE…]",
     min_args: 1,
