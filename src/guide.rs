@@ -262,26 +262,7 @@ pub fn remove_temp_dirs() {
 /// signal would have (status 128 + its number). Call it before starting any thread (they
 /// inherit the blocked mask; child programs do not, std resets it when it spawns them).
 pub fn remove_temp_dirs_on_signals() {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    if set.thread_block().is_err() {
-        return;
-    }
-    let waiter = std::thread::Builder::new()
-        .name("tour signals".into())
-        .spawn(move || {
-            if let Ok(signal) = set.wait() {
-                remove_temp_dirs();
-                std::process::exit(128 + signal as i32);
-            }
-        });
-    if waiter.is_err() {
-        // No thread to take them: let the signals act as before.
-        let _ = set.thread_unblock();
-    }
+    crate::signals::clean_up_on_signals("tour signals", remove_temp_dirs);
 }
 
 /// Runs `f` with the trace off: an exchange a section runs only to measure it (its steps

@@ -32,6 +32,7 @@
 //! | the summary: one exchange over every transport; head-of-line blocking on a lossy path; a new client address mid-download | [`compare`] ([`compare::transport`], [`compare::exchange`], [`compare::path`], [`compare::hol`], [`compare::rebind`]) | — |
 //! | the guided tour of every exchange | [`tour`], [`guide`] | — |
 //! | a handler's panic as one line, not a crash | [`catch`] | — |
+//! | Ctrl-C or `kill` still cleans up (the tour's temp dirs, `netlab nat`'s namespaces) | [`signals`] | — |
 //! | hostile clients: RFC 9113's own codes before `h2`; one address cannot take every place | [`http2::guard`], [`l4::share`], [`quic::handshakes`] | — |
 //! | stepping through one exchange in a debugger (`make debug STEP=…`, `--serial`) | [`l4::accept`], docs/debugging.md | `make serve LAB=NN` |
 //!
@@ -48,6 +49,7 @@ pub mod http1;
 pub mod http2;
 pub mod l4;
 pub mod quic;
+pub mod signals;
 pub mod tap;
 pub mod tls;
 pub mod tour;

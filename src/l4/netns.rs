@@ -468,25 +468,7 @@ pub fn udp_socket_in(ns: &str, addr: &str) -> Result<UdpSocket, NetnsError> {
 /// takes them, stops every process the live topologies started and deletes their namespaces,
 /// then exits as the signal would have (128 + its number). Call it before starting threads.
 pub fn remove_on_signals() {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        set.add(s);
-    }
-    if set.thread_block().is_err() {
-        return;
-    }
-    let waiter = std::thread::Builder::new()
-        .name("netns signals".into())
-        .spawn(move || {
-            if let Ok(signal) = set.wait() {
-                remove_live();
-                std::process::exit(128 + signal as i32);
-            }
-        });
-    if waiter.is_err() {
-        let _ = set.thread_unblock();
-    }
+    crate::signals::clean_up_on_signals("netns signals", remove_live);
 }
 
 /// Everything the live topologies hold: their processes (by pid), then their namespaces.
