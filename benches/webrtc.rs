@@ -18,12 +18,20 @@ use netlab::http1::client::{Client, Options, Outgoing};
 use netlab::webrtc::dcep::ChannelType;
 use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::peer::{Config, Event, Message, Peer, TurnServer};
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/webrtc/aiortc_peer.py");
 const MESSAGES: usize = 1000;
 const SIZE: usize = 16 * 1024;
+/// Alternating pairs per row: the time to open is short, a throughput run against aiortc
+/// takes 10–20 s (aiortc echoes ~1 MB/s), and `make bench` must stay under 15 minutes.
+const OPEN_PAIRS: usize = 5;
+const TP_PAIRS: usize = 3;
+/// The longest an aiortc run may take before it is killed and its row reported failed.
+const OPEN_LIMIT: Duration = Duration::from_secs(40);
+const RUN_LIMIT: Duration = Duration::from_secs(120);
 
 fn python() -> String {
     format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"))
@@ -39,26 +47,59 @@ fn loopback_only() {
     assert!(ok, "ip link set lo up");
 }
 
-/// aiortc as the offering client: (open ms, MB/s) from `aiortc_peer.py offer URL N`.
-fn aiortc_client(url: &str, n: usize) -> (f64, f64) {
-    let out = Command::new(python())
+/// aiortc as the offering client: (open ms, MB/s) from `aiortc_peer.py offer URL N`, or
+/// NaN for a run that failed or overran `limit` (the child is killed then): a stalled run
+/// becomes a failed row, not a bench that never ends.
+fn aiortc_client(url: &str, n: usize, limit: Duration) -> (f64, f64) {
+    let mut child = Command::new(python())
         .args([SCRIPT, "offer", url, &n.to_string()])
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("aiortc (run make deps)");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = read_to_end(child.stdout.take().expect("stdout"));
+    let err = read_to_end(child.stderr.take().expect("stderr"));
+    let start = Instant::now();
+    let overran = loop {
+        if child.try_wait().ok().flatten().is_some() {
+            break false;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (text, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
     let num = |prefix: &str| -> f64 {
         text.lines()
             .find_map(|l| l.strip_prefix(prefix))
             .and_then(|r| r.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| {
-                panic!(
-                    "no {prefix:?} in aiortc's output: {text}{}",
-                    String::from_utf8_lossy(&out.stderr)
-                )
+                let why = if overran {
+                    "overran its limit"
+                } else {
+                    "failed"
+                };
+                eprintln!("bench: aiortc offering to {url} {why}, no {prefix:?}: {text}{err}");
+                f64::NAN
             })
     };
     (num("open "), if n > 0 { num("throughput ") } else { 0.0 })
+}
+
+/// Reads a pipe to its end on a thread of its own (so the child never blocks on a full pipe).
+fn read_to_end(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = pipe.read_to_string(&mut s);
+        s
+    })
 }
 
 fn post(url: &str, sdp: &str) -> String {
@@ -85,7 +126,10 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     let answer = post(url, &offer.sdp);
     let mut peer = offer.accept(&answer).expect("answer");
     let id = peer.open("bench", ChannelType::RELIABLE);
-    peer.wait_open(Duration::from_secs(15)).expect("open");
+    if let Err(e) = peer.wait_open(Duration::from_secs(15)) {
+        eprintln!("bench: netlab offering to {url}: the channel did not open: {e}");
+        return (f64::NAN, f64::NAN);
+    }
     let open_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let mut mbps = 0.0;
     if n > 0 {
@@ -103,9 +147,15 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
                     bytes += b.len();
                     got += 1;
                 }
-                Some(Event::Ended(e)) => panic!("session ended: {e:?}"),
+                Some(Event::Ended(e)) => {
+                    eprintln!("bench: netlab offering to {url}: session ended: {e:?}");
+                    return (open_ms, f64::NAN);
+                }
                 Some(_) => {}
-                None => panic!("echoes stopped after {got} of {n}"),
+                None => {
+                    eprintln!("bench: netlab offering to {url}: echoes stopped at {got} of {n}");
+                    return (open_ms, f64::NAN);
+                }
             }
         }
         mbps = bytes as f64 / t1.elapsed().as_secs_f64() / 1e6;
@@ -114,9 +164,26 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     (open_ms, mbps)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of the runs that did not fail (NaN when every one did).
+fn median(v: Vec<f64>) -> f64 {
+    let mut v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
     v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Medians of `n` alternating pairs, `ours` then `theirs` (as benches/h3.rs does): on a
+/// shared machine the load moves within a minute, and a pair is measured in the same minute.
+fn alternating(
+    n: usize,
+    mut ours: impl FnMut() -> f64,
+    mut theirs: impl FnMut() -> f64,
+) -> (f64, f64) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        a.push(ours());
+        b.push(theirs());
+    }
+    (median(a), median(b))
 }
 
 fn main() {
@@ -134,18 +201,26 @@ fn main() {
         format!("http://{}/webrtc", theirs.addr),
     );
 
-    // Offer to open: the median of five connections each way.
-    let open = |f: &dyn Fn(&str, usize) -> (f64, f64), url: &str| {
-        median((0..5).map(|_| f(url, 0).0).collect())
-    };
-    let a_open_ours = open(&aiortc_client, &ours_url);
-    let a_open_theirs = open(&aiortc_client, &theirs_url);
-    let n_open_ours = open(&netlab_client, &ours_url);
-    let n_open_theirs = open(&netlab_client, &theirs_url);
-    let (_, a_tp_ours) = aiortc_client(&ours_url, MESSAGES);
-    let (_, a_tp_theirs) = aiortc_client(&theirs_url, MESSAGES);
-    let (_, n_tp_ours) = netlab_client(&ours_url, MESSAGES);
-    let (_, n_tp_theirs) = netlab_client(&theirs_url, MESSAGES);
+    // Every row: medians of alternating pairs, netlab's side then the other.
+    let aiortc_open = |url: &str| aiortc_client(url, 0, OPEN_LIMIT).0;
+    let aiortc_tp = |url: &str| aiortc_client(url, MESSAGES, RUN_LIMIT).1;
+    let (a_open_ours, a_open_theirs) = alternating(
+        OPEN_PAIRS,
+        || aiortc_open(&ours_url),
+        || aiortc_open(&theirs_url),
+    );
+    let (n_open_ours, n_open_theirs) = alternating(
+        OPEN_PAIRS,
+        || netlab_client(&ours_url, 0).0,
+        || netlab_client(&theirs_url, 0).0,
+    );
+    let (a_tp_ours, a_tp_theirs) =
+        alternating(TP_PAIRS, || aiortc_tp(&ours_url), || aiortc_tp(&theirs_url));
+    let (n_tp_ours, n_tp_theirs) = alternating(
+        TP_PAIRS,
+        || netlab_client(&ours_url, MESSAGES).1,
+        || netlab_client(&theirs_url, MESSAGES).1,
+    );
     drop(theirs);
 
     // ICE: the relay against direct, and the time to open per candidate type.
@@ -164,62 +239,81 @@ fn main() {
         relay_only: true,
         ..Config::default()
     };
-    let by = |config: &Config| {
-        median(
-            (0..5)
-                .map(|_| netlab_client_with(&ours_url, 0, config.clone()).0)
-                .collect(),
-        )
-    };
-    let open_host = by(&Config::default());
-    let open_srflx = by(&with_stun);
-    let open_relay = by(&relay_only);
-    let (_, tp_relay) = netlab_client_with(&ours_url, MESSAGES, relay_only.clone());
+    let open_with = |config: &Config| netlab_client_with(&ours_url, 0, config.clone()).0;
+    let (open_relay, open_host) = alternating(
+        OPEN_PAIRS,
+        || open_with(&relay_only),
+        || open_with(&Config::default()),
+    );
+    let (open_srflx, open_host_2) = alternating(
+        OPEN_PAIRS,
+        || open_with(&with_stun),
+        || open_with(&Config::default()),
+    );
+    let (tp_relay, tp_direct) = alternating(
+        TP_PAIRS,
+        || netlab_client_with(&ours_url, MESSAGES, relay_only.clone()).1,
+        || netlab_client(&ours_url, MESSAGES).1,
+    );
     drop(turn);
     drop(stun);
     drop(ours);
 
     let rows = vec![
         Row::higher_is_better(
-            "data channel echo, 1000 × 16 KiB reliable ordered, aiortc offering (MB/s)",
+            &format!(
+                "data channel echo, 1000 × 16 KiB reliable ordered, aiortc offering (MB/s, median of {TP_PAIRS} alternating pairs)"
+            ),
             a_tp_ours,
             a_tp_theirs,
             "aiortc answerer",
         ),
         Row::lower_is_better(
-            "offer to open, aiortc offering (ms, median of 5)",
+            &format!(
+                "offer to open, aiortc offering (ms, median of {OPEN_PAIRS} alternating pairs)"
+            ),
             a_open_ours,
             a_open_theirs,
             "aiortc answerer",
         ),
         Row::higher_is_better(
-            "data channel echo, 1000 × 16 KiB reliable ordered, netlab offering (MB/s)",
+            &format!(
+                "data channel echo, 1000 × 16 KiB reliable ordered, netlab offering (MB/s, median of {TP_PAIRS} alternating pairs)"
+            ),
             n_tp_ours,
             n_tp_theirs,
             "aiortc answerer",
         ),
         Row::lower_is_better(
-            "offer to open, netlab offering (ms, median of 5)",
+            &format!(
+                "offer to open, netlab offering (ms, median of {OPEN_PAIRS} alternating pairs)"
+            ),
             n_open_ours,
             n_open_theirs,
             "aiortc answerer",
         ),
         Row::higher_is_better(
-            "data channel echo through netlab's TURN relay (relayed candidate only), netlab offering (MB/s)",
+            &format!(
+                "data channel echo through netlab's TURN relay (relayed candidate only), netlab offering (MB/s, median of {TP_PAIRS} alternating pairs)"
+            ),
             tp_relay,
-            n_tp_ours,
+            tp_direct,
             "direct (host pair)",
         ),
         Row::lower_is_better(
-            "offer to open, relayed candidate only (ms, median of 5)",
+            &format!(
+                "offer to open, relayed candidate only (ms, median of {OPEN_PAIRS} alternating pairs)"
+            ),
             open_relay,
             open_host,
             "host candidates only",
         ),
         Row::lower_is_better(
-            "offer to open, host + server-reflexive from netlab's STUN server (ms, median of 5)",
+            &format!(
+                "offer to open, host + server-reflexive from netlab's STUN server (ms, median of {OPEN_PAIRS} alternating pairs)"
+            ),
             open_srflx,
-            open_host,
+            open_host_2,
             "host candidates only",
         ),
     ];

@@ -17,6 +17,9 @@ use netlab::webrtc::ice::{Checker, Credentials};
 use netlab::webrtc::peer::{Config, Event, Message, Peer, PeerError};
 use netlab::webrtc::sdp::{self, Kind};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
 use std::time::{Duration, Instant};
 use stun::error_code::ErrorCodeAttribute;
 use stun::message::{Getter, Message as StunMessage};
@@ -260,6 +263,21 @@ fn a_peer_that_vanishes_mid_transfer_ends_its_session_only() {
     netns::enter();
     let (mut server, url) = serve("2000");
     let (mut good, id) = good_peer(&url);
+    // The good peer's own consent checks come every 5 s (RFC 7675 §5.1), longer than this
+    // server's 2 s consent timeout: left idle while the victim connects and vanishes, its
+    // session was ended too (a close_notify) whenever that took over 2 s. It keeps talking,
+    // so only the victim's silence is measured.
+    let stop = Arc::new(AtomicBool::new(false));
+    let keeper = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                still_echoes(&mut good, id, "keepalive");
+                thread::sleep(Duration::from_millis(300));
+            }
+            good
+        })
+    };
     let big = "x".repeat(20000);
     let many: Vec<&str> = std::iter::repeat_n(big.as_str(), 80).collect();
     let mut args = vec!["webrtc", "connect", url.as_str()];
@@ -275,6 +293,8 @@ fn a_peer_that_vanishes_mid_transfer_ends_its_session_only() {
         log.contains(want),
         "the server did not end that session: {log}"
     );
+    stop.store(true, Ordering::Relaxed);
+    let mut good = keeper.join().expect("the good peer kept its session");
     still_echoes(&mut good, id, "after a vanished peer");
     no_panic(&mut server);
 }

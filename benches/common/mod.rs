@@ -44,10 +44,14 @@ impl Server {
             .spawn()
             .expect("start the server");
         let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        BufReader::new(stdout)
+        reader
             .read_line(&mut line)
             .expect("read the listening line");
+        // Keep reading what it prints later: a closed pipe would make its next print fail
+        // (aiortc's answerer once lost its echo that way, and the bench waited forever).
+        thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         let addr = line
             .trim()
             .rsplit("://")
@@ -254,14 +258,22 @@ pub fn write_table(name: &str, title: &str, rows: &[Row]) {
     let mut out = format!(
         "### {title}\n\n| measure | netlab | reference | ratio (netlab speed ÷ reference) |\n|---|---:|---:|---:|\n"
     );
+    // A measurement that failed (NaN) is shown as such, not as a number.
+    let num = |v: f64, p: usize| {
+        if v.is_finite() {
+            format!("{v:.p$}")
+        } else {
+            "failed".to_string()
+        }
+    };
     for r in rows {
         out.push_str(&format!(
-            "| {} | {:.1} | {:.1} ({}) | {:.2}× |\n",
+            "| {} | {} | {} ({}) | {}× |\n",
             r.what,
-            r.netlab,
-            r.reference,
+            num(r.netlab, 1),
+            num(r.reference, 1),
             r.reference_name,
-            r.speed_ratio()
+            num(r.speed_ratio(), 2)
         ));
     }
     print!("{out}");

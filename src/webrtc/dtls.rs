@@ -214,6 +214,22 @@ impl Transport {
         before.unwrap_or_default()
     }
 
+    /// Sends what [`Dtls::send`] held: to the peer, or on a relayed pair each datagram
+    /// wrapped by the TURN client for the TURN server (sent straight to the peer, it would
+    /// come from an address the peer never checked and be dropped there).
+    fn send_held(&self, held: &[Vec<u8>]) -> std::io::Result<()> {
+        let Some(wrap) = &self.relay else {
+            return send_all(&self.socket, self.remote, held);
+        };
+        let wrapped: Vec<(Vec<u8>, SocketAddr)> = held.iter().map(|d| wrap(d)).collect();
+        // One TURN server: consecutive datagrams to the same address go out together.
+        for run in wrapped.chunk_by(|a, b| a.1 == b.1) {
+            let datagrams: Vec<Vec<u8>> = run.iter().map(|(d, _)| d.clone()).collect();
+            send_all(&self.socket, run[0].1, &datagrams)?;
+        }
+        Ok(())
+    }
+
     fn trace_records(&self, sent: bool, datagram: &[u8]) {
         if !trace::is_on(Layer::Dtls) {
             return;
@@ -602,7 +618,8 @@ impl Dtls {
         });
         let held = self.transport.hold(false);
         written.map_err(|e| DtlsError::Closed(e.to_string()))?;
-        send_all(&self.transport.socket, self.transport.remote, &held)
+        self.transport
+            .send_held(&held)
             .map_err(|e| DtlsError::Closed(e.to_string()))
     }
 

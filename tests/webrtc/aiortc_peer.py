@@ -71,6 +71,15 @@ def nominated(pc):
     return " ".join(f"{p.local_candidate.type} -> {p.remote_candidate.type}" for p in pairs.values())
 
 
+def say(line):
+    """Prints a line for whoever reads our stdout, if anyone still does: a bench reads only
+    the listening line and closes the pipe, and a print must not end the echo then."""
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError):
+        pass
+
+
 def answer_mode():
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
@@ -82,11 +91,13 @@ def answer_mode():
 
         @pc.on("datachannel")
         def on_channel(channel):
-            print(f"pair {nominated(pc)}", flush=True)
-
+            # The echo first: an exception in this handler would end the SCTP association's
+            # receive task, and the offerer would then wait for acknowledgements forever.
             @channel.on("message")
             def on_message(m):
                 channel.send(m)
+
+            say(f"pair {nominated(pc)}")
 
         await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
@@ -166,8 +177,13 @@ async def offer_mode(url, count):
         received = 0
         for i in range(count):
             ch.send(msg)
-            # Keep SCTP's send buffer bounded, as a browser's bufferedAmount would.
+            # Keep SCTP's send buffer bounded, as a browser's bufferedAmount would; if the
+            # peer stops acknowledging, fail within a minute rather than wait forever.
+            deadline = time.monotonic() + 60
             while ch.bufferedAmount > 1 << 20:
+                if time.monotonic() > deadline:
+                    print(f"stalled: {i} of {count} sent, {ch.bufferedAmount} bytes unacknowledged", flush=True)
+                    sys.exit(1)
                 await asyncio.sleep(0.001)
         for _ in range(count):
             received += await asyncio.wait_for(got.get(), 60)
