@@ -374,6 +374,7 @@ const CHROMIUM: (Peer, Peer) = (Peer::Chromium, Peer::Aiortc);
 const CHROMIUM_NETLAB: (Peer, Peer) = (Peer::Chromium, Peer::Netlab);
 const NETLAB_AIORTC: (Peer, Peer) = (Peer::Netlab, Peer::Aiortc);
 const NETLAB_NETLAB: (Peer, Peer) = (Peer::Netlab, Peer::Netlab);
+const AIORTC_NETLAB: (Peer, Peer) = (Peer::Aiortc, Peer::Netlab);
 
 #[test]
 fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_independent_ones() {
@@ -597,30 +598,41 @@ fn netlab_behind_a_symmetric_nat_only_the_relay_gets_through() {
     );
 }
 
-/// The rows netlab's controlled agent cannot pass yet (README, "NAT traversal on one
-/// machine": a USE-CANDIDATE on a pair that already succeeded, whose valid pair has another
-/// local candidate, is never acted on). Run with `--ignored` once it is.
+/// netlab answering (`netlab webrtc serve` behind NAT B, the controlled agent) and offering
+/// to itself: through the EIM NATs by server-reflexive candidates, and with the offerer behind
+/// the symmetric NAT only by the relay. The controlled side selects the valid pair its own
+/// check produced (RFC 8445 §7.3.1.5), whose local candidate is the NAT's address.
 #[test]
-#[ignore = "netlab's controlled ICE agent does not yet nominate on a succeeded pair's valid pair"]
-fn netlab_to_netlab_and_chromium_to_netlab_through_the_relay() {
+fn netlab_answering_aiortc_chromium_and_itself_srflx_through_eim_relay_through_symmetric() {
     let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
-    let stun = pair(&mut eim, NETLAB_NETLAB, "nn-eim-stun", "stun");
-    println!("{}", stun.row("netlab → netlab, EIM / EIM", "+ STUN"));
-    assert!(stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
-    assert!(
-        stun.offer.contains(&"echo nat-ping".to_string()),
-        "{:?}",
-        stun.offer
-    );
+    for (peers, who, room) in [
+        (NETLAB_NETLAB, "netlab → netlab", "nn-eim"),
+        (AIORTC_NETLAB, "aiortc → netlab", "an-eim"),
+    ] {
+        let stun = pair(&mut eim, peers, &format!("{room}-stun"), "stun");
+        println!("{}", stun.row(&format!("{who}, EIM / EIM"), "+ STUN"));
+        assert!(stun.opened(), "{who}: {:?} {:?}", stun.offer, stun.answer);
+        assert!(
+            stun.offer.contains(&"echo nat-ping".to_string()),
+            "{:?}",
+            stun.offer
+        );
+        assert_eq!(
+            stun.pair(&stun.answer).unwrap(),
+            ("srflx".to_string(), "srflx".to_string()),
+            "{who}: {:?}",
+            stun.answer
+        );
+    }
     drop(eim);
     let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
+    let stun = pair(&mut sym, NETLAB_NETLAB, "nn-sym-stun", "stun");
+    println!("{}", stun.row("netlab → netlab, symmetric / EIM", "+ STUN"));
+    assert!(!stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
     for (peers, who, room) in [
-        (NETLAB_NETLAB, "netlab → netlab", "nn-sym"),
         (CHROMIUM_NETLAB, "Chromium → netlab", "cn-sym"),
+        (AIORTC_NETLAB, "aiortc → netlab", "an-sym"),
     ] {
-        let stun = pair(&mut sym, peers, &format!("{room}-stun"), "stun");
-        println!("{}", stun.row(&format!("{who}, symmetric / EIM"), "+ STUN"));
-        assert!(!stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
         let turn = pair(&mut sym, peers, &format!("{room}-turn"), "turn");
         println!(
             "{}",
@@ -638,9 +650,30 @@ fn netlab_to_netlab_and_chromium_to_netlab_through_the_relay() {
             [local, remote, b_local, b_remote]
                 .iter()
                 .any(|t| t == "relay"),
-            "{:?} {:?}",
+            "{who}: {:?} {:?}",
             turn.offer,
             turn.answer
         );
     }
+}
+
+/// netlab → netlab with the offerer behind the symmetric NAT: both sides select the relay
+/// pair (measured: prflx ↔ relay in about 1 s), but the offerer never prints the echo of its
+/// message. Left for the next session; run with `--ignored`.
+#[test]
+#[ignore = "netlab → netlab through the relay selects a pair but the echo does not come back"]
+fn netlab_to_netlab_through_the_relay_echoes() {
+    let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
+    let turn = pair(&mut sym, NETLAB_NETLAB, "nn-sym-turn", "turn");
+    println!(
+        "{}",
+        turn.row("netlab → netlab, symmetric / EIM", "+ STUN + TURN")
+    );
+    assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
+    assert!(
+        turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?} {:?}",
+        turn.offer,
+        turn.answer
+    );
 }

@@ -124,6 +124,9 @@ struct Pair {
     valid: bool,
     /// Controlled: the peer's USE-CANDIDATE came before our own check succeeded (§7.3.1.5).
     nominate_on_success: bool,
+    /// §7.2.5.3.2: the valid pair this pair's successful check produced: itself, or (when
+    /// the answer's mapped address is another local candidate, a NAT's) that one's pair.
+    valid_pair: Option<usize>,
     txn: Option<Txn>,
 }
 
@@ -363,6 +366,7 @@ impl Agent {
             state,
             valid: false,
             nominate_on_success: false,
+            valid_pair: None,
             txn: None,
         });
         Some(self.pairs.len() - 1)
@@ -872,10 +876,12 @@ impl Agent {
             }
         }
         if use_candidate && self.s.role == Role::Controlled {
-            if self.pairs[i].valid {
+            // §7.3.1.5: the pair nominated is the valid pair our check on this one produced,
+            // which behind a NAT has the server-reflexive local candidate, not this host one.
+            if let Some(v) = self.pairs[i].valid_pair {
                 self.select(
-                    i,
-                    "the controlling agent's USE-CANDIDATE on a valid pair",
+                    v,
+                    "the controlling agent's USE-CANDIDATE on a pair whose check succeeded",
                     now,
                 );
             } else {
@@ -992,6 +998,8 @@ impl Agent {
             .add_pair(li, self.pairs[i].remote, State::Succeeded)
             .unwrap_or(i);
         self.pairs[v].state = State::Succeeded;
+        self.pairs[i].valid_pair = Some(v);
+        self.pairs[v].valid_pair = Some(v);
         if !self.pairs[v].valid {
             self.pairs[v].valid = true;
             let view = self.view(v);
@@ -1283,6 +1291,67 @@ mod tests {
         a.add_remote("2 1 udp 5 ::1 9 typ host").unwrap();
         a.add_remote("3 1 udp 5 192.0.2.1 9 typ host").unwrap();
         assert!(a.pairs.is_empty());
+    }
+
+    /// B behind an endpoint-independent NAT: its host 10.0.0.2:2000 is 203.0.113.2:2000
+    /// outside. A (controlling, public) knows only B's server-reflexive candidate.
+    const B_HOST: &str = "10.0.0.2:2000";
+    const B_WAN: &str = "203.0.113.2:2000";
+    const A_PUBLIC: &str = "198.51.100.1:1000";
+
+    /// Runs A and B through B's NAT (source rewritten on the way out, destination on the way
+    /// in) until both selected a pair or `limit` passed.
+    fn run_nat(a: &mut Agent, b: &mut Agent, limit: Duration) -> (Vec<Event>, Vec<Event>) {
+        let (host, wan): (SocketAddr, SocketAddr) =
+            (B_HOST.parse().unwrap(), B_WAN.parse().unwrap());
+        let (mut ea, mut eb) = (Vec::new(), Vec::new());
+        let t0 = Instant::now();
+        let mut now = t0;
+        while now < t0 + limit && (a.selected.is_none() || b.selected.is_none()) {
+            a.tick(now);
+            b.tick(now);
+            for _ in 0..4 {
+                while let Some(t) = a.poll_transmit() {
+                    let to = if t.to == wan { host } else { t.to };
+                    let _ = b.handle(&t.data, t.local, to, now);
+                }
+                while let Some(t) = b.poll_transmit() {
+                    let from = if t.local == host { wan } else { t.local };
+                    let _ = a.handle(&t.data, from, t.to, now);
+                }
+            }
+            ea.extend(std::iter::from_fn(|| a.poll_event()));
+            eb.extend(std::iter::from_fn(|| b.poll_event()));
+            now += Duration::from_millis(10);
+        }
+        (ea, eb)
+    }
+
+    #[test]
+    fn behind_a_nat_the_controlled_side_selects_the_valid_pair_of_the_nominated_one() {
+        let mut a = agent(Role::Controlling, 7, "aaaa", "bbbb");
+        let mut b = agent(Role::Controlled, 3, "bbbb", "aaaa");
+        let public: SocketAddr = A_PUBLIC.parse().unwrap();
+        let (host, wan): (SocketAddr, SocketAddr) =
+            (B_HOST.parse().unwrap(), B_WAN.parse().unwrap());
+        let ca = a.add_local(CandidateKind::Host, public, public, None);
+        b.add_local(CandidateKind::Host, host, host, None);
+        let srflx = b.add_local(CandidateKind::ServerReflexive, wan, host, Some(host));
+        a.add_remote(&srflx.to_sdp()).unwrap();
+        b.add_remote(&ca.to_sdp()).unwrap();
+        let (ea, eb) = run_nat(&mut a, &mut b, Duration::from_secs(5));
+        assert_eq!(selected(&ea), Some((public, wan)));
+        // B's check left its host candidate and came back mapped to the NAT's address: the
+        // valid pair, the one B selects on A's USE-CANDIDATE, has the srflx local candidate.
+        assert_eq!(selected(&eb), Some((wan, public)));
+        let (host_pair, valid) = (b.find_pair(0, 0).unwrap(), b.selected.unwrap());
+        assert_ne!(host_pair, valid);
+        assert_eq!(b.pairs[host_pair].state, State::Succeeded);
+        assert!(!b.pairs[host_pair].valid && b.pairs[valid].valid);
+        assert_eq!(
+            b.locals[b.pairs[valid].local].cand.kind,
+            CandidateKind::ServerReflexive
+        );
     }
 
     #[test]

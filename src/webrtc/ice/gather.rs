@@ -2,7 +2,8 @@
 //! written.
 //!
 //! - host candidates: the socket's address, or for a socket bound to the unspecified
-//!   address, every interface address of that family with the socket's port;
+//!   address, every interface address of that family with the socket's port, loopback ones
+//!   excepted;
 //! - a server-reflexive candidate: a Binding Request to a STUN server from that same socket
 //!   (RFC 8489 §6.2.1, retransmitted until answered); the XOR-MAPPED-ADDRESS in the answer is
 //!   the address a NAT gave the socket outside.
@@ -59,16 +60,24 @@ pub fn host_addresses(bound: SocketAddr) -> Vec<SocketAddr> {
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return Vec::new();
     };
-    let mut out: Vec<SocketAddr> = Vec::new();
-    for a in addrs {
-        let ip: Option<IpAddr> = a.address.as_ref().and_then(|s| {
+    let ips = addrs.filter_map(|a| {
+        a.address.as_ref().and_then(|s| {
             s.as_sockaddr_in()
                 .map(|v4| IpAddr::V4(v4.ip()))
                 .or_else(|| s.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
-        });
-        let Some(ip) = ip.filter(|ip| ip.is_ipv4() == bound.is_ipv4()) else {
-            continue;
-        };
+        })
+    });
+    hosts_of_unspecified(bound, ips)
+}
+
+/// The host candidates of a socket bound to the unspecified address `bound`, given the
+/// interfaces' addresses: those of its family, on its port. Loopback addresses are left out
+/// (§5.1.1.1: a peer elsewhere cannot reach them, and a check to one would reach this
+/// machine's own loopback instead); a socket bound to a loopback address keeps its own, which
+/// is what the tests on one machine use.
+fn hosts_of_unspecified(bound: SocketAddr, ips: impl Iterator<Item = IpAddr>) -> Vec<SocketAddr> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for ip in ips.filter(|ip| ip.is_ipv4() == bound.is_ipv4() && !ip.is_loopback()) {
         // A link-local IPv6 address needs a scope id a candidate line cannot carry.
         let link_local = matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80);
         let addr = SocketAddr::new(ip, bound.port());
@@ -205,13 +214,30 @@ mod tests {
     }
 
     #[test]
-    fn an_unspecified_socket_has_its_interfaces_as_host_candidates() {
+    fn an_unspecified_socket_has_its_interfaces_but_not_loopback_as_host_candidates() {
+        let ips = [
+            "127.0.0.1",
+            "192.0.2.7",
+            "::1",
+            "fe80::1",
+            "2001:db8::7",
+            "192.0.2.7",
+            "127.0.0.2",
+        ]
+        .map(|s| s.parse::<IpAddr>().unwrap());
+        let v4 = hosts_of_unspecified("0.0.0.0:4000".parse().unwrap(), ips.into_iter());
+        assert_eq!(v4, ["192.0.2.7:4000".parse::<SocketAddr>().unwrap()]);
+        let v6 = hosts_of_unspecified("[::]:4000".parse().unwrap(), ips.into_iter());
+        assert_eq!(v6, ["[2001:db8::7]:4000".parse::<SocketAddr>().unwrap()]);
+        // This machine's own interfaces: never a loopback address among them.
         let hosts = host_addresses("0.0.0.0:4000".parse().unwrap());
         assert!(
-            hosts.contains(&"127.0.0.1:4000".parse().unwrap()),
+            hosts
+                .iter()
+                .all(|h| h.is_ipv4() && h.port() == 4000 && !h.ip().is_loopback()),
             "{hosts:?}"
         );
-        assert!(hosts.iter().all(|h| h.is_ipv4() && h.port() == 4000));
+        // A socket bound to loopback keeps it: the candidate of the tests on one machine.
         let one: SocketAddr = "127.0.0.1:5".parse().unwrap();
         assert_eq!(host_addresses(one), [one]);
     }
