@@ -208,7 +208,7 @@ mod tests {
         ));
         for f in ["a=x", "candidate:x", "x-y", &"7".repeat(33)] {
             assert_eq!(
-                bad(&format!("{f} 1 udp 5 127.0.0.1 9 typ host")),
+                bad(&format!("candidate:{f} 1 udp 5 127.0.0.1 9 typ host")),
                 CandidateError::Foundation(f.into())
             );
         }
