@@ -244,6 +244,8 @@ def stun():
     r.add_message_integrity(b"remote-password-22-chars")
     r.add_fingerprint()
     save("stun", "aioice-binding-success", bytes(r))
+    # The NAT probe reads the same kind of answer (its own transaction id is bytes 8..20).
+    save("nat_probe", "aioice-binding-success", bytes(r))
 
 
 def sdp():
