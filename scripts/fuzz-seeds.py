@@ -5,7 +5,8 @@ Run once with the peers' virtualenv (`.venv/bin/python scripts/fuzz-seeds.py`); 
 is committed, so `make fuzz` does not need it. Where a peer produces the bytes, they are its
 own: curl's requests and Python's http.server responses (over loopback), the `h2` and `hpack`
 packages' frames and header blocks, pyzmq's ZMTP through a recording relay (loopback),
-aioquic's datagrams from an in-memory handshake, aioice's STUN checks, aiortc's SDP offer.
+aioquic's datagrams from an in-memory handshake, aioice's STUN checks, aiortc's SDP offer and
+candidate lines (and aioice's), `netlab turn serve`'s answers over loopback (NETLAB=binary).
 Python's email.utils writes the HTTP dates, its base64 module the base64 seeds. SCTP
 packets, DCEP messages and gRPC framing are written here by their RFC's layout (no
 peer in the virtualenv writes them without a whole association), from the sizes and values
@@ -243,6 +244,8 @@ def stun():
     r.add_message_integrity(b"remote-password-22-chars")
     r.add_fingerprint()
     save("stun", "aioice-binding-success", bytes(r))
+    # The NAT probe reads the same kind of answer (its own transaction id is bytes 8..20).
+    save("nat_probe", "aioice-binding-success", bytes(r))
 
 
 def sdp():
@@ -261,6 +264,33 @@ def sdp():
     start = src.index('const CHROME_OFFER: &str = "') + len('const CHROME_OFFER: &str = "')
     text = src[start:src.index('";', start)].replace("\\r", "\r").replace("\\n", "\n")
     save("sdp", "chrome-offer", text)
+
+
+def ice_candidate():
+    """aiortc's gathered candidate lines (its offer over this machine's interfaces), aioice's
+    srflx and relay lines with their related address, and the Chromium line netlab's own
+    test of `Candidate::parse` holds (src/webrtc/ice/candidate.rs)."""
+    from aioice import Candidate
+    from aiortc import RTCPeerConnection
+
+    async def offer():
+        pc = RTCPeerConnection()
+        pc.createDataChannel("chat")
+        await pc.setLocalDescription(await pc.createOffer())
+        text = pc.localDescription.sdp
+        await pc.close()
+        return text
+
+    lines = [l for l in asyncio.run(offer()).splitlines() if l.startswith("a=candidate:")]
+    for n, line in enumerate(lines[:3]):
+        save("ice_candidate", f"aiortc-host-{n}", line)
+    for kind, host in [("srflx", "203.0.113.7"), ("relay", "198.51.100.1")]:
+        c = Candidate(foundation="5a9f0e4c2b7d", component=1, transport="udp", priority=1677729535,
+                      host=host, port=50000, type=kind, related_address="192.168.1.2", related_port=41840)
+        save("ice_candidate", f"aioice-{kind}", "a=candidate:" + c.to_sdp())
+    src = open(os.path.join(os.path.dirname(ROOT), "..", "src", "webrtc", "ice", "candidate.rs")).read()
+    start = src.index('let line = "') + len('let line = "')
+    save("ice_candidate", "chromium-srflx", src[start:src.index('";', start)])
 
 
 def sctp_dcep():
@@ -285,6 +315,80 @@ def sctp_dcep():
     last = struct.pack("!IHHI", 3, 0, 1, 51) + b"b" * 50
     sack = struct.pack("!IIHH", 3, 131072, 0, 0)
     save("sctp_chunk", "fragments-and-sack", packet(chunk(0, 0x02, first), chunk(0, 0x01, last), chunk(3, 0, sack)))
+    # A data channel closing (RFC 8831 §6.7): RE-CONFIG (RFC 6525) with an Outgoing SSN Reset
+    # Request for stream 1, then the answer carrying its own request and the Response.
+    def param(ty, value):
+        return struct.pack("!HH", ty, 4 + len(value)) + value + b"\0" * (-len(value) % 4)
+
+    reset = param(13, struct.pack("!IIIH", 0xCAFE, 0xBEEF, 60, 1))
+    response = param(16, struct.pack("!II", 0xCAFE, 1))
+    save("sctp_chunk", "reconfig-reset", packet(chunk(130, 0, reset)))
+    save("sctp_chunk", "reconfig-reset-and-response", packet(chunk(130, 0, param(13, struct.pack("!IIIH", 0xBEEF, 0xCAFE, 61, 1)) + response)))
+
+
+def turn():
+    """`netlab turn serve`'s answers, over loopback: the 401 challenge to an Allocate
+    without credentials, the signed Allocate success, the CreatePermission success and the
+    Data indication a peer's datagram becomes. NETLAB names the binary (default
+    target/debug/netlab). The raw bytes reach the client's decoder; the target answers the
+    client's own requests itself (their transaction ids are random)."""
+    import hashlib
+    from aioice import stun as s
+    netlab = os.environ.get("NETLAB", os.path.join(os.path.dirname(ROOT), "..", "target", "debug", "netlab"))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    server = subprocess.Popen([netlab, "turn", "serve", "--addr", f"127.0.0.1:{port}", "--user", "ana:s3cret",
+                               "--allow", "127.0.0.0/8"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(2)
+    try:
+        def ask(m, key=None):
+            m.attributes["SOFTWARE"] = "netlab seeds"
+            if key:
+                m.add_message_integrity(key)
+            m.add_fingerprint()
+            for _ in range(20):
+                sock.sendto(bytes(m), ("127.0.0.1", port))
+                try:
+                    return sock.recv(65535)
+                except socket.timeout:
+                    continue
+            raise RuntimeError("netlab turn serve did not answer")
+
+        m = s.Message(s.Method.ALLOCATE, s.Class.REQUEST)
+        m.attributes["REQUESTED-TRANSPORT"] = 17 << 24
+        challenge = ask(m)
+        save("turn_client", "netlab-allocate-401", challenge)
+        c = s.parse_message(challenge)
+        realm, nonce = c.attributes["REALM"], c.attributes["NONCE"]
+        key = hashlib.md5(f"ana:{realm}:s3cret".encode()).digest()
+
+        def signed(method):
+            m = s.Message(method, s.Class.REQUEST)
+            m.attributes["USERNAME"] = "ana"
+            m.attributes["REALM"] = realm
+            m.attributes["NONCE"] = nonce
+            return m
+
+        m = signed(s.Method.ALLOCATE)
+        m.attributes["REQUESTED-TRANSPORT"] = 17 << 24
+        success = ask(m, key)
+        save("turn_client", "netlab-allocate-success", success)
+        relayed = s.parse_message(success).attributes["XOR-RELAYED-ADDRESS"]
+        peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        peer.bind(("127.0.0.1", 0))
+        m = signed(s.Method.CREATE_PERMISSION)
+        m.attributes["XOR-PEER-ADDRESS"] = peer.getsockname()
+        save("turn_client", "netlab-permission-success", ask(m, key))
+        peer.sendto(b"hello through the relay", tuple(relayed))
+        save("turn_client", "netlab-data-indication", sock.recv(65535))
+        peer.close()
+    finally:
+        server.terminate()
+        server.wait()
+        sock.close()
 
 
 def dates_base64():
@@ -305,7 +409,8 @@ def soap():
 
 
 if __name__ == "__main__":
-    steps = [http1, uri_media, hpack_blocks, h2_frames, zmtp, quic, stun, sdp, sctp_dcep, dates_base64, soap]
+    steps = [http1, uri_media, hpack_blocks, h2_frames, zmtp, quic, stun, sdp, ice_candidate, sctp_dcep, turn,
+             dates_base64, soap]
     for step in steps:
         if len(sys.argv) > 1 and step.__name__ not in sys.argv[1:]:
             continue

@@ -33,6 +33,9 @@ pub enum CandidateError {
     /// Fewer than the eight fields `foundation component transport priority address port typ
     /// type`.
     Syntax(String),
+    /// A foundation that is not 1 to 32 ice-chars (ALPHA, DIGIT, `+`, `/`; RFC 8839 §5.1):
+    /// one starting `a=` or `candidate:` would not be read back the same from its own line.
+    Foundation(String),
     /// Only component 1 exists in a data-channel session (RTP/RTCP multiplexing, RFC 8843).
     Component(String),
     /// Only UDP candidates here (ICE-TCP, RFC 6544, is left out).
@@ -53,6 +56,9 @@ impl fmt::Display for CandidateError {
         match self {
             CandidateError::Syntax(v) => {
                 write!(f, "candidate {v:?}: fewer fields than RFC 8839 §5.1 asks")
+            }
+            CandidateError::Foundation(v) => {
+                write!(f, "foundation {v:?}: not 1 to 32 ice-chars (RFC 8839 §5.1)")
             }
             CandidateError::Component(c) => {
                 write!(f, "component {c}: only component 1 exists here (RFC 8843)")
@@ -88,6 +94,10 @@ impl Candidate {
         let f: Vec<&str> = v.split_whitespace().collect();
         if f.len() < 8 || f[6] != "typ" {
             return Err(CandidateError::Syntax(v.to_string()));
+        }
+        let ice_char = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+        if f[0].len() > 32 || !f[0].chars().all(ice_char) {
+            return Err(CandidateError::Foundation(f[0].to_string()));
         }
         if f[1] != "1" {
             return Err(CandidateError::Component(f[1].to_string()));
@@ -196,6 +206,12 @@ mod tests {
             bad("1 1 udp 5 127.0.0.1"),
             CandidateError::Syntax(_)
         ));
+        for f in ["a=x", "candidate:x", "x-y", &"7".repeat(33)] {
+            assert_eq!(
+                bad(&format!("candidate:{f} 1 udp 5 127.0.0.1 9 typ host")),
+                CandidateError::Foundation(f.into())
+            );
+        }
         assert!(matches!(
             bad("1 2 udp 5 127.0.0.1 9 typ host"),
             CandidateError::Component(_)

@@ -379,6 +379,13 @@ impl Client {
                 .ok()
                 .and_then(|v| parse_xor_address(&v, &tid))
                 .ok_or_else(|| ClientError::Response("Data without XOR-PEER-ADDRESS".into()))?;
+            // RFC 8656 §11.6: only from a peer we asked a permission for. The server relays
+            // no other, so such an indication is forged or stale: the peer must not see it.
+            if !self.permissions.contains_key(&peer.ip()) {
+                return Err(ClientError::Response(format!(
+                    "Data from {peer}, which has no permission of ours"
+                )));
+            }
             let data = m
                 .get(ATTR_DATA)
                 .map_err(|_| ClientError::Response("Data without DATA".into()))?;
