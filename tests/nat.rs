@@ -657,11 +657,10 @@ fn netlab_answering_aiortc_chromium_and_itself_srflx_through_eim_relay_through_s
     }
 }
 
-/// netlab → netlab with the offerer behind the symmetric NAT: both sides select the relay
-/// pair (measured: prflx ↔ relay in about 1 s), but the offerer never prints the echo of its
-/// message. Left for the next session; run with `--ignored`.
+/// netlab → netlab with the offerer behind the symmetric NAT: only the relay pair works, and
+/// the data channel's echo comes back through it (every SCTP batch wrapped for the TURN
+/// server, not only single records).
 #[test]
-#[ignore = "netlab → netlab through the relay selects a pair but the echo does not come back"]
 fn netlab_to_netlab_through_the_relay_echoes() {
     let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
     let turn = pair(&mut sym, NETLAB_NETLAB, "nn-sym-turn", "turn");
