@@ -52,8 +52,14 @@ fn netlab_offers_to_aiortc_and_prints_the_echoes() {
     assert_eq!(text(&out.stdout), "hello\nwörld\n\n");
     // Both are full agents: netlab offered, so it controls (RFC 8445 §6.1.1) and nominates;
     // aiortc checks too, as the controlled agent, and answers active.
-    assert!(err.contains("ICE agent (full, RFC 8445): controlling"), "{err}");
-    assert!(err.contains("ICE-CONTROLLED MESSAGE-INTEGRITY"), "aiortc's checks: {err}");
+    assert!(
+        err.contains("ICE agent (full, RFC 8445): controlling"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ICE-CONTROLLED MESSAGE-INTEGRITY"),
+        "aiortc's checks: {err}"
+    );
     assert!(err.contains("USE-CANDIDATE"), "our nomination: {err}");
     assert!(err.contains("ICE state completed: selected host"), "{err}");
     assert!(err.contains("handshake as server"), "{err}");
@@ -81,7 +87,10 @@ fn netlab_offers_to_aiortc_and_prints_the_echoes() {
     );
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("ICE-CONTROLLING MESSAGE-INTEGRITY"), "aiortc's checks: {err}");
+    assert!(
+        err.contains("ICE-CONTROLLING MESSAGE-INTEGRITY"),
+        "aiortc's checks: {err}"
+    );
     assert!(!err.contains("ICE agent (full"), "{err}");
     let mut lines: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
     lines.sort();

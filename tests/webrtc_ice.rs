@@ -282,7 +282,10 @@ fn chromium_trickles_its_candidates_to_the_full_agent() {
     let (ok, out) = drive(&["echo", &format!("{origin}?trickle=1")]);
     assert!(ok, "chromium: {out}");
     let log = server.stderr_until(
-        &["end-of-candidates: the peer trickles no more", "ICE state completed"],
+        &[
+            "end-of-candidates: the peer trickles no more",
+            "ICE state completed",
+        ],
         Duration::from_secs(5),
     );
     assert!(log.contains("PATCH trickle fragment"), "{log}");
