@@ -29,7 +29,11 @@ fuzz_target!(|data: &[u8]| {
     let mut two = ChunkedDecoder::default();
     let mut body2 = Vec::new();
     let r2 = two.decode(&data[..cut], &mut body2).and_then(|a| {
-        if a < cut { Ok(a) } else { two.decode(&data[cut..], &mut body2).map(|b| a + b) }
+        if a < cut {
+            Ok(a)
+        } else {
+            two.decode(&data[cut..], &mut body2).map(|b| a + b)
+        }
     });
     if let (Ok(u1), Ok(u2)) = (&r1, &r2) {
         if one.is_done() && two.is_done() {
