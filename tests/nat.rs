@@ -375,6 +375,7 @@ const CHROMIUM_NETLAB: (Peer, Peer) = (Peer::Chromium, Peer::Netlab);
 const NETLAB_AIORTC: (Peer, Peer) = (Peer::Netlab, Peer::Aiortc);
 const NETLAB_NETLAB: (Peer, Peer) = (Peer::Netlab, Peer::Netlab);
 const AIORTC_NETLAB: (Peer, Peer) = (Peer::Aiortc, Peer::Netlab);
+const NETLAB_CHROMIUM: (Peer, Peer) = (Peer::Netlab, Peer::Chromium);
 
 #[test]
 fn aiortc_host_candidates_fail_across_nats_and_srflx_get_through_endpoint_independent_ones() {
@@ -671,6 +672,48 @@ fn netlab_to_netlab_through_the_relay_echoes() {
     assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
     assert!(
         turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?} {:?}",
+        turn.offer,
+        turn.answer
+    );
+}
+
+/// netlab offering (the controlling agent) to Chromium answering in the other home: through
+/// the EIM NATs by server-reflexive candidates, and with netlab behind the symmetric NAT
+/// only by a relay.
+#[test]
+fn netlab_offering_to_chromium_srflx_through_eim_relay_through_symmetric() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    let stun = pair(&mut eim, NETLAB_CHROMIUM, "nc-eim-stun", "stun");
+    println!("{}", stun.row("netlab → Chromium, EIM / EIM", "+ STUN"));
+    assert!(stun.opened(), "{:?} {:?}", stun.offer, stun.answer);
+    assert!(
+        stun.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        stun.offer
+    );
+    assert_eq!(
+        stun.pair(&stun.offer).unwrap().1,
+        "srflx",
+        "{:?}",
+        stun.offer
+    );
+    drop(eim);
+    let mut sym = topology(netlab::l4::netns::Nat::Symmetric);
+    let turn = pair(&mut sym, NETLAB_CHROMIUM, "nc-sym-turn", "turn");
+    println!(
+        "{}",
+        turn.row("netlab → Chromium, symmetric / EIM", "+ STUN + TURN")
+    );
+    assert!(turn.opened(), "{:?} {:?}", turn.offer, turn.answer);
+    assert!(
+        turn.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        turn.offer
+    );
+    let (local, remote) = turn.pair(&turn.offer).unwrap();
+    assert!(
+        local == "relay" || remote == "relay",
         "{:?} {:?}",
         turn.offer,
         turn.answer

@@ -1,9 +1,10 @@
 // Chromium in one home of `netlab nat`'s topology (tests/nat.rs): Debian's chromium, headless,
 // driven by playwright-core, offers a data channel through a room of the public signaling
-// server and waits for whoever answers from the other home (aiortc, netlab). Same output
+// server and waits for whoever answers from the other home (aiortc, netlab), or answers
+// the offer another peer left in the room and echoes what comes on the channel. Same output
 // as aiortc_peer.py, one fact per line:
 //
-//   node chromium.js offer SIGNAL ROOM ICE [WAIT]
+//   node chromium.js offer|answer SIGNAL ROOM ICE [WAIT]
 //
 //   candidates host srflx
 //   open pair host 192.0.2.2:41000 -> srflx 203.0.113.20:52000 in 312 ms
@@ -86,10 +87,68 @@ async function offer({ room, iceServers, wait }) {
   return lines;
 }
 
+// Runs in the page: wait for the offer in the room, answer it (every candidate in the
+// answer), echo each message on the channel, and report the pair once it is open.
+async function answer({ room, iceServers, wait }) {
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  stream.getTracks().forEach((t) => t.stop());
+  const lines = [];
+  const pc = new RTCPeerConnection({ iceServers });
+  const opened = new Promise((resolve) => {
+    pc.ondatachannel = (e) => {
+      const channel = e.channel;
+      channel.onmessage = (m) => channel.send(m.data);
+      if (channel.readyState === "open") resolve();
+      channel.onopen = resolve;
+    };
+  });
+  let offerSdp = null;
+  for (let i = 0; i < 200 && offerSdp === null; i++) {
+    const r = await fetch(`/rooms/${room}/offer`, { cache: "no-store" });
+    if (r.status === 200) offerSdp = await r.text();
+    else await new Promise((res) => setTimeout(res, 100));
+  }
+  if (offerSdp === null) throw new Error("no offer in the room after 20 s");
+  await pc.setRemoteDescription({ type: "offer", sdp: offerSdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((resolve) => {
+    if (pc.iceGatheringState === "complete") return resolve();
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === "complete") resolve(); };
+  });
+  const sdp = pc.localDescription.sdp;
+  const order = ["host", "srflx", "prflx", "relay"];
+  const kinds = [...new Set(sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[7]))];
+  lines.push("candidates " + kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" "));
+  const posted = await fetch(`/rooms/${room}/answer`, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: sdp });
+  if (posted.status !== 204) throw new Error(`answer refused: ${posted.status}`);
+  const start = performance.now();
+  const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), wait * 1000));
+  if (await Promise.race([opened, timeout]) === "timeout") {
+    lines.push(`failed ice=${pc.iceConnectionState} after ${wait.toFixed(1)} s`);
+    pc.close();
+    return lines;
+  }
+  const took = performance.now() - start;
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
+  let said = "none";
+  if (pair) {
+    const l = stats.get(pair.localCandidateId);
+    const r = stats.get(pair.remoteCandidateId);
+    said = `${l.candidateType} ${l.address}:${l.port} -> ${r.candidateType} ${r.address}:${r.port}`;
+  }
+  lines.push(`open pair ${said} in ${took.toFixed(0)} ms`);
+  // The offerer's ping comes and is echoed; stay until the offerer has it.
+  await new Promise((res) => setTimeout(res, 1500));
+  pc.close();
+  return lines;
+}
+
 (async () => {
   const [role, signal, room, ice, wait] = process.argv.slice(2);
-  if (role !== "offer") {
-    console.log("error chromium.js only offers");
+  if (role !== "offer" && role !== "answer") {
+    console.log(`error the role is offer or answer, not ${role}`);
     process.exit(1);
   }
   // getUserMedia exists only in a secure context: the signaling page is plain http on a
@@ -100,7 +159,7 @@ async function offer({ room, iceServers, wait }) {
   try {
     const page = await browser.newPage();
     await page.goto(`${signal}/`);
-    const lines = await page.evaluate(offer, { room, iceServers: servers(ice), wait: Number(wait || 10) });
+    const lines = await page.evaluate(role === "offer" ? offer : answer, { room, iceServers: servers(ice), wait: Number(wait || 10) });
     for (const l of lines) console.log(l);
   } catch (e) {
     console.log(`error ${String(e).split("\n")[0]}`);
