@@ -14,7 +14,7 @@
 //!    so a fast request is held back at most a millisecond by a slow one, never for the
 //!    slow one's whole time.
 //!
-//! A thread with nothing to do for [`IDLE`] ends (the first one stays).
+//! A thread with nothing to do for `IDLE` (10 s) ends (the first one stays).
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};

@@ -11,7 +11,7 @@
 //! 1. `SocketLoop::check`: the checker's next request, if one is due (only when we
 //!    offered to a lite agent);
 //! 2. `SocketLoop::consent_lost`: silence from the locked peer for too long ends it;
-//! 3. `SocketLoop::receive`: the datagrams waiting, up to [`BATCH`] in one system call
+//! 3. `SocketLoop::receive`: the datagrams waiting, up to `BATCH` (16) in one system call
 //!    (`recvmmsg`; waking every 50 ms for steps 1 and 2);
 //! 4. `SocketLoop::sort`: each by its first byte, to `SocketLoop::stun_request`,
 //!    `SocketLoop::stun_response` or `SocketLoop::dtls_record` (the rest is dropped).
