@@ -34,38 +34,63 @@ function servers(ice) {
   return list;
 }
 
-// Runs in the page: offer, wait for the answer, open, ping, and report.
-async function offer({ room, iceServers, wait }) {
+// Runs in the page, as the offerer or the answerer: the SDP through the room (every
+// candidate in it, not trickled), then the channel open, and what the pair was.
+async function peer({ role, room, iceServers, wait }) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   stream.getTracks().forEach((t) => t.stop());
   const lines = [];
   const pc = new RTCPeerConnection({ iceServers });
-  const channel = pc.createDataChannel("nat");
-  const opened = new Promise((resolve) => { channel.onopen = resolve; });
-  const echoed = new Promise((resolve) => { channel.onmessage = (e) => resolve(e.data); });
-  await pc.setLocalDescription(await pc.createOffer());
-  // Not trickled: the room carries one SDP each way, with every candidate in it.
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === "complete") resolve(); };
-  });
-  const sdp = pc.localDescription.sdp;
-  const order = ["host", "srflx", "prflx", "relay"];
-  const kinds = [...new Set(sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[7]))];
-  lines.push("candidates " + kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" "));
-  const posted = await fetch(`/rooms/${room}/offer`, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: sdp });
-  if (posted.status !== 204) throw new Error(`offer refused: ${posted.status}`);
-  let answer = null;
-  for (let i = 0; i < 200 && answer === null; i++) {
-    const r = await fetch(`/rooms/${room}/answer`, { cache: "no-store" });
-    if (r.status === 200) answer = await r.text();
-    else await new Promise((res) => setTimeout(res, 100));
+  const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+  // The other side's SDP: 200 once it is in the room, 204 before.
+  async function fetchSdp(kind) {
+    for (let i = 0; i < 200; i++) {
+      const r = await fetch(`/rooms/${room}/${kind}`, { cache: "no-store" });
+      if (r.status === 200) return await r.text();
+      await sleep(100);
+    }
+    throw new Error(`no ${kind} in the room after 20 s`);
   }
-  if (answer === null) throw new Error("no answer in the room after 20 s");
-  const start = performance.now();
-  await pc.setRemoteDescription({ type: "answer", sdp: answer });
-  const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), wait * 1000));
-  if (await Promise.race([opened, timeout]) === "timeout") {
+  // Ours, once gathering is complete, with the kinds of candidate it holds.
+  async function postSdp(kind) {
+    await new Promise((resolve) => {
+      if (pc.iceGatheringState === "complete") return resolve();
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    });
+    const sdp = pc.localDescription.sdp;
+    const order = ["host", "srflx", "prflx", "relay"];
+    const kinds = [...new Set(sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[7]))];
+    lines.push("candidates " + kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" "));
+    const posted = await fetch(`/rooms/${room}/${kind}`, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: sdp });
+    if (posted.status !== 204) throw new Error(`${kind} refused: ${posted.status}`);
+  }
+  let channel = null;
+  let start = 0;
+  let opened;
+  let echoed = null;
+  if (role === "offer") {
+    channel = pc.createDataChannel("nat");
+    opened = new Promise((resolve) => { channel.onopen = resolve; });
+    echoed = new Promise((resolve) => { channel.onmessage = (e) => resolve(e.data); });
+    await pc.setLocalDescription(await pc.createOffer());
+    await postSdp("offer");
+    const answer = await fetchSdp("answer");
+    start = performance.now();
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  } else {
+    opened = new Promise((resolve) => {
+      pc.ondatachannel = (e) => {
+        e.channel.onmessage = (m) => e.channel.send(m.data);
+        if (e.channel.readyState === "open") resolve();
+        e.channel.onopen = resolve;
+      };
+    });
+    await pc.setRemoteDescription({ type: "offer", sdp: await fetchSdp("offer") });
+    await pc.setLocalDescription(await pc.createAnswer());
+    await postSdp("answer");
+    start = performance.now();
+  }
+  if (await Promise.race([opened, sleep(wait * 1000).then(() => "timeout")]) === "timeout") {
     lines.push(`failed ice=${pc.iceConnectionState} after ${wait.toFixed(1)} s`);
     pc.close();
     return lines;
@@ -81,66 +106,13 @@ async function offer({ room, iceServers, wait }) {
     said = `${l.candidateType} ${l.address}:${l.port} -> ${r.candidateType} ${r.address}:${r.port}`;
   }
   lines.push(`open pair ${said} in ${took.toFixed(0)} ms`);
-  channel.send("nat-ping");
-  lines.push(`echo ${await Promise.race([echoed, new Promise((res) => setTimeout(() => res("(none in 5 s)"), 5000))])}`);
-  pc.close();
-  return lines;
-}
-
-// Runs in the page: wait for the offer in the room, answer it (every candidate in the
-// answer), echo each message on the channel, and report the pair once it is open.
-async function answer({ room, iceServers, wait }) {
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
-  stream.getTracks().forEach((t) => t.stop());
-  const lines = [];
-  const pc = new RTCPeerConnection({ iceServers });
-  const opened = new Promise((resolve) => {
-    pc.ondatachannel = (e) => {
-      const channel = e.channel;
-      channel.onmessage = (m) => channel.send(m.data);
-      if (channel.readyState === "open") resolve();
-      channel.onopen = resolve;
-    };
-  });
-  let offerSdp = null;
-  for (let i = 0; i < 200 && offerSdp === null; i++) {
-    const r = await fetch(`/rooms/${room}/offer`, { cache: "no-store" });
-    if (r.status === 200) offerSdp = await r.text();
-    else await new Promise((res) => setTimeout(res, 100));
+  if (role === "offer") {
+    channel.send("nat-ping");
+    lines.push(`echo ${await Promise.race([echoed, sleep(5000).then(() => "(none in 5 s)")])}`);
+  } else {
+    // The offerer's ping comes and is echoed; stay until the offerer has it.
+    await sleep(1500);
   }
-  if (offerSdp === null) throw new Error("no offer in the room after 20 s");
-  await pc.setRemoteDescription({ type: "offer", sdp: offerSdp });
-  await pc.setLocalDescription(await pc.createAnswer());
-  await new Promise((resolve) => {
-    if (pc.iceGatheringState === "complete") return resolve();
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === "complete") resolve(); };
-  });
-  const sdp = pc.localDescription.sdp;
-  const order = ["host", "srflx", "prflx", "relay"];
-  const kinds = [...new Set(sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[7]))];
-  lines.push("candidates " + kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" "));
-  const posted = await fetch(`/rooms/${room}/answer`, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: sdp });
-  if (posted.status !== 204) throw new Error(`answer refused: ${posted.status}`);
-  const start = performance.now();
-  const timeout = new Promise((resolve) => setTimeout(() => resolve("timeout"), wait * 1000));
-  if (await Promise.race([opened, timeout]) === "timeout") {
-    lines.push(`failed ice=${pc.iceConnectionState} after ${wait.toFixed(1)} s`);
-    pc.close();
-    return lines;
-  }
-  const took = performance.now() - start;
-  const stats = await pc.getStats();
-  let pair = null;
-  stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
-  let said = "none";
-  if (pair) {
-    const l = stats.get(pair.localCandidateId);
-    const r = stats.get(pair.remoteCandidateId);
-    said = `${l.candidateType} ${l.address}:${l.port} -> ${r.candidateType} ${r.address}:${r.port}`;
-  }
-  lines.push(`open pair ${said} in ${took.toFixed(0)} ms`);
-  // The offerer's ping comes and is echoed; stay until the offerer has it.
-  await new Promise((res) => setTimeout(res, 1500));
   pc.close();
   return lines;
 }
@@ -159,7 +131,7 @@ async function answer({ room, iceServers, wait }) {
   try {
     const page = await browser.newPage();
     await page.goto(`${signal}/`);
-    const lines = await page.evaluate(role === "offer" ? offer : answer, { room, iceServers: servers(ice), wait: Number(wait || 10) });
+    const lines = await page.evaluate(peer, { role, room, iceServers: servers(ice), wait: Number(wait || 10) });
     for (const l of lines) console.log(l);
   } catch (e) {
     console.log(`error ${String(e).split("\n")[0]}`);
