@@ -87,25 +87,6 @@ fn aioquic(cert: &str, key: &str, retry: bool) -> Server {
     Server::program(&venv_python(), &args)
 }
 
-/// Medians of `n` alternating pairs: `ours` then `theirs`, `n` times.
-fn alternating(
-    n: usize,
-    mut ours: impl FnMut() -> f64,
-    mut theirs: impl FnMut() -> f64,
-) -> (f64, f64) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        a.push(ours());
-        b.push(theirs());
-    }
-    (median(a), median(b))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// A process's CPU time so far (user + system, ms), from /proc/PID/stat fields 14 and 15.
 fn cpu_ms(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");

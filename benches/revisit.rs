@@ -21,11 +21,6 @@ use std::time::{Duration, Instant};
 const PAIRS: usize = 20;
 const GTLS_PAIRS: usize = 10;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }

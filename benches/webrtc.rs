@@ -164,28 +164,6 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     (open_ms, mbps)
 }
 
-/// The median of the runs that did not fail (NaN when every one did).
-fn median(v: Vec<f64>) -> f64 {
-    let mut v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
-    v.sort_by(|a, b| a.total_cmp(b));
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// Medians of `n` alternating pairs, `ours` then `theirs` (as benches/h3.rs does): on a
-/// shared machine the load moves within a minute, and a pair is measured in the same minute.
-fn alternating(
-    n: usize,
-    mut ours: impl FnMut() -> f64,
-    mut theirs: impl FnMut() -> f64,
-) -> (f64, f64) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for _ in 0..n {
-        a.push(ours());
-        b.push(theirs());
-    }
-    (median(a), median(b))
-}
-
 fn main() {
     loopback_only();
     let ours = Server::netlab(&[

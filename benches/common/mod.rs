@@ -1,5 +1,5 @@
 //! What every benchmark shares: starting servers as child processes (stopped by PID on
-//! drop), the machine line, and the Markdown table with ratios.
+//! drop), the machine line, medians of alternating runs, and the Markdown table with ratios.
 
 #![allow(dead_code)]
 
@@ -280,4 +280,26 @@ pub fn write_table(name: &str, title: &str, rows: &[Row]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(dir.join(format!("{name}.md")), out);
+}
+
+/// The median of the runs that did not fail (NaN when every one did).
+pub fn median(v: Vec<f64>) -> f64 {
+    let mut v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Medians of `n` alternating pairs, `ours` then `theirs`: on a shared machine the load moves
+/// within a minute, and a pair is measured in the same minute.
+pub fn alternating(
+    n: usize,
+    mut ours: impl FnMut() -> f64,
+    mut theirs: impl FnMut() -> f64,
+) -> (f64, f64) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        a.push(ours());
+        b.push(theirs());
+    }
+    (median(a), median(b))
 }
