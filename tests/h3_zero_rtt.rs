@@ -465,7 +465,7 @@ fn a_replayed_first_flight_never_applies_its_post_again() {
     // The first server may still hold the client's own connection (closing, then draining
     // for three PTOs) and route the replayed Initial to it, unanswered, until it is gone; on
     // a loaded machine one answer can also take longer than the wait. So the flight is sent
-    // again every half second, up to 5 s, as a replayer would: what counts is that each
+    // again every half second, up to 10 s, as a replayer would: what counts is that each
     // server starts a handshake for it and none applies the POST again.
     let mut answered = 0;
     for s in &servers {
@@ -474,7 +474,7 @@ fn a_replayed_first_flight_never_applies_its_post_again() {
             .set_read_timeout(Some(Duration::from_millis(500)))
             .unwrap();
         let mut buf = [0u8; 1500];
-        for _ in 0..10 {
+        for _ in 0..20 {
             for d in &datagrams {
                 replayer.send_to(d, s.addr()).unwrap();
             }

@@ -368,10 +368,7 @@ fn pump(
     count: &AtomicU64,
 ) {
     let mut buf = vec![0u8; 65535];
-    while !shared.stop.load(Ordering::SeqCst) {
-        let Some(n) = receive(&mut buf) else {
-            continue;
-        };
+    let mut handle = |n: usize, buf: &mut [u8]| {
         let number = count.fetch_add(1, Ordering::SeqCst) + 1;
         match shared.observer.rewrite(side, number, &mut buf[..n]) {
             Verdict::Forward => forward(buf[..n].to_vec()),
@@ -379,8 +376,25 @@ fn pump(
                 shared.dropped.fetch_add(1, Ordering::SeqCst);
             }
         }
+    };
+    while !shared.stop.load(Ordering::SeqCst) {
+        if let Some(n) = receive(&mut buf) {
+            handle(n, &mut buf);
+        }
+    }
+    // Dropped, the relay still forwards what had reached it (a client's last datagram, its
+    // CONNECTION_CLOSE, sent just before): up to DRAIN more, each read waiting at most the
+    // socket's short timeout.
+    for _ in 0..DRAIN {
+        let Some(n) = receive(&mut buf) else {
+            break;
+        };
+        handle(n, &mut buf);
     }
 }
+
+/// How many datagrams a stopping direction still forwards from its socket buffer.
+const DRAIN: usize = 64;
 
 /// `deliver`, called at once when there is no delay; otherwise from a thread of its own,
 /// each datagram `delay` after it arrived, in order. Once the returned closure is dropped
