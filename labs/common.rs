@@ -23,6 +23,9 @@ pub struct Check {
     current: Arc<AtomicUsize>,
     report: Arc<Mutex<Report>>,
     serving: Option<Option<String>>,
+    /// What the watchdog runs before it exits (exit runs no drops): see
+    /// [`Check::clean_up_on_timeout`].
+    cleanup: Arc<Mutex<Option<fn()>>>,
 }
 
 /// What happened so far, for the summary and the JUnit / JSON files.
@@ -38,6 +41,9 @@ struct Report {
 struct StepResult {
     title: String,
     failure: Option<String>,
+    /// The step could not run here (and why): not passed, not failed, and the lab not
+    /// fully passed either. See [`Check::cannot_run`].
+    not_run: Option<String>,
     seconds: f64,
 }
 
@@ -264,6 +270,7 @@ impl Check {
             started: Instant::now(),
         }));
         let current = Arc::new(AtomicUsize::new(0));
+        let cleanup: Arc<Mutex<Option<fn()>>> = Arc::new(Mutex::new(None));
         if serving.is_some() {
             println!("lab {lab}: serving {which}");
         } else {
@@ -273,6 +280,7 @@ impl Check {
                 println!("  (no time limit: under a debugger, or NETLAB_NO_WATCHDOG is set)");
             } else {
                 let (watched, report) = (current.clone(), report.clone());
+                let cleanup = cleanup.clone();
                 thread::spawn(move || {
                     thread::sleep(limit);
                     if traced() {
@@ -289,9 +297,13 @@ impl Check {
                     r.steps.push(StepResult {
                         title,
                         failure: Some(why),
+                        not_run: None,
                         seconds: limit.as_secs_f64(),
                     });
                     r.write_files();
+                    if let Some(clean) = cleanup.lock().ok().and_then(|c| *c) {
+                        clean();
+                    }
                     process::exit(1);
                 });
             }
@@ -301,6 +313,7 @@ impl Check {
                 current,
                 report,
                 serving,
+                cleanup,
             },
             subject,
         )
@@ -403,8 +416,40 @@ impl Check {
             r.steps.push(StepResult {
                 title: title.to_string(),
                 failure: result.err(),
+                not_run: None,
                 seconds,
             });
+        }
+    }
+
+    /// A step this machine cannot run (`why`: what it needs, and how to get it): numbered
+    /// like the others, marked `–` and "not run", and the lab is not passed while one is
+    /// left (the summary says which, the exit status is 1). Under `CI=true` it is a failure
+    /// instead, as a missing peer is in the tests: a grader must not take "not run" for
+    /// "passed".
+    pub fn cannot_run(&mut self, title: &str, why: &str) {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            let why = format!("{why}\n      (CI=true: a step that cannot run is a failure)");
+            return self.step(title, || Err(why));
+        }
+        let n = self.current.load(Ordering::SeqCst) + 1;
+        self.current.store(n, Ordering::SeqCst);
+        println!("  – step {n}: {title}\n      not run: {why}");
+        if let Ok(mut r) = self.report.lock() {
+            r.steps.push(StepResult {
+                title: title.to_string(),
+                failure: None,
+                not_run: Some(why.to_string()),
+                seconds: 0.0,
+            });
+        }
+    }
+
+    /// Has `f` run before the watchdog exits (`exit` runs no drops): for a check that makes
+    /// something outside its process, such as network namespaces.
+    pub fn clean_up_on_timeout(&self, f: fn()) {
+        if let Ok(mut c) = self.cleanup.lock() {
+            *c = Some(f);
         }
     }
 
@@ -412,14 +457,25 @@ impl Check {
     /// every step passed.
     pub fn finish(self) -> ! {
         let r = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        let failed = r.steps.iter().filter(|s| s.failure.is_some()).count();
-        println!(
-            "lab result: {} of {} steps passed",
-            r.steps.len() - failed,
-            r.steps.len()
-        );
+        let passed = r.steps.iter().filter(|s| s.passed()).count();
+        println!("lab result: {passed} of {} steps passed", r.steps.len());
+        for (i, s) in r.steps.iter().enumerate() {
+            if let Some(why) = &s.not_run {
+                println!(
+                    "  step {} not run: {}; the lab is not fully passed until it runs",
+                    i + 1,
+                    why.lines().next().unwrap_or_default()
+                );
+            }
+        }
         r.write_files();
-        process::exit(if failed == 0 { 0 } else { 1 })
+        process::exit(if passed == r.steps.len() { 0 } else { 1 })
+    }
+}
+
+impl StepResult {
+    fn passed(&self) -> bool {
+        self.failure.is_none() && self.not_run.is_none()
     }
 }
 
@@ -441,6 +497,7 @@ impl Report {
     /// JUnit XML: one `<testcase>` per step, a `<failure>` with the message when it failed.
     fn junit(&self) -> String {
         let failures = self.steps.iter().filter(|s| s.failure.is_some()).count();
+        let skipped = self.steps.iter().filter(|s| s.not_run.is_some()).count();
         let id = self.id();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         out.push_str(&format!(
@@ -448,7 +505,7 @@ impl Report {
             self.steps.len()
         ));
         out.push_str(&format!(
-            "  <testsuite name=\"{id}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{:.3}\">\n",
+            "  <testsuite name=\"{id}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{:.3}\">\n",
             self.steps.len(),
             self.started.elapsed().as_secs_f64()
         ));
@@ -458,6 +515,13 @@ impl Report {
         ));
         for (i, s) in self.steps.iter().enumerate() {
             let name = xml(&format!("step {}: {}", i + 1, s.title));
+            if let Some(why) = &s.not_run {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{id}\" name=\"{name}\" time=\"0.000\">\n      <skipped message=\"not run: {}\"/>\n    </testcase>\n",
+                    xml(why)
+                ));
+                continue;
+            }
             match &s.failure {
                 None => out.push_str(&format!(
                     "    <testcase classname=\"{id}\" name=\"{name}\" time=\"{:.3}\"/>\n",
@@ -477,19 +541,25 @@ impl Report {
 
     /// Gradescope's results.json: one test per step, one point each.
     fn json(&self) -> String {
-        let passed = self.steps.iter().filter(|s| s.failure.is_none()).count();
+        let passed = self.steps.iter().filter(|s| s.passed()).count();
         let tests: Vec<serde_json::Value> = self
             .steps
             .iter()
             .enumerate()
             .map(|(i, s)| {
+                // Gradescope knows passed and failed: a step not run scores 0 and says why.
+                let output = match (&s.failure, &s.not_run) {
+                    (Some(why), _) => why.clone(),
+                    (None, Some(why)) => format!("not run: {why}"),
+                    (None, None) => String::new(),
+                };
                 serde_json::json!({
                     "number": (i + 1).to_string(),
                     "name": format!("step {}: {}", i + 1, s.title),
-                    "score": if s.failure.is_none() { 1 } else { 0 },
+                    "score": if s.passed() { 1 } else { 0 },
                     "max_score": 1,
-                    "status": if s.failure.is_none() { "passed" } else { "failed" },
-                    "output": s.failure.clone().unwrap_or_default(),
+                    "status": if s.passed() { "passed" } else { "failed" },
+                    "output": output,
                     "seconds": s.seconds,
                 })
             })

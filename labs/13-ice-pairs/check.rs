@@ -17,15 +17,17 @@ mod policy;
 mod solution;
 
 use common::Check;
+use netlab::l4::background::Background;
+use netlab::l4::netns::{self, Nat, Topology};
 use netlab::webrtc::dcep::ChannelType;
 use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::ice::priority::{
     self, CandidateKind, PairView, Policy, Role, candidate_priority, pair_priority_for,
 };
-use netlab::webrtc::peer::{Config, Event, IceMode, Message, Offer, Peer, TurnServer};
+use netlab::webrtc::peer::{Config, Event, IceMode, Message, Peer, TurnServer};
 use netlab::webrtc::{signaling, stun_server, turn};
 use std::any::Any;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -587,7 +589,10 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     let (b, answer) = Peer::answer(&offer.sdp, &identity()?, config("B", true))
         .map_err(|e| format!("B's answer: {e}"))?;
     let echo = std::thread::spawn(move || signaling::echo(b));
-    let result = talk(offer, &with_black_hole(&answer, hole_addr));
+    let result = offer
+        .accept(&with_black_hole(&answer, hole_addr))
+        .map_err(|e| format!("A: {e}"))
+        .and_then(talk);
     let _ = echo.join();
     stun.stop();
     relay.stop();
@@ -598,18 +603,41 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
     if let Some(why) = &seen.panic {
         return Err(format!("inside the agent, {why}"));
     }
+    let hole_text = format!("{hole_addr} never answers: it is the check's black hole");
+    let v = judge(&seen, result, |v| {
+        (v.remote == hole_addr).then(|| hole_text.clone())
+    })?;
+    let views = seen.last.as_ref().map_or(0, |(v, _)| v.len());
+    Ok(format!(
+        "nominated: {} (pair priority {}), chosen among {views} pairs; a data channel message crossed it and came back",
+        ends(&v),
+        v.priority,
+    ))
+}
+
+/// The pair A nominated, if the session worked and it is the valid pair the RFC's priorities
+/// put first among those the policy was shown; else why not. `unreachable` says why a pair
+/// that is not valid never answered, when the check knows (`None`: it does not).
+fn judge(
+    seen: &Seen,
+    result: Result<(), String>,
+    unreachable: impl Fn(&PairView) -> Option<String>,
+) -> Result<PairView, String> {
+    if let Some(why) = &seen.panic {
+        return Err(format!("inside the agent, {why}"));
+    }
     if let Err(why) = result {
         return Err(format!(
             "{why}\n      {}",
-            never_nominated(&seen, hole_addr)
+            never_nominated(seen, &unreachable)
         ));
     }
     let (views, choice) = seen.last.clone().unwrap_or_default();
     let Some(v) = choice.and_then(|i| views.get(i).copied()) else {
-        return Err(never_nominated(&seen, hole_addr));
+        return Err(never_nominated(seen, &unreachable));
     };
-    if !v.valid || v.remote == hole_addr {
-        return Err(never_nominated(&seen, hole_addr));
+    if !v.valid || unreachable(&v).is_some() {
+        return Err(never_nominated(seen, &unreachable));
     }
     // The pair the RFC's priorities put first among the valid ones the policy was shown.
     let best = views
@@ -618,20 +646,20 @@ fn live(policy: Arc<dyn Policy>) -> Result<String, String> {
         .max_by_key(|w| seen.rfc(w.priority).unwrap_or(0));
     if let Some(b) = best.filter(|b| b.local != v.local || b.remote != v.remote) {
         return Err(format!(
-            "A nominated {} (your priority {}), and a data channel crossed it; but by the RFC's pair priority the valid pair to nominate was {} (your priority {}): your pair_priority ranks them the other way round\n      the pairs A's agent showed your nominate:\n        {}",
+            "A nominated {} (your priority {}), and a data channel crossed it; but by the RFC's pair priority the valid pair to nominate was {} (your priority {}): {}\n      the pairs A's agent showed your nominate:\n        {}",
             ends(&v),
             v.priority,
             ends(b),
             b.priority,
+            if v.priority > b.priority {
+                "your pair_priority ranks them the other way round"
+            } else {
+                "your nominate passed over a valid pair your own priorities put higher"
+            },
             listing(&views)
         ));
     }
-    Ok(format!(
-        "nominated: {} (pair priority {}), chosen among {} pairs; a data channel message crossed it and came back",
-        ends(&v),
-        v.priority,
-        views.len()
-    ))
+    Ok(v)
 }
 
 /// A pair's two ends for a sentence: `host 127.0.0.1:5000 ↔ relay 127.0.0.1:6000`.
@@ -642,9 +670,8 @@ fn ends(v: &PairView) -> String {
     )
 }
 
-/// A's side: accept B's answer, open a channel, send one message, get its echo.
-fn talk(offer: Offer, answer: &str) -> Result<(), String> {
-    let mut a = offer.accept(answer).map_err(|e| format!("A: {e}"))?;
+/// A's side, B's answer accepted: open a channel, send one message, get its echo.
+fn talk(mut a: Peer) -> Result<(), String> {
     let id = a.open("lab13", ChannelType::RELIABLE);
     let mut exchange = || -> Result<(), String> {
         a.wait_open(Duration::from_secs(8))
@@ -663,16 +690,22 @@ fn talk(offer: Offer, answer: &str) -> Result<(), String> {
 }
 
 /// Why A never selected a pair, from what the policy was shown and answered.
-fn never_nominated(seen: &Seen, hole: SocketAddr) -> String {
+fn never_nominated(seen: &Seen, unreachable: &dyn Fn(&PairView) -> Option<String>) -> String {
     let Some((views, got)) = &seen.last else {
         return "A's agent never asked the policy to nominate: no check succeeded".into();
     };
     let said = match got {
-        None => "None: keep waiting, though a valid pair was there".to_string(),
-        Some(i) if views.get(*i).is_some_and(|v| !v.valid) => format!(
-            "Some({i}), a pair that is not valid ({hole} never answers: it is the check's black hole); the agent refused it and asked again"
-        ),
-        Some(i) => format!("Some({i})"),
+        None if views.iter().any(|v| v.valid) => {
+            "None: keep waiting, though a valid pair was there".to_string()
+        }
+        None => "None: no valid pair to choose from".to_string(),
+        Some(i) => match views.get(*i) {
+            Some(v) if !v.valid => format!(
+                "Some({i}), a pair that is not valid ({}); the agent refused it and asked again",
+                unreachable(v).unwrap_or_else(|| "its check has not succeeded".into())
+            ),
+            _ => format!("Some({i})"),
+        },
     };
     format!(
         "A's agent asked the policy {} time(s) which pair to nominate, the last on\n        {}\n      nominate returned {said}",
@@ -681,7 +714,225 @@ fn never_nominated(seen: &Seen, hole: SocketAddr) -> String {
     )
 }
 
+/// Why this machine cannot build step 9's topology, if it cannot: network namespaces and
+/// nftables need root, `ip` (iproute2) and `nft` (nftables).
+fn nat_unavailable() -> Option<String> {
+    let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+    });
+    if !root {
+        return Some(
+            "needs root: it makes network namespaces and two nftables NATs (all removed when it ends); run the check as root: sudo env \"PATH=$PATH\" make check LAB=13".into(),
+        );
+    }
+    for (tool, flag, package) in [("ip", "-V", "iproute2"), ("nft", "--version", "nftables")] {
+        let ran = std::process::Command::new(tool)
+            .arg(flag)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+        if !ran.is_ok_and(|s| s.success()) {
+            return Some(format!(
+                "needs `{tool}` ({package}), which this machine lacks: make deps installs it"
+            ));
+        }
+    }
+    None
+}
+
+/// netlab's STUN and TURN servers in the topology's public namespace. Stopped from inside it:
+/// a stop wakes its server with a datagram to the server's address, which only that
+/// namespace can reach. Declared after the topology, so dropped before it.
+struct PublicServers {
+    ns: String,
+    stun: SocketAddr,
+    turn: SocketAddr,
+    running: Vec<Background>,
+}
+
+impl PublicServers {
+    fn start(ns: &str) -> Result<PublicServers, String> {
+        let servers = netns::Servers::default();
+        let (stun, turn) = (SocketAddr::V4(servers.stun), SocketAddr::V4(servers.turn));
+        let running = netns::in_namespace(ns, move || -> Result<Vec<Background>, String> {
+            let bind = |a| UdpSocket::bind(a).map_err(|e| format!("bind {a}: {e}"));
+            let stun = stun_server::spawn(bind(stun)?).map_err(|e| format!("STUN server: {e}"))?;
+            let config = turn::Config {
+                users: vec![(NAT_USER.into(), NAT_PASS.into())],
+                ..turn::Config::default()
+            };
+            // The relay sockets are made by the server's thread, started here: in `ns`.
+            let relay =
+                turn::spawn(bind(turn)?, config).map_err(|e| format!("TURN server: {e}"))?;
+            Ok(vec![stun, relay])
+        })
+        .map_err(|e| e.to_string())??;
+        Ok(PublicServers {
+            ns: ns.to_string(),
+            stun,
+            turn,
+            running,
+        })
+    }
+}
+
+impl Drop for PublicServers {
+    fn drop(&mut self) {
+        let running = std::mem::take(&mut self.running);
+        if std::path::Path::new("/run/netns").join(&self.ns).exists() {
+            let _ = netns::in_namespace(&self.ns, move || {
+                running.into_iter().for_each(Background::stop)
+            });
+        } else {
+            // The namespace is gone, and a wake from here could not reach the servers (it
+            // could only go astray): their threads end with the process.
+            std::mem::forget(running);
+        }
+    }
+}
+
+const NAT_USER: &str = "lab13";
+const NAT_PASS: &str = "lab13-pass";
+
+/// How one NAT run ended: the pair A nominated, or why the check fails.
+struct NatRun {
+    nominated: PairView,
+    shown: usize,
+}
+
+/// One session across the topology's NATs as they are: A offering in home A, B answering in
+/// home B, both full ICE agents with the policy under test, each gathering a host, a
+/// server-reflexive and a relayed candidate from netlab's servers in the public namespace;
+/// then a data channel message from A to B and back. Each peer is made inside its home
+/// (its socket and threads live there); the check's own thread never leaves the root
+/// namespace.
+fn nat_run(
+    topology: &Topology,
+    servers: &PublicServers,
+    policy: Arc<dyn Policy>,
+) -> Result<NatRun, String> {
+    let rec = Arc::new(Recorded {
+        inner: policy,
+        seen: Mutex::new(Seen::default()),
+    });
+    let config = |role, ip| Config {
+        role,
+        ip: IpAddr::V4(ip),
+        ice: IceMode::Full,
+        policy: rec.clone(),
+        stun: Some(servers.stun),
+        turn: Some(TurnServer {
+            addr: servers.turn,
+            user: NAT_USER.into(),
+            pass: NAT_PASS.into(),
+        }),
+        ice_timeout: Duration::from_secs(5),
+        ..Config::default()
+    };
+    let (a_config, b_config) = (config("A", topology.a.addr), config("B", topology.b.addr));
+    let identity = || Identity::generate().map_err(|e| format!("DTLS identity: {e}"));
+    let (a_id, b_id) = (identity()?, identity()?);
+    let home = |e: netns::NetnsError| e.to_string();
+    let offer = netns::in_namespace(&topology.a.host, move || Peer::offer(&a_id, a_config))
+        .map_err(home)?
+        .map_err(|e| format!("A's offer: {e}"))?;
+    let sdp = offer.sdp.clone();
+    let (b, answer) = netns::in_namespace(&topology.b.host, move || {
+        Peer::answer(&sdp, &b_id, b_config)
+    })
+    .map_err(home)?
+    .map_err(|e| format!("B's answer: {e}"))?;
+    let echo = std::thread::spawn(move || signaling::echo(b));
+    let result = netns::in_namespace(&topology.a.host, move || offer.accept(&answer))
+        .map_err(home)
+        .and_then(|a| a.map_err(|e| format!("A: {e}")))
+        .and_then(talk);
+    let _ = echo.join();
+    let seen = rec
+        .seen
+        .lock()
+        .map_err(|_| "the record of the policy's answers was poisoned".to_string())?;
+    let nominated = judge(&seen, result, |v| across_nats(v, topology))?;
+    Ok(NatRun {
+        nominated,
+        shown: seen.last.as_ref().map_or(0, |(v, _)| v.len()),
+    })
+}
+
+/// Why a pair cannot work across the topology's NATs, when the check can tell.
+fn across_nats(v: &PairView, topology: &Topology) -> Option<String> {
+    let relay = v.local_kind == CandidateKind::Relayed || v.remote_kind == CandidateKind::Relayed;
+    if v.remote_kind == CandidateKind::Host && !relay {
+        return Some(format!(
+            "{} is B's address inside home B: from home A there is no route to it, so host candidates never work across two NATs",
+            v.remote
+        ));
+    }
+    if topology.a.kind == Nat::Symmetric && !relay {
+        return Some(
+            "home A's NAT is symmetric: its server-reflexive port was mapped for the STUN server only, and a check to B leaves through a new port B's NAT does not let in: only a relay gets through"
+                .into(),
+        );
+    }
+    None
+}
+
+fn relayed(v: &PairView) -> usize {
+    [v.local_kind, v.remote_kind]
+        .iter()
+        .filter(|k| **k == CandidateKind::Relayed)
+        .count()
+}
+
+/// Step 9: the NAT situations of step 5 for real. One topology (`netlab nat`'s, built with
+/// src/l4/netns.rs), two runs: both homes behind endpoint-independent NATs, where host pairs
+/// fail and the server-reflexive pair works (no relay needed); then home A's NAT made
+/// symmetric, where only pairs through the TURN relay work, and the right one crosses it
+/// once. Each time A must nominate the valid pair the RFC's priorities put first, and a data
+/// channel message must cross it and come back.
+fn nat(policy: Arc<dyn Policy>) -> Result<String, String> {
+    let mut topology = Topology::up(Nat::EndpointIndependent, Nat::EndpointIndependent)
+        .map_err(|e| format!("the NAT topology: {e}"))?;
+    let servers = PublicServers::start(&topology.public)?;
+    let names = format!("{}*", topology.public.trim_end_matches("pub"));
+    let eim = nat_run(&topology, &servers, policy.clone())
+        .map_err(|why| format!("both NATs endpoint-independent: {why}"))?;
+    let v = eim.nominated;
+    if relayed(&v) > 0 {
+        return Err(format!(
+            "both NATs endpoint-independent: A nominated {}, through the TURN relay, though the RFC's priorities put a direct pair first",
+            ends(&v)
+        ));
+    }
+    topology
+        .a
+        .set_nat(Nat::Symmetric)
+        .map_err(|e| format!("making NAT A symmetric: {e}"))?;
+    let sym =
+        nat_run(&topology, &servers, policy).map_err(|why| format!("NAT A symmetric: {why}"))?;
+    let w = sym.nominated;
+    if relayed(&w) != 1 {
+        return Err(format!(
+            "NAT A symmetric: A nominated {}, which is not one TURN hop",
+            ends(&w)
+        ));
+    }
+    Ok(format!(
+        "both NATs endpoint-independent: nominated {} (pair priority {}) among {} pairs, no relay\n      NAT A symmetric: nominated {} (pair priority {}) among {} pairs, one TURN hop\n      a data channel message crossed each and came back (namespaces {names})",
+        ends(&v),
+        v.priority,
+        eim.shown,
+        ends(&w),
+        w.priority,
+        sym.shown
+    ))
+}
+
 fn main() {
+    // Before any thread starts (the watchdog, the peers): Ctrl-C, SIGTERM and SIGHUP then
+    // remove step 9's namespaces before the process ends.
+    netns::remove_on_signals();
     let (mut check, subject) = Check::start(
         "13 (ICE: pair priority and nomination)",
         "labs/13-ice-pairs/policy.rs",
@@ -738,6 +989,17 @@ fn main() {
         "live: two netlab peers on loopback, full ICE with your policy, netlab's STUN and TURN servers, B relay-only; the best pair on paper never answers; the best valid one is nominated and a data channel message crosses it",
         || live(policy.clone()).map(|s| shown = Some(s)),
     );
+    if let Some(s) = shown.take() {
+        println!("      {s}");
+    }
+    const NAT_STEP: &str = "live across NATs: two netlab peers in two homes, full ICE with your policy; behind endpoint-independent NATs the server-reflexive pair is nominated, behind a symmetric one the pair through the relay, and a message crosses each";
+    match nat_unavailable() {
+        Some(why) => check.cannot_run(NAT_STEP, &why),
+        None => {
+            check.clean_up_on_timeout(netns::remove_live);
+            check.step(NAT_STEP, || nat(policy.clone()).map(|s| shown = Some(s)));
+        }
+    }
     if let Some(s) = shown {
         println!("      {s}");
     }

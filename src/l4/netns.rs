@@ -133,6 +133,45 @@ pub struct Home {
     pub kind: Nat,
 }
 
+/// A NAT's nftables table: the mapping rule on the `wan` side and the filter.
+fn nat_rules(kind: Nat) -> String {
+    format!(
+        "table ip netlab_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat;\n    oifname \"wan\" {}\n  }}\n{UNSOLICITED}}}\n",
+        kind.statement()
+    )
+}
+
+impl Home {
+    /// Makes this home's NAT a `kind` one: its table is deleted and made again in one nft
+    /// transaction, so no packet crosses a NAT without rules. One topology can then serve an
+    /// endpoint-independent run and a symmetric one (lab 13's check does). Mappings already
+    /// made keep their ports (conntrack holds them); new sockets meet the new behaviour.
+    pub fn set_nat(&mut self, kind: Nat) -> Result<(), NetnsError> {
+        let rules = format!("delete table ip netlab_nat\n{}", nat_rules(kind));
+        run_input(
+            "ip",
+            &["netns", "exec", &self.nat, "nft", "-f", "-"],
+            Some(&rules),
+        )?;
+        self.kind = kind;
+        self.trace_nat();
+        Ok(())
+    }
+
+    fn trace_nat(&self) {
+        trace::event(Layer::L4, || {
+            format!(
+                "NAT {}: {} {} → {} ({})",
+                self.nat,
+                self.addr,
+                self.kind,
+                self.wan,
+                self.kind.statement()
+            )
+        });
+    }
+}
+
 /// Where [`Topology::serve_public`] puts the servers.
 #[derive(Clone, Copy, Debug)]
 pub struct Servers {
@@ -298,20 +337,9 @@ impl Topology {
             "ip",
             &["netns", "exec", n, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
         )?;
-        let rules = format!(
-            "table ip netlab_nat {{\n  chain postrouting {{\n    type nat hook postrouting priority srcnat;\n    oifname \"wan\" {}\n  }}\n{UNSOLICITED}}}\n",
-            home.kind.statement()
-        );
+        let rules = nat_rules(home.kind);
         run_input("ip", &["netns", "exec", n, "nft", "-f", "-"], Some(&rules))?;
-        trace::event(Layer::L4, || {
-            format!(
-                "NAT {n}: {} {} → {} ({})",
-                home.addr,
-                home.kind,
-                home.wan,
-                home.kind.statement()
-            )
-        });
+        home.trace_nat();
         Ok(())
     }
 
@@ -448,19 +476,34 @@ fn delete(names: &[String]) {
 /// was made in for its whole life, so a short thread enters the namespace (setns), makes it,
 /// and hands it back: the caller's threads never change namespace.
 pub fn udp_socket_in(ns: &str, addr: &str) -> Result<UdpSocket, NetnsError> {
+    let addr = addr.to_string();
+    in_namespace(ns, move || {
+        UdpSocket::bind(&addr).map_err(|e| format!("bind {addr}: {e}"))
+    })?
+    .map_err(|e| NetnsError::Enter(ns.into(), e))
+}
+
+/// Runs `f` on a short thread that has entered namespace `ns` (setns) and returns what `f`
+/// returned. Sockets `f` makes belong to `ns` for their whole life, and so do the threads it
+/// starts (a new thread starts in the namespaces of the thread that made it): a server or a
+/// WebRTC peer made inside `f` lives in `ns` while the caller's threads never change
+/// namespace. A panic in `f` is an error, not a panic of the caller.
+pub fn in_namespace<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, NetnsError> {
     let path = format!("/run/netns/{ns}");
     let file = File::open(&path).map_err(|e| NetnsError::Enter(ns.into(), e.to_string()))?;
-    let addr = addr.to_string();
     let made = std::thread::spawn(move || {
         nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
             .map_err(|e| e.to_string())?;
-        UdpSocket::bind(&addr).map_err(|e| format!("bind {addr}: {e}"))
+        Ok(f())
     })
     .join();
     match made {
-        Ok(Ok(socket)) => Ok(socket),
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(NetnsError::Enter(ns.into(), e)),
-        Err(_) => Err(NetnsError::Enter(ns.into(), "the thread failed".into())),
+        Err(_) => Err(NetnsError::Enter(ns.into(), "the thread panicked".into())),
     }
 }
 
@@ -472,7 +515,8 @@ pub fn remove_on_signals() {
 }
 
 /// Everything the live topologies hold: their processes (by pid), then their namespaces.
-fn remove_live() {
+/// For a process about to exit without running drops (a watchdog's `exit`).
+pub fn remove_live() {
     let live = LIVE.lock().map(|mut l| std::mem::take(&mut *l));
     for (names, pids) in live.unwrap_or_default() {
         for pid in pids {
