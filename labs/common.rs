@@ -408,6 +408,7 @@ impl Check {
         let began = Instant::now();
         let result = body();
         let seconds = began.elapsed().as_secs_f64();
+        netlab::signals::wait_if_taken(); // a step that failed because Ctrl-C cleaned up
         match &result {
             Ok(()) => println!("  ✓ step {n}: {title}"),
             Err(why) => println!("  ✗ step {n}: {title}\n      {why}"),
@@ -456,6 +457,9 @@ impl Check {
     /// Prints the summary, writes the JUnit / JSON files asked for, and exits 0 only if
     /// every step passed.
     pub fn finish(self) -> ! {
+        // Ctrl-C's cleanup (a lab's namespaces) may have made the last step fail: the
+        // signal thread, not this one, ends the process then, as the signal would have.
+        netlab::signals::wait_if_taken();
         let r = self.report.lock().unwrap_or_else(|e| e.into_inner());
         let passed = r.steps.iter().filter(|s| s.passed()).count();
         println!("lab result: {passed} of {} steps passed", r.steps.len());

@@ -2,6 +2,27 @@
 //! process without running its drops, so whatever it made outside itself (temp dirs, network
 //! namespaces) would stay. One thread takes those signals instead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once a signal has been taken and its cleanup begun.
+static TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// Has a signal been taken, its cleanup under way? The process is about to exit as the
+/// signal would have: code that would exit on its own meanwhile (with another status, while
+/// the cleanup is half done) should wait instead. See [`wait_if_taken`].
+pub fn taken() -> bool {
+    TAKEN.load(Ordering::SeqCst)
+}
+
+/// Blocks forever if a signal has been taken (the signal thread ends the process), else
+/// returns at once. Call it before `process::exit`: what a cleanup removes (a namespace a
+/// step was using) can make the main thread fail and exit first, with the wrong status.
+pub fn wait_if_taken() {
+    while taken() {
+        std::thread::park();
+    }
+}
+
 /// From now on SIGINT, SIGTERM and SIGHUP are taken by one thread named `thread`, which runs
 /// `cleanup` and then exits as the signal would have (status 128 + its number). Call it before
 /// starting any thread: threads inherit the blocked mask (child programs do not, std resets it
@@ -19,6 +40,7 @@ pub fn clean_up_on_signals(thread: &str, cleanup: fn()) {
         .name(thread.into())
         .spawn(move || {
             if let Ok(signal) = set.wait() {
+                TAKEN.store(true, Ordering::SeqCst);
                 cleanup();
                 std::process::exit(128 + signal as i32);
             }

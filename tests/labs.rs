@@ -232,8 +232,110 @@ fn lab12_early_data() {
 
 #[test]
 fn lab13_ice_pairs() {
-    passes_on_solution_fails_on_starter("lab13", 8);
+    passes_on_solution_fails_on_starter("lab13", 9);
     fails_on_its_wrong_solutions("lab13", "13-ice-pairs");
+}
+
+/// The network namespaces whose names say process `pid` made them (src/l4/netns.rs).
+fn namespaces_of(pid: u32) -> BTreeSet<String> {
+    let prefix = format!("netlab-{pid}-");
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Lab 13's step 9 makes `netlab nat`'s topology (root only, as tests/nat.rs: CI runs as
+/// root). A failing wrong solution leaves no namespace behind, and neither does Ctrl-C in
+/// the middle of the step.
+#[test]
+fn lab13_nat_step_removes_its_namespaces_when_it_fails_and_on_ctrl_c() {
+    let exe = examples_dir().join("lab13");
+    let exe = exe.to_str().unwrap();
+    let mut failing = spawn(exe, &["--wrong", "best_even_if_invalid"]);
+    let status = failing.wait_exit(Duration::from_secs(90)).expect("exits");
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        namespaces_of(failing.pid()).is_empty(),
+        "removed after a failed step 9"
+    );
+
+    // no_relay spends ~5 s in step 9 waiting for a nomination that never comes.
+    let mut run = spawn(exe, &["--wrong", "no_relay"]);
+    let start = std::time::Instant::now();
+    while namespaces_of(run.pid()).len() < 5 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "step 9 made its five namespaces"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &run.pid().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()));
+    let status = run
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits on SIGINT");
+    let mut said = String::new();
+    let _ = std::io::Read::read_to_string(run.stdout.as_mut().unwrap(), &mut said);
+    assert_eq!(
+        status.code(),
+        Some(128 + 2),
+        "exits as SIGINT would:\n{said}"
+    );
+    assert!(
+        !said.contains("✗ step 9"),
+        "no failure for what Ctrl-C removed:\n{said}"
+    );
+    assert!(namespaces_of(run.pid()).is_empty(), "removed on Ctrl-C");
+}
+
+/// Without root, step 9 is not run, says so and how to run it, and the lab is not passed
+/// (8 of 9, exit 1) while every other step still runs; under CI=true it is a failure.
+#[test]
+fn lab13_without_root_the_nat_step_is_not_run_and_the_lab_not_passed() {
+    require("setpriv");
+    let exe = examples_dir().join("lab13");
+    let as_nobody = [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        exe.to_str().unwrap(),
+        "--solution",
+    ];
+    for ci in ["false", "true"] {
+        let out = run(
+            "setpriv",
+            &as_nobody,
+            b"",
+            &[("CI", ci)],
+            Duration::from_secs(90),
+        );
+        let report = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "CI={ci}:\n{report}");
+        assert_eq!(report.matches("✓ step").count(), 8, "{report}");
+        assert!(
+            report.contains("lab result: 8 of 9 steps passed"),
+            "{report}"
+        );
+        assert!(report.contains("needs root"), "{report}");
+        assert!(
+            report.contains("sudo env \"PATH=$PATH\" make check LAB=13"),
+            "{report}"
+        );
+        if ci == "true" {
+            assert_eq!(failed_steps(&report), BTreeSet::from([9]), "{report}");
+        } else {
+            assert!(failed_steps(&report).is_empty(), "{report}");
+            assert!(report.contains("– step 9: live across NATs"), "{report}");
+            assert!(report.contains("step 9 not run: needs root"), "{report}");
+        }
+    }
 }
 
 #[test]

@@ -37,9 +37,11 @@ common::wrong_solutions! {
     student policy, solution solution;
     max_high fails [1, 3, 4]: "2^32 × MAX + 2 × MIN: a host–relay pair outranks a server-reflexive pair";
     no_tie_break fails [2, 3, 4]: "leaves out (G > D ? 1 : 0): a pair and its mirror image tie";
-    low_word_i32 fails [1, 3, 4, 8]: "2 × MAX as a shifted i32: wraps negative for every host and server-reflexive candidate";
-    best_even_if_invalid fails [5, 7, 8]: "nominates the pair of the highest priority whether its check succeeded or not";
+    low_word_i32 fails [1, 3, 4, 8, 9]: "2 × MAX as a shifted i32: wraps negative for every host and server-reflexive candidate";
+    best_even_if_invalid fails [5, 7, 8, 9]: "nominates the pair of the highest priority whether its check succeeded or not";
     first_valid fails [6]: "nominates the first valid pair in the list, not the valid pair of the highest priority";
+    local_base_only fails [9]: "skips valid pairs whose local candidate is server- or peer-reflexive, as if pruned: across a NAT every direct one is";
+    no_relay fails [8, 9]: "never nominates a pair through a TURN relay: behind a symmetric NAT nothing else gets through";
 }
 
 /// One candidate of the check's two agents.
@@ -645,17 +647,20 @@ fn judge(
         .filter(|w| w.valid)
         .max_by_key(|w| seen.rfc(w.priority).unwrap_or(0));
     if let Some(b) = best.filter(|b| b.local != v.local || b.remote != v.remote) {
+        let why = if v.priority > b.priority {
+            "your pair_priority ranks them the other way round".to_string()
+        } else {
+            format!(
+                "your nominate passed over a valid pair your own priorities put higher{}",
+                reflexive_local(b)
+            )
+        };
         return Err(format!(
-            "A nominated {} (your priority {}), and a data channel crossed it; but by the RFC's pair priority the valid pair to nominate was {} (your priority {}): {}\n      the pairs A's agent showed your nominate:\n        {}",
+            "A nominated {} (your priority {}), and a data channel crossed it; but by the RFC's pair priority the valid pair to nominate was {} (your priority {}): {why}\n      the pairs A's agent showed your nominate:\n        {}",
             ends(&v),
             v.priority,
             ends(b),
             b.priority,
-            if v.priority > b.priority {
-                "your pair_priority ranks them the other way round"
-            } else {
-                "your nominate passed over a valid pair your own priorities put higher"
-            },
             listing(&views)
         ));
     }
@@ -689,14 +694,29 @@ fn talk(mut a: Peer) -> Result<(), String> {
     outcome
 }
 
+/// What a valid pair whose local candidate is reflexive is, for a failure message (empty for
+/// other pairs): only a NAT makes one.
+fn reflexive_local(v: &PairView) -> String {
+    match v.local_kind {
+        CandidateKind::ServerReflexive | CandidateKind::PeerReflexive => format!(
+            "; its local candidate, {} {}, is A as B saw it, outside A's NAT: a check leaves from the base (the host candidate), and the valid pair it makes has the address its answer names in XOR-MAPPED-ADDRESS (§7.2.5.3.2), so across a NAT every direct valid pair has a reflexive local candidate",
+            v.local_kind, v.local
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Why A never selected a pair, from what the policy was shown and answered.
 fn never_nominated(seen: &Seen, unreachable: &dyn Fn(&PairView) -> Option<String>) -> String {
     let Some((views, got)) = &seen.last else {
         return "A's agent never asked the policy to nominate: no check succeeded".into();
     };
     let said = match got {
-        None if views.iter().any(|v| v.valid) => {
+        None if views.iter().any(|v| v.valid && relayed(v) == 0) => {
             "None: keep waiting, though a valid pair was there".to_string()
+        }
+        None if views.iter().any(|v| v.valid) => {
+            "None: keep waiting, though valid pairs were there, every one through the TURN relay: when nothing direct gets through (a symmetric NAT, a relay-only peer), the relay is the path, last in priority but not out".to_string()
         }
         None => "None: no valid pair to choose from".to_string(),
         Some(i) => match views.get(*i) {
