@@ -196,6 +196,42 @@ fn value_of(args: &[String], name: &str) -> Option<String> {
     }
 }
 
+/// The watchdog's thread: after `limit`, unless a debugger attached meanwhile, the step
+/// running (`current`) fails as stuck, the files are written, `cleanup` runs (exit runs no
+/// drops), and the process exits 1.
+fn watchdog(
+    limit: Duration,
+    current: Arc<AtomicUsize>,
+    report: Arc<Mutex<Report>>,
+    cleanup: Arc<Mutex<Option<fn()>>>,
+) {
+    thread::spawn(move || {
+        thread::sleep(limit);
+        if traced() {
+            return; // a debugger attached meanwhile: a breakpoint is not a hang
+        }
+        let n = current.load(Ordering::SeqCst);
+        let why = format!(
+            "still running after {} s: the handler seems stuck (does it wait for input that never comes?)",
+            limit.as_secs()
+        );
+        println!("  ✗ step {n}: {why}");
+        let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
+        let title = format!("step {n} (did not finish)");
+        r.steps.push(StepResult {
+            title,
+            failure: Some(why),
+            not_run: None,
+            seconds: limit.as_secs_f64(),
+        });
+        r.write_files();
+        if let Some(clean) = cleanup.lock().ok().and_then(|c| *c) {
+            clean();
+        }
+        process::exit(1);
+    });
+}
+
 /// Is a debugger attached to this process (`TracerPid:` in /proc/self/status, Linux)?
 pub fn traced() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -279,33 +315,7 @@ impl Check {
             if traced() || watchdog_off() {
                 println!("  (no time limit: under a debugger, or NETLAB_NO_WATCHDOG is set)");
             } else {
-                let (watched, report) = (current.clone(), report.clone());
-                let cleanup = cleanup.clone();
-                thread::spawn(move || {
-                    thread::sleep(limit);
-                    if traced() {
-                        return; // a debugger attached meanwhile: a breakpoint is not a hang
-                    }
-                    let n = watched.load(Ordering::SeqCst);
-                    let why = format!(
-                        "still running after {} s: the handler seems stuck (does it wait for input that never comes?)",
-                        limit.as_secs()
-                    );
-                    println!("  ✗ step {n}: {why}");
-                    let mut r = report.lock().unwrap_or_else(|e| e.into_inner());
-                    let title = format!("step {n} (did not finish)");
-                    r.steps.push(StepResult {
-                        title,
-                        failure: Some(why),
-                        not_run: None,
-                        seconds: limit.as_secs_f64(),
-                    });
-                    r.write_files();
-                    if let Some(clean) = cleanup.lock().ok().and_then(|c| *c) {
-                        clean();
-                    }
-                    process::exit(1);
-                });
+                watchdog(limit, current.clone(), report.clone(), cleanup.clone());
             }
         }
         (

@@ -7,7 +7,9 @@
 //! live: two netlab WebRTC peers in this process, full ICE with the policy under test,
 //! netlab's STUN and TURN servers, B gathering its relayed candidate only, a candidate that
 //! never answers as the best pair on paper, and a data channel message across the pair the
-//! policy nominated. Run: `make check LAB=13`.
+//! policy nominated. Step 9 is live across real NATs (root only; "not run" without it):
+//! `netlab nat`'s topology, both NATs endpoint-independent (the server-reflexive pair must be
+//! nominated), then NAT A symmetric (the pair one TURN hop long). Run: `make check LAB=13`.
 
 #[path = "../common.rs"]
 mod common;
