@@ -308,10 +308,15 @@ fn lab13_without_root_the_nat_step_is_not_run_and_the_lab_not_passed() {
         exe.to_str().unwrap(),
         "--solution",
     ];
+    let files = TempDir::new("lab13-not-run");
+    let open = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(&files.0, open).expect("nobody may write there");
+    let (xml, json) = (files.path("lab13.xml"), files.path("lab13.json"));
+    let args = [&as_nobody[..], &["--junit", &xml, "--json", &json]].concat();
     for ci in ["false", "true"] {
         let out = run(
             "setpriv",
-            &as_nobody,
+            &args,
             b"",
             &[("CI", ci)],
             Duration::from_secs(90),
@@ -334,6 +339,18 @@ fn lab13_without_root_the_nat_step_is_not_run_and_the_lab_not_passed() {
             assert!(failed_steps(&report).is_empty(), "{report}");
             assert!(report.contains("– step 9: live across NATs"), "{report}");
             assert!(report.contains("step 9 not run: needs root"), "{report}");
+            // For a grader: skipped in JUnit, 0 of 1 in the JSON, 8 of 9 in all.
+            let xml = std::fs::read_to_string(&xml).expect("JUnit written");
+            assert!(xml.contains("skipped=\"1\""), "{xml}");
+            assert!(
+                xml.contains("<skipped message=\"not run: needs root"),
+                "{xml}"
+            );
+            let text = std::fs::read_to_string(&json).expect("JSON written");
+            let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(doc["score"], 8, "{doc}");
+            assert_eq!(doc["max_score"], 9, "{doc}");
+            assert_eq!(doc["tests"][8]["score"], 0, "{doc}");
         }
     }
 }
