@@ -19,13 +19,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// What the watchdog runs before it exits, once a check has said (see
+/// [`Check::clean_up_on_timeout`]).
+type Cleanup = Arc<Mutex<Option<fn()>>>;
+
 pub struct Check {
     current: Arc<AtomicUsize>,
     report: Arc<Mutex<Report>>,
     serving: Option<Option<String>>,
     /// What the watchdog runs before it exits (exit runs no drops): see
     /// [`Check::clean_up_on_timeout`].
-    cleanup: Arc<Mutex<Option<fn()>>>,
+    cleanup: Cleanup,
 }
 
 /// What happened so far, for the summary and the JUnit / JSON files.
@@ -203,7 +207,7 @@ fn watchdog(
     limit: Duration,
     current: Arc<AtomicUsize>,
     report: Arc<Mutex<Report>>,
-    cleanup: Arc<Mutex<Option<fn()>>>,
+    cleanup: Cleanup,
 ) {
     thread::spawn(move || {
         thread::sleep(limit);
@@ -306,7 +310,7 @@ impl Check {
             started: Instant::now(),
         }));
         let current = Arc::new(AtomicUsize::new(0));
-        let cleanup: Arc<Mutex<Option<fn()>>> = Arc::new(Mutex::new(None));
+        let cleanup: Cleanup = Arc::new(Mutex::new(None));
         if serving.is_some() {
             println!("lab {lab}: serving {which}");
         } else {
