@@ -9,7 +9,9 @@
 //!   STUN server's server-reflexive candidate gathered (on loopback it equals the host one, so
 //!   this measures the gathering), and relayed only;
 //! - the floors under netlab's own echo: the same echo through sctp-proto alone (two
-//!   associations in memory), and webrtc-dtls's AES-GCM alone on the records it needs.
+//!   associations in memory), and webrtc-dtls's AES-GCM alone on the records it needs;
+//! - one way, as libdatachannel's benchmark measures (both peers in one process, one sends,
+//!   the other counts), next to sctp-proto alone one way.
 //!
 //! Runs in a loopback-only network namespace of its own (needs root, like the interop tests).
 
@@ -166,12 +168,12 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     (open_ms, mbps)
 }
 
-/// The floor under the data channel: the same echo (`MESSAGES` × `SIZE`, reliable ordered,
-/// one stream) with nothing but sctp-proto, two associations in one thread handing their
-/// packets to each other in memory: no DTLS, no socket, no thread hop. The settings are the
-/// peer's (`src/webrtc/sctp.rs`): packets of `sctp::MAX_PACKET` bytes, the SDP's 256 KiB
-/// message limit. MB/s echoed, as the echo rows count them.
-fn sctp_alone(n: usize, size: usize) -> f64 {
+/// The floor under the data channel: the same transfer (`n` × `size`, reliable ordered, one
+/// stream; echoed, or one way) with nothing but sctp-proto, two associations in one thread
+/// handing their packets to each other in memory: no DTLS, no socket, no thread hop. The
+/// settings are the peer's (`src/webrtc/sctp.rs`): packets of `sctp::MAX_PACKET` bytes, the
+/// SDP's 256 KiB message limit. MB/s echoed (or received), as the netlab rows count them.
+fn sctp_alone(n: usize, size: usize, echo: bool) -> f64 {
     use bytes::Bytes;
     use sctp_proto::{
         ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event as SctpEvent, Payload,
@@ -264,7 +266,7 @@ fn sctp_alone(n: usize, size: usize) -> f64 {
                             // Copied out, as the peer hands a message to its application.
                             let mut buf = vec![0u8; chunks.len()];
                             let got = chunks.read(&mut buf).unwrap_or(0);
-                            if side == 1 {
+                            if side == 1 && echo {
                                 let _ = s.write_sctp(&Bytes::from(buf), chunks.ppi);
                             } else {
                                 echoed += 1;
@@ -294,10 +296,62 @@ fn sctp_alone(n: usize, size: usize) -> f64 {
         }
     }
     if echoed < n {
-        eprintln!("bench: sctp-proto alone stalled at {echoed} of {n} echoes");
+        eprintln!("bench: sctp-proto alone stalled at {echoed} of {n} messages");
         return f64::NAN;
     }
     bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// libdatachannel's own benchmark, netlab's way: both peers in this process, one sending
+/// `n` × `size` on a reliable ordered channel, the other counting; MB/s received, from the
+/// first send to the last message in.
+fn one_way(n: usize, size: usize) -> f64 {
+    let fail = |why: String| {
+        eprintln!("bench: one-way transfer: {why}");
+        f64::NAN
+    };
+    let (a, b) = match (Identity::generate(), Identity::generate()) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return fail("no certificate".into()),
+    };
+    let Ok(offer) = Peer::offer(&a, Config::default()) else {
+        return fail("no offer".into());
+    };
+    let (mut receiver, answer) = match Peer::answer(&offer.sdp, &b, Config::default()) {
+        Ok(x) => x,
+        Err(e) => return fail(format!("no answer: {e}")),
+    };
+    let mut sender = match offer.accept(&answer) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("answer refused: {e}")),
+    };
+    let id = sender.open("bench", ChannelType::RELIABLE);
+    if let Err(e) = sender.wait_open(Duration::from_secs(15)) {
+        return fail(format!("the channel did not open: {e}"));
+    }
+    let payload = vec![0x5au8; size];
+    let start = Instant::now();
+    for _ in 0..n {
+        if sender.send(id, Message::Binary(payload.clone())).is_err() {
+            return fail("send failed".into());
+        }
+    }
+    let (mut got, mut bytes) = (0, 0);
+    while got < n {
+        match receiver.recv(Duration::from_secs(60)) {
+            Some(Event::Message(_, Message::Binary(m))) => {
+                got += 1;
+                bytes += m.len();
+            }
+            Some(Event::Ended(e)) => return fail(format!("session ended: {e:?}")),
+            Some(_) => {}
+            None => return fail(format!("stopped at {got} of {n}")),
+        }
+    }
+    let mbps = bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
+    sender.close();
+    receiver.close();
+    mbps
 }
 
 /// The other floor: webrtc-dtls's AES-128-GCM alone on every record the echo needs (each
@@ -344,8 +398,14 @@ fn main() {
     // `NETLAB_BENCH_FLOORS=1`: the two floors alone, printed (no peers, no namespace, no
     // table written): a quick look at what the chosen crates allow.
     if std::env::var_os("NETLAB_BENCH_FLOORS").is_some() {
-        let sctp = sctp_alone(MESSAGES, SIZE);
+        let sctp = sctp_alone(MESSAGES, SIZE, true);
         let records = dtls_records_alone(MESSAGES, SIZE);
+        let one = sctp_alone(MESSAGES, SIZE, false);
+        println!("sctp-proto alone, one way: {one:.1} MB/s");
+        println!(
+            "netlab → netlab, one way: {:.1} MB/s",
+            one_way(MESSAGES, SIZE)
+        );
         println!(
             "sctp-proto alone: {sctp:.1} MB/s echoed ({:.1} ms/MB)",
             1000.0 / sctp
@@ -429,12 +489,17 @@ fn main() {
     let (tp_ours, tp_sctp) = alternating(
         TP_PAIRS,
         || netlab_client(&ours_url, MESSAGES).1,
-        || sctp_alone(MESSAGES, SIZE),
+        || sctp_alone(MESSAGES, SIZE, true),
     );
     let (tp_ours_2, tp_records) = alternating(
         TP_PAIRS,
         || netlab_client(&ours_url, MESSAGES).1,
         || dtls_records_alone(MESSAGES, SIZE),
+    );
+    let (tp_one_way, tp_sctp_one_way) = alternating(
+        TP_PAIRS,
+        || one_way(MESSAGES, SIZE),
+        || sctp_alone(MESSAGES, SIZE, false),
     );
     drop(turn);
     drop(stun);
@@ -512,6 +577,14 @@ fn main() {
             tp_ours_2,
             tp_records,
             "webrtc-dtls AES-GCM alone: seal + open of its records, one thread",
+        ),
+        Row::higher_is_better(
+            &format!(
+                "one way, 1000 × 16 KiB reliable ordered, netlab → netlab in one process, as libdatachannel's benchmark (MB/s received, median of {TP_PAIRS} alternating pairs)"
+            ),
+            tp_one_way,
+            tp_sctp_one_way,
+            "sctp-proto alone, one way",
         ),
     ];
     write_table(
