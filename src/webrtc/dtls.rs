@@ -766,3 +766,24 @@ impl Dtls {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::gso_run;
+
+    fn sizes(s: &[usize]) -> Vec<Vec<u8>> {
+        s.iter().map(|n| vec![0u8; *n]).collect()
+    }
+
+    #[test]
+    fn a_gso_run_is_equal_datagrams_then_at_most_one_shorter() {
+        // A message's packets, its short last one, then the next message's.
+        assert_eq!(gso_run(&sizes(&[1149, 1149, 1149, 300, 1149])), 4);
+        // A larger datagram cannot follow: the kernel cuts at the first one's size.
+        assert_eq!(gso_run(&sizes(&[300, 1149])), 1);
+        assert_eq!(gso_run(&sizes(&[80])), 1);
+        // At most 64 datagrams, and at most GSO_BYTES in one send.
+        assert_eq!(gso_run(&sizes(&[100; 100])), 64);
+        assert_eq!(gso_run(&sizes(&[1149; 64])), 52);
+    }
+}

@@ -599,3 +599,21 @@ fn socket_addr(a: nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
     a.as_sockaddr_in6()
         .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::datagrams;
+
+    #[test]
+    fn a_gro_read_is_cut_into_its_datagrams() {
+        let run: Vec<u8> = (0..10).collect();
+        let cut: Vec<&[u8]> = datagrams(&run, 4).collect();
+        assert_eq!(cut, [&[0, 1, 2, 3][..], &[4, 5, 6, 7], &[8, 9]]);
+        // One datagram (no GRO message: its own size), and an empty one, each alone.
+        assert_eq!(datagrams(&run, 10).count(), 1);
+        let whole: Vec<&[u8]> = datagrams(&run, 0).collect();
+        assert_eq!(whole, [&run[..]]);
+        let empty: Vec<&[u8]> = datagrams(&[], 0).collect();
+        assert_eq!(empty, [&[] as &[u8]]);
+    }
+}
