@@ -242,8 +242,8 @@ fn sctp_alone(n: usize, size: usize, echo: bool) -> f64 {
         }
         // The events: the client sends everything once connected, the server echoes each
         // message, the client counts the echoes.
-        for side in 0..2 {
-            let Some((_, a)) = assocs[side].as_mut() else {
+        for (side, assoc) in assocs.iter_mut().enumerate() {
+            let Some((_, a)) = assoc.as_mut() else {
                 continue;
             };
             while let Some(ev) = a.poll() {
