@@ -7,7 +7,11 @@
 //! - ICE: netlab's echo through `netlab turn serve` (the offerer gathers its relayed candidate
 //!   only) next to the direct one, and the time to open per candidate type: host only, with a
 //!   STUN server's server-reflexive candidate gathered (on loopback it equals the host one, so
-//!   this measures the gathering), and relayed only.
+//!   this measures the gathering), and relayed only;
+//! - the floors under netlab's own echo: the same echo through sctp-proto alone (two
+//!   associations in memory), and webrtc-dtls's AES-GCM alone on the records it needs;
+//! - one way, as libdatachannel's benchmark measures (both peers in one process, one sends,
+//!   the other counts), next to sctp-proto alone one way.
 //!
 //! Runs in a loopback-only network namespace of its own (needs root, like the interop tests).
 
@@ -164,7 +168,254 @@ fn netlab_client_with(url: &str, n: usize, config: Config) -> (f64, f64) {
     (open_ms, mbps)
 }
 
+/// The floor under the data channel: the same transfer (`n` × `size`, reliable ordered, one
+/// stream; echoed, or one way) with nothing but sctp-proto, two associations in one thread
+/// handing their packets to each other in memory: no DTLS, no socket, no thread hop. The
+/// settings are the peer's (`src/webrtc/sctp.rs`): packets of `sctp::MAX_PACKET` bytes, the
+/// SDP's 256 KiB message limit. MB/s echoed (or received), as the netlab rows count them.
+fn sctp_alone(n: usize, size: usize, echo: bool) -> f64 {
+    use bytes::Bytes;
+    use sctp_proto::{
+        ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event as SctpEvent, Payload,
+        PayloadProtocolIdentifier as Ppi, ServerConfig, StreamEvent, TransportConfig,
+    };
+    use std::sync::Arc;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 5000));
+    let transport = || {
+        Arc::new(
+            TransportConfig::default()
+                .with_max_receive_message_size(262_144)
+                .with_max_send_message_size(262_144)
+                .with_max_init_retransmits(None),
+        )
+    };
+    let mut endpoint_config = EndpointConfig::new();
+    endpoint_config.max_payload_size(netlab::webrtc::sctp::CHUNK_DATA);
+    let endpoint_config = Arc::new(endpoint_config);
+    let mut server_config = ServerConfig::new();
+    server_config.transport = transport();
+    let server_config = Some(Arc::new(server_config));
+    // [client, server]: each endpoint and its association (the server's from the INIT).
+    let mut ends = [
+        Endpoint::new(endpoint_config.clone(), server_config.clone()),
+        Endpoint::new(endpoint_config, server_config),
+    ];
+    let mut client_config = ClientConfig::new();
+    client_config.transport = transport();
+    let (h, a) = ends[0].connect(client_config, addr).expect("connect");
+    let mut assocs = [Some((h, a)), None];
+    let payload = Bytes::from(vec![0x5au8; size]);
+    let (mut sent, mut echoed, mut bytes) = (false, 0, 0);
+    let mut start = Instant::now();
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while echoed < n && Instant::now() < give_up {
+        let now = Instant::now();
+        let mut moved = false;
+        for side in 0..2 {
+            // Every packet this side has, to the other side's endpoint.
+            let mut packets = Vec::new();
+            while let Some(t) = ends[side].poll_transmit() {
+                if let Payload::RawEncode(p) = t.payload {
+                    packets.extend(p);
+                }
+            }
+            if let Some((_, a)) = assocs[side].as_mut() {
+                while let Some(t) = a.poll_transmit(now) {
+                    if let Payload::RawEncode(p) = t.payload {
+                        packets.extend(p);
+                    }
+                }
+            }
+            moved |= !packets.is_empty();
+            let other = 1 - side;
+            for p in packets {
+                match ends[other].handle(now, addr, None, None, p) {
+                    Some((_, DatagramEvent::AssociationEvent(ev))) => {
+                        if let Some((_, a)) = assocs[other].as_mut() {
+                            a.handle_event(ev);
+                        }
+                    }
+                    Some((h, DatagramEvent::NewAssociation(a))) => assocs[other] = Some((h, a)),
+                    None => {}
+                }
+            }
+        }
+        // The events: the client sends everything once connected, the server echoes each
+        // message, the client counts the echoes.
+        for (side, assoc) in assocs.iter_mut().enumerate() {
+            let Some((_, a)) = assoc.as_mut() else {
+                continue;
+            };
+            while let Some(ev) = a.poll() {
+                moved = true;
+                match ev {
+                    SctpEvent::Connected if side == 0 && !sent => {
+                        sent = true;
+                        start = Instant::now();
+                        let mut s = a.open_stream(0, Ppi::Binary).expect("stream");
+                        for _ in 0..n {
+                            s.write_sctp(&payload, Ppi::Binary).expect("write");
+                        }
+                    }
+                    SctpEvent::Stream(StreamEvent::Opened { .. }) => {
+                        while a.accept_stream().is_some() {}
+                    }
+                    SctpEvent::Stream(StreamEvent::Readable { id }) => {
+                        let mut s = a.stream(id).expect("stream");
+                        while let Ok(Some(chunks)) = s.read_sctp() {
+                            // Copied out, as the peer hands a message to its application.
+                            let mut buf = vec![0u8; chunks.len()];
+                            let got = chunks.read(&mut buf).unwrap_or(0);
+                            if side == 1 && echo {
+                                let _ = s.write_sctp(&Bytes::from(buf), chunks.ppi);
+                            } else {
+                                echoed += 1;
+                                bytes += got;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            while a.poll_endpoint_event().is_some() {}
+        }
+        // Nothing moved: only a timer (the delayed SACK) can go on, as in the peer's loop.
+        if !moved {
+            let next = assocs
+                .iter()
+                .flatten()
+                .filter_map(|(_, a)| a.poll_timeout())
+                .min();
+            if let Some(t) = next {
+                std::thread::sleep(t.saturating_duration_since(Instant::now()));
+                let now = Instant::now();
+                for (_, a) in assocs.iter_mut().flatten() {
+                    a.handle_timeout(now);
+                }
+            }
+        }
+    }
+    if echoed < n {
+        eprintln!("bench: sctp-proto alone stalled at {echoed} of {n} messages");
+        return f64::NAN;
+    }
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+/// libdatachannel's own benchmark, netlab's way: both peers in this process, one sending
+/// `n` × `size` on a reliable ordered channel, the other counting; MB/s received, from the
+/// first send to the last message in.
+fn one_way(n: usize, size: usize) -> f64 {
+    let fail = |why: String| {
+        eprintln!("bench: one-way transfer: {why}");
+        f64::NAN
+    };
+    let (a, b) = match (Identity::generate(), Identity::generate()) {
+        (Ok(a), Ok(b)) => (a, b),
+        _ => return fail("no certificate".into()),
+    };
+    let Ok(offer) = Peer::offer(&a, Config::default()) else {
+        return fail("no offer".into());
+    };
+    let (mut receiver, answer) = match Peer::answer(&offer.sdp, &b, Config::default()) {
+        Ok(x) => x,
+        Err(e) => return fail(format!("no answer: {e}")),
+    };
+    let mut sender = match offer.accept(&answer) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("answer refused: {e}")),
+    };
+    let id = sender.open("bench", ChannelType::RELIABLE);
+    if let Err(e) = sender.wait_open(Duration::from_secs(15)) {
+        return fail(format!("the channel did not open: {e}"));
+    }
+    let payload = vec![0x5au8; size];
+    let start = Instant::now();
+    for _ in 0..n {
+        if sender.send(id, Message::Binary(payload.clone())).is_err() {
+            return fail("send failed".into());
+        }
+    }
+    let (mut got, mut bytes) = (0, 0);
+    while got < n {
+        match receiver.recv(Duration::from_secs(60)) {
+            Some(Event::Message(_, Message::Binary(m))) => {
+                got += 1;
+                bytes += m.len();
+            }
+            Some(Event::Ended(e)) => return fail(format!("session ended: {e:?}")),
+            Some(_) => {}
+            None => return fail(format!("stopped at {got} of {n}")),
+        }
+    }
+    let mbps = bytes as f64 / start.elapsed().as_secs_f64() / 1e6;
+    sender.close();
+    receiver.close();
+    mbps
+}
+
+/// The other floor: webrtc-dtls's AES-128-GCM alone on every record the echo needs (each
+/// SCTP packet of `sctp::MAX_PACKET` bytes sealed by its sender and opened by its receiver,
+/// there and back), one thread, no SCTP and no socket. MB/s echoed.
+fn dtls_records_alone(n: usize, size: usize) -> f64 {
+    use webrtc_dtls::content::ContentType;
+    use webrtc_dtls::crypto::crypto_gcm::CryptoGcm;
+    use webrtc_dtls::record_layer::record_layer_header::{
+        PROTOCOL_VERSION1_2, RECORD_LAYER_HEADER_SIZE, RecordLayerHeader,
+    };
+    let (key, iv) = ([7u8; 16], [9u8; 4]);
+    let (ours, theirs) = (
+        CryptoGcm::new(&key, &iv, &key, &iv),
+        CryptoGcm::new(&key, &iv, &key, &iv),
+    );
+    let packet = netlab::webrtc::sctp::MAX_PACKET as usize;
+    let chunk = netlab::webrtc::sctp::CHUNK_DATA as usize;
+    let records = n * size.div_ceil(chunk) * 2;
+    let mut header = RecordLayerHeader {
+        content_type: ContentType::ApplicationData,
+        protocol_version: PROTOCOL_VERSION1_2,
+        epoch: 1,
+        sequence_number: 0,
+        content_len: packet as u16,
+    };
+    let mut raw = Vec::with_capacity(RECORD_LAYER_HEADER_SIZE + packet);
+    let start = Instant::now();
+    let mut opened = 0;
+    for i in 0..records {
+        header.sequence_number = i as u64;
+        raw.clear();
+        header.marshal(&mut raw).expect("header");
+        raw.resize(RECORD_LAYER_HEADER_SIZE + packet, 0x5a);
+        let sealed = ours.encrypt(&header, &raw).expect("seal");
+        opened += theirs.decrypt(&sealed).expect("open").len();
+    }
+    let took = start.elapsed().as_secs_f64();
+    assert!(opened >= records * packet);
+    (n * size) as f64 / took / 1e6
+}
+
 fn main() {
+    // `NETLAB_BENCH_FLOORS=1`: the two floors alone, printed (no peers, no namespace, no
+    // table written): a quick look at what the chosen crates allow.
+    if std::env::var_os("NETLAB_BENCH_FLOORS").is_some() {
+        let sctp = sctp_alone(MESSAGES, SIZE, true);
+        let records = dtls_records_alone(MESSAGES, SIZE);
+        let one = sctp_alone(MESSAGES, SIZE, false);
+        println!("sctp-proto alone, one way: {one:.1} MB/s");
+        println!(
+            "netlab → netlab, one way: {:.1} MB/s",
+            one_way(MESSAGES, SIZE)
+        );
+        println!(
+            "sctp-proto alone: {sctp:.1} MB/s echoed ({:.1} ms/MB)",
+            1000.0 / sctp
+        );
+        println!(
+            "webrtc-dtls AES-GCM alone: {records:.1} MB/s echoed ({:.1} ms/MB)",
+            1000.0 / records
+        );
+        return;
+    }
     loopback_only();
     let ours = Server::netlab(&[
         "webrtc",
@@ -233,6 +484,23 @@ fn main() {
         || netlab_client_with(&ours_url, MESSAGES, relay_only.clone()).1,
         || netlab_client(&ours_url, MESSAGES).1,
     );
+    // The floors: netlab's direct echo next to the same echo through sctp-proto alone, and
+    // next to webrtc-dtls's record encryption alone.
+    let (tp_ours, tp_sctp) = alternating(
+        TP_PAIRS,
+        || netlab_client(&ours_url, MESSAGES).1,
+        || sctp_alone(MESSAGES, SIZE, true),
+    );
+    let (tp_ours_2, tp_records) = alternating(
+        TP_PAIRS,
+        || netlab_client(&ours_url, MESSAGES).1,
+        || dtls_records_alone(MESSAGES, SIZE),
+    );
+    let (tp_one_way, tp_sctp_one_way) = alternating(
+        TP_PAIRS,
+        || one_way(MESSAGES, SIZE),
+        || sctp_alone(MESSAGES, SIZE, false),
+    );
     drop(turn);
     drop(stun);
     drop(ours);
@@ -293,6 +561,30 @@ fn main() {
             open_srflx,
             open_host_2,
             "host candidates only",
+        ),
+        Row::higher_is_better(
+            &format!(
+                "data channel echo, 1000 × 16 KiB reliable ordered, netlab ↔ netlab, two processes (MB/s, median of {TP_PAIRS} alternating pairs)"
+            ),
+            tp_ours,
+            tp_sctp,
+            "sctp-proto alone: two associations in memory, one thread",
+        ),
+        Row::higher_is_better(
+            &format!(
+                "the same echo, netlab ↔ netlab (MB/s, median of {TP_PAIRS} alternating pairs)"
+            ),
+            tp_ours_2,
+            tp_records,
+            "webrtc-dtls AES-GCM alone: seal + open of its records, one thread",
+        ),
+        Row::higher_is_better(
+            &format!(
+                "one way, 1000 × 16 KiB reliable ordered, netlab → netlab in one process, as libdatachannel's benchmark (MB/s received, median of {TP_PAIRS} alternating pairs)"
+            ),
+            tp_one_way,
+            tp_sctp_one_way,
+            "sctp-proto alone, one way",
         ),
     ];
     write_table(

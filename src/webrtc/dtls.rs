@@ -248,9 +248,99 @@ impl Transport {
     }
 }
 
+/// Datagrams to one address. Each run of equal size (the last of a run may be shorter: the
+/// end of a message) goes in one `sendmsg` with UDP GSO (`UDP_SEGMENT`, udp(7)): the kernel
+/// carries the run through its stack as one buffer and cuts it into the same datagrams at
+/// the end, where a `sendmmsg` walked every datagram through it alone; on loopback the cut
+/// comes last of all, at the receiving socket, and a socket that asked for `UDP_GRO` (the
+/// peer's socket loop) takes the run in one read. What goes on the wire is unchanged.
+/// Datagrams that make no run (a SACK alone) go together in `sendmmsg`.
+fn send_all(socket: &UdpSocket, to: SocketAddr, datagrams: &[Vec<u8>]) -> std::io::Result<()> {
+    if !gso() {
+        return send_each(socket, to, datagrams);
+    }
+    let (mut at, mut singles) = (0, 0);
+    while at < datagrams.len() {
+        let run = gso_run(&datagrams[at..]);
+        if run > 1 {
+            send_each(socket, to, &datagrams[singles..at])?;
+            gso_send(socket, to, &datagrams[at..at + run])?;
+            singles = at + run;
+        }
+        at += run;
+    }
+    send_each(socket, to, &datagrams[singles..])
+}
+
+/// Datagrams in one GSO send at most (the kernel's UDP_MAX_SEGMENTS is 64 or more), and its
+/// bytes at most (one UDP send carries 65,507 bytes over IPv4).
+const GSO_SEGMENTS: usize = 64;
+const GSO_BYTES: usize = 60_000;
+
+/// Set the first time the kernel refuses a GSO send: from then on, `sendmmsg` only.
+static GSO_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether runs go out with GSO. Not while `$SSLKEYLOGFILE` is set: a capture on loopback
+/// sees what the kernel was handed, one datagram of up to 60 KB that Wireshark cannot read
+/// as DTLS records; without GSO every datagram shows as it goes on the wire.
+fn gso() -> bool {
+    !super::keylog::wanted() && !GSO_REFUSED.load(Ordering::Relaxed)
+}
+
+/// How many of `datagrams` make one GSO send: those of the first one's size, then at most
+/// one shorter, within the kernel's limits.
+fn gso_run(datagrams: &[Vec<u8>]) -> usize {
+    let size = datagrams[0].len();
+    let (mut n, mut bytes) = (1, size);
+    while let Some(next) = datagrams.get(n) {
+        if n == GSO_SEGMENTS || bytes + next.len() > GSO_BYTES || next.len() > size {
+            break;
+        }
+        n += 1;
+        bytes += next.len();
+        if next.len() < size {
+            break;
+        }
+    }
+    n
+}
+
+/// One run in one `sendmsg`, the size of its first datagram in the control message.
+fn gso_send(socket: &UdpSocket, to: SocketAddr, run: &[Vec<u8>]) -> std::io::Result<()> {
+    use nix::errno::Errno;
+    use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmsg};
+    use std::os::fd::AsRawFd;
+    let segment = run[0].len() as u16;
+    let bytes = run.concat();
+    let cmsg = [ControlMessage::UdpGsoSegments(&segment)];
+    let addr = SockaddrStorage::from(to);
+    let iov = [std::io::IoSlice::new(&bytes)];
+    let sent = loop {
+        match sendmsg(
+            socket.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::empty(),
+            Some(&addr),
+        ) {
+            Err(Errno::EINTR) => continue,
+            other => break other,
+        }
+    };
+    match sent {
+        Ok(_) => Ok(()),
+        // This kernel or device cannot segment: never again, and these go one by one.
+        Err(Errno::EIO | Errno::EINVAL | Errno::EOPNOTSUPP | Errno::ENOPROTOOPT) => {
+            GSO_REFUSED.store(true, Ordering::Relaxed);
+            send_each(socket, to, run)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Datagrams to one address in as few `sendmmsg` calls as the kernel takes (one, unless it
 /// stops part way).
-fn send_all(socket: &UdpSocket, to: SocketAddr, datagrams: &[Vec<u8>]) -> std::io::Result<()> {
+fn send_each(socket: &UdpSocket, to: SocketAddr, datagrams: &[Vec<u8>]) -> std::io::Result<()> {
     use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
     use std::os::fd::AsRawFd;
     let to = SockaddrStorage::from(to);
@@ -674,5 +764,26 @@ impl Dtls {
         let _ = self.runtime.block_on(async {
             tokio::time::timeout(Duration::from_millis(200), self.conn.close()).await
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gso_run;
+
+    fn sizes(s: &[usize]) -> Vec<Vec<u8>> {
+        s.iter().map(|n| vec![0u8; *n]).collect()
+    }
+
+    #[test]
+    fn a_gso_run_is_equal_datagrams_then_at_most_one_shorter() {
+        // A message's packets, its short last one, then the next message's.
+        assert_eq!(gso_run(&sizes(&[1149, 1149, 1149, 300, 1149])), 4);
+        // A larger datagram cannot follow: the kernel cuts at the first one's size.
+        assert_eq!(gso_run(&sizes(&[300, 1149])), 1);
+        assert_eq!(gso_run(&sizes(&[80])), 1);
+        // At most 64 datagrams, and at most GSO_BYTES in one send.
+        assert_eq!(gso_run(&sizes(&[100; 100])), 64);
+        assert_eq!(gso_run(&sizes(&[1149; 64])), 52);
     }
 }

@@ -11,9 +11,10 @@
 //! 1. `SocketLoop::check`: the checker's next request, if one is due (only when we
 //!    offered to a lite agent);
 //! 2. `SocketLoop::consent_lost`: silence from the locked peer for too long ends it;
-//! 3. `SocketLoop::receive`: the datagrams waiting, up to `BATCH` (16) in one system call
-//!    (`recvmmsg`; waking every 50 ms for steps 1 and 2);
-//! 4. `SocketLoop::sort`: each by its first byte, to `SocketLoop::stun_request`,
+//! 3. `SocketLoop::receive`: the datagrams waiting, up to `BATCH` (16) reads in one system
+//!    call (`recvmmsg`; waking every 50 ms for steps 1 and 2), each read one datagram or,
+//!    with UDP GRO, a run of them a peer sent with GSO;
+//! 4. `SocketLoop::sort`: each datagram by its first byte, to `SocketLoop::stun_request`,
 //!    `SocketLoop::stun_response` or `SocketLoop::dtls_record` (the rest is dropped).
 //!
 //! Records cross to DTLS through [`RecordSender`], and a lost consent wakes the association
@@ -108,6 +109,13 @@ impl SocketLoop {
     /// whoever it is for.
     pub(super) fn run(mut self) {
         let _ = self.socket.set_read_timeout(Some(POLL));
+        // A run of datagrams a peer sent with GSO (`dtls::send_all`) comes in one read, cut
+        // apart again in step 4; if the kernel says no, each comes alone as before.
+        let _ = nix::sys::socket::setsockopt(
+            &self.socket,
+            nix::sys::socket::sockopt::UdpGroSegment,
+            &true,
+        );
         let mut buf = vec![0u8; BATCH * MAX_DATAGRAM];
         let mut state = State {
             peer: None,
@@ -128,10 +136,11 @@ impl SocketLoop {
             // 3. The datagrams waiting.
             let got = self.receive(&mut buf);
             // 4. Each sorted by its first byte.
-            for (slot, n, from) in got {
-                let d = &buf[slot * MAX_DATAGRAM..][..n];
-                if self.sort(d, from, &mut state) == Go::Stop {
-                    return;
+            for (slot, n, from, segment) in got {
+                for d in datagrams(&buf[slot * MAX_DATAGRAM..][..n], segment) {
+                    if self.sort(d, from, &mut state) == Go::Stop {
+                        return;
+                    }
                 }
             }
         }
@@ -267,16 +276,18 @@ impl SocketLoop {
     }
 
     /// Step 3: the datagrams waiting, each into its slot of `buf` (one `recvmmsg`: it waits
-    /// for the first, then takes those already queued): slot, size and sender of each, in
-    /// order. Empty when the wait timed out (or the receive failed).
-    fn receive(&self, buf: &mut [u8]) -> Vec<(usize, usize, SocketAddr)> {
+    /// for the first, then takes those already queued): slot, size, sender, and the size of
+    /// each datagram in it (with GRO a slot may hold a run of them), in order. Empty when
+    /// the wait timed out (or the receive failed).
+    fn receive(&self, buf: &mut [u8]) -> Vec<(usize, usize, SocketAddr, usize)> {
         use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
         use std::os::fd::AsRawFd;
         let mut slots: Vec<[std::io::IoSliceMut; 1]> = buf
             .chunks_mut(MAX_DATAGRAM)
             .map(|s| [std::io::IoSliceMut::new(s)])
             .collect();
-        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), None);
+        let cmsg = nix::cmsg_space!(i32);
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), Some(cmsg));
         let fd = self.socket.as_raw_fd();
         let got = match recvmmsg(fd, &mut headers, &mut slots, MsgFlags::MSG_WAITFORONE, None) {
             Ok(got) => got,
@@ -287,7 +298,10 @@ impl SocketLoop {
             }
         };
         got.enumerate()
-            .filter_map(|(slot, m)| Some((slot, m.bytes, socket_addr(m.address?)?)))
+            .filter_map(|(slot, m)| {
+                let from = socket_addr(m.address?)?;
+                Some((slot, m.bytes, from, gro_segment(&m).unwrap_or(m.bytes)))
+            })
             .collect()
     }
 
@@ -552,6 +566,30 @@ fn take_trickled(rx: &Receiver<Option<String>>, agent: &mut Agent) {
     }
 }
 
+/// The size of each datagram in a read that took a run of them (UDP_GRO's control message).
+fn gro_segment(
+    m: &nix::sys::socket::RecvMsg<'_, '_, nix::sys::socket::SockaddrStorage>,
+) -> Option<usize> {
+    use nix::sys::socket::ControlMessageOwned;
+    m.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::UdpGroSegments(size) => usize::try_from(size).ok(),
+        _ => None,
+    })
+}
+
+/// The datagrams of one read: `d` cut every `segment` bytes (the last may be shorter); `d`
+/// itself when it is one datagram (an empty one included: step 4 traces it).
+fn datagrams(d: &[u8], segment: usize) -> impl Iterator<Item = &[u8]> {
+    let size = if segment == 0 || segment >= d.len() {
+        d.len().max(1)
+    } else {
+        segment
+    };
+    (0..d.len().max(1))
+        .step_by(size)
+        .map(move |at| &d[at..(at + size).min(d.len())])
+}
+
 /// The sender of a datagram, as std names it (IPv4 or IPv6; nothing else reaches a UDP
 /// socket).
 fn socket_addr(a: nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
@@ -560,4 +598,22 @@ fn socket_addr(a: nix::sys::socket::SockaddrStorage) -> Option<SocketAddr> {
     }
     a.as_sockaddr_in6()
         .map(|v6| SocketAddr::from(std::net::SocketAddrV6::from(*v6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::datagrams;
+
+    #[test]
+    fn a_gro_read_is_cut_into_its_datagrams() {
+        let run: Vec<u8> = (0..10).collect();
+        let cut: Vec<&[u8]> = datagrams(&run, 4).collect();
+        assert_eq!(cut, [&[0, 1, 2, 3][..], &[4, 5, 6, 7], &[8, 9]]);
+        // One datagram (no GRO message: its own size), and an empty one, each alone.
+        assert_eq!(datagrams(&run, 10).count(), 1);
+        let whole: Vec<&[u8]> = datagrams(&run, 0).collect();
+        assert_eq!(whole, [&run[..]]);
+        let empty: Vec<&[u8]> = datagrams(&[], 0).collect();
+        assert_eq!(empty, [&[] as &[u8]]);
+    }
 }
