@@ -17,6 +17,8 @@ use netlab::webrtc::signaling::{self, TraceLog};
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The ICE flags `serve` and `connect` share (the peer's `ice_config` reads them).
@@ -135,6 +137,12 @@ pub const CONNECT: Command = Command {
         TURN_PASS_FLAG,
         IP_FLAG,
         RELAY_ONLY_FLAG,
+        flag(
+            "trickle",
+            Some("on|off"),
+            Some("on"),
+            "on: offer with the host candidates and PATCH the STUN and TURN servers' ones to the session as found (RFC 8838); off: gather them all first (always off with --room)",
+        ),
     ],
     args: "URL [MESSAGE…]",
     min_args: 1,
@@ -318,10 +326,15 @@ fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, 
     Ok(config)
 }
 
-/// POSTs the offer, returns the answer: the signaling half of `connect`.
-pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, CliError> {
+/// POSTs the offer, returns the answer and the session's URL (the `Location` of the 201,
+/// where candidates are trickled): the signaling half of `connect`.
+pub fn post_offer(
+    url: &str,
+    offer: &str,
+    timeout: Duration,
+) -> Result<(String, Option<Url>), CliError> {
     let parsed = Url::parse(url).map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
-    let mut req = Outgoing::new("POST", parsed);
+    let mut req = Outgoing::new("POST", parsed.clone());
     let mut headers = Headers::new();
     headers.set("Content-Type", "application/sdp");
     req.headers = headers;
@@ -341,8 +354,85 @@ pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, C
             String::from_utf8_lossy(&resp.body).trim()
         )));
     }
-    String::from_utf8(resp.body)
-        .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))
+    let session = resp
+        .headers
+        .get("Location")
+        .and_then(|l| session_url(&parsed, l));
+    let answer = String::from_utf8(resp.body)
+        .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))?;
+    Ok((answer, session))
+}
+
+/// The session's URL from a `Location`: absolute, or a path on the server of the offer.
+fn session_url(offer_url: &Url, location: &str) -> Option<Url> {
+    if location.starts_with('/') {
+        let mut u = offer_url.clone();
+        u.target = location.to_string();
+        return Some(u);
+    }
+    Url::parse(location).ok()
+}
+
+/// Trickle ICE's signaling half (RFC 8840's sdpfrag, PATCHed as RFC 9725 §4.3 does): each
+/// candidate the peer finds after the offer goes to the session at once, then
+/// `a=end-of-candidates`. On its own thread: the channel opens meanwhile, on the pairs
+/// already there. Ends when gathering does, or the peer does.
+fn patch_candidates(
+    session: Url,
+    offer: &str,
+    found: Receiver<Option<String>>,
+    timeout: Duration,
+) -> Result<JoinHandle<()>, CliError> {
+    // The fragment names the ICE session it belongs to (RFC 8840 §4.4): our credentials and
+    // the media section's mid.
+    let head: String = offer
+        .lines()
+        .filter(|l| l.starts_with("a=ice-ufrag:") || l.starts_with("a=ice-pwd:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        + "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n";
+    std::thread::Builder::new()
+        .name("webrtc-trickle".into())
+        .spawn(move || {
+            let _role = trace::default_role("client");
+            let mut client = Client::new(Options {
+                timeout,
+                ..Options::default()
+            });
+            for candidate in found.iter() {
+                let line = match &candidate {
+                    Some(c) => format!("a=candidate:{c}"),
+                    None => "a=end-of-candidates".to_string(),
+                };
+                patch(&mut client, &session, &head, &line);
+                if candidate.is_none() {
+                    break;
+                }
+            }
+        })
+        .map_err(|e| CliError::Runtime(format!("cannot start the trickle thread: {e}")))
+}
+
+/// One PATCH of a trickle fragment; a refusal is traced (the candidate is lost, the session
+/// goes on with the others).
+fn patch(client: &mut Client, session: &Url, head: &str, line: &str) {
+    let mut req = Outgoing::new("PATCH", session.clone());
+    req.headers
+        .set("Content-Type", "application/trickle-ice-sdpfrag");
+    req.body = format!("{head}{line}\r\n").into_bytes();
+    let target = &session.target;
+    trace::sent(Layer::Sdp, || format!("PATCH {target} (trickled): {line}"));
+    match client.send(&req) {
+        Ok(resp) => trace::received(Layer::Sdp, || {
+            format!(
+                "PATCH {target}: {} {} {}",
+                resp.status,
+                resp.reason,
+                String::from_utf8_lossy(&resp.body).trim()
+            )
+        }),
+        Err(e) => trace::event(Layer::Sdp, || format!("PATCH {target} failed: {e}")),
+    }
 }
 
 /// The relay's half: POST the offer to /rooms/NAME/offer, then poll /rooms/NAME/answer
@@ -397,6 +487,16 @@ fn connect(m: &Matches) -> Result<(), CliError> {
     let url = m.args.first().map(String::as_str).unwrap_or("");
     let timeout = m.timeout(&CONNECT, "timeout")?;
     let identity = Identity::generate().map_err(runtime)?;
+    let trickle = match m.get("trickle") {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(CliError::Usage(format!(
+                "{}: --trickle {other}: on or off",
+                CONNECT.path
+            )));
+        }
+    };
     let config = ice_config(
         &CONNECT,
         m,
@@ -404,13 +504,27 @@ fn connect(m: &Matches) -> Result<(), CliError> {
             ice_timeout: timeout,
             dtls_timeout: timeout,
             role: "client",
+            // The room relays one offer and one answer, no candidates.
+            trickle: trickle && m.get("room").is_none(),
             ..Config::default()
         },
     )?;
-    let offer = Peer::offer(&identity, config).map_err(runtime)?;
-    let answer = match m.get("room") {
-        Some(room) => room_offer(url, room, &offer.sdp, timeout)?,
+    let mut offer = Peer::offer(&identity, config).map_err(runtime)?;
+    let (answer, session) = match m.get("room") {
+        Some(room) => (room_offer(url, room, &offer.sdp, timeout)?, None),
         None => post_offer(url, &offer.sdp, timeout)?,
+    };
+    let trickling = match (offer.trickled.take(), session) {
+        (Some(found), Some(session)) => {
+            Some(patch_candidates(session, &offer.sdp, found, timeout)?)
+        }
+        (Some(_), None) => {
+            trace::event(Layer::Sdp, || {
+                "the answer came without a Location: candidates found later stay unsent".into()
+            });
+            None
+        }
+        _ => None,
     };
     let mut peer = offer.accept(&answer).map_err(runtime)?;
     let channel_type = ChannelType {
@@ -462,5 +576,9 @@ fn connect(m: &Matches) -> Result<(), CliError> {
         }
     }
     peer.close();
+    // The peer's end closed the candidates' channel: the thread ends with its PATCH.
+    if let Some(t) = trickling {
+        let _ = t.join();
+    }
     Ok(())
 }

@@ -42,6 +42,7 @@ use super::dtls::{
 };
 use super::ice::agent::{self, Agent};
 use super::ice::priority::{CandidateKind, Policy, Rfc, Role};
+use super::ice::trickle::{Trickled, Trickler};
 use super::ice::{Checker, Credentials, Responder, gather};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
@@ -124,6 +125,10 @@ pub struct Config {
     /// Gather the relayed candidate only, like a browser's `iceTransportPolicy: "relay"`
     /// (`--relay-only`): every byte goes through the TURN server.
     pub relay_only: bool,
+    /// Trickle ICE when offering (RFC 8838, `--trickle on`): the offer goes with the host
+    /// candidates, the STUN and TURN servers' ones follow through [`Offer::trickled`]. Off:
+    /// every candidate is gathered before the offer is written.
+    pub trickle: bool,
 }
 
 impl Default for Config {
@@ -141,6 +146,7 @@ impl Default for Config {
             stun: None,
             turn: None,
             relay_only: false,
+            trickle: false,
         }
     }
 }
@@ -158,6 +164,7 @@ impl std::fmt::Debug for Config {
             .field("stun", &self.stun)
             .field("turn", &self.turn)
             .field("relay_only", &self.relay_only)
+            .field("trickle", &self.trickle)
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +235,7 @@ fn describe(
     socket: &UdpSocket,
     cfg: &Config,
     agent: Option<&Agent>,
+    trickle: bool,
 ) -> Result<Description, PeerError> {
     Ok(Description {
         ice_ufrag: local.ufrag.clone(),
@@ -243,19 +251,22 @@ fn describe(
             why: e.to_string(),
         })?],
         candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
+        trickle,
+        end_of_candidates: !trickle,
     })
 }
 
 /// A full agent for this peer, its candidates gathered (RFC 8445 §5.1.1): host ones from the
 /// socket, a server-reflexive one from the STUN server. A server that does not answer costs
-/// its candidate, not the session.
+/// its candidate, not the session. An offerer that trickles gathers only the host ones here:
+/// the rest follow the offer, through the receiver returned ([`start_trickle`]).
 fn full_agent(
     socket: &UdpSocket,
     local: &Credentials,
     remote: Option<&Description>,
     role: Role,
     cfg: &Config,
-) -> Result<FullIce, PeerError> {
+) -> Result<(FullIce, Option<Receiver<Trickled>>), PeerError> {
     let mut agent = Agent::new(agent::Settings {
         role,
         tie_breaker: u64::from_be_bytes(random::<8>()),
@@ -286,6 +297,10 @@ fn full_agent(
     }
     for h in hosts.iter().filter(|_| !cfg.relay_only) {
         agent.add_local(CandidateKind::Host, *h, *h, None);
+    }
+    if trickles(cfg, remote.is_none()) {
+        let (full, rx) = start_trickle(agent, socket, hosts, bound, cfg)?;
+        return Ok((full, Some(rx)));
     }
     if let Some(server) = cfg.stun.filter(|_| !cfg.relay_only) {
         match gather::server_reflexive(socket, server, GATHER_TIMEOUT) {
@@ -319,10 +334,65 @@ fn full_agent(
             let _ = agent.add_remote(line);
         }
     }
-    Ok(FullIce {
+    let full = FullIce {
         agent,
         turn: turn.map(|c| Arc::new(Mutex::new(c))),
-    })
+        trickler: None,
+    };
+    Ok((full, None))
+}
+
+/// Whether this peer trickles its own candidates: an offerer with `trickle` set and a server
+/// to gather from (host candidates alone are all in the offer at once).
+fn trickles(cfg: &Config, offering: bool) -> bool {
+    offering && cfg.trickle && (cfg.stun.is_some() || cfg.turn.is_some())
+}
+
+/// Trickle ICE (RFC 8838 §4.1): the Binding Request to the STUN server and the TURN Allocate
+/// leave now, before the offer; their answers wait in the socket's buffer for the socket
+/// loop, which turns them into candidates after the offer.
+fn start_trickle(
+    agent: Agent,
+    socket: &UdpSocket,
+    hosts: Vec<SocketAddr>,
+    bound: SocketAddr,
+    cfg: &Config,
+) -> Result<(FullIce, Receiver<Trickled>), PeerError> {
+    let now = Instant::now();
+    let stun = cfg.stun.filter(|_| !cfg.relay_only);
+    let mut turn = cfg.turn.as_ref().map(|t| {
+        let mut c = TurnClient::new(t.addr, &t.user, &t.pass);
+        c.allocate(now);
+        c
+    });
+    // Relay only: no host address is a candidate, nor the base of a server-reflexive one.
+    let hosts = if cfg.relay_only { Vec::new() } else { hosts };
+    let server = turn.as_ref().map(|c| c.server);
+    let (mut trickler, rx) = Trickler::new(stun, server, hosts, bound, GATHER_TIMEOUT, now)
+        .map_err(|e| PeerError::Io {
+            doing: "build a STUN request",
+            why: e.to_string(),
+        })?;
+    let send = |d: &[u8], to: SocketAddr| {
+        socket.send_to(d, to).map(drop).map_err(|e| PeerError::Io {
+            doing: "send to a STUN or TURN server",
+            why: format!("{to}: {e}"),
+        })
+    };
+    while let Some((d, to)) = trickler.poll_transmit(now) {
+        send(&d, to)?;
+    }
+    if let Some(c) = turn.as_mut() {
+        while let Some(d) = c.poll_transmit() {
+            send(&d, c.server)?;
+        }
+    }
+    let full = FullIce {
+        agent,
+        turn: turn.map(|c| Arc::new(Mutex::new(c))),
+        trickler: Some(trickler),
+    };
+    Ok((full, rx))
 }
 
 /// RFC 8445 §5.1.1.2: a relayed candidate from the TURN server (and the server-reflexive one
@@ -370,6 +440,11 @@ pub struct Offer {
     config: Config,
     /// The full agent, its candidates gathered (`None`: ICE-lite).
     agent: Option<FullIce>,
+    /// Trickle ICE: each candidate gathered after the offer, as the value of its
+    /// `a=candidate:` line, then `None` for the end (`None` here: the offer has them all).
+    /// The candidates are found once the answer is accepted (the socket loop reads the
+    /// servers' answers); take this before, and send each to the other side.
+    pub trickled: Option<Receiver<Trickled>>,
 }
 
 impl Offer {
@@ -442,10 +517,15 @@ fn trace_sent(d: &Description, what: &str, len: usize) {
             )
         } else {
             format!(
-                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}",
+                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}{}",
                 d.setup.as_str(),
                 d.candidate_lines.len(),
-                d.candidate_lines.join("; ")
+                d.candidate_lines.join("; "),
+                if d.trickle {
+                    " (a=ice-options:trickle: more follow)"
+                } else {
+                    ""
+                }
             )
         }
     });
@@ -454,7 +534,7 @@ fn trace_sent(d: &Description, what: &str, len: usize) {
 fn trace_description(d: &Description, what: &str) {
     trace::event(Layer::Sdp, || {
         format!(
-            "{what}: ice-ufrag={} {}setup:{} mid={} sctp-port={} max-message-size={} candidates={:?} fingerprint sha-256 {}…",
+            "{what}: ice-ufrag={} {}setup:{} mid={} sctp-port={} max-message-size={} candidates={:?} fingerprint sha-256 {}…{}{}",
             d.ice_ufrag,
             if d.ice_lite { "ice-lite " } else { "" },
             d.setup.as_str(),
@@ -462,7 +542,13 @@ fn trace_description(d: &Description, what: &str) {
             d.sctp_port,
             d.max_message_size,
             d.candidates,
-            &sdp::fingerprint_hex(&d.fingerprint)[..11]
+            &sdp::fingerprint_hex(&d.fingerprint)[..11],
+            if d.trickle { " ice-options:trickle" } else { "" },
+            if d.end_of_candidates {
+                " end-of-candidates"
+            } else {
+                ""
+            }
         )
     });
 }
@@ -629,15 +715,12 @@ impl Peer {
         let socket = bind(config.ip)?;
         let local = new_credentials();
         // RFC 8445 §6.1.1: a full offerer takes the controlling role.
-        let agent = match config.full_ice(true) {
-            true => Some(full_agent(
-                &socket,
-                &local,
-                None,
-                Role::Controlling,
-                &config,
-            )?),
-            false => None,
+        let (agent, trickled) = match config.full_ice(true) {
+            true => {
+                let (full, rx) = full_agent(&socket, &local, None, Role::Controlling, &config)?;
+                (Some(full), rx)
+            }
+            false => (None, None),
         };
         let d = describe(
             &local,
@@ -647,6 +730,7 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
+            trickled.is_some(),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "offer", text.len());
@@ -657,6 +741,7 @@ impl Peer {
             identity: identity.clone(),
             config,
             agent,
+            trickled,
         })
     }
 
@@ -679,7 +764,7 @@ impl Peer {
             false => Role::Controlled,
         };
         let agent = match config.full_ice(false) {
-            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?),
+            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?.0),
             false => None,
         };
         let d = describe(
@@ -690,6 +775,7 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
+            false,
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "answer", text.len());

@@ -22,6 +22,7 @@
 use super::demux::{self, Kind};
 use super::dtls::{Offered, RecordSender, WakeSender, Wrap};
 use super::ice::agent::{Agent, Event as IceEvent};
+use super::ice::trickle::Trickler;
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
 use super::turn::client::{Client as TurnClient, Inbound};
@@ -53,6 +54,8 @@ pub(super) enum Ice {
 pub(super) struct FullIce {
     pub(super) agent: Agent,
     pub(super) turn: Option<Arc<Mutex<TurnClient>>>,
+    /// Gathering that goes on after the offer (trickle ICE, RFC 8838).
+    pub(super) trickler: Option<Trickler>,
 }
 
 /// What ICE tells the association loop once a pair is chosen: where the peer is, and, on a
@@ -150,6 +153,7 @@ impl SocketLoop {
                         c.tick(now);
                     }
                 }
+                gather_more(&self.socket, full, now);
                 return self.flush(state);
             }
             Ice::Lite(_) if self.trickled.try_recv().is_ok() => {
@@ -215,6 +219,9 @@ impl SocketLoop {
                 IceEvent::Selected { local, remote } => {
                     if state.peer.is_some() {
                         continue;
+                    }
+                    if let Some(t) = &full.trickler {
+                        t.selected(local.addr, remote.addr, Instant::now());
                     }
                     state.peer = Some(remote.addr);
                     state.last_heard = Instant::now();
@@ -296,6 +303,15 @@ impl SocketLoop {
         let n = d.len();
         if self.turn_server() == Some(from) {
             return self.relayed_in(d, state);
+        }
+        // The STUN server's answer while we gather after the offer.
+        if let Ice::Full(full) = &mut self.ice {
+            if let Some(t) = full.trickler.as_mut() {
+                if t.stun_server() == Some(from) {
+                    t.on_stun(d, &mut full.agent);
+                    return self.flush(state);
+                }
+            }
         }
         match demux::classify(d) {
             Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
@@ -537,6 +553,21 @@ fn wrap_for(turn: Arc<Mutex<TurnClient>>, peer: SocketAddr, server: SocketAddr) 
         };
         (bytes, server)
     })
+}
+
+/// Trickle ICE: the STUN request due, and the candidates found since the last turn (or the
+/// end of them), into the agent and out to the signaling.
+fn gather_more(socket: &UdpSocket, full: &mut FullIce, now: Instant) {
+    let Some(t) = full.trickler.as_mut() else {
+        return;
+    };
+    while let Some((d, to)) = t.poll_transmit(now) {
+        if let Err(e) = socket.send_to(&d, to) {
+            trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
+        }
+    }
+    let turn = full.turn.as_ref().and_then(|c| c.lock().ok());
+    t.tick(now, &mut full.agent, turn.as_deref());
 }
 
 /// Candidates the signaling passed on since the last turn, to the agent (refused ones are
