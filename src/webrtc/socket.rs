@@ -97,7 +97,16 @@ struct State {
     /// the loop asks the checker on every datagram, and a draw each time was a `getrandom`
     /// system call per datagram.
     next_tid: [u8; 12],
+    /// DTLS records that came before ICE selected a pair (sender, through the relay or
+    /// not): passed on once the pair is that sender's, else dropped. The other side may
+    /// select first and send its ClientHello before our own check of the pair has come
+    /// back (always so when it trickled that candidate late); dropped, it would cost DTLS's
+    /// 1 s retransmission.
+    early: Vec<(Vec<u8>, SocketAddr, bool)>,
 }
+
+/// The most DTLS records held before a pair is selected (a ClientHello is one).
+const EARLY_DTLS: usize = 4;
 
 /// Whether the loop goes on after a step.
 #[derive(PartialEq, Eq)]
@@ -118,6 +127,7 @@ impl SocketLoop {
             nominated: false,
             relayed: false,
             next_tid: super::session::random::<12>(),
+            early: Vec::new(),
         };
         while !self.stop.load(Ordering::Relaxed) {
             // 1. The checker's next request, or the full agent's clock.
@@ -250,6 +260,43 @@ impl SocketLoop {
                 let _ = self.socket.send_to(&d, c.server);
             }
         }
+        drop(turn);
+        if state.peer.is_some() && !state.early.is_empty() {
+            return self.pass_early(state);
+        }
+        Go::On
+    }
+
+    /// A DTLS record from someone who is not the selected pair's peer: held while no pair
+    /// is selected (the full agent only: the lite one locks on the first check), else
+    /// dropped.
+    fn hold_or_drop(&self, d: &[u8], from: SocketAddr, relayed: bool, state: &mut State) {
+        let n = d.len();
+        let full = matches!(self.ice, Ice::Full(_));
+        if full && state.peer.is_none() && state.early.len() < EARLY_DTLS {
+            trace::received(Layer::Dtls, || {
+                format!("{n} bytes from {from} before ICE selected a pair: held")
+            });
+            state.early.push((d.to_vec(), from, relayed));
+            return;
+        }
+        trace::received(Layer::Dtls, || {
+            format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
+        });
+    }
+
+    /// A pair is selected: the records held for its peer go to DTLS, the others are dropped.
+    fn pass_early(&self, state: &mut State) -> Go {
+        for (d, from, relayed) in std::mem::take(&mut state.early) {
+            if Some(from) == state.peer && relayed == state.relayed {
+                trace::event(Layer::Dtls, || {
+                    format!("{} bytes held from {from}: passed on", d.len())
+                });
+                if self.dtls_record(&d, from) == Go::Stop {
+                    return Go::Stop;
+                }
+            }
+        }
         Go::On
     }
 
@@ -324,9 +371,7 @@ impl SocketLoop {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
-            Kind::Dtls => trace::received(Layer::Dtls, || {
-                format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
-            }),
+            Kind::Dtls => self.hold_or_drop(d, from, false, state),
             Kind::Rtp => trace::received(Layer::L4, || {
                 format!("{n} bytes of RTP/RTCP from {from}: no media here, dropped")
             }),
@@ -383,6 +428,10 @@ impl SocketLoop {
             Kind::Dtls if self.accepts_dtls(peer, true, state) => {
                 state.last_heard = Instant::now();
                 self.dtls_record(&data, peer)
+            }
+            Kind::Dtls if state.peer.is_none() => {
+                self.hold_or_drop(&data, peer, true, state);
+                Go::On
             }
             _ => {
                 let n = data.len();
