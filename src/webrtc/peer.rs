@@ -543,7 +543,11 @@ fn trace_description(d: &Description, what: &str) {
             d.max_message_size,
             d.candidates,
             &sdp::fingerprint_hex(&d.fingerprint)[..11],
-            if d.trickle { " ice-options:trickle" } else { "" },
+            if d.trickle {
+                " ice-options:trickle"
+            } else {
+                ""
+            },
             if d.end_of_candidates {
                 " end-of-candidates"
             } else {

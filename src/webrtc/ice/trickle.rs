@@ -109,7 +109,10 @@ impl Trickler {
 
     /// The Binding Request to the STUN server, when a send (or a retransmission) is due.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(Vec<u8>, SocketAddr)> {
-        let p = self.probe.as_mut().filter(|p| now >= p.next && now < self.until)?;
+        let p = self
+            .probe
+            .as_mut()
+            .filter(|p| now >= p.next && now < self.until)?;
         p.next = now + p.rto;
         p.rto *= 2;
         let server = p.server;
@@ -154,7 +157,13 @@ impl Trickler {
             .find(|h| h.ip().is_loopback() == server.ip().is_loopback())
             .copied()
             .unwrap_or(self.bound);
-        self.found(agent, CandidateKind::ServerReflexive, mapped, base, Some(base));
+        self.found(
+            agent,
+            CandidateKind::ServerReflexive,
+            mapped,
+            base,
+            Some(base),
+        );
     }
 
     /// Gives up on a server past its time, takes the relayed candidate once the TURN client
@@ -165,7 +174,10 @@ impl Trickler {
         }
         let ms = (self.until - self.started).as_millis();
         if let Some(p) = self.probe.as_ref().filter(|_| now >= self.until) {
-            let e = GatherError::Timeout { server: p.server, ms };
+            let e = GatherError::Timeout {
+                server: p.server,
+                ms,
+            };
             let server = p.server;
             trace::event(Layer::Stun, || {
                 format!("no server-reflexive candidate from {server}: {e}")
@@ -276,9 +288,15 @@ mod tests {
         let host: SocketAddr = "127.0.0.1:4000".parse().unwrap();
         let server: SocketAddr = "127.0.0.1:3478".parse().unwrap();
         let t0 = Instant::now();
-        let (mut t, rx) =
-            Trickler::new(Some(server), None, vec![host], host, Duration::from_secs(2), t0)
-                .unwrap();
+        let (mut t, rx) = Trickler::new(
+            Some(server),
+            None,
+            vec![host],
+            host,
+            Duration::from_secs(2),
+            t0,
+        )
+        .unwrap();
         let mut a = agent();
         let mut sends = Vec::new();
         for ms in (0..2500).step_by(50) {
@@ -299,9 +317,15 @@ mod tests {
         let host: SocketAddr = "10.0.0.2:4000".parse().unwrap();
         let server: SocketAddr = "192.0.2.1:3478".parse().unwrap();
         let t0 = Instant::now();
-        let (mut t, rx) =
-            Trickler::new(Some(server), None, vec![host], host, Duration::from_secs(2), t0)
-                .unwrap();
+        let (mut t, rx) = Trickler::new(
+            Some(server),
+            None,
+            vec![host],
+            host,
+            Duration::from_secs(2),
+            t0,
+        )
+        .unwrap();
         let mut a = agent();
         let (request, _) = t.poll_transmit(t0).unwrap();
         let mapped: SocketAddr = "203.0.113.9:6000".parse().unwrap();
