@@ -24,7 +24,8 @@
 //! Behind it, `Peer::start` runs two threads per peer, each a loop of its own:
 //! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN handled there by the full ICE [`Agent`] (`--ice full`, candidates gathered before
-//!   the SDP is written: `full_agent`), or answered by the ICE-lite [`Responder`] (and, when
+//!   the SDP is written: `full_agent`; or, trickling, the servers' ones after it by the
+//!   [`Trickler`]), or answered by the ICE-lite [`Responder`] (and, when
 //!   this lite peer offered to a lite answerer, checks sent by the [`Checker`]); DTLS records
 //!   passed on (through the TURN client on a relayed pair); consent kept (RFC 7675: the full
 //!   agent's checks, or for the lite one no word from the peer for `consent_timeout`);
