@@ -454,7 +454,8 @@ fn netlab_trickles_its_only_candidate_a_relayed_one_to_aiortc_and_to_netlab() {
     assert!(seen.contains("trickled: end-of-candidates"), "{seen}");
 
     // The same with netlab's full agent answering relay-only (it permits, and checks, only
-    // the remote candidates it knows).
+    // the remote candidates it knows). It trickles too: its answer names no candidate, and
+    // its relayed one comes back in the response to a PATCH.
     let mut server = spawn_netlab(
         &[
             "webrtc",
@@ -469,7 +470,17 @@ fn netlab_trickles_its_only_candidate_a_relayed_one_to_aiortc_and_to_netlab() {
         &[("NETLAB_TRACE", "sdp,stun")],
     );
     let url = format!("http://{}/webrtc", server.listening());
-    connect(&url, "trickled to netlab");
+    let err = connect(&url, "trickled to netlab");
+    assert!(
+        err.contains("typ relay raddr 127.0.0.1 rport")
+            && err.contains("(the answerer's, trickled in the response to PATCH /webrtc/1)"),
+        "{err}"
+    );
+    let answer = line_of(&err, "· answer:");
+    assert!(
+        err.lines().nth(answer).unwrap().contains("candidates=[]"),
+        "{err}"
+    );
     let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
     let patch = line_of(&log, "PATCH trickle fragment");
     assert!(patch < line_of(&log, "remote candidate: relay"), "{log}");
@@ -477,6 +488,54 @@ fn netlab_trickles_its_only_candidate_a_relayed_one_to_aiortc_and_to_netlab() {
         log.contains("end-of-candidates: the peer trickles no more"),
         "{log}"
     );
+    let relayed = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
+    assert!(relayed.contains("ChannelData"), "{relayed}");
+}
+
+#[test]
+fn chromium_takes_the_relayed_candidate_netlab_trickles_in_its_patch_responses() {
+    netns::enter();
+    chromium_ready();
+    let (mut turn, turn_addr) = turn_server();
+    let turn_uri = format!("turn:{turn_addr}");
+    // netlab answers relay-only: its answer names no candidate, and its relayed one reaches
+    // the page only in the response to a PATCH. The page is relay-only too, so its TURN
+    // allocation lets in only the peers it was told of: without the trickle, no check passes.
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+        ],
+        &[("NETLAB_TRACE", "sdp,stun,dcep")],
+    );
+    let origin = format!("http://{}/", server.listening());
+    let (ok, out) = drive(&["echo", &format!("{origin}?turn={turn_addr}&relay=1")]);
+    assert!(ok, "chromium: {out}\nnetlab: {}", server.stderr_so_far());
+    assert!(out.contains("\"pair\":\"relay -> relay\""), "{out}");
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    let answer = line_of(&log, "→ answer");
+    assert!(
+        log.lines().nth(answer).unwrap().contains("0 candidate(s)"),
+        "{log}"
+    );
+    assert!(
+        answer < line_of(&log, "local candidate gathered: relay"),
+        "{log}"
+    );
+    assert!(
+        line_of(&log, "local candidate gathered: relay")
+            < line_of(
+                &log,
+                "200 to the PATCH: 2 line(s) of our own trickled candidates"
+            ),
+        "{log}"
+    );
+    assert!(log.contains("ICE state completed: selected relay"), "{log}");
     let relayed = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
     assert!(relayed.contains("ChannelData"), "{relayed}");
 }

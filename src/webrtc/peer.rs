@@ -126,9 +126,11 @@ pub struct Config {
     /// Gather the relayed candidate only, like a browser's `iceTransportPolicy: "relay"`
     /// (`--relay-only`): every byte goes through the TURN server.
     pub relay_only: bool,
-    /// Trickle ICE when offering (RFC 8838, `--trickle on`): the offer goes with the host
-    /// candidates, the STUN and TURN servers' ones follow through [`Offer::trickled`]. Off:
-    /// every candidate is gathered before the offer is written.
+    /// Trickle ICE (RFC 8838, `--trickle on`): the SDP says `a=ice-options:trickle` and
+    /// goes with the host candidates; the STUN and TURN servers' ones follow, through
+    /// [`Offer::trickled`] or [`Peer::take_gathered`] (an answerer trickles only when the
+    /// offer said it could take them). Off: every candidate is gathered before the SDP is
+    /// written.
     pub trickle: bool,
 }
 
@@ -237,6 +239,7 @@ fn describe(
     cfg: &Config,
     agent: Option<&Agent>,
     trickle: bool,
+    more_follow: bool,
 ) -> Result<Description, PeerError> {
     Ok(Description {
         ice_ufrag: local.ufrag.clone(),
@@ -253,7 +256,7 @@ fn describe(
         })?],
         candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
         trickle,
-        end_of_candidates: !trickle,
+        end_of_candidates: !more_follow,
     })
 }
 
@@ -299,7 +302,13 @@ fn full_agent(
     for h in hosts.iter().filter(|_| !cfg.relay_only) {
         agent.add_local(CandidateKind::Host, *h, *h, None);
     }
-    if trickles(cfg, remote.is_none()) {
+    if let Some(r) = remote {
+        for line in &r.candidate_lines {
+            // A refused candidate is traced by the agent; the others still serve.
+            let _ = agent.add_remote(line);
+        }
+    }
+    if trickles(cfg, remote) {
         let (full, rx) = start_trickle(agent, socket, hosts, bound, cfg)?;
         return Ok((full, Some(rx)));
     }
@@ -329,12 +338,6 @@ fn full_agent(
         .turn
         .as_ref()
         .and_then(|t| relayed(&mut agent, socket, t, &hosts));
-    if let Some(r) = remote {
-        for line in &r.candidate_lines {
-            // A refused candidate is traced by the agent; the others still serve.
-            let _ = agent.add_remote(line);
-        }
-    }
     let full = FullIce {
         agent,
         turn: turn.map(|c| Arc::new(Mutex::new(c))),
@@ -343,10 +346,11 @@ fn full_agent(
     Ok((full, None))
 }
 
-/// Whether this peer trickles its own candidates: an offerer with `trickle` set and a server
-/// to gather from (host candidates alone are all in the offer at once).
-fn trickles(cfg: &Config, offering: bool) -> bool {
-    offering && cfg.trickle && (cfg.stun.is_some() || cfg.turn.is_some())
+/// Whether this peer trickles its own candidates: with `trickle` set and a server to gather
+/// from (host candidates alone are all in the SDP at once); an answerer only when the offer
+/// said `a=ice-options:trickle` (RFC 8838 §5.1: both sides must support it).
+fn trickles(cfg: &Config, remote: Option<&Description>) -> bool {
+    cfg.trickle && (cfg.stun.is_some() || cfg.turn.is_some()) && remote.is_none_or(|r| r.trickle)
 }
 
 /// Trickle ICE (RFC 8838 §4.1): the Binding Request to the STUN server and the TURN Allocate
@@ -522,10 +526,10 @@ fn trace_sent(d: &Description, what: &str, len: usize) {
                 d.setup.as_str(),
                 d.candidate_lines.len(),
                 d.candidate_lines.join("; "),
-                if d.trickle {
-                    " (a=ice-options:trickle: more follow)"
-                } else {
+                if d.end_of_candidates {
                     ""
+                } else {
+                    " (a=ice-options:trickle: more follow)"
                 }
             )
         }
@@ -694,6 +698,8 @@ pub struct Peer {
     role: &'static str,
     ended: bool,
     trickle: Sender<Option<String>>,
+    /// An answerer that trickles: its candidates found after the answer.
+    gathered: Option<Receiver<Trickled>>,
 }
 
 /// A handle that passes trickled remote candidates to a running peer's ICE agent.
@@ -735,6 +741,7 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
+            config.trickle,
             trickled.is_some(),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
@@ -768,9 +775,12 @@ impl Peer {
             true => Role::Controlling,
             false => Role::Controlled,
         };
-        let agent = match config.full_ice(false) {
-            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?.0),
-            false => None,
+        let (agent, gathered) = match config.full_ice(false) {
+            true => {
+                let (full, rx) = full_agent(&socket, &local, Some(&remote), role, &config)?;
+                (Some(full), rx)
+            }
+            false => (None, None),
         };
         let d = describe(
             &local,
@@ -780,7 +790,8 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
-            false,
+            gathered.is_some(),
+            gathered.is_some(),
         )?;
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "answer", text.len());
@@ -789,7 +800,8 @@ impl Peer {
             Some(a) => Ice::Full(Box::new(a)),
             None => Ice::Lite(None),
         };
-        let peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
+        let mut peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
+        peer.gathered = gathered;
         Ok((peer, text))
     }
 
@@ -875,6 +887,7 @@ impl Peer {
             role,
             ended: false,
             trickle: trickle_tx,
+            gathered: None,
         })
     }
 
@@ -882,6 +895,13 @@ impl Peer {
     /// hands each `a=candidate:` value, and `None` for `a=end-of-candidates`.
     pub fn trickle(&self) -> Trickle {
         Trickle(self.trickle.clone())
+    }
+
+    /// An answerer that trickles (its answer said `a=ice-options:trickle` and no
+    /// `a=end-of-candidates`): each candidate it finds after the answer, as the value of its
+    /// `a=candidate:` line, then `None`, for the signaling to pass to the offerer.
+    pub fn take_gathered(&mut self) -> Option<Receiver<Trickled>> {
+        self.gathered.take()
     }
 
     /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);

@@ -244,7 +244,7 @@ impl Trickler {
         let _ = self.out.send(Some(cand.to_sdp()));
     }
 
-    /// The pair ICE selected, with when: how long after the offer, and whether candidates
+    /// The pair ICE selected, with when: how long after our SDP, and whether candidates
     /// were still coming.
     pub fn selected(&self, local: SocketAddr, remote: SocketAddr, now: Instant) {
         let ms = now.duration_since(self.started).as_millis();
@@ -254,7 +254,7 @@ impl Trickler {
             "gathering still under way"
         };
         trace::event(Layer::Stun, || {
-            format!("pair {local} ↔ {remote} won {ms} ms after the offer ({still})")
+            format!("pair {local} ↔ {remote} won {ms} ms after our SDP was written ({still})")
         });
     }
 }
