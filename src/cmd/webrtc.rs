@@ -400,7 +400,7 @@ fn session_url(offer_url: &Url, location: &str) -> Option<Url> {
 /// - theirs: when the answer trickles too (`a=ice-options:trickle`, no
 ///   `a=end-of-candidates`), the server hands its candidates back in the PATCH's response
 ///   (200 with an sdpfrag); with nothing of ours to send, an empty fragment asks for them
-///   every `POLL`, until their end.
+///   at once, then every `POLL`, until their end.
 ///
 /// Ends when both ends are known, the session is gone, `stop` is set, or after `timeout`.
 struct Trickling {
@@ -410,10 +410,12 @@ struct Trickling {
     ours: Option<Receiver<Option<String>>>,
     theirs: Option<Trickle>,
     client: Client,
+    /// The first PATCH went: later ones without news of ours wait `POLL` first.
+    asked: bool,
 }
 
 /// How often an offerer with nothing to send asks for the answerer's candidates.
-const POLL: Duration = Duration::from_millis(100);
+const POLL: Duration = Duration::from_millis(50);
 
 impl Trickling {
     fn new(session: Url, offer: &str, timeout: Duration) -> Trickling {
@@ -432,6 +434,7 @@ impl Trickling {
                 timeout,
                 ..Options::default()
             }),
+            asked: false,
         }
     }
 
@@ -462,7 +465,9 @@ impl Trickling {
     /// Our candidates found within `POLL`, as fragment lines (none: the wait timed out).
     fn ours_found(&mut self) -> Vec<String> {
         let Some(rx) = &self.ours else {
-            std::thread::sleep(POLL);
+            if std::mem::replace(&mut self.asked, true) {
+                std::thread::sleep(POLL);
+            }
             return Vec::new();
         };
         let first = match rx.recv_timeout(POLL) {
