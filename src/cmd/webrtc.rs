@@ -405,7 +405,7 @@ fn session_url(offer_url: &Url, location: &str) -> Option<Url> {
 /// Ends when both ends are known, the session is gone, `stop` is set, or after `timeout`.
 struct Trickling {
     session: Url,
-    /// The fragment's head: our ice-ufrag and ice-pwd, the media section (RFC 8840 §4.4).
+    /// The fragment's head: our ice-ufrag and ice-pwd, the media section (RFC 8840).
     head: String,
     ours: Option<Receiver<Option<String>>>,
     theirs: Option<Trickle>,

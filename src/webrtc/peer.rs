@@ -348,12 +348,12 @@ fn full_agent(
 
 /// Whether this peer trickles its own candidates: with `trickle` set and a server to gather
 /// from (host candidates alone are all in the SDP at once); an answerer only when the offer
-/// said `a=ice-options:trickle` (RFC 8838 §5.1: both sides must support it).
+/// said `a=ice-options:trickle` (RFC 8838: both sides must support it).
 fn trickles(cfg: &Config, remote: Option<&Description>) -> bool {
     cfg.trickle && (cfg.stun.is_some() || cfg.turn.is_some()) && remote.is_none_or(|r| r.trickle)
 }
 
-/// Trickle ICE (RFC 8838 §4.1): the Binding Request to the STUN server and the TURN Allocate
+/// Trickle ICE (RFC 8838): the Binding Request to the STUN server and the TURN Allocate
 /// leave now, before the offer; their answers wait in the socket's buffer for the socket
 /// loop, which turns them into candidates after the offer.
 fn start_trickle(

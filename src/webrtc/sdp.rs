@@ -54,10 +54,10 @@ pub struct Description {
     /// Every `a=candidate:` value as written, for the full ICE agent to parse (and refuse
     /// with a reason); when writing, these lines replace the host lines of `candidates`.
     pub candidate_lines: Vec<String>,
-    /// RFC 8838 §5.1: `a=ice-options:trickle`: this side sends candidates after its SDP
+    /// RFC 8838: `a=ice-options:trickle`: this side sends candidates after its SDP
     /// too; when writing, `a=end-of-candidates` is left for the last trickled fragment.
     pub trickle: bool,
-    /// RFC 8840 §4.1: the SDP ended with `a=end-of-candidates` (no more will come).
+    /// RFC 8840: the SDP ended with `a=end-of-candidates` (no more will come).
     pub end_of_candidates: bool,
 }
 

@@ -24,7 +24,7 @@ use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
@@ -171,15 +171,17 @@ type Sessions = Arc<Mutex<HashMap<u64, Handle>>>;
 
 /// What a PATCH reaches of a session: where the offerer's candidates go, and, when our
 /// answer trickles, the candidates our peer found since (handed back in the PATCH's
-/// response, RFC 9725 §4.3.1: the offerer polls for them).
+/// response, RFC 9725 §4.3: the offerer polls for them).
 #[derive(Clone)]
 struct Handle {
     theirs: Trickle,
     ours: Option<Ours>,
+    /// The offerer signalled its end of candidates: more get 400.
+    ended: Arc<AtomicBool>,
 }
 
 /// Our candidates found after the answer, waiting for the offerer's next PATCH, and the
-/// head of the fragment that carries them (our ice-ufrag, ice-pwd, the mid: RFC 8840 §4.4).
+/// head of the fragment that carries them (our ice-ufrag, ice-pwd, the mid: RFC 8840).
 #[derive(Clone)]
 struct Ours {
     head: String,
@@ -224,8 +226,10 @@ const MAX_FRAGMENT: usize = 16 * 1024;
 
 /// `PATCH /webrtc/<n>` with `application/trickle-ice-sdpfrag` (RFC 8840, RFC 9725 §4.3):
 /// candidates the offerer found after its offer, and `a=end-of-candidates`, passed to the
-/// session's ICE agent. `204` when taken; a candidate no agent could use gets `400` with the
-/// reason (nothing of that fragment is taken); an unknown session `404`.
+/// session's ICE agent. `204` when taken, or `200` with our own candidates found since when
+/// our answer trickles; a candidate no agent could use, or one after the offerer's
+/// `a=end-of-candidates`, gets `400` with the reason (nothing of that fragment is taken); an
+/// unknown session `404`.
 fn trickle(req: &Request, sessions: &Sessions) -> Response {
     if req.media_type().as_deref() != Some("application/trickle-ice-sdpfrag") {
         return Response::text(
@@ -246,19 +250,12 @@ fn trickle(req: &Request, sessions: &Sessions) -> Response {
         return Response::text(404, "no such WebRTC session (ended, or never started)");
     };
     let text = String::from_utf8_lossy(&req.body);
-    let mut lines = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(c) = line.strip_prefix("a=candidate:") {
-            if let Err(e) = Candidate::parse(c) {
-                trace::received(Layer::Sdp, || {
-                    format!("trickled candidate refused: {e}: 400")
-                });
-                return Response::text(400, &format!("a=candidate:{c}: {e}"));
-            }
-            lines.push(Some(c.to_string()));
-        } else if line == "a=end-of-candidates" {
-            lines.push(None);
-        }
+    let lines = match fragment_lines(&text, handle.ended.load(Ordering::Relaxed)) {
+        Ok(lines) => lines,
+        Err(refused) => return refused,
+    };
+    if lines.contains(&None) {
+        handle.ended.store(true, Ordering::Relaxed);
     }
     trace::received(Layer::Sdp, || {
         format!("PATCH trickle fragment: {} candidate line(s)", lines.len())
@@ -269,13 +266,48 @@ fn trickle(req: &Request, sessions: &Sessions) -> Response {
     // Our own candidates found since, if our answer trickles.
     if let Some(frag) = handle.ours.as_ref().and_then(Ours::fragment) {
         trace::sent(Layer::Sdp, || {
-            let n = frag.lines().filter(|l| l.starts_with("a=")).count() - 3;
+            // Less the head's three: a=ice-ufrag, a=ice-pwd, a=mid.
+            let n = frag
+                .lines()
+                .filter(|l| l.starts_with("a="))
+                .count()
+                .saturating_sub(3);
             format!("200 to the PATCH: {n} line(s) of our own trickled candidates")
         });
         return Response::with_body(200, "application/trickle-ice-sdpfrag", frag)
             .header("Access-Control-Allow-Origin", "*");
     }
     Response::new(204).header("Access-Control-Allow-Origin", "*")
+}
+
+/// The candidates (`Some`) and ends (`None`) of an sdpfrag, in order; or the `400` that
+/// refuses the whole fragment: a candidate no agent could use, or one after the end the
+/// offerer signalled (`ended`: in an earlier PATCH), since it said no more would come.
+fn fragment_lines(text: &str, mut ended: bool) -> Result<Vec<Option<String>>, Response> {
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(c) = line.strip_prefix("a=candidate:") {
+            let why = match Candidate::parse(c) {
+                Err(e) => e.to_string(),
+                Ok(_) if ended => {
+                    "after a=end-of-candidates: the offerer said no more would come (RFC 8838)"
+                        .to_string()
+                }
+                Ok(_) => {
+                    lines.push(Some(c.to_string()));
+                    continue;
+                }
+            };
+            trace::received(Layer::Sdp, || {
+                format!("trickled candidate refused: {why}: 400")
+            });
+            return Err(Response::text(400, &format!("a=candidate:{c}: {why}")));
+        } else if line == "a=end-of-candidates" {
+            ended = true;
+            lines.push(None);
+        }
+    }
+    Ok(lines)
 }
 
 /// The session has ended: trickles to it now get 404.
@@ -340,6 +372,7 @@ fn offer(
             let handle = Handle {
                 theirs: peer.trickle(),
                 ours: peer.take_gathered().map(|rx| Ours::new(&answer, rx)),
+                ended: Arc::default(),
             };
             if let Ok(mut map) = sessions.lock() {
                 map.insert(n, handle);
@@ -571,6 +604,7 @@ mod tests {
         let handle = Handle {
             theirs: Trickle::from_sender(tx),
             ours: None,
+            ended: Arc::default(),
         };
         sessions.lock().unwrap().insert(7, handle);
         let frag = Some("application/trickle-ice-sdpfrag");
@@ -590,6 +624,34 @@ mod tests {
             rx.try_recv().is_err(),
             "nothing of a refused fragment is taken"
         );
+        // The first PATCH ended the candidates: a good one after that is refused too, and an
+        // empty fragment (asking for ours) is still fine.
+        let late = "a=candidate:2 1 udp 2130706431 127.0.0.1 5001 typ host\r\n";
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, late), &sessions);
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8_lossy(&r.body).contains("after a=end-of-candidates"));
+        assert!(rx.try_recv().is_err());
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, ""), &sessions);
+        assert_eq!(r.status, 204);
+        // In one fragment, a candidate after its own end is refused as well.
+        let (tx2, rx2) = std::sync::mpsc::channel();
+        let handle = Handle {
+            theirs: Trickle::from_sender(tx2),
+            ours: None,
+            ended: Arc::default(),
+        };
+        sessions.lock().unwrap().insert(9, handle);
+        let r = trickle(
+            &req(
+                "PATCH",
+                "/webrtc/9",
+                frag,
+                &format!("a=end-of-candidates\r\n{late}"),
+            ),
+            &sessions,
+        );
+        assert_eq!(r.status, 400);
+        assert!(rx2.try_recv().is_err());
         assert_eq!(
             trickle(&req("PATCH", "/webrtc/8", frag, body), &sessions).status,
             404
@@ -613,6 +675,7 @@ mod tests {
         let handle = Handle {
             theirs: Trickle::from_sender(tx),
             ours: Some(Ours::new(answer, ours_rx)),
+            ended: Arc::default(),
         };
         sessions.lock().unwrap().insert(3, handle);
         let frag = Some("application/trickle-ice-sdpfrag");

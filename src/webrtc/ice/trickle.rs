@@ -1,7 +1,7 @@
 //! Trickle ICE for our own candidates (RFC 8838): the offer goes out with the host candidates
 //! alone, and the server-reflexive and relayed ones follow as the STUN and TURN servers
 //! answer, each handed to the signaling (which PATCHes it, RFC 8840's sdpfrag) and added to
-//! the agent's check list at once (§8: a new local candidate pairs with the remote ones
+//! the agent's check list at once (a new local candidate pairs with the remote ones
 //! known). When every server has answered, or given up, the end of candidates follows.
 //!
 //! Sans-IO like the agent: the socket loop passes the STUN server's answers in and sends
@@ -192,7 +192,7 @@ impl Trickler {
             let took = now.duration_since(self.started).as_millis();
             trace::event(Layer::Stun, || {
                 format!(
-                    "gathering complete after {took} ms: a=end-of-candidates follows (RFC 8838 §4.4)"
+                    "gathering complete after {took} ms: a=end-of-candidates follows (RFC 8838)"
                 )
             });
             let _ = self.out.send(None);
