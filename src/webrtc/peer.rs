@@ -238,8 +238,6 @@ fn describe(
     socket: &UdpSocket,
     cfg: &Config,
     agent: Option<&Agent>,
-    trickle: bool,
-    more_follow: bool,
 ) -> Result<Description, PeerError> {
     Ok(Description {
         ice_ufrag: local.ufrag.clone(),
@@ -255,8 +253,9 @@ fn describe(
             why: e.to_string(),
         })?],
         candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
-        trickle,
-        end_of_candidates: !more_follow,
+        // Set by the caller when it trickles.
+        trickle: false,
+        end_of_candidates: true,
     })
 }
 
@@ -733,7 +732,7 @@ impl Peer {
             }
             false => (None, None),
         };
-        let d = describe(
+        let mut d = describe(
             &local,
             identity,
             Setup::Actpass,
@@ -741,9 +740,9 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
-            config.trickle,
-            trickled.is_some(),
         )?;
+        d.trickle = config.trickle;
+        d.end_of_candidates = trickled.is_none();
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "offer", text.len());
         Ok(Offer {
@@ -782,7 +781,7 @@ impl Peer {
             }
             false => (None, None),
         };
-        let d = describe(
+        let mut d = describe(
             &local,
             identity,
             setup,
@@ -790,9 +789,9 @@ impl Peer {
             &socket,
             &config,
             agent.as_ref().map(|f| &f.agent),
-            gathered.is_some(),
-            gathered.is_some(),
         )?;
+        d.trickle = gathered.is_some();
+        d.end_of_candidates = gathered.is_none();
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "answer", text.len());
         let client = sdp::we_are_dtls_client(remote.setup, false);

@@ -286,28 +286,33 @@ fn trickle(req: &Request, sessions: &Sessions) -> Response {
 fn fragment_lines(text: &str, mut ended: bool) -> Result<Vec<Option<String>>, Response> {
     let mut lines = Vec::new();
     for line in text.lines().map(str::trim) {
-        if let Some(c) = line.strip_prefix("a=candidate:") {
-            let why = match Candidate::parse(c) {
-                Err(e) => e.to_string(),
-                Ok(_) if ended => {
-                    "after a=end-of-candidates: the offerer said no more would come (RFC 8838)"
-                        .to_string()
-                }
-                Ok(_) => {
-                    lines.push(Some(c.to_string()));
-                    continue;
-                }
-            };
+        if line == "a=end-of-candidates" {
+            ended = true;
+            lines.push(None);
+        }
+        let Some(c) = line.strip_prefix("a=candidate:") else {
+            continue;
+        };
+        if let Some(why) = refusal(c, ended) {
             trace::received(Layer::Sdp, || {
                 format!("trickled candidate refused: {why}: 400")
             });
             return Err(Response::text(400, &format!("a=candidate:{c}: {why}")));
-        } else if line == "a=end-of-candidates" {
-            ended = true;
-            lines.push(None);
         }
+        lines.push(Some(c.to_string()));
     }
     Ok(lines)
+}
+
+/// Why a trickled candidate is refused, if it is.
+fn refusal(candidate: &str, ended: bool) -> Option<String> {
+    match Candidate::parse(candidate) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if ended => {
+            Some("after a=end-of-candidates: the offerer said no more would come (RFC 8838)".into())
+        }
+        Ok(_) => None,
+    }
 }
 
 /// The session has ended: trickles to it now get 404.
