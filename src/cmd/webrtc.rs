@@ -654,7 +654,14 @@ fn connect(m: &Matches) -> Result<(), CliError> {
         Some(session) => trickle_both_ways(session, &offer_sdp, &answer, ours, &peer, timeout)
             .map(|t| t.spawn(stop.clone(), timeout))
             .transpose()?,
-        None => None,
+        None => {
+            if ours.is_some() {
+                trace::event(Layer::Sdp, || {
+                    "the answer came without a Location: candidates found later stay unsent".into()
+                });
+            }
+            None
+        }
     };
     let channel_type = ChannelType {
         unordered: m.on("unordered"),
