@@ -261,8 +261,8 @@ fn describe(
 
 /// A full agent for this peer, its candidates gathered (RFC 8445 §5.1.1): host ones from the
 /// socket, a server-reflexive one from the STUN server. A server that does not answer costs
-/// its candidate, not the session. An offerer that trickles gathers only the host ones here:
-/// the rest follow the offer, through the receiver returned ([`start_trickle`]).
+/// its candidate, not the session. A peer that trickles gathers only the host ones here: the
+/// rest follow its SDP, through the receiver returned ([`start_trickle`]).
 fn full_agent(
     socket: &UdpSocket,
     local: &Credentials,
@@ -353,8 +353,8 @@ fn trickles(cfg: &Config, remote: Option<&Description>) -> bool {
 }
 
 /// Trickle ICE (RFC 8838): the Binding Request to the STUN server and the TURN Allocate
-/// leave now, before the offer; their answers wait in the socket's buffer for the socket
-/// loop, which turns them into candidates after the offer.
+/// leave now, before our SDP; their answers wait in the socket's buffer for the socket
+/// loop, which turns them into candidates after it.
 fn start_trickle(
     agent: Agent,
     socket: &UdpSocket,
@@ -377,18 +377,19 @@ fn start_trickle(
             doing: "build a STUN request",
             why: e.to_string(),
         })?;
+    // A send that fails costs that server's candidate (its retransmissions may still get
+    // through; else gathering gives up on it), not the session.
     let send = |d: &[u8], to: SocketAddr| {
-        socket.send_to(d, to).map(drop).map_err(|e| PeerError::Io {
-            doing: "send to a STUN or TURN server",
-            why: format!("{to}: {e}"),
-        })
+        if let Err(e) = socket.send_to(d, to) {
+            trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
+        }
     };
     while let Some((d, to)) = trickler.poll_transmit(now) {
-        send(&d, to)?;
+        send(&d, to);
     }
     if let Some(c) = turn.as_mut() {
         while let Some(d) = c.poll_transmit() {
-            send(&d, c.server)?;
+            send(&d, c.server);
         }
     }
     let full = FullIce {

@@ -1,8 +1,10 @@
-//! Trickle ICE for our own candidates (RFC 8838): the offer goes out with the host candidates
-//! alone, and the server-reflexive and relayed ones follow as the STUN and TURN servers
-//! answer, each handed to the signaling (which PATCHes it, RFC 8840's sdpfrag) and added to
-//! the agent's check list at once (a new local candidate pairs with the remote ones
-//! known). When every server has answered, or given up, the end of candidates follows.
+//! Trickle ICE for our own candidates (RFC 8838): our SDP (the offer, or the answer to an
+//! offer that said `a=ice-options:trickle`) goes out with the host candidates alone, and the
+//! server-reflexive and relayed ones follow as the STUN and TURN servers answer, each handed
+//! to the signaling (an offerer PATCHes it, RFC 8840's sdpfrag; an answering server hands it
+//! back in the response to the offerer's next PATCH) and added to the agent's check list at
+//! once (a new local candidate pairs with the remote ones known). When every server has
+//! answered, or given up, the end of candidates follows.
 //!
 //! Sans-IO like the agent: the socket loop passes the STUN server's answers in and sends
 //! what [`Trickler::poll_transmit`] gives; the TURN allocation is the TURN client's own
