@@ -10,7 +10,7 @@
 //! what [`Trickler::poll_transmit`] gives; the TURN allocation is the TURN client's own
 //! exchange (it lives next to the agent), and [`Trickler::tick`] only watches it end.
 //! Without trickling, [`super::gather::server_reflexive`] and the blocking allocation do the
-//! same before the SDP is written, and a silent server delays the offer by its whole timeout.
+//! same before the SDP is written, and a silent server delays the SDP by its whole timeout.
 
 use super::agent::Agent;
 use super::gather::{self, GatherError};
