@@ -61,6 +61,8 @@ fn no_answer_to_the_connectivity_checks_is_an_ice_error() {
             max_message_size: 65536,
             candidates: vec![silent.local_addr().unwrap()],
             candidate_lines: Vec::new(),
+            trickle: false,
+            end_of_candidates: true,
         },
         1,
     );

@@ -296,3 +296,246 @@ fn chromium_trickles_its_candidates_to_the_full_agent() {
     );
     assert!(log.contains("ICE state completed: selected host"), "{log}");
 }
+
+/// The index of the first trace line holding `what`, or a failure showing the trace.
+fn line_of(trace: &str, what: &str) -> usize {
+    trace
+        .lines()
+        .position(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no line with {what:?} in:\n{trace}"))
+}
+
+#[test]
+fn a_trickling_offer_does_not_wait_for_a_silent_stun_server() {
+    netns::enter();
+    // A "STUN server" that reads and drops: gathering from it ends only at its timeout (2 s).
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let stun = silent.local_addr().unwrap().to_string();
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--no-page-trace",
+        ],
+        &[],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let connect = |trickle: &str| {
+        let out = run_netlab(
+            &[
+                "webrtc",
+                "connect",
+                "--stun",
+                &stun,
+                "--trickle",
+                trickle,
+                &url,
+                "hello",
+            ],
+            b"",
+            &[("NETLAB_TRACE", "sdp,stun,dcep")],
+            Duration::from_secs(30),
+        );
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(text(&out.stdout), "hello\n");
+        err
+    };
+
+    // Trickle on: the offer leaves with the host candidate while the STUN request is out,
+    // and the channel opens on the host pair before gathering gives up on the server.
+    let err = connect("on");
+    let offer = line_of(&err, "→ offer");
+    assert!(
+        err.lines()
+            .nth(offer)
+            .unwrap()
+            .contains("a=ice-options:trickle"),
+        "{err}"
+    );
+    assert!(
+        line_of(&err, "Binding Request to STUN server") < offer,
+        "{err}"
+    );
+    assert!(offer < line_of(&err, "channel \"chat\" open"), "{err}");
+    assert!(err.contains("(gathering still under way)"), "{err}");
+    if let Some(gave_up) = err
+        .lines()
+        .position(|l| l.contains("no server-reflexive candidate"))
+    {
+        assert!(gave_up > line_of(&err, "channel \"chat\" open"), "{err}");
+    }
+
+    // Trickle off: the offer waits for gathering to give up on the server.
+    let err = connect("off");
+    let offer = line_of(&err, "→ offer");
+    assert!(
+        line_of(&err, "no server-reflexive candidate from") < offer,
+        "{err}"
+    );
+    assert!(!err.contains("PATCH"), "{err}");
+    assert!(!err.contains("a=ice-options:trickle"), "{err}");
+    drop(silent);
+}
+
+#[test]
+fn netlab_trickles_its_only_candidate_a_relayed_one_to_aiortc_and_to_netlab() {
+    netns::enter();
+    let py = python_with("aiortc");
+    let (mut turn, turn_addr) = turn_server();
+    let port = turn_addr.rsplit(':').next().unwrap().to_string();
+    let creds = format!("{port}:netlab:netlab");
+    let turn_uri = format!("turn:{turn_addr}");
+    let connect = |url: &str, message: &str| {
+        let out = run_netlab(
+            &[
+                "webrtc",
+                "connect",
+                "--turn",
+                &turn_uri,
+                "--relay-only",
+                url,
+                message,
+            ],
+            b"",
+            &[("NETLAB_TRACE", "sdp,stun,dtls")],
+            Duration::from_secs(60),
+        );
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert_eq!(text(&out.stdout), format!("{message}\n"));
+        // The offer names no candidate; the relayed one is PATCHed, then the end.
+        let offer = line_of(&err, "→ offer");
+        assert!(
+            err.lines().nth(offer).unwrap().contains("0 candidate(s)"),
+            "{err}"
+        );
+        let patched = line_of(&err, "(trickled): a=candidate:");
+        assert!(
+            err.lines().nth(patched).unwrap().contains("typ relay"),
+            "{err}"
+        );
+        assert!(
+            offer < line_of(&err, "local candidate gathered: relay"),
+            "{err}"
+        );
+        assert!(
+            line_of(&err, "local candidate gathered: relay") < patched,
+            "{err}"
+        );
+        assert!(
+            patched < line_of(&err, "(trickled): a=end-of-candidates"),
+            "{err}"
+        );
+        assert!(err.contains("ICE state completed: selected relay"), "{err}");
+        err
+    };
+
+    // aiortc answers relay-only too: its TURN allocation lets in only the peers it knows,
+    // and it knows netlab's relayed address only from the PATCH. Without trickling no check
+    // gets through and ICE fails.
+    let mut aiortc = spawn_watched(&py, &[AIORTC, "answer", "--turn", &creds, "--relay"]);
+    let url = format!("http://{}/webrtc", aiortc.listening());
+    connect(&url, "trickled to aiortc");
+    // What aiortc printed: each PATCH it took, and the pair (all before the echo came back).
+    let out = aiortc.stdout.as_mut().unwrap();
+    let mut seen = String::new();
+    while !(seen.contains("trickled: end-of-candidates") && seen.contains("pair ")) {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(out, &mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push_str(&line);
+    }
+    assert!(seen.contains("pair relay -> relay"), "{seen}");
+    assert!(seen.contains("trickled: relay 127.0.0.1"), "{seen}");
+    assert!(seen.contains("trickled: end-of-candidates"), "{seen}");
+
+    // The same with netlab's full agent answering relay-only (it permits, and checks, only
+    // the remote candidates it knows). It trickles too: its answer names no candidate, and
+    // its relayed one comes back in the response to a PATCH.
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+            "--no-page-trace",
+        ],
+        &[("NETLAB_TRACE", "sdp,stun")],
+    );
+    let url = format!("http://{}/webrtc", server.listening());
+    let err = connect(&url, "trickled to netlab");
+    assert!(
+        err.contains("typ relay raddr 127.0.0.1 rport")
+            && err.contains("(the answerer's, trickled in the response to PATCH /webrtc/1)"),
+        "{err}"
+    );
+    let answer = line_of(&err, "· answer:");
+    assert!(
+        err.lines().nth(answer).unwrap().contains("candidates=[]"),
+        "{err}"
+    );
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    let patch = line_of(&log, "PATCH trickle fragment");
+    assert!(patch < line_of(&log, "remote candidate: relay"), "{log}");
+    assert!(
+        log.contains("end-of-candidates: the peer trickles no more"),
+        "{log}"
+    );
+    let relayed = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
+    assert!(relayed.contains("ChannelData"), "{relayed}");
+}
+
+#[test]
+fn chromium_takes_the_relayed_candidate_netlab_trickles_in_its_patch_responses() {
+    netns::enter();
+    chromium_ready();
+    let (mut turn, turn_addr) = turn_server();
+    let turn_uri = format!("turn:{turn_addr}");
+    // netlab answers relay-only: its answer names no candidate, and its relayed one reaches
+    // the page only in the response to a PATCH. The page is relay-only too, so its TURN
+    // allocation lets in only the peers it was told of: without the trickle, no check passes.
+    let mut server = spawn_netlab(
+        &[
+            "webrtc",
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--turn",
+            &turn_uri,
+            "--relay-only",
+        ],
+        &[("NETLAB_TRACE", "sdp,stun,dcep")],
+    );
+    let origin = format!("http://{}/", server.listening());
+    let (ok, out) = drive(&["echo", &format!("{origin}?turn={turn_addr}&relay=1")]);
+    assert!(ok, "chromium: {out}\nnetlab: {}", server.stderr_so_far());
+    assert!(out.contains("\"pair\":\"relay -> relay\""), "{out}");
+    let log = server.stderr_until(&["ICE state completed"], Duration::from_secs(5));
+    let answer = line_of(&log, "→ answer");
+    assert!(
+        log.lines().nth(answer).unwrap().contains("0 candidate(s)"),
+        "{log}"
+    );
+    assert!(
+        answer < line_of(&log, "local candidate gathered: relay"),
+        "{log}"
+    );
+    assert!(
+        line_of(&log, "local candidate gathered: relay")
+            < line_of(
+                &log,
+                "200 to the PATCH: 2 line(s) of our own trickled candidates"
+            ),
+        "{log}"
+    );
+    assert!(log.contains("ICE state completed: selected relay"), "{log}");
+    let relayed = turn.stderr_until(&["ChannelData"], Duration::from_secs(5));
+    assert!(relayed.contains("ChannelData"), "{relayed}");
+}

@@ -12,11 +12,14 @@ use netlab::trace::{self, Layer};
 use netlab::webrtc::dcep::{ChannelType, Reliability};
 use netlab::webrtc::dtls::Identity;
 use netlab::webrtc::partial;
-use netlab::webrtc::peer::{Config, Event, IceMode, Message, Peer, TurnServer};
+use netlab::webrtc::peer::{Config, Event, IceMode, Message, Peer, Trickle, TurnServer};
+use netlab::webrtc::sdp;
 use netlab::webrtc::signaling::{self, TraceLog};
 use std::net::ToSocketAddrs;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The ICE flags `serve` and `connect` share (the peer's `ice_config` reads them).
@@ -92,6 +95,12 @@ pub const SERVE: Command = Command {
         TURN_PASS_FLAG,
         IP_FLAG,
         RELAY_ONLY_FLAG,
+        flag(
+            "trickle",
+            Some("on|off"),
+            Some("on"),
+            "on: answer a trickling offer with the host candidates and hand the STUN and TURN servers' ones back in the responses to its PATCHes (RFC 8838); off: gather them all first",
+        ),
         cli::SERIAL,
     ],
     args: "",
@@ -135,6 +144,12 @@ pub const CONNECT: Command = Command {
         TURN_PASS_FLAG,
         IP_FLAG,
         RELAY_ONLY_FLAG,
+        flag(
+            "trickle",
+            Some("on|off"),
+            Some("on"),
+            "on: offer with the host candidates and PATCH the STUN and TURN servers' ones to the session as found (RFC 8838); off: gather them all first (always off with --room)",
+        ),
     ],
     args: "URL [MESSAGE…]",
     min_args: 1,
@@ -245,6 +260,7 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         m,
         Config {
             consent_timeout,
+            trickle: trickle_flag(&SERVE, m)?,
             ..Config::default()
         },
     )?;
@@ -266,6 +282,18 @@ fn serve(m: &Matches) -> Result<(), CliError> {
         Arc::new(AtomicBool::new(false)),
     );
     Ok(())
+}
+
+/// `--trickle on|off` (on by default).
+fn trickle_flag(cmd: &Command, m: &Matches) -> Result<bool, CliError> {
+    match m.get("trickle") {
+        None | Some("on") => Ok(true),
+        Some("off") => Ok(false),
+        Some(other) => Err(CliError::Usage(format!(
+            "{}: --trickle {other}: on or off",
+            cmd.path
+        ))),
+    }
 }
 
 /// `--ice`, `--stun`, `--turn`, `--turn-user`, `--turn-pass` into the peer's config.
@@ -318,10 +346,15 @@ fn ice_config(cmd: &Command, m: &Matches, mut config: Config) -> Result<Config, 
     Ok(config)
 }
 
-/// POSTs the offer, returns the answer: the signaling half of `connect`.
-pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, CliError> {
+/// POSTs the offer, returns the answer and the session's URL (the `Location` of the 201,
+/// where candidates are trickled): the signaling half of `connect`.
+pub fn post_offer(
+    url: &str,
+    offer: &str,
+    timeout: Duration,
+) -> Result<(String, Option<Url>), CliError> {
     let parsed = Url::parse(url).map_err(|e| CliError::Usage(format!("{url}: {e}")))?;
-    let mut req = Outgoing::new("POST", parsed);
+    let mut req = Outgoing::new("POST", parsed.clone());
     let mut headers = Headers::new();
     headers.set("Content-Type", "application/sdp");
     req.headers = headers;
@@ -341,8 +374,183 @@ pub fn post_offer(url: &str, offer: &str, timeout: Duration) -> Result<String, C
             String::from_utf8_lossy(&resp.body).trim()
         )));
     }
-    String::from_utf8(resp.body)
-        .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))
+    let session = resp
+        .headers
+        .get("Location")
+        .and_then(|l| session_url(&parsed, l));
+    let answer = String::from_utf8(resp.body)
+        .map_err(|_| CliError::Runtime("signaling: the answer is not UTF-8".into()))?;
+    Ok((answer, session))
+}
+
+/// The session's URL from a `Location`: absolute, or a path on the server of the offer.
+fn session_url(offer_url: &Url, location: &str) -> Option<Url> {
+    if location.starts_with('/') {
+        let mut u = offer_url.clone();
+        u.target = location.to_string();
+        return Some(u);
+    }
+    Url::parse(location).ok()
+}
+
+/// Trickle ICE's signaling half (RFC 8840's sdpfrag, PATCHed as RFC 9725 §4.3 does), on
+/// its own thread while the channel opens on the pairs already there:
+/// - ours: each candidate the peer finds after the offer is PATCHed to the session at once,
+///   then `a=end-of-candidates`;
+/// - theirs: when the answer trickles too (`a=ice-options:trickle`, no
+///   `a=end-of-candidates`), the server hands its candidates back in the PATCH's response
+///   (200 with an sdpfrag); with nothing of ours to send, an empty fragment asks for them
+///   at once, then every `POLL`, until their end.
+///
+/// Ends when both ends are known, the session is gone, `stop` is set, or after `timeout`.
+struct Trickling {
+    session: Url,
+    /// The fragment's head: our ice-ufrag and ice-pwd, the media section (RFC 8840).
+    head: String,
+    ours: Option<Receiver<Option<String>>>,
+    theirs: Option<Trickle>,
+    client: Client,
+    /// The first PATCH went: later ones without news of ours wait `POLL` first.
+    asked: bool,
+}
+
+/// How often an offerer with nothing to send asks for the answerer's candidates.
+const POLL: Duration = Duration::from_millis(50);
+
+impl Trickling {
+    fn new(session: Url, offer: &str, timeout: Duration) -> Trickling {
+        let head: String = offer
+            .lines()
+            .filter(|l| l.starts_with("a=ice-ufrag:") || l.starts_with("a=ice-pwd:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect::<String>()
+            + "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n";
+        Trickling {
+            session,
+            head,
+            ours: None,
+            theirs: None,
+            client: Client::new(Options {
+                timeout,
+                ..Options::default()
+            }),
+            asked: false,
+        }
+    }
+
+    fn spawn(
+        mut self,
+        stop: Arc<AtomicBool>,
+        timeout: Duration,
+    ) -> Result<JoinHandle<()>, CliError> {
+        std::thread::Builder::new()
+            .name("webrtc-trickle".into())
+            .spawn(move || {
+                let _role = trace::default_role("client");
+                let until = Instant::now() + timeout;
+                while (self.ours.is_some() || self.theirs.is_some())
+                    && !stop.load(Ordering::Relaxed)
+                    && Instant::now() < until
+                {
+                    let lines = self.ours_found();
+                    if lines.is_empty() && self.theirs.is_none() {
+                        continue;
+                    }
+                    self.patch(&lines);
+                }
+            })
+            .map_err(|e| CliError::Runtime(format!("cannot start the trickle thread: {e}")))
+    }
+
+    /// Our candidates found within `POLL`, as fragment lines (none: the wait timed out).
+    fn ours_found(&mut self) -> Vec<String> {
+        let Some(rx) = &self.ours else {
+            if std::mem::replace(&mut self.asked, true) {
+                std::thread::sleep(POLL);
+            }
+            return Vec::new();
+        };
+        let first = match rx.recv_timeout(POLL) {
+            Ok(c) => c,
+            Err(RecvTimeoutError::Timeout) => return Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => {
+                self.ours = None;
+                return Vec::new();
+            }
+        };
+        let found: Vec<Option<String>> = std::iter::once(first).chain(rx.try_iter()).collect();
+        if found.contains(&None) {
+            self.ours = None;
+        }
+        found
+            .into_iter()
+            .map(|c| match c {
+                Some(c) => format!("a=candidate:{c}"),
+                None => "a=end-of-candidates".to_string(),
+            })
+            .collect()
+    }
+
+    /// One PATCH: our lines (maybe none), and the answerer's candidates in a 200's body
+    /// passed to the peer. A refusal is traced (the candidate is lost, the others serve).
+    fn patch(&mut self, lines: &[String]) {
+        let mut req = Outgoing::new("PATCH", self.session.clone());
+        req.headers
+            .set("Content-Type", "application/trickle-ice-sdpfrag");
+        let body: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+        req.body = format!("{}{body}", self.head).into_bytes();
+        let target = self.session.target.clone();
+        for line in lines {
+            trace::sent(Layer::Sdp, || format!("PATCH {target} (trickled): {line}"));
+        }
+        let resp = match self.client.send(&req) {
+            Ok(resp) => resp,
+            Err(e) => {
+                trace::event(Layer::Sdp, || format!("PATCH {target} failed: {e}"));
+                return;
+            }
+        };
+        if !lines.is_empty() || resp.status != 204 {
+            trace::received(Layer::Sdp, || {
+                let body = String::from_utf8_lossy(&resp.body);
+                let first = if resp.status == 200 { "" } else { body.trim() };
+                format!("PATCH {target}: {} {} {first}", resp.status, resp.reason)
+            });
+        }
+        match resp.status {
+            // The session is gone: nothing more to send or to get.
+            404 => {
+                self.ours = None;
+                self.theirs = None;
+            }
+            200 => self.theirs_found(&String::from_utf8_lossy(&resp.body)),
+            _ => {}
+        }
+    }
+
+    /// The answerer's candidates from a 200's sdpfrag, to the peer's agent.
+    fn theirs_found(&mut self, frag: &str) {
+        let Some(theirs) = &self.theirs else {
+            return;
+        };
+        let target = &self.session.target;
+        let mut ended = false;
+        for line in frag.lines().map(str::trim) {
+            let candidate = match line.strip_prefix("a=candidate:") {
+                Some(c) => Some(c.to_string()),
+                None if line == "a=end-of-candidates" => None,
+                None => continue,
+            };
+            trace::received(Layer::Sdp, || {
+                format!("{line} (the answerer's, trickled in the response to PATCH {target})")
+            });
+            ended |= candidate.is_none();
+            ended |= !theirs.send(candidate);
+        }
+        if ended {
+            self.theirs = None;
+        }
+    }
 }
 
 /// The relay's half: POST the offer to /rooms/NAME/offer, then poll /rooms/NAME/answer
@@ -393,10 +601,34 @@ fn room_offer(
     )))
 }
 
+/// What trickles after the offer and answer: our candidates (`ours`, when we gather after
+/// the offer) and the answerer's (when its answer says more follow). `None`: nothing.
+fn trickle_both_ways(
+    session: Url,
+    offer: &str,
+    answer: &str,
+    ours: Option<Receiver<Option<String>>>,
+    peer: &Peer,
+    timeout: Duration,
+) -> Option<Trickling> {
+    let theirs = sdp::parse(answer, sdp::Kind::Answer)
+        .ok()
+        .filter(|d| d.trickle && !d.end_of_candidates)
+        .map(|_| peer.trickle());
+    if ours.is_none() && theirs.is_none() {
+        return None;
+    }
+    let mut t = Trickling::new(session, offer, timeout);
+    t.ours = ours;
+    t.theirs = theirs;
+    Some(t)
+}
+
 fn connect(m: &Matches) -> Result<(), CliError> {
     let url = m.args.first().map(String::as_str).unwrap_or("");
     let timeout = m.timeout(&CONNECT, "timeout")?;
     let identity = Identity::generate().map_err(runtime)?;
+    let trickle = trickle_flag(&CONNECT, m)?;
     let config = ice_config(
         &CONNECT,
         m,
@@ -404,15 +636,33 @@ fn connect(m: &Matches) -> Result<(), CliError> {
             ice_timeout: timeout,
             dtls_timeout: timeout,
             role: "client",
+            // The room relays one offer and one answer, no candidates.
+            trickle: trickle && m.get("room").is_none(),
             ..Config::default()
         },
     )?;
-    let offer = Peer::offer(&identity, config).map_err(runtime)?;
-    let answer = match m.get("room") {
-        Some(room) => room_offer(url, room, &offer.sdp, timeout)?,
+    let mut offer = Peer::offer(&identity, config).map_err(runtime)?;
+    let offer_sdp = offer.sdp.clone();
+    let (answer, session) = match m.get("room") {
+        Some(room) => (room_offer(url, room, &offer.sdp, timeout)?, None),
         None => post_offer(url, &offer.sdp, timeout)?,
     };
+    let ours = offer.trickled.take();
     let mut peer = offer.accept(&answer).map_err(runtime)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let trickling = match session {
+        Some(session) => trickle_both_ways(session, &offer_sdp, &answer, ours, &peer, timeout)
+            .map(|t| t.spawn(stop.clone(), timeout))
+            .transpose()?,
+        None => {
+            if ours.is_some() {
+                trace::event(Layer::Sdp, || {
+                    "the answer came without a Location: candidates found later stay unsent".into()
+                });
+            }
+            None
+        }
+    };
     let channel_type = ChannelType {
         unordered: m.on("unordered"),
         reliability: Reliability::Reliable,
@@ -462,5 +712,9 @@ fn connect(m: &Matches) -> Result<(), CliError> {
         }
     }
     peer.close();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(t) = trickling {
+        let _ = t.join();
+    }
     Ok(())
 }

@@ -28,6 +28,7 @@ pub mod agent;
 pub mod candidate;
 pub mod gather;
 pub mod priority;
+pub mod trickle;
 
 /// RFC 8445 §16.1: PRIORITY.
 pub const ATTR_PRIORITY: AttrType = AttrType(0x0024);

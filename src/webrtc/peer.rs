@@ -24,7 +24,8 @@
 //! Behind it, `Peer::start` runs two threads per peer, each a loop of its own:
 //! - the socket loop ([`super::socket`]): one UDP socket, datagrams sorted by [`super::demux`];
 //!   STUN handled there by the full ICE [`Agent`] (`--ice full`, candidates gathered before
-//!   the SDP is written: `full_agent`), or answered by the ICE-lite [`Responder`] (and, when
+//!   the SDP is written: `full_agent`; or, trickling, the servers' ones after it by the
+//!   [`Trickler`]), or answered by the ICE-lite [`Responder`] (and, when
 //!   this lite peer offered to a lite answerer, checks sent by the [`Checker`]); DTLS records
 //!   passed on (through the TURN client on a relayed pair); consent kept (RFC 7675: the full
 //!   agent's checks, or for the lite one no word from the peer for `consent_timeout`);
@@ -42,6 +43,7 @@ use super::dtls::{
 };
 use super::ice::agent::{self, Agent};
 use super::ice::priority::{CandidateKind, Policy, Rfc, Role};
+use super::ice::trickle::{Trickled, Trickler};
 use super::ice::{Checker, Credentials, Responder, gather};
 use super::sctp::{self, Settings};
 use super::sdp::{self, Description, Setup};
@@ -124,6 +126,12 @@ pub struct Config {
     /// Gather the relayed candidate only, like a browser's `iceTransportPolicy: "relay"`
     /// (`--relay-only`): every byte goes through the TURN server.
     pub relay_only: bool,
+    /// Trickle ICE (RFC 8838, `--trickle on`): the SDP says `a=ice-options:trickle` and
+    /// goes with the host candidates; the STUN and TURN servers' ones follow, through
+    /// [`Offer::trickled`] or [`Peer::take_gathered`] (an answerer trickles only when the
+    /// offer said it could take them). Off: every candidate is gathered before the SDP is
+    /// written.
+    pub trickle: bool,
 }
 
 impl Default for Config {
@@ -141,6 +149,7 @@ impl Default for Config {
             stun: None,
             turn: None,
             relay_only: false,
+            trickle: false,
         }
     }
 }
@@ -158,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("stun", &self.stun)
             .field("turn", &self.turn)
             .field("relay_only", &self.relay_only)
+            .field("trickle", &self.trickle)
             .finish_non_exhaustive()
     }
 }
@@ -243,19 +253,23 @@ fn describe(
             why: e.to_string(),
         })?],
         candidate_lines: agent.map(Agent::candidate_lines).unwrap_or_default(),
+        // Set by the caller when it trickles.
+        trickle: false,
+        end_of_candidates: true,
     })
 }
 
 /// A full agent for this peer, its candidates gathered (RFC 8445 §5.1.1): host ones from the
 /// socket, a server-reflexive one from the STUN server. A server that does not answer costs
-/// its candidate, not the session.
+/// its candidate, not the session. A peer that trickles gathers only the host ones here: the
+/// rest follow its SDP, through the receiver returned ([`start_trickle`]).
 fn full_agent(
     socket: &UdpSocket,
     local: &Credentials,
     remote: Option<&Description>,
     role: Role,
     cfg: &Config,
-) -> Result<FullIce, PeerError> {
+) -> Result<(FullIce, Option<Receiver<Trickled>>), PeerError> {
     let mut agent = Agent::new(agent::Settings {
         role,
         tie_breaker: u64::from_be_bytes(random::<8>()),
@@ -287,6 +301,16 @@ fn full_agent(
     for h in hosts.iter().filter(|_| !cfg.relay_only) {
         agent.add_local(CandidateKind::Host, *h, *h, None);
     }
+    if let Some(r) = remote {
+        for line in &r.candidate_lines {
+            // A refused candidate is traced by the agent; the others still serve.
+            let _ = agent.add_remote(line);
+        }
+    }
+    if trickles(cfg, remote) {
+        let (full, rx) = start_trickle(agent, socket, hosts, bound, cfg)?;
+        return Ok((full, Some(rx)));
+    }
     if let Some(server) = cfg.stun.filter(|_| !cfg.relay_only) {
         match gather::server_reflexive(socket, server, GATHER_TIMEOUT) {
             Ok(mapped) if !hosts.contains(&mapped) => {
@@ -313,16 +337,67 @@ fn full_agent(
         .turn
         .as_ref()
         .and_then(|t| relayed(&mut agent, socket, t, &hosts));
-    if let Some(r) = remote {
-        for line in &r.candidate_lines {
-            // A refused candidate is traced by the agent; the others still serve.
-            let _ = agent.add_remote(line);
-        }
-    }
-    Ok(FullIce {
+    let full = FullIce {
         agent,
         turn: turn.map(|c| Arc::new(Mutex::new(c))),
-    })
+        trickler: None,
+    };
+    Ok((full, None))
+}
+
+/// Whether this peer trickles its own candidates: with `trickle` set and a server to gather
+/// from (host candidates alone are all in the SDP at once); an answerer only when the offer
+/// said `a=ice-options:trickle` (RFC 8838: both sides must support it).
+fn trickles(cfg: &Config, remote: Option<&Description>) -> bool {
+    cfg.trickle && (cfg.stun.is_some() || cfg.turn.is_some()) && remote.is_none_or(|r| r.trickle)
+}
+
+/// Trickle ICE (RFC 8838): the Binding Request to the STUN server and the TURN Allocate
+/// leave now, before our SDP; their answers wait in the socket's buffer for the socket
+/// loop, which turns them into candidates after it.
+fn start_trickle(
+    agent: Agent,
+    socket: &UdpSocket,
+    hosts: Vec<SocketAddr>,
+    bound: SocketAddr,
+    cfg: &Config,
+) -> Result<(FullIce, Receiver<Trickled>), PeerError> {
+    let now = Instant::now();
+    let stun = cfg.stun.filter(|_| !cfg.relay_only);
+    let mut turn = cfg.turn.as_ref().map(|t| {
+        let mut c = TurnClient::new(t.addr, &t.user, &t.pass);
+        c.allocate(now);
+        c
+    });
+    // Relay only: no host address is a candidate, nor the base of a server-reflexive one.
+    let hosts = if cfg.relay_only { Vec::new() } else { hosts };
+    let server = turn.as_ref().map(|c| c.server);
+    let (mut trickler, rx) = Trickler::new(stun, server, hosts, bound, GATHER_TIMEOUT, now)
+        .map_err(|e| PeerError::Io {
+            doing: "build a STUN request",
+            why: e.to_string(),
+        })?;
+    // A send that fails costs that server's candidate (its retransmissions may still get
+    // through; else gathering gives up on it), not the session.
+    let send = |d: &[u8], to: SocketAddr| {
+        if let Err(e) = socket.send_to(d, to) {
+            trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
+        }
+    };
+    while let Some((d, to)) = trickler.poll_transmit(now) {
+        send(&d, to);
+    }
+    if let Some(c) = turn.as_mut() {
+        while let Some(d) = c.poll_transmit() {
+            send(&d, c.server);
+        }
+    }
+    let full = FullIce {
+        agent,
+        turn: turn.map(|c| Arc::new(Mutex::new(c))),
+        trickler: Some(trickler),
+    };
+    Ok((full, rx))
 }
 
 /// RFC 8445 §5.1.1.2: a relayed candidate from the TURN server (and the server-reflexive one
@@ -370,6 +445,11 @@ pub struct Offer {
     config: Config,
     /// The full agent, its candidates gathered (`None`: ICE-lite).
     agent: Option<FullIce>,
+    /// Trickle ICE: each candidate gathered after the offer, as the value of its
+    /// `a=candidate:` line, then `None` for the end (`None` here: the offer has them all).
+    /// The candidates are found once the answer is accepted (the socket loop reads the
+    /// servers' answers); take this before, and send each to the other side.
+    pub trickled: Option<Receiver<Trickled>>,
 }
 
 impl Offer {
@@ -442,10 +522,15 @@ fn trace_sent(d: &Description, what: &str, len: usize) {
             )
         } else {
             format!(
-                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}",
+                "{what}, {len} bytes: setup:{} full ICE, {} candidate(s): {}{}",
                 d.setup.as_str(),
                 d.candidate_lines.len(),
-                d.candidate_lines.join("; ")
+                d.candidate_lines.join("; "),
+                if d.end_of_candidates {
+                    ""
+                } else {
+                    " (a=ice-options:trickle: more follow)"
+                }
             )
         }
     });
@@ -454,7 +539,7 @@ fn trace_sent(d: &Description, what: &str, len: usize) {
 fn trace_description(d: &Description, what: &str) {
     trace::event(Layer::Sdp, || {
         format!(
-            "{what}: ice-ufrag={} {}setup:{} mid={} sctp-port={} max-message-size={} candidates={:?} fingerprint sha-256 {}…",
+            "{what}: ice-ufrag={} {}setup:{} mid={} sctp-port={} max-message-size={} candidates={:?} fingerprint sha-256 {}…{}{}",
             d.ice_ufrag,
             if d.ice_lite { "ice-lite " } else { "" },
             d.setup.as_str(),
@@ -462,7 +547,17 @@ fn trace_description(d: &Description, what: &str) {
             d.sctp_port,
             d.max_message_size,
             d.candidates,
-            &sdp::fingerprint_hex(&d.fingerprint)[..11]
+            &sdp::fingerprint_hex(&d.fingerprint)[..11],
+            if d.trickle {
+                " ice-options:trickle"
+            } else {
+                ""
+            },
+            if d.end_of_candidates {
+                " end-of-candidates"
+            } else {
+                ""
+            }
         )
     });
 }
@@ -603,6 +698,8 @@ pub struct Peer {
     role: &'static str,
     ended: bool,
     trickle: Sender<Option<String>>,
+    /// An answerer that trickles: its candidates found after the answer.
+    gathered: Option<Receiver<Trickled>>,
 }
 
 /// A handle that passes trickled remote candidates to a running peer's ICE agent.
@@ -629,17 +726,14 @@ impl Peer {
         let socket = bind(config.ip)?;
         let local = new_credentials();
         // RFC 8445 §6.1.1: a full offerer takes the controlling role.
-        let agent = match config.full_ice(true) {
-            true => Some(full_agent(
-                &socket,
-                &local,
-                None,
-                Role::Controlling,
-                &config,
-            )?),
-            false => None,
+        let (agent, trickled) = match config.full_ice(true) {
+            true => {
+                let (full, rx) = full_agent(&socket, &local, None, Role::Controlling, &config)?;
+                (Some(full), rx)
+            }
+            false => (None, None),
         };
-        let d = describe(
+        let mut d = describe(
             &local,
             identity,
             Setup::Actpass,
@@ -648,6 +742,8 @@ impl Peer {
             &config,
             agent.as_ref().map(|f| &f.agent),
         )?;
+        d.trickle = config.trickle;
+        d.end_of_candidates = trickled.is_none();
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "offer", text.len());
         Ok(Offer {
@@ -657,6 +753,7 @@ impl Peer {
             identity: identity.clone(),
             config,
             agent,
+            trickled,
         })
     }
 
@@ -678,11 +775,14 @@ impl Peer {
             true => Role::Controlling,
             false => Role::Controlled,
         };
-        let agent = match config.full_ice(false) {
-            true => Some(full_agent(&socket, &local, Some(&remote), role, &config)?),
-            false => None,
+        let (agent, gathered) = match config.full_ice(false) {
+            true => {
+                let (full, rx) = full_agent(&socket, &local, Some(&remote), role, &config)?;
+                (Some(full), rx)
+            }
+            false => (None, None),
         };
-        let d = describe(
+        let mut d = describe(
             &local,
             identity,
             setup,
@@ -691,6 +791,8 @@ impl Peer {
             &config,
             agent.as_ref().map(|f| &f.agent),
         )?;
+        d.trickle = gathered.is_some();
+        d.end_of_candidates = gathered.is_none();
         let text = sdp::write(&d, u64::from_be_bytes(random::<8>()) >> 1);
         trace_sent(&d, "answer", text.len());
         let client = sdp::we_are_dtls_client(remote.setup, false);
@@ -698,7 +800,8 @@ impl Peer {
             Some(a) => Ice::Full(Box::new(a)),
             None => Ice::Lite(None),
         };
-        let peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
+        let mut peer = Peer::start(socket, local, identity, &remote, client, ice, config)?;
+        peer.gathered = gathered;
         Ok((peer, text))
     }
 
@@ -784,6 +887,7 @@ impl Peer {
             role,
             ended: false,
             trickle: trickle_tx,
+            gathered: None,
         })
     }
 
@@ -791,6 +895,13 @@ impl Peer {
     /// hands each `a=candidate:` value, and `None` for `a=end-of-candidates`.
     pub fn trickle(&self) -> Trickle {
         Trickle(self.trickle.clone())
+    }
+
+    /// An answerer that trickles (its answer said `a=ice-options:trickle` and no
+    /// `a=end-of-candidates`): each candidate it finds after the answer, as the value of its
+    /// `a=candidate:` line, then `None`, for the signaling to pass to the offerer.
+    pub fn take_gathered(&mut self) -> Option<Receiver<Trickled>> {
+        self.gathered.take()
     }
 
     /// Opens a channel (DATA_CHANNEL_OPEN on the next stream of our parity, RFC 8832 §6);

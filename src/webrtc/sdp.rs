@@ -54,6 +54,11 @@ pub struct Description {
     /// Every `a=candidate:` value as written, for the full ICE agent to parse (and refuse
     /// with a reason); when writing, these lines replace the host lines of `candidates`.
     pub candidate_lines: Vec<String>,
+    /// RFC 8838: `a=ice-options:trickle`: this side sends candidates after its SDP
+    /// too; when writing, `a=end-of-candidates` is left for the last trickled fragment.
+    pub trickle: bool,
+    /// RFC 8840: the SDP ended with `a=end-of-candidates` (no more will come).
+    pub end_of_candidates: bool,
 }
 
 /// One way an SDP can be unacceptable, in the words of the RFC it breaks.
@@ -186,6 +191,9 @@ pub fn write(d: &Description, session_id: u64) -> String {
     let _ = write!(s, "a=mid:{}\r\n", d.mid);
     let _ = write!(s, "a=ice-ufrag:{}\r\n", d.ice_ufrag);
     let _ = write!(s, "a=ice-pwd:{}\r\n", d.ice_pwd);
+    if d.trickle {
+        let _ = write!(s, "a=ice-options:trickle\r\n");
+    }
     let _ = write!(
         s,
         "a=fingerprint:sha-256 {}\r\n",
@@ -198,7 +206,9 @@ pub fn write(d: &Description, session_id: u64) -> String {
         let _ = write!(s, "a=candidate:{line}\r\n");
     }
     for (i, c) in d.candidates.iter().enumerate() {
-        if !d.candidate_lines.is_empty() {
+        // The full agent writes its own lines (none at all, when it trickles its only
+        // candidate, a relayed one, after the offer).
+        if !d.candidate_lines.is_empty() || !d.ice_lite {
             break;
         }
         // RFC 8445 §5.1.2.1: priority = 2^24·type preference + 2^8·local preference + 256 − component.
@@ -211,7 +221,9 @@ pub fn write(d: &Description, session_id: u64) -> String {
             c.port()
         );
     }
-    let _ = write!(s, "a=end-of-candidates\r\n");
+    if d.end_of_candidates {
+        let _ = write!(s, "a=end-of-candidates\r\n");
+    }
     s
 }
 
@@ -265,6 +277,8 @@ struct Attributes {
     candidates: Vec<SocketAddr>,
     candidate_lines: Vec<String>,
     ice_lite: bool,
+    trickle: bool,
+    end_of_candidates: bool,
 }
 
 impl Attributes {
@@ -274,6 +288,8 @@ impl Attributes {
             "ice-ufrag" => self.ufrag = Some(arg.to_string()),
             "ice-pwd" => self.pwd = Some(arg.to_string()),
             "ice-lite" => self.ice_lite = true,
+            "ice-options" => self.trickle |= arg.split_whitespace().any(|o| o == "trickle"),
+            "end-of-candidates" => self.end_of_candidates = true,
             "fingerprint" => {
                 let (alg, v) = arg.split_once(' ').unwrap_or((arg, ""));
                 self.fingerprints
@@ -287,7 +303,7 @@ impl Attributes {
                 self.candidates.extend(parse_candidate(arg));
                 self.candidate_lines.push(arg.to_string());
             }
-            // Everything else (ice-options, extmap-allow-mixed, msid-semantic, …) is tolerated.
+            // Everything else (other ice-options, extmap-allow-mixed, msid-semantic, …) is tolerated.
             _ => {}
         }
     }
@@ -309,6 +325,8 @@ pub fn parse(text: &str, kind: Kind) -> Result<Description, SdpError> {
         max_message_size: max_message_size(a.max_size)?,
         candidates: a.candidates,
         candidate_lines: a.candidate_lines,
+        trickle: a.trickle,
+        end_of_candidates: a.end_of_candidates,
     })
 }
 
@@ -491,6 +509,8 @@ mod tests {
             max_message_size: 262144,
             candidates: vec!["127.0.0.1:4000".parse().unwrap()],
             candidate_lines: Vec::new(),
+            trickle: false,
+            end_of_candidates: true,
         }
     }
 

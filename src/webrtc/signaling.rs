@@ -24,7 +24,8 @@ use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 
 /// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
@@ -166,15 +167,69 @@ pub fn router(
 }
 
 /// The running sessions' trickle handles, by the number in their `Location`.
-type Sessions = Arc<Mutex<HashMap<u64, Trickle>>>;
+type Sessions = Arc<Mutex<HashMap<u64, Handle>>>;
+
+/// What a PATCH reaches of a session: where the offerer's candidates go, and, when our
+/// answer trickles, the candidates our peer found since (handed back in the PATCH's
+/// response, RFC 9725 §4.3: the offerer polls for them).
+#[derive(Clone)]
+struct Handle {
+    theirs: Trickle,
+    ours: Option<Ours>,
+    /// The offerer signalled its end of candidates: more get 400.
+    ended: Arc<AtomicBool>,
+}
+
+/// Our candidates found after the answer, waiting for the offerer's next PATCH, and the
+/// head of the fragment that carries them (our ice-ufrag, ice-pwd, the mid: RFC 8840).
+#[derive(Clone)]
+struct Ours {
+    head: String,
+    found: Arc<Mutex<Receiver<Option<String>>>>,
+}
+
+impl Ours {
+    fn new(answer: &str, found: Receiver<Option<String>>) -> Ours {
+        let mut head: String = answer
+            .lines()
+            .filter(|l| l.starts_with("a=ice-ufrag:") || l.starts_with("a=ice-pwd:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        let mid = answer.lines().find(|l| l.starts_with("a=mid:"));
+        head.push_str("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n");
+        head.push_str(&format!("{}\r\n", mid.unwrap_or("a=mid:0")));
+        Ours {
+            head,
+            found: Arc::new(Mutex::new(found)),
+        }
+    }
+
+    /// The candidates found since the last PATCH, as an sdpfrag; `None` when there are none.
+    fn fragment(&self) -> Option<String> {
+        let found = self.found.lock().ok()?;
+        let lines: Vec<String> = found
+            .try_iter()
+            .map(|c| match c {
+                Some(c) => format!("a=candidate:{c}\r\n"),
+                None => "a=end-of-candidates\r\n".to_string(),
+            })
+            .collect();
+        if lines.is_empty() {
+            return None;
+        }
+        Some(format!("{}{}", self.head, lines.concat()))
+    }
+}
 
 /// The largest trickle body: a few candidates (RFC 8840 fragments are small).
 const MAX_FRAGMENT: usize = 16 * 1024;
 
 /// `PATCH /webrtc/<n>` with `application/trickle-ice-sdpfrag` (RFC 8840, RFC 9725 §4.3):
 /// candidates the offerer found after its offer, and `a=end-of-candidates`, passed to the
-/// session's ICE agent. `204` when taken; a candidate no agent could use gets `400` with the
-/// reason (nothing of that fragment is taken); an unknown session `404`.
+/// session's ICE agent. `204` when taken, or `200` with our own candidates found since when
+/// our answer trickles; a candidate no agent could use, or one after the offerer's
+/// `a=end-of-candidates`, gets `400` with the reason (nothing of that fragment is taken); an
+/// unknown session `404`.
 fn trickle(req: &Request, sessions: &Sessions) -> Response {
     if req.media_type().as_deref() != Some("application/trickle-ice-sdpfrag") {
         return Response::text(
@@ -195,27 +250,69 @@ fn trickle(req: &Request, sessions: &Sessions) -> Response {
         return Response::text(404, "no such WebRTC session (ended, or never started)");
     };
     let text = String::from_utf8_lossy(&req.body);
-    let mut lines = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if let Some(c) = line.strip_prefix("a=candidate:") {
-            if let Err(e) = Candidate::parse(c) {
-                trace::received(Layer::Sdp, || {
-                    format!("trickled candidate refused: {e}: 400")
-                });
-                return Response::text(400, &format!("a=candidate:{c}: {e}"));
-            }
-            lines.push(Some(c.to_string()));
-        } else if line == "a=end-of-candidates" {
-            lines.push(None);
-        }
+    let lines = match fragment_lines(&text, handle.ended.load(Ordering::Relaxed)) {
+        Ok(lines) => lines,
+        Err(refused) => return refused,
+    };
+    if lines.contains(&None) {
+        handle.ended.store(true, Ordering::Relaxed);
     }
     trace::received(Layer::Sdp, || {
         format!("PATCH trickle fragment: {} candidate line(s)", lines.len())
     });
-    if !lines.into_iter().all(|l| handle.send(l)) {
+    if !lines.into_iter().all(|l| handle.theirs.send(l)) {
         return Response::text(404, "the WebRTC session has ended");
     }
+    // Our own candidates found since, if our answer trickles.
+    if let Some(frag) = handle.ours.as_ref().and_then(Ours::fragment) {
+        trace::sent(Layer::Sdp, || {
+            // Less the head's three: a=ice-ufrag, a=ice-pwd, a=mid.
+            let n = frag
+                .lines()
+                .filter(|l| l.starts_with("a="))
+                .count()
+                .saturating_sub(3);
+            format!("200 to the PATCH: {n} line(s) of our own trickled candidates")
+        });
+        return Response::with_body(200, "application/trickle-ice-sdpfrag", frag)
+            .header("Access-Control-Allow-Origin", "*");
+    }
     Response::new(204).header("Access-Control-Allow-Origin", "*")
+}
+
+/// The candidates (`Some`) and ends (`None`) of an sdpfrag, in order; or the `400` that
+/// refuses the whole fragment: a candidate no agent could use, or one after the end the
+/// offerer signalled (`ended`: in an earlier PATCH), since it said no more would come.
+fn fragment_lines(text: &str, mut ended: bool) -> Result<Vec<Option<String>>, Response> {
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line == "a=end-of-candidates" {
+            ended = true;
+            lines.push(None);
+        }
+        let Some(c) = line.strip_prefix("a=candidate:") else {
+            continue;
+        };
+        if let Some(why) = refusal(c, ended) {
+            trace::received(Layer::Sdp, || {
+                format!("trickled candidate refused: {why}: 400")
+            });
+            return Err(Response::text(400, &format!("a=candidate:{c}: {why}")));
+        }
+        lines.push(Some(c.to_string()));
+    }
+    Ok(lines)
+}
+
+/// Why a trickled candidate is refused, if it is.
+fn refusal(candidate: &str, ended: bool) -> Option<String> {
+    match Candidate::parse(candidate) {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if ended => {
+            Some("after a=end-of-candidates: the offerer said no more would come (RFC 8838)".into())
+        }
+        Ok(_) => None,
+    }
 }
 
 /// The session has ended: trickles to it now get 404.
@@ -275,10 +372,15 @@ fn offer(
     };
     let n = next.fetch_add(1, Ordering::Relaxed);
     match Peer::answer(text, identity, config.clone()) {
-        Ok((peer, answer)) => {
+        Ok((mut peer, answer)) => {
             let session = session.clone();
+            let handle = Handle {
+                theirs: peer.trickle(),
+                ours: peer.take_gathered().map(|rx| Ours::new(&answer, rx)),
+                ended: Arc::default(),
+            };
             if let Ok(mut map) = sessions.lock() {
-                map.insert(n, peer.trickle());
+                map.insert(n, handle);
             }
             let done = sessions.clone();
             let spawned = std::thread::Builder::new()
@@ -504,7 +606,12 @@ mod tests {
     fn trickled_candidates_reach_the_session_and_impossible_ones_get_400() {
         let sessions = Sessions::default();
         let (tx, rx) = std::sync::mpsc::channel();
-        sessions.lock().unwrap().insert(7, Trickle::from_sender(tx));
+        let handle = Handle {
+            theirs: Trickle::from_sender(tx),
+            ours: None,
+            ended: Arc::default(),
+        };
+        sessions.lock().unwrap().insert(7, handle);
         let frag = Some("application/trickle-ice-sdpfrag");
         let body = "a=ice-ufrag:abcd\r\na=ice-pwd:x\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host\r\na=end-of-candidates\r\n";
         let r = trickle(&req("PATCH", "/webrtc/7", frag, body), &sessions);
@@ -522,6 +629,34 @@ mod tests {
             rx.try_recv().is_err(),
             "nothing of a refused fragment is taken"
         );
+        // The first PATCH ended the candidates: a good one after that is refused too, and an
+        // empty fragment (asking for ours) is still fine.
+        let late = "a=candidate:2 1 udp 2130706431 127.0.0.1 5001 typ host\r\n";
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, late), &sessions);
+        assert_eq!(r.status, 400);
+        assert!(String::from_utf8_lossy(&r.body).contains("after a=end-of-candidates"));
+        assert!(rx.try_recv().is_err());
+        let r = trickle(&req("PATCH", "/webrtc/7", frag, ""), &sessions);
+        assert_eq!(r.status, 204);
+        // In one fragment, a candidate after its own end is refused as well.
+        let (tx2, rx2) = std::sync::mpsc::channel();
+        let handle = Handle {
+            theirs: Trickle::from_sender(tx2),
+            ours: None,
+            ended: Arc::default(),
+        };
+        sessions.lock().unwrap().insert(9, handle);
+        let r = trickle(
+            &req(
+                "PATCH",
+                "/webrtc/9",
+                frag,
+                &format!("a=end-of-candidates\r\n{late}"),
+            ),
+            &sessions,
+        );
+        assert_eq!(r.status, 400);
+        assert!(rx2.try_recv().is_err());
         assert_eq!(
             trickle(&req("PATCH", "/webrtc/8", frag, body), &sessions).status,
             404
@@ -534,6 +669,37 @@ mod tests {
             .status,
             415
         );
+    }
+
+    #[test]
+    fn our_trickled_candidates_go_back_in_the_patch_response() {
+        let sessions = Sessions::default();
+        let (tx, _rx) = std::sync::mpsc::channel();
+        let (ours_tx, ours_rx) = std::sync::mpsc::channel();
+        let answer = "v=0\r\na=mid:0\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\n";
+        let handle = Handle {
+            theirs: Trickle::from_sender(tx),
+            ours: Some(Ours::new(answer, ours_rx)),
+            ended: Arc::default(),
+        };
+        sessions.lock().unwrap().insert(3, handle);
+        let frag = Some("application/trickle-ice-sdpfrag");
+        // Nothing found yet: 204.
+        let r = trickle(&req("PATCH", "/webrtc/3", frag, ""), &sessions);
+        assert_eq!(r.status, 204);
+        ours_tx
+            .send(Some("1 1 udp 16777215 127.0.0.1 6000 typ relay".into()))
+            .unwrap();
+        ours_tx.send(None).unwrap();
+        let r = trickle(&req("PATCH", "/webrtc/3", frag, ""), &sessions);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdefghijkl\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\na=candidate:1 1 udp 16777215 127.0.0.1 6000 typ relay\r\na=end-of-candidates\r\n"
+        );
+        // Each candidate goes back once.
+        let r = trickle(&req("PATCH", "/webrtc/3", frag, ""), &sessions);
+        assert_eq!(r.status, 204);
     }
 
     #[test]

@@ -23,6 +23,7 @@
 use super::demux::{self, Kind};
 use super::dtls::{Offered, RecordSender, WakeSender, Wrap};
 use super::ice::agent::{Agent, Event as IceEvent};
+use super::ice::trickle::Trickler;
 use super::ice::{Checker, Reply, Responder};
 use super::session::Cmd;
 use super::turn::client::{Client as TurnClient, Inbound};
@@ -54,6 +55,8 @@ pub(super) enum Ice {
 pub(super) struct FullIce {
     pub(super) agent: Agent,
     pub(super) turn: Option<Arc<Mutex<TurnClient>>>,
+    /// Gathering that goes on after the offer (trickle ICE, RFC 8838).
+    pub(super) trickler: Option<Trickler>,
 }
 
 /// What ICE tells the association loop once a pair is chosen: where the peer is, and, on a
@@ -95,7 +98,16 @@ struct State {
     /// the loop asks the checker on every datagram, and a draw each time was a `getrandom`
     /// system call per datagram.
     next_tid: [u8; 12],
+    /// DTLS records that came before ICE selected a pair (sender, through the relay or
+    /// not): passed on once the pair is that sender's, else dropped. The other side may
+    /// select first and send its ClientHello before our own check of the pair has come
+    /// back (always so when it trickled that candidate late); dropped, it would cost DTLS's
+    /// 1 s retransmission.
+    early: Vec<(Vec<u8>, SocketAddr, bool)>,
 }
+
+/// The most DTLS records held before a pair is selected (a ClientHello is one).
+const EARLY_DTLS: usize = 4;
 
 /// Whether the loop goes on after a step.
 #[derive(PartialEq, Eq)]
@@ -123,6 +135,7 @@ impl SocketLoop {
             nominated: false,
             relayed: false,
             next_tid: super::session::random::<12>(),
+            early: Vec::new(),
         };
         while !self.stop.load(Ordering::Relaxed) {
             // 1. The checker's next request, or the full agent's clock.
@@ -159,6 +172,7 @@ impl SocketLoop {
                         c.tick(now);
                     }
                 }
+                gather_more(&self.socket, full, now);
                 return self.flush(state);
             }
             Ice::Lite(_) if self.trickled.try_recv().is_ok() => {
@@ -225,6 +239,9 @@ impl SocketLoop {
                     if state.peer.is_some() {
                         continue;
                     }
+                    if let Some(t) = &full.trickler {
+                        t.selected(local.addr, remote.addr, Instant::now());
+                    }
                     state.peer = Some(remote.addr);
                     state.last_heard = Instant::now();
                     let shared = full.turn.as_ref();
@@ -250,6 +267,43 @@ impl SocketLoop {
         if let Some(c) = turn.as_mut() {
             while let Some(d) = c.poll_transmit() {
                 let _ = self.socket.send_to(&d, c.server);
+            }
+        }
+        drop(turn);
+        if state.peer.is_some() && !state.early.is_empty() {
+            return self.pass_early(state);
+        }
+        Go::On
+    }
+
+    /// A DTLS record from someone who is not the selected pair's peer: held while no pair
+    /// is selected (the full agent only: the lite one locks on the first check), else
+    /// dropped.
+    fn hold_or_drop(&self, d: &[u8], from: SocketAddr, relayed: bool, state: &mut State) {
+        let n = d.len();
+        let full = matches!(self.ice, Ice::Full(_));
+        if full && state.peer.is_none() && state.early.len() < EARLY_DTLS {
+            trace::received(Layer::Dtls, || {
+                format!("{n} bytes from {from} before ICE selected a pair: held")
+            });
+            state.early.push((d.to_vec(), from, relayed));
+            return;
+        }
+        trace::received(Layer::Dtls, || {
+            format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
+        });
+    }
+
+    /// A pair is selected: the records held for its peer go to DTLS, the others are dropped.
+    fn pass_early(&self, state: &mut State) -> Go {
+        for (d, from, relayed) in std::mem::take(&mut state.early) {
+            if Some(from) == state.peer && relayed == state.relayed {
+                trace::event(Layer::Dtls, || {
+                    format!("{} bytes held from {from}: passed on", d.len())
+                });
+                if self.dtls_record(&d, from) == Go::Stop {
+                    return Go::Stop;
+                }
             }
         }
         Go::On
@@ -311,6 +365,15 @@ impl SocketLoop {
         if self.turn_server() == Some(from) {
             return self.relayed_in(d, state);
         }
+        // The STUN server's answer while we gather after the offer.
+        if let Ice::Full(full) = &mut self.ice {
+            if let Some(t) = full.trickler.as_mut() {
+                if t.stun_server() == Some(from) {
+                    t.on_stun(d, &mut full.agent);
+                    return self.flush(state);
+                }
+            }
+        }
         match demux::classify(d) {
             Kind::Stun if matches!(self.ice, Ice::Full(_)) => {
                 let base = self.socket.local_addr().unwrap_or(from);
@@ -322,9 +385,7 @@ impl SocketLoop {
                 state.last_heard = Instant::now();
                 return self.dtls_record(d, from);
             }
-            Kind::Dtls => trace::received(Layer::Dtls, || {
-                format!("{n} bytes from {from}, not the ICE-checked peer: dropped")
-            }),
+            Kind::Dtls => self.hold_or_drop(d, from, false, state),
             Kind::Rtp => trace::received(Layer::L4, || {
                 format!("{n} bytes of RTP/RTCP from {from}: no media here, dropped")
             }),
@@ -381,6 +442,10 @@ impl SocketLoop {
             Kind::Dtls if self.accepts_dtls(peer, true, state) => {
                 state.last_heard = Instant::now();
                 self.dtls_record(&data, peer)
+            }
+            Kind::Dtls if state.peer.is_none() => {
+                self.hold_or_drop(&data, peer, true, state);
+                Go::On
             }
             _ => {
                 let n = data.len();
@@ -551,6 +616,21 @@ fn wrap_for(turn: Arc<Mutex<TurnClient>>, peer: SocketAddr, server: SocketAddr) 
         };
         (bytes, server)
     })
+}
+
+/// Trickle ICE: the STUN request due, and the candidates found since the last turn (or the
+/// end of them), into the agent and out to the signaling.
+fn gather_more(socket: &UdpSocket, full: &mut FullIce, now: Instant) {
+    let Some(t) = full.trickler.as_mut() else {
+        return;
+    };
+    while let Some((d, to)) = t.poll_transmit(now) {
+        if let Err(e) = socket.send_to(&d, to) {
+            trace::event(Layer::L4, || format!("UDP send to {to} failed: {e}"));
+        }
+    }
+    let turn = full.turn.as_ref().and_then(|c| c.lock().ok());
+    t.tick(now, &mut full.agent, turn.as_deref());
 }
 
 /// Candidates the signaling passed on since the last turn, to the agent (refused ones are

@@ -88,7 +88,10 @@ def offer(signal, room, ice, wait):
 
 def answer(signal, room, ice, wait):
     addr = sys.argv[6] if len(sys.argv) > 6 else "198.51.100.2:8090"
-    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "serve", "--addr", addr, *ice_flags(ice)]
+    # --trickle off: the room relays one answer and nothing after it, so the answer must
+    # carry every candidate (Chromium's offer says a=ice-options:trickle).
+    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "serve", "--addr", addr, "--trickle", "off",
+           *ice_flags(ice)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         if not p.stdout.readline().decode().startswith("listening on"):

@@ -1,6 +1,7 @@
 """aiortc as netlab's WebRTC counterpart, in both roles, on loopback only.
 
-    aiortc_peer.py answer            serve POST /webrtc (WHIP-style) and echo every message
+    aiortc_peer.py answer            serve POST /webrtc (WHIP-style) and echo every message;
+                                     PATCH /webrtc/N (the Location) takes trickled candidates
     aiortc_peer.py offer URL [N]     offer to URL, open a channel, send test messages, check
                                      the echoes; with N, a throughput run of N 16 KiB messages
     aiortc_peer.py lab URL           offer to URL, open lab 10's six channels at once, and
@@ -27,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
 
 aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
 
@@ -101,7 +103,7 @@ def answer_mode():
 
         await pc.setRemoteDescription(RTCSessionDescription(offer_sdp, "offer"))
         await pc.setLocalDescription(await pc.createAnswer())
-        return pc.localDescription.sdp
+        return pc.localDescription.sdp, peers.index(pc)
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -110,7 +112,7 @@ def answer_mode():
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
             try:
-                sdp = asyncio.run_coroutine_threadsafe(answer(body), loop).result(20)
+                sdp, n = asyncio.run_coroutine_threadsafe(answer(body), loop).result(20)
             except Exception as e:  # a bad offer: the error, as our server would say it
                 data = str(e).encode()
                 self.send_response(400)
@@ -121,9 +123,33 @@ def answer_mode():
             data = sdp.encode()
             self.send_response(201)
             self.send_header("Content-Type", "application/sdp")
+            self.send_header("Location", f"/webrtc/{n}")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def do_PATCH(self):
+            # Trickle ICE (RFC 8840's sdpfrag): each a=candidate to the session's peer, and
+            # a=end-of-candidates as addIceCandidate(None).
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+            try:
+                pc = peers[int(self.path.rsplit("/", 1)[1])]
+            except (ValueError, IndexError):
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            for line in body.splitlines():
+                if line.startswith("a=candidate:"):
+                    c = candidate_from_sdp(line[len("a=candidate:"):])
+                    c.sdpMid = "0"
+                    say(f"trickled: {c.type} {c.ip} {c.port}")
+                    asyncio.run_coroutine_threadsafe(pc.addIceCandidate(c), loop).result(5)
+                elif line == "a=end-of-candidates":
+                    say("trickled: end-of-candidates")
+                    asyncio.run_coroutine_threadsafe(pc.addIceCandidate(None), loop).result(5)
+            self.send_response(204)
+            self.end_headers()
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
