@@ -389,7 +389,7 @@ fn pump(
     side: Side,
     mut receive: impl FnMut(&mut [u8]) -> Option<Got>,
     shared: &Shared,
-    mut forward: Box<dyn FnMut(&[u8], usize) + Send>,
+    mut forward: Forward,
     count: &AtomicU64,
 ) {
     let mut buf = vec![0u8; 65535];
@@ -440,14 +440,15 @@ fn pump(
 /// socket buffer.
 const DRAIN: usize = 64;
 
+/// Where one direction's forwarded datagrams go: a run of them side by side, and the size of
+/// each (the last may be shorter).
+type Forward = Box<dyn FnMut(&[u8], usize) + Send>;
+
 /// `deliver`, called at once when there is no delay; otherwise from a thread of its own,
 /// each run (of `segment`-byte datagrams) `delay` after it arrived, in order. Once the
 /// returned closure is dropped (with the receiving thread that owns it), the thread
 /// delivers what is still queued — at most `delay` more — and ends.
-fn later(
-    delay: Duration,
-    mut deliver: impl FnMut(&[u8], usize) + Send + 'static,
-) -> Box<dyn FnMut(&[u8], usize) + Send> {
+fn later(delay: Duration, mut deliver: impl FnMut(&[u8], usize) + Send + 'static) -> Forward {
     if delay.is_zero() {
         return Box::new(deliver);
     }
