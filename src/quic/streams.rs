@@ -173,22 +173,7 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
             match next_chunk(out) {
                 Ok(true) => {}
                 Ok(false) => break,
-                Err(e) => {
-                    // Content-Length is out already: the stream can only be reset.
-                    trace::event(Layer::H3, || {
-                        format!(
-                            "{}: stream {stream}: reading the file failed: {e}: stream reset",
-                            c.id
-                        )
-                    });
-                    let _ = c.conn.stream_shutdown(
-                        stream,
-                        quiche::Shutdown::Write,
-                        codes::H3_INTERNAL_ERROR,
-                    );
-                    c.outgoing.remove(&stream);
-                    return;
-                }
+                Err(e) => return file_failed(c, stream, &e),
             }
         }
         let fin = out.file.as_ref().is_none_or(|r| r.read == r.file.len());
@@ -210,6 +195,21 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
             format!("{}: DATA stream={stream} {total} bytes in all (FIN)", c.id)
         });
     }
+    c.outgoing.remove(&stream);
+}
+
+/// A file body that could not be read to its end: Content-Length is out already, so the
+/// stream can only be reset.
+fn file_failed(c: &mut Client, stream: u64, e: &std::io::Error) {
+    trace::event(Layer::H3, || {
+        format!(
+            "{}: stream {stream}: reading the file failed: {e}: stream reset",
+            c.id
+        )
+    });
+    let _ = c
+        .conn
+        .stream_shutdown(stream, quiche::Shutdown::Write, codes::H3_INTERNAL_ERROR);
     c.outgoing.remove(&stream);
 }
 
