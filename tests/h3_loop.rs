@@ -95,6 +95,42 @@ fn the_sites_routes_answer_over_http3_as_parallel_streams() {
 }
 
 #[test]
+fn a_file_goes_out_as_it_is_read_and_arrives_intact() {
+    let dir = TempDir::new("h3-file");
+    let certs = make_certs(&dir);
+    // Not a multiple of the server's 64 KiB chunk, and bytes that differ from chunk to chunk
+    // (a chunk sent twice or out of place would show).
+    let size = 1_000_003;
+    let body: Vec<u8> = (0..size as u64)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path("big.bin"), &body).unwrap();
+    std::fs::write(dir.path("empty.txt"), b"").unwrap();
+    let root = dir.path("");
+    let (_server, addr) = h3_serve(&certs, &["--root", &root], &[]);
+    let got = dir.path("got.bin");
+    let out = get(&certs, &["-o", &got, &url(addr, "/big.bin")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read(&got).unwrap() == body,
+        "the file came back changed"
+    );
+    // HEAD: the length a GET gets, and no body; an empty file: a length of 0, no DATA.
+    let out = get(&certs, &["-v", "-X", "HEAD", &url(addr, "/big.bin")]);
+    let trace = text(&out.stderr);
+    assert!(trace.contains(&format!("content-length={size}")), "{trace}");
+    assert_eq!(out.stdout.len(), 0);
+    let out = get(&certs, &["-v", &url(addr, "/empty.txt")]);
+    let trace = text(&out.stderr);
+    assert!(trace.contains("content-length=0"), "{trace}");
+    assert_eq!(
+        (out.status.code(), out.stdout.len()),
+        (Some(0), 0),
+        "{trace}"
+    );
+}
+
+#[test]
 fn the_client_verifies_the_server_unless_told_not_to() {
     let dir = TempDir::new("h3-verify");
     let certs = make_certs(&dir);

@@ -27,9 +27,9 @@ pub fn response_fields(method: &str, resp: &Response, mut push: impl FnMut(&[u8]
     // RFC 9110 §8.6: no Content-Length where no content can be.
     let bodyless = status::forbids_content(resp.status);
     if !bodyless && !resp.headers.contains("content-length") {
-        push(b"content-length", resp.body.len().to_string().as_bytes());
+        push(b"content-length", resp.body_len().to_string().as_bytes());
     }
-    status::content_follows(method, resp.status) && !resp.body.is_empty()
+    status::content_follows(method, resp.status) && resp.body_len() > 0
 }
 
 #[cfg(test)]

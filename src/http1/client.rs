@@ -505,6 +505,7 @@ impl Handler for Upstream {
                     reason: r.reason,
                     headers,
                     body: r.body,
+                    file: None,
                 }
             }
             Err(e) => Response::text(502, &format!("the {} failed: {e}", self.name)),

@@ -53,6 +53,7 @@ impl ResponseHead {
             reason: self.reason,
             headers: self.headers,
             body,
+            file: None,
         }
     }
 }

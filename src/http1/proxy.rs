@@ -225,6 +225,7 @@ fn forward(upstream: &mut Client, req: &Request, url: &Url) -> Response {
                 reason: r.reason,
                 headers: strip_hop_by_hop(&r.headers),
                 body: r.body,
+                file: None,
             };
             back.headers.remove("content-length");
             back.headers.append("Via", "1.1 netlab");

@@ -309,7 +309,8 @@ pub(super) fn answer(
     let mut req = head.into_request(body, trailers);
     req.peer = Some(peer);
     let mut resp = match catch::call(|| handler.handle(&req)) {
-        Ok(r) => r,
+        // HTTP/1.1 writes a body from memory: a file body is read whole here.
+        Ok(r) => r.load_file(),
         Err(p) => {
             let what = format!("{peer}: {} {}", req.method, req.target);
             catch::report(Layer::Http1, &what, &p, "answered 500, serving on");

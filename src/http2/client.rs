@@ -435,5 +435,6 @@ fn from_http(parts: &http::response::Parts, body: Vec<u8>) -> Response {
         reason: status::reason(code).to_string(),
         headers,
         body,
+        file: None,
     }
 }

@@ -183,7 +183,8 @@ async fn run_handler(
     run_blocking(move || {
         let _role = role.map(trace::role);
         match crate::catch::call(|| handler.handle(&req)) {
-            Ok(r) => r,
+            // h2 sends a body from memory: a file body is read whole here, on the pool.
+            Ok(r) => r.load_file(),
             Err(p) => {
                 let what = format!("{peer}: {} {} (HTTP/2)", req.method, req.target);
                 crate::catch::report(Layer::H2, &what, &p, "answered 500, serving on");

@@ -23,6 +23,12 @@
 //! and what the server still sends to the old one is dropped. The client itself notices
 //! nothing; the server sees a new address for the same connection (QUIC migration, RFC 9000
 //! §9; the interop runner's rebind-port and rebind-addr cases).
+//!
+//! A bulk transfer passes tens of thousands of datagrams a second, so each direction reads
+//! and sends them in runs, as the QUIC loops do (`quic::udp`: GRO and GSO): one read takes
+//! the datagrams of one sender queued together, the observer still sees each one alone (its
+//! number, its verdict), and those that go on leave in one send, the kernel cutting them into
+//! the same datagrams again. A drop is still one datagram, never a run.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -32,6 +38,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::relay::Side;
+use crate::quic::udp::{self as batch, Got};
 use crate::trace::{self, Layer};
 
 /// What becomes of one datagram.
@@ -156,6 +163,8 @@ fn upstream_socket(server: SocketAddr, ip: Option<IpAddr>) -> io::Result<UdpSock
     back.set_read_timeout(Some(Duration::from_millis(50)))?;
     // A relay that dropped bursts in its own socket buffers would add losses nobody chose.
     super::sockopt::receive_buffer(&back, super::sockopt::RECEIVE_BUFFER);
+    // Runs of the server's datagrams in one read (`pump` cuts them apart).
+    batch::gro(&back);
     Ok(back)
 }
 
@@ -176,6 +185,7 @@ impl Relay {
         // Short read timeouts only so that each thread notices the stop flag.
         front.set_read_timeout(Some(Duration::from_millis(50)))?;
         super::sockopt::receive_buffer(&front, super::sockopt::RECEIVE_BUFFER);
+        batch::gro(&front);
         let back = upstream_socket(server, None)?;
         let shared = Arc::new(Shared {
             addr: front.local_addr()?,
@@ -292,19 +302,19 @@ fn rebind(shared: &Arc<Shared>, new_source: Option<IpAddr>) -> io::Result<Socket
 fn spawn_up(shared: &Arc<Shared>) -> io::Result<JoinHandle<()>> {
     let s = shared.clone();
     let to_server = shared.clone();
-    let forward = later(shared.delay, move |d: Vec<u8>| {
-        let _ = current(&to_server).send(&d);
+    let forward = later(shared.delay, move |run: &[u8], segment: usize| {
+        send_run(&current(&to_server), run, segment, to_server.server);
     });
     let counter = AtomicU64::new(0);
     thread::Builder::new()
         .name(format!("udp relay {} up", shared.addr))
         .spawn(move || {
             let receive = |buf: &mut [u8]| {
-                let (n, from) = s.front.recv_from(buf).ok()?;
+                let got = batch::wait(&s.front, buf).ok()??;
                 if let Ok(mut c) = s.client.lock() {
-                    *c = Some(from);
+                    *c = Some(got.from);
                 }
-                Some(n)
+                Some(got)
             };
             pump(Side::Client, receive, &s, forward, &counter)
         })
@@ -319,11 +329,11 @@ fn spawn_down(
 ) -> io::Result<JoinHandle<()>> {
     let s = shared.clone();
     let to_client = shared.clone();
-    let forward = later(shared.delay, move |d: Vec<u8>| {
+    let forward = later(shared.delay, move |run: &[u8], segment: usize| {
         if let Some(c) = to_client.client.lock().ok().and_then(|c| *c) {
             // Before the send: the client may answer before this thread runs again.
             to_client.observer.delivering();
-            let _ = to_client.front.send_to(&d, c);
+            send_run(&to_client.front, run, segment, c);
         }
     });
     thread::Builder::new()
@@ -334,92 +344,127 @@ fn spawn_down(
         })
 }
 
-/// A datagram from the server on the mapping of `generation`: its length while that mapping
-/// is current; once replaced, None (dropped and traced: the NAT forgot it).
+/// Datagrams from the server on the mapping of `generation` (one read: one or a run) while
+/// that mapping is current; once replaced, None (each dropped and traced: the NAT forgot it).
 fn from_server(
     shared: &Shared,
     socket: &UdpSocket,
     generation: u64,
     buf: &mut [u8],
-) -> Option<usize> {
-    let n = socket.recv(buf).ok()?;
+) -> Option<Got> {
+    let got = batch::wait(socket, buf).ok()??;
     if shared.generation.load(Ordering::SeqCst) == generation {
-        return Some(n);
+        return Some(got);
     }
-    shared.stale.fetch_add(1, Ordering::SeqCst);
-    trace::event(Layer::L4, || {
-        let at = socket
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        format!("path: dropped a server datagram ({n} bytes) to {at}: that mapping is gone")
-    });
+    for datagram in got.datagrams(buf) {
+        let n = datagram.len();
+        shared.stale.fetch_add(1, Ordering::SeqCst);
+        trace::event(Layer::L4, || {
+            let at = socket
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            format!("path: dropped a server datagram ({n} bytes) to {at}: that mapping is gone")
+        });
+    }
     None
 }
 
-/// One direction until `stop`: receive a datagram, number it, let the observer look (and
-/// maybe change it), and forward it or count it dropped. (`receive` gives None on its read timeout, or for a datagram it
-/// dealt with itself.)
-fn pump(
-    side: Side,
-    mut receive: impl FnMut(&mut [u8]) -> Option<usize>,
-    shared: &Shared,
-    mut forward: Box<dyn FnMut(Vec<u8>) + Send>,
-    count: &AtomicU64,
-) {
-    let mut buf = vec![0u8; 65535];
-    let mut handle = |n: usize, buf: &mut [u8]| {
-        let number = count.fetch_add(1, Ordering::SeqCst) + 1;
-        match shared.observer.rewrite(side, number, &mut buf[..n]) {
-            Verdict::Forward => forward(buf[..n].to_vec()),
-            Verdict::Drop => {
-                shared.dropped.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-    };
-    while !shared.stop.load(Ordering::SeqCst) {
-        if let Some(n) = receive(&mut buf) {
-            handle(n, &mut buf);
-        }
-    }
-    // Dropped, the relay still forwards what had reached it (a client's last datagram, its
-    // CONNECTION_CLOSE, sent just before): up to DRAIN more, each read waiting at most the
-    // socket's short timeout.
-    for _ in 0..DRAIN {
-        let Some(n) = receive(&mut buf) else {
-            break;
-        };
-        handle(n, &mut buf);
+/// Sends a run of datagrams side by side (`segment` bytes each, the last may be shorter):
+/// one call where the kernel batches (`quic::udp::send_run`). An empty run is one empty
+/// datagram, passed on as any other.
+fn send_run(socket: &UdpSocket, run: &[u8], segment: usize, to: SocketAddr) {
+    if run.is_empty() {
+        let _ = socket.send_to(run, to);
+    } else {
+        batch::send_run(socket, run, segment, to);
     }
 }
 
-/// How many datagrams a stopping direction still forwards from its socket buffer.
+/// One direction until `stop`: receive a datagram (or a run of them), and for each in turn:
+/// number it, let the observer look (and maybe change it), and keep it to forward or count
+/// it dropped; then forward those kept, in one send. (`receive` gives None on its read
+/// timeout, or for datagrams it dealt with itself.)
+fn pump(
+    side: Side,
+    mut receive: impl FnMut(&mut [u8]) -> Option<Got>,
+    shared: &Shared,
+    mut forward: Forward,
+    count: &AtomicU64,
+) {
+    let mut buf = vec![0u8; 65535];
+    let mut handle = |got: Got, buf: &mut [u8]| {
+        let segment = got.segment.max(1);
+        // Those kept move to the front of `buf`, side by side: still a run of equal
+        // datagrams (the last may be shorter), as the kernel's GSO wants it.
+        let (mut kept, mut forwarded, mut at) = (0, 0, 0);
+        loop {
+            let end = (at + segment).min(got.len);
+            let number = count.fetch_add(1, Ordering::SeqCst) + 1;
+            match shared.observer.rewrite(side, number, &mut buf[at..end]) {
+                Verdict::Forward => {
+                    buf.copy_within(at..end, kept);
+                    kept += end - at;
+                    forwarded += 1;
+                }
+                Verdict::Drop => {
+                    shared.dropped.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            at = end;
+            if at >= got.len {
+                break;
+            }
+        }
+        if forwarded > 0 {
+            forward(&buf[..kept], segment);
+        }
+    };
+    while !shared.stop.load(Ordering::SeqCst) {
+        if let Some(got) = receive(&mut buf) {
+            handle(got, &mut buf);
+        }
+    }
+    // Dropped, the relay still forwards what had reached it (a client's last datagram, its
+    // CONNECTION_CLOSE, sent just before): up to DRAIN more reads, each waiting at most the
+    // socket's short timeout.
+    for _ in 0..DRAIN {
+        let Some(got) = receive(&mut buf) else {
+            break;
+        };
+        handle(got, &mut buf);
+    }
+}
+
+/// How many reads (datagrams, or runs of them) a stopping direction still forwards from its
+/// socket buffer.
 const DRAIN: usize = 64;
 
+/// Where one direction's forwarded datagrams go: a run of them side by side, and the size of
+/// each (the last may be shorter).
+type Forward = Box<dyn FnMut(&[u8], usize) + Send>;
+
 /// `deliver`, called at once when there is no delay; otherwise from a thread of its own,
-/// each datagram `delay` after it arrived, in order. Once the returned closure is dropped
-/// (with the receiving thread that owns it), the thread delivers what is still queued —
-/// at most `delay` more — and ends.
-fn later(
-    delay: Duration,
-    mut deliver: impl FnMut(Vec<u8>) + Send + 'static,
-) -> Box<dyn FnMut(Vec<u8>) + Send> {
+/// each run (of `segment`-byte datagrams) `delay` after it arrived, in order. Once the
+/// returned closure is dropped (with the receiving thread that owns it), the thread
+/// delivers what is still queued — at most `delay` more — and ends.
+fn later(delay: Duration, mut deliver: impl FnMut(&[u8], usize) + Send + 'static) -> Forward {
     if delay.is_zero() {
         return Box::new(deliver);
     }
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>, usize)>();
     thread::spawn(move || {
-        while let Ok((at, d)) = rx.recv() {
+        while let Ok((at, run, segment)) = rx.recv() {
             let due = at + delay;
             let now = Instant::now();
             if due > now {
                 thread::sleep(due - now);
             }
-            deliver(d);
+            deliver(&run, segment);
         }
     });
-    Box::new(move |d| {
-        let _ = tx.send((Instant::now(), d));
+    Box::new(move |run, segment| {
+        let _ = tx.send((Instant::now(), run.to_vec(), segment));
     })
 }
 

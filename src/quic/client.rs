@@ -251,6 +251,10 @@ impl<'a> Fetch<'a> {
         let h3_config =
             quiche::h3::Config::new().map_err(|e| FetchError::Setup(SetupError::Http3(e)))?;
         let socket = UdpSocket::bind(bind_addr(&peer)).map_err(FetchError::Socket)?;
+        // A download arrives in bursts (a server's GSO batch is up to 48 datagrams): the
+        // default buffer (208 KiB) overflows whenever this process waits its turn for a CPU,
+        // and each datagram lost there costs a congestion-window cut.
+        receive_buffer(&socket);
         let local = socket.local_addr().map_err(FetchError::Socket)?;
         trace::event(Layer::L4, || {
             format!("bind {local} (UDP) → talking to {peer}")
@@ -488,6 +492,7 @@ impl<'a> Fetch<'a> {
             return Ok(());
         }
         let socket = UdpSocket::bind(bind_addr(&self.peer)).map_err(FetchError::Socket)?;
+        receive_buffer(&socket);
         let local = socket.local_addr().map_err(FetchError::Socket)?;
         wire.rebind(local).map_err(FetchError::Rebind)?;
         // The new path is probed (PATH_CHALLENGE from us too), then made the active one.
@@ -1002,6 +1007,11 @@ fn bind_addr(peer: &SocketAddr) -> SocketAddr {
     } else {
         SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, 0))
     }
+}
+
+/// The client's socket gets the receive buffer the server's has (`l4::sockopt`).
+fn receive_buffer(socket: &UdpSocket) {
+    crate::l4::sockopt::receive_buffer(socket, crate::l4::sockopt::RECEIVE_BUFFER);
 }
 
 #[cfg(test)]

@@ -65,6 +65,9 @@ pub fn application(code: u64) -> String {
 pub const H3_NO_ERROR: u64 = 0x100;
 /// HTTP/3's catch-all (RFC 9114 §8.1).
 pub const H3_GENERAL_PROTOCOL_ERROR: u64 = 0x101;
+/// HTTP/3's "the server failed" on one stream (RFC 9114 §8.1): a file body that could not
+/// be read to its announced length.
+pub const H3_INTERNAL_ERROR: u64 = 0x102;
 /// QUIC's INTERNAL_ERROR (RFC 9000 §20.1): the endpoint itself failed.
 pub const INTERNAL_ERROR: u64 = 0x1;
 

@@ -443,7 +443,8 @@ impl Server {
             self.config.max_body,
             self.config.early_policy,
         );
-        // 6c. Responses that could not go out completely: continue where they stopped.
+        // 6c. Responses that could not go out completely: continue where they stopped (a
+        //     file body: its next 64 KiB read once quiche has taken the last, `streams.rs`).
         let waiting: Vec<u64> = c.outgoing.keys().copied().collect();
         for stream in waiting {
             push_response(c, &mut http3, stream);

@@ -14,7 +14,7 @@ use super::codes;
 use super::early::{Early, Policy};
 use super::h3;
 use super::udp;
-use crate::http::message::{Request, Response};
+use crate::http::message::{FileBody, Request, Response};
 use crate::trace::{self, Layer};
 
 /// A request on its way in: fields received, body arriving.
@@ -29,9 +29,23 @@ pub(super) struct Outgoing {
     pub(super) fields: Option<Vec<quiche::h3::Header>>,
     /// RFC 9218 urgency and incremental, from the request's Priority field.
     pub(super) priority: quiche::h3::Priority,
+    /// The body in memory; for a file body, the chunk read last.
     pub(super) body: Vec<u8>,
+    /// Bytes of `body` quiche has taken.
     pub(super) written: usize,
+    /// A file body, read a chunk at a time once quiche has taken the one before.
+    pub(super) file: Option<Reading>,
 }
+
+/// A file body on its way out: the open file and how far it has been read.
+pub(super) struct Reading {
+    file: FileBody,
+    read: u64,
+}
+
+/// The bytes of a file body read at once: the one buffer a streamed file holds (one copy
+/// from the page cache per chunk, then quiche's own copy into its stream buffer).
+const CHUNK: usize = 64 * 1024;
 
 /// One client connection.
 pub(super) struct Client {
@@ -122,7 +136,12 @@ pub(super) fn queue_with(
     priority: quiche::h3::Priority,
 ) {
     let (fields, with_body) = h3::response_fields(method, &resp);
-    let body = if with_body { resp.body } else { Vec::new() };
+    let (body, file) = if with_body {
+        let file = resp.file.map(|file| Reading { file, read: 0 });
+        (resp.body, file)
+    } else {
+        (Vec::new(), None)
+    };
     c.outgoing.insert(
         stream,
         Outgoing {
@@ -130,12 +149,14 @@ pub(super) fn queue_with(
             priority,
             body,
             written: 0,
+            file,
         },
     );
     push_response(c, http3, stream);
 }
 
 /// Sends as much of a queued response as quiche takes now; keeps the rest for later turns.
+/// A file body goes a chunk at a time: the next is read once quiche has taken the last.
 pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) {
     if !push_fields(c, http3, stream) {
         return;
@@ -143,8 +164,20 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
     let Some(out) = c.outgoing.get_mut(&stream) else {
         return;
     };
-    while out.written < out.body.len() {
-        match http3.send_body(&mut c.conn, stream, &out.body[out.written..], true) {
+    let total = out
+        .file
+        .as_ref()
+        .map_or(out.body.len() as u64, |r| r.file.len());
+    loop {
+        if out.written == out.body.len() {
+            match next_chunk(out) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return file_failed(c, stream, &e),
+            }
+        }
+        let fin = out.file.as_ref().is_none_or(|r| r.read == r.file.len());
+        match http3.send_body(&mut c.conn, stream, &out.body[out.written..], fin) {
             Ok(n) => out.written += n,
             Err(quiche::h3::Error::Done) => return,
             Err(e) => {
@@ -157,13 +190,51 @@ pub(super) fn push_response(c: &mut Client, http3: &mut quiche::h3::Connection, 
             }
         }
     }
-    let n = out.body.len();
-    if n > 0 {
+    if total > 0 {
         trace::sent(Layer::H3, || {
-            format!("{}: DATA stream={stream} {n} bytes in all (FIN)", c.id)
+            format!("{}: DATA stream={stream} {total} bytes in all (FIN)", c.id)
         });
     }
     c.outgoing.remove(&stream);
+}
+
+/// A file body that could not be read to its end: Content-Length is out already, so the
+/// stream can only be reset.
+fn file_failed(c: &mut Client, stream: u64, e: &std::io::Error) {
+    trace::event(Layer::H3, || {
+        format!(
+            "{}: stream {stream}: reading the file failed: {e}: stream reset",
+            c.id
+        )
+    });
+    let _ = c
+        .conn
+        .stream_shutdown(stream, quiche::Shutdown::Write, codes::H3_INTERNAL_ERROR);
+    c.outgoing.remove(&stream);
+}
+
+/// The next chunk of a file body into `out.body`: `false` when there is none (a body in
+/// memory, or the whole file read); an error when the file ends before its announced length.
+fn next_chunk(out: &mut Outgoing) -> std::io::Result<bool> {
+    let Some(reading) = &mut out.file else {
+        return Ok(false);
+    };
+    let left = reading.file.len() - reading.read;
+    if left == 0 {
+        return Ok(false);
+    }
+    out.body.resize(left.min(CHUNK as u64) as usize, 0);
+    let n = reading.file.read_at(&mut out.body, reading.read)?;
+    if n == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the file is shorter than announced",
+        ));
+    }
+    out.body.truncate(n);
+    out.written = 0;
+    reading.read += n as u64;
+    Ok(true)
 }
 
 /// A queued response's HEADERS, unless already sent: `true` when its body may follow.
@@ -174,7 +245,7 @@ fn push_fields(c: &mut Client, http3: &mut quiche::h3::Connection, stream: u64) 
     let Some(fields) = &out.fields else {
         return true;
     };
-    let fin = out.body.is_empty();
+    let fin = out.body.is_empty() && out.file.is_none();
     match http3.send_response_with_priority(&mut c.conn, stream, fields, &out.priority, fin) {
         Ok(()) => {
             trace::sent(Layer::H3, || {

@@ -65,6 +65,12 @@ pub fn recv(
     nothing_if_empty(read(socket, buf, MsgFlags::empty()))
 }
 
+/// As [`recv`], waiting no longer than the socket's own read timeout (set once, not on
+/// every call: a relay's threads wait this way, `l4::udp_relay`).
+pub fn wait(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<Got>> {
+    nothing_if_empty(read(socket, buf, MsgFlags::empty()))
+}
+
 /// How many reads a loop takes in one turn at most (one waited for, the rest queued).
 pub const BATCH: usize = 64;
 
@@ -222,15 +228,20 @@ impl<'a> Batch<'a> {
     /// Sends what the batch holds (one `sendmsg`, the kernel cuts it into datagrams) and
     /// empties it.
     fn send(&mut self, socket: &UdpSocket) {
-        let bytes = &self.buf[..self.filled];
-        if bytes.len() > self.segment && gso() {
-            gso_send(socket, bytes, self.segment, self.to);
-        } else {
-            for datagram in bytes.chunks(self.segment.max(1)) {
-                send(socket, datagram, self.to);
-            }
-        }
+        send_run(socket, &self.buf[..self.filled], self.segment, self.to);
         self.filled = 0;
+    }
+}
+
+/// Sends datagrams of `segment` bytes written side by side (the last may be shorter) to
+/// `to`: in one call with GSO, else one call each.
+pub fn send_run(socket: &UdpSocket, bytes: &[u8], segment: usize, to: SocketAddr) {
+    if bytes.len() > segment && gso() {
+        gso_send(socket, bytes, segment, to);
+    } else {
+        for datagram in bytes.chunks(segment.max(1)) {
+            send(socket, datagram, to);
+        }
     }
 }
 
