@@ -149,83 +149,11 @@ fn main() {
     let (cert, key) = (certs.join("localhost.pem"), certs.join("localhost-key.pem"));
     let (cert, key) = (cert.to_str().expect("path"), key.to_str().expect("path"));
 
-    // h2c: netlab, the bare h2 server and nghttpd, alternating.
-    let ours = Server::netlab(&["h2", "serve", "--h2c", "--addr", "127.0.0.1:0"]);
-    let bare = Server::program(&h2_ref(), &[]);
-    let port = free_port();
-    let theirs = Server::spawn(
-        "nghttpd",
-        &[
-            "--no-tls",
-            "-d",
-            root.to_str().expect("path"),
-            &port.to_string(),
-        ],
-        SocketAddr::from(([127, 0, 0, 1], port)),
-    );
-    let url = |s: &Server| format!("http://{}/status/200", s.addr);
-    let h2c = rounds(&[
-        (&ours, url(&ours)),
-        (&bare, url(&bare)),
-        (&theirs, url(&theirs)),
-    ]);
-    let [(n_h2c, n_h2c_cpu), (b_h2c, b_h2c_cpu), (x_h2c, x_h2c_cpu)] = h2c[..] else {
-        unreachable!("three servers")
-    };
-    drop((ours, bare, theirs));
-    // TLS: netlab and nghttpd, alternating.
-    let ours = Server::netlab(&[
-        "h2",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        cert,
-        "--key",
-        key,
-    ]);
-    let port = free_port();
-    let theirs = Server::spawn(
-        "nghttpd",
-        &[
-            "-d",
-            root.to_str().expect("path"),
-            &port.to_string(),
-            key,
-            cert,
-        ],
-        SocketAddr::from(([127, 0, 0, 1], port)),
-    );
-    let url = |s: &Server| format!("https://127.0.0.1:{}/status/200", s.addr.port());
-    let tls = rounds(&[(&ours, url(&ours)), (&theirs, url(&theirs))]);
-    let [(n_tls, n_tls_cpu), (x_tls, x_tls_cpu)] = tls[..] else {
-        unreachable!("two servers")
-    };
-    drop((ours, theirs));
-
-    let stubs = stubs();
-    let ours = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
-    let g_ours = calls(&stubs, "grpc", ours.addr);
-    drop(ours);
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/server.py");
-    let theirs = Server::spawn(
-        &venv_python(),
-        &[script, stubs.to_str().expect("path"), &port.to_string()],
-        SocketAddr::from(([127, 0, 0, 1], port)),
-    );
-    let g_theirs = calls(&stubs, "grpc", theirs.addr);
-    drop(theirs);
-    let rest = Server::netlab(&["http", "serve", "--addr", "127.0.0.1:0"]);
-    let r_ours = calls(&stubs, "rest", rest.addr);
-    drop(rest);
-    let grpc = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
-    let g_again = calls(&stubs, "grpc", grpc.addr);
-    drop(grpc);
+    let [(n_h2c, n_h2c_cpu), (b_h2c, b_h2c_cpu), (x_h2c, x_h2c_cpu)] = h2c(&root);
+    let [(n_tls, n_tls_cpu), (x_tls, x_tls_cpu)] = tls(&root, cert, key);
     let _ = std::fs::remove_dir_all(&root);
-    let _ = std::fs::remove_dir_all(&stubs);
 
-    let rows = vec![
+    let mut rows = vec![
         Row::higher_is_better(
             "h2load -c10 -m10, h2c, 7-byte body (requests/s)",
             n_h2c,
@@ -274,6 +202,91 @@ fn main() {
             x_h2c_cpu,
             "nghttpd",
         ),
+    ];
+    rows.extend(grpc_rows());
+    write_table("h2", &format!("HTTP/2 and gRPC — {}", machine()), &rows);
+}
+
+/// h2load against netlab, the bare `h2` server and nghttpd over h2c, alternating:
+/// (requests/s, CPU µs per request) of each.
+fn h2c(root: &std::path::Path) -> [(f64, f64); 3] {
+    let ours = Server::netlab(&["h2", "serve", "--h2c", "--addr", "127.0.0.1:0"]);
+    let bare = Server::program(&h2_ref(), &[]);
+    let port = free_port();
+    let theirs = Server::spawn(
+        "nghttpd",
+        &[
+            "--no-tls",
+            "-d",
+            root.to_str().expect("path"),
+            &port.to_string(),
+        ],
+        SocketAddr::from(([127, 0, 0, 1], port)),
+    );
+    let url = |s: &Server| format!("http://{}/status/200", s.addr);
+    let h2c = rounds(&[
+        (&ours, url(&ours)),
+        (&bare, url(&bare)),
+        (&theirs, url(&theirs)),
+    ]);
+    drop((ours, bare, theirs));
+    [h2c[0], h2c[1], h2c[2]]
+}
+
+/// h2load against netlab and nghttpd over TLS, alternating: (requests/s, CPU µs per request).
+fn tls(root: &std::path::Path, cert: &str, key: &str) -> [(f64, f64); 2] {
+    let ours = Server::netlab(&[
+        "h2",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        cert,
+        "--key",
+        key,
+    ]);
+    let port = free_port();
+    let theirs = Server::spawn(
+        "nghttpd",
+        &[
+            "-d",
+            root.to_str().expect("path"),
+            &port.to_string(),
+            key,
+            cert,
+        ],
+        SocketAddr::from(([127, 0, 0, 1], port)),
+    );
+    let url = |s: &Server| format!("https://127.0.0.1:{}/status/200", s.addr.port());
+    let tls = rounds(&[(&ours, url(&ours)), (&theirs, url(&theirs))]);
+    drop((ours, theirs));
+    [tls[0], tls[1]]
+}
+
+/// The gRPC rows: one grpcio client against netlab's server and grpcio's, and the same
+/// client's REST POST against netlab's HTTP/1.1 server.
+fn grpc_rows() -> Vec<Row> {
+    let stubs = stubs();
+    let ours = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
+    let g_ours = calls(&stubs, "grpc", ours.addr);
+    drop(ours);
+    let port = free_port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/grpc/server.py");
+    let theirs = Server::spawn(
+        &venv_python(),
+        &[script, stubs.to_str().expect("path"), &port.to_string()],
+        SocketAddr::from(([127, 0, 0, 1], port)),
+    );
+    let g_theirs = calls(&stubs, "grpc", theirs.addr);
+    drop(theirs);
+    let rest = Server::netlab(&["http", "serve", "--addr", "127.0.0.1:0"]);
+    let r_ours = calls(&stubs, "rest", rest.addr);
+    drop(rest);
+    let grpc = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
+    let g_again = calls(&stubs, "grpc", grpc.addr);
+    drop(grpc);
+    let _ = std::fs::remove_dir_all(&stubs);
+    vec![
         Row::higher_is_better(
             "gRPC unary Echo, one grpcio client (calls/s)",
             g_ours.0,
@@ -298,6 +311,5 @@ fn main() {
             r_ours.0,
             "netlab REST",
         ),
-    ];
-    write_table("h2", &format!("HTTP/2 and gRPC — {}", machine()), &rows);
+    ]
 }

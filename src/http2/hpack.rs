@@ -482,44 +482,60 @@ impl Decoder {
         let mut fields = Vec::new();
         let mut at = 0;
         while at < block.len() {
-            match read_representation(block, &mut at)? {
-                Representation::Indexed(index) => {
-                    let (name, value) = self.entry(index)?;
-                    fields.push(Field {
-                        name,
-                        value,
-                        repr: Repr::Indexed { index },
-                        huffman: false,
-                    });
+            let field = match read_representation(block, &mut at)? {
+                Representation::Indexed(index) => self.indexed(index)?,
+                Representation::SizeUpdate(asked) => {
+                    self.table.resize(asked, fields.len())?;
+                    continue;
                 }
-                Representation::SizeUpdate(asked) => self.table.resize(asked, fields.len())?,
                 Representation::Literal {
                     name_index,
                     name,
                     value,
                     indexing,
-                } => {
-                    let name_bytes = match name {
-                        Some(literal) => literal.decode()?,
-                        None => self.entry(name_index)?.0,
-                    };
-                    let value_bytes = value.decode()?;
-                    if indexing == Indexing::Incremental {
-                        self.table.insert((name_bytes.clone(), value_bytes.clone()));
-                    }
-                    fields.push(Field {
-                        name: name_bytes,
-                        value: value_bytes,
-                        repr: Repr::Literal {
-                            name_index,
-                            indexing,
-                        },
-                        huffman: name.is_some_and(|n| n.huffman) || value.huffman,
-                    });
-                }
-            }
+                } => self.literal(name_index, name, value, indexing)?,
+            };
+            fields.push(field);
         }
         Ok(fields)
+    }
+
+    /// An indexed field (§6.1): name and value from the tables.
+    fn indexed(&self, index: usize) -> Result<Field, HpackError> {
+        let (name, value) = self.entry(index)?;
+        Ok(Field {
+            name,
+            value,
+            repr: Repr::Indexed { index },
+            huffman: false,
+        })
+    }
+
+    /// A literal field (§6.2), added to the dynamic table when it asks for it.
+    fn literal(
+        &mut self,
+        name_index: usize,
+        name: Option<Literal>,
+        value: Literal,
+        indexing: Indexing,
+    ) -> Result<Field, HpackError> {
+        let name_bytes = match name {
+            Some(literal) => literal.decode()?,
+            None => self.entry(name_index)?.0,
+        };
+        let value_bytes = value.decode()?;
+        if indexing == Indexing::Incremental {
+            self.table.insert((name_bytes.clone(), value_bytes.clone()));
+        }
+        Ok(Field {
+            name: name_bytes,
+            value: value_bytes,
+            repr: Repr::Literal {
+                name_index,
+                indexing,
+            },
+            huffman: name.is_some_and(|n| n.huffman) || value.huffman,
+        })
     }
 }
 
