@@ -14,15 +14,6 @@ pub trait Describe {
     fn describe(&self) -> String;
 }
 
-/// What a call's handler sends its stream, in order: response messages, then how it ended.
-/// One channel for both, so a unary call's answer and its status reach the connection's
-/// thread with one wake-up, and leave in one write (README, gRPC).
-#[derive(Debug)]
-pub(crate) enum Out {
-    Message(Vec<u8>),
-    Done(Result<(), Status>),
-}
-
 /// The handler's end of a call.
 pub struct Call {
     /// `/netlab.Exchange/Echo`: `/` package.Service `/` Method.
@@ -32,7 +23,7 @@ pub struct Call {
     /// When the client stops waiting (`grpc-timeout`).
     pub deadline: Option<Instant>,
     pub(crate) incoming: mpsc::Receiver<Result<Vec<u8>, Status>>,
-    pub(crate) outgoing: tokio::sync::mpsc::UnboundedSender<Out>,
+    pub(crate) outgoing: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     received: u64,
     sent: u64,
 }
@@ -43,7 +34,7 @@ impl Call {
         metadata: Headers,
         deadline: Option<Instant>,
         incoming: mpsc::Receiver<Result<Vec<u8>, Status>>,
-        outgoing: tokio::sync::mpsc::UnboundedSender<Out>,
+        outgoing: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     ) -> Call {
         Call {
             method,
@@ -110,7 +101,7 @@ impl Call {
             )
         });
         self.outgoing
-            .send(Out::Message(bytes))
+            .send(bytes)
             .map_err(|_| Status::new(Code::CANCELLED, "the client went away"))
     }
 

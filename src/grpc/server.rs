@@ -17,11 +17,11 @@
 //! reading and writing messages through a [`Call`]; this file moves them between it and the
 //! stream.
 
-use super::call::{Call, Out, Service};
+use super::call::{Call, Service};
 use super::status::{Code, Status, percent_encode};
 use super::wire::{self, Deframer};
 use crate::http::message::Headers;
-use crate::http2::io::send_data;
+use crate::http2::io::{send_data, start_blocking};
 use crate::http2::server::App;
 use crate::trace::{self, Layer};
 use bytes::Bytes;
@@ -77,12 +77,12 @@ async fn serve_call(
     }
     // 4. The handler on a thread of its own, the request's messages pumped to it.
     let (in_tx, in_rx) = std::sync::mpsc::channel();
-    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel::<Out>();
+    let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
     let call = Call::new(path.clone(), metadata, deadline, in_rx, out_tx);
     let pump = tokio::spawn(read_requests(body, in_tx));
-    run_handler(service, call, format!("{peer}: {path}"), role);
+    let handler = run_handler(service, call, format!("{peer}: {path}"), role);
     // 5. Response messages as the handler sends them; then its status, or the deadline's.
-    let (stream, status) = relay(&mut respond, out_rx, deadline).await;
+    let (stream, status) = relay(&mut respond, out_rx, handler, deadline).await;
     pump.abort();
     finish(&mut respond, stream, status).await;
 }
@@ -132,35 +132,36 @@ fn metadata(parts: &http::request::Parts) -> Headers {
     metadata
 }
 
-/// Step 4 of [`serve_call`]: the handler on the handler pool ([`crate::http2::pool`]),
-/// where it may block while this call's task relays its messages; its status follows its
-/// messages on the same channel ([`Out::Done`]); a panic is UNKNOWN.
+/// What a handler's thread answers: its result (or nothing, if it ended without one).
+type HandlerTask = tokio::sync::oneshot::Receiver<Result<(), Status>>;
+
+/// Step 4 of [`serve_call`]: the handler on the handler pool ([`start_blocking`]), where it
+/// may block while this call's task relays its messages; a panic is UNKNOWN.
 fn run_handler(
     service: Arc<dyn Service>,
     mut call: Call,
     what: String,
     role: Option<&'static str>,
-) {
-    let done = call.outgoing.clone();
-    crate::http2::pool::spawn(move || {
+) -> HandlerTask {
+    start_blocking(move || {
         let _role = role.map(trace::role);
-        let result = match crate::catch::call(|| service.call(&mut call)) {
+        match crate::catch::call(|| service.call(&mut call)) {
             Ok(result) => result,
             Err(p) => {
                 crate::catch::report(Layer::Grpc, &what, &p, "answered UNKNOWN, serving on");
                 Err(Status::new(Code::UNKNOWN, "the handler panicked"))
             }
-        };
-        let _ = done.send(Out::Done(result));
-    });
+        }
+    })
 }
 
-/// Step 5 of [`serve_call`]: the handler's messages sent as they come, until its status
-/// comes after them, the client goes away (CANCELLED) or the deadline passes. Gives back the
+/// Step 5 of [`serve_call`]: the handler's messages sent as they come, until it returns
+/// (its status), the client goes away (CANCELLED) or the deadline passes. Gives back the
 /// response stream, if one was opened, for the trailers.
 async fn relay(
     respond: &mut h2::server::SendResponse<Bytes>,
-    mut out_rx: tokio::sync::mpsc::UnboundedReceiver<Out>,
+    mut out_rx: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+    mut handler: HandlerTask,
     deadline: Option<Instant>,
 ) -> (Option<h2::SendStream<Bytes>>, Status) {
     let expiry = async {
@@ -171,25 +172,46 @@ async fn relay(
     };
     tokio::pin!(expiry);
     let mut stream: Option<h2::SendStream<Bytes>> = None;
+    let mut outgoing_open = true;
     let status = loop {
         tokio::select! {
-            out = out_rx.recv() => match out {
-                Some(Out::Message(bytes)) => {
-                    if !send_message(respond, &mut stream, &bytes).await {
-                        break Status::new(Code::CANCELLED, "the client went away");
-                    }
+            message = out_rx.recv(), if outgoing_open => {
+                let Some(bytes) = message else {
+                    outgoing_open = false;
+                    continue;
+                };
+                if !send_message(respond, &mut stream, &bytes).await {
+                    break Status::new(Code::CANCELLED, "the client went away");
                 }
-                Some(Out::Done(Ok(()))) => break Status::ok(),
-                Some(Out::Done(Err(status))) => break status,
-                // Every sender gone without a status: the handler's thread ended without one.
-                None => break Status::new(Code::UNKNOWN, "the handler did not finish"),
-            },
+            }
+            result = &mut handler => {
+                // What the handler sent before it returned goes out before the status.
+                drain(respond, &mut stream, &mut out_rx).await;
+                break match result {
+                    Ok(Ok(())) => Status::ok(),
+                    Ok(Err(status)) => status,
+                    Err(_) => Status::new(Code::UNKNOWN, "the handler did not finish"),
+                };
+            }
             _ = &mut expiry => {
                 break Status::new(Code::DEADLINE_EXCEEDED, "deadline exceeded");
             }
         }
     };
     (stream, status)
+}
+
+/// Sends the messages still queued when the handler returned, until the client goes away.
+async fn drain(
+    respond: &mut h2::server::SendResponse<Bytes>,
+    stream: &mut Option<h2::SendStream<Bytes>>,
+    out_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    while let Ok(bytes) = out_rx.try_recv() {
+        if !send_message(respond, stream, &bytes).await {
+            break;
+        }
+    }
 }
 
 /// What the request messages' reader tells the handler: a message, or why there are no more.
