@@ -71,6 +71,7 @@ bench: deps
 	ulimit -n 8192 && $(CARGO) bench --bench http1
 	RUSTFLAGS='--cfg httparse_disable_simd="1"' CARGO_TARGET_DIR=target/nosimd NETLAB_BENCH_PARSER_ONLY=1 $(CARGO) bench --bench http1
 	$(CARGO) bench --bench zmq
+	$(CARGO) build --release --example h2_ref
 	$(CARGO) bench --bench h2
 	$(CARGO) bench --bench h3
 	$(CARGO) bench --bench webrtc

@@ -1,5 +1,8 @@
 //! `make bench` for HTTP/2 and gRPC, netlab next to its reference in one run:
-//! - h2load (-c 10 -m 10) requests/s against `netlab h2 serve` and nghttpd, h2c and TLS;
+//! - h2load (-c 10 -m 10) requests/s against `netlab h2 serve`, a bare server on the `h2`
+//!   crate (`benches/reference/h2_ref.rs`: netlab's runtime setup and nothing else) and
+//!   nghttpd, h2c and TLS, medians of alternating rounds; and each server's CPU time per
+//!   request over the same runs (from /proc: independent of the machine's load);
 //! - gRPC unary Echo calls/s and p50/p99 latency, one client (grpcio, sequential calls on one
 //!   channel) against netlab's server and grpcio's own;
 //! - the same client's REST/JSON POST /echo over HTTP/1.1 next to its gRPC Echo.
@@ -9,9 +12,23 @@ use common::*;
 use std::net::SocketAddr;
 use std::process::Command;
 
+/// Requests per h2load run, and alternating rounds per row.
+const REQUESTS: u32 = 100_000;
+const ROUNDS: usize = 3;
+
 fn h2load(url: &str) -> f64 {
     let out = Command::new("h2load")
-        .args(["-n", "40000", "-c", "10", "-m", "10", "-t", "1", url])
+        .args([
+            "-n",
+            &REQUESTS.to_string(),
+            "-c",
+            "10",
+            "-m",
+            "10",
+            "-t",
+            "1",
+            url,
+        ])
         .output()
         .expect("h2load (run make deps)");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -22,6 +39,62 @@ fn h2load(url: &str) -> f64 {
         .and_then(|r| r.split(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no req/s in h2load's output: {text}"))
+}
+
+/// CPU time (user + system, every thread, those ended included) a process has used, in
+/// seconds, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').expect("a stat line").1;
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    assert_eq!(f.len(), 2, "utime and stime in {stat}");
+    (f[0] + f[1]) / 100.0
+}
+
+/// One h2load run against `server`: (requests/s, the server's CPU µs per request).
+fn h2load_cpu(server: &Server, url: &str) -> (f64, f64) {
+    let before = cpu_seconds(server.pid());
+    let rps = h2load(url);
+    let cpu = cpu_seconds(server.pid()) - before;
+    (rps, cpu * 1e6 / f64::from(REQUESTS))
+}
+
+/// Medians over `ROUNDS` rounds, each running h2load against every server in turn (the
+/// load of a shared machine moves within a minute; a round is measured in the same one):
+/// (requests/s, CPU µs per request) per server, in their order.
+fn rounds(servers: &[(&Server, String)]) -> Vec<(f64, f64)> {
+    let mut runs: Vec<Vec<(f64, f64)>> = servers.iter().map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for ((server, url), into) in servers.iter().zip(&mut runs) {
+            into.push(h2load_cpu(server, url));
+        }
+    }
+    runs.into_iter()
+        .map(|r| {
+            (
+                median(r.iter().map(|x| x.0).collect()),
+                median(r.iter().map(|x| x.1).collect()),
+            )
+        })
+        .collect()
+}
+
+/// The bare `h2` reference binary (`cargo build --release --example h2_ref`).
+fn h2_ref() -> String {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_string());
+    let path = format!("{target}/release/examples/h2_ref");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} is missing: make bench builds it (cargo build --release --example h2_ref)"
+    );
+    path
 }
 
 fn venv_python() -> String {
@@ -76,24 +149,69 @@ fn main() {
     let (cert, key) = (certs.join("localhost.pem"), certs.join("localhost-key.pem"));
     let (cert, key) = (cert.to_str().expect("path"), key.to_str().expect("path"));
 
+    let [(n_h2c, n_h2c_cpu), (b_h2c, b_h2c_cpu), (x_h2c, x_h2c_cpu)] = h2c(&root);
+    let [(n_tls, n_tls_cpu), (x_tls, x_tls_cpu)] = tls(&root, cert, key);
+    let _ = std::fs::remove_dir_all(&root);
+
+    let mut rows = vec![
+        Row::higher_is_better(
+            "h2load -c10 -m10, h2c, 7-byte body (requests/s)",
+            n_h2c,
+            x_h2c,
+            "nghttpd",
+        ),
+        Row::higher_is_better(
+            "h2load -c10 -m10, TLS, 7-byte body (requests/s)",
+            n_tls,
+            x_tls,
+            "nghttpd",
+        ),
+        Row::lower_is_better(
+            "h2load -c10 -m10, h2c, server CPU per request (µs)",
+            n_h2c_cpu,
+            x_h2c_cpu,
+            "nghttpd",
+        ),
+        Row::lower_is_better(
+            "h2load -c10 -m10, TLS, server CPU per request (µs)",
+            n_tls_cpu,
+            x_tls_cpu,
+            "nghttpd",
+        ),
+        Row::higher_is_better(
+            "h2c requests/s, netlab vs a bare h2-crate server: what netlab's design costs",
+            n_h2c,
+            b_h2c,
+            "bare h2 0.4 + tokio",
+        ),
+        Row::lower_is_better(
+            "h2c CPU per request (µs), netlab vs a bare h2-crate server",
+            n_h2c_cpu,
+            b_h2c_cpu,
+            "bare h2 0.4 + tokio",
+        ),
+        Row::higher_is_better(
+            "h2c requests/s, the bare h2-crate server (not netlab) vs nghttpd: what the crate costs",
+            b_h2c,
+            x_h2c,
+            "nghttpd",
+        ),
+        Row::lower_is_better(
+            "h2c CPU per request (µs), the bare h2-crate server (not netlab) vs nghttpd",
+            b_h2c_cpu,
+            x_h2c_cpu,
+            "nghttpd",
+        ),
+    ];
+    rows.extend(grpc_rows());
+    write_table("h2", &format!("HTTP/2 and gRPC — {}", machine()), &rows);
+}
+
+/// h2load against netlab, the bare `h2` server and nghttpd over h2c, alternating:
+/// (requests/s, CPU µs per request) of each.
+fn h2c(root: &std::path::Path) -> [(f64, f64); 3] {
     let ours = Server::netlab(&["h2", "serve", "--h2c", "--addr", "127.0.0.1:0"]);
-    let n_h2c = h2load(&format!("http://{}/status/200", ours.addr));
-    drop(ours);
-    let ours = Server::netlab(&[
-        "h2",
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--cert",
-        cert,
-        "--key",
-        key,
-    ]);
-    let n_tls = h2load(&format!(
-        "https://127.0.0.1:{}/status/200",
-        ours.addr.port()
-    ));
-    drop(ours);
+    let bare = Server::program(&h2_ref(), &[]);
     let port = free_port();
     let theirs = Server::spawn(
         "nghttpd",
@@ -105,8 +223,28 @@ fn main() {
         ],
         SocketAddr::from(([127, 0, 0, 1], port)),
     );
-    let x_h2c = h2load(&format!("http://{}/status/200", theirs.addr));
-    drop(theirs);
+    let url = |s: &Server| format!("http://{}/status/200", s.addr);
+    let h2c = rounds(&[
+        (&ours, url(&ours)),
+        (&bare, url(&bare)),
+        (&theirs, url(&theirs)),
+    ]);
+    drop((ours, bare, theirs));
+    [h2c[0], h2c[1], h2c[2]]
+}
+
+/// h2load against netlab and nghttpd over TLS, alternating: (requests/s, CPU µs per request).
+fn tls(root: &std::path::Path, cert: &str, key: &str) -> [(f64, f64); 2] {
+    let ours = Server::netlab(&[
+        "h2",
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--cert",
+        cert,
+        "--key",
+        key,
+    ]);
     let port = free_port();
     let theirs = Server::spawn(
         "nghttpd",
@@ -119,12 +257,15 @@ fn main() {
         ],
         SocketAddr::from(([127, 0, 0, 1], port)),
     );
-    let x_tls = h2load(&format!(
-        "https://127.0.0.1:{}/status/200",
-        theirs.addr.port()
-    ));
-    drop(theirs);
+    let url = |s: &Server| format!("https://127.0.0.1:{}/status/200", s.addr.port());
+    let tls = rounds(&[(&ours, url(&ours)), (&theirs, url(&theirs))]);
+    drop((ours, theirs));
+    [tls[0], tls[1]]
+}
 
+/// The gRPC rows: one grpcio client against netlab's server and grpcio's, and the same
+/// client's REST POST against netlab's HTTP/1.1 server.
+fn grpc_rows() -> Vec<Row> {
     let stubs = stubs();
     let ours = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
     let g_ours = calls(&stubs, "grpc", ours.addr);
@@ -144,22 +285,8 @@ fn main() {
     let grpc = Server::netlab(&["grpc", "serve", "--addr", "127.0.0.1:0"]);
     let g_again = calls(&stubs, "grpc", grpc.addr);
     drop(grpc);
-    let _ = std::fs::remove_dir_all(&root);
     let _ = std::fs::remove_dir_all(&stubs);
-
-    let rows = vec![
-        Row::higher_is_better(
-            "h2load -c10 -m10, h2c, 7-byte body (requests/s)",
-            n_h2c,
-            x_h2c,
-            "nghttpd",
-        ),
-        Row::higher_is_better(
-            "h2load -c10 -m10, TLS, 7-byte body (requests/s)",
-            n_tls,
-            x_tls,
-            "nghttpd",
-        ),
+    vec![
         Row::higher_is_better(
             "gRPC unary Echo, one grpcio client (calls/s)",
             g_ours.0,
@@ -184,6 +311,5 @@ fn main() {
             r_ours.0,
             "netlab REST",
         ),
-    ];
-    write_table("h2", &format!("HTTP/2 and gRPC — {}", machine()), &rows);
+    ]
 }

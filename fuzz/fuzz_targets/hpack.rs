@@ -1,6 +1,7 @@
 //! Fuzz target: HPACK (src/http2/hpack.rs, src/http2/huffman.rs).
 //! - Any block, decoded twice by one decoder (so the dynamic table is used), never panics,
-//!   and the table stays within its maximum.
+//!   and the table stays within its maximum; the guard's checker gives the same verdict
+//!   and keeps the same table.
 //! - Huffman: decode(encode(x)) == x, and what decodes re-encodes to a decodable string.
 //! - Fields netlab's own integer and Huffman encoders write as literals decode to the same
 //!   names and values; an incrementally indexed one is then found at index 62; a table size
@@ -9,7 +10,7 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use netlab::http2::hpack::{Decoder, Indexing, Repr, encode_integer};
+use netlab::http2::hpack::{Checker, Decoder, Indexing, Repr, encode_integer};
 use netlab::http2::huffman;
 
 #[derive(Arbitrary, Debug)]
@@ -40,10 +41,13 @@ fn string(s: &[u8], huffman: bool, out: &mut Vec<u8>) {
 // The raw bytes are the block (so captured blocks seed it); the same bytes, read as an
 // `Input`, choose the fields to encode.
 fuzz_target!(|data: &[u8]| {
-    let mut d = Decoder::default();
+    let (mut d, mut c) = (Decoder::default(), Checker::default());
     for _ in 0..2 {
-        let _ = d.decode(data);
+        let decoded = d.decode(data).map(|f| f.len());
         assert!(d.size().0 <= d.size().1);
+        // The guard's checker: the decoder's verdict and table, without the fields.
+        assert_eq!(c.check(data), decoded);
+        assert_eq!((c.size(), c.len()), (d.size(), d.len()));
     }
     if let Ok(plain) = huffman::decode(data) {
         assert_eq!(huffman::decode(&huffman::encode(&plain)).unwrap(), plain);

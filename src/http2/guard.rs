@@ -8,7 +8,8 @@
 //! PROTOCOL_ERROR where §4.3 names COMPRESSION_ERROR. The server's byte stream goes through
 //! this guard on its way to `h2`: it reads each frame header the client sends
 //! ([`frame::size_rule`]), each SETTINGS frame's values and each header block (with its own
-//! HPACK decoder, in step with `h2`'s), keeps a frame that breaks a rule from `h2`, and
+//! HPACK checker, [`super::hpack::Checker`], in step with `h2`'s decoder), keeps a frame
+//! that breaks a rule from `h2`, and
 //! writes the RFC's answer itself:
 //!
 //! ```text

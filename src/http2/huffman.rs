@@ -320,8 +320,23 @@ fn path(nodes: &mut Vec<Node>, code: u32, len: u8) -> usize {
 
 /// Decodes a Huffman-coded string.
 pub fn decode(input: &[u8]) -> Result<Vec<u8>, HuffmanError> {
-    let tree = tree();
     let mut out = Vec::with_capacity(input.len() * 8 / 5);
+    walk(input, |symbol| out.push(symbol))?;
+    Ok(out)
+}
+
+/// How many bytes a Huffman-coded string decodes to, and whether it is valid, without
+/// building it: the server's guard checks every header block this way (RFC 7541 §5.2's
+/// errors are the same as [`decode`]'s) and needs only the lengths for its table.
+pub fn decoded_len(input: &[u8]) -> Result<usize, HuffmanError> {
+    let mut len = 0;
+    walk(input, |_| len += 1)?;
+    Ok(len)
+}
+
+/// Walks the code's tree bit by bit, handing each symbol decoded to `symbol`.
+fn walk(input: &[u8], mut symbol: impl FnMut(u8)) -> Result<(), HuffmanError> {
+    let tree = tree();
     let (mut at, mut depth, mut all_ones) = (0usize, 0u32, true);
     for &byte in input {
         for i in (0..8).rev() {
@@ -334,11 +349,11 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, HuffmanError> {
                 Some(n) => n as usize,
                 None => return Err(HuffmanError::Eos),
             };
-            if let Some(symbol) = tree[at].symbol {
-                if symbol == 256 {
+            if let Some(s) = tree[at].symbol {
+                if s == 256 {
                     return Err(HuffmanError::Eos);
                 }
-                out.push(symbol as u8);
+                symbol(s as u8);
                 (at, depth, all_ones) = (0, 0, true);
             }
         }
@@ -347,7 +362,7 @@ pub fn decode(input: &[u8]) -> Result<Vec<u8>, HuffmanError> {
     if depth > 7 || !all_ones {
         return Err(HuffmanError::Padding);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Encodes a string (for tests and hand-made header blocks).
@@ -398,5 +413,18 @@ mod tests {
         assert_eq!(decode(&[0b0001_1111, 0xff]), Err(HuffmanError::Padding));
         // EOS itself: 30 ones.
         assert_eq!(decode(&[0xff, 0xff, 0xff, 0xfc]), Err(HuffmanError::Eos));
+    }
+
+    #[test]
+    fn the_length_alone_agrees_with_decoding() {
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(decoded_len(&encode(&all)), Ok(256));
+        for bad in [
+            &[0b0001_1110][..],
+            &[0b0001_1111, 0xff],
+            &[0xff, 0xff, 0xff, 0xfc],
+        ] {
+            assert_eq!(decoded_len(bad).err(), decode(bad).err(), "{bad:?}");
+        }
     }
 }

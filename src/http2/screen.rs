@@ -14,7 +14,7 @@
 //! in place of the frame when it knows the stream, so that it sends nothing more on it.
 
 use super::frame::{self, ErrorCode, HEADER_LEN, Header, PREFACE_LEN, Scope, kind};
-use super::hpack::Decoder;
+use super::hpack::Checker;
 
 /// A frame the guard answered: the rule it broke, and the frame the server sends for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +37,6 @@ type Verdict = (Scope, ErrorCode, String);
 struct Withheld {
     header: Header,
     verdict: Option<Verdict>,
-    /// The frame so far, header included, while it is not judged.
-    bytes: Vec<u8>,
     left: usize,
 }
 
@@ -51,20 +49,24 @@ pub struct Screen {
     /// Payload bytes of a frame that passed, still to come.
     pass_left: usize,
     withheld: Option<Withheld>,
+    /// The withheld frame so far, header included, while it is not judged: one buffer for
+    /// the connection, not one per frame (every request's HEADERS is held).
+    held: Vec<u8>,
     /// The highest stream the client opened with HEADERS: a stream error on a stream at or
     /// below it concerns a stream `h2` knows.
     last_opened: u32,
     /// After a connection error nothing more passes.
     closed: bool,
-    /// The client's header blocks decoded as `h2` decodes them (its own HPACK table, in
-    /// step with `h2`'s), to answer a block that cannot be decoded; `None` once the guard
-    /// gave up on that (a block too large to hold, or frames `h2` must answer itself).
-    hpack: Option<Decoder>,
+    /// The client's header blocks checked as `h2` decodes them (a table of its own, in step
+    /// with `h2`'s), to answer a block that cannot be decoded; `None` once the guard gave
+    /// up on that (a block too large to hold, or frames `h2` must answer itself).
+    hpack: Option<Checker>,
     /// The header block being assembled: its stream, its frames as they came, its fragments.
     block: Option<Block>,
 }
 
-/// A header block held back until its END_HEADERS (RFC 9113 §4.3).
+/// A header block of several frames held back until its END_HEADERS (RFC 9113 §4.3); a
+/// block in one frame (the usual case) is checked in place.
 struct Block {
     stream: u32,
     frames: Vec<u8>,
@@ -83,9 +85,10 @@ impl Screen {
             head: Vec::with_capacity(HEADER_LEN),
             pass_left: 0,
             withheld: None,
+            held: Vec::new(),
             last_opened: 0,
             closed: false,
-            hpack: Some(Decoder::default()),
+            hpack: Some(Checker::default()),
             block: None,
         }
     }
@@ -117,7 +120,7 @@ impl Screen {
             if let Some(w) = self.withheld.as_mut() {
                 let n = w.left.min(input.len());
                 if w.verdict.is_none() {
-                    w.bytes.extend_from_slice(&input[..n]);
+                    self.held.extend_from_slice(&input[..n]);
                 }
                 input = &input[n..];
                 w.left -= n;
@@ -163,9 +166,10 @@ impl Screen {
                 header,
                 verdict: rule
                     .map(|(scope, rule)| (scope, ErrorCode::FRAME_SIZE_ERROR, rule.to_string())),
-                bytes: self.head.clone(),
                 left: header.length as usize,
             });
+            self.held.clear();
+            self.held.extend_from_slice(&self.head);
         } else {
             if header.kind == kind::HEADERS {
                 self.last_opened = self.last_opened.max(header.stream);
@@ -182,66 +186,82 @@ impl Screen {
         let Some(mut w) = self.withheld.take_if(|w| w.left == 0) else {
             return;
         };
+        // Taken for the time of the verdict, and given back with its capacity.
+        let held = std::mem::take(&mut self.held);
         if w.verdict.is_none() && w.header.kind == kind::SETTINGS {
-            w.verdict = settings_rule(&w.header, &w.bytes[HEADER_LEN..]);
+            w.verdict = settings_rule(&w.header, &held[HEADER_LEN..]);
+            if w.verdict.is_none() {
+                out.extend_from_slice(&held);
+            }
         } else if w.verdict.is_none() {
             // A header block's frames pass on (or are held) by `header_block` itself.
-            let bytes = std::mem::take(&mut w.bytes);
-            w.verdict = self.header_block(w.header, bytes, out);
+            w.verdict = self.header_block(w.header, &held, out);
         }
-        match w.verdict.take() {
-            Some(verdict) => answers.push(self.answer(w.header, verdict, out)),
-            None => out.extend_from_slice(&w.bytes),
+        self.held = held;
+        self.held.clear();
+        if let Some(verdict) = w.verdict.take() {
+            answers.push(self.answer(w.header, verdict, out));
         }
     }
 
     /// A HEADERS or CONTINUATION frame, whole, added to the block it starts or continues;
-    /// at END_HEADERS the block is decoded: it passes to `h2` with its frames, or its
+    /// at END_HEADERS the block is checked: it passes to `h2` with its frames, or its
     /// decoding error is a connection error of type COMPRESSION_ERROR (RFC 9113 §4.3), where
     /// `h2` says PROTOCOL_ERROR.
-    fn header_block(
-        &mut self,
-        header: Header,
-        bytes: Vec<u8>,
-        out: &mut Vec<u8>,
-    ) -> Option<Verdict> {
+    fn header_block(&mut self, header: Header, bytes: &[u8], out: &mut Vec<u8>) -> Option<Verdict> {
         let fragment = match frame::parse(&header, &bytes[HEADER_LEN..]) {
             Ok(frame::Frame::Headers { block, .. }) | Ok(frame::Frame::Continuation(block)) => {
-                block.to_vec()
+                block
             }
             // A frame `h2` must answer itself (bad padding …): it gets it as it came.
             _ => {
                 self.give_up_hpack(out);
-                out.extend_from_slice(&bytes);
+                out.extend_from_slice(bytes);
                 return None;
             }
         };
+        let end = header.flags & frame::flag::END_HEADERS != 0;
+        if self.block.is_none() && end {
+            // The whole block in this one frame: checked where it lies.
+            return self.check_block(header.stream, fragment, bytes, out);
+        }
         let block = self.block.get_or_insert_with(|| Block {
             stream: header.stream,
             frames: Vec::new(),
             fragment: Vec::new(),
         });
-        block.frames.extend_from_slice(&bytes);
-        block.fragment.extend_from_slice(&fragment);
+        block.frames.extend_from_slice(bytes);
+        block.fragment.extend_from_slice(fragment);
         if block.frames.len() > MAX_BLOCK {
             self.give_up_hpack(out);
             return None;
         }
-        if header.flags & frame::flag::END_HEADERS == 0 {
+        if !end {
             return None;
         }
         // Never None: the block was extended just above.
         let block = self.block.take()?;
-        let decoded = self.hpack.as_mut().map(|d| d.decode(&block.fragment));
-        match decoded {
+        self.check_block(block.stream, &block.fragment, &block.frames, out)
+    }
+
+    /// A whole header block through the HPACK check: its frames pass to `h2`, or the
+    /// COMPRESSION_ERROR that answers it.
+    fn check_block(
+        &mut self,
+        stream: u32,
+        fragment: &[u8],
+        frames: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Option<Verdict> {
+        match self.hpack.as_mut().map(|c| c.check(fragment)) {
             Some(Err(e)) => Some((
                 Scope::Connection,
                 ErrorCode::COMPRESSION_ERROR,
-                format!("the header block on stream {}: {e}", block.stream),
+                format!("the header block on stream {stream}: {e}"),
             )),
             _ => {
-                self.last_opened = self.last_opened.max(block.stream);
-                out.extend_from_slice(&block.frames);
+                self.last_opened = self.last_opened.max(stream);
+                out.extend_from_slice(frames);
                 None
             }
         }
