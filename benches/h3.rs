@@ -6,7 +6,9 @@
 //!   `gtlsserver` (Debian `ngtcp2-client`/`ngtcp2-server`, the version is read from dpkg):
 //!   the rate, and each server's CPU time for the 100 MB (from /proc/PID/stat);
 //! - the handshake time `netlab h3 get --stats` reports, median of 20 connections, against
-//!   netlab's server and aioquic's, without and with Retry.
+//!   netlab's server and aioquic's, without and with Retry;
+//! - `netlab compare`'s bulk row (4 MB up and back through its relay), HTTP/3 against HTTPS,
+//!   both from each of `PAIRS` whole runs of the command.
 //!
 //! Every row is measured in alternating runs, netlab then the reference, `PAIRS` times
 //! (`SLOW_PAIRS` against aioquic, whose download takes seconds), and compares the medians:
@@ -179,6 +181,25 @@ fn package_version(package: &str) -> String {
         .unwrap_or_else(|| package.to_string())
 }
 
+/// One `netlab compare --json`: the bulk rates (MB/s) of HTTP/3 and of HTTPS (HTTP/1.1 + TLS),
+/// both through the compare's own relay, measured in the same minute.
+fn compare_bulk() -> (f64, f64) {
+    let out = Command::new(NETLAB)
+        .args(["compare", "--json"])
+        .output()
+        .expect("netlab compare");
+    assert!(out.status.success(), "netlab compare failed");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("compare's JSON");
+    let rate = |name: &str| {
+        json["rows"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["transport"] == name))
+            .and_then(|r| r["bulk_mb_per_s"].as_f64())
+            .unwrap_or(f64::NAN)
+    };
+    (rate("HTTP/3 (QUIC)"), rate("HTTPS (HTTP/1.1 + TLS)"))
+}
+
 fn main() {
     let root = std::env::temp_dir().join(format!("netlab-bench-h3-{}", std::process::id()));
     std::fs::create_dir_all(&root).expect("temp dir");
@@ -334,7 +355,7 @@ fn main() {
         package_version("ngtcp2-client"),
         GTLS_WINDOWS.join(" ")
     );
-    let rows = vec![
+    let mut rows = vec![
         Row::higher_is_better(
             &format!(
                 "100 MB download over HTTP/3, netlab h3 get (MB/s, median of {SLOW_PAIRS} alternating pairs)"
@@ -390,5 +411,15 @@ fn main() {
             "aioquic server",
         ),
     ];
+    let (compared_h3, compared_https): (Vec<f64>, Vec<f64>) =
+        (0..PAIRS).map(|_| compare_bulk()).unzip();
+    rows.push(Row::higher_is_better(
+        &format!(
+            "netlab compare's bulk row, 4 MB there and back through its relay: HTTP/3 vs HTTPS (MB/s, median of {PAIRS} runs)"
+        ),
+        median(compared_h3),
+        median(compared_https),
+        "netlab HTTPS (HTTP/1.1 + TLS)",
+    ));
     write_table("h3", &format!("HTTP/3 — {}", machine()), &rows);
 }
