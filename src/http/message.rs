@@ -10,9 +10,8 @@ pub use super::fields::Headers;
 use std::fmt;
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
-use std::path::Path;
-use std::sync::Arc;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
 
 /// The version a message came in: HTTP/1.0 and HTTP/1.1 (RFC 9112 §2.3), HTTP/2 (RFC 9113)
 /// and HTTP/3 (RFC 9114), which carry no version on the wire but in the connection.
@@ -101,30 +100,35 @@ pub struct Response {
     pub reason: String,
     pub headers: Headers,
     pub body: Vec<u8>,
-    /// A body that is an open file, read as it is sent instead of held whole in memory (the
+    /// A body that is a file, read as it is sent instead of held whole in memory (the
     /// static file handler's, `services::files`); `body` is then empty. HTTP/3 streams it in
     /// chunks as flow control takes them; HTTP/1.1 and HTTP/2 read it whole first
     /// ([`Response::load_file`]).
     pub file: Option<FileBody>,
 }
 
-/// An open file as a response body: the handler opened it (so a file it cannot open is its
+/// A file as a response body: the handler opened it once (so a file it cannot open is its
 /// 403 or 404, answered before any byte goes out), and the server reads it at offsets as it
-/// sends. Clones share the one open file.
-#[derive(Clone, Debug)]
+/// sends, opening it again for each read. No descriptor is held between reads: a client that
+/// opens many streams and never lets them drain cannot pin the server's descriptors, which
+/// its other clients' sockets and files need. A read finds the same file (device and inode)
+/// or fails, as it does when the file has become shorter than announced.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileBody {
-    file: Arc<File>,
+    path: PathBuf,
+    /// The file's device and inode when the handler opened it.
+    id: (u64, u64),
     len: u64,
 }
 
 impl FileBody {
-    /// Opens `path`; its length is taken from the open file (the one that will be read).
+    /// Opens `path` (and closes it again); its length is the open file's.
     pub fn open(path: &Path) -> io::Result<FileBody> {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
+        let meta = File::open(path)?.metadata()?;
         Ok(FileBody {
-            file: Arc::new(file),
-            len,
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+            len: meta.len(),
         })
     }
 
@@ -138,24 +142,31 @@ impl FileBody {
         self.len == 0
     }
 
-    /// Up to `buf.len()` bytes from `offset` (a positional read: clones share no file
-    /// position); 0 at the end of the file.
-    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        loop {
-            match self.file.read_at(buf, offset) {
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
-            }
+    /// The file again, if it is still the one the handler opened.
+    fn reopen(&self) -> io::Result<File> {
+        let file = File::open(&self.path)?;
+        let meta = file.metadata()?;
+        if (meta.dev(), meta.ino()) != self.id {
+            return Err(io::Error::other(
+                "the file was replaced after the handler opened it",
+            ));
         }
+        Ok(file)
+    }
+
+    /// Up to `buf.len()` bytes from `offset` (a positional read); 0 at the end of the file.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        read_at(&self.reopen()?, buf, offset)
     }
 
     /// The whole body in memory; an error if the file no longer has the length announced.
     pub fn read_all(&self) -> io::Result<Vec<u8>> {
+        let file = self.reopen()?;
         let len = usize::try_from(self.len).map_err(io::Error::other)?;
         let mut out = vec![0u8; len];
         let mut at = 0;
         while at < len {
-            match self.read_at(&mut out[at..], at as u64)? {
+            match read_at(&file, &mut out[at..], at as u64)? {
                 0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
                 n => at += n,
             }
@@ -164,14 +175,15 @@ impl FileBody {
     }
 }
 
-/// Two file bodies are equal when they are the same open file (clones of one another).
-impl PartialEq for FileBody {
-    fn eq(&self, other: &FileBody) -> bool {
-        Arc::ptr_eq(&self.file, &other.file)
+/// One positional read, tried again when a signal interrupted it.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    loop {
+        match file.read_at(buf, offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
     }
 }
-
-impl Eq for FileBody {}
 
 impl Response {
     /// A response with the standard reason phrase and no body.
@@ -193,7 +205,7 @@ impl Response {
         r
     }
 
-    /// A response whose body is an open file, sent as it is read.
+    /// A response whose body is a file, sent as it is read.
     pub fn with_file(status: u16, content_type: &str, file: FileBody) -> Response {
         let mut r = Response::new(status);
         r.headers.set("Content-Type", content_type);
@@ -288,6 +300,27 @@ mod tests {
         std::fs::write(&path, b"01").unwrap();
         let short = Response::with_file(200, "text/plain", file).load_file();
         assert_eq!(short.status, 403);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_file_body_holds_no_descriptor_and_refuses_a_replaced_file() {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("netlab-file-body-swap-{}", std::process::id()));
+        let other = dir.join(format!("netlab-file-body-other-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+        let before = fds();
+        let bodies: Vec<FileBody> = (0..50).map(|_| FileBody::open(&path).unwrap()).collect();
+        // Other tests' threads may open files meanwhile: far fewer than 50 either way.
+        assert!(fds() < before + 10, "50 bodies, no descriptor each");
+        let mut buf = [0u8; 3];
+        assert_eq!(bodies[0].read_at(&mut buf, 1).unwrap(), 3);
+        // The same name, another file (a new inode): the body is not that file's.
+        std::fs::write(&other, b"abcdefghij").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(bodies[0].read_at(&mut buf, 0).is_err());
+        assert!(bodies[1].read_all().is_err());
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -545,7 +545,7 @@ impl Decoder {
 /// So it builds no string and allocates nothing per block: its table holds the lengths of
 /// each entry's name and value, enough to know its size (§4.1) and which indices exist; a
 /// Huffman string is walked for its errors and its length. A profile of the server showed
-/// the full decode at a tenth of its time per request (README, HTTP/2).
+/// the full decode at a tenth of its time per request.
 #[derive(Clone, Debug)]
 pub struct Checker {
     table: Table<(usize, usize)>,

@@ -3,7 +3,7 @@
 //!
 //! tokio's blocking pool (`spawn_blocking`) wakes a sleeping thread for every job: under
 //! h2load's ten streams at a time that is a thread woken, and a connection woken back, per
-//! request, which was most of the server's time (README, HTTP/2). This pool wakes lazily:
+//! request, which was most of the server's time in a profile. This pool wakes lazily:
 //!
 //! 1. A job is queued; a sleeping thread is woken only when no thread is already awake
 //!    and looking for work — a burst of requests costs one wake-up, and the awake thread

@@ -199,7 +199,7 @@ async fn run_handler(
 /// A response as `h2` sends it: the head (the fields every binary version sends,
 /// [`crate::http::response_fields`]) and the body when one goes out. The head is built in
 /// place: `http`'s builder moves its whole `Parts` at every field, which a profile of the
-/// server showed (README, HTTP/2).
+/// server showed.
 fn head_and_body(
     method: &http::Method,
     resp: Response,

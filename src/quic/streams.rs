@@ -37,7 +37,7 @@ pub(super) struct Outgoing {
     pub(super) file: Option<Reading>,
 }
 
-/// A file body on its way out: the open file and how far it has been read.
+/// A file body on its way out: the file and how far it has been read.
 pub(super) struct Reading {
     file: FileBody,
     read: u64,
@@ -464,4 +464,50 @@ fn request_reset(c: &mut Client, stream: u64, code: u64) {
         c.buffered = c.buffered.saturating_sub(gone.request.body.len());
     }
     c.outgoing.remove(&stream);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_read_in_chunks_that_shrinks_or_is_replaced_midway_is_an_error() {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!("netlab-h3-chunks-{}", std::process::id()));
+        let data: Vec<u8> = (0..CHUNK * 2 + 5).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let outgoing = || Outgoing {
+            fields: None,
+            priority: quiche::h3::Priority::default(),
+            body: Vec::new(),
+            written: 0,
+            file: Some(Reading {
+                file: FileBody::open(&path).unwrap(),
+                read: 0,
+            }),
+        };
+        // Whole: three chunks, the bytes in order, then none.
+        let mut out = outgoing();
+        let mut got = Vec::new();
+        while next_chunk(&mut out).unwrap() {
+            got.extend_from_slice(&out.body);
+        }
+        assert!(got == data);
+        // Shrunk after the first chunk: the next read ends early, an error (a stream reset
+        // for the loop, never a short body with FIN).
+        let mut out = outgoing();
+        assert!(next_chunk(&mut out).unwrap());
+        std::fs::write(&path, &data[..CHUNK]).unwrap();
+        let e = next_chunk(&mut out).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        // Replaced by another file of the same length: an error too.
+        std::fs::write(&path, &data).unwrap();
+        let mut out = outgoing();
+        assert!(next_chunk(&mut out).unwrap());
+        let other = dir.join(format!("netlab-h3-chunks-other-{}", std::process::id()));
+        std::fs::write(&other, &data).unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(next_chunk(&mut out).is_err());
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -4,7 +4,7 @@
 //! the client loop use these steps.
 //!
 //! A bulk transfer moves tens of thousands of datagrams per second, and one system call per
-//! datagram was most of what the loops cost (README, HTTP/3: "Where the time goes"). Linux
+//! datagram was most of what the loops cost in a profile. Linux
 //! lets one call carry many (udp(7)):
 //! - **GSO** (generic segmentation offload, `UDP_SEGMENT`): [`flush`] puts the packets quiche
 //!   writes for one address side by side in one buffer and hands them to the kernel in one
