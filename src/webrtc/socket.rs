@@ -362,17 +362,18 @@ impl SocketLoop {
     /// Step 4: RFC 7983's first-byte ranges.
     fn sort(&mut self, d: &[u8], from: SocketAddr, state: &mut State) -> Go {
         let n = d.len();
-        if self.turn_server() == Some(from) {
-            return self.relayed_in(d, state);
-        }
-        // The STUN server's answer while we gather after the offer.
+        // The STUN server's answer while we gather after the offer, told by its transaction
+        // before the TURN server's datagrams, which may come from the same address.
         if let Ice::Full(full) = &mut self.ice {
             if let Some(t) = full.trickler.as_mut() {
-                if t.stun_server() == Some(from) {
+                if t.is_probe_answer(d, from) {
                     t.on_stun(d, &mut full.agent);
                     return self.flush(state);
                 }
             }
+        }
+        if self.turn_server() == Some(from) {
+            return self.relayed_in(d, state);
         }
         match demux::classify(d) {
             Kind::Stun if matches!(self.ice, Ice::Full(_)) => {

@@ -109,6 +109,15 @@ impl Trickler {
         self.probe.as_ref().map(|p| p.server)
     }
 
+    /// Whether `d` from `from` is for our probe: from the STUN server and of its transaction
+    /// (RFC 8489 §6: bytes 8..20). A TURN server often shares the STUN server's address
+    /// (coturn's 3478 is both), so the address alone does not say whose answer it is.
+    pub fn is_probe_answer(&self, d: &[u8], from: SocketAddr) -> bool {
+        self.probe
+            .as_ref()
+            .is_some_and(|p| p.server == from && d.get(8..20) == Some(&p.tid[..]))
+    }
+
     /// The Binding Request to the STUN server, when a send (or a retransmission) is due.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<(Vec<u8>, SocketAddr)> {
         let p = self
@@ -336,8 +345,14 @@ mod tests {
             crate::webrtc::stun_server::binding_success(&m, mapped).unwrap()
         };
         let answer = success(&request);
+        // Told by its transaction, not by its address alone (a TURN server may share it).
+        let other = success(&gather::binding_request([0; 12]).unwrap());
+        assert!(t.is_probe_answer(&answer, server));
+        assert!(!t.is_probe_answer(&other, server));
+        assert!(!t.is_probe_answer(&answer, host));
+        assert!(!t.is_probe_answer(&answer[..10], server));
         // Another transaction's answer is no answer.
-        t.on_stun(&success(&gather::binding_request([0; 12]).unwrap()), &mut a);
+        t.on_stun(&other, &mut a);
         assert_eq!(t.stun_server(), Some(server));
         t.on_stun(&answer, &mut a);
         assert_eq!(t.stun_server(), None);
