@@ -284,8 +284,9 @@ const SIGNAL: &str = "http://203.0.113.1:8090";
 const WAIT: &str = "8";
 
 impl Peer {
-    /// The program and its arguments, as `role` (offer, answer) in room `room`; netlab
-    /// trickles through the room if `trickle` (only ever with netlab on the other side).
+    /// The program and its arguments, as `role` (offer, answer) in room `room`; netlab and
+    /// Chromium trickle through the room if `trickle` (aiortc never: it fetches nothing
+    /// from the room).
     fn command(self, role: &str, room: &str, ice: &str, trickle: bool) -> (String, Vec<String>) {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/");
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -318,10 +319,12 @@ impl Peer {
             Peer::Chromium => {
                 require("chromium");
                 require("node");
-                (
-                    "node".into(),
-                    words(&[&format!("{dir}chromium.js"), role, SIGNAL, room, ice, WAIT]),
-                )
+                let mut args =
+                    words(&[&format!("{dir}chromium.js"), role, SIGNAL, room, ice, WAIT]);
+                if trickle {
+                    args.push("trickle".into());
+                }
+                ("node".into(), args)
             }
         }
     }
@@ -800,4 +803,36 @@ fn netlab_offering_to_chromium_srflx_through_eim_relay_through_symmetric() {
         turn.offer,
         turn.answer
     );
+}
+
+/// Trickle ICE through the room between netlab and Chromium across the EIM NATs, both ways
+/// round: the SDPs go before gathering ends, and each side's srflx candidate reaches the
+/// other only through `/rooms/R/candidates/…` (chromium.js POSTs onicecandidate's and
+/// fetches netlab's).
+#[test]
+fn netlab_and_chromium_trickle_through_the_room_both_ways() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    for (peers, who, room) in [
+        (NETLAB_CHROMIUM, "netlab → Chromium", "nc-trickle"),
+        (CHROMIUM_NETLAB, "Chromium → netlab", "cn-trickle"),
+    ] {
+        let on = pair_trickling(&mut eim, peers, room, "stun", true);
+        println!(
+            "{}",
+            on.row(&format!("{who}, EIM / EIM"), "+ STUN, trickle")
+        );
+        assert!(on.opened(), "{who}: {:?} {:?}", on.offer, on.answer);
+        assert!(
+            on.offer.contains(&"echo nat-ping".to_string()),
+            "{who}: {:?}",
+            on.offer
+        );
+        for side in [&on.offer, &on.answer] {
+            let kinds = Outcome::trickled_in(side).unwrap_or_default();
+            assert!(
+                kinds.contains(&"srflx".to_string()),
+                "{who}: the other's srflx came by trickle: {side:?}"
+            );
+        }
+    }
 }
