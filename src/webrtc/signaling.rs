@@ -1,14 +1,18 @@
 //! Signaling: how offer and answer travel. WebRTC leaves it to the application (RFC 8825
 //! §3); netlab uses the shape of WHIP (RFC 9725 §4.2): the offer is the body of
 //! `POST /webrtc` (`Content-Type: application/sdp`), the answer comes back in a `201 Created`
-//! with a `Location`. ICE is not trickled: each side's SDP already holds its candidates.
+//! with a `Location`. Candidates found after the SDP (trickle ICE, RFC 8838) are PATCHed to
+//! that `Location` as RFC 8840 sdpfrags, and ours come back in the PATCH's response.
 //!
 //! The same server relays offers and answers between two browser tabs (a room by name), so
-//! a student can watch two browsers connect to each other while this server only signals:
+//! a student can watch two browsers connect to each other while this server only signals;
+//! a room keeps the candidates either side trickles after its SDP, for the other to fetch:
 //!
 //! ```text
 //!  tab A: POST /rooms/R/offer  (SDP)     tab B: GET /rooms/R/offer  → 200 SDP | 204 not yet
 //!  tab A: GET /rooms/R/answer → 204…200  tab B: POST /rooms/R/answer (SDP)
+//!  A: POST /rooms/R/candidates/offer     B: GET /rooms/R/candidates/offer?from=N → 200 | 204
+//!  A: GET /rooms/R/candidates/answer?from=N → 200 | 204   B: POST /rooms/R/candidates/answer
 //! ```
 //!
 //! Handlers only ([`crate::http::handler`]): the HTTP/1.1 server of [`crate::http1::server`]
