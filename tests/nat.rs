@@ -232,6 +232,19 @@ impl Outcome {
         open(&self.offer) && open(&self.answer)
     }
 
+    /// The kinds of candidate that side got by trickle through the room (netlab_peer.py's
+    /// `trickled-in` line), or `None` when it did not trickle.
+    fn trickled_in(side: &[String]) -> Option<Vec<String>> {
+        let line = side.iter().find(|l| l.starts_with("trickled-in"))?;
+        Some(line.split_whitespace().skip(1).map(String::from).collect())
+    }
+
+    /// Milliseconds from that side's start to its selected pair (netlab_peer.py's line).
+    fn since_start(side: &[String]) -> Option<u64> {
+        let line = side.iter().find(|l| l.starts_with("since start "))?;
+        line.split_whitespace().nth(2)?.parse().ok()
+    }
+
     /// "host -> srflx" from the offerer's `open pair` line: local type, remote type.
     fn pair(&self, side: &[String]) -> Option<(String, String)> {
         let line = side.iter().find(|l| l.starts_with("open pair "))?;
@@ -271,8 +284,10 @@ const SIGNAL: &str = "http://203.0.113.1:8090";
 const WAIT: &str = "8";
 
 impl Peer {
-    /// The program and its arguments, as `role` (offer, answer) in room `room`.
-    fn command(self, role: &str, room: &str, ice: &str) -> (String, Vec<String>) {
+    /// The program and its arguments, as `role` (offer, answer) in room `room`; netlab and
+    /// Chromium trickle through the room if `trickle` (aiortc never: it fetches nothing
+    /// from the room).
+    fn command(self, role: &str, room: &str, ice: &str, trickle: bool) -> (String, Vec<String>) {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nat/");
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         match self {
@@ -291,6 +306,7 @@ impl Peer {
                 "env".into(),
                 words(&[
                     &format!("NETLAB={NETLAB}"),
+                    &format!("NETLAB_TRICKLE={}", if trickle { "on" } else { "off" }),
                     &python_with("urllib"),
                     &format!("{dir}netlab_peer.py"),
                     role,
@@ -303,23 +319,38 @@ impl Peer {
             Peer::Chromium => {
                 require("chromium");
                 require("node");
-                (
-                    "node".into(),
-                    words(&[&format!("{dir}chromium.js"), role, SIGNAL, room, ice, WAIT]),
-                )
+                let mut args =
+                    words(&[&format!("{dir}chromium.js"), role, SIGNAL, room, ice, WAIT]);
+                if trickle {
+                    args.push("trickle".into());
+                }
+                ("node".into(), args)
             }
         }
     }
 }
 
 /// `offerer` in home A and `answerer` in home B connect through the room `room` of the
-/// public signaling server, allowed the ICE servers `ice` (host, stun, turn). Bounded: both
-/// are stopped (by pid) if they have not finished in 90 s.
+/// public signaling server, allowed the ICE servers `ice` (host, stun, turn); netlab to
+/// netlab trickles its candidates through the room, the others send them in the SDP.
 fn pair(
+    topology: &mut netlab::l4::netns::Topology,
+    peers: (Peer, Peer),
+    room: &str,
+    ice: &str,
+) -> Outcome {
+    let trickle = matches!(peers, (Peer::Netlab, Peer::Netlab));
+    pair_trickling(topology, peers, room, ice, trickle)
+}
+
+/// [`pair`], trickling or not. Bounded: both peers are stopped (by pid) if they have not
+/// finished in 90 s.
+fn pair_trickling(
     topology: &mut netlab::l4::netns::Topology,
     (offerer, answerer): (Peer, Peer),
     room: &str,
     ice: &str,
+    trickle: bool,
 ) -> Outcome {
     let (home_a, home_b) = (topology.a.host.clone(), topology.b.host.clone());
     let (tx, rx) = std::sync::mpsc::channel();
@@ -328,7 +359,7 @@ fn pair(
         (0, home_a, offerer, "offer"),
         (1, home_b, answerer, "answer"),
     ] {
-        let (program, args) = peer.command(role, room, ice);
+        let (program, args) = peer.command(role, room, ice, trickle);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let child = topology
             .spawn(&ns, &program, &args, std::process::Stdio::inherit())
@@ -676,6 +707,60 @@ fn netlab_to_netlab_through_the_relay_echoes() {
         turn.offer,
         turn.answer
     );
+    // Both trickled through the room: the offerer's relayed candidate (the only one that
+    // works) reached the answerer by trickle alone.
+    let relayed = Outcome::trickled_in(&turn.answer).unwrap_or_default();
+    assert!(
+        relayed.contains(&"relay".to_string()),
+        "{relayed:?}: {:?}",
+        turn.answer
+    );
+}
+
+/// Trickle ICE through the room, netlab to netlab across the EIM NATs: the SDPs carry host
+/// candidates only, the server-reflexive ones (the only ones that cross the NATs) follow
+/// through `/rooms/R/candidates/…`, so the channel opens only if the room's trickle works.
+/// The same run without trickle is timed next to it.
+#[test]
+fn netlab_to_netlab_trickles_through_the_room_and_srflx_come_only_that_way() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    let on = pair_trickling(&mut eim, NETLAB_NETLAB, "nn-trickle", "stun", true);
+    println!(
+        "{}",
+        on.row("netlab → netlab, EIM / EIM", "+ STUN, trickle")
+    );
+    assert!(on.opened(), "{:?} {:?}", on.offer, on.answer);
+    assert!(
+        on.offer.contains(&"echo nat-ping".to_string()),
+        "{:?}",
+        on.offer
+    );
+    for side in [&on.offer, &on.answer] {
+        assert_eq!(
+            Outcome::trickled_in(side),
+            Some(vec!["srflx".to_string()]),
+            "each side's srflx came by trickle: {side:?}"
+        );
+    }
+    assert_eq!(on.pair(&on.offer).unwrap().1, "srflx", "{:?}", on.offer);
+    assert_eq!(
+        on.pair(&on.answer).unwrap(),
+        ("srflx".to_string(), "srflx".to_string()),
+        "{:?}",
+        on.answer
+    );
+    let off = pair_trickling(&mut eim, NETLAB_NETLAB, "nn-full", "stun", false);
+    println!(
+        "{}",
+        off.row("netlab → netlab, EIM / EIM", "+ STUN, gathered first")
+    );
+    assert!(off.opened(), "{:?} {:?}", off.offer, off.answer);
+    assert_eq!(Outcome::trickled_in(&off.offer), None, "{:?}", off.offer);
+    println!(
+        "offerer's start to selected pair: trickle {:?} ms, gathered first {:?} ms",
+        Outcome::since_start(&on.offer),
+        Outcome::since_start(&off.offer)
+    );
 }
 
 /// netlab offering (the controlling agent) to Chromium answering in the other home: through
@@ -718,4 +803,36 @@ fn netlab_offering_to_chromium_srflx_through_eim_relay_through_symmetric() {
         turn.offer,
         turn.answer
     );
+}
+
+/// Trickle ICE through the room between netlab and Chromium across the EIM NATs, both ways
+/// round: the SDPs go before gathering ends, and each side's srflx candidate reaches the
+/// other only through `/rooms/R/candidates/…` (chromium.js POSTs onicecandidate's and
+/// fetches netlab's).
+#[test]
+fn netlab_and_chromium_trickle_through_the_room_both_ways() {
+    let mut eim = topology(netlab::l4::netns::Nat::EndpointIndependent);
+    for (peers, who, room) in [
+        (NETLAB_CHROMIUM, "netlab → Chromium", "nc-trickle"),
+        (CHROMIUM_NETLAB, "Chromium → netlab", "cn-trickle"),
+    ] {
+        let on = pair_trickling(&mut eim, peers, room, "stun", true);
+        println!(
+            "{}",
+            on.row(&format!("{who}, EIM / EIM"), "+ STUN, trickle")
+        );
+        assert!(on.opened(), "{who}: {:?} {:?}", on.offer, on.answer);
+        assert!(
+            on.offer.contains(&"echo nat-ping".to_string()),
+            "{who}: {:?}",
+            on.offer
+        );
+        for side in [&on.offer, &on.answer] {
+            let kinds = Outcome::trickled_in(side).unwrap_or_default();
+            assert!(
+                kinds.contains(&"srflx".to_string()),
+                "{who}: the other's srflx came by trickle: {side:?}"
+            );
+        }
+    }
 }

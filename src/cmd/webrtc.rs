@@ -148,7 +148,7 @@ pub const CONNECT: Command = Command {
             "trickle",
             Some("on|off"),
             Some("on"),
-            "on: offer with the host candidates and PATCH the STUN and TURN servers' ones to the session as found (RFC 8838); off: gather them all first (always off with --room)",
+            "on: offer with the host candidates and send the STUN and TURN servers' ones as found (RFC 8838), PATCHed to the session or, with --room, POSTed to the room; off: gather them all first",
         ),
     ],
     args: "URL [MESSAGE…]",
@@ -393,18 +393,17 @@ fn session_url(offer_url: &Url, location: &str) -> Option<Url> {
     Url::parse(location).ok()
 }
 
-/// Trickle ICE's signaling half (RFC 8840's sdpfrag, PATCHed as RFC 9725 §4.3 does), on
-/// its own thread while the channel opens on the pairs already there:
-/// - ours: each candidate the peer finds after the offer is PATCHed to the session at once,
-///   then `a=end-of-candidates`;
+/// Trickle ICE's signaling half (RFC 8840's sdpfrag), on its own thread while the channel
+/// opens on the pairs already there:
+/// - ours: each candidate the peer finds after the offer goes out at once, then
+///   `a=end-of-candidates`;
 /// - theirs: when the answer trickles too (`a=ice-options:trickle`, no
-///   `a=end-of-candidates`), the server hands its candidates back in the PATCH's response
-///   (200 with an sdpfrag); with nothing of ours to send, an empty fragment asks for them
-///   at once, then every `POLL`, until their end.
+///   `a=end-of-candidates`), its candidates are fetched every `POLL` until their end.
 ///
-/// Ends when both ends are known, the session is gone, `stop` is set, or after `timeout`.
+/// Both over the signaling the SDP took ([`Via`]). Ends when both ends are known, the
+/// session or room is gone, `stop` is set, or after `timeout`.
 struct Trickling {
-    session: Url,
+    via: Via,
     /// The fragment's head: our ice-ufrag and ice-pwd, the media section (RFC 8840).
     head: String,
     ours: Option<Receiver<Option<String>>>,
@@ -417,8 +416,34 @@ struct Trickling {
 /// How often an offerer with nothing to send asks for the answerer's candidates.
 const POLL: Duration = Duration::from_millis(50);
 
+/// Where trickled candidates travel: the way the offer went.
+enum Via {
+    /// WHIP-style (RFC 9725 §4.3): ours PATCHed to the session's URL, theirs handed back in
+    /// the PATCH's response (200 with an sdpfrag; an empty fragment asks for them).
+    Session(Url),
+    /// A room of the relay: ours POSTed to `/rooms/R/candidates/offer`, theirs fetched from
+    /// `/rooms/R/candidates/answer?from=N`, N the lines already had.
+    Room { post: Url, poll: Url, had: usize },
+}
+
+impl Via {
+    /// The room `room` of the server at `origin`, for the offerer's side.
+    fn room(origin: &str, room: &str) -> Result<Via, CliError> {
+        let base = origin.trim_end_matches('/');
+        let url = |side: &str| {
+            let u = format!("{base}/rooms/{room}/candidates/{side}");
+            Url::parse(&u).map_err(|e| CliError::Usage(format!("{u}: {e}")))
+        };
+        Ok(Via::Room {
+            post: url("offer")?,
+            poll: url("answer")?,
+            had: 0,
+        })
+    }
+}
+
 impl Trickling {
-    fn new(session: Url, offer: &str, timeout: Duration) -> Trickling {
+    fn new(via: Via, offer: &str, timeout: Duration) -> Trickling {
         let head: String = offer
             .lines()
             .filter(|l| l.starts_with("a=ice-ufrag:") || l.starts_with("a=ice-pwd:"))
@@ -426,7 +451,7 @@ impl Trickling {
             .collect::<String>()
             + "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n";
         Trickling {
-            session,
+            via,
             head,
             ours: None,
             theirs: None,
@@ -456,7 +481,7 @@ impl Trickling {
                     if lines.is_empty() && self.theirs.is_none() {
                         continue;
                     }
-                    self.patch(&lines);
+                    self.exchange(&lines);
                 }
             })
             .map_err(|e| CliError::Runtime(format!("cannot start the trickle thread: {e}")))
@@ -491,22 +516,49 @@ impl Trickling {
             .collect()
     }
 
-    /// One PATCH: our lines (maybe none), and the answerer's candidates in a 200's body
-    /// passed to the peer. A refusal is traced (the candidate is lost, the others serve).
-    fn patch(&mut self, lines: &[String]) {
-        let mut req = Outgoing::new("PATCH", self.session.clone());
-        req.headers
-            .set("Content-Type", "application/trickle-ice-sdpfrag");
-        let body: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
-        req.body = format!("{}{body}", self.head).into_bytes();
-        let target = self.session.target.clone();
+    /// Our lines (maybe none) out, and the answerer's candidates in: one PATCH to a session
+    /// (its 200 carries theirs), or a POST and a GET to a room.
+    fn exchange(&mut self, lines: &[String]) {
+        match &self.via {
+            Via::Session(url) => {
+                let url = url.clone();
+                self.send("PATCH", url, lines);
+            }
+            Via::Room { post, poll, had } => {
+                let (post, poll, had) = (post.clone(), poll.clone(), *had);
+                if !lines.is_empty() {
+                    self.send("POST", post, lines);
+                }
+                if self.theirs.is_some() {
+                    let mut poll = poll;
+                    poll.target = format!("{}?from={had}", poll.target);
+                    self.send("GET", poll, &[]);
+                }
+            }
+        }
+    }
+
+    /// One request: our lines as an sdpfrag (none: a GET, or a PATCH that only asks), and
+    /// the answerer's candidates in a 200's body passed to the peer. A refusal is traced
+    /// (the candidate is lost, the others serve).
+    fn send(&mut self, method: &str, url: Url, lines: &[String]) {
+        let target = url.target.clone();
+        let mut req = Outgoing::new(method, url);
+        if method != "GET" {
+            req.headers
+                .set("Content-Type", "application/trickle-ice-sdpfrag");
+            let body: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+            req.body = format!("{}{body}", self.head).into_bytes();
+        }
         for line in lines {
-            trace::sent(Layer::Sdp, || format!("PATCH {target} (trickled): {line}"));
+            trace::sent(Layer::Sdp, || {
+                format!("{method} {target} (trickled): {line}")
+            });
         }
         let resp = match self.client.send(&req) {
             Ok(resp) => resp,
             Err(e) => {
-                trace::event(Layer::Sdp, || format!("PATCH {target} failed: {e}"));
+                trace::event(Layer::Sdp, || format!("{method} {target} failed: {e}"));
                 return;
             }
         };
@@ -514,27 +566,31 @@ impl Trickling {
             trace::received(Layer::Sdp, || {
                 let body = String::from_utf8_lossy(&resp.body);
                 let first = if resp.status == 200 { "" } else { body.trim() };
-                format!("PATCH {target}: {} {} {first}", resp.status, resp.reason)
+                format!("{method} {target}: {} {} {first}", resp.status, resp.reason)
             });
         }
         match resp.status {
-            // The session is gone: nothing more to send or to get.
+            // The session (or room) is gone: nothing more to send or to get.
             404 => {
                 self.ours = None;
                 self.theirs = None;
             }
-            200 => self.theirs_found(&String::from_utf8_lossy(&resp.body)),
+            200 => self.theirs_found(&String::from_utf8_lossy(&resp.body), &target),
             _ => {}
         }
     }
 
     /// The answerer's candidates from a 200's sdpfrag, to the peer's agent.
-    fn theirs_found(&mut self, frag: &str) {
+    fn theirs_found(&mut self, frag: &str, target: &str) {
         let Some(theirs) = &self.theirs else {
             return;
         };
-        let target = &self.session.target;
+        let how = match self.via {
+            Via::Session(_) => "in the response to PATCH",
+            Via::Room { .. } => "through the room, GET",
+        };
         let mut ended = false;
+        let mut taken = 0;
         for line in frag.lines().map(str::trim) {
             let candidate = match line.strip_prefix("a=candidate:") {
                 Some(c) => Some(c.to_string()),
@@ -542,10 +598,14 @@ impl Trickling {
                 None => continue,
             };
             trace::received(Layer::Sdp, || {
-                format!("{line} (the answerer's, trickled in the response to PATCH {target})")
+                format!("{line} (the answerer's, trickled {how} {target})")
             });
+            taken += 1;
             ended |= candidate.is_none();
             ended |= !theirs.send(candidate);
+        }
+        if let Via::Room { had, .. } = &mut self.via {
+            *had += taken;
         }
         if ended {
             self.theirs = None;
@@ -604,7 +664,7 @@ fn room_offer(
 /// What trickles after the offer and answer: our candidates (`ours`, when we gather after
 /// the offer) and the answerer's (when its answer says more follow). `None`: nothing.
 fn trickle_both_ways(
-    session: Url,
+    via: Via,
     offer: &str,
     answer: &str,
     ours: Option<Receiver<Option<String>>>,
@@ -618,7 +678,7 @@ fn trickle_both_ways(
     if ours.is_none() && theirs.is_none() {
         return None;
     }
-    let mut t = Trickling::new(session, offer, timeout);
+    let mut t = Trickling::new(via, offer, timeout);
     t.ours = ours;
     t.theirs = theirs;
     Some(t)
@@ -636,8 +696,7 @@ fn connect(m: &Matches) -> Result<(), CliError> {
             ice_timeout: timeout,
             dtls_timeout: timeout,
             role: "client",
-            // The room relays one offer and one answer, no candidates.
-            trickle: trickle && m.get("room").is_none(),
+            trickle,
             ..Config::default()
         },
     )?;
@@ -650,8 +709,13 @@ fn connect(m: &Matches) -> Result<(), CliError> {
     let ours = offer.trickled.take();
     let mut peer = offer.accept(&answer).map_err(runtime)?;
     let stop = Arc::new(AtomicBool::new(false));
-    let trickling = match session {
-        Some(session) => trickle_both_ways(session, &offer_sdp, &answer, ours, &peer, timeout)
+    let via = match (m.get("room"), session) {
+        (Some(room), _) => Some(Via::room(url, room)?),
+        (None, Some(session)) => Some(Via::Session(session)),
+        (None, None) => None,
+    };
+    let trickling = match via {
+        Some(via) => trickle_both_ways(via, &offer_sdp, &answer, ours, &peer, timeout)
             .map(|t| t.spawn(stop.clone(), timeout))
             .transpose()?,
         None => {

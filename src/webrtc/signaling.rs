@@ -1,14 +1,18 @@
 //! Signaling: how offer and answer travel. WebRTC leaves it to the application (RFC 8825
 //! §3); netlab uses the shape of WHIP (RFC 9725 §4.2): the offer is the body of
 //! `POST /webrtc` (`Content-Type: application/sdp`), the answer comes back in a `201 Created`
-//! with a `Location`. ICE is not trickled: each side's SDP already holds its candidates.
+//! with a `Location`. Candidates found after the SDP (trickle ICE, RFC 8838) are PATCHed to
+//! that `Location` as RFC 8840 sdpfrags, and ours come back in the PATCH's response.
 //!
 //! The same server relays offers and answers between two browser tabs (a room by name), so
-//! a student can watch two browsers connect to each other while this server only signals:
+//! a student can watch two browsers connect to each other while this server only signals;
+//! a room keeps the candidates either side trickles after its SDP, for the other to fetch:
 //!
 //! ```text
 //!  tab A: POST /rooms/R/offer  (SDP)     tab B: GET /rooms/R/offer  → 200 SDP | 204 not yet
 //!  tab A: GET /rooms/R/answer → 204…200  tab B: POST /rooms/R/answer (SDP)
+//!  A: POST /rooms/R/candidates/offer     B: GET /rooms/R/candidates/offer?from=N → 200 | 204
+//!  A: GET /rooms/R/candidates/answer?from=N → 200 | 204   B: POST /rooms/R/candidates/answer
 //! ```
 //!
 //! Handlers only ([`crate::http::handler`]): the HTTP/1.1 server of [`crate::http1::server`]
@@ -27,6 +31,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What runs a peer once answered, in a thread of its own (the echo, a lab's check …).
 pub type Session = Arc<dyn Fn(Peer) + Send + Sync>;
@@ -113,12 +118,65 @@ impl Default for Rooms {
     }
 }
 
-/// One room: the offer, the answer once posted, and the place its offer's poster holds.
+/// One room: the offer, the answer once posted, the place its offer's poster holds, and the
+/// candidates each side trickles after its SDP.
 struct Room {
     offer: Option<String>,
     answer: Option<String>,
     by: IpAddr,
     place: Permit,
+    /// The offerer's trickled candidates (`[0]`) and the answerer's (`[1]`).
+    trickled: [Trickled; 2],
+    /// When the answer was collected, if the room stays for the candidates after it.
+    collected: Option<Instant>,
+}
+
+impl Room {
+    fn new(offer: String, by: IpAddr, place: Permit) -> Room {
+        Room {
+            offer: Some(offer),
+            answer: None,
+            by,
+            place,
+            trickled: Default::default(),
+            collected: None,
+        }
+    }
+
+    /// Either side said it trickles (RFC 8838 §5.1, `a=ice-options:trickle`): its
+    /// candidates may still come after the answer is collected.
+    fn trickles(&self) -> bool {
+        [&self.offer, &self.answer].iter().any(|sdp| {
+            sdp.as_deref()
+                .is_some_and(|s| s.contains("a=ice-options:trickle"))
+        })
+    }
+
+    /// Its work is done: the answer collected, and each side has read the other's end of
+    /// candidates (or a trickling room has waited [`LINGER`] for them).
+    fn done(&self, now: Instant) -> bool {
+        match self.collected {
+            None => false,
+            Some(at) => {
+                now.duration_since(at) >= LINGER || self.trickled.iter().all(|t| t.end_read)
+            }
+        }
+    }
+}
+
+/// How long a trickling room stays after its answer is collected, at most, for the
+/// candidates that follow: both sides' ICE has given up long before.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// The candidate lines one side of a room trickled (`a=candidate:…`, `a=end-of-candidates`),
+/// in order.
+#[derive(Default)]
+struct Trickled {
+    lines: Vec<String>,
+    bytes: usize,
+    ended: bool,
+    /// The other side has fetched the end.
+    end_read: bool,
 }
 
 /// The routes of `netlab webrtc serve`.
@@ -133,7 +191,7 @@ pub fn router(
     let sessions = Sessions::default();
     let trickles = sessions.clone();
     let rooms = Rooms::default();
-    let (r1, r2) = (rooms.clone(), rooms);
+    let (r1, r2, r3, r4) = (rooms.clone(), rooms.clone(), rooms.clone(), rooms);
     let mut router = Router::new()
         .get("/", |_: &Request| {
             Response::with_body(200, "text/html; charset=utf-8", PAGE)
@@ -149,6 +207,12 @@ pub fn router(
         })
         .get("/rooms/{name}/{which}", move |req: &Request| {
             room_get(req, &r2)
+        })
+        .post("/rooms/{name}/candidates/{side}", move |req: &Request| {
+            room_trickle(req, &r3)
+        })
+        .get("/rooms/{name}/candidates/{side}", move |req: &Request| {
+            room_candidates(req, &r4)
         });
     if let Some(log) = log {
         router = router.get("/trace", move |req: &Request| {
@@ -207,13 +271,7 @@ impl Ours {
     /// The candidates found since the last PATCH, as an sdpfrag; `None` when there are none.
     fn fragment(&self) -> Option<String> {
         let found = self.found.lock().ok()?;
-        let lines: Vec<String> = found
-            .try_iter()
-            .map(|c| match c {
-                Some(c) => format!("a=candidate:{c}\r\n"),
-                None => "a=end-of-candidates\r\n".to_string(),
-            })
-            .collect();
+        let lines: Vec<String> = found.try_iter().map(fragment_line).collect();
         if lines.is_empty() {
             return None;
         }
@@ -224,6 +282,31 @@ impl Ours {
 /// The largest trickle body: a few candidates (RFC 8840 fragments are small).
 const MAX_FRAGMENT: usize = 16 * 1024;
 
+/// `415` for a body that is no sdpfrag, `413` for one too large to be a few candidates.
+fn not_a_fragment(req: &Request) -> Option<Response> {
+    if req.media_type().as_deref() != Some("application/trickle-ice-sdpfrag") {
+        return Some(Response::text(
+            415,
+            "candidates are trickled as Content-Type: application/trickle-ice-sdpfrag (RFC 8840)",
+        ));
+    }
+    if req.body.len() > MAX_FRAGMENT {
+        return Some(Response::text(
+            413,
+            "a trickle fragment of more than 16 KiB",
+        ));
+    }
+    None
+}
+
+/// A candidate (`Some`) or the end (`None`) as its sdpfrag line.
+fn fragment_line(c: Option<String>) -> String {
+    match c {
+        Some(c) => format!("a=candidate:{c}\r\n"),
+        None => "a=end-of-candidates\r\n".to_string(),
+    }
+}
+
 /// `PATCH /webrtc/<n>` with `application/trickle-ice-sdpfrag` (RFC 8840, RFC 9725 §4.3):
 /// candidates the offerer found after its offer, and `a=end-of-candidates`, passed to the
 /// session's ICE agent. `204` when taken, or `200` with our own candidates found since when
@@ -231,14 +314,8 @@ const MAX_FRAGMENT: usize = 16 * 1024;
 /// `a=end-of-candidates`, gets `400` with the reason (nothing of that fragment is taken); an
 /// unknown session `404`.
 fn trickle(req: &Request, sessions: &Sessions) -> Response {
-    if req.media_type().as_deref() != Some("application/trickle-ice-sdpfrag") {
-        return Response::text(
-            415,
-            "candidates are trickled as Content-Type: application/trickle-ice-sdpfrag (RFC 8840)",
-        );
-    }
-    if req.body.len() > MAX_FRAGMENT {
-        return Response::text(413, "a trickle fragment of more than 16 KiB");
+    if let Some(refused) = not_a_fragment(req) {
+        return refused;
     }
     let id = req
         .path()
@@ -442,6 +519,7 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
     let Ok(mut map) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
+    sweep(&mut map);
     // A new offer takes a room's place (a small server: 100 rooms, 25 per address); one
     // that replaces the poster's own room keeps its place.
     let source = req
@@ -478,13 +556,7 @@ fn room_post(req: &Request, rooms: &Rooms) -> Response {
     });
     match place {
         Some(place) => {
-            let room = Room {
-                offer: Some(text),
-                answer: None,
-                by: source,
-                place,
-            };
-            map.insert(name, room);
+            map.insert(name, Room::new(text, source, place));
         }
         None => match map.get_mut(&name) {
             Some(room) if room.offer.is_some() => room.answer = Some(text),
@@ -503,6 +575,7 @@ fn room_get(req: &Request, rooms: &Rooms) -> Response {
     let Ok(mut rooms) = rooms.map.lock() else {
         return Response::text(500, "rooms unavailable");
     };
+    sweep(&mut rooms);
     let found = rooms.get(&name).and_then(|r| {
         if is_offer {
             r.offer.clone()
@@ -512,14 +585,146 @@ fn room_get(req: &Request, rooms: &Rooms) -> Response {
     });
     match found {
         Some(sdp) => {
-            // Once the answer is collected the room has done its work.
+            // Once the answer is collected the room has done its work, unless candidates
+            // are still to trickle through it.
             if !is_offer {
-                rooms.remove(&name);
+                collected(&mut rooms, &name);
             }
             Response::with_body(200, "application/sdp", sdp).header("Cache-Control", "no-store")
         }
         None => Response::new(204).header("Cache-Control", "no-store"),
     }
+}
+
+/// The answer of room `name` was collected: a room without trickling goes at once (its
+/// place back to its offerer), a trickling one once its candidates are through.
+fn collected(rooms: &mut HashMap<String, Room>, name: &str) {
+    let Some(room) = rooms.get_mut(name) else {
+        return;
+    };
+    if !room.trickles() {
+        rooms.remove(name);
+        return;
+    }
+    room.collected.get_or_insert_with(Instant::now);
+    if room.done(Instant::now()) {
+        rooms.remove(name);
+    }
+}
+
+/// Rooms whose work is done go (checked whenever the rooms are used: no timer thread).
+fn sweep(rooms: &mut HashMap<String, Room>) {
+    let now = Instant::now();
+    rooms.retain(|_, r| !r.done(now));
+}
+
+/// `/rooms/<name>/candidates/<offer|answer>` → (name, the side's index: 0 the offerer's, 1
+/// the answerer's), or a 404 saying what exists.
+fn candidates_path(req: &Request) -> Result<(String, usize), Response> {
+    let parts: Vec<&str> = req.path().trim_matches('/').split('/').collect();
+    let side = match parts.as_slice() {
+        ["rooms", name, "candidates", side] if !name.is_empty() && name.len() <= 64 => {
+            match *side {
+                "offer" => 0,
+                "answer" => 1,
+                _ => usize::MAX,
+            }
+        }
+        _ => usize::MAX,
+    };
+    match side {
+        0 | 1 => Ok((parts[1].to_string(), side)),
+        _ => Err(Response::text(
+            404,
+            "use /rooms/<name>/candidates/offer or /rooms/<name>/candidates/answer",
+        )),
+    }
+}
+
+const SIDES: [&str; 2] = ["offerer", "answerer"];
+
+/// `POST /rooms/<name>/candidates/<offer|answer>` with an sdpfrag (RFC 8840): the candidates
+/// that side found after its SDP, and its `a=end-of-candidates`, kept in order for the other
+/// side to fetch. `204` when taken; `400` (nothing of the fragment taken) for a candidate no
+/// agent could use or one after that side's end, as a session's PATCH gets; `404` for a
+/// room without an offer; `413` past a side's 64 KiB of candidates; `415` for another type.
+fn room_trickle(req: &Request, rooms: &Rooms) -> Response {
+    let (name, side) = match candidates_path(req) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(refused) = not_a_fragment(req) {
+        return refused;
+    }
+    in_room(rooms, &name, |room| {
+        let t = &mut room.trickled[side];
+        take_fragment(t, &req.body, &name, side)
+    })
+}
+
+/// Runs `f` on room `name`, which goes once its work is done; `404` for no such room.
+fn in_room(rooms: &Rooms, name: &str, f: impl FnOnce(&mut Room) -> Response) -> Response {
+    let Ok(mut map) = rooms.map.lock() else {
+        return Response::text(500, "rooms unavailable");
+    };
+    sweep(&mut map);
+    let Some(room) = map.get_mut(name) else {
+        return Response::text(404, "no such room (no offer in it, or its work is done)");
+    };
+    let resp = f(room);
+    if room.done(Instant::now()) {
+        map.remove(name);
+    }
+    resp
+}
+
+/// A side's fragment, its lines kept after the ones before; or why it is refused.
+fn take_fragment(t: &mut Trickled, body: &[u8], name: &str, side: usize) -> Response {
+    let lines = match fragment_lines(&String::from_utf8_lossy(body), t.ended) {
+        Ok(lines) => lines,
+        Err(refused) => return refused,
+    };
+    let lines: Vec<String> = lines.into_iter().map(fragment_line).collect();
+    let bytes: usize = lines.iter().map(String::len).sum();
+    if t.bytes + bytes > MAX_SDP {
+        return Response::text(413, "this side has trickled 64 KiB of candidates already");
+    }
+    trace::event(Layer::Sdp, || {
+        format!(
+            "room {name:?}: {} trickled line(s) from the {} kept for the other side",
+            lines.len(),
+            SIDES[side]
+        )
+    });
+    t.ended |= lines.iter().any(|l| l.starts_with("a=end-of-candidates"));
+    t.bytes += bytes;
+    t.lines.extend(lines);
+    Response::new(204)
+}
+
+/// `GET /rooms/<name>/candidates/<offer|answer>?from=N`: that side's candidate lines after
+/// its N-th (the asker counts the lines it has), `200` with them as an sdpfrag, `204` when
+/// there are none yet; `404` for an unknown room.
+fn room_candidates(req: &Request, rooms: &Rooms) -> Response {
+    let (name, side) = match candidates_path(req) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let from: usize = req
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("from=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    in_room(rooms, &name, |room| {
+        let t = &mut room.trickled[side];
+        let news: String = t.lines.iter().skip(from).map(String::as_str).collect();
+        if news.is_empty() {
+            return Response::new(204).header("Cache-Control", "no-store");
+        }
+        t.end_read |= t.ended;
+        Response::with_body(200, "application/trickle-ice-sdpfrag", news)
+            .header("Cache-Control", "no-store")
+    })
 }
 
 /// The session of `netlab webrtc serve`: every channel echoes each message unchanged (text
@@ -742,6 +947,99 @@ mod tests {
             room_get(&req("GET", "/rooms/a/offer", None, ""), &rooms).status,
             204
         );
+    }
+
+    #[test]
+    fn a_room_relays_trickled_candidates_in_order_from_a_line_on() {
+        let rooms = Rooms::default();
+        let sdp = Some("application/sdp");
+        let frag = Some("application/trickle-ice-sdpfrag");
+        let cand = |n: u16| {
+            format!(
+                "a=candidate:{n} 1 udp 1694498815 203.0.113.10 {n} typ srflx raddr 10.0.1.2 rport 5000\r\n"
+            )
+        };
+        let post = |side: &str, body: &str| {
+            room_trickle(
+                &req("POST", &format!("/rooms/t/candidates/{side}"), frag, body),
+                &rooms,
+            )
+        };
+        let get = |side: &str, from: usize| {
+            let r = room_candidates(
+                &req(
+                    "GET",
+                    &format!("/rooms/t/candidates/{side}?from={from}"),
+                    None,
+                    "",
+                ),
+                &rooms,
+            );
+            (r.status, String::from_utf8_lossy(&r.body).into_owned())
+        };
+        assert_eq!(post("offer", &cand(4000)).status, 404, "no room yet");
+        assert_eq!(get("offer", 0).0, 404);
+        let offer = "v=0\r\na=ice-options:trickle\r\n";
+        assert_eq!(
+            room_post(&req("POST", "/rooms/t/offer", sdp, offer), &rooms).status,
+            204
+        );
+        assert_eq!(get("offer", 0).0, 204, "none yet");
+        assert_eq!(post("offer", &cand(4000)).status, 204);
+        assert_eq!(
+            post(
+                "offer",
+                &format!("a=ice-ufrag:x\r\n{}a=end-of-candidates\r\n", cand(4001))
+            )
+            .status,
+            204
+        );
+        assert_eq!(
+            get("offer", 0),
+            (
+                200,
+                format!("{}{}a=end-of-candidates\r\n", cand(4000), cand(4001))
+            )
+        );
+        assert_eq!(
+            get("offer", 1),
+            (200, format!("{}a=end-of-candidates\r\n", cand(4001)))
+        );
+        assert_eq!(get("offer", 3).0, 204, "nothing after the third line");
+        // After its end, and an impossible one: 400, nothing taken.
+        let late = post("offer", &cand(4002));
+        assert_eq!(late.status, 400);
+        assert!(String::from_utf8_lossy(&late.body).contains("after a=end-of-candidates"));
+        let bad = "a=candidate:1 1 udp 2130706431 127.0.0.1 0 typ host\r\n";
+        assert_eq!(post("answer", bad).status, 400);
+        assert_eq!(get("answer", 0).0, 204);
+        assert_eq!(
+            room_trickle(
+                &req("POST", "/rooms/t/candidates/answer", sdp, &cand(1)),
+                &rooms
+            )
+            .status,
+            415
+        );
+        assert_eq!(
+            room_candidates(&req("GET", "/rooms/t/candidates/other", None, ""), &rooms).status,
+            404
+        );
+        // The answer is collected: a trickling room stays until each side has the other's end.
+        let answer = "v=0\r\na=ice-options:trickle\r\n";
+        assert_eq!(
+            room_post(&req("POST", "/rooms/t/answer", sdp, answer), &rooms).status,
+            204
+        );
+        assert_eq!(
+            room_get(&req("GET", "/rooms/t/answer", None, ""), &rooms).status,
+            200
+        );
+        assert_eq!(get("offer", 2).0, 200, "the room is still there");
+        assert_eq!(post("answer", "a=end-of-candidates\r\n").status, 204);
+        assert_eq!(get("answer", 0), (200, "a=end-of-candidates\r\n".into()));
+        // Both ends read: the room's work is done.
+        assert_eq!(get("offer", 3).0, 404);
     }
 
     #[test]

@@ -128,6 +128,12 @@ impl SocketLoop {
             nix::sys::socket::sockopt::UdpGroSegment,
             &true,
         );
+        // A room's answer may have been long in coming: the servers' answers wait unread.
+        if let Ice::Full(full) = &mut self.ice {
+            if let Some(t) = full.trickler.as_mut() {
+                t.listening(Instant::now());
+            }
+        }
         let mut buf = vec![0u8; BATCH * MAX_DATAGRAM];
         let mut state = State {
             peer: None,

@@ -4,13 +4,18 @@
 // the offer another peer left in the room and echoes what comes on the channel. Same output
 // as aiortc_peer.py, one fact per line:
 //
-//   node chromium.js offer|answer SIGNAL ROOM ICE [WAIT]
+//   node chromium.js offer|answer SIGNAL ROOM ICE [WAIT [trickle]]
 //
 //   candidates host srflx
 //   open pair host 192.0.2.2:41000 -> srflx 203.0.113.20:52000 in 312 ms
 //   echo nat-ping
 // or
 //   failed ice=checking after 10.0 s
+//
+// With `trickle` the SDP goes as soon as it is made, each candidate Chromium finds is POSTed
+// to /rooms/ROOM/candidates/ROLE, then a=end-of-candidates, and the other side's are
+// fetched from /rooms/ROOM/candidates/OTHER?from=N every 50 ms until their end (netlab
+// trickles so); a `trickled-in KINDS` line says which kinds came that way.
 //
 // ICE is host (no servers), stun (netlab's STUN server) or turn (STUN and TURN). The page is
 // the signaling server's own, so /rooms is same-origin. Media permission (fake devices) lets
@@ -36,7 +41,7 @@ function servers(ice) {
 
 // Runs in the page, as the offerer or the answerer: the SDP through the room (every
 // candidate in it, not trickled), then the channel open, and what the pair was.
-async function peer({ role, room, iceServers, wait }) {
+async function peer({ role, room, iceServers, wait, trickle }) {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true });
   stream.getTracks().forEach((t) => t.stop());
   const lines = [];
@@ -51,18 +56,56 @@ async function peer({ role, room, iceServers, wait }) {
     }
     throw new Error(`no ${kind} in the room after 20 s`);
   }
-  // Ours, once gathering is complete, with the kinds of candidate it holds.
+  const order = ["host", "srflx", "prflx", "relay"];
+  const sorted = (kinds) => [...new Set(kinds)].sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" ");
+  // Trickling: each candidate found, POSTed in order once our SDP is in the room.
+  const found = [];
+  let posting = null;
+  const early = [];
+  const postFrag = (frag) => (posting = posting.then(() => fetch(`/rooms/${room}/candidates/${role}`,
+    { method: "POST", headers: { "Content-Type": "application/trickle-ice-sdpfrag" }, body: frag })));
+  const gatheredAll = new Promise((resolve) => {
+    pc.onicecandidate = (e) => {
+      if (e.candidate && !e.candidate.candidate) return;
+      if (e.candidate) found.push(e.candidate.candidate.split(" ")[7]);
+      else resolve();
+      const frag = e.candidate ? `a=${e.candidate.candidate}\r\n` : "a=end-of-candidates\r\n";
+      if (!trickle) return;
+      if (posting) postFrag(frag); else early.push(frag);
+    };
+  });
+  // Ours: once gathering is complete, or at once when trickling; the kinds of candidate
+  // gathered are said when gathering is complete.
   async function postSdp(kind) {
-    await new Promise((resolve) => {
-      if (pc.iceGatheringState === "complete") return resolve();
-      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === "complete") resolve(); };
-    });
+    if (!trickle) await gatheredAll;
     const sdp = pc.localDescription.sdp;
-    const order = ["host", "srflx", "prflx", "relay"];
-    const kinds = [...new Set(sdp.split("\r\n").filter((l) => l.startsWith("a=candidate:")).map((l) => l.split(" ")[7]))];
-    lines.push("candidates " + kinds.sort((a, b) => order.indexOf(a) - order.indexOf(b)).join(" "));
+    gatheredAll.then(() => lines.push("candidates " + sorted(found)));
     const posted = await fetch(`/rooms/${room}/${kind}`, { method: "POST", headers: { "Content-Type": "application/sdp" }, body: sdp });
     if (posted.status !== 204) throw new Error(`${kind} refused: ${posted.status}`);
+    if (trickle) {
+      posting = Promise.resolve();
+      for (const f of early.splice(0)) postFrag(f);
+    }
+  }
+  // Theirs, when their SDP says more follow: fetched from the room until their end.
+  const trickledIn = [];
+  async function fetchTrickled(other, sdp) {
+    if (!/a=ice-options:trickle/.test(sdp) || /a=end-of-candidates/.test(sdp)) return;
+    let had = 0;
+    for (let i = 0; i < wait * 20; i++) {
+      const r = await fetch(`/rooms/${room}/candidates/${other}?from=${had}`, { cache: "no-store" });
+      if (r.status === 404) return;
+      if (r.status === 200) {
+        for (const line of (await r.text()).split(/\r?\n/)) {
+          if (line === "a=end-of-candidates") return;
+          if (!line.startsWith("a=candidate:")) continue;
+          had++;
+          trickledIn.push(line.split(" ")[7]);
+          await pc.addIceCandidate({ candidate: line.slice(2), sdpMid: "0" });
+        }
+      }
+      await sleep(50);
+    }
   }
   let channel = null;
   let start = 0;
@@ -77,6 +120,7 @@ async function peer({ role, room, iceServers, wait }) {
     const answer = await fetchSdp("answer");
     start = performance.now();
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    if (trickle) fetchTrickled("answer", answer);
   } else {
     opened = new Promise((resolve) => {
       pc.ondatachannel = (e) => {
@@ -85,27 +129,30 @@ async function peer({ role, room, iceServers, wait }) {
         e.channel.onopen = resolve;
       };
     });
-    await pc.setRemoteDescription({ type: "offer", sdp: await fetchSdp("offer") });
+    const offer = await fetchSdp("offer");
+    await pc.setRemoteDescription({ type: "offer", sdp: offer });
     await pc.setLocalDescription(await pc.createAnswer());
     await postSdp("answer");
     start = performance.now();
+    if (trickle) fetchTrickled("offer", offer);
   }
+  const said = (l) => { if (trickle) l.push("trickled-in " + sorted(trickledIn)); return l; };
   if (await Promise.race([opened, sleep(wait * 1000).then(() => "timeout")]) === "timeout") {
     lines.push(`failed ice=${pc.iceConnectionState} after ${wait.toFixed(1)} s`);
     pc.close();
-    return lines;
+    return said(lines);
   }
   const took = performance.now() - start;
   const stats = await pc.getStats();
   let pair = null;
   stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId); });
-  let said = "none";
+  let chosen = "none";
   if (pair) {
     const l = stats.get(pair.localCandidateId);
     const r = stats.get(pair.remoteCandidateId);
-    said = `${l.candidateType} ${l.address}:${l.port} -> ${r.candidateType} ${r.address}:${r.port}`;
+    chosen = `${l.candidateType} ${l.address}:${l.port} -> ${r.candidateType} ${r.address}:${r.port}`;
   }
-  lines.push(`open pair ${said} in ${took.toFixed(0)} ms`);
+  lines.push(`open pair ${chosen} in ${took.toFixed(0)} ms`);
   if (role === "offer") {
     channel.send("nat-ping");
     lines.push(`echo ${await Promise.race([echoed, sleep(5000).then(() => "(none in 5 s)")])}`);
@@ -114,11 +161,11 @@ async function peer({ role, room, iceServers, wait }) {
     await sleep(1500);
   }
   pc.close();
-  return lines;
+  return said(lines);
 }
 
 (async () => {
-  const [role, signal, room, ice, wait] = process.argv.slice(2);
+  const [role, signal, room, ice, wait, trickle] = process.argv.slice(2);
   if (role !== "offer" && role !== "answer") {
     console.log(`error the role is offer or answer, not ${role}`);
     process.exit(1);
@@ -131,7 +178,7 @@ async function peer({ role, room, iceServers, wait }) {
   try {
     const page = await browser.newPage();
     await page.goto(`${signal}/`);
-    const lines = await page.evaluate(peer, { role, room, iceServers: servers(ice), wait: Number(wait || 10) });
+    const lines = await page.evaluate(peer, { role, room, iceServers: servers(ice), wait: Number(wait || 10), trickle: trickle === "trickle" });
     for (const l of lines) console.log(l);
   } catch (e) {
     console.log(`error ${String(e).split("\n")[0]}`);

@@ -11,6 +11,12 @@
 ICE is host, stun or turn, as for the others (netlab's --stun and --turn). The chosen pair
 comes from netlab's trace: `[stun] · ICE state completed: selected srflx A ↔ srflx B …`.
 The netlab binary is $NETLAB. Processes are stopped by pid.
+
+Trickle ICE is $NETLAB_TRICKLE (`on` or `off`, the default): on only when the peer on the
+other side is netlab too, the one peer here that trickles through the room (its
+/rooms/R/candidates endpoints). With it on, `trickled-in KINDS` says which kinds of candidate
+came by trickle from the other side (after the SDP, which carried only host candidates).
+`since start N ms` is the time from this peer's start to its selected pair.
 """
 
 import os
@@ -25,6 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Every interface of the home, so its address (not only loopback) is a host candidate.
 BIND = ["--ip", "0.0.0.0"]
 SELECTED = re.compile(r"ICE state completed: selected (\w+) (\S+) ↔ (\w+) (\S+)")
+TRICKLE = os.environ.get("NETLAB_TRICKLE", "off")
 
 
 def ice_flags(ice):
@@ -42,7 +49,7 @@ class Watch:
 
     def __init__(self, stream):
         self.kinds, self.selected, self.start, self.opened = [], None, None, None
-        self.lines = []
+        self.lines, self.trickled, self.began = [], [], time.monotonic()
         threading.Thread(target=self.read, args=(stream,), daemon=True).start()
 
     def read(self, stream):
@@ -52,6 +59,10 @@ class Watch:
             m = re.search(r"local candidate gathered: (\w+) ", line)
             if m and m.group(1) not in self.kinds:
                 self.kinds.append(m.group(1))
+            # The offerer's trace of the answerer's candidates, fetched from the room.
+            m = re.search(r"a=candidate:.* typ (\w+).*trickled through the room", line)
+            if m and m.group(1) not in self.trickled:
+                self.trickled.append(m.group(1))
             if "remote candidate:" in line and self.start is None:
                 self.start = time.monotonic()
             m = SELECTED.search(line)
@@ -65,12 +76,13 @@ class Watch:
         if self.selected:
             took = (self.opened - (self.start or self.opened)) * 1000
             print(f"open pair {self.selected} in {took:.0f} ms", flush=True)
+            print(f"since start {(self.opened - self.began) * 1000:.0f} ms", flush=True)
         else:
             print(f"failed no pair selected in {wait:.1f} s", flush=True)
 
 
 def offer(signal, room, ice, wait):
-    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "connect", *ice_flags(ice),
+    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "connect", "--trickle", TRICKLE, *ice_flags(ice),
            "--timeout", str(int(wait * 1000)), "--room", room, signal, "nat-ping"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     watch = Watch(p.stderr)
@@ -81,6 +93,8 @@ def offer(signal, room, ice, wait):
     timer.cancel()
     time.sleep(0.2)
     watch.report(wait)
+    if TRICKLE == "on":
+        print("trickled-in " + " ".join(watch.trickled), flush=True)
     for line in out.decode(errors="replace").splitlines():
         if line.strip() == "nat-ping":
             print("echo nat-ping", flush=True)
@@ -88,9 +102,10 @@ def offer(signal, room, ice, wait):
 
 def answer(signal, room, ice, wait):
     addr = sys.argv[6] if len(sys.argv) > 6 else "198.51.100.2:8090"
-    # --trickle off: the room relays one answer and nothing after it, so the answer must
-    # carry every candidate (Chromium's offer says a=ice-options:trickle).
-    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "serve", "--addr", addr, "--trickle", "off",
+    # Off unless the offerer is netlab: Chromium's and aiortc's offers say
+    # a=ice-options:trickle, but neither fetches candidates from the room, so the answer must
+    # carry every one.
+    cmd = [NETLAB, "--trace=stun,sdp", "webrtc", "serve", "--addr", addr, "--trickle", TRICKLE,
            *ice_flags(ice)]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -99,18 +114,22 @@ def answer(signal, room, ice, wait):
             return
         watch = Watch(p.stderr)
         bridge = subprocess.run(
-            [sys.executable, os.path.join(HERE, "room_bridge.py"), signal, room, f"http://{addr}"],
+            [sys.executable, os.path.join(HERE, "room_bridge.py"), signal, room, f"http://{addr}",
+             str(wait)],
             capture_output=True, timeout=60,
         )
         if bridge.returncode != 0:
             print(f"failed bridge: {bridge.stderr.decode().strip()[-200:]}", flush=True)
             return
+        trickled = [l for l in bridge.stdout.decode().splitlines() if l.startswith("trickled-in")]
         until = time.monotonic() + wait
         while watch.selected is None and time.monotonic() < until:
             time.sleep(0.1)
         # The offerer's ping comes and is echoed; stay until it has it.
         time.sleep(1.5)
         watch.report(wait)
+        if TRICKLE == "on":
+            print(trickled[0] if trickled else "trickled-in", flush=True)
     finally:
         if os.environ.get("NETLAB_PEER_LOG"):
             with open(os.environ["NETLAB_PEER_LOG"], "w") as f:

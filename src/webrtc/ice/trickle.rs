@@ -104,6 +104,14 @@ impl Trickler {
         Ok((t, rx))
     }
 
+    /// The socket loop starts reading, after the other side's SDP came (a room's answer may
+    /// take seconds: a tab must join). Whatever the servers answered meanwhile waits unread
+    /// in the socket's buffer, so that wait does not count against them: each gets its
+    /// whole `timeout` from now on.
+    pub fn listening(&mut self, now: Instant) {
+        self.until += now.saturating_duration_since(self.started);
+    }
+
     /// The STUN server, while we wait for its answer: its datagrams come here.
     pub fn stun_server(&self) -> Option<SocketAddr> {
         self.probe.as_ref().map(|p| p.server)
@@ -320,6 +328,36 @@ mod tests {
         }
         // 0, 250, 750, 1750 ms: doubling from 250 ms, none after the 2 s.
         assert_eq!(sends, [0, 250, 750, 1750]);
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [None]);
+    }
+
+    #[test]
+    fn the_wait_for_the_other_sides_sdp_does_not_count_against_the_servers() {
+        let host: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let server: SocketAddr = "127.0.0.1:3478".parse().unwrap();
+        let t0 = Instant::now();
+        let (mut t, rx) = Trickler::new(
+            Some(server),
+            None,
+            vec![host],
+            host,
+            Duration::from_secs(2),
+            t0,
+        )
+        .unwrap();
+        let mut a = agent();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        // The answer came 5 s after our offer: the server still has its 2 s.
+        t.listening(at(5000));
+        t.tick(at(5000), &mut a, None);
+        assert_eq!(t.stun_server(), Some(server));
+        assert!(
+            t.poll_transmit(at(5000)).is_some(),
+            "a retransmission is due"
+        );
+        t.tick(at(6900), &mut a, None);
+        assert!(rx.try_recv().is_err(), "not given up on yet");
+        t.tick(at(7000), &mut a, None);
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [None]);
     }
 
