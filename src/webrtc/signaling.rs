@@ -28,7 +28,7 @@ use crate::trace::{self, Layer};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -240,8 +240,9 @@ type Sessions = Arc<Mutex<HashMap<u64, Handle>>>;
 struct Handle {
     theirs: Trickle,
     ours: Option<Ours>,
-    /// The offerer signalled its end of candidates: more get 400.
-    ended: Arc<AtomicBool>,
+    /// The offerer signalled its end of candidates: more get 400. A lock, held from the check
+    /// to the hand-over, so that two PATCHes at once cannot pass a candidate after an end.
+    ended: Arc<Mutex<bool>>,
 }
 
 /// Our candidates found after the answer, waiting for the offerer's next PATCH, and the
@@ -327,19 +328,21 @@ fn trickle(req: &Request, sessions: &Sessions) -> Response {
         return Response::text(404, "no such WebRTC session (ended, or never started)");
     };
     let text = String::from_utf8_lossy(&req.body);
-    let lines = match fragment_lines(&text, handle.ended.load(Ordering::Relaxed)) {
+    let Ok(mut ended) = handle.ended.lock() else {
+        return Response::text(500, "the WebRTC session's state is unusable");
+    };
+    let lines = match fragment_lines(&text, *ended) {
         Ok(lines) => lines,
         Err(refused) => return refused,
     };
-    if lines.contains(&None) {
-        handle.ended.store(true, Ordering::Relaxed);
-    }
+    *ended |= lines.contains(&None);
     trace::received(Layer::Sdp, || {
         format!("PATCH trickle fragment: {} candidate line(s)", lines.len())
     });
     if !lines.into_iter().all(|l| handle.theirs.send(l)) {
         return Response::text(404, "the WebRTC session has ended");
     }
+    drop(ended);
     // Our own candidates found since, if our answer trickles.
     if let Some(frag) = handle.ours.as_ref().and_then(Ours::fragment) {
         trace::sent(Layer::Sdp, || {
