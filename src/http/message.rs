@@ -12,6 +12,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The version a message came in: HTTP/1.0 and HTTP/1.1 (RFC 9112 §2.3), HTTP/2 (RFC 9113)
 /// and HTTP/3 (RFC 9114), which carry no version on the wire but in the connection.
@@ -114,9 +115,13 @@ pub struct Response {
 /// its other clients' sockets and files need. A read finds the same file (device and inode)
 /// or fails, as it does when the file has become shorter than announced.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FileBody {
+pub struct FileBody(Arc<Opened>);
+
+/// What the handler found when it opened the file (shared: a `Response` stays small).
+#[derive(Debug, PartialEq, Eq)]
+struct Opened {
     path: PathBuf,
-    /// The file's device and inode when the handler opened it.
+    /// The file's device and inode.
     id: (u64, u64),
     len: u64,
 }
@@ -125,28 +130,28 @@ impl FileBody {
     /// Opens `path` (and closes it again); its length is the open file's.
     pub fn open(path: &Path) -> io::Result<FileBody> {
         let meta = File::open(path)?.metadata()?;
-        Ok(FileBody {
+        Ok(FileBody(Arc::new(Opened {
             path: path.to_path_buf(),
             id: (meta.dev(), meta.ino()),
             len: meta.len(),
-        })
+        })))
     }
 
     /// The body's length, as announced in Content-Length.
     pub fn len(&self) -> u64 {
-        self.len
+        self.0.len
     }
 
     /// Whether the file is empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.0.len == 0
     }
 
     /// The file again, if it is still the one the handler opened.
     fn reopen(&self) -> io::Result<File> {
-        let file = File::open(&self.path)?;
+        let file = File::open(&self.0.path)?;
         let meta = file.metadata()?;
-        if (meta.dev(), meta.ino()) != self.id {
+        if (meta.dev(), meta.ino()) != self.0.id {
             return Err(io::Error::other(
                 "the file was replaced after the handler opened it",
             ));
@@ -162,7 +167,7 @@ impl FileBody {
     /// The whole body in memory; an error if the file no longer has the length announced.
     pub fn read_all(&self) -> io::Result<Vec<u8>> {
         let file = self.reopen()?;
-        let len = usize::try_from(self.len).map_err(io::Error::other)?;
+        let len = usize::try_from(self.0.len).map_err(io::Error::other)?;
         let mut out = vec![0u8; len];
         let mut at = 0;
         while at < len {

@@ -13,12 +13,14 @@
 //!    move the client to a new port or address (lab 09, the comparison), and [`impair`] —
 //!    random loss, corruption and outages on it (the QUIC interop cases); [`background`] — a
 //!    server loop in a thread of this process
-//!    (tour, labs, tests).
+//!    (tour, labs, tests); [`batch`] — datagrams read and sent in runs (GRO, GSO), for the
+//!    relay and the QUIC loops.
 //! 6. [`netns`] — network namespaces, veth pairs and nftables NATs: two homes and a public
 //!    network on one machine (`netlab nat`, the NAT traversal tests).
 
 pub mod accept;
 pub mod background;
+pub mod batch;
 pub mod conn;
 pub mod echo;
 pub mod impair;

@@ -25,7 +25,7 @@
 //! §9; the interop runner's rebind-port and rebind-addr cases).
 //!
 //! A bulk transfer passes tens of thousands of datagrams a second, so each direction reads
-//! and sends them in runs, as the QUIC loops do (`quic::udp`: GRO and GSO): one read takes
+//! and sends them in runs, as the QUIC loops do ([`super::batch`]: GRO and GSO): one read takes
 //! the datagrams of one sender queued together, the observer still sees each one alone (its
 //! number, its verdict), and those that go on leave in one send, the kernel cutting them into
 //! the same datagrams again. A drop is still one datagram, never a run.
@@ -37,8 +37,8 @@ use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::batch::{self, Got};
 use super::relay::Side;
-use crate::quic::udp::{self as batch, Got};
 use crate::trace::{self, Layer};
 
 /// What becomes of one datagram.
@@ -371,7 +371,7 @@ fn from_server(
 }
 
 /// Sends a run of datagrams side by side (`segment` bytes each, the last may be shorter):
-/// one call where the kernel batches (`quic::udp::send_run`). An empty run is one empty
+/// one call where the kernel batches ([`batch::send_run`]). An empty run is one empty
 /// datagram, passed on as any other.
 fn send_run(socket: &UdpSocket, run: &[u8], segment: usize, to: SocketAddr) {
     if run.is_empty() {
