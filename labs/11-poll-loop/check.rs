@@ -269,10 +269,14 @@ fn main() {
     check.step(
         "while one client does not read, another is answered at once",
         || {
-            // 4 MB toward a client that reads nothing for 2 s: its echo fills the sockets.
+            // 16 MB toward a client that reads nothing for 2 s: its echo fills the sockets.
+            // Its receive buffer is made small (no autotuning), and 16 MB is more than the
+            // server's send buffer grows to (tcp_wmem's 4 MB): on loopback 4 MB could fit in
+            // the two buffers, and a blocking write would then never block.
             let mut stuck = connect(addr)?;
+            let _ = nix::sys::socket::setsockopt(&stuck, nix::sys::socket::sockopt::RcvBuf, &65536);
             let mut w = stuck.try_clone().map_err(|e| e.to_string())?;
-            let writer = thread::spawn(move || w.write_all(&data(4_000_000)));
+            let writer = thread::spawn(move || w.write_all(&data(16_000_000)));
             thread::sleep(Duration::from_millis(300));
             let mut other = connect(addr)?;
             let asked = std::time::Instant::now();
@@ -280,7 +284,7 @@ fn main() {
             let got = read_for(&mut other, 6, Duration::from_millis(1500));
             let waited = asked.elapsed();
             thread::sleep(Duration::from_millis(1700));
-            let _ = read_for(&mut stuck, 4_000_000, WAIT);
+            let _ = read_for(&mut stuck, 16_000_000, WAIT);
             let _ = stuck.shutdown(std::net::Shutdown::Both);
             let _ = writer.join();
             if got != b"hello\n" || waited > Duration::from_millis(1000) {
