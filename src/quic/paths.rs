@@ -12,7 +12,7 @@
 //! is what a loop adds: connection IDs made and handed out ([`Ids`]), retired ones
 //! forgotten, every path event and unvalidated path traced ([`Watch`]), and, after a
 //! migration, one packet of the path left behind, so that quiche 0.30 can declare lost what
-//! was in flight on it ([`settle`]).
+//! was in flight on it ([`Watch::settle`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -119,6 +119,9 @@ pub struct Watch {
     pub moved: bool,
     /// The path the peer left (step 7a) and its packets declared lost when last traced.
     left: Option<((SocketAddr, SocketAddr), usize)>,
+    /// A path the peer left whose PING quiche had no room for yet (step 7a, tried again
+    /// every turn), and whether that was traced.
+    unsettled: Option<(SocketAddr, bool)>,
 }
 
 impl Watch {
@@ -177,8 +180,48 @@ impl Watch {
         }
     }
 
+    /// The peer left `left` for `now`: step 7a's PING is owed to that path (and replaces
+    /// one still owed to an earlier path).
+    pub fn leaving(&mut self, left: SocketAddr, now: SocketAddr) {
+        if left != now {
+            self.unsettled = Some((left, false));
+        }
+    }
+
+    /// Step 7a, every turn while it is owed: the PING of the path the peer left (from
+    /// [`settle`]), to send to `now`. quiche has no room for it while that path's window is
+    /// full (seen when a lost PATH_CHALLENGE made the new path fail validation, the
+    /// connection went back to the old path and sent a window there, and then moved again):
+    /// it is tried again each turn, and goes out at the latest when the old path's probe
+    /// timer opens the window.
+    pub fn settle(
+        &mut self,
+        conn: &mut quiche::Connection,
+        local: SocketAddr,
+        now: SocketAddr,
+        cid_len: usize,
+        id: &str,
+    ) -> Option<Vec<u8>> {
+        let (left, traced) = self.unsettled?;
+        match settle(conn, local, left, now, cid_len, id, traced) {
+            Settle::Sent(ping) => {
+                self.unsettled = None;
+                self.left(conn, local, left);
+                Some(ping)
+            }
+            Settle::NoRoom => {
+                self.unsettled = Some((left, true));
+                None
+            }
+            Settle::NoPath => {
+                self.unsettled = None;
+                None
+            }
+        }
+    }
+
     /// Remembers the path the peer left, to show what quiche declares lost on it.
-    pub fn left(&mut self, conn: &quiche::Connection, local: SocketAddr, peer: SocketAddr) {
+    fn left(&mut self, conn: &quiche::Connection, local: SocketAddr, peer: SocketAddr) {
         let lost = conn
             .path_stats()
             .find(|p| (p.local_addr, p.peer_addr) == (local, peer))
@@ -253,16 +296,19 @@ fn describe(event: &quiche::PathEvent) -> String {
 /// path's largest acknowledged packet above the stranded ones, and quiche's own loss
 /// detection (packet and time thresholds, RFC 9002 §6.1) declares them lost and sends their
 /// data again on the new path.
-pub fn settle(
+fn settle(
     conn: &mut quiche::Connection,
     local: SocketAddr,
     left: SocketAddr,
     now: SocketAddr,
     cid_len: usize,
     id: &str,
-) -> Option<Vec<u8>> {
+    traced: bool,
+) -> Settle {
     // No such path (quiche forgot it): nothing can be stranded on it.
-    conn.send_ack_eliciting_on_path(local, left).ok()?;
+    if conn.send_ack_eliciting_on_path(local, left).is_err() {
+        return Settle::NoPath;
+    }
     let mut out = vec![0u8; super::config::MAX_DATAGRAM];
     match conn.send_on_path(&mut out, Some(local), Some(left)) {
         Ok((n, _)) => {
@@ -273,13 +319,33 @@ pub fn settle(
                     packet::describe_datagram(&out, cid_len)
                 )
             });
-            Some(out)
+            Settle::Sent(out)
+        }
+        Err(quiche::Error::Done) => {
+            if !traced {
+                trace::event(Layer::Quic, || {
+                    format!(
+                        "{id}: no room yet for a packet of the path to {left} (its window is full): tried again every turn"
+                    )
+                });
+            }
+            Settle::NoRoom
         }
         Err(e) => {
             trace::event(Layer::Quic, || {
                 format!("{id}: no packet of the path to {left} to send: {e}")
             });
-            None
+            Settle::NoPath
         }
     }
+}
+
+/// What [`settle`] could do.
+enum Settle {
+    /// The PING, to send where the peer is now.
+    Sent(Vec<u8>),
+    /// Not now: the path's window is full.
+    NoRoom,
+    /// The path is gone, or quiche refused: nothing more to do.
+    NoPath,
 }

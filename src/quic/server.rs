@@ -409,16 +409,17 @@ impl Server {
                 }
             }
             if let Some(peer) = c.paths.events(&mut c.conn, &c.id) {
-                // 7a. The path it left: one packet of it, sent to where the peer is now,
-                //     so that quiche can declare lost what never arrived there (`paths.rs`).
                 let left = std::mem::replace(&mut c.peer, peer);
-                if left != peer
-                    && let Some(ping) =
-                        paths::settle(&mut c.conn, self.local, left, peer, CID_LEN, &c.id)
-                {
-                    udp::send(&self.socket, &ping, peer);
-                    c.paths.left(&c.conn, self.local, left);
-                }
+                c.paths.leaving(left, peer);
+            }
+            // 7a. The path it left: one packet of it, sent to where the peer is now, so that
+            //     quiche can declare lost what never arrived there (`paths.rs`); while that
+            //     path's window is full, tried again every turn.
+            if let Some(ping) = c
+                .paths
+                .settle(&mut c.conn, self.local, c.peer, CID_LEN, &c.id)
+            {
+                udp::send(&self.socket, &ping, c.peer);
             }
         }
     }

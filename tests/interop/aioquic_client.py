@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import logging
 import os
+import socket
 import ssl
 import sys
 from urllib.parse import urlsplit
@@ -39,6 +40,18 @@ class Client(QuicConnectionProtocol):
         super().__init__(*args, **kwargs)
         self._h3 = H3Connection(self._quic)
         self._waiting = {}  # stream id -> (future, status list, file)
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        # A receive buffer as large as netlab's own client's: the default 208 KiB overflowed
+        # under the server's bursts when this Python client was slow on a loaded machine,
+        # and one of the datagrams lost was the server's PATH_CHALLENGE in rebind-addr.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:  # root may pass net.core.rmem_max (SO_RCVBUFFORCE, 33 on Linux)
+                sock.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 4 << 20)
+            except OSError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 
     def quic_event_received(self, event):
         if isinstance(event, ConnectionTerminated):
