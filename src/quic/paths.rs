@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -122,7 +123,19 @@ pub struct Watch {
     /// A path the peer left whose PING quiche had no room for yet (step 7a, tried again
     /// every turn), and whether that was traced.
     unsettled: Option<(SocketAddr, bool)>,
+    /// Paths waiting for a PATH_RESPONSE: since when, and how many challenges were sent
+    /// again (step 7b).
+    challenged: HashMap<(SocketAddr, SocketAddr), (Instant, u32)>,
 }
+
+/// The shortest wait before a PATH_CHALLENGE is sent again (step 7b).
+const RECHALLENGE_FLOOR: Duration = Duration::from_millis(50);
+
+/// The bytes an unvalidated path must still be allowed before step 7b challenges it again:
+/// a short header, the 9-byte frame and the AEAD tag fit. quiche spends a path's budget as
+/// soon as it grows, so there is room only in the turn a packet came from that path (a
+/// 42-byte acknowledgement: 126 bytes).
+const CHALLENGE_ROOM: u64 = 100;
 
 impl Watch {
     /// Every path event quiche has, traced in the order it happened; returns the address
@@ -140,6 +153,52 @@ impl Watch {
             trace::event(Layer::Quic, || format!("{id}: {line}"));
         }
         migrated
+    }
+
+    /// Step 7b: a PATH_CHALLENGE that got no answer within about a probe timeout is sent
+    /// again, with new data (RFC 9000 §8.2.1 allows several, against loss). quiche 0.30
+    /// sends another only when the path's probe timer fires, and that timer never fires
+    /// while the peer's other packets keep being acknowledged: a lost challenge (seen: the
+    /// datagram dropped in a client's full receive buffer) left the new path unvalidated, the
+    /// server held to 3× what it received, and the download crawled until the client gave
+    /// up. The wait is 3 RTTs plus the peer's largest ACK delay (25 ms), at least 50 ms,
+    /// doubling with each new challenge, as an Initial's would (§8.2.1: no more often).
+    ///
+    /// A challenge lost stays in quiche's list until the path's next probe timeout, which
+    /// then fails the path even if another challenge validated it (a server stops counting
+    /// its budget for a validated address, and `on_loss_detection_timeout` in quiche's
+    /// `path.rs` reads it as too small for another challenge): the connection goes back to
+    /// the old address, and comes back when the peer's next packet arrives (README).
+    pub fn rechallenge(&mut self, conn: &mut quiche::Connection, now: Instant, id: &str) {
+        let stats: Vec<quiche::PathStats> = conn.path_stats().collect();
+        let rtt = stats.iter().map(|p| p.rtt).min().unwrap_or_default();
+        // Only with room under the 3× limit for a packet: quiche 0.30's `send` picks a path
+        // whose challenge is due first, and if it may send that path nothing, it sends no
+        // other path anything either (a spoofed address that never answers stalled the real
+        // client until its idle timeout).
+        let waiting: Vec<(SocketAddr, SocketAddr)> = stats
+            .iter()
+            .filter(|p| format!("{:?}", p.validation_state) == "Validating")
+            .filter(|p| (3 * p.recv_bytes).saturating_sub(p.sent_bytes) >= CHALLENGE_ROOM)
+            .map(|p| (p.local_addr, p.peer_addr))
+            .collect();
+        self.challenged.retain(|key, _| waiting.contains(key));
+        for key in waiting {
+            let (since, again) = *self.challenged.entry(key).or_insert((now, 0));
+            let wait =
+                (rtt * 3 + Duration::from_millis(25)).max(RECHALLENGE_FLOOR) * (1 << again.min(6));
+            if now.duration_since(since) < wait || conn.probe_path(key.0, key.1).is_err() {
+                continue;
+            }
+            self.challenged.insert(key, (now, again + 1));
+            trace::event(Layer::Quic, || {
+                format!(
+                    "{id}: path to {}: no PATH_RESPONSE after {} ms: PATH_CHALLENGE sent again, with new data (RFC 9000 §8.2.1; the first may have been lost)",
+                    key.1,
+                    now.duration_since(since).as_millis()
+                )
+            });
+        }
     }
 
     /// The anti-amplification limit at work: for every path not validated yet, the bytes
