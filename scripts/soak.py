@@ -24,7 +24,8 @@ descriptors from /proc.
 
 It fails (exit 1) when
   - a resource grows without bound: a least-squares line over the second half of the run
-    rises faster than the stated slope (RSS: 100 KiB per minute, and more than 2 MiB over
+    rises faster than the stated slope (RSS, in runs of 10 minutes or more, as a shorter
+    run's second half is still the servers' warm-up: 100 KiB per minute, and more than 2 MiB over
     the half; threads and file descriptors: more than 3 over the half) and more than the
     samples swing around that line (the flood comes every 20 s and its sessions live ~10 s:
     a short run's second half may end on a peak, which is a swing, not growth; a leak
@@ -57,6 +58,13 @@ ROOT = os.path.dirname(HERE)
 # The stated limits (see the module doc; the README repeats them).
 RSS_SLOPE_KIB_PER_MIN = 100.0
 RSS_RISE_FLOOR_KIB = 2048.0
+# Resident memory is judged in runs of 10 minutes or more (make soak's default): a shorter
+# run's second half is still the servers' warm-up. In the hour-long run the webrtc server
+# went from 9.7 to about 32 MiB in its first minute (each flood's session threads: their
+# stacks and heap arenas, kept by the allocator for the next ones) and then swung around a
+# flat median for the rest of the hour; a 60 s run saw that first climb as 15 MiB a minute.
+# Threads and descriptors are judged in every run.
+RSS_JUDGED_FROM_SECS = 600
 COUNT_RISE = 3.0
 SILENCE_SECS = 30.0
 
@@ -546,7 +554,9 @@ def verdicts(samples, names, secs):
             rise = slope * span
             swing = scatter(pts, slope)
             if key == "rss_kib":
-                too = slope * 60 > RSS_SLOPE_KIB_PER_MIN and rise > max(RSS_RISE_FLOOR_KIB, swing)
+                too = (secs >= RSS_JUDGED_FROM_SECS
+                       and slope * 60 > RSS_SLOPE_KIB_PER_MIN
+                       and rise > max(RSS_RISE_FLOOR_KIB, swing))
             else:
                 too = rise > max(COUNT_RISE, swing)
             if too:
@@ -632,7 +642,10 @@ def main():
         print(f"(server logs in {soak.tmp})")
         sys.exit(1)
     shutil.rmtree(soak.tmp, ignore_errors=True)
-    print(f"soak passed: {sum(soak.tally.ok.values())} real exchanges, no growth, no errors")
+    judged = "" if args.secs >= RSS_JUDGED_FROM_SECS else (
+        f" (resident memory not judged: runs shorter than {RSS_JUDGED_FROM_SECS} s end in"
+        " the servers' warm-up)")
+    print(f"soak passed: {sum(soak.tally.ok.values())} real exchanges, no growth, no errors{judged}")
 
 
 if __name__ == "__main__":
