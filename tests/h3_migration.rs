@@ -275,8 +275,14 @@ fn netlab_get_rebinding_mid_download_gets_the_whole_file_and_says_so() {
         validated.is_some(),
         "the new path was not validated:\n{err}"
     );
+    // Closed once quiet after the validation, or when the connection ended first (a
+    // download that finished within a few round trips of the move, on a loaded machine).
     let closed = err[moved..].find("(UDP) closed: the new path is validated");
-    assert!(closed.is_some(), "the old socket was not closed:\n{err}");
+    let ended = err[moved..].find("(UDP) closed: the connection ended");
+    assert!(
+        closed.or(ended) > validated,
+        "the old socket was not closed after the validation:\n{err}"
+    );
     // The server's side: the new address seen, validated, migrated to.
     let trace = srv.stderr_until(&["peer migrated to", "closed by the client"], T);
     for want in [

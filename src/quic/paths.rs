@@ -170,6 +170,11 @@ impl Watch {
     /// `path.rs` reads it as too small for another challenge): the connection goes back to
     /// the old address, and comes back when the peer's next packet arrives (README).
     pub fn rechallenge(&mut self, conn: &mut quiche::Connection, now: Instant, id: &str) {
+        // A connection that never saw a second path has nothing to challenge (and the loop's
+        // turn stays as cheap as before for it).
+        if !self.moved {
+            return;
+        }
         let stats: Vec<quiche::PathStats> = conn.path_stats().collect();
         let rtt = stats.iter().map(|p| p.rtt).min().unwrap_or_default();
         // Only with room under the 3× limit for a packet: quiche 0.30's `send` picks a path

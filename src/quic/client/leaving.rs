@@ -26,6 +26,24 @@ pub(super) struct Leaving {
     /// When a datagram last arrived on it (or when we left).
     last: Instant,
     drained: usize,
+    /// Its closing was traced (by `drain`).
+    closed: bool,
+}
+
+/// The connection ended while the old socket was still read (a download that finished
+/// within a few round trips of the move): its closing is said all the same.
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        let (local, drained) = (self.local, self.drained);
+        trace::event(Layer::L4, || {
+            format!(
+                "{local} (UDP) closed: the connection ended ({drained} datagrams read here after the move)"
+            )
+        });
+    }
 }
 
 impl Leaving {
@@ -35,6 +53,7 @@ impl Leaving {
             local,
             last: Instant::now(),
             drained: 0,
+            closed: false,
         }
     }
 
@@ -77,6 +96,7 @@ impl Leaving {
             return false;
         }
         let (local, drained) = (self.local, self.drained);
+        self.closed = true;
         trace::event(Layer::L4, || {
             format!(
                 "{local} (UDP) closed: the new path is validated and nothing came here for {} ms ({drained} datagrams read here after the move)",
