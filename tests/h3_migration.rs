@@ -484,8 +484,10 @@ fn download_through(watch: Arc<LoseTheChallenge>) -> String {
 
 /// quiche 0.30 sends a PATH_CHALLENGE again only when the path's probe timer fires, and the
 /// client's acknowledgements of everything else keep it from firing: without step 7b the
-/// new path stayed unvalidated, the server held to 3× what it received, and 410 KB of the
-/// 5 MB came in 30 s.
+/// new path stayed unvalidated, the server held to 3× what it received, and 0.4 to 2.1 MB
+/// of the 5 MB came in 30 s (7 runs of 7 here). The new path must be validated and the whole
+/// file arrive; the second challenge is usually step 7b's (traced), and on a loaded machine
+/// sometimes quiche's own, when its probe timer fired first (seen once in CI).
 #[test]
 fn a_lost_path_challenge_is_sent_again_and_the_download_moves_on() {
     let trace = download_through(Arc::new(LoseTheChallenge {
@@ -494,11 +496,9 @@ fn a_lost_path_challenge_is_sent_again_and_the_download_moves_on() {
         old_dcid: Default::default(),
         dropped: AtomicU64::new(0),
     }));
-    let again = trace.find("PATH_CHALLENGE sent again");
-    let validated = trace.find("validated: PATH_RESPONSE echoed");
     assert!(
-        again.is_some() && validated > again,
-        "no second challenge before the validation:\n{}",
+        trace.contains("validated: PATH_RESPONSE echoed"),
+        "the new path was never validated:\n{}",
         events(&trace)
     );
 }
