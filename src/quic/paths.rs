@@ -252,12 +252,12 @@ impl Watch {
         }
     }
 
-    /// Step 7a, every turn while it is owed: the PING of the path the peer left (from
-    /// the free function `settle`), to send to `now`. quiche has no room for it while that path's window is
-    /// full (seen when a lost PATH_CHALLENGE made the new path fail validation, the
-    /// connection went back to the old path and sent a window there, and then moved again):
-    /// it is tried again each turn, and goes out at the latest when the old path's probe
-    /// timer opens the window.
+    /// Step 7a, every turn while it is owed: the PING of the path the peer left (from the
+    /// free function `settle`), to send to `now`. quiche has no room for it while that
+    /// path's window is full (seen when a lost PATH_CHALLENGE made the new path fail
+    /// validation, the connection went back to the old path and sent a window there, and
+    /// then moved again): it is tried again each turn, and goes out at the latest when the
+    /// old path's probe timer opens the window.
     pub fn settle(
         &mut self,
         conn: &mut quiche::Connection,
