@@ -73,10 +73,16 @@ pub fn call<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
 /// Reports a caught panic as one line: a trace event of `layer` when it is on, else one
 /// `error:` line on stderr. `what` names the handler's work and `then` what happens next.
 pub fn report(layer: Layer, what: &str, p: &Panic, then: &str) {
+    say(layer, format!("{what}: the handler {p}; {then}"));
+}
+
+/// One line about a caught panic: a trace event of `layer` when it is on, else an `error:`
+/// line on stderr.
+pub fn say(layer: Layer, line: String) {
     if trace::is_on(layer) {
-        trace::event(layer, || format!("{what}: the handler {p}; {then}"));
+        trace::event(layer, || line.clone());
     } else {
-        eprintln!("error: {what}: the handler {p}; {then}");
+        eprintln!("error: {line}");
     }
 }
 

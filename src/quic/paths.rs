@@ -183,7 +183,7 @@ impl Watch {
         // client until its idle timeout).
         let waiting: Vec<(SocketAddr, SocketAddr)> = stats
             .iter()
-            .filter(|p| format!("{:?}", p.validation_state) == "Validating")
+            .filter(|p| state(p) == "Validating")
             .filter(|p| (3 * p.recv_bytes).saturating_sub(p.sent_bytes) >= CHALLENGE_ROOM)
             .map(|p| (p.local_addr, p.peer_addr))
             .collect();
@@ -211,8 +211,7 @@ impl Watch {
     pub fn unvalidated(&mut self, conn: &quiche::Connection, id: &str) {
         for p in conn.path_stats() {
             let key = (p.local_addr, p.peer_addr);
-            // quiche 0.30 does not export its `PathState`: its name is read from Debug.
-            let state = format!("{:?}", p.validation_state);
+            let state = state(&p);
             let validated = state.starts_with("Validat") && state != "Validating";
             // The first path of a server connection is validated by the handshake (quiche
             // says Unknown for it): only later paths are shown.
@@ -318,6 +317,12 @@ impl Watch {
             });
         }
     }
+}
+
+/// A path's validation state by name: quiche 0.30 does not export its `PathState`, so the
+/// name is read from Debug.
+fn state(p: &quiche::PathStats) -> String {
+    format!("{:?}", p.validation_state)
 }
 
 /// One path event as a line of the trace.

@@ -614,12 +614,10 @@ pub fn wake(addr: SocketAddr) {
 /// is (a debug build of quiche 0.30 overflowed a sum over two active paths after a path
 /// failed validation and came back, README "Connection migration"; a release build wraps).
 fn gave_up(id: &str, p: &catch::Panic) {
-    let line = format!(
-        "{id}: quiche {p} while sending; the connection is dropped without a CONNECTION_CLOSE (its state is unknown), the other connections are served"
+    catch::say(
+        Layer::Quic,
+        format!(
+            "{id}: quiche {p} while sending; the connection is dropped without a CONNECTION_CLOSE (its state is unknown), the other connections are served"
+        ),
     );
-    if trace::is_on(Layer::Quic) {
-        trace::event(Layer::Quic, || line.clone());
-    } else {
-        eprintln!("error: {line}");
-    }
 }
